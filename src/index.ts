@@ -1,0 +1,17 @@
+/**
+ * sparsectr: adaptive optimizers with sparse group lasso (l1, l21, l2) that
+ * make CTR models sparse while they train.
+ * @packageDocumentation
+ */
+export { createOptimizer } from "./optim/optimizer.js";
+export type { Optimizer, OptimizerOptions } from "./optim/optimizer.js";
+export { OPTIMIZER_NAMES, defaultsFor } from "./optim/hyper.js";
+export type { OptimizerName, Hyperparams, ResolvedHyperparams } from "./optim/hyper.js";
+export { DenseParam } from "./optim/dense.js";
+export { SparseTable } from "./optim/table.js";
+export type { TableOptions, RowInit } from "./optim/table.js";
+export type { FeatureIds } from "./optim/ids.js";
+export type { StepOptions } from "./optim/checks.js";
+export { Arena } from "./kernels/arena.js";
+export type { Backend } from "./kernels/kernels.js";
+export { writeFileAtomic } from "./io/atomic.js";

@@ -1,0 +1,58 @@
+import { crc32 } from "./crc32.js";
+
+const MAGIC = "SPCTR\u0000ST";
+const MAX_HEADER = 1 << 20;
+
+/**
+ * A saved state: 8-byte magic, u32 header length, JSON header, zero padding to
+ * 8 bytes, the binary body, then a u32 CRC-32 of everything before it. Loaders
+ * check sizes against the header before allocating anything.
+ */
+export function encodeEnvelope(header: Record<string, unknown>, parts: readonly Uint8Array[]): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headEnd = 12 + json.length;
+  const bodyStart = Math.ceil(headEnd / 8) * 8;
+  const bodyLen = parts.reduce((s, p) => s + p.length, 0);
+  const out = new Uint8Array(bodyStart + bodyLen + 4);
+  for (let i = 0; i < 8; i++) out[i] = MAGIC.charCodeAt(i);
+  new DataView(out.buffer).setUint32(8, json.length, true);
+  out.set(json, 12);
+  let o = bodyStart;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  new DataView(out.buffer).setUint32(o, crc32(out.subarray(0, o)), true);
+  return out;
+}
+
+/** The header and body of a saved state; throws naming what is wrong. */
+export function decodeEnvelope(bytes: Uint8Array, what: string): { header: Record<string, unknown>; body: Uint8Array } {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what}: expected a Uint8Array`);
+  if (bytes.length < 16) throw new RangeError(`${what}: ${bytes.length} bytes is too short to be a saved state`);
+  for (let i = 0; i < 8; i++) {
+    if (bytes[i] !== MAGIC.charCodeAt(i)) throw new RangeError(`${what}: not a sparsectr saved state (bad magic)`);
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hlen = dv.getUint32(8, true);
+  if (hlen > MAX_HEADER || 12 + hlen + 4 > bytes.length) throw new RangeError(`${what}: header length ${hlen} does not fit the ${bytes.length} bytes given`);
+  const stored = dv.getUint32(bytes.length - 4, true);
+  const actual = crc32(bytes.subarray(0, bytes.length - 4));
+  if (stored !== actual) throw new RangeError(`${what}: checksum mismatch (stored ${stored}, computed ${actual}): the state is corrupt or truncated`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(12, 12 + hlen)));
+  } catch (e) {
+    throw new RangeError(`${what}: header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw new RangeError(`${what}: header is not a JSON object`);
+  const bodyStart = Math.ceil((12 + hlen) / 8) * 8;
+  if (bodyStart > bytes.length - 4) throw new RangeError(`${what}: body start ${bodyStart} lies past the end`);
+  return { header: header as Record<string, unknown>, body: bytes.subarray(bodyStart, bytes.length - 4) };
+}
+
+/** Reads a header field that must be a non-negative safe integer at most max. */
+export function intField(h: Record<string, unknown>, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  const v = h[key];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > max) {
+    throw new RangeError(`${what}: header field "${key}" = ${JSON.stringify(v)} is not an integer in [0, ${max}]`);
+  }
+  return v;
+}

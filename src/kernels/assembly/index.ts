@@ -1,0 +1,5 @@
+// Entry point of the WebAssembly module: the kernels and the layout constants
+// (exported so a test can check the TypeScript side agrees).
+export * from "./layout";
+export { updateDense, updateSparse } from "./rows";
+export { resolve, lookup, rehash, keysInRowOrder, accumulate, gather, findNonFinite } from "./table";

@@ -1,0 +1,306 @@
+// Fused row update for every rule, in WebAssembly SIMD (4 float32 lanes).
+//
+// A row's state record is [header | slots...]; each slot holds d floats. The
+// group (Algorithm 1) form keeps z in slot 0 and the rule's moments after it;
+// the plain form keeps only the moments. x lives either inside the record
+// (sparse tables: x right after the header) or in a separate weight array
+// (dense parameters). src/kernels/ts/rows.ts is the scalar twin of this file:
+// every float32 operation happens in the same order, so both give the same
+// bits. A row whose length is not a multiple of 4 has its last chunk copied to
+// a padded scratch chunk, so the rule math is written once.
+
+import {
+  P_RULE, P_GROUP, P_D, P_NORM, P_ROWSTEP, P_T, P_SLOTOFF, P_BIAS, P_ALPHA,
+  P_B1, P_OMB1, P_B2, P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT,
+  R_SGD, R_MOMENTUM, R_ADAGRAD, R_ADAM, R_AMSGRAD, R_ADAHESSIAN,
+  H_TAU, H_ALPHA, H_COUNT, H_FLAGS, TMP_S, TMP_DEN, TMP_REC,
+} from "./layout";
+
+// Per-call parameters, read once per call.
+let rule: i32 = 0;
+let group: i32 = 0;
+let normMode: i32 = 0;
+let vB1: v128 = f32x4.splat(0);
+let vOmb1: v128 = f32x4.splat(0);
+let vB2: v128 = f32x4.splat(0);
+let vOmb2: v128 = f32x4.splat(0);
+let vEps: v128 = f32x4.splat(0);
+let vMom: v128 = f32x4.splat(0);
+let vL1: v128 = f32x4.splat(0);
+let vL2x2: v128 = f32x4.splat(0);
+let vL2: v128 = f32x4.splat(0);
+let vAgInit: v128 = f32x4.splat(0);
+let thr: f32 = 0;
+
+// Per-row values.
+let first: bool = false;
+let vC1: v128 = f32x4.splat(0);
+let vC2: v128 = f32x4.splat(0);
+let vC2p: v128 = f32x4.splat(0);
+let vAlpha: v128 = f32x4.splat(0);
+let vAlphaP: v128 = f32x4.splat(0);
+let vSqT: v128 = f32x4.splat(0);
+let vSqTp: v128 = f32x4.splat(0);
+
+const ZERO: v128 = f32x4.splat(0);
+const HALF: v128 = f32x4.splat(0.5);
+const ONE: v128 = f32x4.splat(1);
+const SIGN: v128 = i32x4.splat(0x80000000);
+
+function readParams(pp: usize): void {
+  rule = load<i32>(pp + 4 * P_RULE);
+  group = load<i32>(pp + 4 * P_GROUP);
+  normMode = load<i32>(pp + 4 * P_NORM);
+  vB1 = f32x4.splat(load<f32>(pp + 4 * P_B1));
+  vOmb1 = f32x4.splat(load<f32>(pp + 4 * P_OMB1));
+  vB2 = f32x4.splat(load<f32>(pp + 4 * P_B2));
+  vOmb2 = f32x4.splat(load<f32>(pp + 4 * P_OMB2));
+  vEps = f32x4.splat(load<f32>(pp + 4 * P_EPS));
+  vMom = f32x4.splat(load<f32>(pp + 4 * P_MOM));
+  vL1 = f32x4.splat(load<f32>(pp + 4 * P_L1));
+  vL2x2 = f32x4.splat(load<f32>(pp + 4 * P_L2X2));
+  vL2 = f32x4.splat(load<f32>(pp + 4 * P_L2));
+  vAgInit = f32x4.splat(load<f32>(pp + 4 * P_AGINIT));
+  thr = load<f32>(pp + 4 * P_THR);
+}
+
+// Adam-family preconditioner: (sqrt(v * c) + eps) / alpha.
+@inline function adamP(v: v128, c: v128, alpha: v128): v128 {
+  return f32x4.div(f32x4.add(f32x4.sqrt(f32x4.mul(v, c)), vEps), alpha);
+}
+
+// Group form, first pass over one 4-lane chunk: moments, z, s and P + 2 l2.
+// Stores s at so and the denominator at dn; returns the lanes' squared norm terms.
+function groupChunk(xp: usize, gp: usize, hp: usize, zp: usize, ss: usize, so: usize, dn: usize): v128 {
+  const g = v128.load(gp);
+  const x = v128.load(xp);
+  let mt = g;
+  let P = ZERO;
+  let Pp = ZERO;
+  if (rule == R_ADAM || rule == R_AMSGRAD || rule == R_ADAHESSIAN) {
+    const m = v128.load(zp + ss);
+    const v = v128.load(zp + 2 * ss);
+    const m2 = f32x4.add(f32x4.mul(vB1, m), f32x4.mul(vOmb1, g));
+    const q = rule == R_ADAHESSIAN ? v128.load(hp) : g;
+    const v2 = f32x4.add(f32x4.mul(vB2, v), f32x4.mul(vOmb2, f32x4.mul(q, q)));
+    v128.store(zp + ss, m2);
+    v128.store(zp + 2 * ss, v2);
+    mt = f32x4.mul(m2, vC1);
+    if (rule == R_AMSGRAD) {
+      const vmax = v128.load(zp + 3 * ss);
+      const vmax2 = f32x4.max(vmax, v2);
+      v128.store(zp + 3 * ss, vmax2);
+      P = adamP(vmax2, vC2, vAlpha);
+      if (!first) Pp = adamP(vmax, vC2p, vAlphaP);
+    } else {
+      P = adamP(v2, vC2, vAlpha);
+      if (!first) Pp = adamP(v, vC2p, vAlphaP);
+    }
+  } else if (rule == R_ADAGRAD) {
+    const V = v128.load(zp + ss);
+    const V2 = f32x4.add(first ? vAgInit : V, f32x4.mul(g, g));
+    v128.store(zp + ss, V2);
+    P = f32x4.div(f32x4.sqrt(V2), vAlpha);
+    if (!first) Pp = f32x4.div(f32x4.sqrt(V), vAlphaP);
+  } else if (rule == R_MOMENTUM) {
+    const m2 = f32x4.add(f32x4.mul(vMom, v128.load(zp + ss)), g);
+    v128.store(zp + ss, m2);
+    mt = m2;
+    P = f32x4.div(ONE, vAlpha);
+    if (!first) Pp = f32x4.div(ONE, vAlphaP);
+  } else {
+    P = f32x4.div(vSqT, vAlpha);
+    if (!first) Pp = f32x4.div(vSqTp, vAlphaP);
+  }
+  const z = f32x4.sub(f32x4.add(v128.load(zp), mt), f32x4.mul(f32x4.sub(P, Pp), x));
+  v128.store(zp, z);
+  // s = sign(z) * l1 - z where |z| > l1, else 0.
+  const keep = f32x4.gt(f32x4.abs(z), vL1);
+  const s = v128.and(f32x4.sub(v128.or(v128.and(z, SIGN), vL1), z), keep);
+  const den = f32x4.add(P, vL2x2);
+  v128.store(so, s);
+  v128.store(dn, den);
+  let ns = s;
+  if (normMode == 1) ns = f32x4.div(s, f32x4.sqrt(f32x4.add(f32x4.mul(P, HALF), vL2)));
+  else if (normMode == 2) ns = f32x4.div(s, f32x4.add(f32x4.mul(P, HALF), vL2));
+  return f32x4.mul(ns, ns);
+}
+
+// Plain (primal) form of one chunk: the textbook update, written separately.
+function plainChunk(xp: usize, gp: usize, hp: usize, sp: usize, ss: usize): void {
+  const g = v128.load(gp);
+  const x = v128.load(xp);
+  let x2 = x;
+  if (rule == R_ADAM || rule == R_AMSGRAD || rule == R_ADAHESSIAN) {
+    const m = v128.load(sp);
+    const v = v128.load(sp + ss);
+    const m2 = f32x4.add(f32x4.mul(vB1, m), f32x4.mul(vOmb1, g));
+    const q = rule == R_ADAHESSIAN ? v128.load(hp) : g;
+    const v2 = f32x4.add(f32x4.mul(vB2, v), f32x4.mul(vOmb2, f32x4.mul(q, q)));
+    v128.store(sp, m2);
+    v128.store(sp + ss, v2);
+    let vh = v2;
+    if (rule == R_AMSGRAD) {
+      vh = f32x4.max(v128.load(sp + 2 * ss), v2);
+      v128.store(sp + 2 * ss, vh);
+    }
+    const step = f32x4.mul(vAlpha, f32x4.mul(m2, vC1));
+    x2 = f32x4.sub(x, f32x4.div(step, f32x4.add(f32x4.sqrt(f32x4.mul(vh, vC2)), vEps)));
+  } else if (rule == R_ADAGRAD) {
+    const V2 = f32x4.add(first ? vAgInit : v128.load(sp), f32x4.mul(g, g));
+    v128.store(sp, V2);
+    x2 = f32x4.sub(x, f32x4.div(f32x4.mul(vAlpha, g), f32x4.sqrt(V2)));
+  } else if (rule == R_MOMENTUM) {
+    const m2 = f32x4.add(f32x4.mul(vMom, v128.load(sp)), g);
+    v128.store(sp, m2);
+    x2 = f32x4.sub(x, f32x4.mul(vAlpha, m2));
+  } else {
+    x2 = f32x4.sub(x, f32x4.mul(f32x4.div(vAlpha, vSqT), g));
+  }
+  v128.store(xp, x2);
+}
+
+function slotCount(): i32 {
+  let n = 0;
+  if (rule == R_ADAM || rule == R_ADAHESSIAN) n = 2;
+  else if (rule == R_AMSGRAD) n = 3;
+  else if (rule == R_ADAGRAD || rule == R_MOMENTUM) n = 1;
+  return n + group;
+}
+
+// Copies `lanes` floats of each of `count` slots (stride ss) into the padded
+// scratch chunk (stride 16), zero filling the rest, or back when `back`.
+function moveTail(src: usize, ss: usize, count: i32, lanes: i32, dst: usize, back: bool): void {
+  for (let k = 0; k < count; k++) {
+    const a = src + <usize>k * ss;
+    const b = dst + <usize>k * 16;
+    if (back) {
+      memory.copy(a, b, <usize>lanes * 4);
+    } else {
+      v128.store(b, ZERO);
+      memory.copy(b, a, <usize>lanes * 4);
+    }
+  }
+}
+
+// Updates one row; returns +1 if it came back to life, -1 if it became zero, else 0.
+function updateRow(pp: usize, xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
+  const tauPrev = load<u32>(hdr + H_TAU);
+  const count = load<u32>(hdr + H_COUNT);
+  const tau: u32 = load<i32>(pp + 4 * P_ROWSTEP) == 0 ? load<u32>(pp + 4 * P_T) : count + 1;
+  const bias = <usize>load<u32>(pp + 4 * P_BIAS);
+  const alpha = load<f32>(pp + 4 * P_ALPHA);
+  first = tauPrev == 0;
+  vC1 = f32x4.splat(load<f32>(bias + <usize>tau * 8));
+  vC2 = f32x4.splat(load<f32>(bias + <usize>tau * 8 + 4));
+  vC2p = f32x4.splat(load<f32>(bias + <usize>tauPrev * 8 + 4));
+  vAlpha = f32x4.splat(alpha);
+  vAlphaP = f32x4.splat(load<f32>(hdr + H_ALPHA));
+  vSqT = f32x4.splat(<f32>Math.sqrt(<f64>tau));
+  vSqTp = f32x4.splat(<f32>Math.sqrt(<f64>tauPrev));
+
+  const ss = <usize>d * 4;
+  const sp = hdr + <usize>load<i32>(pp + 4 * P_SLOTOFF);
+  const full = d & ~3;
+  const tail = d - full;
+  const nslots = slotCount();
+  let nonzero = false;
+  if (group) {
+    let acc = ZERO;
+    for (let i = 0; i < full; i += 4) {
+      const o = <usize>i * 4;
+      acc = f32x4.add(acc, groupChunk(xp + o, gp + o, hp + o, sp + o, ss, TMP_S + o, TMP_DEN + o));
+    }
+    if (tail) {
+      const o = <usize>full * 4;
+      moveTail(xp + o, 0, 1, tail, TMP_REC, false);
+      moveTail(gp + o, 0, 1, tail, TMP_REC + 16, false);
+      if (rule == R_ADAHESSIAN) moveTail(hp + o, 0, 1, tail, TMP_REC + 32, false);
+      moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, false);
+      acc = f32x4.add(acc, groupChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16, TMP_S + o, TMP_DEN + o));
+      moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, true);
+    }
+    const sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) +
+      (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+    let k: f32 = 1;
+    if (thr > 0) {
+      const nrm = Mathf.sqrt(sum);
+      k = nrm <= thr ? 0 : <f32>1 - thr / nrm;
+    }
+    const vk = f32x4.splat(k);
+    let any = ZERO;
+    for (let i = 0; i < full; i += 4) {
+      const o = <usize>i * 4;
+      const x2 = f32x4.div(f32x4.mul(v128.load(TMP_S + o), vk), v128.load(TMP_DEN + o));
+      v128.store(xp + o, x2);
+      any = v128.or(any, f32x4.ne(x2, ZERO));
+    }
+    nonzero = v128.any_true(any);
+    for (let i = full; i < d; i++) {
+      const o = <usize>i * 4;
+      const x2 = (load<f32>(TMP_S + o) * k) / load<f32>(TMP_DEN + o);
+      store<f32>(xp + o, x2);
+      if (x2 != 0) nonzero = true;
+    }
+  } else {
+    for (let i = 0; i < full; i += 4) {
+      const o = <usize>i * 4;
+      plainChunk(xp + o, gp + o, hp + o, sp + o, ss);
+    }
+    if (tail) {
+      const o = <usize>full * 4;
+      moveTail(xp + o, 0, 1, tail, TMP_REC, false);
+      moveTail(gp + o, 0, 1, tail, TMP_REC + 16, false);
+      if (rule == R_ADAHESSIAN) moveTail(hp + o, 0, 1, tail, TMP_REC + 32, false);
+      moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, false);
+      plainChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16);
+      moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, true);
+      moveTail(xp + o, 0, 1, tail, TMP_REC, true);
+    }
+    let any = ZERO;
+    for (let i = 0; i < full; i += 4) any = v128.or(any, f32x4.ne(v128.load(xp + <usize>i * 4), ZERO));
+    nonzero = v128.any_true(any);
+    for (let i = full; i < d; i++) if (load<f32>(xp + <usize>i * 4) != 0) nonzero = true;
+  }
+
+  const wasZero = (load<u32>(hdr + H_FLAGS) & 1) != 0;
+  store<u32>(hdr + H_TAU, tau);
+  store<f32>(hdr + H_ALPHA, alpha);
+  store<u32>(hdr + H_COUNT, count + 1);
+  store<u32>(hdr + H_FLAGS, (load<u32>(hdr + H_FLAGS) & ~1) | (nonzero ? 0 : 1));
+  return wasZero && nonzero ? 1 : !wasZero && !nonzero ? -1 : 0;
+}
+
+/**
+ * Dense parameter: rows 0..rows-1, x at xBase (stride d floats), state records at
+ * sBase (stride sStride bytes), gradient (and Hessian diagonal) rows of d floats.
+ * Returns the change in the number of zero rows (negated live-row change).
+ */
+export function updateDense(pp: usize, xBase: usize, sBase: usize, sStride: usize, gBase: usize, hBase: usize, rows: i32): i32 {
+  readParams(pp);
+  const d = load<i32>(pp + 4 * P_D);
+  const rb = <usize>d * 4;
+  let delta = 0;
+  for (let r = 0; r < rows; r++) {
+    const u = <usize>r;
+    delta += updateRow(pp, xBase + u * rb, sBase + u * sStride, gBase + u * rb, hBase + u * rb, d);
+  }
+  return delta;
+}
+
+/**
+ * Sparse rows: recs is a u32 list of n fused-record addresses ([header | x | slots]);
+ * gradient row i belongs to recs[i]. Returns the change in live rows.
+ */
+export function updateSparse(pp: usize, recs: usize, n: i32, gBase: usize, hBase: usize): i32 {
+  readParams(pp);
+  const d = load<i32>(pp + 4 * P_D);
+  const rb = <usize>d * 4;
+  let delta = 0;
+  for (let i = 0; i < n; i++) {
+    const rec = <usize>load<u32>(recs + <usize>i * 4);
+    const u = <usize>i;
+    delta += updateRow(pp, rec + 16, rec, gBase + u * rb, hBase + u * rb, d);
+  }
+  return delta;
+}

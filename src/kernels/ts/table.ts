@@ -1,0 +1,176 @@
+// Scalar TypeScript twin of src/kernels/assembly/table.ts (same hash, same
+// probe order, same row initialiser, same summation order).
+import {
+  M_KEYS, M_VALS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA,
+  M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES,
+} from "../layout.js";
+import type { Heap } from "../heap.js";
+
+const f = Math.fround;
+
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function keyHash(lo: number, hi: number): number {
+  return fmix32((lo ^ fmix32(hi)) >>> 0);
+}
+
+function recAddr(heap: Heap, mb: number, row: number): number {
+  const u = heap.u32;
+  const shift = u[mb + M_SHIFT];
+  const chunk = u[(u[mb + M_CHUNKS] >>> 2) + (row >>> shift)];
+  return chunk + (row & ((1 << shift) - 1)) * u[mb + M_RECBYTES];
+}
+
+function uniform(base: number, k: number): number {
+  return (fmix32((base + Math.imul(k + 1, 0x9e3779b9)) >>> 0) >>> 8) * (1 / 16777216);
+}
+
+function initRow(heap: Heap, meta: number, rec: number, lo: number, hi: number): void {
+  const u = heap.u32, mb = meta >>> 2;
+  heap.u8.fill(0, rec, rec + u[mb + M_RECBYTES]);
+  const d = u[mb + M_D], kind = u[mb + M_INIT];
+  const a = heap.f64[(meta + M_INITA * 4) >>> 3];
+  const b = heap.f64[(meta + M_INITB * 4) >>> 3];
+  const base = fmix32((lo ^ fmix32((hi ^ fmix32((u[mb + M_SEED] ^ 0x9e3779b9) >>> 0)) >>> 0)) >>> 0);
+  const w = heap.f32, x = (rec + HEADER_BYTES) >>> 2;
+  let nonzero = false;
+  for (let j = 0; j < d; j++) {
+    let v = 0;
+    if (kind === 1) v = a + (b - a) * uniform(base, j);
+    else if (kind === 2) {
+      let s = 0;
+      for (let k = 0; k < 12; k++) s += uniform(base, 12 * j + k);
+      v = a + b * (s - 6);
+    }
+    w[x + j] = v;
+    if (f(v) !== 0) nonzero = true;
+  }
+  if (!nonzero) {
+    u[(rec + H_FLAGS) >>> 2] = 1;
+    u[mb + M_ZEROS]++;
+  }
+}
+
+export function resolve(heap: Heap, meta: number, ids: number, n: number, out: number): number {
+  const u = heap.u32, mb = meta >>> 2;
+  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, mask = u[mb + M_CAP] - 1;
+  let created = 0;
+  for (let i = 0; i < n; i++) {
+    const lo = u[(ids >>> 2) + 2 * i], hi = u[(ids >>> 2) + 2 * i + 1];
+    let s = keyHash(lo, hi) & mask;
+    let row = 0;
+    for (;;) {
+      const v = u[vals + s];
+      if (v === 0) {
+        row = u[mb + M_SIZE]++;
+        u[keys + 2 * s] = lo;
+        u[keys + 2 * s + 1] = hi;
+        u[vals + s] = row + 1;
+        initRow(heap, meta, recAddr(heap, mb, row), lo, hi);
+        created++;
+        break;
+      }
+      if (u[keys + 2 * s] === lo && u[keys + 2 * s + 1] === hi) {
+        row = v - 1;
+        break;
+      }
+      s = (s + 1) & mask;
+    }
+    u[(out >>> 2) + i] = recAddr(heap, mb, row);
+  }
+  return created;
+}
+
+export function lookup(heap: Heap, meta: number, lo: number, hi: number): number {
+  const u = heap.u32, mb = meta >>> 2;
+  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, mask = u[mb + M_CAP] - 1;
+  let s = keyHash(lo >>> 0, hi >>> 0) & mask;
+  for (;;) {
+    const v = u[vals + s];
+    if (v === 0) return 0;
+    if (u[keys + 2 * s] === lo >>> 0 && u[keys + 2 * s + 1] === hi >>> 0) return recAddr(heap, mb, v - 1);
+    s = (s + 1) & mask;
+  }
+}
+
+export function rehash(heap: Heap, meta: number, newKeys: number, newVals: number, newCap: number): void {
+  const u = heap.u32, mb = meta >>> 2;
+  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, cap = u[mb + M_CAP];
+  const nk = newKeys >>> 2, nv = newVals >>> 2, mask = newCap - 1;
+  for (let s = 0; s < cap; s++) {
+    const v = u[vals + s];
+    if (v === 0) continue;
+    const lo = u[keys + 2 * s], hi = u[keys + 2 * s + 1];
+    let h = keyHash(lo, hi) & mask;
+    while (u[nv + h] !== 0) h = (h + 1) & mask;
+    u[nk + 2 * h] = lo;
+    u[nk + 2 * h + 1] = hi;
+    u[nv + h] = v;
+  }
+  u[mb + M_KEYS] = newKeys;
+  u[mb + M_VALS] = newVals;
+  u[mb + M_CAP] = newCap;
+}
+
+export function keysInRowOrder(heap: Heap, meta: number, out: number): void {
+  const u = heap.u32, mb = meta >>> 2;
+  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, cap = u[mb + M_CAP];
+  for (let s = 0; s < cap; s++) {
+    const v = u[vals + s];
+    if (v === 0) continue;
+    u[(out >>> 2) + 2 * (v - 1)] = u[keys + 2 * s];
+    u[(out >>> 2) + 2 * (v - 1) + 1] = u[keys + 2 * s + 1];
+  }
+}
+
+export function accumulate(heap: Heap, recs: number, n: number, g: number, h: number, d: number, outRecs: number, outG: number, outH: number, tab: number, tabCap: number): number {
+  const u = heap.u32, w = heap.f32, t = tab >>> 2, mask = tabCap - 1;
+  u.fill(0, t, t + 2 * tabCap);
+  let cnt = 0;
+  for (let i = 0; i < n; i++) {
+    const rec = u[(recs >>> 2) + i];
+    let s = fmix32(rec) & mask;
+    let j = -1;
+    for (;;) {
+      const k = u[t + 2 * s];
+      if (k === 0) break;
+      if (k === rec) { j = u[t + 2 * s + 1]; break; }
+      s = (s + 1) & mask;
+    }
+    const src = (g >>> 2) + i * d, hsrc = (h >>> 2) + i * d;
+    if (j < 0) {
+      u[t + 2 * s] = rec;
+      u[t + 2 * s + 1] = cnt;
+      u[(outRecs >>> 2) + cnt] = rec;
+      w.copyWithin((outG >>> 2) + cnt * d, src, src + d);
+      if (h) w.copyWithin((outH >>> 2) + cnt * d, hsrc, hsrc + d);
+      cnt++;
+    } else {
+      const dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
+      for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
+      if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
+    }
+  }
+  return cnt;
+}
+
+export function gather(heap: Heap, recs: number, n: number, d: number, out: number): void {
+  const u = heap.u32, w = heap.f32;
+  for (let i = 0; i < n; i++) {
+    const x = (u[(recs >>> 2) + i] + HEADER_BYTES) >>> 2;
+    w.copyWithin((out >>> 2) + i * d, x, x + d);
+  }
+}
+
+export function findNonFinite(heap: Heap, p: number, n: number): number {
+  const w = heap.f32, b = p >>> 2;
+  for (let i = 0; i < n; i++) if (!Number.isFinite(w[b + i])) return i;
+  return -1;
+}

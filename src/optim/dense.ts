@@ -1,0 +1,203 @@
+import { Arena } from "../kernels/arena.js";
+import { H_FLAGS, MAX_ROW } from "../kernels/layout.js";
+import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { StepCall } from "./call.js";
+import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
+import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
+
+/**
+ * A dense parameter of `rows` x `rowLength` float32 weights, stepped whole by
+ * one optimizer. Each row is a group of the l21 penalty: an embedding vector, or
+ * the outgoing weights of one input unit of a weight matrix stored [fanIn, fanOut].
+ */
+export class DenseParam {
+  readonly rows: number;
+  readonly rowLength: number;
+  readonly hyper: ResolvedHyperparams;
+  private readonly call: StepCall;
+  private readonly x: number;
+  private readonly state: number;
+  private readonly stride: number;
+  private readonly grad: number;
+  private readonly hess: number;
+  private t = 0;
+  private zeros = 0;
+  private disposed = false;
+
+  /** Use `Optimizer.dense` (or `DenseParam.load`) rather than this constructor. */
+  constructor(
+    readonly optimizer: OptimizerName,
+    hyper: ResolvedHyperparams,
+    init: Float32Array,
+    shape: { rows: number; rowLength: number },
+    readonly arena: Arena = new Arena(),
+  ) {
+    checkShape(optimizer, shape.rows, shape.rowLength);
+    if (!(init instanceof Float32Array) || init.length !== shape.rows * shape.rowLength) {
+      throw new RangeError(
+        `${optimizer}: initial values must be a Float32Array of rows x rowLength = ${shape.rows * shape.rowLength} floats, got ${describe(init)}`,
+      );
+    }
+    const bad = firstNonFinite(init);
+    if (bad >= 0) throw new RangeError(`${optimizer}: initial value at row ${Math.floor(bad / shape.rowLength)}, column ${bad % shape.rowLength} is ${init[bad]}`);
+    this.rows = shape.rows;
+    this.rowLength = shape.rowLength;
+    this.hyper = hyper;
+    const d = this.rowLength, n = this.rows * d;
+    this.call = new StepCall(this.arena, optimizer, hyper, d, false);
+    this.stride = this.call.recordBytes(false);
+    const heap = this.arena.heap;
+    this.x = heap.alloc(n * 4);
+    this.state = heap.alloc(this.rows * this.stride);
+    this.grad = heap.alloc(n * 4);
+    this.hess = ruleUsesHessian(optimizer) ? heap.alloc(n * 4) : 0;
+    heap.f32.set(init, this.x >>> 2);
+    for (let r = 0; r < this.rows; r++) {
+      let zero = true;
+      for (let j = 0; j < d; j++) if (init[r * d + j] !== 0) { zero = false; break; }
+      if (zero) {
+        heap.u32[(this.state + r * this.stride + H_FLAGS) >>> 2] = 1;
+        this.zeros++;
+      }
+    }
+  }
+
+  /** Number of completed steps (the global step t of the last update). */
+  get stepCount(): number { return this.t; }
+  /** Rows with at least one non-zero weight; O(1). */
+  get liveRows(): number { return this.rows - this.zeros; }
+  /** Rows whose weights are all exactly 0.0 (pruned groups); O(1). */
+  get zeroRows(): number { return this.zeros; }
+
+  /**
+   * One optimizer step with the gradient of all rows (rows x rowLength floats).
+   * AdaHessian needs `hessian`, the Hessian-diagonal estimate of the same shape.
+   * On any error the weights and state are left untouched.
+   */
+  step(grad: ArrayLike<number>, opts: StepOptions = {}): void {
+    this.live();
+    const n = this.rows * this.rowLength;
+    const heap = this.arena.heap, k = this.arena.kernels;
+    const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
+    copyInto(this.optimizer, "gradient", grad, n, heap, this.grad);
+    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.grad, n), this.rowLength, (r) => `row ${r}`);
+    let h = 0;
+    if (this.hess) {
+      if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
+      copyInto(this.optimizer, "hessian", opts.hessian, n, heap, this.hess);
+      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.hess, n), this.rowLength, (r) => `row ${r}`);
+      h = this.hess;
+    } else if (opts.hessian !== undefined) {
+      throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
+    }
+    this.call.prepare(this.t + 1, lr);
+    this.t++;
+    this.zeros -= k.updateDense(this.call.ptr, this.x, this.state, this.stride, this.grad, h, this.rows);
+  }
+
+  /** A copy of the weights, rows x rowLength. */
+  weights(): Float32Array {
+    this.live();
+    return this.arena.heap.f32.slice(this.x >>> 2, (this.x >>> 2) + this.rows * this.rowLength);
+  }
+
+  /**
+   * A live view of the weights without copying. It is invalidated when the
+   * arena's memory grows (any allocation in this arena): re-take it after.
+   */
+  view(): Float32Array {
+    this.live();
+    return this.arena.heap.f32.subarray(this.x >>> 2, (this.x >>> 2) + this.rows * this.rowLength);
+  }
+
+  /** Byte address of the weights in the arena, for kernels of the same arena. */
+  get address(): number { return this.x; }
+
+  /** A copy of row r. */
+  row(r: number): Float32Array {
+    this.live();
+    if (!Number.isInteger(r) || r < 0 || r >= this.rows) throw new RangeError(`${this.optimizer}: row ${r} is out of range [0, ${this.rows})`);
+    const o = (this.x >>> 2) + r * this.rowLength;
+    return this.arena.heap.f32.slice(o, o + this.rowLength);
+  }
+
+  /** True when every weight of row r is exactly 0.0. */
+  isZeroRow(r: number): boolean {
+    this.live();
+    if (!Number.isInteger(r) || r < 0 || r >= this.rows) throw new RangeError(`${this.optimizer}: row ${r} is out of range [0, ${this.rows})`);
+    return (this.arena.heap.u32[(this.state + r * this.stride + H_FLAGS) >>> 2] & 1) === 1;
+  }
+
+  /** The complete state (weights, optimizer state, step) as bytes; see `DenseParam.load`. */
+  save(): Uint8Array {
+    this.live();
+    const heap = this.arena.heap;
+    const xs = heap.u8.slice(this.x, this.x + this.rows * this.rowLength * 4);
+    const st = heap.u8.slice(this.state, this.state + this.rows * this.stride);
+    return encodeEnvelope(
+      { kind: "dense", version: 1, optimizer: this.optimizer, hyper: this.hyper, rows: this.rows, rowLength: this.rowLength, step: this.t, zeroRows: this.zeros, recordBytes: this.stride },
+      [xs, st],
+    );
+  }
+
+  /** Restores a parameter saved by `save`; continuing it equals never having stopped. */
+  static load(bytes: Uint8Array, arena?: Arena): DenseParam {
+    const what = "dense parameter state";
+    const { header: h, body } = decodeEnvelope(bytes, what);
+    if (h.kind !== "dense" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not dense/1`);
+    if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
+    const hyper = resolveHyperparams(h.optimizer, h.hyper as Record<string, never>);
+    const rows = intField(h, "rows", what, 2 ** 30);
+    const d = intField(h, "rowLength", what, MAX_ROW);
+    const step = intField(h, "step", what, 2 ** 32 - 2);
+    const zeroRows = intField(h, "zeroRows", what, rows);
+    const stride = intField(h, "recordBytes", what);
+    const xBytes = rows * d * 4;
+    if (body.length !== xBytes + rows * stride) {
+      throw new RangeError(`${what}: body has ${body.length} bytes, the header implies ${xBytes + rows * stride}`);
+    }
+    const init = new Float32Array(body.slice(0, xBytes).buffer);
+    const p = new DenseParam(h.optimizer, hyper, init, { rows, rowLength: d }, arena);
+    if (p.stride !== stride) {
+      p.dispose();
+      throw new RangeError(`${what}: record size ${stride} does not match ${p.stride} of ${h.optimizer}`);
+    }
+    const heap = p.arena.heap;
+    heap.u8.set(body.subarray(xBytes), p.state);
+    let zeros = 0;
+    for (let r = 0; r < rows; r++) zeros += heap.u32[(p.state + r * stride + H_FLAGS) >>> 2] & 1;
+    if (zeros !== zeroRows) {
+      p.dispose();
+      throw new RangeError(`${what}: ${zeros} rows are flagged zero, the header says ${zeroRows}`);
+    }
+    p.t = step;
+    p.zeros = zeros;
+    return p;
+  }
+
+  /** Frees the arena memory this parameter holds. */
+  dispose(): void {
+    if (this.disposed) return;
+    const heap = this.arena.heap;
+    heap.release(this.x);
+    heap.release(this.state);
+    heap.release(this.grad);
+    if (this.hess) heap.release(this.hess);
+    this.call.dispose();
+    this.disposed = true;
+  }
+
+  private live(): void {
+    if (this.disposed) throw new Error(`${this.optimizer}: the parameter was disposed`);
+  }
+}
+
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Float32Array) return `${v.length} floats`;
+  return v === null ? "null" : typeof v === "object" ? (v as object).constructor.name : typeof v;
+}

@@ -1,0 +1,359 @@
+import { Arena } from "../kernels/arena.js";
+import type { Backend } from "../kernels/kernels.js";
+import {
+  M_KEYS, M_VALS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA, M_INITB,
+  M_SEED, M_ZEROS, HEADER_BYTES, H_FLAGS, MAX_ROW,
+} from "../kernels/layout.js";
+import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { StepCall } from "./call.js";
+import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
+import { writeIds, type FeatureIds, idToParts } from "./ids.js";
+import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
+
+/** How new rows are initialised: a pure function of (seed, id), whatever the order ids arrive in. */
+export type RowInit =
+  | "zeros"
+  | { uniform: readonly [number, number] }
+  | { normal: { mean?: number; std: number } };
+
+/** Options of a sparse table. */
+export interface TableOptions {
+  /** Row length d (embedding width). */
+  rowLength: number;
+  /** Seed of the row initialiser (unsigned 32-bit). Default 0. */
+  seed?: number;
+  /** Initial values of new rows. Default `{ normal: { std: 1e-4 } }`. */
+  init?: RowInit;
+}
+
+const META_WORDS = 16;
+const MAX_LOAD = 0.75;
+const CHUNK_TARGET_BYTES = 4 << 20;
+
+/**
+ * A row-sparse table (an embedding): rows addressed by 64-bit feature ids,
+ * created on first sight, updated lazily (only the rows of a step's ids).
+ * Each row's weights and optimizer state form one fused record
+ * [header | x | z | moments] in a WebAssembly memory; the id index is an
+ * open-addressing hash table (u64 keys, u32 rows) in the same memory.
+ */
+export class SparseTable {
+  readonly rowLength: number;
+  readonly hyper: ResolvedHyperparams;
+  readonly seed: number;
+  readonly init: RowInit;
+  readonly arena: Arena;
+  private readonly call: StepCall;
+  private readonly meta: number;
+  private readonly recBytes: number;
+  private readonly shift: number;
+  private chunkCount = 0;
+  private chunkCap = 0;
+  private t = 0;
+  private scratchN = 0;
+  private sIds = 0;
+  private sRecs = 0;
+  private sGrad = 0;
+  private sHess = 0;
+  private sURecs = 0;
+  private sUGrad = 0;
+  private sUHess = 0;
+  private sTab = 0;
+  private tabCap = 0;
+  private disposed = false;
+
+  /** Use `Optimizer.table` (or `SparseTable.load`) rather than this constructor. */
+  constructor(readonly optimizer: OptimizerName, hyper: ResolvedHyperparams, options: TableOptions, backend: Backend = "wasm") {
+    if (options === null || typeof options !== "object") throw new TypeError(`${optimizer}: table options must be an object`);
+    const d = options.rowLength;
+    checkShape(optimizer, 1, d);
+    const seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`${optimizer}: seed = ${seed} must be an integer in [0, 2^32)`);
+    const init = options.init ?? { normal: { std: 1e-4 } };
+    const [kind, a, b] = parseInit(optimizer, init);
+    this.rowLength = d;
+    this.hyper = hyper;
+    this.seed = seed;
+    this.init = init;
+    this.arena = new Arena(backend);
+    this.call = new StepCall(this.arena, optimizer, hyper, d, true);
+    this.recBytes = this.call.recordBytes(true);
+    this.shift = Math.max(6, Math.min(20, Math.floor(Math.log2(CHUNK_TARGET_BYTES / this.recBytes))));
+    const heap = this.arena.heap;
+    this.meta = heap.alloc(META_WORDS * 4);
+    const m = this.meta >>> 2, u = heap.u32;
+    u[m + M_SHIFT] = this.shift;
+    u[m + M_RECBYTES] = this.recBytes;
+    u[m + M_D] = d;
+    u[m + M_INIT] = kind;
+    heap.f64[(this.meta + M_INITA * 4) >>> 3] = a;
+    heap.f64[(this.meta + M_INITB * 4) >>> 3] = b;
+    u[m + M_SEED] = seed;
+    const cap = 1024;
+    u[m + M_KEYS] = heap.alloc(cap * 8);
+    u[m + M_VALS] = heap.alloc(cap * 4);
+    u[m + M_CAP] = cap;
+  }
+
+  /** Rows present (features seen so far). */
+  get size(): number { return this.word(M_SIZE); }
+  /** Rows whose weights are all exactly 0.0; O(1). */
+  get zeroRows(): number { return this.word(M_ZEROS); }
+  /** Rows with at least one non-zero weight; O(1). */
+  get liveRows(): number { return this.size - this.zeroRows; }
+  /** Number of completed steps (the global step t). */
+  get stepCount(): number { return this.t; }
+  /** Bytes of WebAssembly memory the table holds (rows, index, scratch). */
+  get memoryBytes(): number { return this.arena.heap.byteLength; }
+  /** Bytes of one row's record (weights and optimizer state). */
+  get recordBytes(): number { return this.recBytes; }
+
+  /**
+   * The weights of each id (ids.length x rowLength floats, into `out` when
+   * given), creating rows for ids seen for the first time.
+   */
+  gather(ids: FeatureIds, out?: Float32Array): Float32Array {
+    const n = this.resolveIds(ids);
+    const d = this.rowLength;
+    const res = out ?? new Float32Array(n * d);
+    if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gather output has ${res.length} floats, expected ${n * d}`);
+    this.arena.kernels.gather(this.sRecs, n, d, this.sGrad);
+    res.set(this.arena.heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
+    return res;
+  }
+
+  /**
+   * One lazy step: grads holds one row of rowLength floats per id (ids.length x
+   * rowLength). Duplicate ids have their gradients summed first; rows of other
+   * ids are not touched. AdaHessian needs `opts.hessian` of the same shape.
+   * On any error the table is left untouched (except that rows of new ids may
+   * have been created, exactly as `gather` would).
+   */
+  step(ids: FeatureIds, grads: ArrayLike<number>, opts: StepOptions = {}): void {
+    this.live();
+    const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
+    const count = idCount(this.optimizer, ids);
+    const d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels;
+    this.ensureScratch(count);
+    copyInto(this.optimizer, "gradient", grads, count * d, heap, this.sGrad);
+    const label = (i: number): string => `position ${i} (id ${String(idAt(ids, i))})`;
+    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, count * d), d, label);
+    let h = 0;
+    if (this.sHess) {
+      if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
+      copyInto(this.optimizer, "hessian", opts.hessian, count * d, heap, this.sHess);
+      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, count * d), d, label);
+      h = this.sHess;
+    } else if (opts.hessian !== undefined) {
+      throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
+    }
+    const n = this.resolveIds(ids);
+    const u = k.accumulate(this.sRecs, n, this.sGrad, h, d, this.sURecs, this.sUGrad, h ? this.sUHess : 0, this.sTab, this.tabCap);
+    this.call.prepare(this.t + 1, lr);
+    this.t++;
+    const delta = k.updateSparse(this.call.ptr, this.sURecs, u, this.sUGrad, h ? this.sUHess : 0);
+    heap.u32[(this.meta >>> 2) + M_ZEROS] -= delta;
+  }
+
+  /** A copy of the weights of one id, or undefined when the id has no row. */
+  get(id: number | bigint): Float32Array | undefined {
+    const rec = this.lookup(id);
+    if (!rec) return undefined;
+    const o = (rec + HEADER_BYTES) >>> 2;
+    return this.arena.heap.f32.slice(o, o + this.rowLength);
+  }
+
+  /** True when the id has a row. */
+  has(id: number | bigint): boolean {
+    return this.lookup(id) !== 0;
+  }
+
+  /** True when the id has a row whose weights are all exactly 0.0. */
+  isZero(id: number | bigint): boolean {
+    const rec = this.lookup(id);
+    return rec !== 0 && (this.arena.heap.u32[(rec + H_FLAGS) >>> 2] & 1) === 1;
+  }
+
+  /** Every id with a row, in order of first sight. */
+  ids(): BigUint64Array {
+    this.live();
+    const n = this.size, heap = this.arena.heap;
+    const out = heap.alloc(Math.max(8, n * 8));
+    this.arena.kernels.keysInRowOrder(this.meta, out);
+    const res = heap.u64.slice(out >>> 3, (out >>> 3) + n);
+    heap.release(out);
+    return res;
+  }
+
+  /** The complete state (rows, ids, optimizer state, step, initialiser) as bytes. */
+  save(): Uint8Array {
+    this.live();
+    const n = this.size, heap = this.arena.heap;
+    const keys = new Uint8Array(this.ids().buffer);
+    const recs = new Uint8Array(n * this.recBytes);
+    const rowsPerChunk = 1 << this.shift, chunks = heap.u32[(this.meta >>> 2) + M_CHUNKS] >>> 2;
+    for (let r = 0; r < n; r += rowsPerChunk) {
+      const rows = Math.min(rowsPerChunk, n - r);
+      const base = heap.u32[chunks + (r >>> this.shift)];
+      recs.set(heap.u8.subarray(base, base + rows * this.recBytes), r * this.recBytes);
+    }
+    return encodeEnvelope(
+      {
+        kind: "table", version: 1, optimizer: this.optimizer, hyper: this.hyper, rowLength: this.rowLength,
+        seed: this.seed, init: this.init, step: this.t, size: n, zeroRows: this.zeroRows, recordBytes: this.recBytes,
+      },
+      [keys, recs],
+    );
+  }
+
+  /** Restores a table saved by `save`; continuing it equals never having stopped. */
+  static load(bytes: Uint8Array, backend: Backend = "wasm"): SparseTable {
+    const what = "sparse table state";
+    const { header: h, body } = decodeEnvelope(bytes, what);
+    if (h.kind !== "table" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not table/1`);
+    if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
+    const hyper = resolveHyperparams(h.optimizer, h.hyper as Record<string, never>);
+    const d = intField(h, "rowLength", what, MAX_ROW);
+    const seed = intField(h, "seed", what, 0xffffffff);
+    const step = intField(h, "step", what, 2 ** 32 - 2);
+    const size = intField(h, "size", what, 2 ** 31);
+    const zeroRows = intField(h, "zeroRows", what, size);
+    const recBytes = intField(h, "recordBytes", what);
+    if (body.length !== size * 8 + size * recBytes) throw new RangeError(`${what}: body has ${body.length} bytes, the header implies ${size * (8 + recBytes)}`);
+    const t = new SparseTable(h.optimizer, hyper, { rowLength: d, seed, init: h.init as RowInit }, backend);
+    if (t.recBytes !== recBytes) {
+      t.dispose();
+      throw new RangeError(`${what}: record size ${recBytes} does not match ${t.recBytes} of ${h.optimizer}`);
+    }
+    const keys = new BigUint64Array(body.slice(0, size * 8).buffer);
+    const heap = t.arena.heap, recs = body.subarray(size * 8);
+    const batch = 65536;
+    let zeros = 0;
+    for (let r0 = 0; r0 < size; r0 += batch) {
+      const n = t.resolveIds(keys.subarray(r0, Math.min(size, r0 + batch)));
+      if (t.size !== r0 + n) {
+        t.dispose();
+        throw new RangeError(`${what}: the ${size} saved ids are not distinct`);
+      }
+      for (let i = 0; i < n; i++) {
+        const rec = heap.u32[(t.sRecs >>> 2) + i], r = r0 + i;
+        heap.u8.set(recs.subarray(r * recBytes, (r + 1) * recBytes), rec);
+        zeros += heap.u32[(rec + H_FLAGS) >>> 2] & 1;
+      }
+    }
+    if (zeros !== zeroRows) {
+      t.dispose();
+      throw new RangeError(`${what}: ${zeros} rows are flagged zero, the header says ${zeroRows}`);
+    }
+    heap.u32[(t.meta >>> 2) + M_ZEROS] = zeros;
+    t.t = step;
+    return t;
+  }
+
+  /** Frees the table's memory (its whole arena). */
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  private word(w: number): number {
+    this.live();
+    return this.arena.heap.u32[(this.meta >>> 2) + w];
+  }
+
+  private live(): void {
+    if (this.disposed) throw new Error(`${this.optimizer}: the table was disposed`);
+  }
+
+  private lookup(id: number | bigint): number {
+    this.live();
+    const [lo, hi] = idToParts(this.optimizer, id);
+    return this.arena.kernels.lookup(this.meta, lo, hi) >>> 0;
+  }
+
+  /** Copies ids to scratch and resolves them to record addresses at sRecs; returns their count. */
+  private resolveIds(ids: FeatureIds): number {
+    this.live();
+    const n = idCount(this.optimizer, ids);
+    this.ensureScratch(n);
+    this.ensureRows(this.size + n);
+    writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
+    this.arena.kernels.resolve(this.meta, this.sIds, n, this.sRecs);
+    return n;
+  }
+
+  private ensureScratch(n: number): void {
+    if (n <= this.scratchN) return;
+    const heap = this.arena.heap, d = this.rowLength;
+    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab]) if (p) heap.release(p);
+    const cap = Math.max(64, 2 ** Math.ceil(Math.log2(n)));
+    this.sIds = heap.alloc(cap * 8);
+    this.sRecs = heap.alloc(cap * 4);
+    this.sGrad = heap.alloc(cap * d * 4);
+    this.sURecs = heap.alloc(cap * 4);
+    this.sUGrad = heap.alloc(cap * d * 4);
+    const hess = ruleUsesHessian(this.optimizer);
+    this.sHess = hess ? heap.alloc(cap * d * 4) : 0;
+    this.sUHess = hess ? heap.alloc(cap * d * 4) : 0;
+    this.tabCap = cap * 2;
+    this.sTab = heap.alloc(this.tabCap * 8);
+    this.scratchN = cap;
+  }
+
+  /** Makes room for `rows` rows: record chunks and index capacity. */
+  private ensureRows(rows: number): void {
+    const heap = this.arena.heap, m = this.meta >>> 2;
+    const need = Math.ceil(rows / (1 << this.shift));
+    if (need > this.chunkCount) {
+      if (need > this.chunkCap) {
+        const cap = Math.max(16, 2 ** Math.ceil(Math.log2(need)));
+        const p = heap.alloc(cap * 4);
+        const old = heap.u32[m + M_CHUNKS];
+        if (old) {
+          heap.u32.copyWithin(p >>> 2, old >>> 2, (old >>> 2) + this.chunkCount);
+          heap.release(old);
+        }
+        heap.u32[m + M_CHUNKS] = p;
+        this.chunkCap = cap;
+      }
+      while (this.chunkCount < need) {
+        const c = heap.alloc((1 << this.shift) * this.recBytes);
+        heap.u32[(heap.u32[m + M_CHUNKS] >>> 2) + this.chunkCount++] = c;
+      }
+    }
+    const cap = heap.u32[m + M_CAP];
+    if (rows > cap * MAX_LOAD) {
+      let nc = cap;
+      while (rows > nc * MAX_LOAD) nc *= 2;
+      if (nc > 2 ** 31) throw new RangeError(`${this.optimizer}: ${rows} rows exceed the index limit of one table shard`);
+      const oldKeys = heap.u32[m + M_KEYS], oldVals = heap.u32[m + M_VALS];
+      const nk = heap.alloc(nc * 8), nv = heap.alloc(nc * 4);
+      this.arena.kernels.rehash(this.meta, nk, nv, nc);
+      heap.release(oldKeys);
+      heap.release(oldVals);
+    }
+  }
+}
+
+function parseInit(name: string, init: RowInit): [number, number, number] {
+  if (init === "zeros") return [0, 0, 0];
+  const ok = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  if (init && typeof init === "object" && "uniform" in init) {
+    const [lo, hi] = init.uniform ?? [];
+    if (ok(lo) && ok(hi) && lo <= hi) return [1, lo, hi];
+  } else if (init && typeof init === "object" && "normal" in init) {
+    const mean = init.normal?.mean ?? 0, std = init.normal?.std;
+    if (ok(mean) && ok(std) && std >= 0) return [2, mean, std];
+  }
+  throw new RangeError(`${name}: init ${JSON.stringify(init)} is invalid: use "zeros", { uniform: [low, high] } or { normal: { mean?, std } }`);
+}
+
+function idCount(name: string, ids: FeatureIds): number {
+  if (ids === null || typeof ids !== "object" || typeof (ids as ArrayLike<unknown>).length !== "number") {
+    throw new TypeError(`${name}: ids must be a BigUint64Array, Uint32Array, Int32Array, Float64Array or an array`);
+  }
+  return ids.length;
+}
+
+function idAt(ids: FeatureIds, i: number): number | bigint {
+  return (ids as ArrayLike<number | bigint>)[i];
+}
