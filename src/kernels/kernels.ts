@@ -8,14 +8,17 @@ export interface Kernels {
   updateDense(params: number, xBase: number, sBase: number, sStride: number, g: number, h: number, rows: number): number;
   /** Steps n fused records listed (u32 addresses) at recs; returns the change in live rows. */
   updateSparse(params: number, recs: number, n: number, g: number, h: number): number;
-  /** Finds or creates the rows of n u64 ids; writes record addresses; returns rows created. */
-  resolve(meta: number, ids: number, n: number, out: number): number;
+  /** Finds or creates the rows of n u64 ids; writes their record addresses to out. */
+  resolve(meta: number, ids: number, n: number, out: number): void;
+  /**
+   * resolve into recs, then deduplication: distinct records to outRecs in order
+   * of first appearance, gradient (and Hessian) rows summed in order; returns the distinct count.
+   */
+  resolveAccumulate(meta: number, ids: number, n: number, recs: number, g: number, h: number, outRecs: number, outG: number, outH: number): number;
   /** Record address of one id, or 0. */
   lookup(meta: number, lo: number, hi: number): number;
-  rehash(meta: number, newKeys: number, newVals: number, newCap: number): void;
+  rehash(meta: number, newSlots: number, newCap: number): void;
   keysInRowOrder(meta: number, out: number): void;
-  /** Deduplicates records, summing gradient (and Hessian) rows; returns the distinct count. */
-  accumulate(recs: number, n: number, g: number, h: number, d: number, outRecs: number, outG: number, outH: number, tab: number, tabCap: number): number;
   gather(recs: number, n: number, d: number, out: number): void;
   /** Index of the first non-finite float of n at p, or -1. */
   findNonFinite(p: number, n: number): number;

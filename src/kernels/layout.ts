@@ -21,8 +21,7 @@ export const P_L2X2 = 16;
 export const P_L2 = 17;
 export const P_THR = 18;
 export const P_AGINIT = 19;
-export const M_KEYS = 0; // u64[cap] keys
-export const M_VALS = 1; // u32[cap] row + 1, 0 = empty slot
+export const M_SLOTS = 0; // index slots of 12 bytes: u64 key, u32 row + 1 (0 = empty)
 export const M_CAP = 2; // power of two
 export const M_SIZE = 3; // rows present
 export const M_CHUNKS = 4; // u32[] byte address of each chunk of rows
@@ -30,10 +29,10 @@ export const M_SHIFT = 5; // rows per chunk = 1 << shift
 export const M_RECBYTES = 6; // bytes per fused record
 export const M_D = 7;
 export const M_INIT = 8; // 0 zeros, 1 uniform, 2 normal
-export const M_INITA = 9; // f64 at words 9-10: low or mean
-export const M_INITB = 11; // f64 at words 11-12: high or std
-export const M_SEED = 13; // u32
-export const M_ZEROS = 14; // rows whose weights are all exactly 0
+export const M_INITA = 10; // f64 at words 10-11 (8-byte aligned): low or mean
+export const M_INITB = 12; // f64 at words 12-13: high or std
+export const M_SEED = 14; // u32
+export const M_ZEROS = 15; // rows whose weights are all exactly 0
 export const R_SGD = 0;
 export const R_MOMENTUM = 1;
 export const R_ADAGRAD = 2;
@@ -43,10 +42,11 @@ export const R_ADAHESSIAN = 5;
 export const H_TAU = 0; // u32: step of the row's last update, 0 = never
 export const H_ALPHA = 4; // f32: learning rate used at that update
 export const H_COUNT = 8; // u32: number of updates of this row
-export const H_FLAGS = 12; // u32: bit 0 = weights all exactly zero
+export const H_FLAGS = 12; // u32: bit 0 = weights all exactly zero; bit 1 = in the current batch, bits 2-31 its slot there
 export const HEADER_BYTES = 16;
 export const TMP_S = 4096; // s of the current row, up to 1024 floats
 export const TMP_DEN = 8192; // P + 2 l2 of the current row
 export const TMP_REC = 12288; // one padded 4-lane chunk: x, g, h, slots
+export const TMP_SINK = 16384; // where kernels store values loaded only to warm the cache
 export const MAX_ROW = 1024;
 export const HEAP_BASE = 65536;

@@ -40,7 +40,7 @@ export function shrinkFactor(sumSq: number, thr: number): number {
   return nrm <= thr ? 0 : f(1 - f(thr / nrm));
 }
 
-/** x_{t+1} for one coordinate. */
+/** x_{t+1} for one coordinate; a zeroed group is +0.0 everywhere (never -0.0). */
 export function proxWeight(s: number, k: number, den: number): number {
-  return f(f(s * k) / den);
+  return k === 0 ? 0 : f(f(s * k) / den);
 }

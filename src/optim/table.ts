@@ -1,7 +1,7 @@
 import { Arena } from "../kernels/arena.js";
 import type { Backend } from "../kernels/kernels.js";
 import {
-  M_KEYS, M_VALS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA, M_INITB,
+  M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA, M_INITB,
   M_SEED, M_ZEROS, HEADER_BYTES, H_FLAGS, MAX_ROW,
 } from "../kernels/layout.js";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
@@ -28,6 +28,7 @@ export interface TableOptions {
 
 const META_WORDS = 16;
 const MAX_LOAD = 0.75;
+const INDEX_SLOT = 12;
 const CHUNK_TARGET_BYTES = 4 << 20;
 
 /**
@@ -58,8 +59,6 @@ export class SparseTable {
   private sURecs = 0;
   private sUGrad = 0;
   private sUHess = 0;
-  private sTab = 0;
-  private tabCap = 0;
   private disposed = false;
 
   /** Use `Optimizer.table` (or `SparseTable.load`) rather than this constructor. */
@@ -90,9 +89,8 @@ export class SparseTable {
     heap.f64[(this.meta + M_INITB * 4) >>> 3] = b;
     u[m + M_SEED] = seed;
     const cap = 1024;
-    u[m + M_KEYS] = heap.alloc(cap * 8);
-    u[m + M_VALS] = heap.alloc(cap * 4);
-    u[m + M_CAP] = cap;
+    heap.u32[m + M_SLOTS] = heap.alloc(cap * INDEX_SLOT);
+    heap.u32[m + M_CAP] = cap;
   }
 
   /** Rows present (features seen so far). */
@@ -147,8 +145,9 @@ export class SparseTable {
     } else if (opts.hessian !== undefined) {
       throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
     }
-    const n = this.resolveIds(ids);
-    const u = k.accumulate(this.sRecs, n, this.sGrad, h, d, this.sURecs, this.sUGrad, h ? this.sUHess : 0, this.sTab, this.tabCap);
+    this.ensureRows(this.size + count);
+    writeIds(this.optimizer, ids, heap, this.sIds);
+    const u = k.resolveAccumulate(this.meta, this.sIds, count, this.sRecs, this.sGrad, h, this.sURecs, this.sUGrad, h ? this.sUHess : 0);
     this.call.prepare(this.t + 1, lr);
     this.t++;
     const delta = k.updateSparse(this.call.ptr, this.sURecs, u, this.sUGrad, h ? this.sUHess : 0);
@@ -284,7 +283,7 @@ export class SparseTable {
   private ensureScratch(n: number): void {
     if (n <= this.scratchN) return;
     const heap = this.arena.heap, d = this.rowLength;
-    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab]) if (p) heap.release(p);
+    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess]) if (p) heap.release(p);
     const cap = Math.max(64, 2 ** Math.ceil(Math.log2(n)));
     this.sIds = heap.alloc(cap * 8);
     this.sRecs = heap.alloc(cap * 4);
@@ -294,8 +293,6 @@ export class SparseTable {
     const hess = ruleUsesHessian(this.optimizer);
     this.sHess = hess ? heap.alloc(cap * d * 4) : 0;
     this.sUHess = hess ? heap.alloc(cap * d * 4) : 0;
-    this.tabCap = cap * 2;
-    this.sTab = heap.alloc(this.tabCap * 8);
     this.scratchN = cap;
   }
 
@@ -325,11 +322,9 @@ export class SparseTable {
       let nc = cap;
       while (rows > nc * MAX_LOAD) nc *= 2;
       if (nc > 2 ** 31) throw new RangeError(`${this.optimizer}: ${rows} rows exceed the index limit of one table shard`);
-      const oldKeys = heap.u32[m + M_KEYS], oldVals = heap.u32[m + M_VALS];
-      const nk = heap.alloc(nc * 8), nv = heap.alloc(nc * 4);
-      this.arena.kernels.rehash(this.meta, nk, nv, nc);
-      heap.release(oldKeys);
-      heap.release(oldVals);
+      const old = heap.u32[m + M_SLOTS];
+      this.arena.kernels.rehash(this.meta, heap.alloc(nc * INDEX_SLOT), nc);
+      heap.release(old);
     }
   }
 }

@@ -46,6 +46,7 @@ const ZERO: v128 = f32x4.splat(0);
 const HALF: v128 = f32x4.splat(0.5);
 const ONE: v128 = f32x4.splat(1);
 const SIGN: v128 = i32x4.splat(0x80000000);
+const ONES: v128 = i32x4.splat(-1);
 
 function readParams(pp: usize): void {
   rule = load<i32>(pp + 4 * P_RULE);
@@ -71,7 +72,7 @@ function readParams(pp: usize): void {
 
 // Group form, first pass over one 4-lane chunk: moments, z, s and P + 2 l2.
 // Stores s at so and the denominator at dn; returns the lanes' squared norm terms.
-function groupChunk(xp: usize, gp: usize, hp: usize, zp: usize, ss: usize, so: usize, dn: usize): v128 {
+@inline function groupChunk(xp: usize, gp: usize, hp: usize, zp: usize, ss: usize, so: usize, dn: usize): v128 {
   const g = v128.load(gp);
   const x = v128.load(xp);
   let mt = g;
@@ -120,14 +121,15 @@ function groupChunk(xp: usize, gp: usize, hp: usize, zp: usize, ss: usize, so: u
   const den = f32x4.add(P, vL2x2);
   v128.store(so, s);
   v128.store(dn, den);
+  // The mask keeps padding lanes (where P may be 0) out of the norm.
   let ns = s;
-  if (normMode == 1) ns = f32x4.div(s, f32x4.sqrt(f32x4.add(f32x4.mul(P, HALF), vL2)));
-  else if (normMode == 2) ns = f32x4.div(s, f32x4.add(f32x4.mul(P, HALF), vL2));
+  if (normMode == 1) ns = v128.and(f32x4.div(s, f32x4.sqrt(f32x4.add(f32x4.mul(P, HALF), vL2))), keep);
+  else if (normMode == 2) ns = v128.and(f32x4.div(s, f32x4.add(f32x4.mul(P, HALF), vL2)), keep);
   return f32x4.mul(ns, ns);
 }
 
 // Plain (primal) form of one chunk: the textbook update, written separately.
-function plainChunk(xp: usize, gp: usize, hp: usize, sp: usize, ss: usize): void {
+@inline function plainChunk(xp: usize, gp: usize, hp: usize, sp: usize, ss: usize): void {
   const g = v128.load(gp);
   const x = v128.load(xp);
   let x2 = x;
@@ -227,18 +229,20 @@ function updateRow(pp: usize, xp: usize, hdr: usize, gp: usize, hp: usize, d: i3
       const nrm = Mathf.sqrt(sum);
       k = nrm <= thr ? 0 : <f32>1 - thr / nrm;
     }
+    // k = 0 writes +0.0 everywhere (s * 0 would leave -0.0 where s < 0).
     const vk = f32x4.splat(k);
+    const live = k != 0 ? ONES : ZERO;
     let any = ZERO;
     for (let i = 0; i < full; i += 4) {
       const o = <usize>i * 4;
-      const x2 = f32x4.div(f32x4.mul(v128.load(TMP_S + o), vk), v128.load(TMP_DEN + o));
+      const x2 = v128.and(f32x4.div(f32x4.mul(v128.load(TMP_S + o), vk), v128.load(TMP_DEN + o)), live);
       v128.store(xp + o, x2);
       any = v128.or(any, f32x4.ne(x2, ZERO));
     }
     nonzero = v128.any_true(any);
     for (let i = full; i < d; i++) {
       const o = <usize>i * 4;
-      const x2 = (load<f32>(TMP_S + o) * k) / load<f32>(TMP_DEN + o);
+      const x2: f32 = k != 0 ? (load<f32>(TMP_S + o) * k) / load<f32>(TMP_DEN + o) : 0;
       store<f32>(xp + o, x2);
       if (x2 != 0) nonzero = true;
     }
@@ -267,7 +271,7 @@ function updateRow(pp: usize, xp: usize, hdr: usize, gp: usize, hp: usize, d: i3
   store<u32>(hdr + H_TAU, tau);
   store<f32>(hdr + H_ALPHA, alpha);
   store<u32>(hdr + H_COUNT, count + 1);
-  store<u32>(hdr + H_FLAGS, (load<u32>(hdr + H_FLAGS) & ~1) | (nonzero ? 0 : 1));
+  store<u32>(hdr + H_FLAGS, nonzero ? 0 : 1); // also leaves the batch (bits 1-31)
   return wasZero && nonzero ? 1 : !wasZero && !nonzero ? -1 : 0;
 }
 

@@ -3,8 +3,8 @@
 // summation, gather, and a finite check. src/kernels/ts/table.ts is the twin.
 
 import {
-  M_KEYS, M_VALS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT,
-  M_INITA, M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES,
+  M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT,
+  M_INITA, M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES, TMP_SINK,
 } from "./layout";
 
 @inline function fmix32(h: u32): u32 {
@@ -28,6 +28,13 @@ import {
   const shift = meta32(meta, M_SHIFT);
   const chunk = <usize>load<u32>(<usize>meta32(meta, M_CHUNKS) + (<usize>(row >>> shift)) * 4);
   return chunk + <usize>(row & ((1 << shift) - 1)) * <usize>meta32(meta, M_RECBYTES);
+}
+
+// Copies one row of d floats (memory.copy is a runtime call: too slow for 32 bytes).
+@inline function copyRow(dst: usize, src: usize, d: i32): void {
+  let i = 0;
+  for (; i + 4 <= d; i += 4) v128.store(dst + <usize>i * 4, v128.load(src + <usize>i * 4));
+  for (; i < d; i++) store<f32>(dst + <usize>i * 4, load<f32>(src + <usize>i * 4));
 }
 
 // Uniform in [0, 1) with 24 random bits: draw k of the stream of one row.
@@ -65,128 +72,138 @@ function initRow(meta: usize, rec: usize, lo: u32, hi: u32): void {
   }
 }
 
-/**
- * Looks up n u64 ids, creating missing rows; writes each id's record address to
- * out. The caller guarantees index capacity >= 2 * (size + n) and row chunks for
- * size + n rows. Returns the number of rows created.
- */
-export function resolve(meta: usize, ids: usize, n: i32, out: usize): i32 {
-  const keys = <usize>meta32(meta, M_KEYS);
-  const vals = <usize>meta32(meta, M_VALS);
-  const mask = meta32(meta, M_CAP) - 1;
-  let created = 0;
-  for (let i = 0; i < n; i++) {
-    const p = ids + <usize>i * 8;
-    const key = load<u64>(p);
-    const lo = load<u32>(p);
-    const hi = load<u32>(p + 4);
-    let h = keyHash(lo, hi) & mask;
-    let row: u32 = 0;
-    while (true) {
-      const v = load<u32>(vals + <usize>h * 4);
-      if (v == 0) {
-        row = meta32(meta, M_SIZE);
-        store<u32>(meta + <usize>M_SIZE * 4, row + 1);
-        store<u64>(keys + <usize>h * 8, key);
-        store<u32>(vals + <usize>h * 4, row + 1);
-        initRow(meta, recAddr(meta, row), lo, hi);
-        created++;
-        break;
-      }
-      if (load<u64>(keys + <usize>h * 8) == key) {
-        row = v - 1;
-        break;
-      }
-      h = (h + 1) & mask;
-    }
-    store<u32>(out + <usize>i * 4, <u32>recAddr(meta, row));
-  }
-  return created;
-}
+const SLOT: usize = 12;
 
-/** Record address of one id, or 0 when absent. */
-export function lookup(meta: usize, lo: u32, hi: u32): u32 {
-  const keys = <usize>meta32(meta, M_KEYS);
-  const vals = <usize>meta32(meta, M_VALS);
-  const mask = meta32(meta, M_CAP) - 1;
+// Finds the row of one id from its home slot h, creating it when absent;
+// returns its record address.
+@inline function findOrCreate(meta: usize, slots: usize, mask: u32, h: u32, lo: u32, hi: u32): usize {
   const key = (<u64>hi << 32) | <u64>lo;
-  let h = keyHash(lo, hi) & mask;
   while (true) {
-    const v = load<u32>(vals + <usize>h * 4);
-    if (v == 0) return 0;
-    if (load<u64>(keys + <usize>h * 8) == key) return <u32>recAddr(meta, v - 1);
+    const p = slots + <usize>h * SLOT;
+    const v = load<u32>(p, 8);
+    if (v == 0) {
+      const row = meta32(meta, M_SIZE);
+      store<u32>(meta + <usize>M_SIZE * 4, row + 1);
+      store<u64>(p, key);
+      store<u32>(p, row + 1, 8);
+      const rec = recAddr(meta, row);
+      initRow(meta, rec, lo, hi);
+      return rec;
+    }
+    if (load<u64>(p) == key) return recAddr(meta, v - 1);
     h = (h + 1) & mask;
   }
 }
 
-/** Moves the index into new key/value arrays of newCap slots (zeroed) and updates meta. */
-export function rehash(meta: usize, newKeys: usize, newVals: usize, newCap: u32): void {
-  const keys = <usize>meta32(meta, M_KEYS);
-  const vals = <usize>meta32(meta, M_VALS);
+/**
+ * Looks up n u64 ids, creating missing rows; writes each id's record address to
+ * out. The caller guarantees index capacity for size + n rows at load <= 0.75
+ * and row chunks for size + n rows.
+ *
+ * Three passes instead of one so that cache misses overlap: the first only
+ * hashes and touches each id's index slot, the second probes (slots now cached)
+ * and touches each record's header, with no branch waiting on a miss. The
+ * touched values go to a sink so the loads are kept.
+ */
+export function resolve(meta: usize, ids: usize, n: i32, out: usize): void {
+  const slots = <usize>meta32(meta, M_SLOTS);
+  const mask = meta32(meta, M_CAP) - 1;
+  let sink: u32 = 0;
+  for (let i = 0; i < n; i++) {
+    const p = ids + <usize>i * 8;
+    const h = keyHash(load<u32>(p), load<u32>(p + 4)) & mask;
+    store<u32>(out + <usize>i * 4, h);
+    sink ^= load<u32>(slots + <usize>h * SLOT, 8);
+  }
+  for (let i = 0; i < n; i++) {
+    const p = ids + <usize>i * 8;
+    const o = out + <usize>i * 4;
+    const rec = findOrCreate(meta, slots, mask, load<u32>(o), load<u32>(p), load<u32>(p + 4));
+    store<u32>(o, <u32>rec);
+  }
+  const last = <usize>meta32(meta, M_RECBYTES) - 4;
+  for (let i = 0; i < n; i++) {
+    const rec = <usize>load<u32>(out + <usize>i * 4);
+    for (let o: usize = 0; o < last; o += 64) sink ^= load<u32>(rec + o);
+    sink ^= load<u32>(rec + last);
+  }
+  store<u32>(TMP_SINK, sink);
+}
+
+/**
+ * resolve into recs, then deduplication: the distinct records go to outRecs in
+ * order of first appearance, with their gradient rows (and Hessian rows when
+ * h != 0) summed in order of appearance into outG (outH). A row's place in the
+ * batch is kept in its header flags (bit 1 and bits 2-31), which the update
+ * clears. Returns the number of distinct rows.
+ */
+export function resolveAccumulate(meta: usize, ids: usize, n: i32, recs: usize, g: usize, h: usize, outRecs: usize, outG: usize, outH: usize): i32 {
+  resolve(meta, ids, n, recs);
+  const d = <i32>meta32(meta, M_D);
+  const rb = <usize>d * 4;
+  let u: u32 = 0;
+  for (let i = 0; i < n; i++) {
+    const rec = <usize>load<u32>(recs + <usize>i * 4);
+    const flags = load<u32>(rec + H_FLAGS);
+    const src = <usize>i * rb;
+    if (flags & 2) {
+      const j = <usize>(flags >>> 2);
+      addRow(outG + j * rb, g + src, d);
+      if (h) addRow(outH + j * rb, h + src, d);
+    } else {
+      store<u32>(rec + H_FLAGS, (flags & 1) | 2 | (u << 2));
+      store<u32>(outRecs + <usize>u * 4, <u32>rec);
+      copyRow(outG + <usize>u * rb, g + src, d);
+      if (h) copyRow(outH + <usize>u * rb, h + src, d);
+      u++;
+    }
+  }
+  return <i32>u;
+}
+
+/** Record address of one id, or 0 when absent. */
+export function lookup(meta: usize, lo: u32, hi: u32): u32 {
+  const slots = <usize>meta32(meta, M_SLOTS);
+  const mask = meta32(meta, M_CAP) - 1;
+  const key = (<u64>hi << 32) | <u64>lo;
+  let h = keyHash(lo, hi) & mask;
+  while (true) {
+    const p = slots + <usize>h * SLOT;
+    const v = load<u32>(p, 8);
+    if (v == 0) return 0;
+    if (load<u64>(p) == key) return <u32>recAddr(meta, v - 1);
+    h = (h + 1) & mask;
+  }
+}
+
+/** Moves the index into a new zeroed slot array of newCap slots and updates meta. */
+export function rehash(meta: usize, newSlots: usize, newCap: u32): void {
+  const slots = <usize>meta32(meta, M_SLOTS);
   const cap = meta32(meta, M_CAP);
   const mask = newCap - 1;
   for (let s: u32 = 0; s < cap; s++) {
-    const v = load<u32>(vals + <usize>s * 4);
+    const p = slots + <usize>s * SLOT;
+    const v = load<u32>(p, 8);
     if (v == 0) continue;
-    const p = keys + <usize>s * 8;
-    let h = keyHash(load<u32>(p), load<u32>(p + 4)) & mask;
-    while (load<u32>(newVals + <usize>h * 4) != 0) h = (h + 1) & mask;
-    store<u64>(newKeys + <usize>h * 8, load<u64>(p));
-    store<u32>(newVals + <usize>h * 4, v);
+    let h = keyHash(load<u32>(p), load<u32>(p, 4)) & mask;
+    while (load<u32>(newSlots + <usize>h * SLOT, 8) != 0) h = (h + 1) & mask;
+    const q = newSlots + <usize>h * SLOT;
+    store<u64>(q, load<u64>(p));
+    store<u32>(q, v, 8);
   }
-  store<u32>(meta + <usize>M_KEYS * 4, <u32>newKeys);
-  store<u32>(meta + <usize>M_VALS * 4, <u32>newVals);
+  store<u32>(meta + <usize>M_SLOTS * 4, <u32>newSlots);
   store<u32>(meta + <usize>M_CAP * 4, newCap);
 }
 
 /** Writes every row's key, in row order, to out (u64[size]). */
 export function keysInRowOrder(meta: usize, out: usize): void {
-  const keys = <usize>meta32(meta, M_KEYS);
-  const vals = <usize>meta32(meta, M_VALS);
+  const slots = <usize>meta32(meta, M_SLOTS);
   const cap = meta32(meta, M_CAP);
   for (let s: u32 = 0; s < cap; s++) {
-    const v = load<u32>(vals + <usize>s * 4);
-    if (v != 0) store<u64>(out + <usize>(v - 1) * 8, load<u64>(keys + <usize>s * 8));
+    const p = slots + <usize>s * SLOT;
+    const v = load<u32>(p, 8);
+    if (v != 0) store<u64>(out + <usize>(v - 1) * 8, load<u64>(p));
   }
-}
-
-/**
- * Deduplicates n record addresses, summing their gradient rows (and Hessian rows
- * when h != 0) in order of appearance. tab is a scratch hash of tabCap (power of
- * two, >= 2n) u32 pairs. Returns the number of distinct rows written to outRecs.
- */
-export function accumulate(recs: usize, n: i32, g: usize, h: usize, d: i32, outRecs: usize, outG: usize, outH: usize, tab: usize, tabCap: u32): i32 {
-  memory.fill(tab, 0, <usize>tabCap * 8);
-  const mask = tabCap - 1;
-  const rb = <usize>d * 4;
-  let u = 0;
-  for (let i = 0; i < n; i++) {
-    const rec = load<u32>(recs + <usize>i * 4);
-    let s = fmix32(rec) & mask;
-    let j = -1;
-    while (true) {
-      const k = load<u32>(tab + <usize>s * 8);
-      if (k == 0) break;
-      if (k == rec) {
-        j = <i32>load<u32>(tab + <usize>s * 8 + 4);
-        break;
-      }
-      s = (s + 1) & mask;
-    }
-    const src = <usize>i * rb;
-    if (j < 0) {
-      store<u32>(tab + <usize>s * 8, rec);
-      store<u32>(tab + <usize>s * 8 + 4, <u32>u);
-      store<u32>(outRecs + <usize>u * 4, rec);
-      memory.copy(outG + <usize>u * rb, g + src, rb);
-      if (h) memory.copy(outH + <usize>u * rb, h + src, rb);
-      u++;
-    } else {
-      addRow(outG + <usize>j * rb, g + src, d);
-      if (h) addRow(outH + <usize>j * rb, h + src, d);
-    }
-  }
-  return u;
 }
 
 @inline function addRow(dst: usize, src: usize, d: i32): void {
@@ -205,7 +222,7 @@ export function accumulate(recs: usize, n: i32, g: usize, h: usize, d: i32, outR
 export function gather(recs: usize, n: i32, d: i32, out: usize): void {
   const rb = <usize>d * 4;
   for (let i = 0; i < n; i++) {
-    memory.copy(out + <usize>i * rb, <usize>load<u32>(recs + <usize>i * 4) + HEADER_BYTES, rb);
+    copyRow(out + <usize>i * rb, <usize>load<u32>(recs + <usize>i * 4) + HEADER_BYTES, d);
   }
 }
 

@@ -9,10 +9,10 @@ export function tsKernels(heap: Heap): Kernels {
     updateDense: (pp, xb, sb, ss, g, h, rows) => updateDense(heap, pp, xb, sb, ss, g, h, rows),
     updateSparse: (pp, recs, n, g, h) => updateSparse(heap, pp, recs, n, g, h),
     resolve: (meta, ids, n, out) => table.resolve(heap, meta, ids, n, out),
+    resolveAccumulate: (meta, ids, n, recs, g, h, or, og, oh) => table.resolveAccumulate(heap, meta, ids, n, recs, g, h, or, og, oh),
     lookup: (meta, lo, hi) => table.lookup(heap, meta, lo, hi),
-    rehash: (meta, nk, nv, cap) => table.rehash(heap, meta, nk, nv, cap),
+    rehash: (meta, ns, cap) => table.rehash(heap, meta, ns, cap),
     keysInRowOrder: (meta, out) => table.keysInRowOrder(heap, meta, out),
-    accumulate: (recs, n, g, h, d, or, og, oh, tab, cap) => table.accumulate(heap, recs, n, g, h, d, or, og, oh, tab, cap),
     gather: (recs, n, d, out) => table.gather(heap, recs, n, d, out),
     findNonFinite: (p, n) => table.findNonFinite(heap, p, n),
   };

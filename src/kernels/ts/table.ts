@@ -1,7 +1,7 @@
 // Scalar TypeScript twin of src/kernels/assembly/table.ts (same hash, same
 // probe order, same row initialiser, same summation order).
 import {
-  M_KEYS, M_VALS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA,
+  M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA,
   M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES,
 } from "../layout.js";
 import type { Heap } from "../heap.js";
@@ -58,107 +58,94 @@ function initRow(heap: Heap, meta: number, rec: number, lo: number, hi: number):
   }
 }
 
-export function resolve(heap: Heap, meta: number, ids: number, n: number, out: number): number {
-  const u = heap.u32, mb = meta >>> 2;
-  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, mask = u[mb + M_CAP] - 1;
-  let created = 0;
-  for (let i = 0; i < n; i++) {
-    const lo = u[(ids >>> 2) + 2 * i], hi = u[(ids >>> 2) + 2 * i + 1];
-    let s = keyHash(lo, hi) & mask;
-    let row = 0;
-    for (;;) {
-      const v = u[vals + s];
-      if (v === 0) {
-        row = u[mb + M_SIZE]++;
-        u[keys + 2 * s] = lo;
-        u[keys + 2 * s + 1] = hi;
-        u[vals + s] = row + 1;
-        initRow(heap, meta, recAddr(heap, mb, row), lo, hi);
-        created++;
-        break;
-      }
-      if (u[keys + 2 * s] === lo && u[keys + 2 * s + 1] === hi) {
-        row = v - 1;
-        break;
-      }
-      s = (s + 1) & mask;
-    }
-    u[(out >>> 2) + i] = recAddr(heap, mb, row);
-  }
-  return created;
-}
+const SLOT = 3; // words per index slot: key lo, key hi, row + 1
 
-export function lookup(heap: Heap, meta: number, lo: number, hi: number): number {
+function findOrCreate(heap: Heap, meta: number, lo: number, hi: number): number {
   const u = heap.u32, mb = meta >>> 2;
-  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, mask = u[mb + M_CAP] - 1;
-  let s = keyHash(lo >>> 0, hi >>> 0) & mask;
+  const slots = u[mb + M_SLOTS] >>> 2, mask = u[mb + M_CAP] - 1;
+  let s = keyHash(lo, hi) & mask;
   for (;;) {
-    const v = u[vals + s];
-    if (v === 0) return 0;
-    if (u[keys + 2 * s] === lo >>> 0 && u[keys + 2 * s + 1] === hi >>> 0) return recAddr(heap, mb, v - 1);
+    const p = slots + s * SLOT;
+    const v = u[p + 2];
+    if (v === 0) {
+      const row = u[mb + M_SIZE]++;
+      u[p] = lo;
+      u[p + 1] = hi;
+      u[p + 2] = row + 1;
+      const rec = recAddr(heap, mb, row);
+      initRow(heap, meta, rec, lo, hi);
+      return rec;
+    }
+    if (u[p] === lo && u[p + 1] === hi) return recAddr(heap, mb, v - 1);
     s = (s + 1) & mask;
   }
 }
 
-export function rehash(heap: Heap, meta: number, newKeys: number, newVals: number, newCap: number): void {
-  const u = heap.u32, mb = meta >>> 2;
-  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, cap = u[mb + M_CAP];
-  const nk = newKeys >>> 2, nv = newVals >>> 2, mask = newCap - 1;
-  for (let s = 0; s < cap; s++) {
-    const v = u[vals + s];
-    if (v === 0) continue;
-    const lo = u[keys + 2 * s], hi = u[keys + 2 * s + 1];
-    let h = keyHash(lo, hi) & mask;
-    while (u[nv + h] !== 0) h = (h + 1) & mask;
-    u[nk + 2 * h] = lo;
-    u[nk + 2 * h + 1] = hi;
-    u[nv + h] = v;
+export function resolve(heap: Heap, meta: number, ids: number, n: number, out: number): void {
+  const u = heap.u32, o = ids >>> 2;
+  for (let i = 0; i < n; i++) u[(out >>> 2) + i] = findOrCreate(heap, meta, u[o + 2 * i], u[o + 2 * i + 1]);
+}
+
+export function resolveAccumulate(heap: Heap, meta: number, ids: number, n: number, recs: number, g: number, h: number, outRecs: number, outG: number, outH: number): number {
+  resolve(heap, meta, ids, n, recs);
+  const u = heap.u32, w = heap.f32, d = u[(meta >>> 2) + M_D];
+  let cnt = 0;
+  for (let i = 0; i < n; i++) {
+    const rec = u[(recs >>> 2) + i];
+    const fl = (rec + H_FLAGS) >>> 2, flags = u[fl];
+    const src = (g >>> 2) + i * d, hsrc = (h >>> 2) + i * d;
+    if (flags & 2) {
+      const j = flags >>> 2, dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
+      for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
+      if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
+    } else {
+      u[fl] = ((flags & 1) | 2 | (cnt << 2)) >>> 0;
+      u[(outRecs >>> 2) + cnt] = rec;
+      w.copyWithin((outG >>> 2) + cnt * d, src, src + d);
+      if (h) w.copyWithin((outH >>> 2) + cnt * d, hsrc, hsrc + d);
+      cnt++;
+    }
   }
-  u[mb + M_KEYS] = newKeys;
-  u[mb + M_VALS] = newVals;
+  return cnt;
+}
+
+export function lookup(heap: Heap, meta: number, lo: number, hi: number): number {
+  const u = heap.u32, mb = meta >>> 2;
+  const slots = u[mb + M_SLOTS] >>> 2, mask = u[mb + M_CAP] - 1;
+  let s = keyHash(lo >>> 0, hi >>> 0) & mask;
+  for (;;) {
+    const p = slots + s * SLOT;
+    const v = u[p + 2];
+    if (v === 0) return 0;
+    if (u[p] === lo >>> 0 && u[p + 1] === hi >>> 0) return recAddr(heap, mb, v - 1);
+    s = (s + 1) & mask;
+  }
+}
+
+export function rehash(heap: Heap, meta: number, newSlots: number, newCap: number): void {
+  const u = heap.u32, mb = meta >>> 2;
+  const slots = u[mb + M_SLOTS] >>> 2, cap = u[mb + M_CAP];
+  const ns = newSlots >>> 2, mask = newCap - 1;
+  for (let s = 0; s < cap; s++) {
+    const p = slots + s * SLOT;
+    if (u[p + 2] === 0) continue;
+    let h = keyHash(u[p], u[p + 1]) & mask;
+    while (u[ns + h * SLOT + 2] !== 0) h = (h + 1) & mask;
+    u.copyWithin(ns + h * SLOT, p, p + SLOT);
+  }
+  u[mb + M_SLOTS] = newSlots;
   u[mb + M_CAP] = newCap;
 }
 
 export function keysInRowOrder(heap: Heap, meta: number, out: number): void {
   const u = heap.u32, mb = meta >>> 2;
-  const keys = u[mb + M_KEYS] >>> 2, vals = u[mb + M_VALS] >>> 2, cap = u[mb + M_CAP];
+  const slots = u[mb + M_SLOTS] >>> 2, cap = u[mb + M_CAP];
   for (let s = 0; s < cap; s++) {
-    const v = u[vals + s];
+    const p = slots + s * SLOT, v = u[p + 2];
     if (v === 0) continue;
-    u[(out >>> 2) + 2 * (v - 1)] = u[keys + 2 * s];
-    u[(out >>> 2) + 2 * (v - 1) + 1] = u[keys + 2 * s + 1];
+    u[(out >>> 2) + 2 * (v - 1)] = u[p];
+    u[(out >>> 2) + 2 * (v - 1) + 1] = u[p + 1];
   }
-}
-
-export function accumulate(heap: Heap, recs: number, n: number, g: number, h: number, d: number, outRecs: number, outG: number, outH: number, tab: number, tabCap: number): number {
-  const u = heap.u32, w = heap.f32, t = tab >>> 2, mask = tabCap - 1;
-  u.fill(0, t, t + 2 * tabCap);
-  let cnt = 0;
-  for (let i = 0; i < n; i++) {
-    const rec = u[(recs >>> 2) + i];
-    let s = fmix32(rec) & mask;
-    let j = -1;
-    for (;;) {
-      const k = u[t + 2 * s];
-      if (k === 0) break;
-      if (k === rec) { j = u[t + 2 * s + 1]; break; }
-      s = (s + 1) & mask;
-    }
-    const src = (g >>> 2) + i * d, hsrc = (h >>> 2) + i * d;
-    if (j < 0) {
-      u[t + 2 * s] = rec;
-      u[t + 2 * s + 1] = cnt;
-      u[(outRecs >>> 2) + cnt] = rec;
-      w.copyWithin((outG >>> 2) + cnt * d, src, src + d);
-      if (h) w.copyWithin((outH >>> 2) + cnt * d, hsrc, hsrc + d);
-      cnt++;
-    } else {
-      const dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
-      for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
-      if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
-    }
-  }
-  return cnt;
 }
 
 export function gather(heap: Heap, recs: number, n: number, d: number, out: number): void {

@@ -1,0 +1,21 @@
+import { benchOptim } from "./optim.js";
+
+/**
+ * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
+ * default) and prints one JSON object per line on stdout.
+ */
+const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => void> = {
+  optim: benchOptim,
+};
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const names = args.filter((a) => !a.startsWith("--"));
+for (const n of names) {
+  if (!BENCHES[n]) {
+    console.error(`unknown benchmark "${n}": known are ${Object.keys(BENCHES).join(", ")}`);
+    process.exit(2);
+  }
+}
+const emit = (o: object): void => console.log(JSON.stringify({ ...o, node: process.version, time: new Date().toISOString() }));
+for (const n of names.length ? names : Object.keys(BENCHES)) BENCHES[n](emit, quick);

@@ -1,0 +1,65 @@
+// The row-sparse table: the id index across many growths, seeded initialisers,
+// first-sight order, and the O(1) zero/live row counts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createOptimizer } from "../src/index.js";
+import { rng } from "./helpers/rng.js";
+
+test("the index keeps every id through many growths; rows come in first-sight order", () => {
+  const t = createOptimizer("adam").table({ rowLength: 1, seed: 2, init: { uniform: [0, 1] } });
+  const r = rng(1);
+  const ids = new BigUint64Array(300_000);
+  for (let i = 0; i < ids.length; i++) ids[i] = (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(i);
+  const first = new Float32Array(ids.length);
+  for (let i = 0; i < ids.length; i += 10_000) first.set(t.gather(ids.subarray(i, i + 10_000)), i);
+  assert.equal(t.size, ids.length);
+  assert.deepEqual(t.ids(), ids);
+  // Looked up again, each id finds its own row (values were drawn independently per id).
+  const again = t.gather(ids);
+  assert.deepEqual(again, first);
+  assert.equal(t.size, ids.length);
+  assert.equal(new Set(first).size > ids.length * 0.9, true);
+});
+
+test("initialisers: uniform stays in range, normal has the requested mean and std, seeds differ", () => {
+  const n = 20_000, d = 4;
+  const ids = Array.from({ length: n }, (_, i) => i);
+  const u = createOptimizer("adam").table({ rowLength: d, seed: 1, init: { uniform: [-0.25, 0.5] } }).gather(ids);
+  assert.ok(u.every((v) => v >= -0.25 && v < 0.5));
+  const mean = (a: Float32Array): number => a.reduce((s, v) => s + v, 0) / a.length;
+  assert.ok(Math.abs(mean(u) - 0.125) < 0.01);
+  const g = createOptimizer("adam").table({ rowLength: d, seed: 1, init: { normal: { mean: 1, std: 0.1 } } }).gather(ids);
+  const m = mean(g), sd = Math.sqrt(g.reduce((s, v) => s + (v - m) ** 2, 0) / g.length);
+  assert.ok(Math.abs(m - 1) < 0.003, `mean ${m}`);
+  assert.ok(Math.abs(sd - 0.1) < 0.003, `std ${sd}`);
+  const other = createOptimizer("adam").table({ rowLength: d, seed: 2, init: { normal: { mean: 1, std: 0.1 } } }).gather(ids);
+  assert.notDeepEqual(other, g);
+  const z = createOptimizer("adam").table({ rowLength: d, init: "zeros" });
+  z.gather([1, 2, 3]);
+  assert.equal(z.zeroRows, 3);
+  assert.equal(z.liveRows, 0);
+});
+
+test("zero and live row counts follow the weights exactly", () => {
+  const t = createOptimizer("group-adagrad", { lr: 0.1, l21: 0.05 }).table({ rowLength: 4, seed: 3, init: "zeros" });
+  // Small gradients stay under the group threshold: the rows remain exactly zero.
+  t.step([1, 2, 3], new Float32Array(12).fill(1e-3));
+  assert.equal(t.zeroRows, 3);
+  // A large gradient on row 2 brings it to life.
+  const g = new Float32Array(12);
+  g.fill(5, 4, 8);
+  t.step([1, 2, 3], g);
+  assert.equal(t.liveRows, 1);
+  assert.equal(t.isZero(2), false);
+  assert.equal(t.isZero(1), true);
+  let counted = 0;
+  for (const id of t.ids()) if (t.get(id)!.every((v) => v === 0)) counted++;
+  assert.equal(counted, t.zeroRows);
+});
+
+test("a zeroed row is +0.0 in every entry, never -0.0", () => {
+  const t = createOptimizer("group-adam", { lr: 0.1, l21: 10 }).table({ rowLength: 5, seed: 1, init: { uniform: [-1, 1] } });
+  t.step([1, 2], new Float32Array([-3, 2, -1, 4, -5, 1, 1, 1, 1, 1]));
+  for (const id of [1, 2]) assert.ok(t.get(id)!.every((v) => Object.is(v, 0)), `row ${id}`);
+  assert.equal(t.zeroRows, 2);
+});
