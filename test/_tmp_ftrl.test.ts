@@ -126,11 +126,11 @@ interface FtrlCase {
 
 const CASES: FtrlCase[] = [
   // ftrl defaults: lr 1e-3, epsilon 0, initialAccumulator 0.1.
-  { label: "ftrl, default lr and accumulator", name: "ftrl", hyper: { l1: 0.3, l2: 0.5 }, alpha: 1e-3, lambda1: 0.3, lambda2: 1.0, n0: 0.1 },
-  { label: "ftrl, lr 0.1", name: "ftrl", hyper: { lr: 0.1, l1: 1.5, l2: 0.05, initialAccumulator: 0.5 }, alpha: 0.1, lambda1: 1.5, lambda2: 0.1, n0: 0.5 },
+  { label: "ftrl, default lr and accumulator", name: "ftrl", hyper: { l1: 5, l2: 0.5 }, alpha: 1e-3, lambda1: 5, lambda2: 1.0, n0: 0.1 },
+  { label: "ftrl, lr 0.1", name: "ftrl", hyper: { lr: 0.1, l1: 8, l2: 0.05, initialAccumulator: 0.5 }, alpha: 0.1, lambda1: 8, lambda2: 0.1, n0: 0.5 },
   {
-    label: "group-adagrad, l21 = 0, epsilon as V_0", name: "group-adagrad", hyper: { lr: 0.05, l1: 0.8, l2: 0.2, epsilon: 1e-3 },
-    alpha: 0.05, lambda1: 0.8, lambda2: 0.4, n0: 1e-3,
+    label: "group-adagrad, l21 = 0, epsilon as V_0", name: "group-adagrad", hyper: { lr: 0.05, l1: 6, l2: 0.2, epsilon: 1e-3 },
+    alpha: 0.05, lambda1: 6, lambda2: 0.4, n0: 1e-3,
   },
 ];
 
