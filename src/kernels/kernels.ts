@@ -11,10 +11,13 @@ export interface Kernels {
   /** Finds or creates the rows of n u64 ids; writes their record addresses to out. */
   resolve(meta: number, ids: number, n: number, out: number): void;
   /**
-   * resolve into recs, then deduplication: distinct records to outRecs in order
-   * of first appearance, gradient (and Hessian) rows summed in order; returns the distinct count.
+   * The step's lookup: deduplicates n ids through a per-batch hash tab (tabCap
+   * 16-byte entries, current ones marked by stamp), summing gradient (and
+   * Hessian) rows in order of appearance, then finds or creates the distinct
+   * ids' rows in order of first appearance; writes their records (u32) to
+   * outRecs (room for n u64) and returns their count. hashes: scratch n u32.
    */
-  resolveAccumulate(meta: number, ids: number, n: number, recs: number, g: number, h: number, outRecs: number, outG: number, outH: number): number;
+  resolveAccumulate(meta: number, ids: number, n: number, hashes: number, g: number, h: number, outRecs: number, outG: number, outH: number, tab: number, tabCap: number, stamp: number): number;
   /** Record address of one id, or 0. */
   lookup(meta: number, lo: number, hi: number): number;
   rehash(meta: number, newSlots: number, newCap: number): void;

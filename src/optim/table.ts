@@ -59,6 +59,9 @@ export class SparseTable {
   private sURecs = 0;
   private sUGrad = 0;
   private sUHess = 0;
+  private sTab = 0;
+  private tabCap = 0;
+  private stamp = 0;
   private disposed = false;
 
   /** Use `Optimizer.table` (or `SparseTable.load`) rather than this constructor. */
@@ -147,7 +150,13 @@ export class SparseTable {
     }
     this.ensureRows(this.size + count);
     writeIds(this.optimizer, ids, heap, this.sIds);
-    const u = k.resolveAccumulate(this.meta, this.sIds, count, this.sRecs, this.sGrad, h, this.sURecs, this.sUGrad, h ? this.sUHess : 0);
+    if (++this.stamp > 0xffffffff) {
+      heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 16);
+      this.stamp = 1;
+    }
+    const u = k.resolveAccumulate(
+      this.meta, this.sIds, count, this.sRecs, this.sGrad, h, this.sURecs, this.sUGrad, h ? this.sUHess : 0, this.sTab, this.tabCap, this.stamp,
+    );
     this.call.prepare(this.t + 1, lr);
     this.t++;
     const delta = k.updateSparse(this.call.ptr, this.sURecs, u, this.sUGrad, h ? this.sUHess : 0);
@@ -283,16 +292,19 @@ export class SparseTable {
   private ensureScratch(n: number): void {
     if (n <= this.scratchN) return;
     const heap = this.arena.heap, d = this.rowLength;
-    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess]) if (p) heap.release(p);
+    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab]) if (p) heap.release(p);
     const cap = Math.max(64, 2 ** Math.ceil(Math.log2(n)));
     this.sIds = heap.alloc(cap * 8);
     this.sRecs = heap.alloc(cap * 4);
     this.sGrad = heap.alloc(cap * d * 4);
-    this.sURecs = heap.alloc(cap * 4);
+    this.sURecs = heap.alloc(cap * 8);
     this.sUGrad = heap.alloc(cap * d * 4);
     const hess = ruleUsesHessian(this.optimizer);
     this.sHess = hess ? heap.alloc(cap * d * 4) : 0;
     this.sUHess = hess ? heap.alloc(cap * d * 4) : 0;
+    this.tabCap = cap * 2;
+    this.sTab = heap.alloc(this.tabCap * 16);
+    this.stamp = 0;
     this.scratchN = cap;
   }
 

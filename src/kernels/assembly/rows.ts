@@ -31,6 +31,11 @@ let vL2x2: v128 = f32x4.splat(0);
 let vL2: v128 = f32x4.splat(0);
 let vAgInit: v128 = f32x4.splat(0);
 let thr: f32 = 0;
+let perRow = false;
+let tGlobal: u32 = 0;
+let bias: usize = 0;
+let alpha: f32 = 0;
+let slotOff: usize = 0;
 
 // Per-row values.
 let first: bool = false;
@@ -63,6 +68,12 @@ function readParams(pp: usize): void {
   vL2 = f32x4.splat(load<f32>(pp + 4 * P_L2));
   vAgInit = f32x4.splat(load<f32>(pp + 4 * P_AGINIT));
   thr = load<f32>(pp + 4 * P_THR);
+  perRow = load<i32>(pp + 4 * P_ROWSTEP) != 0;
+  tGlobal = load<u32>(pp + 4 * P_T);
+  bias = <usize>load<u32>(pp + 4 * P_BIAS);
+  alpha = load<f32>(pp + 4 * P_ALPHA);
+  vAlpha = f32x4.splat(alpha);
+  slotOff = <usize>load<i32>(pp + 4 * P_SLOTOFF);
 }
 
 // Adam-family preconditioner: (sqrt(v * c) + eps) / alpha.
@@ -186,23 +197,23 @@ function moveTail(src: usize, ss: usize, count: i32, lanes: i32, dst: usize, bac
 }
 
 // Updates one row; returns +1 if it came back to life, -1 if it became zero, else 0.
-function updateRow(pp: usize, xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
+function updateRow(xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
   const tauPrev = load<u32>(hdr + H_TAU);
   const count = load<u32>(hdr + H_COUNT);
-  const tau: u32 = load<i32>(pp + 4 * P_ROWSTEP) == 0 ? load<u32>(pp + 4 * P_T) : count + 1;
-  const bias = <usize>load<u32>(pp + 4 * P_BIAS);
-  const alpha = load<f32>(pp + 4 * P_ALPHA);
+  const tau: u32 = perRow ? count + 1 : tGlobal;
   first = tauPrev == 0;
-  vC1 = f32x4.splat(load<f32>(bias + <usize>tau * 8));
-  vC2 = f32x4.splat(load<f32>(bias + <usize>tau * 8 + 4));
-  vC2p = f32x4.splat(load<f32>(bias + <usize>tauPrev * 8 + 4));
-  vAlpha = f32x4.splat(alpha);
   vAlphaP = f32x4.splat(load<f32>(hdr + H_ALPHA));
-  vSqT = f32x4.splat(<f32>Math.sqrt(<f64>tau));
-  vSqTp = f32x4.splat(<f32>Math.sqrt(<f64>tauPrev));
+  if (rule >= R_ADAM) {
+    vC1 = f32x4.splat(load<f32>(bias + <usize>tau * 8));
+    vC2 = f32x4.splat(load<f32>(bias + <usize>tau * 8 + 4));
+    vC2p = f32x4.splat(load<f32>(bias + <usize>tauPrev * 8 + 4));
+  } else if (rule == R_SGD) {
+    vSqT = f32x4.splat(<f32>Math.sqrt(<f64>tau));
+    vSqTp = f32x4.splat(<f32>Math.sqrt(<f64>tauPrev));
+  }
 
   const ss = <usize>d * 4;
-  const sp = hdr + <usize>load<i32>(pp + 4 * P_SLOTOFF);
+  const sp = hdr + slotOff;
   const full = d & ~3;
   const tail = d - full;
   const nslots = slotCount();
@@ -271,7 +282,7 @@ function updateRow(pp: usize, xp: usize, hdr: usize, gp: usize, hp: usize, d: i3
   store<u32>(hdr + H_TAU, tau);
   store<f32>(hdr + H_ALPHA, alpha);
   store<u32>(hdr + H_COUNT, count + 1);
-  store<u32>(hdr + H_FLAGS, nonzero ? 0 : 1); // also leaves the batch (bits 1-31)
+  store<u32>(hdr + H_FLAGS, nonzero ? 0 : 1);
   return wasZero && nonzero ? 1 : !wasZero && !nonzero ? -1 : 0;
 }
 
@@ -287,7 +298,7 @@ export function updateDense(pp: usize, xBase: usize, sBase: usize, sStride: usiz
   let delta = 0;
   for (let r = 0; r < rows; r++) {
     const u = <usize>r;
-    delta += updateRow(pp, xBase + u * rb, sBase + u * sStride, gBase + u * rb, hBase + u * rb, d);
+    delta += updateRow(xBase + u * rb, sBase + u * sStride, gBase + u * rb, hBase + u * rb, d);
   }
   return delta;
 }
@@ -304,7 +315,7 @@ export function updateSparse(pp: usize, recs: usize, n: i32, gBase: usize, hBase
   for (let i = 0; i < n; i++) {
     const rec = <usize>load<u32>(recs + <usize>i * 4);
     const u = <usize>i;
-    delta += updateRow(pp, rec + 16, rec, gBase + u * rb, hBase + u * rb, d);
+    delta += updateRow(rec + 16, rec, gBase + u * rb, hBase + u * rb, d);
   }
   return delta;
 }

@@ -121,9 +121,14 @@ export function resolve(meta: usize, ids: usize, n: i32, out: usize): void {
     const rec = findOrCreate(meta, slots, mask, load<u32>(o), load<u32>(p), load<u32>(p + 4));
     store<u32>(o, <u32>rec);
   }
+  touchRecords(meta, out, n, sink);
+}
+
+// Loads every cache line of n records (u32 addresses at recs), into a sink.
+function touchRecords(meta: usize, recs: usize, n: i32, sink: u32): void {
   const last = <usize>meta32(meta, M_RECBYTES) - 4;
   for (let i = 0; i < n; i++) {
-    const rec = <usize>load<u32>(out + <usize>i * 4);
+    const rec = <usize>load<u32>(recs + <usize>i * 4);
     for (let o: usize = 0; o < last; o += 64) sink ^= load<u32>(rec + o);
     sink ^= load<u32>(rec + last);
   }
@@ -131,33 +136,60 @@ export function resolve(meta: usize, ids: usize, n: i32, out: usize): void {
 }
 
 /**
- * resolve into recs, then deduplication: the distinct records go to outRecs in
- * order of first appearance, with their gradient rows (and Hessian rows when
- * h != 0) summed in order of appearance into outG (outH). A row's place in the
- * batch is kept in its header flags (bit 1 and bits 2-31), which the update
- * clears. Returns the number of distinct rows.
+ * The step's lookup: deduplicates n u64 ids through a small per-batch hash
+ * (tab: tabCap 16-byte entries [key, slot, stamp], tabCap a power of two >= 2n,
+ * entries of older batches recognised by their stamp, so nothing is cleared),
+ * summing the gradient rows (and Hessian rows when h != 0) of repeated ids in
+ * order of appearance into outG (outH). Only the distinct ids then go through
+ * the table index (created when absent), in order of first appearance, with
+ * the same cache-warming passes as resolve. Writes the distinct records to
+ * outRecs and returns their count. hashes is scratch for n u32.
  */
-export function resolveAccumulate(meta: usize, ids: usize, n: i32, recs: usize, g: usize, h: usize, outRecs: usize, outG: usize, outH: usize): i32 {
-  resolve(meta, ids, n, recs);
+export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize, g: usize, h: usize, outRecs: usize, outG: usize, outH: usize, tab: usize, tabCap: u32, stamp: u32): i32 {
   const d = <i32>meta32(meta, M_D);
   const rb = <usize>d * 4;
+  const tmask = tabCap - 1;
   let u: u32 = 0;
   for (let i = 0; i < n; i++) {
-    const rec = <usize>load<u32>(recs + <usize>i * 4);
-    const flags = load<u32>(rec + H_FLAGS);
+    const p = ids + <usize>i * 8;
+    const key = load<u64>(p);
+    const hash = keyHash(load<u32>(p), load<u32>(p + 4));
+    let s = hash & tmask;
     const src = <usize>i * rb;
-    if (flags & 2) {
-      const j = <usize>(flags >>> 2);
-      addRow(outG + j * rb, g + src, d);
-      if (h) addRow(outH + j * rb, h + src, d);
-    } else {
-      store<u32>(rec + H_FLAGS, (flags & 1) | 2 | (u << 2));
-      store<u32>(outRecs + <usize>u * 4, <u32>rec);
-      copyRow(outG + <usize>u * rb, g + src, d);
-      if (h) copyRow(outH + <usize>u * rb, h + src, d);
-      u++;
+    while (true) {
+      const e = tab + <usize>s * 16;
+      if (load<u32>(e, 12) != stamp) {
+        store<u64>(e, key);
+        store<u32>(e, u, 8);
+        store<u32>(e, stamp, 12);
+        store<u64>(outRecs + <usize>u * 8, key);
+        store<u32>(hashes + <usize>u * 4, hash);
+        copyRow(outG + <usize>u * rb, g + src, d);
+        if (h) copyRow(outH + <usize>u * rb, h + src, d);
+        u++;
+        break;
+      }
+      if (load<u64>(e) == key) {
+        const j = <usize>load<u32>(e, 8);
+        addRow(outG + j * rb, g + src, d);
+        if (h) addRow(outH + j * rb, h + src, d);
+        break;
+      }
+      s = (s + 1) & tmask;
     }
   }
+  // outRecs holds the distinct keys as u64 for now; the records replace them
+  // (u32) in place, front to back, which never overwrites an unread key.
+  const slots = <usize>meta32(meta, M_SLOTS);
+  const mask = meta32(meta, M_CAP) - 1;
+  let sink: u32 = 0;
+  for (let j: u32 = 0; j < u; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
+  for (let j: u32 = 0; j < u; j++) {
+    const p = outRecs + <usize>j * 8;
+    const rec = findOrCreate(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u32>(p), load<u32>(p + 4));
+    store<u32>(outRecs + <usize>j * 4, <u32>rec);
+  }
+  touchRecords(meta, outRecs, <i32>u, sink);
   return <i32>u;
 }
 

@@ -9,7 +9,7 @@ export function tsKernels(heap: Heap): Kernels {
     updateDense: (pp, xb, sb, ss, g, h, rows) => updateDense(heap, pp, xb, sb, ss, g, h, rows),
     updateSparse: (pp, recs, n, g, h) => updateSparse(heap, pp, recs, n, g, h),
     resolve: (meta, ids, n, out) => table.resolve(heap, meta, ids, n, out),
-    resolveAccumulate: (meta, ids, n, recs, g, h, or, og, oh) => table.resolveAccumulate(heap, meta, ids, n, recs, g, h, or, og, oh),
+    resolveAccumulate: (meta, ids, n, hs, g, h, or, og, oh, tab, cap, stamp) => table.resolveAccumulate(heap, meta, ids, n, hs, g, h, or, og, oh, tab, cap, stamp),
     lookup: (meta, lo, hi) => table.lookup(heap, meta, lo, hi),
     rehash: (meta, ns, cap) => table.rehash(heap, meta, ns, cap),
     keysInRowOrder: (meta, out) => table.keysInRowOrder(heap, meta, out),

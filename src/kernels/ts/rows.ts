@@ -102,7 +102,7 @@ function updateRow(heap: Heap, c: Call, xp: number, hdr: number, gp: number, hp:
   u32[hb + H_TAU / 4] = tau;
   w[hb + H_ALPHA / 4] = ctx.alpha;
   u32[hb + H_COUNT / 4] = count + 1;
-  u32[hb + H_FLAGS / 4] = nonzero ? 0 : 1; // also leaves the batch (bits 1-31)
+  u32[hb + H_FLAGS / 4] = nonzero ? 0 : 1;
   return wasZero && nonzero ? 1 : !wasZero && !nonzero ? -1 : 0;
 }
 

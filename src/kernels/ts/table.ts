@@ -86,26 +86,36 @@ export function resolve(heap: Heap, meta: number, ids: number, n: number, out: n
   for (let i = 0; i < n; i++) u[(out >>> 2) + i] = findOrCreate(heap, meta, u[o + 2 * i], u[o + 2 * i + 1]);
 }
 
-export function resolveAccumulate(heap: Heap, meta: number, ids: number, n: number, recs: number, g: number, h: number, outRecs: number, outG: number, outH: number): number {
-  resolve(heap, meta, ids, n, recs);
-  const u = heap.u32, w = heap.f32, d = u[(meta >>> 2) + M_D];
+export function resolveAccumulate(heap: Heap, meta: number, ids: number, n: number, hashes: number, g: number, h: number, outRecs: number, outG: number, outH: number, tab: number, tabCap: number, stamp: number): number {
+  const u = heap.u32, w = heap.f32, o = ids >>> 2, d = u[(meta >>> 2) + M_D], t = tab >>> 2, tmask = tabCap - 1;
+  const keys: [number, number][] = [];
   let cnt = 0;
   for (let i = 0; i < n; i++) {
-    const rec = u[(recs >>> 2) + i];
-    const fl = (rec + H_FLAGS) >>> 2, flags = u[fl];
+    const lo = u[o + 2 * i], hi = u[o + 2 * i + 1];
+    const hash = keyHash(lo, hi);
+    let s = hash & tmask;
     const src = (g >>> 2) + i * d, hsrc = (h >>> 2) + i * d;
-    if (flags & 2) {
-      const j = flags >>> 2, dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
-      for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
-      if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
-    } else {
-      u[fl] = ((flags & 1) | 2 | (cnt << 2)) >>> 0;
-      u[(outRecs >>> 2) + cnt] = rec;
-      w.copyWithin((outG >>> 2) + cnt * d, src, src + d);
-      if (h) w.copyWithin((outH >>> 2) + cnt * d, hsrc, hsrc + d);
-      cnt++;
+    for (;;) {
+      const e = t + 4 * s;
+      if (u[e + 3] !== stamp) {
+        u[e] = lo; u[e + 1] = hi; u[e + 2] = cnt; u[e + 3] = stamp;
+        keys.push([lo, hi]);
+        u[(hashes >>> 2) + cnt] = hash;
+        w.copyWithin((outG >>> 2) + cnt * d, src, src + d);
+        if (h) w.copyWithin((outH >>> 2) + cnt * d, hsrc, hsrc + d);
+        cnt++;
+        break;
+      }
+      if (u[e] === lo && u[e + 1] === hi) {
+        const j = u[e + 2], dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
+        for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
+        if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
+        break;
+      }
+      s = (s + 1) & tmask;
     }
   }
+  for (let j = 0; j < cnt; j++) u[(outRecs >>> 2) + j] = findOrCreate(heap, meta, keys[j][0], keys[j][1]);
   return cnt;
 }
 
