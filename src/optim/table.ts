@@ -26,6 +26,14 @@ export interface TableOptions {
   init?: RowInit;
 }
 
+/** A step whose rows are looked up and whose gradients are summed (see prepareStep). @internal */
+export interface PreparedStep {
+  readonly distinct: number;
+  readonly lr: number;
+  readonly hessian: boolean;
+  readonly stamp: number;
+}
+
 const META_WORDS = 16;
 const MAX_LOAD = 0.75;
 const INDEX_SLOT = 12;
@@ -131,6 +139,16 @@ export class SparseTable {
    * have been created, exactly as `gather` would).
    */
   step(ids: FeatureIds, grads: ArrayLike<number>, opts: StepOptions = {}): void {
+    this.applyStep(this.prepareStep(ids, grads, opts));
+  }
+
+  /**
+   * First half of `step`: checks, then looks up and deduplicates the ids and
+   * sums their gradients. Nothing of the table changes but the creation of new
+   * rows. Split out so that benchmarks can time the halves.
+   * @internal
+   */
+  prepareStep(ids: FeatureIds, grads: ArrayLike<number>, opts: StepOptions = {}): PreparedStep {
     this.live();
     const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
     const count = idCount(this.optimizer, ids);
@@ -154,13 +172,22 @@ export class SparseTable {
       heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 16);
       this.stamp = 1;
     }
-    const u = k.resolveAccumulate(
+    const distinct = k.resolveAccumulate(
       this.meta, this.sIds, count, this.sRecs, this.sGrad, h, this.sURecs, this.sUGrad, h ? this.sUHess : 0, this.sTab, this.tabCap, this.stamp,
     );
-    this.call.prepare(this.t + 1, lr);
+    return { distinct, lr, hessian: h !== 0, stamp: this.stamp };
+  }
+
+  /**
+   * Second half of `step`: the fused row update of the prepared rows.
+   * @internal
+   */
+  applyStep(p: PreparedStep): void {
+    if (p.stamp !== this.stamp) throw new Error(`${this.optimizer}: applyStep of a stale prepared step`);
+    this.call.prepare(this.t + 1, p.lr);
     this.t++;
-    const delta = k.updateSparse(this.call.ptr, this.sURecs, u, this.sUGrad, h ? this.sUHess : 0);
-    heap.u32[(this.meta >>> 2) + M_ZEROS] -= delta;
+    const delta = this.arena.kernels.updateSparse(this.call.ptr, this.sURecs, p.distinct, this.sUGrad, p.hessian ? this.sUHess : 0);
+    this.arena.heap.u32[(this.meta >>> 2) + M_ZEROS] -= delta;
   }
 
   /** A copy of the weights of one id, or undefined when the id has no row. */

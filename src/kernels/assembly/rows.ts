@@ -36,6 +36,7 @@ let tGlobal: u32 = 0;
 let bias: usize = 0;
 let alpha: f32 = 0;
 let slotOff: usize = 0;
+let nslots: i32 = 0;
 
 // Per-row values.
 let first: bool = false;
@@ -74,6 +75,7 @@ function readParams(pp: usize): void {
   alpha = load<f32>(pp + 4 * P_ALPHA);
   vAlpha = f32x4.splat(alpha);
   slotOff = <usize>load<i32>(pp + 4 * P_SLOTOFF);
+  nslots = slotCount();
 }
 
 // Adam-family preconditioner: (sqrt(v * c) + eps) / alpha.
@@ -197,7 +199,7 @@ function moveTail(src: usize, ss: usize, count: i32, lanes: i32, dst: usize, bac
 }
 
 // Updates one row; returns +1 if it came back to life, -1 if it became zero, else 0.
-function updateRow(xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
+@inline function updateRow(xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
   const tauPrev = load<u32>(hdr + H_TAU);
   const count = load<u32>(hdr + H_COUNT);
   const tau: u32 = perRow ? count + 1 : tGlobal;
@@ -216,7 +218,6 @@ function updateRow(xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
   const sp = hdr + slotOff;
   const full = d & ~3;
   const tail = d - full;
-  const nslots = slotCount();
   let nonzero = false;
   if (group) {
     let acc = ZERO;
