@@ -12,7 +12,7 @@ export interface Kernels {
   resolve(meta: number, ids: number, n: number, out: number): void;
   /**
    * The step's lookup: deduplicates n ids through a per-batch hash tab (tabCap
-   * 16-byte entries, current ones marked by stamp), summing gradient (and
+   * 8-byte entries, current ones marked by stamp), summing gradient (and
    * Hessian) rows in order of appearance, then finds or creates the distinct
    * ids' rows in order of first appearance; writes their records (u32) to
    * outRecs (room for n u64) and returns their count. hashes: scratch n u32.

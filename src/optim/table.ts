@@ -169,7 +169,7 @@ export class SparseTable {
     this.ensureRows(this.size + count);
     writeIds(this.optimizer, ids, heap, this.sIds);
     if (++this.stamp > 0xffffffff) {
-      heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 16);
+      heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 8);
       this.stamp = 1;
     }
     const distinct = k.resolveAccumulate(
@@ -329,8 +329,9 @@ export class SparseTable {
     const hess = ruleUsesHessian(this.optimizer);
     this.sHess = hess ? heap.alloc(cap * d * 4) : 0;
     this.sUHess = hess ? heap.alloc(cap * d * 4) : 0;
+    // Load <= 0.5 even when every id of a batch is distinct.
     this.tabCap = cap * 2;
-    this.sTab = heap.alloc(this.tabCap * 16);
+    this.sTab = heap.alloc(this.tabCap * 8);
     this.stamp = 0;
     this.scratchN = cap;
   }

@@ -137,7 +137,7 @@ function touchRecords(meta: usize, recs: usize, n: i32, sink: u32): void {
 
 /**
  * The step's lookup: deduplicates n u64 ids through a small per-batch hash
- * (tab: tabCap 16-byte entries [key, slot, stamp], tabCap a power of two >= 2n,
+ * (tab: tabCap 8-byte entries [stamp, slot], tabCap a power of two > n,
  * entries of older batches recognised by their stamp, so nothing is cleared),
  * summing the gradient rows (and Hessian rows when h != 0) of repeated ids in
  * order of appearance into outG (outH). Only the distinct ids then go through
@@ -157,11 +157,10 @@ export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize
     let s = hash & tmask;
     const src = <usize>i * rb;
     while (true) {
-      const e = tab + <usize>s * 16;
-      if (load<u32>(e, 12) != stamp) {
-        store<u64>(e, key);
-        store<u32>(e, u, 8);
-        store<u32>(e, stamp, 12);
+      const e = tab + <usize>s * 8;
+      if (load<u32>(e) != stamp) {
+        store<u32>(e, stamp);
+        store<u32>(e, u, 4);
         store<u64>(outRecs + <usize>u * 8, key);
         store<u32>(hashes + <usize>u * 4, hash);
         copyRow(outG + <usize>u * rb, g + src, d);
@@ -169,8 +168,8 @@ export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize
         u++;
         break;
       }
-      if (load<u64>(e) == key) {
-        const j = <usize>load<u32>(e, 8);
+      const j = <usize>load<u32>(e, 4);
+      if (load<u64>(outRecs + j * 8) == key) {
         addRow(outG + j * rb, g + src, d);
         if (h) addRow(outH + j * rb, h + src, d);
         break;

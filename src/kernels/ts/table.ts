@@ -96,9 +96,9 @@ export function resolveAccumulate(heap: Heap, meta: number, ids: number, n: numb
     let s = hash & tmask;
     const src = (g >>> 2) + i * d, hsrc = (h >>> 2) + i * d;
     for (;;) {
-      const e = t + 4 * s;
-      if (u[e + 3] !== stamp) {
-        u[e] = lo; u[e + 1] = hi; u[e + 2] = cnt; u[e + 3] = stamp;
+      const e = t + 2 * s;
+      if (u[e] !== stamp) {
+        u[e] = stamp; u[e + 1] = cnt;
         keys.push([lo, hi]);
         u[(hashes >>> 2) + cnt] = hash;
         w.copyWithin((outG >>> 2) + cnt * d, src, src + d);
@@ -106,8 +106,9 @@ export function resolveAccumulate(heap: Heap, meta: number, ids: number, n: numb
         cnt++;
         break;
       }
-      if (u[e] === lo && u[e + 1] === hi) {
-        const j = u[e + 2], dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
+      const j = u[e + 1];
+      if (keys[j][0] === lo && keys[j][1] === hi) {
+        const dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
         for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
         if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
         break;
