@@ -1,4 +1,5 @@
 import { benchOptim } from "./optim.js";
+import { benchIndex } from "./index-scale.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -6,6 +7,7 @@ import { benchOptim } from "./optim.js";
  */
 const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => void> = {
   optim: benchOptim,
+  index: benchIndex,
 };
 
 const args = process.argv.slice(2);

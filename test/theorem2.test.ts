@@ -237,7 +237,7 @@ test("Theorem 2: the reference itself is sensitive (a wrong bias correction or m
   assert.ok(relErr(libM, badM) > 1e-4);
 });
 
-test("Theorem 2: adahessian needs its Hessian estimate, and the group form rejects none of l1/l21/l2 = 0", () => {
+test("Theorem 2: adahessian needs its Hessian estimate; plain forms refuse regularisers", () => {
   const opt = createOptimizer("group-adahessian", { l1: 0, l21: 0, l2: 0 });
   const p = opt.dense(new Float32Array([1, 2]), { rows: 1, rowLength: 2 });
   assert.throws(() => p.step(new Float32Array([0.1, 0.2])));
