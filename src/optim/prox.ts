@@ -15,7 +15,7 @@
  *          Eq. (6), whose group term is l21 sqrt(d) ||A_t^(1/2) x||,
  *          A_t = diag(P_t/2 + l2) (see docs/optimizers.md for the derivation);
  *   eq10   n = s / (P_t/2 + l2), Eq. (10) of the paper as printed; it equals
- *          "scaled" only when P_t is constant within the row.
+ *          "scaled" only when P_t/2 + l2 = 1 for every coordinate.
  *
  * Scalar float32 reference; the kernels use the same operations in the same order.
  */
