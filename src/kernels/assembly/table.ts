@@ -73,6 +73,7 @@ function initRow(meta: usize, rec: usize, lo: u32, hi: u32): void {
 }
 
 const SLOT: usize = 12;
+const AHEAD: u32 = 16;
 
 // Finds the row of one id from its home slot h, creating it when absent;
 // returns its record address.
@@ -181,9 +182,12 @@ export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize
   // (u32) in place, front to back, which never overwrites an unread key.
   const slots = <usize>meta32(meta, M_SLOTS);
   const mask = meta32(meta, M_CAP) - 1;
+  // Software prefetch: the slot of id j + AHEAD is loaded while id j is probed.
   let sink: u32 = 0;
-  for (let j: u32 = 0; j < u; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
+  const ahead = min<u32>(u, AHEAD);
+  for (let j: u32 = 0; j < ahead; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
   for (let j: u32 = 0; j < u; j++) {
+    if (j + AHEAD < u) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>(j + AHEAD) * 4) & mask) * SLOT, 8);
     const p = outRecs + <usize>j * 8;
     const rec = findOrCreate(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u32>(p), load<u32>(p + 4));
     store<u32>(outRecs + <usize>j * 4, <u32>rec);
