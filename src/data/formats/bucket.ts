@@ -1,0 +1,37 @@
+import { hashKey } from "../hash.js";
+
+/**
+ * The Criteo winners' (and FuxiCTR's) integer bucketing: v > 2 ? floor(ln(v)^2) : v.
+ * A missing value is its own token (the empty value).
+ */
+export function criteoBucket(v: number): number {
+  return v > 2 ? Math.floor(Math.log(v) ** 2) : v;
+}
+
+const digits = new Uint8Array(24);
+
+/** Hashes the decimal text of an integer as the value of `field`. */
+export function hashInt(field: number, v: number, out: Uint32Array, o: number): void {
+  let n = 0;
+  let x = Math.abs(v);
+  do {
+    digits[23 - n++] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  } while (x > 0);
+  if (v < 0) digits[23 - n++] = 45;
+  hashKey(field, digits, 24 - n, 24, out, o);
+}
+
+/** Parses an optionally signed decimal integer in [s, e); NaN when it is not one. */
+export function parseIntBytes(buf: Uint8Array, s: number, e: number): number {
+  let i = s, neg = false;
+  if (i < e && (buf[i] === 45 || buf[i] === 43)) { neg = buf[i] === 45; i++; }
+  if (i === e || e - i > 15) return NaN;
+  let v = 0;
+  for (; i < e; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}

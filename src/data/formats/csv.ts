@@ -1,0 +1,155 @@
+import { hashKey } from "../hash.js";
+import { RowError } from "../errors.js";
+import { criteoBucket, hashInt, parseIntBytes } from "./bucket.js";
+import { parseLabel, show, type RowParser } from "./parser.js";
+import type { Schema } from "./schema.js";
+
+const IGNORE = 0, LABEL = 1, KEY = 2, NUMBER = 3, BUCKET = 4;
+const dec = new TextDecoder();
+
+/**
+ * Generic CSV/TSV described by a schema. Fields may be quoted (RFC 4180:
+ * `"a, ""b"""`; quoted newlines are kept inside the row). Key fields are
+ * numbered in column order, so a schema that lists Criteo's columns gives
+ * exactly the Criteo reader's keys.
+ */
+export class CsvParser implements RowParser {
+  readonly format = "csv";
+  readonly fields: string[] = [];
+  readonly numeric: string[] = [];
+  readonly hasHeader: boolean;
+  readonly quoted = true;
+  private role = new Int32Array(0);
+  private slot = new Int32Array(0);
+  private missing = new Float32Array(0);
+  private readonly delim: number;
+  private scratch = new Uint8Array(256);
+  private s0 = 0;
+  private e0 = 0;
+
+  constructor(private readonly schema: Schema) {
+    this.hasHeader = schema.header;
+    this.delim = schema.delimiter.charCodeAt(0);
+    if (!schema.header) this.bind(schema.columns!);
+  }
+
+  header(buf: Uint8Array, s: number, e: number): void {
+    const names: string[] = [];
+    let i = s;
+    for (;;) {
+      i = this.field(buf, i, e);
+      names.push(dec.decode(this.cell()));
+      if (i >= e) break;
+      i++;
+    }
+    this.bind(names);
+  }
+
+  private bind(columns: string[]): void {
+    const sc = this.schema;
+    const dup = columns.find((n, i) => columns.indexOf(n) !== i);
+    if (dup) throw new RowError(undefined, `column "${dup}" appears twice in the header`);
+    const named = [sc.label, ...sc.categorical, ...sc.numeric.map((n) => n.name), ...sc.ignore];
+    const absent = named.filter((n) => !columns.includes(n));
+    if (absent.length) throw new RowError(undefined, `schema columns not in the file: ${absent.join(", ")}`);
+    const unknown = columns.filter((n) => !named.includes(n));
+    if (unknown.length) throw new RowError(undefined, `columns not in the schema (add them to "ignore" to drop them): ${unknown.join(", ")}`);
+    this.role = new Int32Array(columns.length);
+    this.slot = new Int32Array(columns.length);
+    const miss: number[] = [];
+    columns.forEach((c, k) => {
+      const n = sc.numeric.find((x) => x.name === c);
+      if (c === sc.label) this.role[k] = LABEL;
+      else if (sc.categorical.includes(c)) { this.role[k] = KEY; this.slot[k] = this.fields.length; this.fields.push(c); }
+      else if (n && n.bucket === "criteo") { this.role[k] = BUCKET; this.slot[k] = this.fields.length; this.fields.push(c); }
+      else if (n) { this.role[k] = NUMBER; this.slot[k] = this.numeric.length; this.numeric.push(c); miss.push(n.missing); }
+      else this.role[k] = IGNORE;
+    });
+    this.missing = Float32Array.from(miss);
+  }
+
+  /** Scans one field from i; leaves its bytes at cell(); returns the index of the delimiter or e. */
+  private field(buf: Uint8Array, i: number, e: number): number {
+    if (i < e && buf[i] === 34) {
+      let n = 0, j = i + 1;
+      for (;;) {
+        if (j >= e) throw new RowError(undefined, "a quoted field is not closed");
+        const c = buf[j++];
+        if (c === 34) {
+          if (j < e && buf[j] === 34) { j++; } else break;
+        }
+        if (n === this.scratch.length) { const t = new Uint8Array(n * 2); t.set(this.scratch); this.scratch = t; }
+        this.scratch[n++] = c;
+      }
+      if (j < e && buf[j] !== this.delim) throw new RowError(undefined, "text after a closing quote");
+      this.cellBuf = this.scratch;
+      this.s0 = 0;
+      this.e0 = n;
+      return j;
+    }
+    let j = i;
+    while (j < e && buf[j] !== this.delim) j++;
+    this.cellBuf = buf;
+    this.s0 = i;
+    this.e0 = j;
+    return j;
+  }
+
+  private cellBuf: Uint8Array = this.scratch;
+
+  private cell(): Uint8Array {
+    return this.cellBuf.subarray(this.s0, this.e0);
+  }
+
+  parse(buf: Uint8Array, s: number, e: number, keys: Uint32Array, ko: number, num: Float32Array, no: number): number {
+    const cols = this.role.length;
+    let label = -1, i = s;
+    for (let k = 0; k < cols; k++) {
+      if (k > 0) {
+        if (i >= e) throw new RowError(k + 1, `row has ${k} columns, expected ${cols}`);
+        i++;
+      }
+      try {
+        i = this.field(buf, i, e);
+      } catch (err) {
+        if (err instanceof RowError) throw new RowError(k + 1, err.reason);
+        throw err;
+      }
+      const cb = this.cellBuf, a = this.s0, b = this.e0;
+      switch (this.role[k]) {
+        case LABEL:
+          label = parseLabel(cb, a, b);
+          if (label < 0) throw new RowError(k + 1, `label ${show(cb, a, b)} is not 0 or 1`);
+          break;
+        case KEY:
+          hashKey(this.slot[k], cb, a, b, keys, ko + 2 * this.slot[k]);
+          break;
+        case BUCKET:
+          if (a === b) hashKey(this.slot[k], cb, a, b, keys, ko + 2 * this.slot[k]);
+          else {
+            const v = numberOf(cb, a, b);
+            if (Number.isNaN(v)) throw new RowError(k + 1, `${show(cb, a, b)} is not a number`);
+            const q = criteoBucket(v);
+            if (Number.isInteger(q)) hashInt(this.slot[k], q, keys, ko + 2 * this.slot[k]);
+            else hashKey(this.slot[k], cb, a, b, keys, ko + 2 * this.slot[k]);
+          }
+          break;
+        case NUMBER: {
+          const v = a === b ? this.missing[this.slot[k]] : numberOf(cb, a, b);
+          if (!Number.isFinite(v)) throw new RowError(k + 1, `${show(cb, a, b)} is not a finite number`);
+          num[no + this.slot[k]] = v;
+          break;
+        }
+      }
+    }
+    if (i < e) throw new RowError(cols + 1, `row has more than ${cols} columns`);
+    return label;
+  }
+}
+
+function numberOf(buf: Uint8Array, a: number, b: number): number {
+  const v = parseIntBytes(buf, a, b);
+  if (!Number.isNaN(v)) return v;
+  const t = dec.decode(buf.subarray(a, b)).trim();
+  return t === "" ? NaN : Number(t);
+}

@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+
+/** How a numeric column becomes features. */
+export type Bucketing = "criteo" | "none";
+
+/**
+ * A CSV/TSV schema (JSON), for users' own logs:
+ * `{ "delimiter": ",", "header": true, "label": "click", "categorical": ["site", ...],
+ *    "numeric": [{ "name": "price", "bucket": "criteo" }, { "name": "age", "bucket": "none", "missing": 0 }],
+ *    "ignore": ["id"] }`.
+ * Every column must be named in label, categorical, numeric or ignore. With
+ * `header: false`, `columns` lists the column names in file order.
+ * Numeric columns with bucket "criteo" become categorical features
+ * (v > 2 ? floor(ln(v)^2) : v, missing its own token); with "none" they are
+ * numeric inputs (an empty cell takes `missing`, default 0).
+ */
+export interface Schema {
+  delimiter: string;
+  header: boolean;
+  columns?: string[];
+  label: string;
+  categorical: string[];
+  numeric: { name: string; bucket: Bucketing; missing: number }[];
+  ignore: string[];
+}
+
+const KNOWN = ["delimiter", "header", "columns", "label", "categorical", "numeric", "ignore"];
+
+/** Reads and checks a schema from a JSON file or an object; errors name the source and field. */
+export function loadSchema(src: string | object): Schema {
+  const where = typeof src === "string" ? `schema ${src}` : "schema";
+  let raw: unknown = src;
+  if (typeof src === "string") {
+    let text: string;
+    try {
+      text = readFileSync(src, "utf8");
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${where}: not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Error(`${where}: must be a JSON object`);
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KNOWN.includes(k)) throw new Error(`${where}: unknown field "${k}" (known: ${KNOWN.join(", ")})`);
+  const names = (k: string, need = false): string[] => {
+    const v = o[k];
+    if (v === undefined && !need) return [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && x.length > 0)) throw new Error(`${where}: "${k}" must be an array of column names`);
+    return v as string[];
+  };
+  const delimiter = o.delimiter === undefined ? "," : o.delimiter;
+  if (typeof delimiter !== "string" || delimiter.length !== 1 || delimiter === '"' || delimiter === "\n") {
+    throw new Error(`${where}: "delimiter" must be one character other than a quote or newline`);
+  }
+  const header = o.header === undefined ? true : o.header;
+  if (typeof header !== "boolean") throw new Error(`${where}: "header" must be true or false`);
+  if (typeof o.label !== "string" || o.label === "") throw new Error(`${where}: "label" must name the label column`);
+  const numeric = (o.numeric === undefined ? [] : o.numeric) as unknown;
+  if (!Array.isArray(numeric)) throw new Error(`${where}: "numeric" must be an array`);
+  const num = numeric.map((n, i) => {
+    if (typeof n === "string") return { name: n, bucket: "none" as Bucketing, missing: 0 };
+    const e = n as Record<string, unknown>;
+    if (!e || typeof e.name !== "string" || !e.name) throw new Error(`${where}: numeric[${i}] needs a "name"`);
+    const bucket = e.bucket ?? "none";
+    if (bucket !== "criteo" && bucket !== "none") throw new Error(`${where}: numeric[${i}].bucket must be "criteo" or "none"`);
+    const missing = e.missing ?? 0;
+    if (typeof missing !== "number" || !Number.isFinite(missing)) throw new Error(`${where}: numeric[${i}].missing must be a finite number`);
+    return { name: e.name, bucket: bucket as Bucketing, missing };
+  });
+  const schema: Schema = {
+    delimiter, header, label: o.label, categorical: names("categorical"), numeric: num, ignore: names("ignore"),
+    columns: o.columns === undefined ? undefined : names("columns", true),
+  };
+  if (!header && !schema.columns) throw new Error(`${where}: "columns" is required when "header" is false`);
+  const all = [schema.label, ...schema.categorical, ...schema.numeric.map((n) => n.name), ...schema.ignore];
+  const dup = all.find((n, i) => all.indexOf(n) !== i);
+  if (dup) throw new Error(`${where}: column "${dup}" is named twice`);
+  if (schema.categorical.length + schema.numeric.length === 0) throw new Error(`${where}: no feature columns (categorical or numeric)`);
+  return schema;
+}

@@ -1,0 +1,72 @@
+/**
+ * Splits a stream of byte chunks into lines without copying each line: yields
+ * blocks of line boundaries over one buffer. "\n" ends a line; a "\r" before it
+ * is dropped (CRLF files); a last line without a newline counts; with `quote`
+ * set, newlines inside quoted fields do not end a line (RFC 4180 CSV).
+ */
+export interface LineBlock {
+  buf: Buffer;
+  starts: Int32Array;
+  ends: Int32Array;
+  count: number;
+  /** 1-based line number of the block's first line. */
+  firstLine: number;
+}
+
+const MAX_LINE = 64 << 20;
+
+export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false): AsyncGenerator<LineBlock> {
+  let carry: Buffer | null = null;
+  let line = 1;
+  let starts: Int32Array = new Int32Array(1 << 14), ends: Int32Array = new Int32Array(1 << 14);
+  let inQuote = false;
+  for await (const chunk of chunks) {
+    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const scanFrom = carry ? carry.length : 0;
+    let count = 0, s = 0;
+    // Quote state carries over the part of the line already scanned.
+    let i = scanFrom;
+    if (!quote) {
+      for (;;) {
+        const nl = buf.indexOf(10, i);
+        if (nl < 0) break;
+        if (count === starts.length) ({ starts, ends } = grow(starts, ends));
+        starts[count] = s;
+        ends[count] = nl > s && buf[nl - 1] === 13 ? nl - 1 : nl;
+        count++;
+        s = i = nl + 1;
+      }
+    } else {
+      for (; i < buf.length; i++) {
+        const c = buf[i];
+        if (c === 34) inQuote = !inQuote;
+        else if (c === 10 && !inQuote) {
+          if (count === starts.length) ({ starts, ends } = grow(starts, ends));
+          starts[count] = s;
+          ends[count] = i > s && buf[i - 1] === 13 ? i - 1 : i;
+          count++;
+          s = i + 1;
+        }
+      }
+    }
+    carry = s < buf.length ? Buffer.from(buf.subarray(s)) : null;
+    if (carry && carry.length > MAX_LINE) {
+      throw new RangeError(`line ${line + count} is longer than ${MAX_LINE} bytes: not a text file of rows, or a runaway quoted field`);
+    }
+    if (count > 0) {
+      yield { buf, starts, ends, count, firstLine: line };
+      line += count;
+    }
+  }
+  if (carry && carry.length > 0) {
+    const e = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
+    yield { buf: carry, starts: Int32Array.of(0), ends: Int32Array.of(e), count: 1, firstLine: line };
+  }
+}
+
+function grow(a: Int32Array, b: Int32Array): { starts: Int32Array; ends: Int32Array } {
+  const s = new Int32Array(a.length * 2), e = new Int32Array(b.length * 2);
+  s.set(a);
+  e.set(b);
+  return { starts: s, ends: e };
+}

@@ -1,0 +1,146 @@
+import { allocBatch, trimBatch, type Batch } from "./batch.js";
+import { detectFormat, firstLine, FORMATS, type Format } from "./detect.js";
+import { DataError, RowError } from "./errors.js";
+import { lineBlocks } from "./lines.js";
+import { fileChunks } from "./source.js";
+import { CriteoParser } from "./formats/criteo.js";
+import { AvazuParser } from "./formats/avazu.js";
+import { LibsvmParser, libsvmTokens } from "./formats/libsvm.js";
+import { loadFeatIndex } from "./formats/featindex.js";
+import { CsvParser } from "./formats/csv.js";
+import { loadSchema, type Schema } from "./formats/schema.js";
+import type { RowParser } from "./formats/parser.js";
+
+/** Options of `openData`. */
+export interface ReadOptions {
+  /** Force a format instead of detecting it (csv needs `schema`). */
+  format?: Format;
+  /** Schema for csv: a JSON file path or an object (see formats/schema.ts). */
+  schema?: string | Partial<Schema>;
+  /** libsvm: the `field:value<TAB>index` dictionary giving each index its field. */
+  featindex?: string;
+  /** Rows per batch (default 512). */
+  batchSize?: number;
+  /** Skip and count malformed rows instead of stopping at the first. */
+  skipBadRows?: boolean;
+  /** Only data rows with index in [start, end) (0-based, header excluded, bad rows counted). */
+  range?: { start?: number; end?: number };
+}
+
+/** What a pass over a file met, complete once its batches are exhausted. */
+export interface ReadStats {
+  /** Data rows yielded. */
+  rows: number;
+  /** Rows skipped as malformed (with skipBadRows). */
+  skipped: number;
+  /** The first few skipped rows' errors. */
+  firstBad: DataError[];
+  /** Data rows seen (yielded + skipped), including those outside the range. */
+  seen: number;
+}
+
+/** An opened data file: its schema of fields, and passes over its rows. */
+export interface DataFile {
+  path: string;
+  format: Format;
+  /** Key field names, in key order. */
+  fields: readonly string[];
+  /** Numeric (unbucketed) field names. */
+  numeric: readonly string[];
+  /** One streaming pass over the rows, in file order, in batches. */
+  batches(range?: { start?: number; end?: number }): AsyncGenerator<Batch, ReadStats>;
+  /** Statistics of the last completed or running pass. */
+  stats: ReadStats;
+}
+
+const MAX_BAD_KEPT = 10;
+
+/** Opens a data file: detects (or takes) its format and builds its parser. */
+export async function openData(path: string, opts: ReadOptions = {}): Promise<DataFile> {
+  if (opts.format !== undefined && !FORMATS.includes(opts.format)) throw new Error(`unknown format "${String(opts.format)}": use ${FORMATS.join(", ")}`);
+  const format = opts.format ?? (opts.schema !== undefined ? "csv" : await detectFormat(path));
+  const batchSize = opts.batchSize ?? 512;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1 << 20) throw new RangeError(`batch size ${batchSize} must be an integer in [1, 2^20]`);
+  const dict = format === "libsvm" && opts.featindex ? await loadFeatIndex(opts.featindex) : undefined;
+  const makeParser = async (): Promise<RowParser> => {
+    if (format === "criteo") return new CriteoParser();
+    if (format === "avazu") return new AvazuParser();
+    if (format === "libsvm") {
+      if (dict) return new LibsvmParser(dict);
+      return new LibsvmParser(undefined, libsvmTokens(await firstLine(path)));
+    }
+    if (opts.schema === undefined) throw new Error(`${path}: the csv format needs a schema`);
+    return new CsvParser(loadSchema(opts.schema as string | object));
+  };
+  // A parser to learn the fields (it reads the header when there is one).
+  const probe = await makeParser();
+  if (probe.hasHeader) {
+    const line = await firstLine(path);
+    if (line === "") throw new DataError(path, 1, undefined, "the file is empty: a header is expected");
+    const b = Buffer.from(line);
+    try {
+      probe.header(b, 0, b.length);
+    } catch (e) {
+      if (e instanceof RowError) throw new DataError(path, 1, e.column, e.reason);
+      throw e;
+    }
+  }
+  const file: DataFile = {
+    path, format, fields: probe.fields, numeric: probe.numeric,
+    stats: { rows: 0, skipped: 0, firstBad: [], seen: 0 },
+    batches: (range) => pass(path, makeParser, batchSize, opts.skipBadRows ?? false, range ?? opts.range ?? {}, file),
+  };
+  return file;
+}
+
+async function* pass(
+  path: string, makeParser: () => Promise<RowParser>, batchSize: number, skip: boolean,
+  range: { start?: number; end?: number }, file: DataFile,
+): AsyncGenerator<Batch, ReadStats> {
+  const parser = await makeParser();
+  const F = parser.fields.length, N = parser.numeric.length;
+  const start = range.start ?? 0, end = range.end ?? Infinity;
+  const stats: ReadStats = { rows: 0, skipped: 0, firstBad: [], seen: 0 };
+  file.stats = stats;
+  let batch = allocBatch(batchSize, F, N);
+  let r = 0, headerDone = !parser.hasHeader;
+  for await (const blk of lineBlocks(fileChunks(path), parser.quoted)) {
+    for (let k = 0; k < blk.count; k++) {
+      const line = blk.firstLine + k, s = blk.starts[k], e = blk.ends[k];
+      if (!headerDone) {
+        try {
+          parser.header(blk.buf, s, e);
+        } catch (err) {
+          if (err instanceof RowError) throw new DataError(path, line, err.column, err.reason);
+          throw err;
+        }
+        headerDone = true;
+        continue;
+      }
+      const idx = stats.seen++;
+      if (idx < start) continue;
+      if (idx >= end) return stats;
+      try {
+        if (s === e) throw new RowError(undefined, "empty line");
+        batch.labels[r] = parser.parse(blk.buf, s, e, batch.keyWords, 2 * F * r, batch.numeric, N * r);
+      } catch (err) {
+        if (!(err instanceof RowError)) throw err;
+        const de = new DataError(path, line, err.column, err.reason);
+        if (!skip) throw de;
+        stats.skipped++;
+        if (stats.firstBad.length < MAX_BAD_KEPT) stats.firstBad.push(de);
+        continue;
+      }
+      batch.lines[r] = line;
+      stats.rows++;
+      if (++r === batchSize) {
+        batch.rows = r;
+        yield batch;
+        batch = allocBatch(batchSize, F, N);
+        r = 0;
+      }
+    }
+  }
+  if (r > 0) yield trimBatch(batch, r, F, N);
+  return stats;
+}

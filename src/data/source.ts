@@ -1,0 +1,40 @@
+import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { createGunzip } from "node:zlib";
+
+const CHUNK = 1 << 20;
+
+/** True when the file starts with the gzip magic bytes. */
+export async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The bytes of a file, plain or gzip (detected by its magic bytes), in chunks
+ * of about 1 MiB. A truncated or corrupt gzip stream is an error naming the
+ * file, never a silent short read.
+ */
+export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const gz = await isGzip(path);
+  const raw = createReadStream(path, { highWaterMark: CHUNK });
+  const stream = gz ? raw.pipe(createGunzip({ chunkSize: CHUNK })) : raw;
+  if (gz) raw.on("error", (e) => stream.destroy(e));
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (gz && (err.code === "Z_BUF_ERROR" || err.code === "Z_DATA_ERROR" || /unexpected end/i.test(err.message))) {
+      throw new Error(`${path}: the gzip stream is truncated or corrupt (${err.message})`);
+    }
+    throw new Error(`${path}: ${err.message}`);
+  } finally {
+    raw.destroy();
+  }
+}
