@@ -15,3 +15,4 @@ export type { StepOptions } from "./optim/checks.js";
 export { Arena } from "./kernels/arena.js";
 export type { Backend } from "./kernels/kernels.js";
 export { writeFileAtomic } from "./io/atomic.js";
+export * from "./data/index.js";

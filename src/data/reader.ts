@@ -47,6 +47,8 @@ export interface DataFile {
   fields: readonly string[];
   /** Numeric (unbucketed) field names. */
   numeric: readonly string[];
+  /** Whether the first line is a header rather than a row. */
+  header: boolean;
   /** One streaming pass over the rows, in file order, in batches. */
   batches(range?: { start?: number; end?: number }): AsyncGenerator<Batch, ReadStats>;
   /** Statistics of the last completed or running pass. */
@@ -86,7 +88,7 @@ export async function openData(path: string, opts: ReadOptions = {}): Promise<Da
     }
   }
   const file: DataFile = {
-    path, format, fields: probe.fields, numeric: probe.numeric,
+    path, format, fields: probe.fields, numeric: probe.numeric, header: probe.hasHeader,
     stats: { rows: 0, skipped: 0, firstBad: [], seen: 0 },
     batches: (range) => pass(path, makeParser, batchSize, opts.skipBadRows ?? false, range ?? opts.range ?? {}, file),
   };
@@ -98,13 +100,14 @@ async function* pass(
   range: { start?: number; end?: number }, file: DataFile,
 ): AsyncGenerator<Batch, ReadStats> {
   const parser = await makeParser();
-  const F = parser.fields.length, N = parser.numeric.length;
+  // A header-bound parser learns its fields on the header line: take the counts the file was opened with.
+  const F = file.fields.length, N = file.numeric.length;
   const start = range.start ?? 0, end = range.end ?? Infinity;
   const stats: ReadStats = { rows: 0, skipped: 0, firstBad: [], seen: 0 };
   file.stats = stats;
   let batch = allocBatch(batchSize, F, N);
   let r = 0, headerDone = !parser.hasHeader;
-  for await (const blk of lineBlocks(fileChunks(path), parser.quoted)) {
+  scan: for await (const blk of lineBlocks(fileChunks(path), parser.quoted)) {
     for (let k = 0; k < blk.count; k++) {
       const line = blk.firstLine + k, s = blk.starts[k], e = blk.ends[k];
       if (!headerDone) {
@@ -115,11 +118,12 @@ async function* pass(
           throw err;
         }
         headerDone = true;
+        if (parser.fields.length !== F || parser.numeric.length !== N) throw new DataError(path, line, undefined, "the header changed since the file was opened");
         continue;
       }
       const idx = stats.seen++;
       if (idx < start) continue;
-      if (idx >= end) return stats;
+      if (idx >= end) break scan;
       try {
         if (s === e) throw new RowError(undefined, "empty line");
         batch.labels[r] = parser.parse(blk.buf, s, e, batch.keyWords, 2 * F * r, batch.numeric, N * r);

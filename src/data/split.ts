@@ -1,0 +1,56 @@
+import { lineBlocks } from "./lines.js";
+import { fileChunks } from "./source.js";
+import { avazuDay } from "./formats/avazu.js";
+import type { DataFile } from "./reader.js";
+
+/** A time-ordered holdout: the end of the stream is the test part. */
+export type Holdout =
+  | { lastFraction: number }
+  | { lastRows: number }
+  /** Avazu: the rows of the last day (the paper's split). */
+  | { lastDay: true };
+
+export interface Split {
+  /** Data rows in the file (bad rows included). */
+  total: number;
+  train: { start: number; end: number };
+  test: { start: number; end: number };
+}
+
+/**
+ * Row ranges of a holdout, from one counting pass over the file (no parsing).
+ * Criteo's "7 parts, the first 6 for training" is { lastFraction: 1/7 }.
+ */
+export async function holdoutSplit(file: DataFile, holdout: Holdout): Promise<Split> {
+  const header = file.header;
+  let total = 0, firstOfLastDay = 0, lastDay = -1;
+  const wantDay = "lastDay" in holdout;
+  if (wantDay && file.format !== "avazu") throw new Error(`${file.path}: a last-day holdout needs Avazu's hour column (format ${file.format})`);
+  for await (const blk of lineBlocks(fileChunks(file.path), file.format === "csv")) {
+    for (let k = 0; k < blk.count; k++) {
+      if (header && blk.firstLine + k === 1) continue;
+      if (wantDay) {
+        // The hour is the third column: YYMMDDHH.
+        let i = blk.starts[k], commas = 0;
+        while (i < blk.ends[k] && commas < 2) if (blk.buf[i++] === 44) commas++;
+        const day = i + 6 <= blk.ends[k] ? avazuDay(blk.buf, i) : -1;
+        if (day !== lastDay) { lastDay = day; firstOfLastDay = total; }
+      }
+      total++;
+    }
+  }
+  let cut: number;
+  if ("lastFraction" in holdout) {
+    const f = holdout.lastFraction;
+    if (!(f > 0 && f < 1)) throw new RangeError(`holdout fraction ${f} must be in (0, 1)`);
+    cut = total - Math.round(total * f);
+  } else if ("lastRows" in holdout) {
+    const n = holdout.lastRows;
+    if (!Number.isSafeInteger(n) || n < 1 || n >= total) throw new RangeError(`holdout of ${n} rows must be an integer in [1, ${total - 1}] for ${file.path} (${total} rows)`);
+    cut = total - n;
+  } else {
+    cut = firstOfLastDay;
+  }
+  if (cut <= 0 || cut >= total) throw new RangeError(`${file.path}: the holdout leaves ${cut} training and ${total - cut} test rows`);
+  return { total, train: { start: 0, end: cut }, test: { start: cut, end: total } };
+}

@@ -1,0 +1,143 @@
+/**
+ * The generator: row i of the infinite stream is a pure function of (config, i).
+ *
+ * Randomness is counter-based: row i's prefix hashes (seed, i), field f draws
+ * from slots ((f + 1) << 12) + j, the label from slot 0. Nothing depends on
+ * earlier rows, so `start .. start + count` of one run equals the same rows of
+ * any other run, a test file continues a train file, and generation splits
+ * across processes.
+ */
+import { HourClock } from "./clock.js";
+import { checkConfig } from "./config.js";
+import { seedKey, STREAM, streamPrefix, word } from "./hash.js";
+import { writeRows, type ChunkSink, type WriteRowsOptions } from "./stream.js";
+import { calibrateBias, Teacher } from "./teacher.js";
+import type { SynthConfig, SynthFormat } from "./types.js";
+import { FieldCodec } from "./values.js";
+import { rankSampler, type RankSampler } from "./zipf.js";
+
+const TWO32 = 4294967296;
+/** Probabilities are multiples of 1e-9 in [1e-9, 1 - 1e-9] (exact in the .prob text). */
+export const P_SCALE = 1e9;
+const KIND_HOUR = 2;
+
+/** One row, as {@link Generator.row} returns it. */
+export interface SynthRow {
+  index: number;
+  label: 0 | 1;
+  /** True click probability (a multiple of 1e-9). */
+  p: number;
+  /** Rank of each field's value (the hour index for clock fields), -1 when missing. */
+  ranks: number[];
+  /** Each field's value as the text formats spell it, "" when missing. */
+  values: string[];
+}
+
+export class Generator {
+  readonly config: SynthConfig;
+  readonly codecs: FieldCodec[];
+  readonly teacher: Teacher;
+  readonly clock: HourClock;
+  /** The seed's key (every stream derives from it). */
+  readonly key: number;
+  /** Ranks of the row last filled (-1 = missing). */
+  readonly ranks: Int32Array;
+  /** Label of the row last filled. */
+  label = 0;
+  /** Click probability of the row last filled, times 1e9 (an integer). */
+  q = 0;
+  private readonly samplers: RankSampler[];
+  private readonly kinds: Uint8Array;
+  private readonly missing: Float64Array;
+
+  constructor(config: SynthConfig) {
+    checkConfig(config);
+    this.config = config;
+    this.key = seedKey(config.seed);
+    this.clock = new HourClock(config.startHour);
+    const fields = config.fields;
+    this.codecs = fields.map((f, i) => new FieldCodec(f, i, this.key, this.clock));
+    this.samplers = fields.map((f) => rankSampler(f.kind === "hour" ? 1 : f.vocab, f.exponent, f.shift ?? 0));
+    this.kinds = Uint8Array.from(fields, (f) => (f.kind === "categorical" ? 0 : f.kind === "integer" ? 1 : KIND_HOUR));
+    this.missing = Float64Array.from(fields, (f) => Math.round((f.missing ?? 0) * TWO32));
+    this.ranks = new Int32Array(fields.length);
+    this.teacher = new Teacher(fields, config.teacher, this.key);
+    this.teacher.bias = this.calibrate();
+  }
+
+  /** Fields drawn from a calibration stream (informative ones only: the rest do not move the logit). */
+  private calibrate(): number {
+    const n = this.config.teacher.calibrationRows;
+    const z = new Float64Array(n);
+    this.ranks.fill(-1);
+    const t = this.teacher;
+    for (let j = 0; j < n; j++) {
+      const prefix = streamPrefix(this.key, j, STREAM.calibration);
+      for (let k = 0; k < t.size; k++) this.drawField(prefix, t.fieldOf[k]);
+      z[j] = t.score(this.ranks);
+    }
+    return calibrateBias(z, this.config.clickRate);
+  }
+
+  private drawField(prefix: number, f: number): void {
+    const base = (f + 1) << 12;
+    const miss = this.missing[f];
+    this.ranks[f] = miss > 0 && word(prefix, base + 4095) < miss ? -1 : this.samplers[f].sample(prefix, base);
+  }
+
+  /** Computes row i into {@link ranks}, {@link label} and {@link q} (no allocation). */
+  fill(i: number): void {
+    const prefix = streamPrefix(this.key, i >>> 0, Math.floor(i / TWO32));
+    const n = this.ranks.length;
+    for (let f = 0; f < n; f++) {
+      if (this.kinds[f] === KIND_HOUR) this.ranks[f] = Math.floor(i / this.config.rowsPerHour);
+      else this.drawField(prefix, f);
+    }
+    const q = this.quantize(this.teacher.bias + this.teacher.score(this.ranks));
+    this.q = q;
+    // P(label = 1) = ceil(q * 2^32 / 1e9) / 2^32, within 2.4e-10 of q / 1e9.
+    this.label = word(prefix, 0) < q * (TWO32 / P_SCALE) ? 1 : 0;
+  }
+
+  private quantize(logit: number): number {
+    const q = Math.round(P_SCALE / (1 + Math.exp(-logit)));
+    return q < 1 ? 1 : q > P_SCALE - 1 ? P_SCALE - 1 : q;
+  }
+
+  /** Row i as an object (for tests and tools; {@link fill} is the fast path). */
+  row(i: number): SynthRow {
+    checkRowIndex(i);
+    this.fill(i);
+    const ranks = Array.from(this.ranks);
+    return {
+      index: i,
+      label: this.label as 0 | 1,
+      p: this.q / P_SCALE,
+      ranks,
+      values: ranks.map((r, f) => (r < 0 ? "" : this.codecs[f].text(r))),
+    };
+  }
+
+  /** The true probability of any combination of ranks (a multiple of 1e-9). */
+  probabilityOf(ranks: ArrayLike<number>): number {
+    return this.quantize(this.teacher.bias + this.teacher.score(Int32Array.from(ranks))) / P_SCALE;
+  }
+
+  /**
+   * Writes rows start .. start + count - 1 in a format to a sink (chunks of
+   * bytes; a returned promise is awaited, which is the backpressure).
+   */
+  writeRows(format: SynthFormat, start: number, count: number, sink: ChunkSink, opts?: WriteRowsOptions): Promise<void> {
+    return writeRows(this, format, start, count, sink, opts);
+  }
+}
+
+/** Throws unless i is a valid row index. */
+export function checkRowIndex(i: number): void {
+  if (!Number.isSafeInteger(i) || i < 0) throw new RangeError(`row index ${i} must be a non-negative safe integer`);
+}
+
+/** A generator for a config (see {@link synthConfig} to build one from a preset). */
+export function createGenerator(config: SynthConfig): Generator {
+  return new Generator(config);
+}
