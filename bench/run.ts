@@ -1,13 +1,15 @@
 import { benchOptim } from "./optim.js";
 import { benchIndex } from "./index-scale.js";
+import { benchData } from "./data.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
  * default) and prints one JSON object per line on stdout.
  */
-const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => void> = {
+const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => void | Promise<void>> = {
   optim: benchOptim,
   index: benchIndex,
+  data: benchData,
 };
 
 const args = process.argv.slice(2);
@@ -20,4 +22,4 @@ for (const n of names) {
   }
 }
 const emit = (o: object): void => console.log(JSON.stringify({ ...o, node: process.version, time: new Date().toISOString() }));
-for (const n of names.length ? names : Object.keys(BENCHES)) BENCHES[n](emit, quick);
+for (const n of names.length ? names : Object.keys(BENCHES)) await BENCHES[n](emit, quick);
