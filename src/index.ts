@@ -16,3 +16,5 @@ export { Arena } from "./kernels/arena.js";
 export type { Backend } from "./kernels/kernels.js";
 export { writeFileAtomic } from "./io/atomic.js";
 export * from "./data/index.js";
+export * from "./data/synth/index.js";
+export * from "./metrics/index.js";

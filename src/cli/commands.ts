@@ -1,5 +1,6 @@
 import type { Command } from "./args.js";
 import { inspect } from "./inspect.js";
+import { generate } from "./generate.js";
 
 /** Every command of the `sparsectr` tool, in the order --help lists them. */
-export const COMMANDS: Command[] = [inspect];
+export const COMMANDS: Command[] = [generate, inspect];

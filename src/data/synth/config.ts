@@ -82,6 +82,8 @@ function chooseInformative(fields: FieldSpec[], which: number | readonly string[
 export function checkConfig(c: SynthConfig): void {
   if (!Number.isSafeInteger(c.seed) || c.seed < 0) throw new RangeError(`seed ${c.seed} must be a non-negative safe integer`);
   if (!(c.clickRate > 0 && c.clickRate < 1)) throw new RangeError(`click rate ${c.clickRate} must be in (0, 1)`);
+  if (!["criteo", "avazu", "libsvm", "csv"].includes(c.format)) throw new RangeError(`format ${JSON.stringify(c.format)} is not criteo, avazu, libsvm or csv`);
+  if (typeof c.startHour !== "string" || !/^\d{8}$/.test(c.startHour)) throw new RangeError(`start hour ${JSON.stringify(c.startHour)} must be YYMMDDHH`);
   if (!Number.isSafeInteger(c.rowsPerHour) || c.rowsPerHour < 1) throw new RangeError(`rows per hour ${c.rowsPerHour} must be a positive integer`);
   if (!Array.isArray(c.fields) || c.fields.length === 0 || c.fields.length >= 4096) throw new RangeError("a config needs 1 to 4095 fields");
   const names = new Set<string>();

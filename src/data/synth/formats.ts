@@ -10,6 +10,7 @@ import { criteoBucket } from "../formats/bucket.js";
 import { ByteWriter } from "./bytes.js";
 import { mix, STREAM, streamPrefix, word } from "./hash.js";
 import type { Generator } from "./generator.js";
+import { bucketOf } from "./teacher.js";
 import type { FieldSpec, SynthFormat } from "./types.js";
 
 export const FORMATS: readonly SynthFormat[] = ["criteo", "avazu", "libsvm", "csv"];
@@ -152,7 +153,7 @@ class LibsvmFormat implements RowFormat {
     const ranks = g.ranks;
     for (let f = 0; f < ranks.length; f++) {
       let k = ranks[f];
-      if (k >= 0 && this.kind[f] === 1) k = criteoBucket(k);
+      if (k >= 0 && this.kind[f] === 1) k = bucketOf(k);
       else if (this.kind[f] === 2 && k >= this.vocab[f]) k = -1;
       w.byte(SPACE);
       w.uint(this.offset[f] + 1 + k);
@@ -178,9 +179,9 @@ export async function writeFeatIndex(g: Generator, sink: (chunk: Uint8Array) => 
   const w = new ByteWriter(1 << 20);
   for (let f = 0; f < fields.length; f++) {
     const spec = fields[f], prefix = new TextEncoder().encode(spec.name + ":");
-    const keys = keySpace(spec);
+    const keys = keySpace(spec), lineBytes = prefix.length + Math.max(g.codecs[f].maxLength, 5) + 24;
     for (let k = -1; k < keys; k++) {
-      if (!w.room(prefix.length + 64)) await sink(w.take());
+      if (!w.room(lineBytes)) await sink(w.take());
       w.bytes(prefix);
       if (k < 0) w.text("other");
       else if (spec.kind === "integer") w.uint(k);
@@ -193,8 +194,18 @@ export async function writeFeatIndex(g: Generator, sink: (chunk: Uint8Array) => 
   if (w.pos > 0) await sink(w.take());
 }
 
+/** The reader's schema of a csv file (the JSON written to `<out>.schema.json`). */
+export interface CsvSchemaJson {
+  delimiter: ",";
+  header: true;
+  label: "click";
+  categorical: string[];
+  numeric: { name: string; bucket: "criteo" }[];
+  ignore: string[];
+}
+
 /** The reader's CSV schema for the csv format: integer fields numeric with the Criteo bucket. */
-export function csvSchema(fields: readonly FieldSpec[]): object {
+export function csvSchema(fields: readonly FieldSpec[]): CsvSchemaJson {
   return {
     delimiter: ",",
     header: true,

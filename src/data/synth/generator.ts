@@ -14,12 +14,11 @@ import { writeRows, type ChunkSink, type WriteRowsOptions } from "./stream.js";
 import { calibrateBias, Teacher } from "./teacher.js";
 import type { SynthConfig, SynthFormat } from "./types.js";
 import { FieldCodec } from "./values.js";
-import { rankSampler, type RankSampler } from "./zipf.js";
+import { AliasSampler, rankSampler, RejectionInversionSampler, type RankSampler } from "./zipf.js";
 
 const TWO32 = 4294967296;
 /** Probabilities are multiples of 1e-9 in [1e-9, 1 - 1e-9] (exact in the .prob text). */
 export const P_SCALE = 1e9;
-const KIND_HOUR = 2;
 
 /** One row, as {@link Generator.row} returns it. */
 export interface SynthRow {
@@ -47,8 +46,13 @@ export class Generator {
   /** Click probability of the row last filled, times 1e9 (an integer). */
   q = 0;
   private readonly samplers: RankSampler[];
-  private readonly kinds: Uint8Array;
   private readonly missing: Float64Array;
+  // Fields grouped by sampler class, so each hot loop has one call target.
+  private readonly aliasFields: Int32Array;
+  private readonly aliasSamplers: AliasSampler[];
+  private readonly rejectionFields: Int32Array;
+  private readonly rejectionSamplers: RejectionInversionSampler[];
+  private readonly hourFields: Int32Array;
 
   constructor(config: SynthConfig) {
     checkConfig(config);
@@ -58,9 +62,15 @@ export class Generator {
     const fields = config.fields;
     this.codecs = fields.map((f, i) => new FieldCodec(f, i, this.key, this.clock));
     this.samplers = fields.map((f) => rankSampler(f.kind === "hour" ? 1 : f.vocab, f.exponent, f.shift ?? 0));
-    this.kinds = Uint8Array.from(fields, (f) => (f.kind === "categorical" ? 0 : f.kind === "integer" ? 1 : KIND_HOUR));
     this.missing = Float64Array.from(fields, (f) => Math.round((f.missing ?? 0) * TWO32));
     this.ranks = new Int32Array(fields.length);
+    const group = <T extends RankSampler>(cls: new (...a: never[]) => T): [Int32Array, T[]] => {
+      const idx = fields.flatMap((f, i) => (f.kind !== "hour" && this.samplers[i] instanceof cls ? [i] : []));
+      return [Int32Array.from(idx), idx.map((i) => this.samplers[i] as T)];
+    };
+    [this.aliasFields, this.aliasSamplers] = group(AliasSampler);
+    [this.rejectionFields, this.rejectionSamplers] = group(RejectionInversionSampler);
+    this.hourFields = Int32Array.from(fields.flatMap((f, i) => (f.kind === "hour" ? [i] : [])));
     this.teacher = new Teacher(fields, config.teacher, this.key);
     this.teacher.bias = this.calibrate();
   }
@@ -88,12 +98,20 @@ export class Generator {
   /** Computes row i into {@link ranks}, {@link label} and {@link q} (no allocation). */
   fill(i: number): void {
     const prefix = streamPrefix(this.key, i >>> 0, Math.floor(i / TWO32));
-    const n = this.ranks.length;
-    for (let f = 0; f < n; f++) {
-      if (this.kinds[f] === KIND_HOUR) this.ranks[f] = Math.floor(i / this.config.rowsPerHour);
-      else this.drawField(prefix, f);
+    const ranks = this.ranks, missing = this.missing;
+    const af = this.aliasFields, as = this.aliasSamplers;
+    for (let k = 0; k < af.length; k++) {
+      const f = af[k], base = (f + 1) << 12, miss = missing[f];
+      ranks[f] = miss > 0 && word(prefix, base + 4095) < miss ? -1 : as[k].sample(prefix, base);
     }
-    const q = this.quantize(this.teacher.bias + this.teacher.score(this.ranks));
+    const rf = this.rejectionFields, rs = this.rejectionSamplers;
+    for (let k = 0; k < rf.length; k++) {
+      const f = rf[k], base = (f + 1) << 12, miss = missing[f];
+      ranks[f] = miss > 0 && word(prefix, base + 4095) < miss ? -1 : rs[k].sample(prefix, base);
+    }
+    const hf = this.hourFields;
+    for (let k = 0; k < hf.length; k++) ranks[hf[k]] = Math.floor(i / this.config.rowsPerHour);
+    const q = this.quantize(this.teacher.bias + this.teacher.score(ranks));
     this.q = q;
     // P(label = 1) = ceil(q * 2^32 / 1e9) / 2^32, within 2.4e-10 of q / 1e9.
     this.label = word(prefix, 0) < q * (TWO32 / P_SCALE) ? 1 : 0;

@@ -23,13 +23,13 @@
 import type { FieldSpec, Preset, TeacherSpec } from "./types.js";
 
 const TEACHER: TeacherSpec = {
-  dim: 8,
+  dim: 4,
   informativeRanks: 1000,
   keep: 0.5,
-  pairDensity: 0.3,
-  signal: 1.6,
+  pairDensity: 0.25,
+  signal: 2.4,
   linearShare: 0.6,
-  calibrationRows: 65536,
+  calibrationRows: 262144,
 };
 
 /** Criteo integer field: [vocab, exponent, shift, missing]. */
@@ -109,7 +109,7 @@ export const AVAZU: Preset = {
     dec("C20", 172, 2.041, 100000, false, ["-1"]),
     dec("C21", 60, 1.402, 1, true),
   ],
-  teacher: { ...TEACHER, signal: 1.45 },
+  teacher: { ...TEACHER, signal: 1.9 },
   rowsPerHour: 168454,
   startHour: "14102100",
 };
@@ -144,7 +144,7 @@ export const IPINYOU: Preset = {
     coded("advertiser", [2997, 1458, 2259, 2261, 2821, 3358, 3386, 3427, 3476], 1.2),
     coded("slotprice", ["1-10", "11-50", "101+", "51-100", "0"], 1.0, true),
   ],
-  teacher: { ...TEACHER, signal: 1.5 },
+  teacher: { ...TEACHER, signal: 1.6 },
   rowsPerHour: 10000,
   startHour: "13061900",
 };

@@ -95,6 +95,11 @@ export class StreamSink {
     }
   };
 
+  /** Abandons the stream after a failure (never stdout). */
+  destroy(): void {
+    if (this.stream !== process.stdout) this.stream.destroy();
+  }
+
   /** Ends the stream and waits until the bytes are in the file. */
   async end(): Promise<void> {
     if (this.error) throw this.error;
@@ -155,9 +160,15 @@ export async function generateFiles(g: Generator, o: GenerateFilesOptions): Prom
     files.prob = `${truthBase}.prob`;
   }
   const acc = truthBase !== null ? new TruthAccumulator(o.rows) : undefined;
-  await writeRows(g, o.format, o.start, o.rows, data.write, { prob: prob?.write, truth: acc });
-  await data.end();
-  await prob?.end();
+  try {
+    await writeRows(g, o.format, o.start, o.rows, data.write, { prob: prob?.write, truth: acc });
+    await data.end();
+    await prob?.end();
+  } catch (e) {
+    data.destroy();
+    prob?.destroy();
+    throw e;
+  }
   if (featPath !== null) {
     const fi = StreamSink.open(featPath);
     await writeFeatIndex(g, fi.write);

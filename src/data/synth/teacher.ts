@@ -19,6 +19,14 @@ import { criteoBucket } from "../formats/bucket.js";
 import { gauss, STREAM, streamPrefix, unit32, word } from "./hash.js";
 import type { FieldSpec, TeacherSpec } from "./types.js";
 
+/** Criteo buckets of 0..65535 (the function has a logarithm; most values are small). */
+const BUCKETS = Uint16Array.from({ length: 65536 }, (_, v) => criteoBucket(v));
+
+/** The Criteo bucket of a non-negative integer, by table when small. */
+export function bucketOf(v: number): number {
+  return v < 65536 ? BUCKETS[v] : criteoBucket(v);
+}
+
 /** The number of candidate informative keys of a field (ranks, or buckets of an integer field). */
 export function candidateKeys(spec: FieldSpec, teacher: TeacherSpec): number {
   if (spec.kind === "integer") return criteoBucket(Math.max(0, spec.vocab - 1)) + 1;
@@ -41,6 +49,8 @@ export class Teacher {
   readonly pairB: Int32Array;
   readonly pairW: Float64Array;
   readonly dim: number;
+  /** Row stride of the embeddings: dim rounded up to 4 (zero padding), for the unrolled dot product. */
+  private readonly stride: number;
   /** Added to every logit; set by calibration. */
   bias = 0;
   private readonly bucketed: Uint8Array;
@@ -49,11 +59,13 @@ export class Teacher {
   private readonly weight: Float64Array;
   private readonly emb: Float64Array;
   private readonly keys: Int32Array;
+  private readonly zeroRow: number;
 
   constructor(fields: readonly FieldSpec[], spec: TeacherSpec, seed: number) {
     const pos = fields.flatMap((f, i) => (f.informative ? [i] : []));
     const m = pos.length, dim = spec.dim;
     this.dim = dim;
+    this.stride = (dim + 3) & ~3;
     this.fieldOf = Int32Array.from(pos);
     this.candidates = Int32Array.from(pos, (i) => candidateKeys(fields[i], spec));
     this.bucketed = Uint8Array.from(pos, (i) => (fields[i].kind === "integer" ? 1 : 0));
@@ -62,7 +74,9 @@ export class Teacher {
     const total = this.offset[m];
     this.informative = new Uint8Array(total);
     this.weight = new Float64Array(total);
-    this.emb = new Float64Array(total * dim);
+    // One extra all-zero row: absent keys point at it, so the pair loop needs no branch.
+    this.zeroRow = total;
+    this.emb = new Float64Array((total + 1) * this.stride);
     this.keys = new Int32Array(m);
 
     // Pairs first: the linear scale divides the variance by the field count,
@@ -91,7 +105,7 @@ export class Teacher {
         const o = this.offset[t] + key;
         this.informative[o] = 1;
         this.weight[o] = sdLinear * gauss(tp, key * stride);
-        for (let c = 0; c < dim; c++) this.emb[o * dim + c] = sdEmb * gauss(tp, key * stride + 4 * (c + 1));
+        for (let c = 0; c < dim; c++) this.emb[o * this.stride + c] = sdEmb * gauss(tp, key * stride + 4 * (c + 1));
       }
     }
   }
@@ -114,9 +128,9 @@ export class Teacher {
     let z = 0;
     for (let t = 0; t < m; t++) {
       let r = ranks[this.fieldOf[t]];
-      let key = -1;
+      let key = this.zeroRow;
       if (r >= 0) {
-        if (this.bucketed[t] === 1) r = criteoBucket(r);
+        if (this.bucketed[t] === 1) r = bucketOf(r);
         const o = this.offset[t] + r;
         if (r < this.candidates[t] && this.informative[o] === 1) {
           key = o;
@@ -125,14 +139,16 @@ export class Teacher {
       }
       keys[t] = key;
     }
-    const dim = this.dim, emb = this.emb;
-    for (let p = 0; p < this.pairA.length; p++) {
-      const ka = keys[this.pairA[p]], kb = keys[this.pairB[p]];
-      if (ka < 0 || kb < 0) continue;
+    // Four products per step: V8 does not vectorise, and one accumulator
+    // would serialise every multiply-add on its latency.
+    const st = this.stride, emb = this.emb, pa = this.pairA, pb = this.pairB, pw = this.pairW;
+    for (let p = 0; p < pa.length; p++) {
+      let oa = keys[pa[p]] * st, ob = keys[pb[p]] * st;
       let dot = 0;
-      const oa = ka * dim, ob = kb * dim;
-      for (let c = 0; c < dim; c++) dot += emb[oa + c] * emb[ob + c];
-      z += this.pairW[p] * dot;
+      for (let c = 0; c < st; c += 4, oa += 4, ob += 4) {
+        dot += emb[oa] * emb[ob] + emb[oa + 1] * emb[ob + 1] + emb[oa + 2] * emb[ob + 2] + emb[oa + 3] * emb[ob + 3];
+      }
+      z += pw[p] * dot;
     }
     return z;
   }

@@ -41,10 +41,14 @@ export function rankSampler(n: number, s: number, q = 0): RankSampler {
   return n <= ALIAS_MAX ? new AliasSampler(n, s, q) : new RejectionInversionSampler(n, s, q);
 }
 
-/** Walker's alias method (Vose's construction) over the exact probabilities. */
+/**
+ * Walker's alias method (Vose's construction) over the exact probabilities.
+ * Each column's threshold and alias sit side by side (one cache line per
+ * draw: columns are hit uniformly, so big tables miss the cache).
+ */
 export class AliasSampler implements RankSampler {
-  private readonly prob: Float64Array;
-  private readonly alias: Int32Array;
+  /** [threshold, alias] per column. */
+  private readonly table: Float64Array;
 
   constructor(readonly n: number, s: number, q: number) {
     const w = new Float64Array(n);
@@ -57,8 +61,7 @@ export class AliasSampler implements RankSampler {
       total = t;
     }
     total += comp;
-    this.prob = new Float64Array(n);
-    this.alias = new Int32Array(n);
+    const table = new Float64Array(2 * n);
     const small = new Int32Array(n), large = new Int32Array(n);
     let ns = 0, nl = 0;
     for (let k = 0; k < n; k++) {
@@ -68,46 +71,56 @@ export class AliasSampler implements RankSampler {
     }
     while (ns > 0 && nl > 0) {
       const a = small[--ns], b = large[nl - 1];
-      this.prob[a] = w[a];
-      this.alias[a] = b;
+      table[2 * a] = w[a];
+      table[2 * a + 1] = b;
       w[b] = w[b] + w[a] - 1;
       if (w[b] < 1) { nl--; small[ns++] = b; }
     }
     // Left-overs are 1 up to rounding: they keep their own column.
-    while (nl > 0) { const b = large[--nl]; this.prob[b] = 1; this.alias[b] = b; }
-    while (ns > 0) { const a = small[--ns]; this.prob[a] = 1; this.alias[a] = a; }
+    while (nl > 0) { const b = large[--nl]; table[2 * b] = 1; table[2 * b + 1] = b; }
+    while (ns > 0) { const a = small[--ns]; table[2 * a] = 1; table[2 * a + 1] = a; }
+    this.table = table;
   }
 
   sample(prefix: number, slot: number): number {
     const x = unit53(prefix, slot) * this.n;
     const i = Math.floor(x);
-    return x - i < this.prob[i] ? i : this.alias[i];
+    return x - i < this.table[2 * i] ? i : this.table[2 * i + 1];
   }
 }
 
 /**
  * Rejection-inversion for h(x) = (x + q)^-s over x in [1, n] (rank = x - 1).
- * H is an antiderivative of h, written through helper functions that stay
- * accurate as s -> 1 (where H becomes a logarithm).
+ * H is an antiderivative of h. Near s = 1 it is written through helper
+ * functions that stay accurate as H becomes a logarithm; elsewhere it is the
+ * plain power (x + q)^(1-s) / (1-s), which for s > 1 tends to 0 instead of to a
+ * constant, so the far tail keeps full relative precision (the helper form
+ * loses it there: H(k + 1/2) - h(k) would be rounded to the constant).
  */
 export class RejectionInversionSampler implements RankSampler {
   private readonly hIntegralX1: number;
   private readonly hIntegralN: number;
   /** Quick-acceptance threshold: k - x <= this accepts without evaluating H. */
   private readonly quick: number;
+  private readonly oneMinusS: number;
+  /** Use the plain power form of H (|1 - s| >= 0.05). */
+  private readonly plain: boolean;
 
   constructor(readonly n: number, private readonly s: number, private readonly q: number) {
+    this.oneMinusS = 1 - s;
+    this.plain = Math.abs(1 - s) >= 0.05;
     this.hIntegralX1 = this.hIntegral(1.5) - this.h(1);
     this.hIntegralN = this.hIntegral(n + 0.5);
     const quick = 2 - this.hIntegralInverse(this.hIntegral(2.5) - this.h(2));
     // The paper's quick test relies on k - H^-1(H(k + 1/2) - h(k)) growing with
-    // k; check that for this (s, q) on a grid and drop the shortcut otherwise.
+    // k; check that for this (s, q) on a grid and drop the shortcut otherwise
+    // (ignoring differences at the level of rounding in x, about 1e-16 (k + q)).
     this.quick = this.quickHolds(quick) ? quick : -Infinity;
   }
 
   private quickHolds(quick: number): boolean {
     for (let k = 2; k <= this.n; k = k < 64 ? k + 1 : Math.ceil(k * 1.1)) {
-      if (k - this.hIntegralInverse(this.hIntegral(k + 0.5) - this.h(k)) < quick) return false;
+      if (k - this.hIntegralInverse(this.hIntegral(k + 0.5) - this.h(k)) < quick - 1e-13 * (k + this.q)) return false;
     }
     return true;
   }
@@ -129,14 +142,16 @@ export class RejectionInversionSampler implements RankSampler {
     return Math.exp(-this.s * Math.log(x + this.q));
   }
 
-  /** ((x + q)^(1-s) - 1) / (1 - s), or log(x + q) when s = 1. */
+  /** (x + q)^(1-s) / (1-s), or the same minus 1/(1-s) (-> log(x + q) at s = 1) near s = 1. */
   private hIntegral(x: number): number {
-    const lx = Math.log(x + this.q);
-    return helper2((1 - this.s) * lx) * lx;
+    const lx = Math.log(x + this.q), a = this.oneMinusS;
+    return this.plain ? Math.exp(a * lx) / a : helper2(a * lx) * lx;
   }
 
   private hIntegralInverse(y: number): number {
-    let t = y * (1 - this.s);
+    const a = this.oneMinusS;
+    if (this.plain) return Math.exp(Math.log(a * y) / a) - this.q;
+    let t = y * a;
     if (t < -1) t = -1; // only reachable by rounding at the lower end
     return Math.exp(helper1(t) * y) - this.q;
   }
