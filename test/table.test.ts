@@ -63,3 +63,15 @@ test("a zeroed row is +0.0 in every entry, never -0.0", () => {
   for (const id of [1, 2]) assert.ok(t.get(id)!.every((v) => Object.is(v, 0)), `row ${id}`);
   assert.equal(t.zeroRows, 2);
 });
+
+test("gather without creating: absent ids read as zeros, the table is unchanged, both backends agree", () => {
+  for (const backend of ["wasm", "ts"] as const) {
+    const t = createOptimizer("adam", {}, { backend }).table({ rowLength: 3, seed: 1, init: { uniform: [1, 2] } });
+    const known = t.gather([5, 6]);
+    const before = t.save();
+    const w = t.gather([6, 99, 5], undefined, { create: false });
+    assert.deepEqual(Array.from(w), [...known.subarray(3, 6), 0, 0, 0, ...known.subarray(0, 3)]);
+    assert.equal(t.size, 2);
+    assert.deepEqual(t.save(), before);
+  }
+});

@@ -23,6 +23,8 @@ export interface Kernels {
   rehash(meta: number, newSlots: number, newCap: number): void;
   keysInRowOrder(meta: number, out: number): void;
   gather(recs: number, n: number, d: number, out: number): void;
+  /** Weights of n u64 ids, zeros for ids without a row (none created); returns the absent count. */
+  gatherExisting(meta: number, ids: number, n: number, out: number): number;
   /** Index of the first non-finite float of n at p, or -1. */
   findNonFinite(p: number, n: number): number;
 }

@@ -119,14 +119,23 @@ export class SparseTable {
 
   /**
    * The weights of each id (ids.length x rowLength floats, into `out` when
-   * given), creating rows for ids seen for the first time.
+   * given), creating rows for ids seen for the first time; with
+   * `{ create: false }` ids without a row read as zeros and nothing is created.
    */
-  gather(ids: FeatureIds, out?: Float32Array): Float32Array {
-    const n = this.resolveIds(ids);
-    const d = this.rowLength;
+  gather(ids: FeatureIds, out?: Float32Array, opts: { create?: boolean } = {}): Float32Array {
+    this.live();
+    const n = idCount(this.optimizer, ids), d = this.rowLength;
     const res = out ?? new Float32Array(n * d);
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gather output has ${res.length} floats, expected ${n * d}`);
-    this.arena.kernels.gather(this.sRecs, n, d, this.sGrad);
+    if (opts.create === false) {
+      // Evaluation: unseen features read as zeros and add no rows.
+      this.ensureScratch(n);
+      writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
+      this.arena.kernels.gatherExisting(this.meta, this.sIds, n, this.sGrad);
+    } else {
+      this.resolveIds(ids);
+      this.arena.kernels.gather(this.sRecs, n, d, this.sGrad);
+    }
     res.set(this.arena.heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
     return res;
   }

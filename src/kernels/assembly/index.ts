@@ -2,4 +2,4 @@
 // (exported so a test can check the TypeScript side agrees).
 export * from "./layout";
 export { updateDense, updateSparse } from "./rows";
-export { resolve, resolveAccumulate, lookup, rehash, keysInRowOrder, gather, findNonFinite } from "./table";
+export { resolve, resolveAccumulate, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";

@@ -253,6 +253,27 @@ export function keysInRowOrder(meta: usize, out: usize): void {
   }
 }
 
+/**
+ * Copies the weights of n u64 ids into out (n x d floats) without creating
+ * rows: an id with no row reads as zeros (a feature never trained, like a
+ * pruned one). Returns how many ids had no row.
+ */
+export function gatherExisting(meta: usize, ids: usize, n: i32, out: usize): i32 {
+  const d = <i32>meta32(meta, M_D);
+  const rb = <usize>d * 4;
+  let absent = 0;
+  for (let i = 0; i < n; i++) {
+    const p = ids + <usize>i * 8;
+    const rec = <usize>lookup(meta, load<u32>(p), load<u32>(p + 4));
+    if (rec) copyRow(out + <usize>i * rb, rec + HEADER_BYTES, d);
+    else {
+      memory.fill(out + <usize>i * rb, 0, rb);
+      absent++;
+    }
+  }
+  return absent;
+}
+
 /** Copies the weights of n records into out (n x d floats). */
 export function gather(recs: usize, n: i32, d: i32, out: usize): void {
   const rb = <usize>d * 4;

@@ -14,6 +14,7 @@ export function tsKernels(heap: Heap): Kernels {
     rehash: (meta, ns, cap) => table.rehash(heap, meta, ns, cap),
     keysInRowOrder: (meta, out) => table.keysInRowOrder(heap, meta, out),
     gather: (recs, n, d, out) => table.gather(heap, recs, n, d, out),
+    gatherExisting: (meta, ids, n, out) => table.gatherExisting(heap, meta, ids, n, out),
     findNonFinite: (p, n) => table.findNonFinite(heap, p, n),
   };
 }

@@ -159,6 +159,18 @@ export function keysInRowOrder(heap: Heap, meta: number, out: number): void {
   }
 }
 
+export function gatherExisting(heap: Heap, meta: number, ids: number, n: number, out: number): number {
+  const u = heap.u32, w = heap.f32, d = u[(meta >>> 2) + M_D];
+  let absent = 0;
+  for (let i = 0; i < n; i++) {
+    const rec = lookup(heap, meta, u[(ids >>> 2) + 2 * i], u[(ids >>> 2) + 2 * i + 1]);
+    const o = (out >>> 2) + i * d;
+    if (rec) w.copyWithin(o, (rec + HEADER_BYTES) >>> 2, ((rec + HEADER_BYTES) >>> 2) + d);
+    else { w.fill(0, o, o + d); absent++; }
+  }
+  return absent;
+}
+
 export function gather(heap: Heap, recs: number, n: number, d: number, out: number): void {
   const u = heap.u32, w = heap.f32;
   for (let i = 0; i < n; i++) {
