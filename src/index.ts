@@ -18,3 +18,8 @@ export { writeFileAtomic } from "./io/atomic.js";
 export * from "./data/index.js";
 export * from "./data/synth/index.js";
 export * from "./metrics/index.js";
+export { createModel, MODEL_NAMES, MODEL_PRESETS, isModelName } from "./models/index.js";
+export type { Model, ModelConfig, ModelName, ModelInput } from "./models/index.js";
+export type { Param, ParamFactory } from "./nn/param.js";
+export { buildModel, trainModel, evaluateModel, CtrModel, plainOf } from "./train/trainer.js";
+export type { TrainSettings, Progress } from "./train/trainer.js";

@@ -1,0 +1,141 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { openData, holdoutSplit, type Format, type Holdout } from "../data/index.js";
+import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
+import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams } from "../optim/hyper.js";
+import { buildModel, evaluateModel, trainModel, type Progress } from "../train/trainer.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { num, str, UsageError, type Command, type ParsedArgs } from "./args.js";
+
+const HYPER: [string, keyof Hyperparams][] = [
+  ["lr", "lr"], ["beta1", "beta1"], ["beta2", "beta2"], ["epsilon", "epsilon"], ["momentum", "momentum"],
+  ["l1", "l1"], ["l21", "l21"], ["l2", "l2"], ["initial-accumulator", "initialAccumulator"],
+];
+
+/** `sparsectr train`: one streaming pass (or more) over a click log, then evaluation. */
+export const train: Command = {
+  name: "train",
+  summary: "train a CTR model with a sparse-group-lasso optimizer and evaluate it",
+  usage: "train --train FILE [--test FILE | --holdout F | --holdout-rows N | --holdout-last-day] [--model dcn] [--optimizer group-adam] [--l21 X] [options]",
+  options: [
+    { name: "train", type: "string", help: "training file (criteo, avazu, libsvm or csv; plain or gzip)" },
+    { name: "test", type: "string", help: "test file in the same format" },
+    { name: "holdout", type: "string", help: "test on the last fraction of the training file (Criteo's 1/7: 0.142857)" },
+    { name: "holdout-rows", type: "string", help: "test on the last N rows of the training file" },
+    { name: "holdout-last-day", type: "boolean", help: "Avazu: test on the last day of the training file" },
+    { name: "format", type: "string", help: "criteo, avazu, libsvm or csv (detected when unambiguous)" },
+    { name: "schema", type: "string", help: "schema JSON for csv files" },
+    { name: "featindex", type: "string", help: "libsvm feature dictionary" },
+    { name: "skip-bad-rows", type: "boolean", help: "skip and count malformed rows instead of stopping" },
+    { name: "model", type: "string", help: `model: ${MODEL_NAMES.join(", ")}`, default: "dcn" },
+    { name: "embedding", type: "string", help: "embedding size (default the model's preset)" },
+    { name: "hidden", type: "string", help: "hidden layer sizes, comma-separated (default the preset's)" },
+    { name: "dropout", type: "string", help: "dropout rate after hidden layers (default the preset's)" },
+    { name: "cross-layers", type: "string", help: "DCN cross layers (default 2)" },
+    { name: "optimizer", type: "string", help: `optimizer of the embeddings: ${OPTIMIZER_NAMES.join(", ")}`, default: "group-adam" },
+    ...HYPER.map(([o]) => ({ name: o, type: "string" as const, help: `hyperparameter ${o} (default the optimizer's)` })),
+    { name: "l21-norm", type: "string", help: "raw, scaled or eq10", default: "raw" },
+    { name: "row-step", type: "string", help: "global or per-row bias correction of lazy rows", default: "global" },
+    { name: "dense", type: "string", help: "dense layers: plain (the paper) or group (rows of units regularised too)", default: "plain" },
+    { name: "epochs", type: "string", help: "passes over the training rows", default: "1" },
+    { name: "batch", type: "string", help: "rows per step", default: "512" },
+    { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
+    { name: "out", type: "string", help: "directory to write the trained model's state (tables, dense layers, settings)" },
+    { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
+  ],
+  async run(a) {
+    return runTrain(a);
+  },
+};
+
+function hyperOf(a: ParsedArgs): Hyperparams {
+  const h: Record<string, unknown> = {};
+  for (const [o, k] of HYPER) if (a.values[o] !== undefined) h[k] = num(a, o, 0);
+  h.l21Norm = str(a, "l21-norm", "raw");
+  h.rowStep = str(a, "row-step", "global");
+  return h as Hyperparams;
+}
+
+async function runTrain(a: ParsedArgs): Promise<number> {
+  if (a.positional.length) throw new UsageError(`unexpected argument "${a.positional[0]}"`);
+  const trainPath = str(a, "train");
+  if (!trainPath) throw new UsageError("--train FILE is required");
+  const model = str(a, "model", "dcn")!;
+  if (!isModelName(model)) throw new UsageError(`--model ${model}: use one of ${MODEL_NAMES.join(", ")}`);
+  const optimizer = str(a, "optimizer", "group-adam")!;
+  if (!isOptimizerName(optimizer)) throw new UsageError(`--optimizer ${optimizer}: use one of ${OPTIMIZER_NAMES.join(", ")}`);
+  const dense = str(a, "dense", "plain");
+  if (dense !== "plain" && dense !== "group") throw new UsageError(`--dense ${dense}: use plain or group`);
+  const batch = num(a, "batch", 512, true), epochs = num(a, "epochs", 1, true), seed = num(a, "seed", 0, true);
+  const holdouts = ["test", "holdout", "holdout-rows", "holdout-last-day"].filter((k) => a.values[k] !== undefined);
+  if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
+  const modelConfig: Record<string, unknown> = {};
+  if (a.values.embedding !== undefined) modelConfig.embedding = num(a, "embedding", 0, true);
+  if (a.values.dropout !== undefined) modelConfig.dropout = num(a, "dropout", 0);
+  if (a.values["cross-layers"] !== undefined) modelConfig.crossLayers = num(a, "cross-layers", 0, true);
+  const hidden = str(a, "hidden");
+  if (hidden !== undefined) {
+    modelConfig.hidden = hidden.split(",").map((x) => Number(x));
+    if ((modelConfig.hidden as number[]).some((x) => !Number.isSafeInteger(x) || x < 1)) throw new UsageError(`--hidden ${hidden}: give positive integers separated by commas`);
+  }
+  const readOpts = {
+    format: str(a, "format") as Format | undefined, schema: str(a, "schema"), featindex: str(a, "featindex"),
+    skipBadRows: a.values["skip-bad-rows"] === true, batchSize: batch,
+  };
+  const json = a.values.json === true;
+  const trainFile = await openData(trainPath, readOpts);
+  let trainRange: { start?: number; end?: number } = {}, testRange: { start?: number; end?: number } = {};
+  let testFile = trainFile, hasTest = true;
+  const testPath = str(a, "test");
+  if (testPath) testFile = await openData(testPath, readOpts);
+  else {
+    let h: Holdout | undefined;
+    if (a.values.holdout !== undefined) h = { lastFraction: num(a, "holdout", 0) };
+    else if (a.values["holdout-rows"] !== undefined) h = { lastRows: num(a, "holdout-rows", 0, true) };
+    else if (a.values["holdout-last-day"]) h = { lastDay: true };
+    if (h) {
+      const s = await holdoutSplit(trainFile, h);
+      trainRange = s.train;
+      testRange = s.test;
+    } else hasTest = false;
+  }
+  const m = buildModel(trainFile.fields.length, {
+    model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a), dense, batch, epochs, seed,
+  });
+  const tty = !json && process.stderr.isTTY;
+  let last = 0;
+  const progress = (p: Progress): void => {
+    if (!tty || p.seconds - last < 0.5) return;
+    last = p.seconds;
+    process.stderr.write(`\r${p.rows} rows  ${Math.round(p.rows / p.seconds)} rows/s  loss ${p.loss.toFixed(4)}  live features ${p.liveFeatures}/${p.features}   `);
+  };
+  const r = await trainModel(m, trainFile, trainRange, progress);
+  if (tty) process.stderr.write("\n");
+  const ev = hasTest ? await evaluateModel(m, testFile, testRange) : undefined;
+  const skipped = trainFile.stats.skipped;
+  const report = {
+    model, optimizer, rows: r.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
+    trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
+    featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures,
+    modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: skipped,
+  };
+  const out = str(a, "out");
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    m.tables.forEach((t, k) => writeFileAtomic(join(out, `table${k}.state`), t.save()));
+    m.dense.forEach((d, i) => writeFileAtomic(join(out, `dense${i}.state`), d.save()));
+    writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, params: m.params.map((p) => p.name), report }, null, 2)));
+  }
+  if (json) process.stdout.write(JSON.stringify(report) + "\n");
+  else {
+    const lines = [
+      `trained ${model} with ${optimizer} on ${r.rows} rows in ${r.seconds.toFixed(1)} s (${report.rowsPerSec} rows/s), train log loss ${r.loss.toFixed(4)}`,
+      ev ? `test: AUC ${ev.auc.toFixed(4)}, log loss ${ev.logloss.toFixed(4)} on ${ev.rows} rows` : "no test data (give --test or a --holdout)",
+      `features: ${m.liveFeatures} live of ${m.features} (feature rate ${m.featureRate.toFixed(4)}), model ${report.modelBytes} bytes`,
+      `model sha256 ${report.modelSha256}`,
+    ];
+    if (skipped) lines.push(`skipped ${skipped} malformed rows, the first: ${trainFile.stats.firstBad.map((e) => e.message).join("; ")}`);
+    process.stdout.write(lines.join("\n") + "\n");
+  }
+  return 0;
+}

@@ -1,0 +1,45 @@
+import type { Layer } from "../nn/layer.js";
+import type { ParamFactory } from "../nn/param.js";
+import { Linear } from "../nn/linear.js";
+import { Relu } from "../nn/relu.js";
+import { Dropout } from "../nn/dropout.js";
+import { checkBatch, checkInput } from "../nn/scratch.js";
+import type { ModelInput } from "./types.js";
+
+/** A hidden layer's activation: ReLU, then dropout when rate > 0. */
+export function activation(name: string, dim: number, dropout: number, seed: number): Layer[] {
+  const out: Layer[] = [new Relu(dim, `${name}.relu`)];
+  if (dropout > 0) out.push(new Dropout(dim, dropout, seed, `${name}.dropout`));
+  return out;
+}
+
+/**
+ * Hidden layers `${prefix}.0`, `${prefix}.1`, ...: He-uniform linear + ReLU
+ * (+ dropout) each. Returns the layers and the last width.
+ */
+export function tower(
+  prefix: string, inDim: number, sizes: readonly number[], dropout: number, seed: number, factory?: ParamFactory,
+): { layers: Layer[]; outDim: number } {
+  const layers: Layer[] = [];
+  let d = inDim;
+  sizes.forEach((h, i) => {
+    const name = `${prefix}.${i}`;
+    layers.push(new Linear({ name, inDim: d, outDim: h, seed, params: factory }), ...activation(name, h, dropout, seed));
+    d = h;
+  });
+  return { layers, outDim: d };
+}
+
+/** The logit layer: Glorot-uniform (no ReLU follows), named "out". */
+export function outputLayer(inDim: number, seed: number, factory?: ParamFactory, bias = true): Linear {
+  return new Linear({ name: "out", inDim, outDim: 1, bias, init: "glorot", seed, params: factory });
+}
+
+/** Checks a model's inputs against its declared tables. */
+export function checkModelInputs(name: string, specs: readonly ModelInput[], inputs: readonly Float32Array[], batch: number): void {
+  checkBatch(name, batch);
+  if (!Array.isArray(inputs) || inputs.length !== specs.length) {
+    throw new RangeError(`${name}: expected ${specs.length} input array(s), got ${Array.isArray(inputs) ? inputs.length : typeof inputs}`);
+  }
+  specs.forEach((s, i) => checkInput(`${name} input ${i}`, inputs[i], batch * s.fields * s.rowLength));
+}

@@ -1,0 +1,76 @@
+import type { Layer } from "./layer.js";
+import type { Param } from "./param.js";
+import { checkDim } from "./linear.js";
+import { Random, deriveSeed } from "./random.js";
+import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
+
+/**
+ * Inverted dropout: in training each unit is kept with probability 1 - rate
+ * and scaled by 1 / (1 - rate), so evaluation is the identity (forward returns
+ * its input array itself). Masks come from a seeded stream that advances with
+ * every training forward: the same seed and the same sequence of calls give
+ * the same masks.
+ */
+export class Dropout implements Layer {
+  readonly inDim: number;
+  readonly outDim: number;
+  readonly rate: number;
+  private rng: Random;
+  private batch = 0;
+  private masked = false;
+  private readonly mask = new Scratch();
+  private readonly y = new Scratch();
+  private readonly dx = new Scratch();
+  private readonly threshold: number;
+  private readonly scale: number;
+
+  /**
+   * @param rate probability of zeroing a unit, in [0, 1).
+   * @param seed model seed; the mask stream is derived from it and `name`.
+   */
+  constructor(dim: number, rate: number, seed: number, readonly name = "dropout") {
+    checkDim(name, "dim", dim);
+    if (!(rate >= 0 && rate < 1)) throw new RangeError(`${name}: rate must be in [0, 1), got ${rate}`);
+    this.inDim = this.outDim = dim;
+    this.rate = rate;
+    // A unit is dropped when a uniform 32-bit integer falls below rate * 2^32.
+    this.threshold = Math.round(rate * 4294967296);
+    this.scale = Math.fround(1 / (1 - rate));
+    this.rng = new Random(deriveSeed(seed, name));
+  }
+
+  /** Restarts the mask stream from a model seed (as at construction with that seed). */
+  reseed(seed: number): void {
+    this.rng = new Random(deriveSeed(seed, this.name));
+  }
+
+  forward(x: Float32Array, batch: number, training: boolean): Float32Array {
+    checkBatch(this.name, batch);
+    const n = batch * this.inDim;
+    checkInput(this.name, x, n);
+    this.batch = batch;
+    this.masked = training && this.rate > 0;
+    if (!this.masked) return x.length === n ? x : x.subarray(0, n);
+    const m = this.mask.take(n), y = this.y.take(n), s = this.scale, t = this.threshold;
+    for (let i = 0; i < n; i++) {
+      const keep = this.rng.nextU32() >= t ? s : 0;
+      m[i] = keep;
+      y[i] = x[i] * keep;
+    }
+    return y;
+  }
+
+  backward(dy: Float32Array, batch: number): Float32Array {
+    checkBackward(this.name, this.batch, batch);
+    const n = batch * this.inDim;
+    checkInput(this.name, dy, n);
+    if (!this.masked) return dy.length === n ? dy : dy.subarray(0, n);
+    const m = this.mask.take(n), dx = this.dx.take(n);
+    for (let i = 0; i < n; i++) dx[i] = dy[i] * m[i];
+    return dx;
+  }
+
+  params(): Param[] {
+    return [];
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Dense matrix products for the layers, row-major float32.
+ *
+ * Arithmetic contract (so that a WebAssembly SIMD twin can give the same
+ * bits): every output element is a float32 sum that starts at +0 and adds the
+ * float32-rounded products a(i,p) * b(p,j) for p = 0, 1, ..., k-1 in that
+ * order, rounding to float32 after every addition; no fused multiply-add.
+ * `Math.fround` after each operation is exact float32 arithmetic (a product of
+ * two float32 values is exact in float64, and double rounding of a sum of two
+ * float32 values is harmless). The blocking below changes only which elements
+ * are computed together, never the order of any element's sum.
+ */
+
+const fr = Math.fround;
+
+/** out[m x n] = a[m x k] * b[k x n]. */
+export function matmul(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  gemm(a, k, 1, b, n, 1, out, m, k, n);
+}
+
+/** out[m x n] = transpose(a) * b, with a stored [k x m] and b [k x n]. */
+export function matmulTransA(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  gemm(a, 1, m, b, n, 1, out, m, k, n);
+}
+
+/** out[m x n] = a * transpose(b), with a stored [m x k] and b [n x k]. */
+export function matmulTransB(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  gemm(a, k, 1, b, 1, k, out, m, k, n);
+}
+
+/**
+ * The one kernel behind the three layouts: a(i,p) is a[i*sai + p*sap] and
+ * b(p,j) is b[p*sbp + j*sbj]. 4x4 output blocks keep 16 sums in registers and
+ * load 8 inputs per p; the ragged edges fall back to one element at a time.
+ */
+function gemm(
+  a: Float32Array, sai: number, sap: number,
+  b: Float32Array, sbp: number, sbj: number,
+  out: Float32Array, m: number, k: number, n: number,
+): void {
+  const m4 = m - (m % 4), n4 = n - (n % 4);
+  for (let i = 0; i < m4; i += 4) {
+    const ai0 = i * sai, ai1 = ai0 + sai, ai2 = ai1 + sai, ai3 = ai2 + sai;
+    for (let j = 0; j < n4; j += 4) {
+      const bj0 = j * sbj, bj1 = bj0 + sbj, bj2 = bj1 + sbj, bj3 = bj2 + sbj;
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      for (let p = 0; p < k; p++) {
+        const ap = p * sap, bp = p * sbp;
+        const a0 = a[ai0 + ap], a1 = a[ai1 + ap], a2 = a[ai2 + ap], a3 = a[ai3 + ap];
+        const b0 = b[bp + bj0], b1 = b[bp + bj1], b2 = b[bp + bj2], b3 = b[bp + bj3];
+        c00 = fr(c00 + fr(a0 * b0)); c01 = fr(c01 + fr(a0 * b1)); c02 = fr(c02 + fr(a0 * b2)); c03 = fr(c03 + fr(a0 * b3));
+        c10 = fr(c10 + fr(a1 * b0)); c11 = fr(c11 + fr(a1 * b1)); c12 = fr(c12 + fr(a1 * b2)); c13 = fr(c13 + fr(a1 * b3));
+        c20 = fr(c20 + fr(a2 * b0)); c21 = fr(c21 + fr(a2 * b1)); c22 = fr(c22 + fr(a2 * b2)); c23 = fr(c23 + fr(a2 * b3));
+        c30 = fr(c30 + fr(a3 * b0)); c31 = fr(c31 + fr(a3 * b1)); c32 = fr(c32 + fr(a3 * b2)); c33 = fr(c33 + fr(a3 * b3));
+      }
+      let o = i * n + j;
+      out[o] = c00; out[o + 1] = c01; out[o + 2] = c02; out[o + 3] = c03; o += n;
+      out[o] = c10; out[o + 1] = c11; out[o + 2] = c12; out[o + 3] = c13; o += n;
+      out[o] = c20; out[o + 1] = c21; out[o + 2] = c22; out[o + 3] = c23; o += n;
+      out[o] = c30; out[o + 1] = c31; out[o + 2] = c32; out[o + 3] = c33;
+    }
+    for (let j = n4; j < n; j++) for (let r = i; r < i + 4; r++) out[r * n + j] = dot(a, r * sai, sap, b, j * sbj, sbp, k);
+  }
+  for (let i = m4; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] = dot(a, i * sai, sap, b, j * sbj, sbp, k);
+}
+
+/** One output element, in the contract's order. */
+function dot(a: Float32Array, ai: number, sap: number, b: Float32Array, bj: number, sbp: number, k: number): number {
+  let c = 0;
+  for (let p = 0; p < k; p++) c = fr(c + fr(a[ai + p * sap] * b[bj + p * sbp]));
+  return c;
+}
