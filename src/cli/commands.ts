@@ -2,6 +2,7 @@ import type { Command } from "./args.js";
 import { inspect } from "./inspect.js";
 import { generate } from "./generate.js";
 import { train } from "./train.js";
+import { predict, evaluate, exportCmd } from "./serve.js";
 
 /** Every command of the `sparsectr` tool, in the order --help lists them. */
-export const COMMANDS: Command[] = [train, generate, inspect];
+export const COMMANDS: Command[] = [train, evaluate, predict, exportCmd, generate, inspect];

@@ -5,6 +5,8 @@ import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams } from "../optim/hyper.js";
 import { buildModel, evaluateModel, trainModel, type Progress } from "../train/trainer.js";
 import { writeFileAtomic } from "../io/atomic.js";
+import { exportModel } from "../serve/model-file.js";
+import { inputSpec } from "./serve-io.js";
 import { num, str, UsageError, type Command, type ParsedArgs } from "./args.js";
 
 const HYPER: [string, keyof Hyperparams][] = [
@@ -40,7 +42,7 @@ export const train: Command = {
     { name: "epochs", type: "string", help: "passes over the training rows", default: "1" },
     { name: "batch", type: "string", help: "rows per step", default: "512" },
     { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
-    { name: "out", type: "string", help: "directory to write the trained model's state (tables, dense layers, settings)" },
+    { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving) and the full training state" },
     { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
   ],
   async run(a) {
@@ -124,7 +126,8 @@ async function runTrain(a: ParsedArgs): Promise<number> {
     mkdirSync(out, { recursive: true });
     m.tables.forEach((t, k) => writeFileAtomic(join(out, `table${k}.state`), t.save()));
     m.dense.forEach((d, i) => writeFileAtomic(join(out, `dense${i}.state`), d.save()));
-    writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, params: m.params.map((p) => p.name), report }, null, 2)));
+    writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, input: inputSpec(trainFile, readOpts), params: m.params.map((p) => p.name), report }, null, 2)));
+    exportModel(m, inputSpec(trainFile, readOpts), join(out, "model.sparsectr"));
   }
   if (json) process.stdout.write(JSON.stringify(report) + "\n");
   else {

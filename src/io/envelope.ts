@@ -26,6 +26,9 @@ export function encodeEnvelope(header: Record<string, unknown>, parts: readonly 
 /** The header and body of a saved state; throws naming what is wrong. */
 export function decodeEnvelope(bytes: Uint8Array, what: string): { header: Record<string, unknown>; body: Uint8Array } {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what}: expected a Uint8Array`);
+  // A Node Buffer's slice() is a view, not a copy: work on a plain Uint8Array so
+  // that the loaders' slice().buffer holds exactly the bytes sliced.
+  bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 16) throw new RangeError(`${what}: ${bytes.length} bytes is too short to be a saved state`);
   for (let i = 0; i < 8; i++) {
     if (bytes[i] !== MAGIC.charCodeAt(i)) throw new RangeError(`${what}: not a sparsectr saved state (bad magic)`);

@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { createModel, isModelName, type Model, type ModelConfig, type ModelName } from "../models/index.js";
+import { sigmoid } from "../nn/loss.js";
+import { Vocabulary } from "../data/vocab.js";
+import type { Batch } from "../data/batch.js";
+import type { Format } from "../data/detect.js";
+import type { CtrModel } from "../train/trainer.js";
+
+/** How the served model's input files are read (the keys are hashed from field and value). */
+export interface InputSpec {
+  format: Format;
+  fields: readonly string[];
+  /** csv schema or libsvm featindex path used in training, for reference. */
+  schema?: unknown;
+  featindex?: string;
+}
+
+const KIND = "sparsectr-model";
+
+/**
+ * Writes a trained model for serving: a JSON header (model, config, input
+ * fields, parameter shapes, each table's live-row count) and a binary body with
+ * the dense weights, then per table the live rows only (keys ascending, then
+ * their weights), sealed by a CRC-32 (see io/envelope.ts). Zero rows are not
+ * written: a feature absent from the file reads as zeros, as it does in the
+ * trained model.
+ */
+export function encodeModel(m: CtrModel, input: InputSpec): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const p of m.params) parts.push(bytes(p.value));
+  const tables = m.tables.map((t) => {
+    const live = Array.from(t.ids()).filter((id) => !t.isZero(id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const keys = BigUint64Array.from(live);
+    const w = new Float32Array(live.length * t.rowLength);
+    live.forEach((id, i) => w.set(t.get(id)!, i * t.rowLength));
+    parts.push(new Uint8Array(keys.buffer), bytes(w));
+    return { rowLength: t.rowLength, rows: live.length };
+  });
+  const config: ModelConfig = { fields: input.fields.length, ...(m.settings.modelConfig ?? {}), seed: m.settings.seed };
+  return encodeEnvelope({
+    kind: KIND, version: 1, model: m.model.name, config, input,
+    params: m.params.map((p) => ({ name: p.name, rows: p.rows, rowLength: p.rowLength })),
+    tables, trainedWith: { optimizer: m.settings.optimizer, hyper: m.settings.hyper ?? {} },
+  }, parts);
+}
+
+/** encodeModel, written atomically to a file. */
+export function exportModel(m: CtrModel, input: InputSpec, path: string): number {
+  const b = encodeModel(m, input);
+  writeFileAtomic(path, b);
+  return b.length;
+}
+
+/** A loaded model for scoring: click probabilities from batches of feature keys. */
+export class Predictor {
+  private constructor(
+    readonly modelName: ModelName,
+    readonly input: InputSpec,
+    private readonly model: Model,
+    private readonly tables: { rowLength: number; index: Vocabulary; weights: Float32Array }[],
+    /** Bytes of the model file. */
+    readonly bytes: number,
+  ) {}
+
+  /** Reads a model file written by exportModel; refuses damaged or inconsistent files. */
+  static load(path: string): Predictor {
+    let raw: Uint8Array;
+    try {
+      raw = readFileSync(path);
+    } catch (e) {
+      throw new Error(`model ${path}: ${(e as Error).message}`);
+    }
+    return Predictor.decode(raw, `model ${path}`);
+  }
+
+  static decode(raw: Uint8Array, what = "model"): Predictor {
+    const { header: h, body } = decodeEnvelope(raw, what);
+    if (h.kind !== KIND || h.version !== 1) throw new RangeError(`${what}: not a sparsectr model file (kind ${String(h.kind)}, version ${String(h.version)})`);
+    if (typeof h.model !== "string" || !isModelName(h.model)) throw new RangeError(`${what}: unknown model ${JSON.stringify(h.model)}`);
+    const params = h.params as { name: string; rows: number; rowLength: number }[];
+    const tables = h.tables as { rowLength: number; rows: number }[];
+    if (!Array.isArray(params) || !Array.isArray(tables)) throw new RangeError(`${what}: header lacks params or tables`);
+    let off = 0;
+    const take = (n: number, label: string): Uint8Array => {
+      if (!Number.isSafeInteger(n) || n < 0 || off + n > body.length) throw new RangeError(`${what}: ${label} needs ${n} bytes at ${off}, the body has ${body.length}`);
+      const s = body.slice(off, off + n);
+      off += n;
+      return s;
+    };
+    const values = new Map<string, Float32Array>();
+    for (const p of params) {
+      const rows = intField(p as unknown as Record<string, unknown>, "rows", what, 1 << 26), len = intField(p as unknown as Record<string, unknown>, "rowLength", what, 1 << 20);
+      values.set(p.name, new Float32Array(take(rows * len * 4, `parameter ${p.name}`).buffer));
+    }
+    const model = createModel(h.model, h.config as ModelConfig, {
+      params: (name, rows, rowLength, init) => {
+        const v = values.get(name);
+        if (!v || v.length !== rows * rowLength) throw new RangeError(`${what}: parameter ${name} (${rows} x ${rowLength}) is missing or has another shape`);
+        init.set(v);
+        return init;
+      },
+    });
+    if (model.params().length !== params.length) throw new RangeError(`${what}: ${params.length} parameters in the file, the model has ${model.params().length}`);
+    if (model.inputs.length !== tables.length) throw new RangeError(`${what}: ${tables.length} tables in the file, the model reads ${model.inputs.length}`);
+    const loaded = tables.map((t, k) => {
+      const rows = intField(t as unknown as Record<string, unknown>, "rows", what, 1 << 30), d = intField(t as unknown as Record<string, unknown>, "rowLength", what, 1024);
+      if (d !== model.inputs[k].rowLength) throw new RangeError(`${what}: table ${k} has rows of ${d}, the model reads ${model.inputs[k].rowLength}`);
+      const keys = new Uint32Array(take(rows * 8, `table ${k} keys`).buffer);
+      const weights = new Float32Array(take(rows * d * 4, `table ${k} weights`).buffer);
+      const index = new Vocabulary({ fields: 1, capacity: Math.max(16, 2 ** Math.ceil(Math.log2(rows / 0.75 + 1))) });
+      const ids = new Uint32Array(rows);
+      index.encode(keys, rows, ids);
+      if (index.keys !== rows) throw new RangeError(`${what}: table ${k} lists a key twice`);
+      return { rowLength: d, index, weights };
+    });
+    if (off !== body.length) throw new RangeError(`${what}: ${body.length - off} bytes left after the last table`);
+    return new Predictor(h.model, h.input as InputSpec, model, loaded, raw.length);
+  }
+
+  /** Live rows (features) of the first table. */
+  get features(): number {
+    return this.tables[0]?.index.keys ?? 0;
+  }
+
+  /** Click probabilities of a batch (keys as the readers give them). */
+  predict(batch: Batch, out: Float64Array = new Float64Array(batch.rows)): Float64Array {
+    const F = this.input.fields.length, n = batch.rows;
+    if (batch.keys.length !== n * F) throw new RangeError(`predict: the batch has ${batch.keys.length / Math.max(n, 1)} fields, the model ${F}`);
+    const inputs = this.tables.map((t) => {
+      const d = t.rowLength, x = new Float32Array(n * F * d), w = batch.keyWords;
+      for (let j = 0; j < n * F; j++) {
+        const r = t.index.lookup(w[2 * j], w[2 * j + 1]);
+        if (r >= 0) x.set(t.weights.subarray(r * d, r * d + d), j * d);
+      }
+      return x;
+    });
+    const logits = this.model.forward(inputs, n, false);
+    for (let i = 0; i < n; i++) out[i] = sigmoid(logits[i]);
+    return out;
+  }
+}
+
+function bytes(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+}
