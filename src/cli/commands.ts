@@ -2,7 +2,8 @@ import type { Command } from "./args.js";
 import { inspect } from "./inspect.js";
 import { generate } from "./generate.js";
 import { train } from "./train.js";
+import { demo } from "./demo.js";
 import { predict, evaluate, exportCmd } from "./serve.js";
 
 /** Every command of the `sparsectr` tool, in the order --help lists them. */
-export const COMMANDS: Command[] = [train, evaluate, predict, exportCmd, generate, inspect];
+export const COMMANDS: Command[] = [demo, train, evaluate, predict, exportCmd, generate, inspect];
