@@ -1,6 +1,8 @@
 import { benchOptim } from "./optim.js";
 import { benchIndex } from "./index-scale.js";
 import { benchData } from "./data.js";
+import { benchTrain } from "./train.js";
+import { benchDense } from "./dense.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -10,6 +12,8 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   optim: benchOptim,
   index: benchIndex,
   data: benchData,
+  train: benchTrain,
+  dense: benchDense,
 };
 
 const args = process.argv.slice(2);

@@ -9,7 +9,7 @@ export { createParam, defaultParamFactory } from "./param.js";
 export { Random, deriveSeed } from "./random.js";
 export { initBound, uniformInit } from "./init.js";
 export type { InitScheme } from "./init.js";
-export { matmul, matmulTransA, matmulTransB } from "./matmul.js";
+export { matmul, matmulTransA, matmulTransB, setMatmulBackend, getMatmulBackend } from "./matmul.js";
 export { Linear } from "./linear.js";
 export type { LinearOptions } from "./linear.js";
 export { Relu } from "./relu.js";

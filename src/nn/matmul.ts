@@ -9,22 +9,102 @@
  * two float32 values is exact in float64, and double rounding of a sum of two
  * float32 values is harmless). The blocking below changes only which elements
  * are computed together, never the order of any element's sum.
+ *
+ * Two implementations follow the contract: the plain TypeScript kernels here
+ * (`matmulTs`, `matmulTransATs`, `matmulTransBTs`: the reference, and the
+ * fallback where WebAssembly is unavailable) and the WebAssembly SIMD kernels
+ * of src/kernels/dense.ts, about 15x faster on the models' shapes. `matmul`,
+ * `matmulTransA` and `matmulTransB` choose between them by size only (see
+ * {@link setMatmulBackend}), so the same inputs always take the same path;
+ * both paths give the same bits anyway.
  */
+
+import { denseAvailable, denseFits, denseMatmul, type DenseLayout } from "../kernels/dense.js";
 
 const fr = Math.fround;
 
+/** Which implementation the products use: "auto" (default) picks WebAssembly from {@link WASM_MIN_WORK} on. */
+export type MatmulBackend = "ts" | "wasm" | "auto";
+
+/**
+ * In "auto", products with m * k * n at least this go to WebAssembly (when it
+ * loads); smaller ones stay in TypeScript, where the copies in and out and the
+ * call cost more than they save. Measured by `npm run bench -- dense`.
+ */
+export const WASM_MIN_WORK = 256;
+
+let backend: MatmulBackend = "auto";
+
+/**
+ * Chooses the implementation of {@link matmul}, {@link matmulTransA} and
+ * {@link matmulTransB} for the whole process: "ts" forces the TypeScript
+ * kernels, "wasm" the WebAssembly ones (throwing if the module cannot load),
+ * "auto" decides by size. Both give the same bits, so this changes speed only.
+ */
+export function setMatmulBackend(b: MatmulBackend): void {
+  if (b !== "ts" && b !== "wasm" && b !== "auto") {
+    throw new TypeError(`unknown matmul backend "${String(b)}": expected "ts", "wasm" or "auto"`);
+  }
+  backend = b;
+}
+
+/** The current choice of {@link setMatmulBackend}. */
+export function getMatmulBackend(): MatmulBackend {
+  return backend;
+}
+
+function useWasm(m: number, k: number, n: number): boolean {
+  if (backend === "ts") return false;
+  if (backend === "wasm") return true;
+  return m * k * n >= WASM_MIN_WORK && denseFits(m, k, n) && denseAvailable();
+}
+
+function checkSizes(where: string, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  if (!(Number.isInteger(m) && Number.isInteger(k) && Number.isInteger(n) && m >= 0 && k >= 0 && n >= 0)) {
+    throw new RangeError(`${where}: sizes must be non-negative integers, got m=${m} k=${k} n=${n}`);
+  }
+  if (a.length < m * k || b.length < k * n || out.length < m * n) {
+    throw new RangeError(
+      `${where}: arrays too short for m=${m} k=${k} n=${n} (a ${a.length} of ${m * k}, b ${b.length} of ${k * n}, out ${out.length} of ${m * n})`,
+    );
+  }
+}
+
+function dispatch(layout: DenseLayout, where: string, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  checkSizes(where, a, b, out, m, k, n);
+  if (useWasm(m, k, n)) denseMatmul(layout, a, b, out, m, k, n);
+  else if (layout === "nn") matmulTs(a, b, out, m, k, n);
+  else if (layout === "tn") matmulTransATs(a, b, out, m, k, n);
+  else matmulTransBTs(a, b, out, m, k, n);
+}
+
 /** out[m x n] = a[m x k] * b[k x n]. */
 export function matmul(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
-  gemm(a, k, 1, b, n, 1, out, m, k, n);
+  dispatch("nn", "matmul", a, b, out, m, k, n);
 }
 
 /** out[m x n] = transpose(a) * b, with a stored [k x m] and b [k x n]. */
 export function matmulTransA(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
-  gemm(a, 1, m, b, n, 1, out, m, k, n);
+  dispatch("tn", "matmulTransA", a, b, out, m, k, n);
 }
 
 /** out[m x n] = a * transpose(b), with a stored [m x k] and b [n x k]. */
 export function matmulTransB(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  dispatch("nt", "matmulTransB", a, b, out, m, k, n);
+}
+
+/** {@link matmul} in plain TypeScript: the reference. */
+export function matmulTs(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  gemm(a, k, 1, b, n, 1, out, m, k, n);
+}
+
+/** {@link matmulTransA} in plain TypeScript: the reference. */
+export function matmulTransATs(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+  gemm(a, 1, m, b, n, 1, out, m, k, n);
+}
+
+/** {@link matmulTransB} in plain TypeScript: the reference. */
+export function matmulTransBTs(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
   gemm(a, k, 1, b, 1, k, out, m, k, n);
 }
 

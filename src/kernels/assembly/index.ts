@@ -3,3 +3,4 @@
 export * from "./layout";
 export { updateDense, updateSparse } from "./rows";
 export { resolve, resolveAccumulate, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
+export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";

@@ -1,0 +1,139 @@
+import {
+  WASM_MIN_WORK, getMatmulBackend, matmul, matmulTransA, matmulTransATs, matmulTransB, matmulTransBTs, matmulTs, setMatmulBackend,
+  type MatmulBackend,
+} from "../src/nn/matmul.js";
+import { MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
+import { mulberry } from "./workload.js";
+
+type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
+
+/** Dense layers of the paper's models (and deepfm): [inDim, outDim]. */
+const LAYERS: [string, number, number][] = [
+  ["mlp", 352, 64], ["mlp", 64, 32], ["mlp", 32, 16], ["mlp", 16, 1],
+  ["dcn", 312, 64], ["dcn", 64, 64], ["dcn", 376, 1],
+  ["opnn", 160, 512], ["opnn", 100, 512], ["opnn", 512, 256], ["opnn", 256, 128], ["opnn", 128, 1],
+  ["deepfm", 390, 400], ["deepfm", 400, 400], ["deepfm", 400, 1],
+];
+
+/** Best seconds per call of f over `rounds` rounds of at least `minMs` each. */
+function best(f: () => void, rounds: number, minMs: number): number {
+  f();
+  let reps = 1, t = 0;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) f();
+    t = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (t >= minMs) break;
+    reps *= 2;
+  }
+  let bestMs = t / reps;
+  for (let r = 1; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < reps; i++) f();
+    bestMs = Math.min(bestMs, Number(process.hrtime.bigint() - t0) / 1e6 / reps);
+  }
+  return bestMs / 1e3;
+}
+
+function withBackend<T>(b: MatmulBackend, fn: () => T): T {
+  const before = getMatmulBackend();
+  setMatmulBackend(b);
+  try {
+    return fn();
+  } finally {
+    setMatmulBackend(before);
+  }
+}
+
+/**
+ * `npm run bench -- dense`: the three matrix products on every dense layer's
+ * forward (x W: batch x in x out), weight-gradient (x^T dy: in x batch x out)
+ * and input-gradient (dy W^T: batch x out x in) shapes at batch 512, in GFLOPS
+ * (2mkn per call; the WebAssembly figure includes copying the operands in and
+ * the result out), plain TypeScript vs WebAssembly SIMD; then ms per
+ * forward + backward step of each preset model at batch 512 with each backend.
+ */
+export function benchDense(emit: (o: object) => void, quick: boolean): void {
+  const batch = 512, rounds = quick ? 3 : 7, minMs = quick ? 20 : 60;
+  const rand = mulberry(5);
+  const fill = (n: number): Float32Array => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = rand() * 2 - 1;
+    return a;
+  };
+  const variants: [string, Product, Product][] = [
+    ["matmul", matmul, matmulTs], ["matmulTransA", matmulTransA, matmulTransATs], ["matmulTransB", matmulTransB, matmulTransBTs],
+  ];
+  // Per model: all its products of one step (flop-weighted GFLOPS); over all: the large shapes.
+  const perModel = new Map<string, { flop: number; ts: number; wasm: number }>();
+  const large: number[] = [];
+  const seen = new Set<string>();
+  for (const [model, inDim, outDim] of LAYERS) {
+    const shapes: [number, number, number][] = [[batch, inDim, outDim], [inDim, batch, outDim], [batch, outDim, inDim]];
+    variants.forEach(([name, f, ref], v) => {
+      const [m, k, n] = shapes[v];
+      const a = fill(m * k), b = fill(k * n), out = new Float32Array(m * n);
+      const flop = 2 * m * k * n;
+      const wasm = withBackend("wasm", () => best(() => f(a, b, out, m, k, n), rounds, minMs));
+      const ts = best(() => ref(a, b, out, m, k, n), quick ? 2 : 3, minMs);
+      const acc = perModel.get(model) ?? { flop: 0, ts: 0, wasm: 0 };
+      acc.flop += flop; acc.ts += ts; acc.wasm += wasm;
+      perModel.set(model, acc);
+      const key = `${name} ${m}x${k}x${n}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      if (m * k * n >= 1 << 20) large.push(flop / wasm / 1e9);
+      emit({
+        bench: "dense-product", model, variant: name, pass: ["forward", "weight-grad", "input-grad"][v], m, k, n,
+        ts_gflops: +(flop / ts / 1e9).toFixed(2), wasm_gflops: +(flop / wasm / 1e9).toFixed(2), speedup: +(ts / wasm).toFixed(1),
+        ts_us: +(ts * 1e6).toFixed(1), wasm_us: +(wasm * 1e6).toFixed(1),
+      });
+    });
+  }
+  for (const [model, acc] of perModel) {
+    emit({
+      bench: "dense-products-per-step", model, batch, note: "all dense products of one forward + backward, flop-weighted",
+      ts_ms: +(acc.ts * 1e3).toFixed(2), wasm_ms: +(acc.wasm * 1e3).toFixed(2),
+      ts_gflops: +(acc.flop / acc.ts / 1e9).toFixed(2), wasm_gflops: +(acc.flop / acc.wasm / 1e9).toFixed(2),
+    });
+  }
+  const mean = large.reduce((s, x) => s + x, 0) / large.length;
+  emit({
+    bench: "dense-summary", shapes: large.length, note: "shapes with m*k*n >= 2^20 (the compute-bound ones)",
+    wasm_gflops_min: +Math.min(...large).toFixed(2), wasm_gflops_mean: +mean.toFixed(2),
+    target_gflops: 35, meets_target: Math.min(...large) >= 35,
+  });
+
+  // Small products: where WebAssembly starts to pay (WASM_MIN_WORK in src/nn/matmul.ts).
+  for (const [m, k, n] of [[4, 4, 4], [4, 8, 8], [3, 5, 7], [6, 6, 8], [8, 8, 8], [16, 16, 16], [1, 512, 1], [2, 512, 2]]) {
+    const a = fill(m * k), b = fill(k * n), out = new Float32Array(m * n);
+    const wasm = withBackend("wasm", () => best(() => matmul(a, b, out, m, k, n), rounds, 5));
+    const ts = best(() => matmulTs(a, b, out, m, k, n), rounds, 5);
+    emit({
+      bench: "dense-small", m, k, n, mkn: m * k * n, ts_us: +(ts * 1e6).toFixed(3), wasm_us: +(wasm * 1e6).toFixed(3),
+      auto: m * k * n >= WASM_MIN_WORK ? "wasm" : "ts",
+    });
+  }
+
+  const models: ModelName[] = ["mlp", "dcn", "opnn", "deepfm"];
+  for (const name of models) {
+    const m = createModel(name, { ...MODEL_PRESETS[name], seed: 1 });
+    const r = mulberry(9);
+    const xs = m.inputs.map((s) => Float32Array.from({ length: batch * s.fields * s.rowLength }, () => (r() - 0.5) * 0.1));
+    const dy = Float32Array.from({ length: batch }, () => (r() - 0.5) / batch);
+    const step = (): void => {
+      m.forward(xs, batch, true);
+      m.backward(dy, batch);
+    };
+    const ms: Record<string, number> = {};
+    for (const b of ["wasm", "ts"] as const) {
+      ms[b] = withBackend(b, () => best(step, b === "ts" ? (quick ? 2 : 3) : rounds, b === "ts" ? 0 : minMs)) * 1e3;
+    }
+    const samples = batch / (ms.wasm / 1e3);
+    emit({
+      bench: "dense-model-step", model: name, batch, what: "forward (training) + backward, no optimizer",
+      ts_ms: +ms.ts.toFixed(2), wasm_ms: +ms.wasm.toFixed(2), speedup: +(ms.ts / ms.wasm).toFixed(1),
+      wasm_samples_per_sec: Math.round(samples),
+    });
+  }
+}

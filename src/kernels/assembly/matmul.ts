@@ -1,0 +1,449 @@
+// Dense float32 matrix products in WebAssembly SIMD, the twins of the plain
+// TypeScript kernels in src/nn/matmul.ts, with the same arithmetic contract:
+// every output element starts at +0 and adds the float32 products
+// a(i,p) * b(p,j) for p = 0, 1, ..., k-1 in that order, rounding after every
+// multiply and every add (f32x4.mul then f32x4.add, never a fused
+// multiply-add). The SIMD lanes run different output elements side by side and
+// the register blocking only chooses which elements are computed together, so
+// every element's sum is the same sequence of float32 operations as in the
+// scalar code: the same bits.
+//
+// Products where A or C is a single row, or C a single column, run as a row
+// vector times a row-major matrix straight from the operands. Otherwise both
+// operands are first repacked into the work area (so the inner loop reads two
+// sequential streams whatever the layout and there are no edge cases):
+// - A in panels of 4 rows: pa[(ip * k + p) * 4 + r] = a(4 ip + r, p), rows past
+//   m zero;
+// - B in panels of 8 columns: pb[(jp * k + p) * 8 + c] = b(p, 8 jp + c),
+//   columns past n zero.
+// The work area is sgemmWorkBytes(m, k, n) bytes at `work` (16-byte aligned).
+// A tile of 4 rows x 8 columns of C lives in 8 v128 registers while p runs;
+// padding rows and columns are computed but never stored. C is written
+// row-major with row stride n. All addresses are byte offsets.
+
+/** Bytes of work area the three products need for an m x k by k x n product. */
+export function sgemmWorkBytes(m: i32, k: i32, n: i32): usize {
+  return packedABytes(m, k) + packedBBytes(k, n);
+}
+
+@inline function packedABytes(m: i32, k: i32): usize {
+  return <usize>((m + 3) >> 2) * <usize>k * 16;
+}
+
+@inline function packedBBytes(k: i32, n: i32): usize {
+  return <usize>((n + 7) >> 3) * <usize>k * 32;
+}
+
+/** c[m x n] = a[m x k] * b[k x n]. */
+export function sgemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, work: usize): void {
+  if (m == 1) {
+    // c is one row: a row vector times a row-major matrix, no packing.
+    vectorTimesRows(a, b, <usize>n << 2, c, k, n);
+    return;
+  }
+  const pa = work, pb = work + packedABytes(m, k);
+  packRowsA(a, <usize>k << 2, pa, m, k);
+  packRowsB(b, <usize>n << 2, pb, k, n);
+  product(pa, pb, c, m, k, n);
+}
+
+/** c[m x n] = transpose(a) * b, with a stored [k x m] and b [k x n]. */
+export function sgemmTransA(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, work: usize): void {
+  if (m == 1) {
+    // c is one row, a is a vector: as in sgemm.
+    vectorTimesRows(a, b, <usize>n << 2, c, k, n);
+    return;
+  }
+  if (n == 1) {
+    // c is one column: c^T = b^T a, a row vector times a row-major matrix, no packing.
+    vectorTimesRows(b, a, <usize>m << 2, c, k, m);
+    return;
+  }
+  const pa = work, pb = work + packedABytes(m, k);
+  packColsA(a, <usize>m << 2, pa, m, k);
+  packRowsB(b, <usize>n << 2, pb, k, n);
+  product(pa, pb, c, m, k, n);
+}
+
+/** c[m x n] = a * transpose(b), with a stored [m x k] and b [n x k]. */
+export function sgemmTransB(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, work: usize): void {
+  if (n == 1) {
+    // b is one row [1 x k], the same floats as one column [k x 1]: as in sgemm.
+    sgemm(a, b, c, m, k, 1, work);
+    return;
+  }
+  const pa = work, pb = work + packedABytes(m, k);
+  packRowsA(a, <usize>k << 2, pa, m, k);
+  packColsB(b, <usize>k << 2, pb, k, n);
+  product(pa, pb, c, m, k, n);
+}
+
+// ---------------------------------------------------------------------------
+// Packing.
+
+// 4 x 4 transpose of the rows r0..r3 (4 floats each): returns column q.
+@inline function col0(r0: v128, r1: v128, r2: v128, r3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), 0, 1, 4, 5);
+}
+@inline function col1(r0: v128, r1: v128, r2: v128, r3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), 2, 3, 6, 7);
+}
+@inline function col2(r0: v128, r1: v128, r2: v128, r3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), v128.shuffle<f32>(r2, r3, 2, 6, 3, 7), 0, 1, 4, 5);
+}
+@inline function col3(r0: v128, r1: v128, r2: v128, r3: v128): v128 {
+  return v128.shuffle<f32>(v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), v128.shuffle<f32>(r2, r3, 2, 6, 3, 7), 2, 3, 6, 7);
+}
+
+// Writes 4 consecutive groups (stride `step` bytes) of 4 floats from 4 source
+// vectors that each hold 4 consecutive p of one line: the transpose of a 4 x 4 block.
+@inline function transpose4(s: usize, ss: usize, d: usize, step: usize): void {
+  const r0 = v128.load(s), r1 = v128.load(s + ss), r2 = v128.load(s + 2 * ss), r3 = v128.load(s + 3 * ss);
+  v128.store(d, col0(r0, r1, r2, r3));
+  v128.store(d + step, col1(r0, r1, r2, r3));
+  v128.store(d + 2 * step, col2(r0, r1, r2, r3));
+  v128.store(d + 3 * step, col3(r0, r1, r2, r3));
+}
+
+// A with a(i, p) at a + i * rs + p * 4 (row-major, row stride rs bytes).
+function packRowsA(a: usize, rs: usize, pa: usize, m: i32, k: i32): void {
+  const k4 = k & ~3;
+  let d = pa;
+  for (let i0 = 0; i0 < m; i0 += 4) {
+    const h = min(4, m - i0);
+    const s0 = a + <usize>i0 * rs;
+    if (h == 4) {
+      let p = 0;
+      for (; p < k4; p += 4) {
+        transpose4(s0 + (<usize>p << 2), rs, d, 16);
+        d += 64;
+      }
+      for (; p < k; p++) {
+        const s = s0 + (<usize>p << 2);
+        store<f32>(d, load<f32>(s));
+        store<f32>(d, load<f32>(s + rs), 4);
+        store<f32>(d, load<f32>(s + 2 * rs), 8);
+        store<f32>(d, load<f32>(s + 3 * rs), 12);
+        d += 16;
+      }
+    } else {
+      for (let p = 0; p < k; p++) {
+        const s = s0 + (<usize>p << 2);
+        for (let r = 0; r < 4; r++) store<f32>(d + (<usize>r << 2), r < h ? load<f32>(s + <usize>r * rs) : 0);
+        d += 16;
+      }
+    }
+  }
+}
+
+// A with a(i, p) at a + i * 4 + p * ps (stored transposed: [k x m], row stride ps bytes).
+// Four panels (16 columns, 64 bytes of each stored row) at a time, so that every
+// line of A is read once even when ps is a large power of two.
+function packColsA(a: usize, ps: usize, pa: usize, m: i32, k: i32): void {
+  const pas = <usize>k << 4;
+  let d = pa;
+  let i0 = 0;
+  for (; i0 + 16 <= m; i0 += 16) {
+    let s = a + (<usize>i0 << 2), e = d;
+    for (let p = 0; p < k; p++) {
+      v128.store(e, v128.load(s));
+      v128.store(e + pas, v128.load(s, 16));
+      v128.store(e + 2 * pas, v128.load(s, 32));
+      v128.store(e + 3 * pas, v128.load(s, 48));
+      s += ps; e += 16;
+    }
+    d += pas << 2;
+  }
+  for (; i0 < m; i0 += 4) {
+    const h = min(4, m - i0);
+    let s = a + (<usize>i0 << 2);
+    if (h == 4) {
+      for (let p = 0; p < k; p++) {
+        v128.store(d, v128.load(s));
+        s += ps; d += 16;
+      }
+    } else {
+      for (let p = 0; p < k; p++) {
+        for (let r = 0; r < 4; r++) store<f32>(d + (<usize>r << 2), r < h ? load<f32>(s + (<usize>r << 2)) : 0);
+        s += ps; d += 16;
+      }
+    }
+  }
+}
+
+// B with b(p, j) at b + p * ps + j * 4 (row-major, row stride ps bytes). Two
+// panels (16 columns, 64 bytes of each row) at a time, for the same reason.
+function packRowsB(b: usize, ps: usize, pb: usize, k: i32, n: i32): void {
+  const pbs = <usize>k << 5;
+  let d = pb;
+  let j0 = 0;
+  for (; j0 + 16 <= n; j0 += 16) {
+    let s = b + (<usize>j0 << 2), e = d;
+    for (let p = 0; p < k; p++) {
+      v128.store(e, v128.load(s));
+      v128.store(e, v128.load(s, 16), 16);
+      v128.store(e + pbs, v128.load(s, 32));
+      v128.store(e + pbs, v128.load(s, 48), 16);
+      s += ps; e += 32;
+    }
+    d += pbs << 1;
+  }
+  for (; j0 < n; j0 += 8) {
+    const w = min(8, n - j0);
+    let s = b + (<usize>j0 << 2);
+    if (w == 8) {
+      for (let p = 0; p < k; p++) {
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+        s += ps; d += 32;
+      }
+    } else {
+      for (let p = 0; p < k; p++) {
+        for (let c = 0; c < 8; c++) store<f32>(d + (<usize>c << 2), c < w ? load<f32>(s + (<usize>c << 2)) : 0);
+        s += ps; d += 32;
+      }
+    }
+  }
+}
+
+// B with b(p, j) at b + j * js + p * 4 (stored transposed: [n x k], row stride js bytes).
+function packColsB(b: usize, js: usize, pb: usize, k: i32, n: i32): void {
+  const k4 = k & ~3;
+  let d = pb;
+  for (let j0 = 0; j0 < n; j0 += 8) {
+    const w = min(8, n - j0);
+    const s0 = b + <usize>j0 * js;
+    if (w == 8) {
+      let p = 0;
+      for (; p < k4; p += 4) {
+        const s = s0 + (<usize>p << 2);
+        transpose4(s, js, d, 32);
+        transpose4(s + 4 * js, js, d + 16, 32);
+        d += 128;
+      }
+      for (; p < k; p++) {
+        const s = s0 + (<usize>p << 2);
+        for (let c = 0; c < 8; c++) store<f32>(d + (<usize>c << 2), load<f32>(s + <usize>c * js));
+        d += 32;
+      }
+    } else {
+      for (let p = 0; p < k; p++) {
+        const s = s0 + (<usize>p << 2);
+        for (let c = 0; c < 8; c++) store<f32>(d + (<usize>c << 2), c < w ? load<f32>(s + <usize>c * js) : 0);
+        d += 32;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The product of the packed operands.
+
+// Rows of C per block: the block's packed A (MC x k floats) stays in L2 while
+// every B panel passes over it; each B panel (8 x k floats) stays in L1 while
+// the block's row panels pass over it.
+const MC: i32 = 64;
+
+function product(pa: usize, pb: usize, c: usize, m: i32, k: i32, n: i32): void {
+  if (n == 1) {
+    column(pa, pb, c, m, k);
+    return;
+  }
+  const ldc = <usize>n << 2;
+  const pas = <usize>k << 4, pbs = <usize>k << 5;
+  for (let ib = 0; ib < m; ib += MC) {
+    const iend = min(m, ib + MC);
+    const ablock = pa + <usize>(ib >> 2) * pas;
+    const cblock = c + <usize>ib * ldc;
+    let bp = pb;
+    for (let j0 = 0; j0 < n; j0 += 8) {
+      const cols = min(8, n - j0);
+      let ap = ablock;
+      let cp = cblock + (<usize>j0 << 2);
+      if (cols > 4) {
+        for (let i0 = ib; i0 < iend; i0 += 4) {
+          tile8(ap, bp, k, cp, ldc, min(4, m - i0), cols);
+          ap += pas; cp += ldc << 2;
+        }
+      } else {
+        for (let i0 = ib; i0 < iend; i0 += 4) {
+          tile4(ap, bp, k, cp, ldc, min(4, m - i0), cols);
+          ap += pas; cp += ldc << 2;
+        }
+      }
+      bp += pbs;
+    }
+  }
+}
+
+// Stores the first `cols` (1..8) lanes of v0:v1 at row.
+@inline function put(row: usize, cols: i32, v0: v128, v1: v128): void {
+  if (cols == 8) {
+    v128.store(row, v0);
+    v128.store(row, v1, 16);
+    return;
+  }
+  if (cols >= 4) {
+    v128.store(row, v0);
+    if (cols > 4) store<f32>(row, f32x4.extract_lane(v1, 0), 16);
+    if (cols > 5) store<f32>(row, f32x4.extract_lane(v1, 1), 20);
+    if (cols > 6) store<f32>(row, f32x4.extract_lane(v1, 2), 24);
+    return;
+  }
+  store<f32>(row, f32x4.extract_lane(v0, 0));
+  if (cols > 1) store<f32>(row, f32x4.extract_lane(v0, 1), 4);
+  if (cols > 2) store<f32>(row, f32x4.extract_lane(v0, 2), 8);
+}
+
+// Stores the first `rows` (1..4) rows of a tile.
+@inline function putRows(
+  c: usize, ldc: usize, rows: i32, cols: i32,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+): void {
+  put(c, cols, c00, c01);
+  if (rows > 1) put(c + ldc, cols, c10, c11);
+  if (rows > 2) put(c + 2 * ldc, cols, c20, c21);
+  if (rows > 3) put(c + 3 * ldc, cols, c30, c31);
+}
+
+// One 4 x 8 tile: a and b point at the panels' p = 0.
+@inline function tile8(a: usize, b: usize, k: i32, c: usize, ldc: usize, rows: i32, cols: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < k; p++) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a, 4);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0));
+    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(a, 8);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0));
+    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(a, 12);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0));
+    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    a += 16; b += 32;
+  }
+  putRows(c, ldc, rows, cols, c00, c01, c10, c11, c20, c21, c30, c31);
+}
+
+// One 4 x 4 tile (a panel's first 4 columns), for a last panel of at most 4 columns.
+@inline function tile4(a: usize, b: usize, k: i32, c: usize, ldc: usize, rows: i32, cols: i32): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  for (let p = 0; p < k; p++) {
+    const b0 = v128.load(b);
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(a), b0));
+    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(a, 4), b0));
+    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(a, 8), b0));
+    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(a, 12), b0));
+    a += 16; b += 32;
+  }
+  const z = f32x4.splat(0);
+  putRows(c, ldc, rows, cols, c0, z, c1, z, c2, z, c3, z);
+}
+
+// n == 1 (a matrix times a vector): the lanes run 4 rows of one A panel
+// against b(p, 0) splat, 8 panels at once so that the adds do not wait on
+// each other. C is one column, so 4 rows are 4 consecutive floats.
+function column(pa: usize, pb: usize, c: usize, m: i32, k: i32): void {
+  const pas = <usize>k << 4;
+  const m4 = m & ~3;
+  let i0 = 0;
+  let a = pa;
+  for (; i0 + 32 <= m4; i0 += 32) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+    let b = pb, x = a;
+    for (let p = 0; p < k; p++) {
+      const y = v128.load32_splat(b);
+      c0 = f32x4.add(c0, f32x4.mul(v128.load(x), y));
+      c1 = f32x4.add(c1, f32x4.mul(v128.load(x + pas), y));
+      c2 = f32x4.add(c2, f32x4.mul(v128.load(x + 2 * pas), y));
+      c3 = f32x4.add(c3, f32x4.mul(v128.load(x + 3 * pas), y));
+      c4 = f32x4.add(c4, f32x4.mul(v128.load(x + 4 * pas), y));
+      c5 = f32x4.add(c5, f32x4.mul(v128.load(x + 5 * pas), y));
+      c6 = f32x4.add(c6, f32x4.mul(v128.load(x + 6 * pas), y));
+      c7 = f32x4.add(c7, f32x4.mul(v128.load(x + 7 * pas), y));
+      b += 32; x += 16;
+    }
+    const o = c + (<usize>i0 << 2);
+    v128.store(o, c0);
+    v128.store(o, c1, 16);
+    v128.store(o, c2, 32);
+    v128.store(o, c3, 48);
+    v128.store(o, c4, 64);
+    v128.store(o, c5, 80);
+    v128.store(o, c6, 96);
+    v128.store(o, c7, 112);
+    a += pas << 3;
+  }
+  for (; i0 < m; i0 += 4) {
+    let c0 = f32x4.splat(0);
+    let b = pb, x = a;
+    for (let p = 0; p < k; p++) {
+      c0 = f32x4.add(c0, f32x4.mul(v128.load(x), v128.load32_splat(b)));
+      b += 32; x += 16;
+    }
+    const o = c + (<usize>i0 << 2);
+    const rows = min(4, m - i0);
+    store<f32>(o, f32x4.extract_lane(c0, 0));
+    if (rows > 1) store<f32>(o, f32x4.extract_lane(c0, 1), 4);
+    if (rows > 2) store<f32>(o, f32x4.extract_lane(c0, 2), 8);
+    if (rows > 3) store<f32>(o, f32x4.extract_lane(c0, 3), 12);
+    a += pas;
+  }
+}
+
+// c[j] = sum over p of r(p, j) * x[p] for j < w, with r(p, j) at r + p * rs + j * 4:
+// the lanes run 32 consecutive j at a time in 8 independent sums. (The product
+// x[p] * r(p, j) is the contract's a(i,p) * b(p,j) in either order: float32
+// multiplication commutes exactly.)
+function vectorTimesRows(x: usize, r: usize, rs: usize, c: usize, k: i32, w: i32): void {
+  let j0 = 0;
+  for (; j0 + 32 <= w; j0 += 32) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+    let s = r + (<usize>j0 << 2), xp = x;
+    for (let p = 0; p < k; p++) {
+      const y = v128.load32_splat(xp);
+      c0 = f32x4.add(c0, f32x4.mul(v128.load(s), y));
+      c1 = f32x4.add(c1, f32x4.mul(v128.load(s, 16), y));
+      c2 = f32x4.add(c2, f32x4.mul(v128.load(s, 32), y));
+      c3 = f32x4.add(c3, f32x4.mul(v128.load(s, 48), y));
+      c4 = f32x4.add(c4, f32x4.mul(v128.load(s, 64), y));
+      c5 = f32x4.add(c5, f32x4.mul(v128.load(s, 80), y));
+      c6 = f32x4.add(c6, f32x4.mul(v128.load(s, 96), y));
+      c7 = f32x4.add(c7, f32x4.mul(v128.load(s, 112), y));
+      s += rs; xp += 4;
+    }
+    const o = c + (<usize>j0 << 2);
+    v128.store(o, c0);
+    v128.store(o, c1, 16);
+    v128.store(o, c2, 32);
+    v128.store(o, c3, 48);
+    v128.store(o, c4, 64);
+    v128.store(o, c5, 80);
+    v128.store(o, c6, 96);
+    v128.store(o, c7, 112);
+  }
+  for (; j0 + 4 <= w; j0 += 4) {
+    let c0 = f32x4.splat(0);
+    let s = r + (<usize>j0 << 2), xp = x;
+    for (let p = 0; p < k; p++) {
+      c0 = f32x4.add(c0, f32x4.mul(v128.load(s), v128.load32_splat(xp)));
+      s += rs; xp += 4;
+    }
+    v128.store(c + (<usize>j0 << 2), c0);
+  }
+  for (; j0 < w; j0++) {
+    let c0: f32 = 0;
+    let s = r + (<usize>j0 << 2), xp = x;
+    for (let p = 0; p < k; p++) {
+      c0 = c0 + load<f32>(s) * load<f32>(xp);
+      s += rs; xp += 4;
+    }
+    store<f32>(c + (<usize>j0 << 2), c0);
+  }
+}
