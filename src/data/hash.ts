@@ -1,3 +1,5 @@
+import { fmix32 } from "../util/fmix32.js";
+
 /**
  * Feature keys: a (field, value) pair hashed to 64 bits, kept as two 32-bit
  * halves so that no BigInt is made per feature. The value is hashed as its
@@ -9,15 +11,6 @@
  */
 export const KEY_SEED_LO = 0x811c9dc5;
 export const KEY_SEED_HI = 0x2f6b5a1d;
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Writes the key of (field, bytes[start:end]) to out[o] (low half) and

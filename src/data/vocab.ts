@@ -1,3 +1,5 @@
+import { fmix32 } from "../util/fmix32.js";
+
 /**
  * Feature vocabulary: maps 64-bit feature keys to dense row ids in order of
  * first sight ("the features present in the training data"). Open addressing
@@ -128,16 +130,7 @@ export class Vocabulary {
 }
 
 // Keys from hashKey are well mixed already, but keys a user builds (sequential
-// ids, say) may not be: mix both halves (murmur3's finaliser) before probing.
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
+// ids, say) may not be: mix both halves before probing.
 function slotOf(lo: number, hi: number): number {
   return fmix32((lo ^ fmix32(hi)) >>> 0);
 }

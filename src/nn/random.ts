@@ -1,16 +1,9 @@
+import { fmix32 } from "../util/fmix32.js";
+
 /**
  * Seeded pseudo-random numbers for initialisation and dropout masks: the same
  * seed gives the same numbers on every platform (integer arithmetic only).
  */
-
-/** Murmur3's 32-bit finaliser: spreads every input bit over the output. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /**
  * A seed for one named stream (a parameter's initial values, a dropout

@@ -5,17 +5,11 @@ import {
   M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES,
 } from "../layout.js";
 import type { Heap } from "../heap.js";
+import { fmix32 } from "../../util/fmix32.js";
 
 const f = Math.fround;
 
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+
 
 function keyHash(lo: number, hi: number): number {
   return fmix32((lo ^ fmix32(hi)) >>> 0);
