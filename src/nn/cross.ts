@@ -3,6 +3,7 @@ import type { Param, ParamFactory } from "./param.js";
 import { createParam, defaultParamFactory } from "./param.js";
 import { initBound, uniformInit } from "./init.js";
 import { checkDim } from "./linear.js";
+import { matmul, matmulTransA } from "./matmul.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
 /** Gradients of a {@link CrossLayer}'s two inputs (internal buffers, batch x dim). */
@@ -30,7 +31,7 @@ export class CrossLayer {
   private readonly y = new Scratch();
   private readonly dx0 = new Scratch();
   private readonly dxl = new Scratch();
-  private readonly dw: Float64Array;
+  private readonly ds = new Scratch();
   private readonly db: Float64Array;
 
   constructor(readonly name: string, dim: number, seed: number, factory: ParamFactory = defaultParamFactory) {
@@ -39,7 +40,6 @@ export class CrossLayer {
     const wName = `${name}.w`;
     this.w = createParam(factory, wName, dim, 1, uniformInit(dim, initBound("glorot", dim, 1), seed, wName));
     this.b = createParam(factory, `${name}.b`, 1, dim, new Float32Array(dim));
-    this.dw = new Float64Array(dim);
     this.db = new Float64Array(dim);
   }
 
@@ -49,12 +49,10 @@ export class CrossLayer {
     checkInput(this.name, x0, n);
     checkInput(this.name, xl, n);
     const s = this.s.take(batch), y = this.y.take(n), w = this.w.value, b = this.b.value;
+    // s = x_l . w for every sample at once: a (batch x dim) by (dim x 1) product.
+    matmul(xl, w, s, batch, d, 1);
     for (let r = 0; r < batch; r++) {
-      const o = r * d;
-      let dot = 0;
-      for (let j = 0; j < d; j++) dot += xl[o + j] * w[j];
-      const sr = Math.fround(dot);
-      s[r] = sr;
+      const o = r * d, sr = s[r];
       for (let j = 0; j < d; j++) y[o + j] = x0[o + j] * sr + b[j] + xl[o + j];
     }
     this.x0 = x0;
@@ -69,21 +67,23 @@ export class CrossLayer {
     const d = this.dim, n = batch * d;
     checkInput(this.name, dy, n);
     const s = this.s.take(batch), x0 = this.x0, xl = this.xl, w = this.w.value;
-    const dx0 = this.dx0.take(n), dxl = this.dxl.take(n), dw = this.dw.fill(0), db = this.db.fill(0);
+    const dx0 = this.dx0.take(n), dxl = this.dxl.take(n), ds = this.ds.take(batch), db = this.db.fill(0);
     for (let r = 0; r < batch; r++) {
       const o = r * d, sr = s[r];
       // ds = d(loss)/d(x_l . w) = dy . x0
-      let ds = 0;
-      for (let j = 0; j < d; j++) ds += dy[o + j] * x0[o + j];
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += dy[o + j] * x0[o + j];
+      const dr = Math.fround(dot);
+      ds[r] = dr;
       for (let j = 0; j < d; j++) {
         const g = dy[o + j];
         dx0[o + j] = g * sr;
-        dxl[o + j] = g + ds * w[j];
-        dw[j] += ds * xl[o + j];
+        dxl[o + j] = g + dr * w[j];
         db[j] += g;
       }
     }
-    this.w.grad.set(dw);
+    // dw = x_l^T ds: a (dim x batch) by (batch x 1) product.
+    matmulTransA(xl, ds, this.w.grad, d, batch, 1);
     this.b.grad.set(db);
     return { dx0, dxl };
   }
