@@ -126,3 +126,27 @@ test("a row first seen at a late global step takes its whole P_t as P_t - P_{t-1
   const want = 0.5 - lr * m / (Math.sqrt(v) + 1e-8);
   assert.ok(Math.abs(t.get(2)![0] - want) < 1e-6, `${t.get(2)![0]} vs ${want}`);
 });
+
+test("gatherBatch + stepBatch equal gather + step bit for bit (both backends), and a stale batch is refused", () => {
+  for (const backend of ["wasm", "ts"] as const) {
+    const opt = createOptimizer("group-adam", { lr: 0.02, l21: 2e-3 }, { backend });
+    const a = opt.table({ rowLength: 5, seed: 3 }), b = opt.table({ rowLength: 5, seed: 3 });
+    const r = rng(17);
+    for (let t = 0; t < 40; t++) {
+      const ids = Array.from({ length: 64 }, () => Math.floor(r() * r() * 200));
+      const ga = a.gather(ids), gb = b.gatherBatch(ids);
+      assert.ok(sameBits(ga, gb), `${backend} step ${t}: gathered weights`);
+      const g = randomArray(r, ids.length * 5);
+      a.step(ids, g);
+      b.stepBatch(g);
+    }
+    assert.deepEqual(a.save(), b.save(), backend);
+    b.gatherBatch([1, 2]);
+    assert.throws(() => b.stepBatch(new Float32Array(3)), /gradient has 3 values, expected 10/);
+    b.stepBatch(new Float32Array(10));
+    assert.throws(() => b.stepBatch(new Float32Array(10)), /needs a gatherBatch just before it/);
+    b.gatherBatch([1, 2]);
+    b.gather([3]);
+    assert.throws(() => b.stepBatch(new Float32Array(10)), /needs a gatherBatch just before it/);
+  }
+});

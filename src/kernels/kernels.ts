@@ -11,13 +11,17 @@ export interface Kernels {
   /** Finds or creates the rows of n u64 ids; writes their record addresses to out. */
   resolve(meta: number, ids: number, n: number, out: number): void;
   /**
-   * The step's lookup: deduplicates n ids through a per-batch hash tab (tabCap
-   * 8-byte entries, current ones marked by stamp), summing gradient (and
-   * Hessian) rows in order of appearance, then finds or creates the distinct
-   * ids' rows in order of first appearance; writes their records (u32) to
-   * outRecs (room for n u64) and returns their count. hashes: scratch n u32.
+   * A batch's lookup: deduplicates n ids through a per-batch hash tab (tabCap
+   * 8-byte entries, current ones marked by stamp), writing each position's
+   * distinct slot to inverse (n u32), then finds or creates the distinct ids'
+   * rows in order of first appearance; writes their records (u32) to outRecs
+   * (room for n u64) and returns their count. hashes: scratch n u32.
    */
-  resolveAccumulate(meta: number, ids: number, n: number, hashes: number, g: number, h: number, outRecs: number, outG: number, outH: number, tab: number, tabCap: number, stamp: number): number;
+  dedupResolve(meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number, tabCap: number, stamp: number): number;
+  /** Sums the gradient (and Hessian) rows of n positions into their distinct rows, in order of appearance. */
+  accumulateInverse(inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number, u: number): void;
+  /** out[i] = weights of recs[inverse[i]] (n x d floats). */
+  gatherInverse(recs: number, inverse: number, n: number, d: number, out: number): void;
   /** Record address of one id, or 0. */
   lookup(meta: number, lo: number, hi: number): number;
   rehash(meta: number, newSlots: number, newCap: number): void;

@@ -70,6 +70,10 @@ export class SparseTable {
   private sTab = 0;
   private tabCap = 0;
   private stamp = 0;
+  private sInv = 0;
+  /** Rows of the batch prepared by gatherBatch, -1 when none is ready. */
+  private batchRows = -1;
+  private batchDistinct = 0;
   private disposed = false;
 
   /** Use `Optimizer.table` (or `SparseTable.load`) rather than this constructor. */
@@ -129,6 +133,7 @@ export class SparseTable {
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gather output has ${res.length} floats, expected ${n * d}`);
     if (opts.create === false) {
       // Evaluation: unseen features read as zeros and add no rows.
+      this.batchRows = -1;
       this.ensureScratch(n);
       writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
       this.arena.kernels.gatherExisting(this.meta, this.sIds, n, this.sGrad);
@@ -181,10 +186,63 @@ export class SparseTable {
       heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 8);
       this.stamp = 1;
     }
-    const distinct = k.resolveAccumulate(
-      this.meta, this.sIds, count, this.sRecs, this.sGrad, h, this.sURecs, this.sUGrad, h ? this.sUHess : 0, this.sTab, this.tabCap, this.stamp,
-    );
+    this.batchRows = -1;
+    const distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab, this.tabCap, this.stamp);
+    k.accumulateInverse(this.sInv, count, this.sGrad, h, d, this.sUGrad, h ? this.sUHess : 0, distinct);
     return { distinct, lr, hessian: h !== 0, stamp: this.stamp };
+  }
+
+  /**
+   * The forward half of a training step: the weights of a batch's ids
+   * (ids.length x rowLength floats, creating rows for new ids), with the lookup
+   * kept so that the `stepBatch` that follows needs none. Equivalent to
+   * `gather(ids)` then `step(ids, grads)`, bit for bit, in about half the
+   * lookups. Any other call on the table in between cancels the batch.
+   */
+  gatherBatch(ids: FeatureIds, out?: Float32Array): Float32Array {
+    this.live();
+    const n = idCount(this.optimizer, ids), d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels;
+    const res = out ?? new Float32Array(n * d);
+    if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gatherBatch output has ${res.length} floats, expected ${n * d}`);
+    this.ensureScratch(n);
+    this.ensureRows(this.size + n);
+    writeIds(this.optimizer, ids, heap, this.sIds);
+    if (++this.stamp > 0xffffffff) {
+      heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 8);
+      this.stamp = 1;
+    }
+    this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab, this.tabCap, this.stamp);
+    this.batchRows = n;
+    k.gatherInverse(this.sURecs, this.sInv, n, d, this.sGrad);
+    res.set(heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
+    return res;
+  }
+
+  /**
+   * The backward half: one step on the ids of the last `gatherBatch`, with
+   * one gradient row per id (duplicates summed first, in order). On an error
+   * nothing is changed and the batch stays ready.
+   */
+  stepBatch(grads: ArrayLike<number>, opts: StepOptions = {}): void {
+    this.live();
+    const n = this.batchRows;
+    if (n < 0) throw new Error(`${this.optimizer}: stepBatch needs a gatherBatch just before it (another call on the table came in between)`);
+    const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
+    const d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels;
+    copyInto(this.optimizer, "gradient", grads, n * d, heap, this.sGrad);
+    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, n * d), d, (i) => `position ${i}`);
+    let h = 0;
+    if (this.sHess) {
+      if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
+      copyInto(this.optimizer, "hessian", opts.hessian, n * d, heap, this.sHess);
+      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, n * d), d, (i) => `position ${i}`);
+      h = this.sHess;
+    } else if (opts.hessian !== undefined) {
+      throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
+    }
+    this.batchRows = -1;
+    k.accumulateInverse(this.sInv, n, this.sGrad, h, d, this.sUGrad, h ? this.sUHess : 0, this.batchDistinct);
+    this.applyStep({ distinct: this.batchDistinct, lr, hessian: h !== 0, stamp: this.stamp });
   }
 
   /**
@@ -317,6 +375,7 @@ export class SparseTable {
   /** Copies ids to scratch and resolves them to record addresses at sRecs; returns their count. */
   private resolveIds(ids: FeatureIds): number {
     this.live();
+    this.batchRows = -1;
     const n = idCount(this.optimizer, ids);
     this.ensureScratch(n);
     this.ensureRows(this.size + n);
@@ -328,12 +387,14 @@ export class SparseTable {
   private ensureScratch(n: number): void {
     if (n <= this.scratchN) return;
     const heap = this.arena.heap, d = this.rowLength;
-    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab]) if (p) heap.release(p);
+    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab, this.sInv]) if (p) heap.release(p);
+    this.batchRows = -1;
     const cap = Math.max(64, 2 ** Math.ceil(Math.log2(n)));
     this.sIds = heap.alloc(cap * 8);
     this.sRecs = heap.alloc(cap * 4);
     this.sGrad = heap.alloc(cap * d * 4);
     this.sURecs = heap.alloc(cap * 8);
+    this.sInv = heap.alloc(cap * 4);
     this.sUGrad = heap.alloc(cap * d * 4);
     const hess = ruleUsesHessian(this.optimizer);
     this.sHess = hess ? heap.alloc(cap * d * 4) : 0;

@@ -160,14 +160,14 @@ export async function trainModel(
       const n = b.rows;
       const inputs = m.tables.map((t, k) => {
         if (bufs[k].length !== n * t.rowLength * file.fields.length) bufs[k] = new Float32Array(n * t.rowLength * file.fields.length);
-        return t.gather(b.keys, bufs[k]);
+        return t.gatherBatch(b.keys, bufs[k]);
       });
       if (dlogits.length < n) dlogits = new Float32Array(n);
       const logits = m.model.forward(inputs, n, true);
       const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
       if (!Number.isFinite(loss)) throw new Error(`training diverged: the log loss is ${loss} at step ${steps + 1} (rows ${b.lines[0]}..${b.lines[n - 1]} of ${file.path})`);
       const grads = m.model.backward(dlogits, n);
-      m.tables.forEach((t, k) => t.step(b.keys, grads[k]));
+      m.tables.forEach((t, k) => t.stepBatch(grads[k]));
       for (let i = 0; i < m.params.length; i++) {
         const p = m.params[i], d = m.dense[i];
         d.step(p.grad);

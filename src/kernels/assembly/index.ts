@@ -2,5 +2,5 @@
 // (exported so a test can check the TypeScript side agrees).
 export * from "./layout";
 export { updateDense, updateSparse } from "./rows";
-export { resolve, resolveAccumulate, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
+export { resolve, dedupResolve, accumulateInverse, gatherInverse, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";

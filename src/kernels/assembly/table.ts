@@ -137,18 +137,16 @@ function touchRecords(meta: usize, recs: usize, n: i32, sink: u32): void {
 }
 
 /**
- * The step's lookup: deduplicates n u64 ids through a small per-batch hash
+ * A batch's lookup: deduplicates n u64 ids through a small per-batch hash
  * (tab: tabCap 8-byte entries [stamp, slot], tabCap a power of two > n,
  * entries of older batches recognised by their stamp, so nothing is cleared),
- * summing the gradient rows (and Hessian rows when h != 0) of repeated ids in
- * order of appearance into outG (outH). Only the distinct ids then go through
- * the table index (created when absent), in order of first appearance, with
- * the same cache-warming passes as resolve. Writes the distinct records to
- * outRecs and returns their count. hashes is scratch for n u32.
+ * writing each id's distinct slot to inverse (n u32). Only the distinct ids
+ * then go through the table index (created when absent), in order of first
+ * appearance, with the index slots prefetched ahead and each record loaded
+ * whole for the update that follows. Writes the distinct records to outRecs
+ * (room for n u64) and returns their count. hashes is scratch for n u32.
  */
-export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize, g: usize, h: usize, outRecs: usize, outG: usize, outH: usize, tab: usize, tabCap: u32, stamp: u32): i32 {
-  const d = <i32>meta32(meta, M_D);
-  const rb = <usize>d * 4;
+export function dedupResolve(meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, tab: usize, tabCap: u32, stamp: u32): i32 {
   const tmask = tabCap - 1;
   let u: u32 = 0;
   for (let i = 0; i < n; i++) {
@@ -156,7 +154,6 @@ export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize
     const key = load<u64>(p);
     const hash = keyHash(load<u32>(p), load<u32>(p + 4));
     let s = hash & tmask;
-    const src = <usize>i * rb;
     while (true) {
       const e = tab + <usize>s * 8;
       if (load<u32>(e) != stamp) {
@@ -164,15 +161,13 @@ export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize
         store<u32>(e, u, 4);
         store<u64>(outRecs + <usize>u * 8, key);
         store<u32>(hashes + <usize>u * 4, hash);
-        copyRow(outG + <usize>u * rb, g + src, d);
-        if (h) copyRow(outH + <usize>u * rb, h + src, d);
+        store<u32>(inverse + <usize>i * 4, u);
         u++;
         break;
       }
-      const j = <usize>load<u32>(e, 4);
-      if (load<u64>(outRecs + j * 8) == key) {
-        addRow(outG + j * rb, g + src, d);
-        if (h) addRow(outH + j * rb, h + src, d);
+      const j = load<u32>(e, 4);
+      if (load<u64>(outRecs + <usize>j * 8) == key) {
+        store<u32>(inverse + <usize>i * 4, j);
         break;
       }
       s = (s + 1) & tmask;
@@ -182,7 +177,6 @@ export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize
   // (u32) in place, front to back, which never overwrites an unread key.
   const slots = <usize>meta32(meta, M_SLOTS);
   const mask = meta32(meta, M_CAP) - 1;
-  // Software prefetch: the slot of id j + AHEAD is loaded while id j is probed.
   let sink: u32 = 0;
   const ahead = min<u32>(u, AHEAD);
   for (let j: u32 = 0; j < ahead; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
@@ -194,6 +188,38 @@ export function resolveAccumulate(meta: usize, ids: usize, n: i32, hashes: usize
   }
   touchRecords(meta, outRecs, <i32>u, sink);
   return <i32>u;
+}
+
+/**
+ * Sums the gradient rows (and Hessian rows when h != 0) of n positions into
+ * their distinct rows (inverse from dedupResolve): the first occurrence is
+ * copied, later ones added in order of appearance.
+ */
+export function accumulateInverse(inverse: usize, n: i32, g: usize, h: usize, d: i32, outG: usize, outH: usize, u: i32): void {
+  const rb = <usize>d * 4;
+  // A row's first occurrence has the highest slot yet: slots appear in order.
+  let next: u32 = 0;
+  for (let i = 0; i < n; i++) {
+    const j = load<u32>(inverse + <usize>i * 4);
+    const src = <usize>i * rb;
+    if (j == next) {
+      copyRow(outG + <usize>j * rb, g + src, d);
+      if (h) copyRow(outH + <usize>j * rb, h + src, d);
+      next++;
+    } else {
+      addRow(outG + <usize>j * rb, g + src, d);
+      if (h) addRow(outH + <usize>j * rb, h + src, d);
+    }
+  }
+}
+
+/** out[i] = the weights of recs[inverse[i]], for n positions (n x d floats). */
+export function gatherInverse(recs: usize, inverse: usize, n: i32, d: i32, out: usize): void {
+  const rb = <usize>d * 4;
+  for (let i = 0; i < n; i++) {
+    const rec = <usize>load<u32>(recs + <usize>load<u32>(inverse + <usize>i * 4) * 4);
+    copyRow(out + <usize>i * rb, rec + HEADER_BYTES, d);
+  }
 }
 
 /** Record address of one id, or 0 when absent. */

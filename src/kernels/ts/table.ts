@@ -80,38 +80,55 @@ export function resolve(heap: Heap, meta: number, ids: number, n: number, out: n
   for (let i = 0; i < n; i++) u[(out >>> 2) + i] = findOrCreate(heap, meta, u[o + 2 * i], u[o + 2 * i + 1]);
 }
 
-export function resolveAccumulate(heap: Heap, meta: number, ids: number, n: number, hashes: number, g: number, h: number, outRecs: number, outG: number, outH: number, tab: number, tabCap: number, stamp: number): number {
-  const u = heap.u32, w = heap.f32, o = ids >>> 2, d = u[(meta >>> 2) + M_D], t = tab >>> 2, tmask = tabCap - 1;
+export function dedupResolve(heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number, tabCap: number, stamp: number): number {
+  const u = heap.u32, o = ids >>> 2, t = tab >>> 2, tmask = tabCap - 1, inv = inverse >>> 2;
   const keys: [number, number][] = [];
-  let cnt = 0;
   for (let i = 0; i < n; i++) {
     const lo = u[o + 2 * i], hi = u[o + 2 * i + 1];
     const hash = keyHash(lo, hi);
     let s = hash & tmask;
-    const src = (g >>> 2) + i * d, hsrc = (h >>> 2) + i * d;
     for (;;) {
       const e = t + 2 * s;
       if (u[e] !== stamp) {
-        u[e] = stamp; u[e + 1] = cnt;
+        u[e] = stamp;
+        u[e + 1] = keys.length;
+        u[(hashes >>> 2) + keys.length] = hash;
+        u[inv + i] = keys.length;
         keys.push([lo, hi]);
-        u[(hashes >>> 2) + cnt] = hash;
-        w.copyWithin((outG >>> 2) + cnt * d, src, src + d);
-        if (h) w.copyWithin((outH >>> 2) + cnt * d, hsrc, hsrc + d);
-        cnt++;
         break;
       }
       const j = u[e + 1];
-      if (keys[j][0] === lo && keys[j][1] === hi) {
-        const dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
-        for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
-        if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
-        break;
-      }
+      if (keys[j][0] === lo && keys[j][1] === hi) { u[inv + i] = j; break; }
       s = (s + 1) & tmask;
     }
   }
-  for (let j = 0; j < cnt; j++) u[(outRecs >>> 2) + j] = findOrCreate(heap, meta, keys[j][0], keys[j][1]);
-  return cnt;
+  for (let j = 0; j < keys.length; j++) u[(outRecs >>> 2) + j] = findOrCreate(heap, meta, keys[j][0], keys[j][1]);
+  return keys.length;
+}
+
+export function accumulateInverse(heap: Heap, inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number): void {
+  const u = heap.u32, w = heap.f32, inv = inverse >>> 2;
+  let next = 0;
+  for (let i = 0; i < n; i++) {
+    const j = u[inv + i], src = (g >>> 2) + i * d, hsrc = (h >>> 2) + i * d;
+    const dg = (outG >>> 2) + j * d, dh = (outH >>> 2) + j * d;
+    if (j === next) {
+      w.copyWithin(dg, src, src + d);
+      if (h) w.copyWithin(dh, hsrc, hsrc + d);
+      next++;
+    } else {
+      for (let k = 0; k < d; k++) w[dg + k] = w[dg + k] + w[src + k];
+      if (h) for (let k = 0; k < d; k++) w[dh + k] = w[dh + k] + w[hsrc + k];
+    }
+  }
+}
+
+export function gatherInverse(heap: Heap, recs: number, inverse: number, n: number, d: number, out: number): void {
+  const u = heap.u32, w = heap.f32;
+  for (let i = 0; i < n; i++) {
+    const x = (u[(recs >>> 2) + u[(inverse >>> 2) + i]] + HEADER_BYTES) >>> 2;
+    w.copyWithin((out >>> 2) + i * d, x, x + d);
+  }
 }
 
 export function lookup(heap: Heap, meta: number, lo: number, hi: number): number {
