@@ -147,7 +147,7 @@ export function buildModel(fields: number, s: TrainSettings): CtrModel {
  * on every dense parameter.
  */
 export async function trainModel(
-  m: CtrModel, file: DataFile, range: { start?: number; end?: number } = {},
+  m: CtrModel, file: DataFile, range?: { start?: number; end?: number },
   onProgress?: (p: Progress) => void,
 ): Promise<{ rows: number; seconds: number; loss: number }> {
   const t0 = process.hrtime.bigint();
@@ -188,7 +188,7 @@ export async function trainModel(
 }
 
 /** AUC and log loss of the model on rows of a file (no rows are created in the tables). */
-export async function evaluateModel(m: CtrModel, file: DataFile, range: { start?: number; end?: number } = {}): Promise<{ auc: number; logloss: number; rows: number }> {
+export async function evaluateModel(m: CtrModel, file: DataFile, range?: { start?: number; end?: number }): Promise<{ auc: number; logloss: number; rows: number }> {
   const auc = new AucAccumulator(), ll = new LoglossAccumulator();
   let p = new Float64Array(0);
   let rows = 0;
