@@ -104,12 +104,16 @@ async function runTrain(a: ParsedArgs): Promise<number> {
   const m = buildModel(trainFile.fields.length, {
     model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a), dense, batch, epochs, seed,
   });
+  // The number of training rows is known after a holdout split's counting pass.
+  const knownRows = trainRange.end !== undefined ? trainRange.end - (trainRange.start ?? 0) : 0;
   const tty = !json && process.stderr.isTTY;
   let last = 0;
   const progress = (p: Progress): void => {
     if (!tty || p.seconds - last < 0.5) return;
     last = p.seconds;
-    process.stderr.write(`\r${p.rows} rows  ${Math.round(p.rows / p.seconds)} rows/s  loss ${p.loss.toFixed(4)}  live features ${p.liveFeatures}/${p.features}   `);
+    const rate = p.rows / p.seconds;
+    const eta = knownRows ? `  ETA ${Math.max(0, Math.round((knownRows * epochs - p.rows) / rate))} s` : "";
+    process.stderr.write(`\r${p.rows} rows  ${Math.round(rate)} rows/s  loss ${p.loss.toFixed(4)}  live features ${p.liveFeatures}/${p.features}${eta}   `);
   };
   const r = await trainModel(m, trainFile, trainRange, progress);
   if (tty) process.stderr.write("\n");
