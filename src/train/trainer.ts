@@ -10,6 +10,8 @@ import type { DenseParam } from "../optim/dense.js";
 import type { SparseTable, RowInit } from "../optim/table.js";
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
+import { R_ADAHESSIAN } from "../kernels/layout.js";
+import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
 
 /** Settings of a training run. */
 export interface TrainSettings {
@@ -114,9 +116,6 @@ export function plainOf(name: OptimizerName): OptimizerName {
 
 /** Builds an untrained model for data with `fields` key fields. */
 export function buildModel(fields: number, s: TrainSettings): CtrModel {
-  if (ruleSpec(s.optimizer).rule === 5) {
-    throw new Error(`${s.optimizer}: training with AdaHessian needs a Hessian estimate, which the training loop does not compute yet`);
-  }
   const seed = s.seed ?? 0;
   const settings = { dense: "plain" as const, batch: 512, epochs: 1, seed, ...s };
   const embOpt = createOptimizer(s.optimizer, s.hyper ?? {});
@@ -144,7 +143,10 @@ export function buildModel(fields: number, s: TrainSettings): CtrModel {
  * One or more passes over the training rows (in the file's batches: open it
  * with the batch size wanted): gather the batch's embeddings,
  * forward, log loss, backward, a lazy optimizer step on the tables and a step
- * on every dense parameter.
+ * on every dense parameter. With adahessian or group-adahessian each step
+ * first estimates the Hessian diagonal (Hutchinson, two extra forward +
+ * backward passes; see ./hutchinson.ts) and reseeds the model with the
+ * step's seed before every pass, so all passes share the dropout masks.
  */
 export async function trainModel(
   m: CtrModel, file: DataFile, range?: { start?: number; end?: number },
@@ -155,6 +157,9 @@ export async function trainModel(
   if (file.numeric.length) throw new Error(`${file.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);
   let dlogits = new Float32Array(0);
   const bufs = m.tables.map(() => new Float32Array(0));
+  // Only the AdaHessian rules pay for the Hessian estimate.
+  const hutch = ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)
+    ? new HutchinsonEstimator(m.model) : undefined;
   for (let epoch = 0; epoch < m.settings.epochs; epoch++) {
     for await (const b of file.batches(range)) {
       const n = b.rows;
@@ -163,14 +168,21 @@ export async function trainModel(
         return t.gatherBatch(b.keys, bufs[k]);
       });
       if (dlogits.length < n) dlogits = new Float32Array(n);
+      let hess: TrainedArrays | undefined;
+      if (hutch) {
+        // The table's global step, so that a resumed run continues the sequence.
+        const seed = stepSeed(m.settings.seed, m.tables[0]?.stepCount ?? steps);
+        hess = hutch.estimate(b.keys, inputs, b.labels, n, seed);
+        m.model.reseed(seed);
+      }
       const logits = m.model.forward(inputs, n, true);
       const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
       if (!Number.isFinite(loss)) throw new Error(`training diverged: the log loss is ${loss} at step ${steps + 1} (rows ${b.lines[0]}..${b.lines[n - 1]} of ${file.path})`);
       const grads = m.model.backward(dlogits, n);
-      m.tables.forEach((t, k) => t.stepBatch(grads[k]));
+      m.tables.forEach((t, k) => t.stepBatch(grads[k], hess ? { hessian: hess.inputs[k] } : {}));
       for (let i = 0; i < m.params.length; i++) {
         const p = m.params[i], d = m.dense[i];
-        d.step(p.grad);
+        d.step(p.grad, hess ? { hessian: hess.params[i] } : {});
         p.value.set(d.view());
       }
       rows += n;
