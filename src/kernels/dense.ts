@@ -21,6 +21,11 @@ interface DenseExports {
   sgemmTransA(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmTransB(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmWorkBytes(m: number, k: number, n: number): number;
+  crossForward(x0: number, xl: number, s: number, b: number, y: number, batch: number, d: number): void;
+  crossBackward(
+    dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number,
+  ): void;
+  crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
 }
 
 const PAGE = 65536;
@@ -47,6 +52,53 @@ export function denseBytes(m: number, k: number, n: number): number {
 /** True when one product of this size fits in one WebAssembly memory. */
 export function denseFits(m: number, k: number, n: number): boolean {
   return denseBytes(m, k, n) <= MAX_BYTES;
+}
+
+/**
+ * Byte offsets of consecutive 16-byte aligned arrays of the given float
+ * counts from HEAP_BASE on; one more entry at the end: where the next would start.
+ */
+function carve(floats: readonly number[]): number[] {
+  const at = [HEAP_BASE];
+  for (const f of floats) at.push(align16(at[at.length - 1] + f * 4));
+  return at;
+}
+
+/**
+ * Memory of one cross-layer call (src/kernels/assembly/cross.ts), n = batch * dim:
+ * forward  x0 [n] | xl [n] | w [dim] | b [dim] | s [batch] | y [n] | work area of s = xl * w;
+ * backward dy [n] | x0 [n] | xl [n] | s [batch] | w [dim] | dx0 [n] | dxl [n] | ds [batch] | db [dim] | dw [dim] | acc [n].
+ * acc, the cross network's input gradient, stays in place from one layer's
+ * backward to the next (same batch and dim, no other kernel call between).
+ */
+function crossForwardLayout(batch: number, dim: number): number[] {
+  const n = batch * dim;
+  return carve([n, n, dim, dim, batch, n]);
+}
+function crossBackwardLayout(batch: number, dim: number): number[] {
+  const n = batch * dim;
+  return carve([n, n, n, batch, dim, n, n, batch, dim, dim, n]);
+}
+
+/** Bytes of kernel memory a cross-layer forward or backward of this size needs. */
+export function crossBytes(batch: number, dim: number): number {
+  const f = crossForwardLayout(batch, dim), b = crossBackwardLayout(batch, dim);
+  return Math.max(f[f.length - 1] + denseWorkBytes(batch, dim, 1), b[b.length - 1]);
+}
+
+/** True when a cross-layer step of this size fits in one WebAssembly memory. */
+export function crossFits(batch: number, dim: number): boolean {
+  return crossBytes(batch, dim) <= MAX_BYTES;
+}
+
+/** One layer's part in {@link denseCrossNetBackward}. */
+export interface CrossAccumulation {
+  /** The network's last layer, whose backward runs first: the accumulator starts at +0. */
+  first: boolean;
+  /** The network's first layer, whose backward runs last: dxl is added too and the sum written to out. */
+  last: boolean;
+  /** Receives the network's input gradient on the last call (batch * dim floats). */
+  out: Float32Array;
 }
 
 class DenseEngine {
@@ -103,6 +155,72 @@ class DenseEngine {
     }
     out.set(c);
   }
+
+  /** Copies n floats of a into the memory at byte offset p. */
+  private put(f: Float32Array, a: Float32Array, p: number, n: number): void {
+    f.set(a.length === n ? a : a.subarray(0, n), p >>> 2);
+  }
+
+  /** Copies n floats at byte offset p out of the memory into out. */
+  private get(f: Float32Array, out: Float32Array, p: number, n: number): void {
+    out.set(f.subarray(p >>> 2, (p >>> 2) + n));
+  }
+
+  crossForward(
+    x0: Float32Array, xl: Float32Array, w: Float32Array, b: Float32Array,
+    s: Float32Array, y: Float32Array, batch: number, d: number,
+  ): void {
+    const n = batch * d;
+    const [px0, pxl0, pw, pb, ps, py, work] = crossForwardLayout(batch, d);
+    this.reserve(work + denseWorkBytes(batch, d, 1));
+    const f = this.floats();
+    this.put(f, x0, px0, n);
+    // The first layer has x_l = x0: one copy serves both.
+    const pxl = xl === x0 ? px0 : pxl0;
+    if (pxl !== px0) this.put(f, xl, pxl, n);
+    this.put(f, w, pw, d);
+    this.put(f, b, pb, d);
+    this.ex.sgemm(pxl, pw, ps, batch, d, 1, work);
+    this.ex.crossForward(px0, pxl, ps, pb, py, batch, d);
+    this.get(f, s, ps, batch);
+    this.get(f, y, py, n);
+  }
+
+  /**
+   * Without acc: dx0 and dxl copied out. With acc (see {@link denseCrossNetBackward}):
+   * dx0 added to the accumulator, then dxl copied out, or, for the last call,
+   * dxl also added and the accumulator copied out to acc.out.
+   */
+  crossBackward(
+    dy: Float32Array, x0: Float32Array, xl: Float32Array, s: Float32Array, w: Float32Array,
+    dx0: Float32Array, dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number,
+    acc?: CrossAccumulation,
+  ): void {
+    const n = batch * d;
+    const [pdy, px0, pxl0, ps, pw, pdx0, pdxl, pds, pdb, pdw, pacc, end] = crossBackwardLayout(batch, d);
+    this.reserve(end);
+    const f = this.floats();
+    this.put(f, dy, pdy, n);
+    this.put(f, x0, px0, n);
+    const pxl = xl === x0 ? px0 : pxl0;
+    if (pxl !== px0) this.put(f, xl, pxl, n);
+    this.put(f, s, ps, batch);
+    this.put(f, w, pw, d);
+    this.ex.crossBackward(pdy, px0, ps, pw, pdx0, pdxl, pds, pdb, batch, d);
+    // dw = transpose(x_l) * ds, [d x batch] by [batch x 1]: a single column, no work area.
+    this.ex.sgemmTransA(pxl, pds, pdw, d, batch, 1, end);
+    if (acc) {
+      this.ex.crossAccumulate(pacc, pdx0, pdxl, n, acc.first ? 1 : 0, acc.last ? 1 : 0);
+      if (acc.last) this.get(f, acc.out, pacc, n);
+      else this.get(f, dxl, pdxl, n);
+    } else {
+      this.get(f, dx0, pdx0, n);
+      this.get(f, dxl, pdxl, n);
+    }
+    this.get(f, ds, pds, batch);
+    this.get(f, db, pdb, d);
+    this.get(f, dw, pdw, d);
+  }
 }
 
 let engine: DenseEngine | undefined;
@@ -144,6 +262,47 @@ export function denseMatmul(
   layout: DenseLayout, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number,
 ): void {
   getEngine().run(layout, a, b, out, m, k, n);
+}
+
+/**
+ * The DCN cross layer's forward in WebAssembly SIMD: s[batch] = xl * w (the
+ * product of {@link denseMatmul}) and y = x0 * s + b + xl, with the float32
+ * contract of src/nn/cross.ts (same bits as its TypeScript loops). x0, xl, y
+ * hold at least batch * d floats, w and b d, s batch.
+ */
+export function denseCrossForward(
+  x0: Float32Array, xl: Float32Array, w: Float32Array, b: Float32Array,
+  s: Float32Array, y: Float32Array, batch: number, d: number,
+): void {
+  getEngine().crossForward(x0, xl, w, b, s, y, batch, d);
+}
+
+/**
+ * The DCN cross layer's backward in WebAssembly SIMD: ds = row dot products of
+ * dy and x0, dx0 = dy * s, dxl = dy + ds * w, db = column sums of dy and
+ * dw = transpose(xl) * ds, with the float32 contract of src/nn/cross.ts.
+ */
+export function denseCrossBackward(
+  dy: Float32Array, x0: Float32Array, xl: Float32Array, s: Float32Array, w: Float32Array,
+  dx0: Float32Array, dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number,
+): void {
+  getEngine().crossBackward(dy, x0, xl, s, w, dx0, dxl, ds, db, dw, batch, d);
+}
+
+/**
+ * One layer of the cross network's backward, from the last layer to the
+ * first, with the network's input gradient accumulated in kernel memory:
+ * as {@link denseCrossBackward}, but instead of dx0 going out, the
+ * accumulator becomes (first ? +0 : accumulator) + dx0, and on the last call
+ * (+ dxl) it is written to acc.out (dxl is then not written). The calls of
+ * one network backward must follow each other with the same batch and d and
+ * no other dense kernel call between.
+ */
+export function denseCrossNetBackward(
+  dy: Float32Array, x0: Float32Array, xl: Float32Array, s: Float32Array, w: Float32Array,
+  dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number, acc: CrossAccumulation,
+): void {
+  getEngine().crossBackward(dy, x0, xl, s, w, dxl, dxl, ds, db, dw, batch, d, acc);
 }
 
 /** Bytes of memory the dense kernels hold now (0 before the first product). */

@@ -3,8 +3,27 @@ import type { Param, ParamFactory } from "./param.js";
 import { createParam, defaultParamFactory } from "./param.js";
 import { initBound, uniformInit } from "./init.js";
 import { checkDim } from "./linear.js";
-import { matmul, matmulTransA } from "./matmul.js";
+import { getMatmulBackend, matmul, matmulTransA } from "./matmul.js";
+import {
+  crossFits, denseAvailable, denseCrossBackward, denseCrossForward, denseCrossNetBackward, type CrossAccumulation,
+} from "../kernels/dense.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
+
+const fr = Math.fround;
+
+/**
+ * Whether a cross layer of this size runs its loops in WebAssembly SIMD
+ * (src/kernels/assembly/cross.ts): it follows the dense products' backend
+ * switch ({@link getMatmulBackend}), "ts" forcing the TypeScript loops below,
+ * "wasm" the WebAssembly ones, "auto" WebAssembly when it loads and fits.
+ * Both give the same bits, so this changes speed only.
+ */
+function crossWasm(batch: number, dim: number): boolean {
+  const b = getMatmulBackend();
+  if (b === "ts") return false;
+  if (b === "wasm") return true;
+  return crossFits(batch, dim) && denseAvailable();
+}
 
 /** Gradients of a {@link CrossLayer}'s two inputs (internal buffers, batch x dim). */
 export interface CrossGrads {
@@ -18,6 +37,17 @@ export interface CrossGrads {
  * Parameters: `${name}.w` stored [dim, 1] (a map from dim inputs to one
  * scalar, so each input's weight is its own row) and `${name}.b` as 1 x dim.
  * w starts Glorot-uniform (fanIn dim, fanOut 1), b at zero.
+ *
+ * Float32 arithmetic contract (shared with the WebAssembly SIMD twin in
+ * src/kernels/assembly/cross.ts, so that both give the same bits), rounding
+ * to float32 after every multiply and add, no fused multiply-add:
+ * - s = x_l . w by the dense product (src/nn/matmul.ts);
+ * - y = ((x0 * s) + b) + x_l per element;
+ * - ds_r = dy_r . x0_r summed in 4 lanes (lane q: columns j = q mod 4 below
+ *   dim & ~3, in order, from +0), combined (l0 + l1) + (l2 + l3), then the
+ *   columns from dim & ~3 on added in order;
+ * - dx0 = dy * s, dxl = dy + (ds * w) per element;
+ * - db = column sums of dy from +0, rows in order; dw = x_l^T ds by the dense product.
  */
 export class CrossLayer {
   readonly dim: number;
@@ -32,7 +62,6 @@ export class CrossLayer {
   private readonly dx0 = new Scratch();
   private readonly dxl = new Scratch();
   private readonly ds = new Scratch();
-  private readonly db: Float64Array;
 
   constructor(readonly name: string, dim: number, seed: number, factory: ParamFactory = defaultParamFactory) {
     checkDim(name, "dim", dim);
@@ -40,7 +69,6 @@ export class CrossLayer {
     const wName = `${name}.w`;
     this.w = createParam(factory, wName, dim, 1, uniformInit(dim, initBound("glorot", dim, 1), seed, wName));
     this.b = createParam(factory, `${name}.b`, 1, dim, new Float32Array(dim));
-    this.db = new Float64Array(dim);
   }
 
   forward(x0: Float32Array, xl: Float32Array, batch: number): Float32Array {
@@ -49,11 +77,16 @@ export class CrossLayer {
     checkInput(this.name, x0, n);
     checkInput(this.name, xl, n);
     const s = this.s.take(batch), y = this.y.take(n), w = this.w.value, b = this.b.value;
-    // s = x_l . w for every sample at once: a (batch x dim) by (dim x 1) product.
-    matmul(xl, w, s, batch, d, 1);
-    for (let r = 0; r < batch; r++) {
-      const o = r * d, sr = s[r];
-      for (let j = 0; j < d; j++) y[o + j] = x0[o + j] * sr + b[j] + xl[o + j];
+    if (crossWasm(batch, d)) {
+      denseCrossForward(x0, xl, w, b, s, y, batch, d);
+    } else {
+      // s = x_l . w for every sample at once: a (batch x dim) by (dim x 1) product.
+      matmul(xl, w, s, batch, d, 1);
+      for (let r = 0; r < batch; r++) {
+        const o = r * d, sr = s[r];
+        // Storing into a Float32Array rounds the last add.
+        for (let j = 0; j < d; j++) y[o + j] = fr(fr(x0[o + j] * sr) + b[j]) + xl[o + j];
+      }
     }
     this.x0 = x0;
     this.xl = xl;
@@ -67,25 +100,53 @@ export class CrossLayer {
     const d = this.dim, n = batch * d;
     checkInput(this.name, dy, n);
     const s = this.s.take(batch), x0 = this.x0, xl = this.xl, w = this.w.value;
-    const dx0 = this.dx0.take(n), dxl = this.dxl.take(n), ds = this.ds.take(batch), db = this.db.fill(0);
+    const dx0 = this.dx0.take(n), dxl = this.dxl.take(n), ds = this.ds.take(batch), db = this.b.grad;
+    if (crossWasm(batch, d)) {
+      denseCrossBackward(dy, x0, xl, s, w, dx0, dxl, ds, db, this.w.grad, batch, d);
+      return { dx0, dxl };
+    }
+    db.fill(0);
+    const d4 = d & ~3;
     for (let r = 0; r < batch; r++) {
       const o = r * d, sr = s[r];
-      // ds = d(loss)/d(x_l . w) = dy . x0
-      let dot = 0;
-      for (let j = 0; j < d; j++) dot += dy[o + j] * x0[o + j];
-      const dr = Math.fround(dot);
+      // ds = d(loss)/d(x_l . w) = dy . x0, in the 4-lane order of the contract.
+      let l0 = 0, l1 = 0, l2 = 0, l3 = 0, j = 0;
+      for (; j < d4; j += 4) {
+        const p = o + j;
+        l0 = fr(l0 + fr(dy[p] * x0[p]));
+        l1 = fr(l1 + fr(dy[p + 1] * x0[p + 1]));
+        l2 = fr(l2 + fr(dy[p + 2] * x0[p + 2]));
+        l3 = fr(l3 + fr(dy[p + 3] * x0[p + 3]));
+      }
+      let dr = fr(fr(l0 + l1) + fr(l2 + l3));
+      for (; j < d; j++) dr = fr(dr + fr(dy[o + j] * x0[o + j]));
       ds[r] = dr;
-      for (let j = 0; j < d; j++) {
+      // Float32Array stores round: every element below is one float32 operation at a time.
+      for (j = 0; j < d; j++) {
         const g = dy[o + j];
         dx0[o + j] = g * sr;
-        dxl[o + j] = g + dr * w[j];
+        dxl[o + j] = g + fr(dr * w[j]);
         db[j] += g;
       }
     }
     // dw = x_l^T ds: a (dim x batch) by (batch x 1) product.
     matmulTransA(xl, ds, this.w.grad, d, batch, 1);
-    this.b.grad.set(db);
     return { dx0, dxl };
+  }
+
+  /**
+   * {@link CrossNet}'s WebAssembly backward of this layer: the grads of w and
+   * b as in {@link backward}, dx0 added to the network's input gradient in
+   * kernel memory (see denseCrossNetBackward); returns dxl, or acc.out when
+   * acc.last.
+   */
+  backwardAccumulate(dy: Float32Array, batch: number, acc: CrossAccumulation): Float32Array {
+    checkBackward(this.name, this.batch, batch);
+    const d = this.dim, n = batch * d;
+    checkInput(this.name, dy, n);
+    const dxl = this.dxl.take(n), ds = this.ds.take(batch);
+    denseCrossNetBackward(dy, this.x0, this.xl, this.s.take(batch), this.w.value, dxl, ds, this.b.grad, this.w.grad, batch, d, acc);
+    return acc.last ? acc.out : dxl;
   }
 
   params(): Param[] {
@@ -126,6 +187,14 @@ export class CrossNet implements Layer {
     checkBackward(this.name, this.batch, batch);
     const n = batch * this.inDim;
     checkInput(this.name, dy, n);
+    const count = this.layers.length;
+    if (count > 0 && crossWasm(batch, this.inDim)) {
+      // The same sums in WebAssembly, dx kept in kernel memory between the layers.
+      const out = this.dx.take(n);
+      let g = dy;
+      for (let i = count - 1; i >= 0; i--) g = this.layers[i].backwardAccumulate(g, batch, { first: i === count - 1, last: i === 0, out });
+      return out;
+    }
     const dx = this.dx.take(n).fill(0);
     let g = dy;
     for (let i = this.layers.length - 1; i >= 0; i--) {

@@ -1,0 +1,109 @@
+// The per-element loops of the DCN cross layer (src/nn/cross.ts) in
+// WebAssembly SIMD, the twins of its TypeScript reference loops, with the same
+// float32 arithmetic (f32x4.mul and f32x4.add, rounding after every operation,
+// never a fused multiply-add), so both give the same bits:
+// - forward, every element: y = ((x0 * s) + b) + x_l;
+// - backward, every row r: ds_r = dy_r . x0_r, summed in 4 lanes (lane q takes
+//   the columns j = q mod 4 below d & ~3, each starting at +0), the lanes
+//   combined as (l0 + l1) + (l2 + l3), then the columns from d & ~3 on added
+//   one by one; dx0 = dy * s; dxl = dy + (ds * w); db = the column sums of dy,
+//   starting at +0 and adding the rows in order.
+// Matrices are batch x d, row-major, row stride d floats; all addresses are
+// byte offsets (no alignment needed: loads and stores may be unaligned).
+
+/** y[batch x d] = x0 * s (one scalar per row) + b (one per column) + xl. */
+export function crossForward(x0: usize, xl: usize, s: usize, b: usize, y: usize, batch: i32, d: i32): void {
+  const d4 = d & ~3, rs = <usize>d << 2;
+  let o: usize = 0;
+  for (let r = 0; r < batch; r++) {
+    const sr = load<f32>(s + (<usize>r << 2)), sv = f32x4.splat(sr);
+    const px0 = x0 + o, pxl = xl + o, py = y + o;
+    let j = 0;
+    for (; j < d4; j += 4) {
+      const jo = <usize>j << 2;
+      const t = f32x4.add(f32x4.mul(v128.load(px0 + jo), sv), v128.load(b + jo));
+      v128.store(py + jo, f32x4.add(t, v128.load(pxl + jo)));
+    }
+    for (; j < d; j++) {
+      const jo = <usize>j << 2;
+      store<f32>(py + jo, load<f32>(px0 + jo) * sr + load<f32>(b + jo) + load<f32>(pxl + jo));
+    }
+    o += rs;
+  }
+}
+
+/**
+ * The backward loops: ds[batch], dx0 and dxl [batch x d], db[d] (overwritten)
+ * from dy, x0 [batch x d], s[batch] (the forward's x_l . w) and w[d].
+ */
+export function crossBackward(
+  dy: usize, x0: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
+): void {
+  const d4 = d & ~3, rs = <usize>d << 2;
+  memory.fill(db, 0, rs);
+  let o: usize = 0;
+  for (let r = 0; r < batch; r++) {
+    const pdy = dy + o, px0 = x0 + o, pdx0 = dx0 + o, pdxl = dxl + o;
+    // ds_r = dy_r . x0_r
+    let acc = f32x4.splat(0);
+    let j = 0;
+    for (; j < d4; j += 4) {
+      const jo = <usize>j << 2;
+      acc = f32x4.add(acc, f32x4.mul(v128.load(pdy + jo), v128.load(px0 + jo)));
+    }
+    let dot: f32 = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) +
+      (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+    for (; j < d; j++) {
+      const jo = <usize>j << 2;
+      dot += load<f32>(pdy + jo) * load<f32>(px0 + jo);
+    }
+    store<f32>(ds + (<usize>r << 2), dot);
+    const sr = load<f32>(s + (<usize>r << 2)), sv = f32x4.splat(sr), dv = f32x4.splat(dot);
+    j = 0;
+    for (; j < d4; j += 4) {
+      const jo = <usize>j << 2;
+      const g = v128.load(pdy + jo);
+      v128.store(pdx0 + jo, f32x4.mul(g, sv));
+      v128.store(pdxl + jo, f32x4.add(g, f32x4.mul(dv, v128.load(w + jo))));
+      v128.store(db + jo, f32x4.add(v128.load(db + jo), g));
+    }
+    for (; j < d; j++) {
+      const jo = <usize>j << 2;
+      const g = load<f32>(pdy + jo);
+      store<f32>(pdx0 + jo, g * sr);
+      store<f32>(pdxl + jo, g + dot * load<f32>(w + jo));
+      store<f32>(db + jo, load<f32>(db + jo) + g);
+    }
+    o += rs;
+  }
+}
+
+/**
+ * The cross network's input gradient, one layer at a time from the last:
+ * acc = (first ? +0 : acc) + dx0, then, for the first layer (last), acc += dxl
+ * (the gradient through the x_l chain), elementwise over n floats.
+ */
+export function crossAccumulate(acc: usize, dx0: usize, dxl: usize, n: i32, first: i32, last: i32): void {
+  const n4 = n & ~3;
+  if (first) memory.fill(acc, 0, <usize>n << 2);
+  let i = 0;
+  if (last) {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(acc + o, f32x4.add(f32x4.add(v128.load(acc + o), v128.load(dx0 + o)), v128.load(dxl + o)));
+    }
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(acc + o, load<f32>(acc + o) + load<f32>(dx0 + o) + load<f32>(dxl + o));
+    }
+  } else {
+    for (; i < n4; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(acc + o, f32x4.add(v128.load(acc + o), v128.load(dx0 + o)));
+    }
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(acc + o, load<f32>(acc + o) + load<f32>(dx0 + o));
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { rng, randomArray, sameBits } from "./helpers/rng.js";
+import { getMatmulBackend, setMatmulBackend, type MatmulBackend } from "../src/nn/matmul.js";
+import { denseAvailable } from "../src/kernels/dense.js";
+import { CrossLayer, CrossNet } from "../src/nn/index.js";
+
+/** Runs fn with the products and cross loops forced to one backend, restoring the previous choice. */
+function withBackend<T>(b: MatmulBackend, fn: () => T): T {
+  const before = getMatmulBackend();
+  setMatmulBackend(b);
+  try {
+    return fn();
+  } finally {
+    setMatmulBackend(before);
+  }
+}
+
+/** Values in [-1, 1) with about a fifth exact (signed) zeros. */
+function sparseArray(r: () => number, n: number, scale = 1): Float32Array {
+  const a = randomArray(r, n, scale);
+  for (let i = 0; i < n; i++) if (r() < 0.2) a[i] = r() < 0.5 ? 0 : -0;
+  return a;
+}
+
+interface CrossRun {
+  y: Float32Array;
+  dx0: Float32Array;
+  dxl: Float32Array;
+  dw: Float32Array;
+  db: Float32Array;
+}
+
+/** One forward and backward of a fresh cross layer (same seed and inputs every call), outputs copied. */
+function runLayer(b: MatmulBackend, dim: number, batch: number, seed: number, sameInput: boolean): CrossRun {
+  return withBackend(b, () => {
+    const r = rng(seed);
+    const c = new CrossLayer("c", dim, seed);
+    c.b.value.set(randomArray(r, dim, 0.5));
+    c.w.grad.fill(NaN);
+    c.b.grad.fill(NaN);
+    const x0 = sparseArray(r, batch * dim), xl = sameInput ? x0 : sparseArray(r, batch * dim, 3);
+    const dy = sparseArray(r, batch * dim, 2);
+    const y = c.forward(x0, xl, batch).slice();
+    const g = c.backward(dy, batch);
+    return { y, dx0: g.dx0.slice(), dxl: g.dxl.slice(), dw: c.w.grad.slice(), db: c.b.grad.slice() };
+  });
+}
+
+const DIMS = [1, 3, 4, 8, 312, 313];
+const BATCHES = [1, 2, 5, 64];
+
+test("cross layer: WebAssembly SIMD loops give the same bits as the TypeScript reference", { skip: !denseAvailable() }, () => {
+  let seed = 1;
+  for (const dim of DIMS) {
+    for (const batch of BATCHES) {
+      for (const same of [false, true]) {
+        const s = seed++;
+        const ts = runLayer("ts", dim, batch, s, same), wasm = runLayer("wasm", dim, batch, s, same);
+        for (const k of ["y", "dx0", "dxl", "dw", "db"] as const) {
+          assert.ok(sameBits(wasm[k], ts[k]), `${k} differs: dim ${dim}, batch ${batch}, x_l ${same ? "=" : "!="} x0`);
+          assert.ok(ts[k].every(Number.isFinite), `${k} not finite: dim ${dim}, batch ${batch}`);
+        }
+      }
+    }
+  }
+});
+
+test("cross layer: the batch may change between calls on both backends", { skip: !denseAvailable() }, () => {
+  const dim = 13;
+  const layers = { ts: new CrossLayer("c", dim, 3), wasm: new CrossLayer("c", dim, 3) };
+  for (const batch of [7, 2, 40, 1]) {
+    const r = rng(batch), x0 = randomArray(r, batch * dim), xl = randomArray(r, batch * dim), dy = randomArray(r, batch * dim);
+    const out = (b: "ts" | "wasm") => withBackend(b, () => {
+      const l = layers[b], y = l.forward(x0, xl, batch).slice(), g = l.backward(dy, batch);
+      return [y, g.dx0.slice(), g.dxl.slice(), l.w.grad.slice(), l.b.grad.slice()];
+    });
+    const a = out("ts"), w = out("wasm");
+    for (let i = 0; i < a.length; i++) assert.ok(sameBits(w[i], a[i]), `output ${i}, batch ${batch}`);
+  }
+});
+
+test("cross network (the DCN shape and others): same bits on both backends and run to run", { skip: !denseAvailable() }, () => {
+  for (const [dim, count, batch] of [[312, 2, 33], [1, 1, 3], [3, 3, 5], [313, 3, 7], [8, 0, 4]]) {
+    const run = (b: MatmulBackend) => withBackend(b, () => {
+      const r = rng(77), net = new CrossNet("cross", dim, count, 5);
+      for (const p of net.params()) p.value.set(randomArray(r, p.value.length, 0.3));
+      const x = randomArray(r, batch * dim), dy = randomArray(r, batch * dim);
+      const y = net.forward(x, batch, true).slice(), dx = net.backward(dy, batch).slice();
+      return [y, dx, ...net.params().map((p) => p.grad.slice())];
+    });
+    const ts = run("ts"), wasm = run("wasm"), auto = run("auto"), again = run("wasm");
+    for (let i = 0; i < ts.length; i++) {
+      assert.ok(sameBits(wasm[i], ts[i]), `dim ${dim} x ${count} layers, output ${i}: wasm != ts`);
+      assert.ok(sameBits(auto[i], ts[i]), `output ${i}: auto != ts`);
+      assert.ok(sameBits(again[i], wasm[i]), `output ${i}: not deterministic`);
+    }
+  }
+});
