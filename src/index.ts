@@ -23,3 +23,5 @@ export type { Model, ModelConfig, ModelName, ModelInput } from "./models/index.j
 export type { Param, ParamFactory } from "./nn/param.js";
 export { buildModel, trainModel, evaluateModel, CtrModel, plainOf } from "./train/trainer.js";
 export type { TrainSettings, Progress } from "./train/trainer.js";
+export { Predictor, exportModel, encodeModel } from "./serve/model-file.js";
+export type { InputSpec } from "./serve/model-file.js";
