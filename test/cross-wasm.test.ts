@@ -1,28 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rng, randomArray, sameBits } from "./helpers/rng.js";
-import { getMatmulBackend, setMatmulBackend, type MatmulBackend } from "../src/nn/matmul.js";
+import { type MatmulBackend } from "../src/nn/matmul.js";
 import { denseAvailable } from "../src/kernels/dense.js";
 import { CrossLayer, CrossNet } from "../src/nn/index.js";
+import { withBackend, sparseArray } from "./helpers/backend.js";
 
 /** Runs fn with the products and cross loops forced to one backend, restoring the previous choice. */
-function withBackend<T>(b: MatmulBackend, fn: () => T): T {
-  const before = getMatmulBackend();
-  setMatmulBackend(b);
-  try {
-    return fn();
-  } finally {
-    setMatmulBackend(before);
-  }
-}
-
-/** Values in [-1, 1) with about a fifth exact (signed) zeros. */
-function sparseArray(r: () => number, n: number, scale = 1): Float32Array {
-  const a = randomArray(r, n, scale);
-  for (let i = 0; i < n; i++) if (r() < 0.2) a[i] = r() < 0.5 ? 0 : -0;
-  return a;
-}
-
 interface CrossRun {
   y: Float32Array;
   dx0: Float32Array;

@@ -1,13 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rng, randomArray, sameBits } from "./helpers/rng.js";
+import { withBackend, sparseArray } from "./helpers/backend.js";
+import { randomInputs, assertPasses, checkModelGradients } from "./helpers/models.js";
 import {
   WASM_MIN_WORK, getMatmulBackend, matmul, matmulTransA, matmulTransATs, matmulTransB, matmulTransBTs, matmulTs,
   setMatmulBackend, type MatmulBackend,
 } from "../src/nn/matmul.js";
 import { denseAvailable, denseExportsForTest, denseMemoryBytes, denseWorkBytes } from "../src/kernels/dense.js";
-import { Linear, OuterProductLayer, gradCheck, type GradCheckResult, type Param } from "../src/nn/index.js";
-import { MODEL_NAMES, MODEL_PRESETS, createModel, type Model, type ModelConfig, type ModelName } from "../src/models/index.js";
+import { Linear, OuterProductLayer, gradCheck, type Param } from "../src/nn/index.js";
+import { MODEL_NAMES, MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
 
 type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
 
@@ -17,24 +19,6 @@ const VARIANTS: { name: string; f: Product; ref: Product; aLen: (m: number, k: n
   { name: "matmulTransA", f: matmulTransA, ref: matmulTransATs, aLen: (m, k) => k * m, bLen: (k, n) => k * n },
   { name: "matmulTransB", f: matmulTransB, ref: matmulTransBTs, aLen: (m, k) => m * k, bLen: (k, n) => n * k },
 ];
-
-/** Runs fn with the products forced to one backend, restoring the previous choice. */
-function withBackend<T>(b: MatmulBackend, fn: () => T): T {
-  const before = getMatmulBackend();
-  setMatmulBackend(b);
-  try {
-    return fn();
-  } finally {
-    setMatmulBackend(before);
-  }
-}
-
-/** Values in [-1, 1) with about a fifth exact zeros (so that signed zeros and exact cancellations occur). */
-function sparseArray(r: () => number, n: number, scale = 1): Float32Array {
-  const a = randomArray(r, n, scale);
-  for (let i = 0; i < n; i++) if (r() < 0.2) a[i] = r() < 0.5 ? 0 : -0;
-  return a;
-}
 
 /** The wasm result and the TypeScript reference of one product, outputs pre-filled with garbage. */
 function both(v: (typeof VARIANTS)[number], a: Float32Array, b: Float32Array, m: number, k: number, n: number): [Float32Array, Float32Array] {
@@ -182,14 +166,6 @@ test("auto picks WebAssembly by size only, and both paths agree", () => {
 // ---------------------------------------------------------------------------
 // Layers and models with the WebAssembly products.
 
-function assertPasses(results: GradCheckResult[], maxSkipFraction = 0.05): void {
-  for (const res of results) {
-    assert.ok(res.checked > 0, `${res.name}: nothing checked`);
-    assert.deepEqual(res.failures, [], `${res.name}: gradient mismatch`);
-    assert.ok(res.skipped <= maxSkipFraction * res.checked, `${res.name}: ${res.skipped} of ${res.checked} on kinks`);
-  }
-}
-
 const paramVars = (ps: Param[]) => ps.map((p) => ({ name: p.name, value: p.value, grad: () => p.grad }));
 
 test("gradient checks of linear and the outer-product layer with the wasm products", () => {
@@ -214,41 +190,10 @@ test("gradient checks of linear and the outer-product layer with the wasm produc
   });
 });
 
-const SMALL: Record<ModelName, ModelConfig> = {
-  mlp: { fields: 3, embedding: 4, hidden: [6, 5] },
-  opnn: { fields: 3, embedding: 3, hidden: [6, 5, 4], dropout: 0.5 },
-  dcn: { fields: 3, embedding: 3, hidden: [5, 4], crossLayers: 2 },
-  lr: { fields: 4 },
-  deepfm: { fields: 3, embedding: 3, hidden: [5, 4], dropout: 0.3 },
-};
-
-function randomInputs(m: Model, batch: number, r: () => number, scale = 0.5): Float32Array[] {
-  return m.inputs.map((s) => randomArray(r, batch * s.fields * s.rowLength, scale));
-}
-
 for (const name of MODEL_NAMES) {
   test(`${name}: finite-difference gradients with the wasm products`, () => {
-    withBackend("wasm", () => {
-      // The configuration and seeds of test/models.test.ts, now through the wasm products.
-      const r = rng(100 + name.length);
-      const m = createModel(name, { ...SMALL[name], seed: 3 });
-      for (const p of m.params()) p.value.set(randomArray(r, p.value.length, 0.5));
-      const batch = 4, xs = randomInputs(m, batch, r);
-      for (const training of [false, true]) {
-        let dxs: Float32Array[] = [];
-        const results = gradCheck(
-          {
-            forward: () => { m.reseed(11); return m.forward(xs, batch, training); },
-            backward: (dy) => { dxs = m.backward(dy, batch); },
-          },
-          [
-            ...xs.map((x, i) => ({ name: `input ${i}`, value: x, grad: () => dxs[i] })),
-            ...m.params().map((p) => ({ name: p.name, value: p.value, grad: () => p.grad })),
-          ],
-        );
-        assertPasses(results);
-      }
-    });
+    // The configuration and seeds of test/models.test.ts, now through the wasm products.
+    withBackend("wasm", () => checkModelGradients(name));
   });
 }
 

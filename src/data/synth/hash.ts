@@ -8,6 +8,8 @@
  * needs neither BigInt nor allocation.
  */
 
+import { fmix32 } from "../../util/fmix32.js";
+
 const M1 = 0xcc9e2d51, M2 = 0x1b873593;
 
 /** Mixes the 32-bit word k into the running hash h (MurmurHash3 block step). */
@@ -21,14 +23,7 @@ export function mix(h: number, k: number): number {
 }
 
 /** MurmurHash3's finaliser: a bijection of 32-bit words with full avalanche. */
-export function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export const fmix = fmix32;
 
 const TWO32 = 4294967296;
 const TWO53 = 9007199254740992;
