@@ -24,6 +24,9 @@ test("export/predict round trip: identical scores, only live rows stored, damage
     const bytes = encodeModel(m, { format: train.format, fields: train.fields });
     const p = Predictor.decode(bytes);
     assert.equal(p.features, m.liveFeatures);
+    // A feature is live while any of its rows (first-order weight, embedding) is.
+    const brute = Array.from(m.tables[0].ids()).filter((id) => m.tables.some((t) => !t.get(id)!.every((v) => v === 0))).length;
+    assert.equal(m.liveFeatures, brute, `${model}: live features`);
     assert.ok(m.liveFeatures < m.features);
     let rows = 0;
     for await (const b of testFile.batches()) {

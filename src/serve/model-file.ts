@@ -59,7 +59,7 @@ export class Predictor {
     readonly modelName: ModelName,
     readonly input: InputSpec,
     private readonly model: Model,
-    private readonly tables: { rowLength: number; index: Vocabulary; weights: Float32Array }[],
+    private readonly tables: { rowLength: number; index: Vocabulary; weights: Float32Array; keys: Uint32Array }[],
     /** Bytes of the model file. */
     readonly bytes: number,
   ) {}
@@ -113,15 +113,21 @@ export class Predictor {
       const ids = new Uint32Array(rows);
       index.encode(keys, rows, ids);
       if (index.keys !== rows) throw new RangeError(`${what}: table ${k} lists a key twice`);
-      return { rowLength: d, index, weights };
+      return { rowLength: d, index, weights, keys };
     });
     if (off !== body.length) throw new RangeError(`${what}: ${body.length - off} bytes left after the last table`);
     return new Predictor(h.model, h.input as InputSpec, model, loaded, raw.length);
   }
 
-  /** Live rows (features) of the first table. */
+  /** Features with at least one live row in some table (the model's features). */
   get features(): number {
-    return this.tables[0]?.index.keys ?? 0;
+    if (this.tables.length <= 1) return this.tables[0]?.index.keys ?? 0;
+    const union = new Vocabulary({ fields: 1 });
+    for (const t of this.tables) {
+      const n = t.index.keys, words = t.keys;
+      union.encode(words, n, new Uint32Array(n));
+    }
+    return union.keys;
   }
 
   /** Click probabilities of a batch (keys as the readers give them). */

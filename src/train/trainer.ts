@@ -62,7 +62,14 @@ export class CtrModel {
   /** Features present in the training data (rows of the first table). */
   get features(): number { return this.tables[0].size; }
   /** Features whose embedding row is not exactly zero. */
-  get liveFeatures(): number { return this.tables[0].liveRows; }
+  get liveFeatures(): number {
+    if (this.tables.length === 1) return this.tables[0].liveRows;
+    // Several tables read the same keys (deepfm: first-order weights and
+    // embeddings): a feature lives while any of its rows does.
+    let live = 0;
+    for (const id of this.tables[0].ids()) if (this.tables.some((t) => !t.isZero(id))) live++;
+    return live;
+  }
   /** The paper's sparsity measure: live rows / rows present. */
   get featureRate(): number { return this.features ? this.liveFeatures / this.features : 0; }
 
@@ -192,7 +199,8 @@ export async function trainModel(
       recent = recent === 0 ? loss : 0.98 * recent + 0.02 * loss;
       onProgress?.({
         rows, steps, epoch, loss: recent, seconds: Number(process.hrtime.bigint() - t0) / 1e9,
-        liveFeatures: m.liveFeatures, features: m.features,
+        // The last input is the embedding table; its O(1) count keeps the progress cheap.
+        liveFeatures: m.tables[m.tables.length - 1].liveRows, features: m.features,
       });
     }
   }
