@@ -75,3 +75,24 @@ test("gather without creating: absent ids read as zeros, the table is unchanged,
     assert.deepEqual(t.save(), before);
   }
 });
+
+test("magnitude pruning keeps exactly the rows of largest norm; the rest are +0.0 and counted", () => {
+  for (const backend of ["wasm", "ts"] as const) {
+    const t = createOptimizer("adam", {}, { backend }).table({ rowLength: 3, seed: 5, init: { uniform: [-1, 1] } });
+    const ids = Array.from({ length: 200 }, (_, i) => i * 7 + 1);
+    const w = t.gather(ids);
+    const norm = (i: number): number => w[3 * i] ** 2 + w[3 * i + 1] ** 2 + w[3 * i + 2] ** 2;
+    const ranked = ids.map((_, i) => i).sort((a, b) => norm(b) - norm(a) || a - b);
+    const kept = new Set(ranked.slice(0, 30).map((i) => ids[i]));
+    assert.equal(t.pruneToTopRows(30), 170);
+    assert.equal(t.liveRows, 30);
+    for (let i = 0; i < ids.length; i++) {
+      const row = t.get(ids[i])!;
+      if (kept.has(ids[i])) assert.deepEqual(Array.from(row), Array.from(w.subarray(3 * i, 3 * i + 3)));
+      else assert.ok(row.every((v) => Object.is(v, 0)) && t.isZero(ids[i]));
+    }
+    assert.equal(t.pruneToTopRows(30), 0);
+    assert.equal(t.pruneToTopRows(0), 30);
+    assert.equal(t.zeroRows, 200);
+  }
+});

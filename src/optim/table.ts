@@ -257,6 +257,42 @@ export class SparseTable {
     this.arena.heap.u32[(this.meta >>> 2) + M_ZEROS] -= delta;
   }
 
+  /**
+   * Magnitude pruning of whole rows (the paper's baseline, section 4.2): keeps
+   * the `keep` rows of largest l2 norm (ties: the earlier row) and sets every
+   * other row's weights to exactly 0.0. Optimizer state is left as it is, so a
+   * later step may bring a pruned row back (prune again after fine-tuning).
+   * Returns the number of rows zeroed by this call.
+   */
+  pruneToTopRows(keep: number): number {
+    this.live();
+    const n = this.size, d = this.rowLength, heap = this.arena.heap;
+    if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`${this.optimizer}: keep = ${keep} must be a non-negative integer`);
+    this.batchRows = -1;
+    const chunks = heap.u32[(this.meta >>> 2) + M_CHUNKS] >>> 2, mask = (1 << this.shift) - 1;
+    const rec = (r: number): number => heap.u32[chunks + (r >>> this.shift)] + (r & mask) * this.recBytes;
+    const norms = new Float64Array(n);
+    const w = heap.f32;
+    for (let r = 0; r < n; r++) {
+      const x = (rec(r) + HEADER_BYTES) >>> 2;
+      let s = 0;
+      for (let j = 0; j < d; j++) s += w[x + j] * w[x + j];
+      norms[r] = s;
+    }
+    const order = Array.from({ length: n }, (_, r) => r).sort((a, b) => norms[b] - norms[a] || a - b);
+    let zeroed = 0;
+    for (let k = keep; k < n; k++) {
+      const r = order[k], base = rec(r), flags = (base + H_FLAGS) >>> 2;
+      heap.f32.fill(0, (base + HEADER_BYTES) >>> 2, ((base + HEADER_BYTES) >>> 2) + d);
+      if ((heap.u32[flags] & 1) === 0) {
+        heap.u32[flags] |= 1;
+        heap.u32[(this.meta >>> 2) + M_ZEROS]++;
+        zeroed++;
+      }
+    }
+    return zeroed;
+  }
+
   /** A copy of the weights of one id, or undefined when the id has no row. */
   get(id: number | bigint): Float32Array | undefined {
     const rec = this.lookup(id);
