@@ -1,9 +1,9 @@
 import {
-  WASM_MIN_WORK, getMatmulBackend, matmul, matmulTransA, matmulTransATs, matmulTransB, matmulTransBTs, matmulTs, setMatmulBackend,
-  type MatmulBackend,
+  WASM_MIN_WORK, matmul, matmulTransA, matmulTransATs, matmulTransB, matmulTransBTs, matmulTs,
 } from "../src/nn/matmul.js";
 import { MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
 import { mulberry } from "./workload.js";
+import { withBackend } from "../test/helpers/backend.js";
 
 type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
 
@@ -33,16 +33,6 @@ function best(f: () => void, rounds: number, minMs: number): number {
     bestMs = Math.min(bestMs, Number(process.hrtime.bigint() - t0) / 1e6 / reps);
   }
   return bestMs / 1e3;
-}
-
-function withBackend<T>(b: MatmulBackend, fn: () => T): T {
-  const before = getMatmulBackend();
-  setMatmulBackend(b);
-  try {
-    return fn();
-  } finally {
-    setMatmulBackend(before);
-  }
 }
 
 /**

@@ -31,5 +31,6 @@ export function benchIndex(emit: (o: object) => void, quick: boolean): void {
     bench: "index", ids: total, insert_secs: +insertSecs.toFixed(2), inserts_per_sec: Math.round(total / insertSecs),
     single_lookups_per_sec: Math.round(found / lookupSecs), memory_bytes: table.memoryBytes,
     bytes_per_id: +(table.memoryBytes / total).toFixed(1), record_bytes: table.recordBytes,
+    peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
   });
 }

@@ -1,3 +1,8 @@
+import { rng } from "../test/helpers/rng.js";
+
+/** The seeded uniform generator of the tests (mulberry32). */
+export const mulberry = rng;
+
 /**
  * Seeded, heavy-tailed feature-id batches for benchmarks: ranks drawn from a
  * Zipf-like law over `vocab` features, each rank mapped to a fixed random
@@ -11,17 +16,6 @@ export function splitmix(seed: number): () => bigint {
     z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
     z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
     return z ^ (z >> 31n);
-  };
-}
-
-export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
