@@ -33,6 +33,7 @@ export const demo: Command = {
     const dir = keep ?? mkdtempSync(join(tmpdir(), "sparsectr-demo-"));
     if (keep) mkdirSync(keep, { recursive: true });
     const say = (s: string): void => { if (!a.values.json) process.stdout.write(s + "\n"); };
+    const t0 = process.hrtime.bigint();
     try {
       const g = createGenerator(synthConfig({ preset: "criteo", seed, scale }));
       const trainPath = join(dir, "train.txt"), testPath = join(dir, "test.txt");
@@ -53,8 +54,9 @@ export const demo: Command = {
           liveFeatures: m.liveFeatures, modelBytes: m.modelBytes, rowsPerSec: Math.round(r.rows / r.seconds),
         });
       }
+      const seconds = +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1);
       if (a.values.json) {
-        process.stdout.write(JSON.stringify({ rows, testRows, bayesAuc: bayes ?? null, l21, results }) + "\n");
+        process.stdout.write(JSON.stringify({ rows, testRows, bayesAuc: bayes ?? null, l21, seconds, results }) + "\n");
         return 0;
       }
       const head = ["optimizer", "AUC", "log loss", "feature rate", "live features", "model bytes", "rows/s"];
@@ -69,7 +71,7 @@ export const demo: Command = {
       for (const b of body) say(line(b));
       if (bayes !== undefined) say(`\nBayes-optimal AUC of the test rows (the teacher's own probabilities): ${bayes.toFixed(4)}`);
       const [ad, gr] = results;
-      say(`group-adam keeps ${(gr.featureRate * 100).toFixed(1)}% of the features, a model ${(ad.modelBytes / Math.max(gr.modelBytes, 1)).toFixed(1)}x smaller, AUC ${gr.auc >= ad.auc ? "+" : ""}${(gr.auc - ad.auc).toFixed(4)} against adam.`);
+      say(`group-adam keeps ${(gr.featureRate * 100).toFixed(1)}% of the features, a model ${(ad.modelBytes / Math.max(gr.modelBytes, 1)).toFixed(1)}x smaller, AUC ${gr.auc >= ad.auc ? "+" : ""}${(gr.auc - ad.auc).toFixed(4)} against adam (${seconds} s in all).`);
       return 0;
     } finally {
       if (!keep) rmSync(dir, { recursive: true, force: true });
