@@ -7,8 +7,8 @@ import { buildModel, evaluateModel, trainModel } from "../src/train/trainer.js";
 import type { ModelName } from "../src/models/index.js";
 
 /**
- * `npm run bench -- train`: end to end, file on disk to trained model, one
- * core: generated rows in each model's paper shape (dcn: Criteo, mlp: Avazu,
+ * `npm run bench -- train`: end to end, file on disk to trained model, on one
+ * thread and with reading on a second one (threads: 2): generated rows in each model's paper shape (dcn: Criteo, mlp: Avazu,
  * opnn: iPinYou), batch 512, adam and group-adam. Rows/s, AUC, feature rate.
  */
 export async function benchTrain(emit: (o: object) => void, quick: boolean): Promise<void> {
@@ -22,9 +22,9 @@ export async function benchTrain(emit: (o: object) => void, quick: boolean): Pro
       const t = await generateFiles(g, { format, start: rows, rows: testRows, out: testPath, featindex: null });
       // opnn on a quick run: a shorter stream keeps the bench short.
       const n = model === "opnn" && !quick ? Math.min(rows, 200_000) : rows;
-      for (const [optimizer, hyper] of [["adam", {}], ["group-adam", { l21, l2: 1e-5 }]] as const) {
+      for (const [optimizer, hyper, threads] of [["adam", {}, 1], ["group-adam", { l21, l2: 1e-5 }, 1], ["adam", {}, 2], ["group-adam", { l21, l2: 1e-5 }, 2]] as const) {
         const featindex = format === "libsvm" ? `${trainPath}.fi` : undefined;
-        const train = await openData(trainPath, { batchSize: 512, featindex, range: { end: n } });
+        const train = await openData(trainPath, { batchSize: 512, featindex, range: { end: n }, prefetch: threads > 1 });
         const test = await openData(testPath, { batchSize: 4096, featindex });
         const m = buildModel(train.fields.length, { model: model as ModelName, optimizer, hyper, seed: 1 });
         const r = await trainModel(m, train);
@@ -32,7 +32,7 @@ export async function benchTrain(emit: (o: object) => void, quick: boolean): Pro
         emit({
           bench: "train", model, optimizer, rows: r.rows, seconds: +r.seconds.toFixed(2), rows_per_sec: Math.round(r.rows / r.seconds),
           auc: +e.auc.toFixed(5), bayes_auc: t.truth?.bayes.auc ?? null, logloss: +e.logloss.toFixed(5),
-          feature_rate: +m.featureRate.toFixed(5), features: m.features, model_bytes: m.modelBytes, threads: 1,
+          feature_rate: +m.featureRate.toFixed(5), features: m.features, model_bytes: m.modelBytes, threads,
         });
       }
     }

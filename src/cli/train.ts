@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { openData, holdoutSplit, type Format, type Holdout } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams } from "../optim/hyper.js";
@@ -42,6 +43,7 @@ export const train: Command = {
     { name: "epochs", type: "string", help: "passes over the training rows", default: "1" },
     { name: "batch", type: "string", help: "rows per step", default: "512" },
     { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
+    { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread (the same model bit for bit)", default: "2 when the machine has 2+ cores" },
     { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving) and the full training state" },
     { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
   ],
@@ -68,6 +70,8 @@ async function runTrain(a: ParsedArgs): Promise<number> {
   if (!isOptimizerName(optimizer)) throw new UsageError(`--optimizer ${optimizer}: use one of ${OPTIMIZER_NAMES.join(", ")}`);
   const dense = str(a, "dense", "plain");
   if (dense !== "plain" && dense !== "group") throw new UsageError(`--dense ${dense}: use plain or group`);
+  const threads = a.values.threads === undefined ? Math.min(2, availableParallelism()) : num(a, "threads", 2, true);
+  if (threads < 1 || threads > 2) throw new UsageError(`--threads ${threads}: use 1 or 2`);
   const batch = num(a, "batch", 512, true), epochs = num(a, "epochs", 1, true), seed = num(a, "seed", 0, true);
   const holdouts = ["test", "holdout", "holdout-rows", "holdout-last-day"].filter((k) => a.values[k] !== undefined);
   if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
@@ -83,6 +87,7 @@ async function runTrain(a: ParsedArgs): Promise<number> {
   const readOpts = {
     format: str(a, "format") as Format | undefined, schema: str(a, "schema"), featindex: str(a, "featindex"),
     skipBadRows: a.values["skip-bad-rows"] === true, batchSize: batch,
+    prefetch: threads > 1,
   };
   const json = a.values.json === true;
   const trainFile = await openData(trainPath, readOpts);
@@ -120,7 +125,7 @@ async function runTrain(a: ParsedArgs): Promise<number> {
   const ev = hasTest ? await evaluateModel(m, testFile, testRange) : undefined;
   const skipped = trainFile.stats.skipped;
   const report = {
-    model, optimizer, rows: r.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
+    model, optimizer, threads, rows: r.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
     featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures,
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: skipped,

@@ -10,6 +10,7 @@ import { loadFeatIndex } from "./formats/featindex.js";
 import { CsvParser } from "./formats/csv.js";
 import { loadSchema, type Schema } from "./formats/schema.js";
 import type { RowParser } from "./formats/parser.js";
+import { DEFAULT_PREFETCH_DEPTH, prefetchPass } from "./prefetch.js";
 
 /** Options of `openData`. */
 export interface ReadOptions {
@@ -25,6 +26,11 @@ export interface ReadOptions {
   skipBadRows?: boolean;
   /** Only data rows with index in [start, end) (0-based, header excluded, bad rows counted). */
   range?: { start?: number; end?: number };
+  /**
+   * Read, parse and hash on a second thread, this many batches ahead (true:
+   * DEFAULT_PREFETCH_DEPTH). Same batches, same order: only the wall time changes.
+   */
+  prefetch?: boolean | number;
 }
 
 /** What a pass over a file met, complete once its batches are exhausted. */
@@ -62,6 +68,7 @@ export async function openData(path: string, opts: ReadOptions = {}): Promise<Da
   if (opts.format !== undefined && !FORMATS.includes(opts.format)) throw new Error(`unknown format "${String(opts.format)}": use ${FORMATS.join(", ")}`);
   const format = opts.format ?? (opts.schema !== undefined ? "csv" : await detectFormat(path));
   const batchSize = opts.batchSize ?? 512;
+  if (opts.prefetch !== undefined && typeof opts.prefetch !== "boolean" && !(Number.isSafeInteger(opts.prefetch) && opts.prefetch >= 0 && opts.prefetch <= 1024)) throw new RangeError(`prefetch ${String(opts.prefetch)} must be true, false or a depth in [0, 1024] batches`);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1 << 20) throw new RangeError(`batch size ${batchSize} must be an integer in [1, 2^20]`);
   const dict = format === "libsvm" && opts.featindex ? await loadFeatIndex(opts.featindex) : undefined;
   const makeParser = async (): Promise<RowParser> => {
@@ -90,7 +97,11 @@ export async function openData(path: string, opts: ReadOptions = {}): Promise<Da
   const file: DataFile = {
     path, format, fields: probe.fields, numeric: probe.numeric, header: probe.hasHeader,
     stats: { rows: 0, skipped: 0, firstBad: [], seen: 0 },
-    batches: (range) => pass(path, makeParser, batchSize, opts.skipBadRows ?? false, range ?? opts.range ?? {}, file),
+    batches: (range) => {
+      const r = range ?? opts.range ?? {};
+      const depth = opts.prefetch === true ? DEFAULT_PREFETCH_DEPTH : Number(opts.prefetch ?? 0);
+      return depth > 0 ? prefetchPass(file, { ...opts, format }, r, depth) : pass(path, makeParser, batchSize, opts.skipBadRows ?? false, r, file);
+    },
   };
   return file;
 }
