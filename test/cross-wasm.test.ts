@@ -71,7 +71,12 @@ test("cross network (the DCN shape and others): same bits on both backends and r
       for (const p of net.params()) p.value.set(randomArray(r, p.value.length, 0.3));
       const x = randomArray(r, batch * dim), dy = randomArray(r, batch * dim);
       const y = net.forward(x, batch, true).slice(), dx = net.backward(dy, batch).slice();
-      return [y, dx, ...net.params().map((p) => p.grad.slice())];
+      // With another path's gradient added: exactly one more float32 add per element.
+      const extra = randomArray(r, batch * dim);
+      net.forward(x, batch, true);
+      const dxPlus = net.backward(dy, batch, extra).slice();
+      for (let i = 0; i < dx.length; i++) assert.ok(sameBits(new Float32Array([dxPlus[i]]), new Float32Array([dx[i] + extra[i]])), `addend, element ${i}`);
+      return [y, dx, dxPlus, ...net.params().map((p) => p.grad.slice())];
     });
     const ts = run("ts"), wasm = run("wasm"), auto = run("auto"), again = run("wasm");
     for (let i = 0; i < ts.length; i++) {

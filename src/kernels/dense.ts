@@ -99,6 +99,8 @@ export interface CrossAccumulation {
   last: boolean;
   /** Receives the network's input gradient on the last call (batch * dim floats). */
   out: Float32Array;
+  /** Added to the network's input gradient last (another path's gradient of the same input). */
+  addend?: Float32Array;
 }
 
 class DenseEngine {
@@ -211,6 +213,11 @@ class DenseEngine {
     this.ex.sgemmTransA(pxl, pds, pdw, d, batch, 1, end);
     if (acc) {
       this.ex.crossAccumulate(pacc, pdx0, pdxl, n, acc.first ? 1 : 0, acc.last ? 1 : 0);
+      if (acc.last && acc.addend) {
+        // dx0's slot is free now: the addend goes there and one more pass adds it.
+        this.put(f, acc.addend, pdx0, n);
+        this.ex.crossAccumulate(pacc, pdx0, pdxl, n, 0, 0);
+      }
       if (acc.last) this.get(f, acc.out, pacc, n);
       else this.get(f, dxl, pdxl, n);
     } else {

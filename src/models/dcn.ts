@@ -2,8 +2,6 @@ import type { Param, ParamFactory } from "../nn/param.js";
 import type { Linear } from "../nn/linear.js";
 import { Sequential } from "../nn/sequential.js";
 import { CrossNet } from "../nn/cross.js";
-import { concatColumns, splitColumns } from "../nn/concat.js";
-import { Scratch } from "../nn/scratch.js";
 import { checkModelInputs, outputLayer, tower } from "./common.js";
 import type { Model, ModelInput, ResolvedModelConfig } from "./types.js";
 
@@ -22,10 +20,6 @@ export class DcnModel implements Model {
   private readonly out: Linear;
   private readonly n: number;
   private readonly h: number;
-  private readonly cat = new Scratch();
-  private readonly dCross = new Scratch();
-  private readonly dDeep = new Scratch();
-  private readonly dx = new Scratch();
 
   constructor(readonly config: ResolvedModelConfig, factory?: ParamFactory) {
     const { fields, embedding, hidden, dropout, crossLayers, seed } = config;
@@ -43,19 +37,13 @@ export class DcnModel implements Model {
     const x0 = inputs[0];
     const xc = this.cross.forward(x0, batch, training);
     const xd = this.deep.forward(x0, batch, training);
-    const cat = this.cat.take(batch * (this.n + this.h));
-    concatColumns(xc, this.n, xd, this.h, batch, cat);
-    return this.out.forward(cat, batch, training);
+    return this.out.forwardPair(xc, this.n, xd, batch);
   }
 
   backward(dlogits: Float32Array, batch: number): Float32Array[] {
-    const dcat = this.out.backward(dlogits, batch);
-    const nx = batch * this.n, dc = this.dCross.take(nx), dd = this.dDeep.take(batch * this.h);
-    splitColumns(dcat, this.n, this.h, batch, dc, dd);
-    const g1 = this.cross.backward(dc, batch), g2 = this.deep.backward(dd, batch);
-    const dx = this.dx.take(nx);
-    for (let i = 0; i < nx; i++) dx[i] = g1[i] + g2[i];
-    return [dx];
+    const [dc, dd] = this.out.backwardPair(dlogits, batch);
+    // The cross network adds the deep part's gradient of x0 to its own (in kernel memory).
+    return [this.cross.backward(dc, batch, this.deep.backward(dd, batch))];
   }
 
   params(): Param[] {

@@ -183,16 +183,22 @@ export class CrossNet implements Layer {
     return x;
   }
 
-  backward(dy: Float32Array, batch: number): Float32Array {
+  /**
+   * The gradient of x0; `addend` (batch x dim), another path's gradient of the
+   * same input, is added to it last: ((sum over the layers) + addend), which
+   * saves the caller a pass over the largest array of the model.
+   */
+  backward(dy: Float32Array, batch: number, addend?: Float32Array): Float32Array {
     checkBackward(this.name, this.batch, batch);
     const n = batch * this.inDim;
     checkInput(this.name, dy, n);
+    if (addend) checkInput(this.name, addend, n);
     const count = this.layers.length;
     if (count > 0 && crossWasm(batch, this.inDim)) {
       // The same sums in WebAssembly, dx kept in kernel memory between the layers.
       const out = this.dx.take(n);
       let g = dy;
-      for (let i = count - 1; i >= 0; i--) g = this.layers[i].backwardAccumulate(g, batch, { first: i === count - 1, last: i === 0, out });
+      for (let i = count - 1; i >= 0; i--) g = this.layers[i].backwardAccumulate(g, batch, { first: i === count - 1, last: i === 0, out, addend });
       return out;
     }
     const dx = this.dx.take(n).fill(0);
@@ -203,6 +209,7 @@ export class CrossNet implements Layer {
       g = dxl;
     }
     for (let j = 0; j < n; j++) dx[j] += g[j];
+    if (addend) for (let j = 0; j < n; j++) dx[j] += addend[j];
     return dx;
   }
 
