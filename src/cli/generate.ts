@@ -27,6 +27,8 @@ export const generate: Command = {
     { name: "scale", type: "string", help: "multiplies categorical vocabulary sizes", default: "1" },
     { name: "click-rate", type: "string", help: "mean click probability", default: "the preset's" },
     { name: "informative", type: "string", help: "informative fields: a count, or comma-separated field names", default: "the preset's" },
+    { name: "linear-share", type: "string", help: "share of the teacher's logit variance in first-order terms, the rest in field pairs (1: no pairs)", default: "0.6" },
+    { name: "informative-ranks", type: "string", help: "candidate informative values per field: ranks below this", default: "1000" },
     { name: "rows-per-hour", type: "string", help: "rows per hour of the Avazu hour column", default: "the preset's" },
     { name: "out", type: "string", help: "output file; .gz compresses; - writes to stdout (required)" },
     { name: "featindex", type: "string", help: "libsvm feature dictionary path", default: "<out>.featindex" },
@@ -71,10 +73,14 @@ async function run(a: ParsedArgs): Promise<number> {
   if (inf !== undefined) informative = /^\d+$/.test(inf) ? Number(inf) : inf.split(",").map((s) => s.trim()).filter((s) => s !== "");
   let config;
   try {
-    config = synthConfig({ preset: presetName, seed, scale, clickRate, informative, rowsPerHour });
+    const teacher: Record<string, number> = {};
+    if (a.values["linear-share"] !== undefined) teacher.linearShare = num(a, "linear-share", 0.6);
+    if (a.values["informative-ranks"] !== undefined) teacher.informativeRanks = num(a, "informative-ranks", 1000, true);
+    config = synthConfig({ preset: presetName, seed, scale, clickRate, informative, rowsPerHour, teacher });
   } catch (e) {
     const msg = (e as Error).message;
     if (inf !== undefined && msg.startsWith("informative")) throw new UsageError(`option --${msg}`);
+    if (msg.startsWith("teacher")) throw new UsageError(`option ${msg}`);
     throw e;
   }
 

@@ -3,7 +3,7 @@
  */
 import { fmix, mix, seedKey } from "./hash.js";
 import { PRESETS } from "./presets.js";
-import type { FieldSpec, Preset, SynthConfig } from "./types.js";
+import type { FieldSpec, Preset, SynthConfig, TeacherSpec } from "./types.js";
 
 /** Overrides of a preset (every one optional). */
 export interface SynthOptions {
@@ -25,6 +25,11 @@ export interface SynthOptions {
   informative?: number | readonly string[];
   /** Rows per hour of `hour` fields. */
   rowsPerHour?: number;
+  /**
+   * Teacher overrides, e.g. `{ linearShare: 1 }` for a first-order teacher
+   * (no pairwise terms), which a model can learn from far fewer rows.
+   */
+  teacher?: Partial<TeacherSpec>;
 }
 
 /** Resolves options into a config; throws RangeError naming the bad option. */
@@ -40,13 +45,16 @@ export function synthConfig(opts: SynthOptions = {}): SynthConfig {
     return { ...f, vocab: Math.max(Math.min(f.vocab, 16), Math.round(f.vocab * scale)) };
   });
   if (opts.informative !== undefined) fields = chooseInformative(fields, opts.informative, seed);
+  for (const k of Object.keys(opts.teacher ?? {})) {
+    if (!(k in preset.teacher)) throw new RangeError(`teacher option ${JSON.stringify(k)} is unknown (known: ${Object.keys(preset.teacher).join(", ")})`);
+  }
   const config: SynthConfig = {
     ...preset,
     seed,
     clickRate: opts.clickRate ?? preset.clickRate,
     rowsPerHour: opts.rowsPerHour ?? preset.rowsPerHour,
     fields,
-    teacher: { ...preset.teacher },
+    teacher: { ...preset.teacher, ...(opts.teacher ?? {}) },
   };
   checkConfig(config);
   return config;
