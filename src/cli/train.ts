@@ -4,7 +4,9 @@ import { availableParallelism } from "node:os";
 import { openData, holdoutSplit, type Format, type Holdout } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams } from "../optim/hyper.js";
-import { buildModel, evaluateModel, trainModel, type Progress } from "../train/trainer.js";
+import { buildModel, evaluateModel, trainModel, type Progress, type TrainControl } from "../train/trainer.js";
+import { dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
+import { lockDir } from "../io/lock.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { exportModel } from "../serve/model-file.js";
 import { inputSpec } from "./serve-io.js";
@@ -44,7 +46,11 @@ export const train: Command = {
     { name: "batch", type: "string", help: "rows per step", default: "512" },
     { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
     { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread (the same model bit for bit)", default: "2 when the machine has 2+ cores" },
-    { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving) and the full training state" },
+    { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
+    { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
+    { name: "checkpoint-secs", type: "string", help: "with --out: a checkpoint every this many seconds (0: only at the end)", default: "60" },
+    { name: "resume", type: "string", help: "continue the run whose --out folder this is, from its last complete checkpoint (its options are recorded there)" },
+    { name: "skip-nonfinite", type: "boolean", help: "skip and count batches whose loss or gradients are not finite instead of stopping" },
     { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
   ],
   async run(a) {
@@ -60,8 +66,25 @@ function hyperOf(a: ParsedArgs): Hyperparams {
   return h as Hyperparams;
 }
 
-async function runTrain(a: ParsedArgs): Promise<number> {
-  if (a.positional.length) throw new UsageError(`unexpected argument "${a.positional[0]}"`);
+/** Options a resumed run may set anew; every other one comes from the checkpoint. */
+const RESUME_OPTIONS = new Set(["resume", "json", "threads"]);
+
+async function runTrain(given: ParsedArgs): Promise<number> {
+  if (given.positional.length) throw new UsageError(`unexpected argument "${given.positional[0]}"`);
+  const resumeDir = str(given, "resume");
+  let ckpt: ReturnType<typeof readCheckpoint> | undefined;
+  let a = given;
+  if (resumeDir !== undefined) {
+    const extra = Object.keys(given.values).filter((k) => !RESUME_OPTIONS.has(k));
+    if (extra.length) throw new UsageError(`--resume takes the run's options from its checkpoint: drop ${extra.map((k) => "--" + k).join(", ")}`);
+    ckpt = readCheckpoint(resumeDir);
+    const values: Record<string, string | true> = { ...ckpt.meta.args, out: resumeDir };
+    for (const k of ["json", "threads"]) {
+      delete values[k];
+      if (given.values[k] !== undefined) values[k] = given.values[k];
+    }
+    a = { values, positional: [] };
+  }
   const trainPath = str(a, "train");
   if (!trainPath) throw new UsageError("--train FILE is required");
   const model = str(a, "model", "dcn")!;
@@ -106,9 +129,46 @@ async function runTrain(a: ParsedArgs): Promise<number> {
       testRange = s.test;
     } else hasTest = false;
   }
-  const m = buildModel(trainFile.fields.length, {
+  const out = str(a, "out");
+  const everyRows = a.values["checkpoint-every"] !== undefined ? num(a, "checkpoint-every", 0, true) : undefined;
+  const everySecs = num(a, "checkpoint-secs", 60);
+  if (!(everySecs >= 0)) throw new UsageError(`--checkpoint-secs ${everySecs}: give a number of seconds >= 0`);
+  if (!out && (a.values["checkpoint-every"] !== undefined || a.values["checkpoint-secs"] !== undefined)) throw new UsageError("checkpoints need --out DIR");
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    lockDir(out);
+    removeStaleTemporaries(out);
+    if (!ckpt && hasCheckpoint(out)) throw new UsageError(`${out} holds a checkpoint of another run: continue it with --resume ${out}, or choose another --out`);
+  }
+  const identity = dataIdentity(trainPath);
+  if (ckpt) {
+    const was = ckpt.meta.data;
+    if (was.size !== identity.size || was.mtimeMs !== identity.mtimeMs) {
+      throw new Error(`${trainPath} changed since the checkpoint (size ${was.size} -> ${identity.size}, modified ${new Date(was.mtimeMs).toISOString()} -> ${new Date(identity.mtimeMs).toISOString()}): a resumed run needs the same data`);
+    }
+  }
+  const m = ckpt ? ckpt.model : buildModel(trainFile.fields.length, {
     model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a), dense, batch, epochs, seed,
   });
+  const recorded = Object.fromEntries(Object.entries(a.values).filter(([k]) => !RESUME_OPTIONS.has(k) && k !== "out"));
+  const control: TrainControl = {
+    start: ckpt?.meta.position,
+    skipNonFinite: a.values["skip-nonfinite"] === true,
+    checkpointEveryRows: everyRows,
+    checkpointEverySeconds: everySecs > 0 ? everySecs : undefined,
+    checkpoint: out ? (position) => writeCheckpoint(out, m, {
+      settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
+      position, args: recorded, data: identity,
+    }) : undefined,
+  };
+  // Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; a second one kills.
+  let stop = false;
+  const onSignal = (): void => { stop = true; };
+  if (out) {
+    control.shouldStop = () => stop;
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  }
   // The number of training rows is known after a holdout split's counting pass.
   const knownRows = trainRange.end !== undefined ? trainRange.end - (trainRange.start ?? 0) : 0;
   const tty = !json && process.stderr.isTTY;
@@ -120,19 +180,29 @@ async function runTrain(a: ParsedArgs): Promise<number> {
     const eta = knownRows ? `  ETA ${Math.max(0, Math.round((knownRows * epochs - p.rows) / rate))} s` : "";
     process.stderr.write(`\r${p.rows} rows  ${Math.round(rate)} rows/s  loss ${p.loss.toFixed(4)}  live features ${p.liveFeatures}/${p.features}${eta}   `);
   };
-  const r = await trainModel(m, trainFile, trainRange, progress);
+  let r;
+  try {
+    r = await trainModel(m, trainFile, trainRange, progress, control);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
   if (tty) process.stderr.write("\n");
+  if (r.stopped) {
+    process.stderr.write(`stopped after ${r.position.rows} rows; the checkpoint in ${out} continues it: sparsectr train --resume ${out}\n`);
+    return 130;
+  }
   const ev = hasTest ? await evaluateModel(m, testFile, testRange) : undefined;
   const skipped = trainFile.stats.skipped;
   const report = {
-    model, optimizer, threads, rows: r.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
+    model, optimizer, threads, rows: r.position.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
+    resumed: ckpt !== undefined, skippedBatches: r.position.skippedBatches,
+    bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null,
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
     featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures,
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: skipped,
   };
-  const out = str(a, "out");
   if (out) {
-    mkdirSync(out, { recursive: true });
     m.tables.forEach((t, k) => writeFileAtomic(join(out, `table${k}.state`), t.save()));
     m.dense.forEach((d, i) => writeFileAtomic(join(out, `dense${i}.state`), d.save()));
     writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, input: inputSpec(trainFile, readOpts), params: m.params.map((p) => p.name), report }, null, 2)));

@@ -12,6 +12,12 @@ export interface Batch {
   numeric: Float32Array;
   /** 1-based line number of each row in its file. */
   lines: Float64Array;
+  /**
+   * Data rows of the file read up to and including this batch's last row
+   * (skipped and out-of-range rows count): a pass restarted with
+   * `range.start = seen` continues with the next batch.
+   */
+  seen: number;
 }
 
 export function allocBatch(capacity: number, fields: number, numeric: number): Batch {
@@ -23,6 +29,7 @@ export function allocBatch(capacity: number, fields: number, numeric: number): B
     keyWords: new Uint32Array(keys.buffer),
     numeric: new Float32Array(capacity * numeric),
     lines: new Float64Array(capacity),
+    seen: 0,
   };
 }
 
@@ -36,5 +43,6 @@ export function trimBatch(b: Batch, rows: number, fields: number, numeric: numbe
     keyWords: new Uint32Array(keys.buffer, keys.byteOffset, rows * fields * 2),
     numeric: b.numeric.subarray(0, rows * numeric),
     lines: b.lines.subarray(0, rows),
+    seen: b.seen,
   };
 }

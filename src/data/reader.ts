@@ -150,12 +150,15 @@ async function* pass(
       stats.rows++;
       if (++r === batchSize) {
         batch.rows = r;
+        batch.seen = stats.seen;
         yield batch;
         batch = allocBatch(batchSize, F, N);
         r = 0;
       }
     }
   }
+  // A pass that stopped at the range's end has counted the first row past it.
+  batch.seen = Math.min(stats.seen, end);
   if (r > 0) yield trimBatch(batch, r, F, N);
   return stats;
 }

@@ -9,18 +9,30 @@ const MAX_HEADER = 1 << 20;
  * check sizes against the header before allocating anything.
  */
 export function encodeEnvelope(header: Record<string, unknown>, parts: readonly Uint8Array[]): Uint8Array {
+  const chunks = envelopeChunks(header, parts);
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
+
+/**
+ * The bytes of {@link encodeEnvelope} as a list of chunks (the parts
+ * themselves, not copies), for writing a large state without holding it twice.
+ */
+export function envelopeChunks(header: Record<string, unknown>, parts: readonly Uint8Array[]): Uint8Array[] {
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headEnd = 12 + json.length;
   const bodyStart = Math.ceil(headEnd / 8) * 8;
-  const bodyLen = parts.reduce((s, p) => s + p.length, 0);
-  const out = new Uint8Array(bodyStart + bodyLen + 4);
-  for (let i = 0; i < 8; i++) out[i] = MAGIC.charCodeAt(i);
-  new DataView(out.buffer).setUint32(8, json.length, true);
-  out.set(json, 12);
-  let o = bodyStart;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  new DataView(out.buffer).setUint32(o, crc32(out.subarray(0, o)), true);
-  return out;
+  const head = new Uint8Array(bodyStart);
+  for (let i = 0; i < 8; i++) head[i] = MAGIC.charCodeAt(i);
+  new DataView(head.buffer).setUint32(8, json.length, true);
+  head.set(json, 12);
+  let crc = crc32(head);
+  for (const p of parts) crc = crc32(p, crc);
+  const tail = new Uint8Array(4);
+  new DataView(tail.buffer).setUint32(0, crc, true);
+  return [head, ...parts, tail];
 }
 
 /** The header and body of a saved state; throws naming what is wrong. */

@@ -28,15 +28,39 @@ export function restoreModel(dir: string): { model: CtrModel; record: RunRecord 
     throw new Error(`${dir}: not a training output folder (model.json: ${(e as Error).message})`);
   }
   const fresh = buildModel(record.fields.length, record.settings);
-  if (fresh.params.length !== record.params.length || fresh.params.some((p, i) => p.name !== record.params[i])) {
-    throw new Error(`${dir}: model.json lists parameters that the model ${record.settings.model} does not have`);
+  const tables = fresh.tables.map((_, k) => readFileSync(join(dir, `table${k}.state`)));
+  const dense = fresh.params.map((_, i) => readFileSync(join(dir, `dense${i}.state`)));
+  return { model: assembleModel(record.settings, record.fields.length, record.params, tables, dense, dir), record };
+}
+
+/**
+ * A model from its settings and the saved states of its tables and dense
+ * parameters, checked against the architecture the settings build (names,
+ * shapes, counts): the model as it was saved, bit for bit.
+ */
+export function assembleModel(
+  settings: TrainSettings, fields: number, params: readonly string[],
+  tableStates: readonly Uint8Array[], denseStates: readonly Uint8Array[], what: string,
+): CtrModel {
+  const fresh = buildModel(fields, settings);
+  if (fresh.params.length !== params.length || fresh.params.some((p, i) => p.name !== params[i])) {
+    throw new Error(`${what}: the saved parameters are not those of the model ${settings.model}`);
   }
-  const tables = fresh.tables.map((_, k) => SparseTable.load(readFileSync(join(dir, `table${k}.state`))));
+  if (tableStates.length !== fresh.tables.length || denseStates.length !== fresh.params.length) {
+    throw new Error(`${what}: ${tableStates.length} table and ${denseStates.length} dense states saved, the model has ${fresh.tables.length} and ${fresh.params.length}`);
+  }
+  const tables = tableStates.map((b, k) => {
+    const t = SparseTable.load(b);
+    if (t.rowLength !== fresh.tables[k].rowLength || t.optimizer !== fresh.tables[k].optimizer) throw new Error(`${what}: table ${k} is ${t.optimizer} with rows of ${t.rowLength}, the model wants ${fresh.tables[k].optimizer} with ${fresh.tables[k].rowLength}`);
+    return t;
+  });
   const dense = fresh.params.map((p, i) => {
-    const d = DenseParam.load(readFileSync(join(dir, `dense${i}.state`)));
-    if (d.rows !== p.rows || d.rowLength !== p.rowLength) throw new Error(`${dir}: dense${i}.state is ${d.rows} x ${d.rowLength}, parameter ${p.name} is ${p.rows} x ${p.rowLength}`);
+    const d = DenseParam.load(denseStates[i]);
+    if (d.rows !== p.rows || d.rowLength !== p.rowLength) throw new Error(`${what}: dense state ${i} is ${d.rows} x ${d.rowLength}, parameter ${p.name} is ${p.rows} x ${p.rowLength}`);
     p.value.set(d.view());
     return d;
   });
-  return { model: new CtrModel(fresh.model, tables, dense, fresh.params, fresh.settings), record };
+  fresh.tables.forEach((t) => t.dispose());
+  fresh.dense.forEach((d) => d.dispose());
+  return new CtrModel(fresh.model, tables, dense, fresh.params, fresh.settings);
 }

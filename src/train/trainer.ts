@@ -81,6 +81,14 @@ export class CtrModel {
     return b;
   }
 
+  /** Bytes of memory the training state holds: every table's memory plus dense weights and moments (estimated 4x). */
+  get memoryBytes(): number {
+    let b = 0;
+    for (const t of this.tables) b += t.memoryBytes;
+    for (const p of this.params) b += p.value.length * 4 * 4;
+    return b;
+  }
+
   /** Click probabilities of a batch (no rows are created for unseen features). */
   predict(batch: Batch, out: Float64Array = new Float64Array(batch.rows)): Float64Array {
     const inputs = this.tables.map((t) => t.gather(batch.keys, undefined, { create: false }));
@@ -147,64 +155,165 @@ export function buildModel(fields: number, s: TrainSettings): CtrModel {
 }
 
 /**
+ * Where a run is: enough to continue it exactly (with the model's saved
+ * state). `seen` counts the data rows of the file read in the current epoch's
+ * pass, so the pass restarts with `range.start = seen`.
+ */
+export interface TrainPosition {
+  epoch: number;
+  seen: number;
+  rows: number;
+  steps: number;
+  /** Sums behind the mean training loss. */
+  lossSum: number;
+  lossRows: number;
+  /** Batches skipped with a non-finite loss or gradient (skipNonFinite). */
+  skippedBatches: number;
+  /** True once every epoch is done. */
+  done: boolean;
+}
+
+/** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
+export interface TrainControl {
+  /** Continue from this position (the model must hold the state saved with it). */
+  start?: TrainPosition;
+  /** Called with the position after a step when a checkpoint is due, and at the end. */
+  checkpoint?: (pos: TrainPosition) => void;
+  /** A checkpoint every this many training rows (rounded up to whole batches). */
+  checkpointEveryRows?: number;
+  /** A checkpoint when this many seconds have passed since the last one. */
+  checkpointEverySeconds?: number;
+  /** Skip and count a batch whose loss or gradients are not finite, instead of stopping. */
+  skipNonFinite?: boolean;
+  /** Polled after every step: true stops the run after a checkpoint (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+/** A run that diverged: the loss or a gradient of a batch is not finite. */
+export class DivergenceError extends Error {
+  constructor(readonly step: number, readonly firstLine: number, readonly lastLine: number, readonly file: string, detail: string) {
+    super(`training diverged at step ${step} (rows on lines ${firstLine}..${lastLine} of ${file}): ${detail}; the model of the last checkpoint is kept (--skip-nonfinite skips such batches)`);
+    this.name = "DivergenceError";
+  }
+}
+
+/** The position of a run that has not started. */
+export function startPosition(): TrainPosition {
+  return { epoch: 0, seen: 0, rows: 0, steps: 0, lossSum: 0, lossRows: 0, skippedBatches: 0, done: false };
+}
+
+/**
  * One or more passes over the training rows (in the file's batches: open it
  * with the batch size wanted): gather the batch's embeddings,
  * forward, log loss, backward, a lazy optimizer step on the tables and a step
- * on every dense parameter. With adahessian or group-adahessian each step
+ * on every dense parameter. Before each step the model's dropout is reseeded
+ * from (seed, the table's step count), so a resumed run draws the same masks
+ * as one that never stopped. With adahessian or group-adahessian each step
  * first estimates the Hessian diagonal (Hutchinson, two extra forward +
- * backward passes; see ./hutchinson.ts) and reseeds the model with the
- * step's seed before every pass, so all passes share the dropout masks.
+ * backward passes; see ./hutchinson.ts) under the same seed, so all passes
+ * share the dropout masks.
  */
 export async function trainModel(
   m: CtrModel, file: DataFile, range?: { start?: number; end?: number },
-  onProgress?: (p: Progress) => void,
-): Promise<{ rows: number; seconds: number; loss: number }> {
+  onProgress?: (p: Progress) => void, control: TrainControl = {},
+): Promise<{ rows: number; seconds: number; loss: number; position: TrainPosition; stopped: boolean }> {
   const t0 = process.hrtime.bigint();
-  let rows = 0, steps = 0, lossSum = 0, lossRows = 0, recent = 0;
+  const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
+  const pos: TrainPosition = { ...(control.start ?? startPosition()) };
+  const rows0 = pos.rows;
+  let recent = 0, lastCkptRows = pos.rows, lastCkptTime = 0, stopped = false;
   if (file.numeric.length) throw new Error(`${file.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);
   let dlogits = new Float32Array(0);
   const bufs = m.tables.map(() => new Float32Array(0));
   // Only the AdaHessian rules pay for the Hessian estimate.
   const hutch = ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)
     ? new HutchinsonEstimator(m.model) : undefined;
-  for (let epoch = 0; epoch < m.settings.epochs; epoch++) {
-    for await (const b of file.batches(range)) {
+  const dueCheckpoint = (): boolean => {
+    if (!control.checkpoint) return false;
+    if (control.checkpointEveryRows !== undefined && pos.rows - lastCkptRows >= control.checkpointEveryRows) return true;
+    return control.checkpointEverySeconds !== undefined && seconds() - lastCkptTime >= control.checkpointEverySeconds;
+  };
+  const base = range?.start ?? 0;
+  run: for (; pos.epoch < m.settings.epochs; pos.epoch++, pos.seen = 0) {
+    for await (const b of file.batches({ start: Math.max(base, pos.seen), end: range?.end })) {
       const n = b.rows;
       const inputs = m.tables.map((t, k) => {
         if (bufs[k].length !== n * t.rowLength * file.fields.length) bufs[k] = new Float32Array(n * t.rowLength * file.fields.length);
         return t.gatherBatch(b.keys, bufs[k]);
       });
       if (dlogits.length < n) dlogits = new Float32Array(n);
-      let hess: TrainedArrays | undefined;
-      if (hutch) {
-        // The table's global step, so that a resumed run continues the sequence.
-        const seed = stepSeed(m.settings.seed, m.tables[0]?.stepCount ?? steps);
-        hess = hutch.estimate(b.keys, inputs, b.labels, n, seed);
-        m.model.reseed(seed);
-      }
+      // The table's global step, so that a resumed run continues the sequence.
+      const seed = stepSeed(m.settings.seed, m.tables[0]?.stepCount ?? pos.steps);
+      const hess: TrainedArrays | undefined = hutch?.estimate(b.keys, inputs, b.labels, n, seed);
+      m.model.reseed(seed);
       const logits = m.model.forward(inputs, n, true);
       const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
-      if (!Number.isFinite(loss)) throw new Error(`training diverged: the log loss is ${loss} at step ${steps + 1} (rows ${b.lines[0]}..${b.lines[n - 1]} of ${file.path})`);
-      const grads = m.model.backward(dlogits, n);
-      m.tables.forEach((t, k) => t.stepBatch(grads[k], hess ? { hessian: hess.inputs[k] } : {}));
-      for (let i = 0; i < m.params.length; i++) {
-        const p = m.params[i], d = m.dense[i];
-        d.step(p.grad, hess ? { hessian: hess.params[i] } : {});
-        p.value.set(d.view());
+      const fail = (detail: string): DivergenceError => new DivergenceError(pos.steps + 1, b.lines[0], b.lines[n - 1], file.path, detail);
+      let bad: string | undefined = Number.isFinite(loss) ? undefined : `the log loss is ${loss}`;
+      if (bad === undefined) {
+        const grads = m.model.backward(dlogits, n);
+        // With skipping, look before touching anything, so a skipped batch changes nothing.
+        if (control.skipNonFinite) bad = nonFiniteGradient(m, grads);
+        if (bad === undefined) {
+          try {
+            m.tables.forEach((t, k) => t.stepBatch(grads[k], hess ? { hessian: hess.inputs[k] } : {}));
+            for (let i = 0; i < m.params.length; i++) {
+              const p = m.params[i], d = m.dense[i];
+              d.step(p.grad, hess ? { hessian: hess.params[i] } : {});
+              p.value.set(d.view());
+            }
+          } catch (e) {
+            if (e instanceof RangeError && /not finite|non-finite|NaN|Infinity/i.test(e.message)) throw fail(e.message);
+            throw e;
+          }
+        }
       }
-      rows += n;
-      steps++;
-      lossSum += loss * n;
-      lossRows += n;
+      pos.seen = b.seen;
+      if (bad !== undefined) {
+        if (!control.skipNonFinite) throw fail(bad);
+        pos.skippedBatches++;
+        continue;
+      }
+      pos.rows += n;
+      pos.steps++;
+      pos.lossSum += loss * n;
+      pos.lossRows += n;
       recent = recent === 0 ? loss : 0.98 * recent + 0.02 * loss;
       onProgress?.({
-        rows, steps, epoch, loss: recent, seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+        rows: pos.rows, steps: pos.steps, epoch: pos.epoch, loss: recent, seconds: seconds(),
         // The last input is the embedding table; its O(1) count keeps the progress cheap.
         liveFeatures: m.tables[m.tables.length - 1].liveRows, features: m.features,
       });
+      if (control.shouldStop?.()) {
+        stopped = true;
+        break run;
+      }
+      if (dueCheckpoint()) {
+        control.checkpoint!({ ...pos });
+        lastCkptRows = pos.rows;
+        lastCkptTime = seconds();
+      }
     }
   }
-  return { rows, seconds: Number(process.hrtime.bigint() - t0) / 1e9, loss: lossRows ? lossSum / lossRows : NaN };
+  if (!stopped) {
+    pos.done = true;
+    pos.seen = 0;
+  }
+  control.checkpoint?.({ ...pos });
+  return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped };
+}
+
+/** Where the first non-finite gradient of a batch is, or undefined when all are finite. */
+function nonFiniteGradient(m: CtrModel, grads: readonly Float32Array[]): string | undefined {
+  for (let k = 0; k < grads.length; k++) {
+    const g = grads[k];
+    for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i])) return `gradient of table ${k} at position ${i} is ${g[i]}`;
+  }
+  for (const p of m.params) {
+    const g = p.grad;
+    for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i])) return `gradient of ${p.name} at ${i} is ${g[i]}`;
+  }
+  return undefined;
 }
 
 /** AUC and log loss of the model on rows of a file (no rows are created in the tables). */
