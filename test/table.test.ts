@@ -96,3 +96,46 @@ test("magnitude pruning keeps exactly the rows of largest norm; the rest are +0.
     assert.equal(t.zeroRows, 200);
   }
 });
+
+test("evictTo removes zero rows first, then the least updated; kept rows keep weights and state exactly", () => {
+  for (const backend of ["wasm", "ts"] as const) {
+    const make = () => createOptimizer("group-adam", { lr: 0.01 }, { backend }).table({ rowLength: 4, seed: 9 });
+    const a = make(), b = make(), r = rng(11);
+    const ids = Array.from({ length: 300 }, (_, i) => 1000 + i * 3);
+    a.gather(ids);
+    b.gather(ids);
+    // Step s updates the ids with i % 5 >= s: id i is updated i % 5 + 1 times.
+    for (let s = 0; s < 5; s++) {
+      const sel = ids.filter((_, i) => i % 5 >= s);
+      const g = Float32Array.from({ length: sel.length * 4 }, () => r() - 0.5);
+      a.step(sel, g);
+      b.step(sel, g);
+    }
+    a.pruneToTopRows(250);
+    b.pruneToTopRows(250);
+    const zero = ids.map((id) => a.isZero(id));
+    assert.equal(zero.filter(Boolean).length, 50);
+    // Expected survivors, computed from the construction: zero rows go first, then fewest updates, then oldest row.
+    const order = ids.map((_, i) => i).sort((x, y) => Number(zero[y]) - Number(zero[x]) || (x % 5) - (y % 5) || x - y);
+    const gone = new Set(order.slice(0, 150).map((i) => ids[i]));
+    assert.deepEqual(a.evictTo(150), { evicted: 150, zeroEvicted: 50 });
+    assert.equal(a.size, 150);
+    assert.equal(a.zeroRows, 0);
+    for (const id of ids) assert.equal(a.has(id), !gone.has(id), `id ${id}`);
+    const kept = ids.filter((id) => !gone.has(id));
+    assert.deepEqual(Array.from(a.ids()), kept.map(BigInt), "kept rows stay in their order");
+    // Continuing on the kept rows equals the table that never evicted, bit for bit (weights and moments kept).
+    for (let s = 0; s < 3; s++) {
+      const g = Float32Array.from({ length: kept.length * 4 }, () => r() - 0.5);
+      a.step(kept, g);
+      b.step(kept, g);
+    }
+    for (const id of kept) assert.deepEqual(Array.from(a.get(id)!), Array.from(b.get(id)!), `id ${id}`);
+    // New rows still come in after the kept ones.
+    a.gather([7, 8]);
+    assert.equal(a.size, 152);
+    assert.deepEqual(Array.from(a.ids()).slice(-2), [7n, 8n]);
+    assert.deepEqual(a.evictTo(500), { evicted: 0, zeroEvicted: 0 });
+    assert.throws(() => a.evictTo(-1), /keep = -1/);
+  }
+});

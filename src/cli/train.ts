@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { openData, holdoutSplit, type Format, type Holdout } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams } from "../optim/hyper.js";
-import { buildModel, evaluateModel, trainModel, type Progress, type TrainControl } from "../train/trainer.js";
+import { buildModel, bytesPerFeature, evaluateModel, trainModel, type Progress, type TrainControl } from "../train/trainer.js";
 import { dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
 import { lockDir } from "../io/lock.js";
 import { writeFileAtomic } from "../io/atomic.js";
@@ -50,6 +50,9 @@ export const train: Command = {
     { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
     { name: "checkpoint-secs", type: "string", help: "with --out: a checkpoint every this many seconds (0: only at the end)", default: "60" },
     { name: "resume", type: "string", help: "continue the run whose --out folder this is, from its last complete checkpoint (its options are recorded there)" },
+    { name: "max-features", type: "string", help: "at most this many features (embedding rows) per table" },
+    { name: "max-memory", type: "string", help: "memory budget of the model state in bytes (suffixes K, M, G): sets --max-features from the bytes a feature costs" },
+    { name: "evict", type: "boolean", help: "at the budget, evict rows (zeroed by group lasso first, then the least updated) instead of stopping with an error" },
     { name: "skip-nonfinite", type: "boolean", help: "skip and count batches whose loss or gradients are not finite instead of stopping" },
     { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
   ],
@@ -150,10 +153,24 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const m = ckpt ? ckpt.model : buildModel(trainFile.fields.length, {
     model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a), dense, batch, epochs, seed,
   });
+  let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", 0, true) : undefined;
+  const maxMemory = a.values["max-memory"] !== undefined ? parseBytes(str(a, "max-memory")!) : undefined;
+  if (maxMemory !== undefined) {
+    const fixed = m.params.reduce((b, p) => b + p.value.length * 16, 0);
+    const perFeature = m.tables.reduce((b, t) => b + bytesPerFeature(t), 0);
+    const fromMemory = Math.floor((maxMemory - fixed) / perFeature);
+    if (fromMemory < 1) throw new UsageError(`--max-memory ${maxMemory}: the dense layers alone take ${fixed} bytes`);
+    maxFeatures = Math.min(maxFeatures ?? Infinity, fromMemory);
+  }
+  if (a.values.evict && maxFeatures === undefined) throw new UsageError("--evict needs --max-features or --max-memory");
+  let evictions = 0, evicted = 0;
   const recorded = Object.fromEntries(Object.entries(a.values).filter(([k]) => !RESUME_OPTIONS.has(k) && k !== "out"));
   const control: TrainControl = {
     start: ckpt?.meta.position,
     skipNonFinite: a.values["skip-nonfinite"] === true,
+    maxFeatures,
+    onFull: a.values.evict ? "evict" : "stop",
+    onEvict: (e) => { evictions++; evicted += e.evicted; },
     checkpointEveryRows: everyRows,
     checkpointEverySeconds: everySecs > 0 ? everySecs : undefined,
     checkpoint: out ? (position) => writeCheckpoint(out, m, {
@@ -197,7 +214,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const report = {
     model, optimizer, threads, rows: r.position.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
     resumed: ckpt !== undefined, skippedBatches: r.position.skippedBatches,
-    bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null,
+    bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null, memoryBytes: m.memoryBytes,
+    maxFeatures: maxFeatures ?? null, evictions, evictedFeatures: evicted,
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
     featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures,
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: skipped,
@@ -220,4 +238,12 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     process.stdout.write(lines.join("\n") + "\n");
   }
   return 0;
+}
+
+/** "1000", "64K", "1.5G" (powers of 1024) as bytes. */
+function parseBytes(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`--max-memory ${v}: give bytes, optionally with K, M or G`);
+  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  return Math.floor(Number(m[1]) * mult);
 }

@@ -2,7 +2,7 @@ import { Arena } from "../kernels/arena.js";
 import type { Backend } from "../kernels/kernels.js";
 import {
   M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA, M_INITB,
-  M_SEED, M_ZEROS, HEADER_BYTES, H_FLAGS, MAX_ROW,
+  M_SEED, M_ZEROS, HEADER_BYTES, H_FLAGS, H_COUNT, H_TAU, MAX_ROW,
 } from "../kernels/layout.js";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { StepCall } from "./call.js";
@@ -291,6 +291,62 @@ export class SparseTable {
       }
     }
     return zeroed;
+  }
+
+  /**
+   * Removes rows until at most `keep` remain, to stay within a memory budget:
+   * rows whose weights group lasso made exactly zero go first (their optimizer
+   * state is dropped with them: a feature that comes back starts afresh),
+   * then the rows updated the fewest times, then the least recently updated,
+   * then the oldest; the order is deterministic. The remaining rows keep their
+   * weights and state and their relative order. The memory stays allocated
+   * (WebAssembly memory does not shrink) and is reused by new rows. Returns
+   * the number of rows removed and how many of them were zero.
+   */
+  evictTo(keep: number): { evicted: number; zeroEvicted: number } {
+    this.live();
+    if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`${this.optimizer}: keep = ${keep} must be a non-negative integer`);
+    const n = this.size, heap = this.arena.heap, m = this.meta >>> 2, rb = this.recBytes;
+    if (keep >= n) return { evicted: 0, zeroEvicted: 0 };
+    this.batchRows = -1;
+    const chunks = heap.u32[m + M_CHUNKS] >>> 2, mask = (1 << this.shift) - 1;
+    const rec = (r: number): number => heap.u32[chunks + (r >>> this.shift)] + (r & mask) * rb;
+    const zero = new Uint8Array(n), count = new Uint32Array(n), tau = new Uint32Array(n);
+    for (let r = 0; r < n; r++) {
+      const b = rec(r) >>> 2;
+      zero[r] = heap.u32[b + (H_FLAGS >>> 2)] & 1;
+      count[r] = heap.u32[b + (H_COUNT >>> 2)];
+      tau[r] = heap.u32[b + (H_TAU >>> 2)];
+    }
+    const order = Uint32Array.from({ length: n }, (_, r) => r).sort((a, b) => zero[b] - zero[a] || count[a] - count[b] || tau[a] - tau[b] || a - b);
+    const gone = new Uint8Array(n);
+    let zeroEvicted = 0;
+    for (let k = 0; k < n - keep; k++) {
+      gone[order[k]] = 1;
+      zeroEvicted += zero[order[k]];
+    }
+    // The kept rows' keys and records, in row order, then the table is refilled with them.
+    const ids = this.ids(), keys = new BigUint64Array(keep), recs = new Uint8Array(keep * rb);
+    for (let r = 0, w = 0; r < n; r++) {
+      if (gone[r]) continue;
+      keys[w] = ids[r];
+      const b = rec(r);
+      recs.set(heap.u8.subarray(b, b + rb), w * rb);
+      w++;
+    }
+    heap.u8.fill(0, heap.u32[m + M_SLOTS], heap.u32[m + M_SLOTS] + heap.u32[m + M_CAP] * INDEX_SLOT);
+    heap.u32[m + M_SIZE] = 0;
+    let zeros = 0;
+    for (let r0 = 0; r0 < keep; r0 += 65536) {
+      const k = this.resolveIds(keys.subarray(r0, Math.min(keep, r0 + 65536)));
+      for (let i = 0; i < k; i++) {
+        const at = heap.u32[(this.sRecs >>> 2) + i];
+        heap.u8.set(recs.subarray((r0 + i) * rb, (r0 + i + 1) * rb), at);
+        zeros += heap.u32[(at + H_FLAGS) >>> 2] & 1;
+      }
+    }
+    heap.u32[m + M_ZEROS] = zeros;
+    return { evicted: n - keep, zeroEvicted };
   }
 
   /** A copy of the weights of one id, or undefined when the id has no row. */

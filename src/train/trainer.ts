@@ -187,6 +187,30 @@ export interface TrainControl {
   skipNonFinite?: boolean;
   /** Polled after every step: true stops the run after a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
+  /** At most this many rows (features) per table. */
+  maxFeatures?: number;
+  /**
+   * What to do at maxFeatures: "stop" (default) throws a MemoryBudgetError
+   * before the batch that would exceed it; "evict" removes rows (zero rows
+   * first, then the least updated: SparseTable.evictTo) down to 80% of the
+   * budget less one batch's ids.
+   */
+  onFull?: "stop" | "evict";
+  /** Called after each eviction. */
+  onEvict?: (e: { table: number; evicted: number; zeroEvicted: number; rows: number }) => void;
+}
+
+/** A run that would exceed its feature budget (--max-features or --max-memory). */
+export class MemoryBudgetError extends Error {
+  constructor(readonly features: number, readonly maxFeatures: number, readonly bytesPerFeature: number, readonly rows: number) {
+    super(`the embedding table would hold ${features} features after ${rows} training rows, over the budget of ${maxFeatures} (about ${Math.round(bytesPerFeature)} bytes each: ${(features * bytesPerFeature / 2 ** 20).toFixed(1)} MiB needed, ${(maxFeatures * bytesPerFeature / 2 ** 20).toFixed(1)} MiB allowed); raise the budget, hash the features into fewer rows, or let rows be evicted (--evict)`);
+    this.name = "MemoryBudgetError";
+  }
+}
+
+/** Memory one feature costs in a table: its record plus its index slots at the highest load before the index doubles, twice over. */
+export function bytesPerFeature(t: SparseTable): number {
+  return t.recordBytes + 8 + 2 * 12 / 0.75;
 }
 
 /** A run that diverged: the loss or a gradient of a batch is not finite. */
@@ -237,6 +261,7 @@ export async function trainModel(
   run: for (; pos.epoch < m.settings.epochs; pos.epoch++, pos.seen = 0) {
     for await (const b of file.batches({ start: Math.max(base, pos.seen), end: range?.end })) {
       const n = b.rows;
+      if (control.maxFeatures !== undefined) enforceBudget(m, b.keys, pos.rows, control);
       const inputs = m.tables.map((t, k) => {
         if (bufs[k].length !== n * t.rowLength * file.fields.length) bufs[k] = new Float32Array(n * t.rowLength * file.fields.length);
         return t.gatherBatch(b.keys, bufs[k]);
@@ -301,6 +326,25 @@ export async function trainModel(
   }
   control.checkpoint?.({ ...pos });
   return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped };
+}
+
+/** Keeps every table within control.maxFeatures before a batch adds its new rows. */
+function enforceBudget(m: CtrModel, keys: BigUint64Array, rows: number, control: TrainControl): void {
+  const max = control.maxFeatures!, ids = keys.length;
+  m.tables.forEach((t, k) => {
+    if (t.size + ids <= max) return;
+    if (control.onFull === "evict") {
+      const keep = Math.floor(0.8 * max) - ids;
+      if (keep < 0) throw new RangeError(`the feature budget ${max} (--max-features or --max-memory) is too small: one batch alone brings up to ${ids} features; allow at least ${Math.ceil(ids / 0.8)}`);
+      const e = t.evictTo(keep);
+      control.onEvict?.({ table: k, ...e, rows });
+      return;
+    }
+    // Near the budget: count the batch's new features exactly.
+    const fresh = new Set<bigint>();
+    for (const key of keys) if (!t.has(key)) fresh.add(key);
+    if (t.size + fresh.size > max) throw new MemoryBudgetError(t.size + fresh.size, max, bytesPerFeature(t), rows);
+  });
 }
 
 /** Where the first non-finite gradient of a batch is, or undefined when all are finite. */
