@@ -20,7 +20,7 @@ await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 2, sca
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const ARGS = ["--train", data, "--holdout-rows", "5000", "--model", "dcn", "--optimizer", "group-adam", "--l21", "1e-3",
-  "--batch", "128", "--epochs", "2", "--seed", "4", "--checkpoint-every", "2048", "--json"];
+  "--batch", "128", "--epochs", "4", "--seed", "4", "--checkpoint-every", "2048", "--json"];
 
 function runSync(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [CLI, "train", ...args], { encoding: "utf8", env: { ...process.env, ...env } });
@@ -45,17 +45,31 @@ test("killed with SIGKILL 20+ times (also mid-checkpoint) and resumed: the same 
     const resume = hasCheckpoint(out);
     if (resume) resumes++;
     const args = resume ? ["--resume", out, "--json"] : [...ARGS, "--out", out];
-    // Slow checkpoint writes (a pause halfway through each) make mid-write kills likely.
-    const child = spawn(process.execPath, [CLI, "train", ...args], { env: { ...process.env, SPARSECTR_FAULTS: "write-pause=25" }, stdio: ["ignore", "pipe", "pipe"] });
+    // Every third run is killed in the middle of a checkpoint write: writes pause
+    // halfway (SPARSECTR_FAULTS) and the kill comes once the temporary file exists.
+    // The others die at a random moment (start-up, training or a write).
+    const midWriteRun = kills % 3 === 2;
+    const env = { ...process.env, SPARSECTR_FAULTS: midWriteRun ? "write-pause=3000" : "write-pause=10" };
+    const child = spawn(process.execPath, [CLI, "train", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "";
     child.stdout.on("data", (d: Buffer) => { stdout += d; });
     child.stderr.on("data", (d: Buffer) => { stderr += d; });
-    const done = new Promise<number | null>((res) => child.on("close", (code) => res(code)));
+    let exited = false;
+    const done = new Promise<number | null>((res) => child.on("close", (code) => { exited = true; res(code); }));
     if (kills < 22) {
-      const delay = 150 + Math.floor(r() * 700);
-      const timer = setTimeout(() => child.kill("SIGKILL"), delay);
+      // The first run lives until its first checkpoint, so that every kill has one to resume from.
+      if (!resume) for (let i = 0; i < 1500 && !exited && !hasCheckpoint(out); i++) await new Promise((res) => setTimeout(res, 10));
+      if (midWriteRun) {
+        const tmp = (): boolean => existsSync(out) && readdirSync(out).some((f) => f.endsWith(".tmp"));
+        for (let i = 0; i < 1500 && !exited && !tmp(); i++) await new Promise((res) => setTimeout(res, 10));
+        assert.ok(tmp(), `no checkpoint write began: ${stderr}`);
+        child.kill("SIGKILL");
+      } else {
+        const timer = setTimeout(() => child.kill("SIGKILL"), 100 + Math.floor(r() * 400));
+        await done;
+        clearTimeout(timer);
+      }
       const code = await done;
-      clearTimeout(timer);
       if (code === null) {
         kills++;
         if (existsSync(out) && readdirSync(out).some((f) => f.endsWith(".tmp"))) midWrite++;
@@ -70,11 +84,12 @@ test("killed with SIGKILL 20+ times (also mid-checkpoint) and resumed: the same 
     assert.equal(final.trainLoss, reference.trainLoss);
     assert.equal(final.auc, reference.auc);
     assert.equal(final.rows, reference.rows);
+    assert.equal(resumes, kills, "every run after the first resumed");
     console.log(`# ${kills} kills (${midWrite} in the middle of a checkpoint write), ${resumes} resumes`);
     break;
   }
   assert.ok(kills >= 20);
-  assert.ok(midWrite >= 1, "no kill landed in a checkpoint write");
+  assert.ok(midWrite >= 7, `only ${midWrite} kills landed in a checkpoint write`);
   // No temporary file survives a completed run, and its checkpoint says done.
   assert.deepEqual(readdirSync(out).filter((f) => f.endsWith(".tmp")), []);
   assert.equal(readCheckpoint(out).meta.position.done, true);
