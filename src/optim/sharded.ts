@@ -1,0 +1,180 @@
+import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { fmix32 } from "../util/fmix32.js";
+import type { Backend } from "../kernels/kernels.js";
+import type { StepOptions } from "./checks.js";
+import type { OptimizerName, ResolvedHyperparams } from "./hyper.js";
+import { SparseTable, type TableOptions } from "./table.js";
+
+/** At most this many shards (each one WebAssembly memory of up to 4 GiB). */
+export const MAX_SHARDS = 64;
+
+/**
+ * A row-sparse table split over several {@link SparseTable}s by a hash of the
+ * feature key, for tables larger than one WebAssembly memory (4 GiB): the
+ * paper's Criteo table (34M rows) needs two at embedding 8 with Adam's state.
+ * Every shard takes every step (an empty one included), so all share the
+ * global step count; within a shard the ids keep their batch order. A row's
+ * update depends only on its own gradients and the step, so training a
+ * sharded table gives exactly the rows an unsharded one would.
+ */
+export class ShardedTable {
+  readonly shards: SparseTable[];
+  readonly rowLength: number;
+  readonly optimizer: OptimizerName;
+  private part: Int32Array = new Int32Array(0);
+  private counts: Int32Array;
+  private subKeys: BigUint64Array[] = [];
+  private subRows: Float32Array[] = [];
+  private batchN = -1;
+
+  constructor(shards: SparseTable[]) {
+    if (shards.length < 1 || shards.length > MAX_SHARDS) throw new RangeError(`a sharded table needs 1 to ${MAX_SHARDS} shards, got ${shards.length}`);
+    this.shards = shards;
+    this.rowLength = shards[0].rowLength;
+    this.optimizer = shards[0].optimizer;
+    this.counts = new Int32Array(shards.length);
+  }
+
+  /** `count` shards with the same optimizer and options (each seeded by the table seed: initial rows depend on (seed, id) only). */
+  static create(optimizer: OptimizerName, hyper: ResolvedHyperparams, options: TableOptions, count: number, backend: Backend = "wasm"): ShardedTable {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_SHARDS) throw new RangeError(`shards = ${count} must be an integer in [1, ${MAX_SHARDS}]`);
+    return new ShardedTable(Array.from({ length: count }, () => new SparseTable(optimizer, hyper, options, backend)));
+  }
+
+  /** The shard of a key: a mix of its two 32-bit halves. */
+  shardOf(id: bigint): number {
+    return fmix32((Number(id & 0xffffffffn) ^ Math.imul(Number(id >> 32n), 0x9e3779b1)) >>> 0) % this.shards.length;
+  }
+
+  get size(): number { return this.sum((t) => t.size); }
+  get zeroRows(): number { return this.sum((t) => t.zeroRows); }
+  get liveRows(): number { return this.sum((t) => t.liveRows); }
+  get stepCount(): number { return this.shards[0].stepCount; }
+  get memoryBytes(): number { return this.sum((t) => t.memoryBytes); }
+  get recordBytes(): number { return this.shards[0].recordBytes; }
+
+  /** As {@link SparseTable.gather}, ids given as 64-bit keys. */
+  gather(ids: BigUint64Array, out?: Float32Array, opts: { create?: boolean } = {}): Float32Array {
+    this.batchN = -1;
+    return this.scatter(ids, out, (t, k, o) => t.gather(k, o, opts));
+  }
+
+  /** As {@link SparseTable.gatherBatch}: the gather half of a training step. */
+  gatherBatch(ids: BigUint64Array, out?: Float32Array): Float32Array {
+    const res = this.scatter(ids, out, (t, k, o) => t.gatherBatch(k, o));
+    this.batchN = ids.length;
+    return res;
+  }
+
+  /** As {@link SparseTable.stepBatch}: every shard steps (empty ones too), with its rows of the gradient. */
+  stepBatch(grads: ArrayLike<number>, opts: StepOptions = {}): void {
+    const n = this.batchN, d = this.rowLength;
+    if (n < 0) throw new Error(`${this.optimizer}: stepBatch needs a gatherBatch just before it`);
+    if (grads.length !== n * d) throw new RangeError(`${this.optimizer}: gradient has ${grads.length} floats, expected ${n * d}`);
+    const g = this.split(grads, n), h = opts.hessian === undefined ? undefined : this.split(opts.hessian, n, true);
+    this.batchN = -1;
+    this.shards.forEach((t, s) => t.stepBatch(g[s], h ? { ...opts, hessian: h[s] } : opts));
+  }
+
+  ids(): BigUint64Array {
+    const parts = this.shards.map((t) => t.ids()), out = new BigUint64Array(this.size);
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+
+  get(id: bigint): Float32Array | undefined { return this.shards[this.shardOf(id)].get(id); }
+  has(id: bigint): boolean { return this.shards[this.shardOf(id)].has(id); }
+  isZero(id: bigint): boolean { return this.shards[this.shardOf(id)].isZero(id); }
+
+  pruneToTopRows(_keep: number): number {
+    throw new Error(`${this.optimizer}: magnitude pruning of a sharded table is not supported yet (use one shard)`);
+  }
+
+  evictTo(_keep: number): { evicted: number; zeroEvicted: number } {
+    throw new Error(`${this.optimizer}: eviction from a sharded table is not supported yet (use one shard)`);
+  }
+
+  /** The shards' states in one envelope. */
+  save(): Uint8Array {
+    const parts = this.shards.map((t) => t.save());
+    return encodeEnvelope({ kind: "sharded-table", version: 1, shards: parts.length, bytes: parts.map((p) => p.length) }, parts);
+  }
+
+  static load(bytes: Uint8Array, backend: Backend = "wasm"): ShardedTable {
+    const what = "sharded table state";
+    const { header: h, body } = decodeEnvelope(bytes, what);
+    if (h.kind !== "sharded-table" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not sharded-table/1`);
+    const count = intField(h, "shards", what, MAX_SHARDS);
+    const sizes = h.bytes;
+    if (count < 1 || !Array.isArray(sizes) || sizes.length !== count || sizes.some((x) => typeof x !== "number" || !Number.isSafeInteger(x) || x < 16)) throw new RangeError(`${what}: shard sizes missing or invalid`);
+    if ((sizes as number[]).reduce((a, b) => a + b, 0) !== body.length) throw new RangeError(`${what}: shard sizes do not add up to the ${body.length} bytes of the body`);
+    const shards: SparseTable[] = [];
+    let o = 0;
+    try {
+      for (const n of sizes as number[]) { shards.push(SparseTable.load(body.subarray(o, o + n), backend)); o += n; }
+    } catch (e) {
+      shards.forEach((t) => t.dispose());
+      throw e;
+    }
+    const t = new ShardedTable(shards);
+    if (shards.some((s) => s.rowLength !== t.rowLength || s.optimizer !== t.optimizer || s.stepCount !== t.stepCount)) throw new RangeError(`${what}: the shards disagree on row length, optimizer or step`);
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.shards) t.dispose();
+  }
+
+  private sum(f: (t: SparseTable) => number): number {
+    let s = 0;
+    for (const t of this.shards) s += f(t);
+    return s;
+  }
+
+  /** Partitions ids by shard (keeping their order), runs f per shard, scatters the rows back in batch order. */
+  private scatter(ids: BigUint64Array, out: Float32Array | undefined, f: (t: SparseTable, keys: BigUint64Array, out: Float32Array) => Float32Array): Float32Array {
+    const n = ids.length, d = this.rowLength, S = this.shards.length;
+    const res = out ?? new Float32Array(n * d);
+    if (res.length !== n * d) throw new RangeError(`${this.optimizer}: output has ${res.length} floats, expected ${n * d}`);
+    if (this.part.length < n) this.part = new Int32Array(n);
+    const counts = this.counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(this.part[i] = this.shardOf(ids[i]))]++;
+    for (let s = 0; s < S; s++) {
+      if (!this.subKeys[s] || this.subKeys[s].length !== counts[s]) {
+        this.subKeys[s] = new BigUint64Array(counts[s]);
+        this.subRows[s] = new Float32Array(counts[s] * d);
+      }
+    }
+    const fill = new Int32Array(S);
+    for (let i = 0; i < n; i++) { const s = this.part[i]; this.subKeys[s][fill[s]++] = ids[i]; }
+    const rows = this.shards.map((t, s) => f(t, this.subKeys[s], this.subRows[s]));
+    fill.fill(0);
+    for (let i = 0; i < n; i++) {
+      const s = this.part[i], j = fill[s]++;
+      res.set(rows[s].subarray(j * d, j * d + d), i * d);
+    }
+    return res;
+  }
+
+  /** The rows of a batch-ordered array (n x rowLength) that belong to each shard, in order. */
+  private split(a: ArrayLike<number>, n: number, fresh = false): Float32Array[] {
+    const d = this.rowLength, S = this.shards.length;
+    const parts = this.counts.reduce<Float32Array[]>((acc, c, s) => { acc.push(fresh ? new Float32Array(c * d) : this.subRows[s].length === c * d ? this.subRows[s] : new Float32Array(c * d)); return acc; }, []);
+    const fill = new Int32Array(S);
+    for (let i = 0; i < n; i++) {
+      const s = this.part[i], j = fill[s]++;
+      for (let c = 0; c < d; c++) parts[s][j * d + c] = a[i * d + c];
+    }
+    return parts;
+  }
+}
+
+/** An embedding table: one {@link SparseTable}, or several behind a {@link ShardedTable}. */
+export type EmbeddingTable = SparseTable | ShardedTable;
+
+/** Loads a state saved by either kind of table. */
+export function loadTable(bytes: Uint8Array, backend: Backend = "wasm"): EmbeddingTable {
+  const { header } = decodeEnvelope(bytes, "table state");
+  return header.kind === "sharded-table" ? ShardedTable.load(bytes, backend) : SparseTable.load(bytes, backend);
+}
