@@ -26,6 +26,8 @@ interface DenseExports {
     dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number,
   ): void;
   crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
+  biasRelu(c: number, b: number, m: number, n: number): void;
+  reluBackward(dy: number, y: number, db: number, m: number, n: number): void;
 }
 
 const PAGE = 65536;
@@ -125,6 +127,16 @@ class DenseEngine {
       this.cViews.clear();
     }
     return this.f32;
+  }
+
+  /** For the layer kernels: make the memory at least this big. */
+  reserveBytes(bytes: number): void {
+    this.reserve(bytes);
+  }
+
+  /** For the layer kernels: the float view of the whole memory (valid until it grows). */
+  view(): Float32Array {
+    return this.floats();
   }
 
   private reserve(bytes: number): void {
@@ -228,6 +240,72 @@ class DenseEngine {
     this.get(f, db, pdb, d);
     this.get(f, dw, pdw, d);
   }
+}
+
+/**
+ * Memory of a fused linear + ReLU layer (src/kernels/assembly/relu.ts):
+ * forward  y [m n] | x [m k] | w [k n] | b [n] | work of y = x w;
+ * backward dz [m n] | y [m n] | x [m k] | w [k n] | dw [k n] | dx [m k] | db [n float64] | work of both products.
+ */
+function linearReluLayout(m: number, k: number, n: number, backward: boolean): number[] {
+  return backward ? carve([m * n, m * n, m * k, k * n, k * n, m * k, 2 * n]) : carve([m * n, m * k, k * n, n]);
+}
+
+/** Bytes of kernel memory a fused linear + ReLU step of this size needs. */
+export function linearReluBytes(m: number, k: number, n: number): number {
+  const f = linearReluLayout(m, k, n, false), b = linearReluLayout(m, k, n, true);
+  return Math.max(f[f.length - 1] + denseWorkBytes(m, k, n), b[b.length - 1] + Math.max(denseWorkBytes(k, m, n), denseWorkBytes(m, n, k)));
+}
+
+class DenseLayers {
+  static forward(e: DenseEngine, x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, m: number, k: number, n: number): void {
+    const [py, px, pw, pb, work] = linearReluLayout(m, k, n, false);
+    e.reserveBytes(work + denseWorkBytes(m, k, n));
+    const f = e.view();
+    f.set(x.subarray(0, m * k), px >>> 2);
+    f.set(w.subarray(0, k * n), pw >>> 2);
+    f.set(b.subarray(0, n), pb >>> 2);
+    e.ex.sgemm(px, pw, py, m, k, n, work);
+    e.ex.biasRelu(py, pb, m, n);
+    y.set(f.subarray(py >>> 2, (py >>> 2) + m * n));
+  }
+
+  static backward(
+    e: DenseEngine, dy: Float32Array, y: Float32Array, x: Float32Array, w: Float32Array,
+    dw: Float32Array, db: Float32Array, dx: Float32Array, m: number, k: number, n: number,
+  ): void {
+    const [pdz, py, px, pw, pdw, pdx, pdb, work] = linearReluLayout(m, k, n, true);
+    e.reserveBytes(work + Math.max(denseWorkBytes(k, m, n), denseWorkBytes(m, n, k)));
+    const f = e.view();
+    f.set(dy.subarray(0, m * n), pdz >>> 2);
+    f.set(y.subarray(0, m * n), py >>> 2);
+    f.set(x.subarray(0, m * k), px >>> 2);
+    f.set(w.subarray(0, k * n), pw >>> 2);
+    e.ex.reluBackward(pdz, py, pdb, m, n);
+    e.ex.sgemmTransA(px, pdz, pdw, k, m, n, work);
+    e.ex.sgemmTransB(pdz, pw, pdx, m, n, k, work);
+    dw.set(f.subarray(pdw >>> 2, (pdw >>> 2) + k * n));
+    dx.set(f.subarray(pdx >>> 2, (pdx >>> 2) + m * k));
+    const sums = new Float64Array(f.buffer, pdb, n);
+    for (let j = 0; j < n; j++) db[j] = sums[j];
+  }
+}
+
+/**
+ * A fully connected layer followed by a ReLU, forward, in WebAssembly SIMD:
+ * y = relu(x w + b) with the float32 contract of src/nn/linear-relu.ts (same
+ * bits as its TypeScript path).
+ */
+export function denseLinearReluForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, m: number, k: number, n: number): void {
+  DenseLayers.forward(getEngine(), x, w, b, y, m, k, n);
+}
+
+/** Its backward: dz = y > 0 ? dy : 0, dw = x^T dz, db = column sums of dz (float64, then rounded), dx = dz w^T. */
+export function denseLinearReluBackward(
+  dy: Float32Array, y: Float32Array, x: Float32Array, w: Float32Array,
+  dw: Float32Array, db: Float32Array, dx: Float32Array, m: number, k: number, n: number,
+): void {
+  DenseLayers.backward(getEngine(), dy, y, x, w, dw, db, dx, m, k, n);
 }
 
 let engine: DenseEngine | undefined;

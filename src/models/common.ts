@@ -2,6 +2,7 @@ import type { Layer } from "../nn/layer.js";
 import type { ParamFactory } from "../nn/param.js";
 import { Linear } from "../nn/linear.js";
 import { Relu } from "../nn/relu.js";
+import { LinearRelu } from "../nn/linear-relu.js";
 import { Dropout } from "../nn/dropout.js";
 import { checkBatch, checkInput } from "../nn/scratch.js";
 import type { ModelInput } from "./types.js";
@@ -15,7 +16,7 @@ export function activation(name: string, dim: number, dropout: number, seed: num
 
 /**
  * Hidden layers `${prefix}.0`, `${prefix}.1`, ...: He-uniform linear + ReLU
- * (+ dropout) each. Returns the layers and the last width.
+ * (one fused LinearRelu layer; + dropout) each. Returns the layers and the last width.
  */
 export function tower(
   prefix: string, inDim: number, sizes: readonly number[], dropout: number, seed: number, factory?: ParamFactory,
@@ -24,7 +25,8 @@ export function tower(
   let d = inDim;
   sizes.forEach((h, i) => {
     const name = `${prefix}.${i}`;
-    layers.push(new Linear({ name, inDim: d, outDim: h, seed, params: factory }), ...activation(name, h, dropout, seed));
+    layers.push(new LinearRelu({ name, inDim: d, outDim: h, seed, params: factory }));
+    if (dropout > 0) layers.push(new Dropout(h, dropout, seed, `${name}.dropout`));
     d = h;
   });
   return { layers, outDim: d };

@@ -5,3 +5,4 @@ export { updateDense, updateSparse } from "./rows";
 export { resolve, dedupResolve, accumulateInverse, gatherInverse, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";
 export { crossForward, crossBackward, crossAccumulate } from "./cross";
+export { biasRelu, reluBackward } from "./relu";

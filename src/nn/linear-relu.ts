@@ -1,0 +1,99 @@
+import type { Layer } from "./layer.js";
+import type { Param } from "./param.js";
+import { Linear, type LinearOptions } from "./linear.js";
+import { getMatmulBackend, matmul, matmulTransA, matmulTransB } from "./matmul.js";
+import { denseAvailable, denseFits, denseLinearReluBackward, denseLinearReluForward, linearReluBytes } from "../kernels/dense.js";
+import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
+
+/**
+ * A hidden layer: y = relu(x W + b), the same function, parameters (names,
+ * initial values) and float32 arithmetic as a {@link Linear} followed by a
+ * {@link Relu}, but with the bias, the ReLU and their backward (the mask and
+ * the bias gradient) fused into the WebAssembly products, so that the
+ * activations cross into kernel memory once per pass instead of being walked
+ * by TypeScript loops. The TypeScript path below is the reference (backend
+ * "ts"); both give the same bits:
+ * - forward: the product, then v = x W + b rounded to float32, v <= 0 ? +0 : v;
+ * - backward: dz = y > 0 ? dy : +0; dW = x^T dz; db = column sums of dz in
+ *   float64, rows in order, rounded once; dx = dz W^T.
+ */
+export class LinearRelu implements Layer {
+  readonly name: string;
+  readonly inDim: number;
+  readonly outDim: number;
+  private readonly linear: Linear;
+  private x: Float32Array = new Float32Array(0);
+  private batch = 0;
+  private readonly y = new Scratch();
+  private readonly dz = new Scratch();
+  private readonly dx = new Scratch();
+  private readonly sums: Float64Array;
+
+  constructor(o: LinearOptions) {
+    this.linear = new Linear(o);
+    this.name = o.name;
+    this.inDim = o.inDim;
+    this.outDim = o.outDim;
+    this.sums = new Float64Array(o.outDim);
+  }
+
+  get weight(): Param { return this.linear.weight; }
+  get bias(): Param { return this.linear.bias!; }
+
+  forward(x: Float32Array, batch: number, _training: boolean): Float32Array {
+    checkBatch(this.name, batch);
+    checkInput(this.name, x, batch * this.inDim);
+    const k = this.inDim, n = this.outDim, y = this.y.take(batch * n), w = this.weight.value, b = this.bias.value;
+    if (this.fused(batch)) {
+      denseLinearReluForward(x, w, b, y, batch, k, n);
+    } else {
+      matmul(x, w, y, batch, k, n);
+      for (let r = 0; r < batch; r++) {
+        const o = r * n;
+        for (let j = 0; j < n; j++) {
+          const v = Math.fround(y[o + j] + b[j]);
+          y[o + j] = v <= 0 ? 0 : v;
+        }
+      }
+    }
+    this.x = x;
+    this.batch = batch;
+    return y;
+  }
+
+  backward(dy: Float32Array, batch: number): Float32Array {
+    checkBackward(this.name, this.batch, batch);
+    checkInput(this.name, dy, batch * this.outDim);
+    const k = this.inDim, n = this.outDim, y = this.y.take(batch * n), dx = this.dx.take(batch * k);
+    const w = this.weight.value, dw = this.weight.grad, db = this.bias.grad;
+    if (this.fused(batch)) {
+      denseLinearReluBackward(dy, y, this.x, w, dw, db, dx, batch, k, n);
+      return dx;
+    }
+    const dz = this.dz.take(batch * n), s = this.sums.fill(0);
+    for (let r = 0; r < batch; r++) {
+      const o = r * n;
+      for (let j = 0; j < n; j++) {
+        const g = y[o + j] > 0 ? dy[o + j] : 0;
+        dz[o + j] = g;
+        s[j] += g;
+      }
+    }
+    db.set(s);
+    matmulTransA(this.x, dz, dw, k, batch, n);
+    matmulTransB(dz, w, dx, batch, n, k);
+    return dx;
+  }
+
+  params(): Param[] {
+    return this.linear.params();
+  }
+
+  /** Whether this step runs fused in WebAssembly: the products' backend switch decides ("auto": when it loads and fits). */
+  private fused(batch: number): boolean {
+    const b = getMatmulBackend();
+    if (b === "ts") return false;
+    if (b === "wasm") return true;
+    return denseAvailable() && denseFits(batch, this.inDim, this.outDim) && linearReluBytes(batch, this.inDim, this.outDim) <= 2 ** 32 - 65536;
+  }
+}
