@@ -51,12 +51,8 @@ export class Dropout implements Layer {
     this.batch = batch;
     this.masked = training && this.rate > 0;
     if (!this.masked) return x.length === n ? x : x.subarray(0, n);
-    const m = this.mask.take(n), y = this.y.take(n), s = this.scale, t = this.threshold;
-    for (let i = 0; i < n; i++) {
-      const keep = this.rng.nextU32() >= t ? s : 0;
-      m[i] = keep;
-      y[i] = x[i] * keep;
-    }
+    const y = this.y.take(n);
+    this.rng.dropout(x, y, this.mask.take(n), n, this.threshold, this.scale);
     return y;
   }
 

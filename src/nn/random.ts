@@ -39,6 +39,29 @@ export class Random {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /**
+   * Dropout in one pass: for i < n, draws u = nextU32() in order and sets
+   * mask[i] = u >= threshold ? keep : 0 and y[i] = x[i] * mask[i]. The same
+   * stream as n calls of nextU32, with the state in locals (several times faster).
+   */
+  dropout(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
+    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    for (let i = 0; i < n; i++) {
+      const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+      const m = r >= threshold ? keep : 0;
+      mask[i] = m;
+      y[i] = x[i] * m;
+    }
+    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+  }
+
   /** A uniform unsigned 32-bit integer. */
   nextU32(): number {
     const s1 = this.s1;
