@@ -4,6 +4,8 @@ import { generate } from "./generate.js";
 import { train } from "./train.js";
 import { demo } from "./demo.js";
 import { predict, evaluate, exportCmd } from "./serve.js";
+import { experiment } from "./experiment.js";
+import { tune } from "./tune.js";
 
 /** Every command of the `sparsectr` tool, in the order --help lists them. */
-export const COMMANDS: Command[] = [demo, train, evaluate, predict, exportCmd, generate, inspect];
+export const COMMANDS: Command[] = [demo, train, evaluate, predict, exportCmd, generate, inspect, experiment, tune];
