@@ -1,3 +1,5 @@
+import { DataError } from "./errors.js";
+
 /**
  * Splits a stream of byte chunks into lines without copying each line: yields
  * blocks of line boundaries over one buffer. "\n" ends a line; a "\r" before it
@@ -15,7 +17,8 @@ export interface LineBlock {
 
 const MAX_LINE = 64 << 20;
 
-export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false): AsyncGenerator<LineBlock> {
+/** The lines of a stream of chunks, as above; a line over 64 MiB is a DataError located by `name` (the file's). */
+export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, name = "input"): AsyncGenerator<LineBlock> {
   let carry: Buffer | null = null;
   let line = 1;
   let starts: Int32Array = new Int32Array(1 << 14), ends: Int32Array = new Int32Array(1 << 14);
@@ -51,7 +54,7 @@ export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false):
     }
     carry = s < buf.length ? Buffer.from(buf.subarray(s)) : null;
     if (carry && carry.length > MAX_LINE) {
-      throw new RangeError(`line ${line + count} is longer than ${MAX_LINE} bytes: not a text file of rows, or a runaway quoted field`);
+      throw new DataError(name, line + count, undefined, `the line is longer than ${MAX_LINE} bytes: not a text file of rows, or a runaway quoted field`);
     }
     if (count > 0) {
       yield { buf, starts, ends, count, firstLine: line };

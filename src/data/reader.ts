@@ -1,5 +1,5 @@
 import { allocBatch, trimBatch, type Batch } from "./batch.js";
-import { detectFormat, firstLine, FORMATS, type Format } from "./detect.js";
+import { detectFormat, FORMATS, type Format } from "./detect.js";
 import { DataError, RowError } from "./errors.js";
 import { lineBlocks } from "./lines.js";
 import { fileChunks } from "./source.js";
@@ -62,6 +62,34 @@ export interface DataFile {
 }
 
 const MAX_BAD_KEPT = 10;
+/** Largest batch (keys, numeric values, labels and line numbers), 1 GiB. */
+const MAX_BATCH_BYTES = 2 ** 30;
+/** Most key fields a libsvm file without a featindex may have (its first row sets the count). */
+const MAX_LIBSVM_FIELDS = 4096;
+
+/**
+ * The first line of a file, whole and split as a pass splits it (a header
+ * may be far longer than detection's first 64 KiB, and quoted); null when
+ * the file is empty.
+ */
+async function firstRow(path: string, quoted: boolean): Promise<Buffer | null> {
+  for await (const blk of lineBlocks(fileChunks(path), quoted, path)) return Buffer.from(blk.buf.subarray(blk.starts[0], blk.ends[0]));
+  return null;
+}
+
+/**
+ * The field count of a libsvm file without a featindex: the number of
+ * index:value tokens of its first row, which must be a libsvm row (a garbage
+ * first line would otherwise set a meaningless, possibly huge, count).
+ */
+function libsvmFieldCount(path: string, line: string): number {
+  if (!/^[01]([ \t]+\d+:[^ \t]+)*[ \t]*$/.test(line)) {
+    throw new DataError(path, 1, undefined, `the first row sets the field count of a libsvm file without a featindex, and ${JSON.stringify(line.slice(0, 60))} is not a libsvm row ("label idx:1 idx:1 ...")`);
+  }
+  const n = libsvmTokens(line);
+  if (n > MAX_LIBSVM_FIELDS) throw new DataError(path, 1, undefined, `the first row has ${n} features, more than ${MAX_LIBSVM_FIELDS}: give a featindex`);
+  return n;
+}
 
 /** Opens a data file: detects (or takes) its format and builds its parser. */
 export async function openData(path: string, opts: ReadOptions = {}): Promise<DataFile> {
@@ -76,7 +104,7 @@ export async function openData(path: string, opts: ReadOptions = {}): Promise<Da
     if (format === "avazu") return new AvazuParser();
     if (format === "libsvm") {
       if (dict) return new LibsvmParser(dict);
-      return new LibsvmParser(undefined, libsvmTokens(await firstLine(path)));
+      return new LibsvmParser(undefined, libsvmFieldCount(path, (await firstRow(path, false))?.toString("utf8") ?? ""));
     }
     if (opts.schema === undefined) throw new Error(`${path}: the csv format needs a schema`);
     return new CsvParser(loadSchema(opts.schema as string | object));
@@ -84,15 +112,20 @@ export async function openData(path: string, opts: ReadOptions = {}): Promise<Da
   // A parser to learn the fields (it reads the header when there is one).
   const probe = await makeParser();
   if (probe.hasHeader) {
-    const line = await firstLine(path);
-    if (line === "") throw new DataError(path, 1, undefined, "the file is empty: a header is expected");
-    const b = Buffer.from(line);
+    const b = await firstRow(path, probe.quoted);
+    if (b === null || b.length === 0) throw new DataError(path, 1, undefined, "the file is empty: a header is expected");
     try {
       probe.header(b, 0, b.length);
     } catch (e) {
       if (e instanceof RowError) throw new DataError(path, 1, e.column, e.reason);
       throw e;
     }
+  }
+  // A batch's arrays are allocated whole: refuse sizes that cannot be (e.g. a
+  // schema of very many columns with a large batch size) before trying.
+  const batchBytes = batchSize * (8 * probe.fields.length + 4 * probe.numeric.length + 12);
+  if (batchBytes > MAX_BATCH_BYTES) {
+    throw new RangeError(`${path}: a batch of ${batchSize} rows of ${probe.fields.length} key and ${probe.numeric.length} numeric fields would take ${batchBytes} bytes (at most ${MAX_BATCH_BYTES}): use a smaller batch size`);
   }
   const file: DataFile = {
     path, format, fields: probe.fields, numeric: probe.numeric, header: probe.hasHeader,
@@ -118,7 +151,7 @@ async function* pass(
   file.stats = stats;
   let batch = allocBatch(batchSize, F, N);
   let r = 0, headerDone = !parser.hasHeader;
-  scan: for await (const blk of lineBlocks(fileChunks(path), parser.quoted)) {
+  scan: for await (const blk of lineBlocks(fileChunks(path), parser.quoted, path)) {
     for (let k = 0; k < blk.count; k++) {
       const line = blk.firstLine + k, s = blk.starts[k], e = blk.ends[k];
       if (!headerDone) {

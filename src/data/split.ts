@@ -26,7 +26,7 @@ export async function holdoutSplit(file: DataFile, holdout: Holdout): Promise<Sp
   let total = 0, firstOfLastDay = 0, lastDay = -1;
   const wantDay = "lastDay" in holdout;
   if (wantDay && file.format !== "avazu") throw new Error(`${file.path}: a last-day holdout needs Avazu's hour column (format ${file.format})`);
-  for await (const blk of lineBlocks(fileChunks(file.path), file.format === "csv")) {
+  for await (const blk of lineBlocks(fileChunks(file.path), file.format === "csv", file.path)) {
     for (let k = 0; k < blk.count; k++) {
       if (header && blk.firstLine + k === 1) continue;
       if (wantDay) {

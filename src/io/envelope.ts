@@ -29,7 +29,9 @@ export function envelopeChunks(header: Record<string, unknown>, parts: readonly 
   new DataView(head.buffer).setUint32(8, json.length, true);
   head.set(json, 12);
   let crc = crc32(head);
-  for (const p of parts) crc = crc32(p, crc);
+  // Empty parts are skipped: Node's native zlib.crc32 returns 0, not the running
+  // value, for an empty array over a zero-length buffer (an empty table's ids).
+  for (const p of parts) if (p.length > 0) crc = crc32(p, crc);
   const tail = new Uint8Array(4);
   new DataView(tail.buffer).setUint32(0, crc, true);
   return [head, ...parts, tail];
@@ -66,6 +68,7 @@ export function decodeEnvelope(bytes: Uint8Array, what: string): { header: Recor
 /** Reads a header field that must be a non-negative safe integer at most max. */
 export function intField(h: Record<string, unknown>, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   const v = h[key];
+  if (v === undefined) throw new RangeError(`${what}: header field "${key}" is missing (an integer in [0, ${max}])`);
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > max) {
     throw new RangeError(`${what}: header field "${key}" = ${JSON.stringify(v)} is not an integer in [0, ${max}]`);
   }

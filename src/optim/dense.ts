@@ -143,10 +143,20 @@ export class DenseParam {
   /** Restores a parameter saved by `save`; continuing it equals never having stopped. */
   static load(bytes: Uint8Array, arena?: Arena): DenseParam {
     const what = "dense parameter state";
+    // Errors of the checks the state goes through (hyperparameters, shape, values) name the state.
+    const named = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
+        throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
+      }
+    };
     const { header: h, body } = decodeEnvelope(bytes, what);
     if (h.kind !== "dense" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not dense/1`);
     if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
-    const hyper = resolveHyperparams(h.optimizer, h.hyper as Record<string, never>);
+    const name = h.optimizer;
+    const hyper = named(() => resolveHyperparams(name, h.hyper as Record<string, never>));
     const rows = intField(h, "rows", what, 2 ** 30);
     const d = intField(h, "rowLength", what, MAX_ROW);
     const step = intField(h, "step", what, 2 ** 32 - 2);
@@ -157,7 +167,7 @@ export class DenseParam {
       throw new RangeError(`${what}: body has ${body.length} bytes, the header implies ${xBytes + rows * stride}`);
     }
     const init = new Float32Array(body.slice(0, xBytes).buffer);
-    const p = new DenseParam(h.optimizer, hyper, init, { rows, rowLength: d }, arena);
+    const p = named(() => new DenseParam(name, hyper, init, { rows, rowLength: d }, arena));
     if (p.stride !== stride) {
       p.dispose();
       throw new RangeError(`${what}: record size ${stride} does not match ${p.stride} of ${h.optimizer}`);
@@ -165,7 +175,20 @@ export class DenseParam {
     const heap = p.arena.heap;
     heap.u8.set(body.subarray(xBytes), p.state);
     let zeros = 0;
-    for (let r = 0; r < rows; r++) zeros += heap.u32[(p.state + r * stride + H_FLAGS) >>> 2] & 1;
+    const TAU = 0, COUNT = 8; // H_TAU and H_COUNT of kernels/layout.ts (the record header: last step, lr, count, flags)
+    for (let r = 0; r < rows; r++) {
+      // A row's record header must agree with its weights and the step (the
+      // kernels index the bias-correction table by its last step and count).
+      const rec = p.state + r * stride, u = heap.u32;
+      const flags = u[(rec + H_FLAGS) >>> 2], tau = u[(rec + TAU) >>> 2], count = u[(rec + COUNT) >>> 2];
+      let zero = 1;
+      for (let j = 0; j < d; j++) if (init[r * d + j] !== 0) { zero = 0; break; }
+      if (flags !== zero || tau > step || count > step) {
+        p.dispose();
+        throw new RangeError(`${what}: row ${r} has zero flag ${flags}, last step ${tau} and ${count} updates, which do not fit its ${zero ? "zero" : "non-zero"} weights and step ${step}`);
+      }
+      zeros += zero;
+    }
     if (zeros !== zeroRows) {
       p.dispose();
       throw new RangeError(`${what}: ${zeros} rows are flagged zero, the header says ${zeroRows}`);

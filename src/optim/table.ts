@@ -403,10 +403,20 @@ export class SparseTable {
   /** Restores a table saved by `save`; continuing it equals never having stopped. */
   static load(bytes: Uint8Array, backend: Backend = "wasm"): SparseTable {
     const what = "sparse table state";
+    // Errors of the checks the state goes through (hyperparameters, init, shape) name the state.
+    const named = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
+        throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
+      }
+    };
     const { header: h, body } = decodeEnvelope(bytes, what);
     if (h.kind !== "table" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not table/1`);
     if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
-    const hyper = resolveHyperparams(h.optimizer, h.hyper as Record<string, never>);
+    const name = h.optimizer;
+    const hyper = named(() => resolveHyperparams(name, h.hyper as Record<string, never>));
     const d = intField(h, "rowLength", what, MAX_ROW);
     const seed = intField(h, "seed", what, 0xffffffff);
     const step = intField(h, "step", what, 2 ** 32 - 2);
@@ -414,7 +424,7 @@ export class SparseTable {
     const zeroRows = intField(h, "zeroRows", what, size);
     const recBytes = intField(h, "recordBytes", what);
     if (body.length !== size * 8 + size * recBytes) throw new RangeError(`${what}: body has ${body.length} bytes, the header implies ${size * (8 + recBytes)}`);
-    const t = new SparseTable(h.optimizer, hyper, { rowLength: d, seed, init: h.init as RowInit }, backend);
+    const t = named(() => new SparseTable(name, hyper, { rowLength: d, seed, init: h.init as RowInit }, backend));
     if (t.recBytes !== recBytes) {
       t.dispose();
       throw new RangeError(`${what}: record size ${recBytes} does not match ${t.recBytes} of ${h.optimizer}`);
@@ -432,7 +442,18 @@ export class SparseTable {
       for (let i = 0; i < n; i++) {
         const rec = heap.u32[(t.sRecs >>> 2) + i], r = r0 + i;
         heap.u8.set(recs.subarray(r * recBytes, (r + 1) * recBytes), rec);
-        zeros += heap.u32[(rec + H_FLAGS) >>> 2] & 1;
+        // The record header must agree with the weights and the step: the
+        // kernels index the bias-correction table by a row's last step and
+        // update count, and the zero flag drives the live-row counts.
+        const u = heap.u32, x = (rec + HEADER_BYTES) >>> 2;
+        const flags = u[(rec + H_FLAGS) >>> 2], tau = u[(rec + H_TAU) >>> 2], count = u[(rec + H_COUNT) >>> 2];
+        let zero = 1;
+        for (let j = 0; j < d; j++) if (heap.f32[x + j] !== 0) { zero = 0; break; }
+        if (flags !== zero || tau > step || count > step) {
+          t.dispose();
+          throw new RangeError(`${what}: row ${r} (id ${keys[r]}) has zero flag ${flags}, last step ${tau} and ${count} updates, which do not fit its ${zero ? "zero" : "non-zero"} weights and step ${step}`);
+        }
+        zeros += zero;
       }
     }
     if (zeros !== zeroRows) {

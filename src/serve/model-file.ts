@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { createModel, isModelName, type Model, type ModelConfig, type ModelName } from "../models/index.js";
+import { resolveConfig } from "../models/config.js";
+import type { ResolvedModelConfig } from "../models/types.js";
 import { sigmoid } from "../nn/loss.js";
 import { Vocabulary } from "../data/vocab.js";
 import type { Batch } from "../data/batch.js";
-import type { Format } from "../data/detect.js";
+import { FORMATS, type Format } from "../data/detect.js";
 import type { CtrModel } from "../train/trainer.js";
 
 /** How the served model's input files are read (the keys are hashed from field and value). */
@@ -77,11 +79,23 @@ export class Predictor {
 
   static decode(raw: Uint8Array, what = "model"): Predictor {
     const { header: h, body } = decodeEnvelope(raw, what);
-    if (h.kind !== KIND || h.version !== 1) throw new RangeError(`${what}: not a sparsectr model file (kind ${String(h.kind)}, version ${String(h.version)})`);
+    if (h.kind !== KIND || h.version !== 1) throw new RangeError(`${what}: not a sparsectr model file (kind ${shown(h.kind)}, version ${shown(h.version)})`);
     if (typeof h.model !== "string" || !isModelName(h.model)) throw new RangeError(`${what}: unknown model ${JSON.stringify(h.model)}`);
+    const modelName = h.model;
     const params = h.params as { name: string; rows: number; rowLength: number }[];
     const tables = h.tables as { rowLength: number; rows: number }[];
     if (!Array.isArray(params) || !Array.isArray(tables)) throw new RangeError(`${what}: header lacks params or tables`);
+    const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+    const names = new Set<string>();
+    for (const p of params) {
+      if (!isObject(p) || typeof p.name !== "string" || names.has(p.name)) throw new RangeError(`${what}: parameter entry ${shown(p)} is not { name, rows, rowLength } with a name of its own`);
+      names.add(p.name);
+    }
+    if (!tables.every(isObject)) throw new RangeError(`${what}: a table entry is not { rows, rowLength }`);
+    const input = checkInputSpec(h.input, what);
+    if (!isObject(h.config)) throw new RangeError(`${what}: header field "config" is not an object`);
+    if (h.config.fields !== input.fields.length) throw new RangeError(`${what}: config.fields = ${JSON.stringify(h.config.fields)}, the input has ${input.fields.length} fields`);
+    const config = named(what, () => resolveConfig(modelName, h.config as unknown as ModelConfig));
     let off = 0;
     const take = (n: number, label: string): Uint8Array => {
       if (!Number.isSafeInteger(n) || n < 0 || off + n > body.length) throw new RangeError(`${what}: ${label} needs ${n} bytes at ${off}, the body has ${body.length}`);
@@ -90,18 +104,27 @@ export class Predictor {
       return s;
     };
     const values = new Map<string, Float32Array>();
+    let stored = 0;
     for (const p of params) {
       const rows = intField(p as unknown as Record<string, unknown>, "rows", what, 1 << 26), len = intField(p as unknown as Record<string, unknown>, "rowLength", what, 1 << 20);
-      values.set(p.name, new Float32Array(take(rows * len * 4, `parameter ${p.name}`).buffer));
+      const v = new Float32Array(take(rows * len * 4, `parameter ${p.name}`).buffer);
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new RangeError(`${what}: parameter ${p.name} holds ${v[bad]} at ${bad}: a trained model's weights are finite`);
+      values.set(p.name, v);
+      stored += rows * len;
     }
-    const model = createModel(h.model, h.config as ModelConfig, {
+    // The model allocates its parameters from the config before they are
+    // compared with the file's: bound the config by the values the file holds.
+    const needed = minParamValues(modelName, config);
+    if (!(needed <= stored)) throw new RangeError(`${what}: the ${modelName} config ${JSON.stringify(h.config).slice(0, 200)} needs ${needed} parameter values, the file holds ${stored}`);
+    const model = named(what, () => createModel(modelName, h.config as unknown as ModelConfig, {
       params: (name, rows, rowLength, init) => {
         const v = values.get(name);
         if (!v || v.length !== rows * rowLength) throw new RangeError(`${what}: parameter ${name} (${rows} x ${rowLength}) is missing or has another shape`);
         init.set(v);
         return init;
       },
-    });
+    }));
     if (model.params().length !== params.length) throw new RangeError(`${what}: ${params.length} parameters in the file, the model has ${model.params().length}`);
     if (model.inputs.length !== tables.length) throw new RangeError(`${what}: ${tables.length} tables in the file, the model reads ${model.inputs.length}`);
     const loaded = tables.map((t, k) => {
@@ -109,6 +132,8 @@ export class Predictor {
       if (d !== model.inputs[k].rowLength) throw new RangeError(`${what}: table ${k} has rows of ${d}, the model reads ${model.inputs[k].rowLength}`);
       const keys = new Uint32Array(take(rows * 8, `table ${k} keys`).buffer);
       const weights = new Float32Array(take(rows * d * 4, `table ${k} weights`).buffer);
+      const bad = weights.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new RangeError(`${what}: table ${k} holds ${weights[bad]} in row ${Math.floor(bad / d)}: a trained model's weights are finite`);
       const index = new Vocabulary({ fields: 1, capacity: Math.max(16, 2 ** Math.ceil(Math.log2(rows / 0.75 + 1))) });
       const ids = new Uint32Array(rows);
       index.encode(keys, rows, ids);
@@ -116,7 +141,7 @@ export class Predictor {
       return { rowLength: d, index, weights, keys };
     });
     if (off !== body.length) throw new RangeError(`${what}: ${body.length - off} bytes left after the last table`);
-    return new Predictor(h.model, h.input as InputSpec, model, loaded, raw.length);
+    return new Predictor(modelName, input, model, loaded, raw.length);
   }
 
   /** Features with at least one live row in some table (the model's features). */
@@ -145,6 +170,58 @@ export class Predictor {
     const logits = this.model.forward(inputs, n, false);
     for (let i = 0; i < n; i++) out[i] = sigmoid(logits[i]);
     return out;
+  }
+}
+
+/** The input spec of a model file's header, checked: a format the readers know and the field names. */
+function checkInputSpec(v: unknown, what: string): InputSpec {
+  const o = v as Record<string, unknown> | null;
+  if (o === null || typeof o !== "object" || Array.isArray(o)) throw new RangeError(`${what}: header field "input" is not an object`);
+  if (!FORMATS.includes(o.format as Format)) throw new RangeError(`${what}: input format ${shown(o.format)} is not one of ${FORMATS.join(", ")}`);
+  if (!Array.isArray(o.fields) || o.fields.length === 0 || !o.fields.every((f) => typeof f === "string")) throw new RangeError(`${what}: input fields is not a list of field names`);
+  if (o.featindex !== undefined && typeof o.featindex !== "string") throw new RangeError(`${what}: input featindex is not a path`);
+  return o as unknown as InputSpec;
+}
+
+/** A header value for a message: its JSON, or "missing". */
+function shown(v: unknown): string {
+  return v === undefined ? "missing" : (JSON.stringify(v) ?? String(v)).slice(0, 80);
+}
+
+/** Runs f, giving its errors (a config's or a model's checks) the name of what is loaded. */
+export function named<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
+    throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
+  }
+}
+
+/**
+ * The number of parameter values (dense weights and biases) a model of this
+ * configuration has, computed without building it: loaders compare it with
+ * the values a file holds before a hostile config makes the model allocate
+ * gigabytes. (A lower bound by construction: it counts the layers of
+ * src/models; a model with more parameters passes it.)
+ */
+export function minParamValues(name: ModelName, c: ResolvedModelConfig): number {
+  const linear = (i: number, o: number, bias = true): number => i * o + (bias ? o : 0);
+  const tower = (inDim: number, sizes: readonly number[]): [number, number] => {
+    let n = 0, d = inDim;
+    for (const h of sizes) { n += linear(d, h); d = h; }
+    return [n, d];
+  };
+  const x = c.fields * c.embedding;
+  switch (name) {
+    case "lr": return 1;
+    case "mlp": { const [n, d] = tower(x, c.hidden); return n + linear(d, 1); }
+    case "deepfm": { const [n, d] = tower(x, c.hidden); return 1 + n + linear(d, 1, false); }
+    case "opnn": {
+      const h0 = c.hidden[0] ?? 1, [n, d] = tower(h0, c.hidden.slice(1));
+      return linear(x, h0) + linear(c.embedding * c.embedding, h0, false) + n + linear(d, 1);
+    }
+    case "dcn": { const [n, d] = tower(x, c.hidden); return c.crossLayers * 2 * x + n + linear(x + d, 1); }
   }
 }
 

@@ -4,6 +4,9 @@ import { decodeEnvelope, envelopeChunks } from "../io/envelope.js";
 import { TMP_PREFIX, writeFileAtomic } from "../io/atomic.js";
 import type { CtrModel, TrainPosition, TrainSettings } from "./trainer.js";
 import { assembleModel } from "./restore.js";
+import { minParamValues, named } from "../serve/model-file.js";
+import { isModelName, type ModelConfig } from "../models/index.js";
+import { resolveConfig } from "../models/config.js";
 
 /** The checkpoint file of an output folder. */
 export const CHECKPOINT_FILE = "checkpoint.sparsectr-state";
@@ -75,10 +78,16 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrM
   if (total !== body.length) throw new RangeError(`${what}: the parts add up to ${total} bytes, the body holds ${body.length}`);
   const meta = h as unknown as CheckpointMeta;
   checkMeta(meta, what);
+  // The model is built from the settings before the saved states are compared
+  // with it: bound its size by the dense states' bytes first.
+  const s = meta.settings;
+  const config = named(what, () => resolveConfig(s.model, { ...(s.modelConfig ?? {}), fields: meta.fields.length, seed: s.seed ?? 0 } as ModelConfig));
+  const needed = minParamValues(s.model, config), stored = db.reduce((a, n) => a + n, 0) / 4;
+  if (!(needed <= stored)) throw new RangeError(`${what}: the ${s.model} settings need ${needed} dense parameter values, the dense states hold at most ${Math.floor(stored)}`);
   let o = 0;
   const cut = (n: number): Uint8Array => body.subarray(o, (o += n));
   const tables = tb.map(cut), dense = db.map(cut);
-  const model = assembleModel(meta.settings, meta.fields.length, meta.params, tables, dense, what);
+  const model = named(what, () => assembleModel(s, meta.fields.length, meta.params, tables, dense, what));
   return { model, meta };
 }
 
@@ -91,8 +100,17 @@ function checkMeta(m: CheckpointMeta, what: string): void {
   if (typeof p.lossSum !== "number" || typeof p.done !== "boolean") throw new RangeError(`${what}: position.lossSum/done are missing`);
   if (!Array.isArray(m.fields) || m.fields.some((f) => typeof f !== "string")) throw new RangeError(`${what}: fields is not a list of names`);
   if (!Array.isArray(m.params) || m.params.some((f) => typeof f !== "string")) throw new RangeError(`${what}: params is not a list of names`);
-  if (m.settings === null || typeof m.settings !== "object") throw new RangeError(`${what}: no settings`);
-  if (m.args === null || typeof m.args !== "object") throw new RangeError(`${what}: no recorded options`);
+  const s = m.settings as unknown as Record<string, unknown>;
+  if (s === null || typeof s !== "object" || Array.isArray(s)) throw new RangeError(`${what}: no settings`);
+  if (typeof s.model !== "string" || !isModelName(s.model)) throw new RangeError(`${what}: settings.model ${JSON.stringify(s.model)} is not a model`);
+  if (s.modelConfig !== undefined && (s.modelConfig === null || typeof s.modelConfig !== "object" || Array.isArray(s.modelConfig))) throw new RangeError(`${what}: settings.modelConfig is not an object`);
+  for (const [k, max] of [["batch", 2 ** 20], ["epochs", 2 ** 31], ["seed", 0xffffffff]] as const) {
+    const v = s[k];
+    if (v !== undefined && (typeof v !== "number" || !Number.isSafeInteger(v) || v < (k === "seed" ? 0 : 1) || v > max)) throw new RangeError(`${what}: settings.${k} = ${JSON.stringify(v)} is not an integer in [${k === "seed" ? 0 : 1}, ${max}]`);
+  }
+  if (s.dense !== undefined && s.dense !== "plain" && s.dense !== "group") throw new RangeError(`${what}: settings.dense = ${JSON.stringify(s.dense)} is not "plain" or "group"`);
+  if (m.args === null || typeof m.args !== "object" || Array.isArray(m.args)) throw new RangeError(`${what}: no recorded options`);
+  for (const [k, v] of Object.entries(m.args)) if (typeof v !== "string" && v !== true) throw new RangeError(`${what}: recorded option --${k} = ${JSON.stringify(v)} is not a string or true`);
   const d = m.data as unknown as Record<string, unknown>;
   if (d === null || typeof d !== "object" || typeof d.path !== "string" || typeof d.size !== "number" || typeof d.mtimeMs !== "number") throw new RangeError(`${what}: no data identity`);
 }

@@ -10,8 +10,17 @@ export function criteoBucket(v: number): number {
 
 const digits = new Uint8Array(24);
 
+const enc = new TextEncoder();
+
 /** Hashes the decimal text of an integer as the value of `field`. */
 export function hashInt(field: number, v: number, out: Uint32Array, o: number): void {
+  if (!(Math.abs(v) < 1e21)) {
+    // Too long for the digit buffer (and String(v) is exponential anyway):
+    // hash JavaScript's spelling of the number.
+    const t = enc.encode(String(v));
+    hashKey(field, t, 0, t.length, out, o);
+    return;
+  }
   let n = 0;
   let x = Math.abs(v);
   do {

@@ -2,7 +2,7 @@ import { hashKey } from "../hash.js";
 import { RowError } from "../errors.js";
 import { criteoBucket, hashInt, parseIntBytes } from "./bucket.js";
 import { parseLabel, show, type RowParser } from "./parser.js";
-import type { Schema } from "./schema.js";
+import { someNames, type Schema } from "./schema.js";
 
 const IGNORE = 0, LABEL = 1, KEY = 2, NUMBER = 3, BUCKET = 4;
 const dec = new TextDecoder();
@@ -46,21 +46,28 @@ export class CsvParser implements RowParser {
   }
 
   private bind(columns: string[]): void {
+    // Sets and maps, not list searches: a header may have very many columns.
     const sc = this.schema;
-    const dup = columns.find((n, i) => columns.indexOf(n) !== i);
-    if (dup) throw new RowError(undefined, `column "${dup}" appears twice in the header`);
+    const have = new Set<string>();
+    for (const c of columns) {
+      if (have.has(c)) throw new RowError(undefined, `column ${JSON.stringify(c.slice(0, 60))} appears twice in the header`);
+      have.add(c);
+    }
     const named = [sc.label, ...sc.categorical, ...sc.numeric.map((n) => n.name), ...sc.ignore];
-    const absent = named.filter((n) => !columns.includes(n));
-    if (absent.length) throw new RowError(undefined, `schema columns not in the file: ${absent.join(", ")}`);
-    const unknown = columns.filter((n) => !named.includes(n));
-    if (unknown.length) throw new RowError(undefined, `columns not in the schema (add them to "ignore" to drop them): ${unknown.join(", ")}`);
+    const inSchema = new Set(named);
+    const absent = named.filter((n) => !have.has(n));
+    if (absent.length) throw new RowError(undefined, `schema columns not in the file: ${someNames(absent)}`);
+    const unknown = columns.filter((n) => !inSchema.has(n));
+    if (unknown.length) throw new RowError(undefined, `columns not in the schema (add them to "ignore" to drop them): ${someNames(unknown)}`);
     this.role = new Int32Array(columns.length);
     this.slot = new Int32Array(columns.length);
     const miss: number[] = [];
+    const numeric = new Map(sc.numeric.map((x) => [x.name, x]));
+    const categorical = new Set(sc.categorical);
     columns.forEach((c, k) => {
-      const n = sc.numeric.find((x) => x.name === c);
+      const n = numeric.get(c);
       if (c === sc.label) this.role[k] = LABEL;
-      else if (sc.categorical.includes(c)) { this.role[k] = KEY; this.slot[k] = this.fields.length; this.fields.push(c); }
+      else if (categorical.has(c)) { this.role[k] = KEY; this.slot[k] = this.fields.length; this.fields.push(c); }
       else if (n && n.bucket === "criteo") { this.role[k] = BUCKET; this.slot[k] = this.fields.length; this.fields.push(c); }
       else if (n) { this.role[k] = NUMBER; this.slot[k] = this.numeric.length; this.numeric.push(c); miss.push(n.missing); }
       else this.role[k] = IGNORE;
@@ -136,7 +143,8 @@ export class CsvParser implements RowParser {
           break;
         case NUMBER: {
           const v = a === b ? this.missing[this.slot[k]] : numberOf(cb, a, b);
-          if (!Number.isFinite(v)) throw new RowError(k + 1, `${show(cb, a, b)} is not a finite number`);
+          // Stored as float32: a finite double beyond its range would become Infinity.
+          if (!Number.isFinite(Math.fround(v))) throw new RowError(k + 1, `${show(cb, a, b)} is not a finite number${Number.isFinite(v) ? " in the float32 range" : ""}`);
           num[no + this.slot[k]] = v;
           break;
         }

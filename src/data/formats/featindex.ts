@@ -9,13 +9,24 @@ import { DataError } from "../errors.js";
  */
 export interface FeatIndex {
   fields: string[];
-  /** Field slot of each index, -1 when the index is not in the dictionary. */
+  /** Field slot of each position, -1 when no index has it. */
   fieldOf: Int32Array;
-  /** Key of each index as u32 pairs. */
+  /** Key of each position as u32 pairs. */
   keyOf: Uint32Array;
+  /**
+   * Position of each index in fieldOf and keyOf when the indices are sparse
+   * (far more than the entries); absent when the position is the index itself.
+   */
+  sparse?: Map<number, number>;
 }
 
 const MAX_INDEX = 1 << 28;
+
+/** The position of an index in a dictionary's arrays, -1 when it has none. */
+export function featPosition(dict: FeatIndex, index: number): number {
+  const p = dict.sparse ? dict.sparse.get(index) ?? -1 : index;
+  return p >= 0 && p < dict.fieldOf.length ? p : -1;
+}
 
 export async function loadFeatIndex(path: string): Promise<FeatIndex> {
   const text = await readFile(path, "utf8").catch((e: Error) => {
@@ -46,15 +57,26 @@ export async function loadFeatIndex(path: string): Promise<FeatIndex> {
     entries.push([index, f, line.slice(colon + 1, tab)]);
     if (index > maxIndex) maxIndex = index;
   }
-  const fieldOf = new Int32Array(maxIndex + 1).fill(-1);
-  const keyOf = new Uint32Array(2 * (maxIndex + 1));
+  // Arrays indexed by the index itself when the indices are about dense (the
+  // usual 0..n-1); otherwise by entry, through a map, so that a few large
+  // indices never allocate gigabytes.
+  const dense = maxIndex < 2 * entries.length + 65536;
+  const n = dense ? maxIndex + 1 : entries.length;
+  const sparse = dense ? undefined : new Map<number, number>();
+  const fieldOf = new Int32Array(n).fill(-1);
+  const keyOf = new Uint32Array(2 * n);
   const enc = new TextEncoder();
   for (let k = 0; k < entries.length; k++) {
     const [index, f, value] = entries[k];
-    if (fieldOf[index] >= 0) throw new DataError(path, k + 1, 2, `index ${index} appears twice`);
-    fieldOf[index] = f;
+    if (sparse) {
+      if (sparse.has(index)) throw new DataError(path, k + 1, 2, `index ${index} appears twice`);
+      sparse.set(index, k);
+    }
+    const p = sparse ? k : index;
+    if (fieldOf[p] >= 0) throw new DataError(path, k + 1, 2, `index ${index} appears twice`);
+    fieldOf[p] = f;
     const b = enc.encode(value);
-    hashKey(f, b, 0, b.length, keyOf, 2 * index);
+    hashKey(f, b, 0, b.length, keyOf, 2 * p);
   }
-  return { fields, fieldOf, keyOf };
+  return { fields, fieldOf, keyOf, sparse };
 }

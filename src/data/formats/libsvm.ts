@@ -1,7 +1,7 @@
 import { hashKey } from "../hash.js";
 import { RowError } from "../errors.js";
 import { parseLabel, show, type RowParser } from "./parser.js";
-import type { FeatIndex } from "./featindex.js";
+import { featPosition, type FeatIndex } from "./featindex.js";
 
 /**
  * One-hot libsvm rows, `label idx:1 idx:1 ...` (the iPinYou files). With a
@@ -58,12 +58,12 @@ export class LibsvmParser implements RowParser {
         throw new RowError(col, `value ${show(buf, v, i)} is not 1: only one-hot libsvm is supported`);
       }
       if (dict) {
-        const f = index < dict.fieldOf.length ? dict.fieldOf[index] : -1;
+        const p = featPosition(dict, index), f = p < 0 ? -1 : dict.fieldOf[p];
         if (f < 0) throw new RowError(col, `index ${index} is not in the featindex`);
         if (this.seen[f] === row) throw new RowError(col, `a second value for field "${this.fields[f]}"`);
         this.seen[f] = row;
-        keys[ko + 2 * f] = dict.keyOf[2 * index];
-        keys[ko + 2 * f + 1] = dict.keyOf[2 * index + 1];
+        keys[ko + 2 * f] = dict.keyOf[2 * p];
+        keys[ko + 2 * f + 1] = dict.keyOf[2 * p + 1];
       } else {
         if (k >= n) throw new RowError(col, `row has more than ${n} features, as many as the first row must have`);
         hashKey(k, buf, a, idxEnd, keys, ko + 2 * k);

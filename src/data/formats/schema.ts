@@ -68,7 +68,7 @@ export function loadSchema(src: string | object): Schema {
     const bucket = e.bucket ?? "none";
     if (bucket !== "criteo" && bucket !== "none") throw new Error(`${where}: numeric[${i}].bucket must be "criteo" or "none"`);
     const missing = e.missing ?? 0;
-    if (typeof missing !== "number" || !Number.isFinite(missing)) throw new Error(`${where}: numeric[${i}].missing must be a finite number`);
+    if (typeof missing !== "number" || !Number.isFinite(Math.fround(missing))) throw new Error(`${where}: numeric[${i}].missing must be a finite number (in the float32 range)`);
     return { name: e.name, bucket: bucket as Bucketing, missing };
   });
   const schema: Schema = {
@@ -77,8 +77,29 @@ export function loadSchema(src: string | object): Schema {
   };
   if (!header && !schema.columns) throw new Error(`${where}: "columns" is required when "header" is false`);
   const all = [schema.label, ...schema.categorical, ...schema.numeric.map((n) => n.name), ...schema.ignore];
-  const dup = all.find((n, i) => all.indexOf(n) !== i);
-  if (dup) throw new Error(`${where}: column "${dup}" is named twice`);
+  const seen = new Set<string>();
+  for (const n of all) {
+    if (seen.has(n)) throw new Error(`${where}: column ${JSON.stringify(n.slice(0, 60))} is named twice`);
+    seen.add(n);
+  }
   if (schema.categorical.length + schema.numeric.length === 0) throw new Error(`${where}: no feature columns (categorical or numeric)`);
+  if (!header) {
+    // The reader binds "columns" as it would a header line: check it here, where the error can name the schema.
+    const cols = new Set<string>();
+    for (const c of schema.columns!) {
+      if (cols.has(c)) throw new Error(`${where}: column ${JSON.stringify(c.slice(0, 60))} appears twice in "columns"`);
+      cols.add(c);
+    }
+    const absent = all.filter((n) => !cols.has(n));
+    if (absent.length) throw new Error(`${where}: columns named but not in "columns": ${someNames(absent)}`);
+    const unknown = schema.columns!.filter((c) => !seen.has(c));
+    if (unknown.length) throw new Error(`${where}: "columns" has columns the schema does not name (add them to "ignore" to drop them): ${someNames(unknown)}`);
+  }
   return schema;
+}
+
+/** The first few names of a list, for a message (a header may have millions). */
+export function someNames(names: readonly string[]): string {
+  const shown = names.slice(0, 10).map((n) => (n.length > 60 ? `${n.slice(0, 60)}...` : n)).join(", ");
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }
