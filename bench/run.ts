@@ -3,6 +3,7 @@ import { benchIndex } from "./index-scale.js";
 import { benchData } from "./data.js";
 import { benchTrain } from "./train.js";
 import { benchDense } from "./dense.js";
+import { benchScale } from "./scale.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -14,6 +15,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   data: benchData,
   train: benchTrain,
   dense: benchDense,
+  scale: benchScale,
 };
 
 const args = process.argv.slice(2);

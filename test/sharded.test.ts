@@ -3,7 +3,13 @@
 // a save/load round trip.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createOptimizer } from "../src/index.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createOptimizer, openData } from "../src/index.js";
+import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
+import { buildModel, trainModel, startPosition } from "../src/train/trainer.js";
+import { writeCheckpoint, readCheckpoint } from "../src/train/checkpoint.js";
 import { ShardedTable, loadTable } from "../src/optim/sharded.js";
 import { SparseTable } from "../src/optim/table.js";
 import { rng } from "./helpers/rng.js";
@@ -42,4 +48,29 @@ test("3 shards = 1 table, bit for bit, over 40 lazy steps with duplicates, zero 
   assert.ok(loadTable(one.save()) instanceof SparseTable);
   assert.throws(() => many.stepBatch(new Float32Array(5)), /needs a gatherBatch/);
   assert.throws(() => new ShardedTable([]), /1 to 64 shards/);
+});
+
+test("training with the table in 3 shards gives the model of one table; a checkpoint of it restores it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-shards-"));
+  try {
+    const path = join(dir, "train.txt");
+    await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 4, scale: 0.01 })), { format: "criteo", start: 0, rows: 8000, out: path, truth: null });
+    const shas: string[] = [];
+    for (const shards of [1, 3]) {
+      const f = await openData(path, { batchSize: 256 });
+      const m = buildModel(f.fields.length, { model: "deepfm", optimizer: "group-adam", hyper: { l21: 1e-3 }, seed: 3, shards });
+      await trainModel(m, f);
+      shas.push(m.sha256());
+      if (shards === 3) {
+        assert.ok(m.tables.every((t) => t instanceof ShardedTable));
+        writeCheckpoint(dir, m, { settings: m.settings, fields: [...f.fields], format: f.format, params: m.params.map((p) => p.name), position: startPosition(), args: {}, data: { path, size: 0, mtimeMs: 0 } });
+        const back = readCheckpoint(dir).model;
+        assert.ok(back.tables.every((t) => t instanceof ShardedTable));
+        assert.equal(back.sha256(), m.sha256());
+      }
+    }
+    assert.equal(shas[1], shas[0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -45,6 +45,7 @@ export const train: Command = {
     { name: "epochs", type: "string", help: "passes over the training rows", default: "1" },
     { name: "batch", type: "string", help: "rows per step", default: "512" },
     { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
+    { name: "shards", type: "string", help: "split each embedding table over this many WebAssembly memories (4 GiB each; the paper's Criteo table needs 2)", default: "1" },
     { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread (the same model bit for bit)", default: "2 when the machine has 2+ cores" },
     { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
     { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
@@ -151,7 +152,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     }
   }
   const m = ckpt ? ckpt.model : buildModel(trainFile.fields.length, {
-    model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a), dense, batch, epochs, seed,
+    model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a), dense, batch, epochs, seed, shards: num(a, "shards", 1, true),
   });
   let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", 0, true) : undefined;
   const maxMemory = a.values["max-memory"] !== undefined ? parseBytes(str(a, "max-memory")!) : undefined;

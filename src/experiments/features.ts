@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { criteoBucket } from "../data/index.js";
 import { createGenerator, isInformativeKey, type TruthJson } from "../data/synth/index.js";
-import type { SparseTable } from "../optim/table.js";
+import type { EmbeddingTable } from "../optim/sharded.js";
 import { openPart, type DatasetSpec } from "./data.js";
 
 export interface FeatureIndex {
@@ -111,7 +111,7 @@ export interface SelectionReport {
 }
 
 /** Counts per field and precision/recall for each method's embedding table. */
-export function selectionReport(index: FeatureIndex, methods: { name: string; table: SparseTable }[]): SelectionReport {
+export function selectionReport(index: FeatureIndex, methods: { name: string; table: EmbeddingTable }[]): SelectionReport {
   const F = index.fields.length;
   const hasTruth = index.informative !== undefined;
   const fields: FieldCount[] = index.fields.map((field, f) => ({

@@ -43,7 +43,11 @@ export class ShardedTable {
 
   /** The shard of a key: a mix of its two 32-bit halves. */
   shardOf(id: bigint): number {
-    return fmix32((Number(id & 0xffffffffn) ^ Math.imul(Number(id >> 32n), 0x9e3779b1)) >>> 0) % this.shards.length;
+    return this.shardOfWords(Number(id & 0xffffffffn), Number(id >> 32n));
+  }
+
+  private shardOfWords(lo: number, hi: number): number {
+    return fmix32((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) % this.shards.length;
   }
 
   get size(): number { return this.sum((t) => t.size); }
@@ -139,7 +143,9 @@ export class ShardedTable {
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: output has ${res.length} floats, expected ${n * d}`);
     if (this.part.length < n) this.part = new Int32Array(n);
     const counts = this.counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(this.part[i] = this.shardOf(ids[i]))]++;
+    // The keys' 32-bit halves, read without making a bigint per key.
+    const w = new Uint32Array(ids.buffer, ids.byteOffset, 2 * n);
+    for (let i = 0; i < n; i++) counts[(this.part[i] = this.shardOfWords(w[2 * i], w[2 * i + 1]))]++;
     for (let s = 0; s < S; s++) {
       if (!this.subKeys[s] || this.subKeys[s].length !== counts[s]) {
         this.subKeys[s] = new BigUint64Array(counts[s]);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DenseParam } from "../optim/dense.js";
-import { SparseTable } from "../optim/table.js";
+import { loadTable } from "../optim/sharded.js";
 import { buildModel, CtrModel, type TrainSettings } from "./trainer.js";
 
 /** What `sparsectr train --out DIR` records beside the states, in DIR/model.json. */
@@ -50,7 +50,7 @@ export function assembleModel(
     throw new Error(`${what}: ${tableStates.length} table and ${denseStates.length} dense states saved, the model has ${fresh.tables.length} and ${fresh.params.length}`);
   }
   const tables = tableStates.map((b, k) => {
-    const t = SparseTable.load(b);
+    const t = loadTable(b);
     if (t.rowLength !== fresh.tables[k].rowLength || t.optimizer !== fresh.tables[k].optimizer) throw new Error(`${what}: table ${k} is ${t.optimizer} with rows of ${t.rowLength}, the model wants ${fresh.tables[k].optimizer} with ${fresh.tables[k].rowLength}`);
     return t;
   });

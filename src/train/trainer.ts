@@ -7,7 +7,8 @@ import { sigmoid, sigmoidLogLoss } from "../nn/loss.js";
 import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
 import { createOptimizer, type Optimizer } from "../optim/optimizer.js";
 import type { DenseParam } from "../optim/dense.js";
-import type { SparseTable, RowInit } from "../optim/table.js";
+import type { RowInit } from "../optim/table.js";
+import { ShardedTable, type EmbeddingTable } from "../optim/sharded.js";
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
 import { R_ADAHESSIAN } from "../kernels/layout.js";
@@ -35,6 +36,12 @@ export interface TrainSettings {
   seed?: number;
   /** Initial values of embedding rows (default normal, std 1e-4, as FuxiCTR). */
   embeddingInit?: RowInit;
+  /**
+   * Shards per embedding table (default 1): each shard is one WebAssembly
+   * memory of at most 4 GiB, rows split by a hash of the key. Training is the
+   * same bit for bit whatever the count.
+   */
+  shards?: number;
 }
 
 /** Progress of a run, reported after every step. */
@@ -53,7 +60,7 @@ export interface Progress {
 export class CtrModel {
   constructor(
     readonly model: Model,
-    readonly tables: SparseTable[],
+    readonly tables: EmbeddingTable[],
     readonly dense: DenseParam[],
     readonly params: Param[],
     readonly settings: Required<Omit<TrainSettings, "modelConfig" | "hyper" | "embeddingInit">> & Pick<TrainSettings, "modelConfig" | "hyper" | "embeddingInit">,
@@ -132,7 +139,7 @@ export function plainOf(name: OptimizerName): OptimizerName {
 /** Builds an untrained model for data with `fields` key fields. */
 export function buildModel(fields: number, s: TrainSettings): CtrModel {
   const seed = s.seed ?? 0;
-  const settings = { dense: "plain" as const, batch: 512, epochs: 1, seed, ...s };
+  const settings = { dense: "plain" as const, batch: 512, epochs: 1, seed, shards: 1, ...s };
   const embOpt = createOptimizer(s.optimizer, s.hyper ?? {});
   const lr = embOpt.hyper.lr;
   const denseOpt: Optimizer = settings.dense === "group"
@@ -145,12 +152,16 @@ export function buildModel(fields: number, s: TrainSettings): CtrModel {
       return init;
     },
   });
-  const tables = model.inputs.map((inp, k) => embOpt.table({
-    rowLength: inp.rowLength,
-    seed: (seed + 0x9e3779b9 * (k + 1)) >>> 0,
-    // A first-order (width 1) table starts at zero, as logistic regression does.
-    init: inp.rowLength === 1 ? "zeros" : s.embeddingInit ?? { normal: { std: 1e-4 } },
-  }));
+  const shards = s.shards ?? 1;
+  const tables = model.inputs.map((inp, k): EmbeddingTable => {
+    const options = {
+      rowLength: inp.rowLength,
+      seed: (seed + 0x9e3779b9 * (k + 1)) >>> 0,
+      // A first-order (width 1) table starts at zero, as logistic regression does.
+      init: inp.rowLength === 1 ? "zeros" as const : s.embeddingInit ?? { normal: { std: 1e-4 } },
+    };
+    return shards === 1 ? embOpt.table(options) : new ShardedTable(Array.from({ length: shards }, () => embOpt.table(options)));
+  });
   return new CtrModel(model, tables, dense, model.params(), settings);
 }
 
@@ -209,7 +220,7 @@ export class MemoryBudgetError extends Error {
 }
 
 /** Memory one feature costs in a table: its record plus its index slots at the highest load before the index doubles, twice over. */
-export function bytesPerFeature(t: SparseTable): number {
+export function bytesPerFeature(t: EmbeddingTable): number {
   return t.recordBytes + 8 + 2 * 12 / 0.75;
 }
 
