@@ -22,7 +22,7 @@ import { CHECKPOINT_FILE, decodeCheckpoint, writeCheckpoint } from "../src/train
 import { resolveConfig } from "../src/models/config.js";
 import { H_COUNT, H_FLAGS, H_TAU } from "../src/kernels/layout.js";
 import { decodeEnvelope, encodeEnvelope } from "../src/io/envelope.js";
-import { openEnvelope, sealEnvelope } from "./helpers/fuzz.js";
+import { openEnvelope, Rand, sealEnvelope } from "./helpers/fuzz.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-fuzz-regressions-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,6 +122,38 @@ test("csv: a number beyond the float32 range is a bad value, not Infinity in the
   assert.match(r.bad[0], /:2: column 2: "40000.*" is not a finite number in the float32 range$/);
   assert.match(r.bad[1], /:3: column 2: "-1e39" is not a finite number in the float32 range$/);
   assert.throws(() => loadSchema({ ...schema, numeric: [{ name: "p", missing: 1e39 }] }), /numeric\[0\].missing must be a finite number/);
+});
+
+test("lineBlocks: a long line costs linear time (was quadratic: 2.5 s for 64 MiB), and any chunking gives the same lines", async () => {
+  const mb = Buffer.alloc(1 << 20, 97);
+  async function* long(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < 60; i++) yield mb;
+    yield Buffer.from("\nx\r\n");
+  }
+  const t0 = performance.now();
+  const got: number[] = [];
+  for await (const blk of lineBlocks(long(), false, "long.txt")) for (let k = 0; k < blk.count; k++) got.push(blk.ends[k] - blk.starts[k]);
+  assert.deepEqual(got, [60 << 20, 1]);
+  assert.ok(performance.now() - t0 < 1500, `${(performance.now() - t0).toFixed(0)} ms`);
+  // Lines, CRLF and quoted newlines cut anywhere by the chunking: the same lines as one chunk gives.
+  const r = new Rand(5);
+  for (let c = 0; c < 300; c++) {
+    const text = Array.from({ length: r.range(1, 12) }, () => r.pick(["a,b", "\"x\ny\"", "\r", "\"\"", "", "\"q\r\n\"z", "12,\"3\""])).join(r.pick(["\n", "\r\n"])) + r.pick(["", "\n", "\r\n", "\r"]);
+    const bytes = Buffer.from(text);
+    for (const quote of [false, true]) {
+      const lines = async (cuts: number[]): Promise<string[]> => {
+        async function* chunks(): AsyncGenerator<Buffer> {
+          let a = 0;
+          for (const b of [...cuts, bytes.length]) { if (b > a) yield Buffer.from(bytes.subarray(a, b)); a = b; }
+        }
+        const out: string[] = [];
+        for await (const blk of lineBlocks(chunks(), quote)) for (let k = 0; k < blk.count; k++) out.push(`${blk.firstLine + k}:${blk.buf.toString("latin1", blk.starts[k], blk.ends[k])}`);
+        return out;
+      };
+      const cuts = Array.from({ length: r.int(6) }, () => r.int(bytes.length + 1)).sort((x, y) => x - y);
+      assert.deepEqual(await lines(cuts), await lines([]), `${JSON.stringify(text)} cut at ${cuts}, quote ${quote}`);
+    }
+  }
 });
 
 test("hashInt of integers too long for its digit buffer hashes their spelling (was bytes read before the buffer)", () => {

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { createOptimizer } from "../src/optim/optimizer.js";
 import { OPTIMIZER_NAMES, type OptimizerName } from "../src/optim/hyper.js";
 import { SparseTable } from "../src/optim/table.js";
+import { loadTable, type EmbeddingTable } from "../src/optim/sharded.js";
 import { DenseParam } from "../src/optim/dense.js";
 import { openData } from "../src/data/reader.js";
 import type { Batch } from "../src/data/batch.js";
@@ -99,12 +100,13 @@ function denseSeeds(): StateCtx {
 const MAX_EXERCISED_STEP = 2 ** 22;
 
 /** After a load: the object works (a gather and a step, a save that loads again). */
-function exerciseTable(t: SparseTable, r: Rand): string {
-  const d = t.rowLength, ids = [1, 2, 3, r.int(1000)];
+function exerciseTable(t: EmbeddingTable, r: Rand): string {
+  const d = t.rowLength, ids = BigUint64Array.from([1n, 2n, 3n, BigInt(r.int(1000))]);
   t.gather(ids);
   if (t.stepCount > MAX_EXERCISED_STEP) { t.dispose(); return "loaded (late step)"; }
-  t.step(ids, new Float32Array(ids.length * d).fill(0.01), t.optimizer.endsWith("adahessian") ? { hessian: new Float32Array(ids.length * d).fill(0.1) } : {});
-  SparseTable.load(t.save()).dispose();
+  t.gatherBatch(ids);
+  t.stepBatch(new Float32Array(ids.length * d).fill(0.01), t.optimizer.endsWith("adahessian") ? { hessian: new Float32Array(ids.length * d).fill(0.1) } : {});
+  loadTable(t.save()).dispose();
   t.dispose();
   return "loaded, stepped";
 }

@@ -19,13 +19,36 @@ const MAX_LINE = 64 << 20;
 
 /** The lines of a stream of chunks, as above; a line over 64 MiB is a DataError located by `name` (the file's). */
 export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, name = "input"): AsyncGenerator<LineBlock> {
-  let carry: Buffer | null = null;
+  // The start of an unfinished line: the chunks it spans, joined only once the
+  // line ends (joining at every chunk made a long line cost quadratic time).
+  let carry: Buffer[] = [], carryLen = 0;
   let line = 1;
   let starts: Int32Array = new Int32Array(1 << 14), ends: Int32Array = new Int32Array(1 << 14);
   let inQuote = false;
+  const tooLong = (at: number): DataError => new DataError(name, at, undefined, `the line is longer than ${MAX_LINE} bytes: not a text file of rows, or a runaway quoted field`);
   for await (const chunk of chunks) {
-    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
-    const scanFrom = carry ? carry.length : 0;
+    if (carryLen > 0) {
+      // Does the chunk end the line? If not, keep it and go on.
+      let closes = false;
+      if (!quote) closes = chunk.indexOf(10) >= 0;
+      else {
+        let q: boolean = inQuote;
+        for (let i = 0; i < chunk.length && !closes; i++) {
+          const c = chunk[i];
+          if (c === 34) q = !q;
+          else if (c === 10 && !q) closes = true;
+        }
+        if (!closes) inQuote = q;
+      }
+      if (!closes) {
+        carry.push(chunk);
+        carryLen += chunk.length;
+        if (carryLen > MAX_LINE) throw tooLong(line);
+        continue;
+      }
+    }
+    const buf: Buffer = carryLen ? Buffer.concat([...carry, chunk]) : chunk;
+    const scanFrom = carryLen;
     let count = 0, s = 0;
     // Quote state carries over the part of the line already scanned.
     let i = scanFrom;
@@ -52,18 +75,18 @@ export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, 
         }
       }
     }
-    carry = s < buf.length ? Buffer.from(buf.subarray(s)) : null;
-    if (carry && carry.length > MAX_LINE) {
-      throw new DataError(name, line + count, undefined, `the line is longer than ${MAX_LINE} bytes: not a text file of rows, or a runaway quoted field`);
-    }
+    carry = s < buf.length ? [Buffer.from(buf.subarray(s))] : [];
+    carryLen = buf.length - s;
+    if (carryLen > MAX_LINE) throw tooLong(line + count);
     if (count > 0) {
       yield { buf, starts, ends, count, firstLine: line };
       line += count;
     }
   }
-  if (carry && carry.length > 0) {
-    const e = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
-    yield { buf: carry, starts: Int32Array.of(0), ends: Int32Array.of(e), count: 1, firstLine: line };
+  if (carryLen > 0) {
+    const last = carry.length === 1 ? carry[0] : Buffer.concat(carry);
+    const e = last[last.length - 1] === 13 ? last.length - 1 : last.length;
+    yield { buf: last, starts: Int32Array.of(0), ends: Int32Array.of(e), count: 1, firstLine: line };
   }
 }
 
