@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DenseParam } from "../optim/dense.js";
 import { loadTable } from "../optim/sharded.js";
-import { buildModel, CtrModel, type TrainSettings } from "./trainer.js";
+import { buildModel, CtrModel, denseShape, type TrainSettings } from "./trainer.js";
 
 /** What `sparsectr train --out DIR` records beside the states, in DIR/model.json. */
 export interface RunRecord {
@@ -56,7 +56,8 @@ export function assembleModel(
   });
   const dense = fresh.params.map((p, i) => {
     const d = DenseParam.load(denseStates[i]);
-    if (d.rows !== p.rows || d.rowLength !== p.rowLength) throw new Error(`${what}: dense state ${i} is ${d.rows} x ${d.rowLength}, parameter ${p.name} is ${p.rows} x ${p.rowLength}`);
+    const shape = denseShape(p.name, p.rows, p.rowLength, fresh.settings.dense);
+    if (d.rows !== shape.rows || d.rowLength !== shape.rowLength) throw new Error(`${what}: dense state ${i} is ${d.rows} x ${d.rowLength}, parameter ${p.name} is ${shape.rows} x ${shape.rowLength}`);
     p.value.set(d.view());
     return d;
   });

@@ -11,7 +11,7 @@ import type { RowInit } from "../optim/table.js";
 import { ShardedTable, type EmbeddingTable } from "../optim/sharded.js";
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
-import { R_ADAHESSIAN } from "../kernels/layout.js";
+import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
 
 /** Settings of a training run. */
@@ -136,6 +136,21 @@ export function plainOf(name: OptimizerName): OptimizerName {
   return (name.startsWith("group-") ? name.slice(6) : name) as OptimizerName;
 }
 
+/**
+ * The shape a dense parameter takes in its optimizer. The kernels' rows hold
+ * at most MAX_ROW floats; a longer row (DCN's cross-layer vectors are
+ * fields x embedding long) is cut into equal pieces when the rule is plain,
+ * which is elementwise, so that nothing changes but the layout. A group rule
+ * treats a row as one group and cannot cut it.
+ */
+export function denseShape(name: string, rows: number, rowLength: number, mode: "plain" | "group"): { rows: number; rowLength: number } {
+  if (rowLength <= MAX_ROW) return { rows, rowLength };
+  if (mode === "group") throw new RangeError(`${name}: a row of ${rowLength} floats is longer than the ${MAX_ROW} a group can hold: use --dense plain or a smaller model`);
+  let piece = MAX_ROW;
+  while (rowLength % piece !== 0) piece--;
+  return { rows: rows * (rowLength / piece), rowLength: piece };
+}
+
 /** Builds an untrained model for data with `fields` key fields. */
 export function buildModel(fields: number, s: TrainSettings): CtrModel {
   const seed = s.seed ?? 0;
@@ -147,8 +162,8 @@ export function buildModel(fields: number, s: TrainSettings): CtrModel {
     : createOptimizer(plainOf(s.optimizer), { lr, ...pick(s.hyper ?? {}, ["beta1", "beta2", "epsilon", "momentum", "rowStep", "initialAccumulator"]) });
   const dense: DenseParam[] = [];
   const model = createModel(s.model, { ...(s.modelConfig ?? {}), fields, seed }, {
-    params: (_name, rows, rowLength, init) => {
-      dense.push(denseOpt.dense(init, { rows, rowLength }));
+    params: (name, rows, rowLength, init) => {
+      dense.push(denseOpt.dense(init, denseShape(name, rows, rowLength, settings.dense)));
       return init;
     },
   });
