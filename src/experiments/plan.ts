@@ -61,7 +61,7 @@ export const DEFAULTS = {
   // The paper's 32 does not fit DCN on Criteo here: its cross layers hold a
   // 1 x (39 x 32 = 1248) bias row, over the 1024-float row limit of dense
   // parameters (MAX_ROW in src/kernels/layout.ts). 24 (936) is the widest that fits.
-  embeddings: [4, 8, 16, 24],
+  embeddings: [4, 8, 16, 32],
 };
 
 // ---------------------------------------------------------------- cells
