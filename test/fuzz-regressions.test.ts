@@ -276,6 +276,8 @@ test("checkpoint: hostile settings are refused before the model is built (was 'o
   assert.ok(mb < 64, `peak resident set +${mb.toFixed(0)} MB`);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).batch = 0; }), what), /^RangeError: ckpt: settings.batch = 0 is not an integer in \[1, 1048576\]$/);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).model = "x"; }), what), /settings.model "x" is not a model/);
+  const [, shardMb] = await peakRise(() => assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).shards = 1e6; }), what), /^RangeError: ckpt: settings.shards = 1000000 is not an integer in \[1, 64\]$/));
+  assert.ok(shardMb < 64, `peak resident set +${shardMb.toFixed(0)} MB`);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).hyper = 5; }), what), /^TypeError: ckpt: adam: hyperparameters must be an object$/);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).modelConfig = { hidden: [4, 3], crossLayers: 1 }; }), what), /^RangeError: ckpt: mlp: setting "crossLayers" does not apply/);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { h.args = { train: 5 }; }), what), /^RangeError: ckpt: recorded option --train = 5 is not a string or true$/);

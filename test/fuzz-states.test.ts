@@ -1,7 +1,7 @@
 // Fuzzing the loaders of saved bytes (issue 7, hostile inputs): exported model
-// files (Predictor.decode), sparse table and dense parameter states
-// (SparseTable.load, DenseParam.load) and checkpoints (decodeCheckpoint, whose
-// body nests table and dense states). Every file is sealed by a CRC-32, so
+// files (Predictor.decode), sparse and sharded table states and dense
+// parameter states (loadTable, DenseParam.load) and checkpoints
+// (decodeCheckpoint, whose body nests table and dense states). Every file is sealed by a CRC-32, so
 // random damage mostly meets the checksum: besides raw byte damage, most cases
 // are "valid checksum, hostile content": header fields (sizes, counts, shapes,
 // names, settings) replaced by hostile values, wrong types or deleted, bodies
@@ -18,8 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createOptimizer } from "../src/optim/optimizer.js";
 import { OPTIMIZER_NAMES, type OptimizerName } from "../src/optim/hyper.js";
-import { SparseTable } from "../src/optim/table.js";
-import { loadTable, type EmbeddingTable } from "../src/optim/sharded.js";
+import { loadTable, ShardedTable, type EmbeddingTable } from "../src/optim/sharded.js";
 import { DenseParam } from "../src/optim/dense.js";
 import { openData } from "../src/data/reader.js";
 import type { Batch } from "../src/data/batch.js";
@@ -39,7 +38,7 @@ const CASES = 2000;
 const FOCUS = [
   "size", "zeroRows", "recordBytes", "rowLength", "rows", "step", "seed", "optimizer", "kind", "version", "hyper", "init",
   "tableBytes", "denseBytes", "params", "tables", "config", "model", "fields", "embedding", "hidden", "crossLayers", "dropout",
-  "input", "format", "settings", "position", "epoch", "seen", "steps", "batch", "epochs", "name", "modelConfig", "dense", "lr", "args", "data",
+  "input", "format", "settings", "position", "epoch", "seen", "steps", "batch", "epochs", "name", "modelConfig", "dense", "lr", "args", "data", "shards", "bytes",
 ];
 
 /** One case's bytes: raw damage, a hostile header, or a hostile body, re-sealed. */
@@ -69,13 +68,17 @@ interface StateCtx { seeds: { name: OptimizerName; bytes: Uint8Array }[]; pool: 
 
 const HYPER = (name: OptimizerName) => (name.startsWith("group-") ? { lr: 0.05, l1: 1e-3, l21: 0.05 } : name === "ftrl" ? { l1: 0.5 } : {});
 
+/** A state of every optimizer, and a few sharded ones (several table states in one envelope). */
 function tableSeeds(): StateCtx {
-  const seeds = OPTIMIZER_NAMES.map((name, k) => {
-    const r = rng(k + 1), d = 4;
-    const t = createOptimizer(name, HYPER(name)).table({ rowLength: d, seed: k });
+  const names = [...OPTIMIZER_NAMES, "group-adam", "adagrad", "ftrl"] as OptimizerName[];
+  const seeds = names.map((name, k) => {
+    const r = rng(k + 1), d = 4, sharded = k >= OPTIMIZER_NAMES.length;
+    const opt = createOptimizer(name, HYPER(name));
+    const t: EmbeddingTable = sharded ? ShardedTable.create(name, opt.hyper, { rowLength: d, seed: k }, 2 + (k % 2)) : opt.table({ rowLength: d, seed: k });
     for (let s = 0; s < 6; s++) {
-      const ids = Array.from({ length: 8 }, () => Math.floor(r() * 24));
-      t.step(ids, randomArray(r, ids.length * d), name.endsWith("adahessian") ? { hessian: randomArray(r, ids.length * d) } : {});
+      const ids = BigUint64Array.from({ length: 8 }, () => BigInt(Math.floor(r() * 24)));
+      t.gatherBatch(ids);
+      t.stepBatch(randomArray(r, ids.length * d), name.endsWith("adahessian") ? { hessian: randomArray(r, ids.length * d) } : {});
     }
     return { name, bytes: t.save() };
   });
@@ -140,10 +143,10 @@ const tableTarget: FuzzTarget<StateCtx> = {
   setup: tableSeeds,
   make(ctx, r) {
     const seed = r.pick(ctx.seeds);
-    const bytes = mutateState(r, seed.bytes, ctx.pool, recordLayout(8));
-    return { files: { "case.state": bytes }, run: () => exerciseTable(SparseTable.load(bytes, r.chance(0.2) ? "ts" : "wasm"), r) };
+    const bytes = openEnvelope(seed.bytes).header.kind === "sharded-table" && r.chance(0.5) ? mutateNestedParts(r, seed.bytes, "bytes") : mutateState(r, seed.bytes, ctx.pool, recordLayout(8));
+    return { files: { "case.state": bytes }, run: () => exerciseTable(loadTable(bytes, r.chance(0.2) ? "ts" : "wasm"), r) };
   },
-  judge: (e) => unclear(e, ["sparse table state"]),
+  judge: (e) => unclear(e, ["table state"]),
   summary: pastChecksum,
 };
 
@@ -178,6 +181,7 @@ const SETTINGS: TrainSettings[] = [
   { model: "dcn", optimizer: "group-adagrad", hyper: { l21: 1e-3 }, modelConfig: { embedding: 4, hidden: [8], crossLayers: 2 }, seed: 3, batch: 128, dense: "group" },
   { model: "deepfm", optimizer: "adam", modelConfig: { embedding: 3, hidden: [6], dropout: 0.5 }, seed: 4, batch: 128 },
   { model: "opnn", optimizer: "group-momentum", hyper: { l21: 1e-3 }, modelConfig: { embedding: 3, hidden: [6, 4] }, seed: 5, batch: 128 },
+  { model: "deepfm", optimizer: "group-adam", hyper: { l21: 1e-3 }, modelConfig: { embedding: 2, hidden: [4] }, seed: 6, batch: 128, shards: 3 },
 ];
 
 async function trained(kind: "model" | "checkpoint"): Promise<ModelCtx> {
@@ -189,13 +193,13 @@ async function trained(kind: "model" | "checkpoint"): Promise<ModelCtx> {
   let batch: Batch | undefined;
   for await (const b of file.batches({ end: 64 })) batch = b;
   const seeds: ModelCtx["seeds"] = [];
-  for (const s of SETTINGS) {
+  for (const [k, s] of SETTINGS.entries()) {
     const m = buildModel(file.fields.length, s);
     const run = await trainModel(m, file, { end: 256 });
     if (kind === "model") {
       seeds.push({ name: s.model, bytes: encodeModel(m, { format: file.format, fields: file.fields }) });
     } else {
-      const out = join(dir, s.model);
+      const out = join(dir, `${k}-${s.model}`);
       mkdirSync(out);
       writeCheckpoint(out, m, {
         settings: m.settings, fields: [...file.fields], format: file.format, params: m.params.map((p) => p.name),
@@ -231,6 +235,22 @@ const modelTarget: FuzzTarget<ModelCtx> = {
   judge: (e) => unclear(e, ["model case.sparsectr"]),
   summary: pastChecksum,
 };
+
+/** A sharded table state with one shard's state altered and re-sealed, the outer sizes kept right or not. */
+function mutateNestedParts(r: Rand, bytes: Uint8Array, key: string): Uint8Array {
+  const { header, body } = openEnvelope(bytes);
+  const sizes = header[key] as number[];
+  const parts: Uint8Array[] = [];
+  let o = 0;
+  for (const n of sizes) { parts.push(body.slice(o, o + n)); o += n; }
+  const k = r.int(parts.length);
+  parts[k] = mutateState(r, parts[k], [], recordLayout(8));
+  if (r.chance(0.9)) header[key] = parts.map((p) => p.length);
+  const nb = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  o = 0;
+  for (const p of parts) { nb.set(p, o); o += p.length; }
+  return sealEnvelope(JSON.stringify(header), nb);
+}
 
 /** A checkpoint with one nested state (table or dense) altered and re-sealed, the outer sizes kept right or not. */
 function mutateNested(r: Rand, bytes: Uint8Array, pool: readonly Uint8Array[]): Uint8Array {

@@ -7,6 +7,7 @@ import { assembleModel } from "./restore.js";
 import { minParamValues, named } from "../serve/model-file.js";
 import { isModelName, type ModelConfig } from "../models/index.js";
 import { resolveConfig } from "../models/config.js";
+import { MAX_SHARDS } from "../optim/sharded.js";
 
 /** The checkpoint file of an output folder. */
 export const CHECKPOINT_FILE = "checkpoint.sparsectr-state";
@@ -104,7 +105,8 @@ function checkMeta(m: CheckpointMeta, what: string): void {
   if (s === null || typeof s !== "object" || Array.isArray(s)) throw new RangeError(`${what}: no settings`);
   if (typeof s.model !== "string" || !isModelName(s.model)) throw new RangeError(`${what}: settings.model ${JSON.stringify(s.model)} is not a model`);
   if (s.modelConfig !== undefined && (s.modelConfig === null || typeof s.modelConfig !== "object" || Array.isArray(s.modelConfig))) throw new RangeError(`${what}: settings.modelConfig is not an object`);
-  for (const [k, max] of [["batch", 2 ** 20], ["epochs", 2 ** 31], ["seed", 0xffffffff]] as const) {
+  // (shards before the model is built: it makes that many tables, then checks the count.)
+  for (const [k, max] of [["batch", 2 ** 20], ["epochs", 2 ** 31], ["seed", 0xffffffff], ["shards", MAX_SHARDS]] as const) {
     const v = s[k];
     if (v !== undefined && (typeof v !== "number" || !Number.isSafeInteger(v) || v < (k === "seed" ? 0 : 1) || v > max)) throw new RangeError(`${what}: settings.${k} = ${JSON.stringify(v)} is not an integer in [${k === "seed" ? 0 : 1}, ${max}]`);
   }
