@@ -19,6 +19,9 @@ test("crc32: known values, every length 0..80 at several offsets, continuation",
   assert.equal(crc32Ts(enc.encode("123456789")), 0xcbf43926);
   assert.equal(crc32(enc.encode("123456789")), 0xcbf43926);
   assert.equal(crc32Ts(new Uint8Array(0)), 0);
+  // An empty piece continues the running value unchanged.
+  assert.equal(crc32(new Uint8Array(0), 0xcbf43926), 0xcbf43926);
+  assert.equal(crc32Ts(new Uint8Array(0), 0xcbf43926), 0xcbf43926);
   const r = rng(3), buf = Uint8Array.from({ length: 200 }, () => Math.floor(r() * 256));
   for (let off = 0; off < 9; off++) {
     for (let n = 0; n <= 80; n++) {

@@ -8,7 +8,7 @@ import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
 import { createOptimizer, type Optimizer } from "../optim/optimizer.js";
 import type { DenseParam } from "../optim/dense.js";
 import type { RowInit } from "../optim/table.js";
-import { ShardedTable, type EmbeddingTable } from "../optim/sharded.js";
+import { MAX_SHARDS, ShardedTable, type EmbeddingTable } from "../optim/sharded.js";
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
 import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
@@ -168,6 +168,7 @@ export function buildModel(fields: number, s: TrainSettings): CtrModel {
     },
   });
   const shards = s.shards ?? 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new RangeError(`shards = ${shards} must be an integer in [1, ${MAX_SHARDS}]`);
   const tables = model.inputs.map((inp, k): EmbeddingTable => {
     const options = {
       rowLength: inp.rowLength,
