@@ -1,4 +1,4 @@
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData, type MessagePort } from "node:worker_threads";
 import { openData } from "./reader.js";
 import { DataError } from "./errors.js";
 import { batchBuffers, type DataErrorFields, type PrefetchCredit, type PrefetchMessage, type PrefetchStart, type SerializedError } from "./prefetch-protocol.js";
@@ -9,8 +9,8 @@ import { batchBuffers, type DataErrorFields, type PrefetchCredit, type PrefetchM
  * batch over by transferring its buffers. It runs at most `depth` batches
  * ahead of the consumer and sleeps (no spinning) while it waits for credit.
  */
-const port = parentPort!;
-const start = workerData as PrefetchStart & { depth: number };
+const start = workerData as PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array };
+const port = start.port;
 let credit = start.depth;
 let wake: (() => void) | undefined;
 port.on("message", (m: PrefetchCredit) => {
@@ -20,6 +20,9 @@ port.on("message", (m: PrefetchCredit) => {
 
 function send(m: PrefetchMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
+  // After the post: a consumer that sees the count can receive the message.
+  Atomics.add(start.sent, 0, 1);
+  Atomics.notify(start.sent, 0);
 }
 
 function fields(e: DataError): DataErrorFields {
@@ -49,4 +52,6 @@ try {
 } catch (e) {
   send({ kind: "error", error: serialize(e) });
 }
-port.close();
+// Stay until the consumer has taken the last message and stops this thread:
+// closing the port now could drop messages still in flight.
+port.unref();

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { Batch } from "./batch.js";
 import { DataError } from "./errors.js";
 import type { DataFile, ReadOptions, ReadStats } from "./reader.js";
@@ -18,37 +18,54 @@ export async function* prefetchPass(
   file: DataFile, options: ReadOptions, range: { start?: number; end?: number }, depth: number,
 ): AsyncGenerator<Batch, ReadStats> {
   const { prefetch: _ignored, ...rest } = options;
-  const data: PrefetchStart & { depth: number } = { path: file.path, options: rest, range, depth };
-  const worker = new Worker(new URL("./prefetch-worker.js", import.meta.url), { workerData: data });
-  const queue: PrefetchMessage[] = [];
-  let notify: (() => void) | undefined;
-  let failure: Error | undefined;
-  worker.on("message", (m: PrefetchMessage) => { queue.push(m); notify?.(); });
-  worker.on("error", (e) => { failure = e; notify?.(); });
-  worker.on("exit", (code) => {
-    if (code !== 0 && !failure) failure = new Error(`${file.path}: the reader thread exited with code ${code}`);
-    notify?.();
-  });
+  // Batches come over a port the consumer reads synchronously (no event-loop
+  // turn per batch while the trainer is busy); a shared counter of messages
+  // sent lets it sleep, without spinning, only when none is waiting.
+  const { port1, port2 } = new MessageChannel();
+  const sent = new Int32Array(new SharedArrayBuffer(4));
+  const data: PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array } = { path: file.path, options: rest, range, depth, port: port2, sent };
+  const worker = new Worker(new URL("./prefetch-worker.js", import.meta.url), { workerData: data, transferList: [port2] });
+  let failure: Error | undefined, wake: (() => void) | undefined;
+  const fail = (e: Error): void => { failure ??= e; wake?.(); };
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`${file.path}: the reader thread exited${code !== 0 ? ` with code ${code}` : " early"}`)));
+  let received = 0;
+  const next = async (): Promise<PrefetchMessage> => {
+    for (;;) {
+      const r = receiveMessageOnPort(port1);
+      if (r) { received++; return r.message as PrefetchMessage; }
+      if (failure) throw failure;
+      const count = Atomics.load(sent, 0);
+      // Counted but not yet readable: let the message land.
+      if (count > received) { await new Promise((res) => setImmediate(res)); continue; }
+      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(sent, 0, count);
+      if (w.async) await Promise.race([w.value, new Promise<void>((res) => { wake = res; })]);
+      wake = undefined;
+    }
+  };
   const stats: ReadStats = { rows: 0, skipped: 0, firstBad: [], seen: 0 };
   file.stats = stats;
   try {
     for (;;) {
-      while (queue.length === 0 && !failure) await new Promise<void>((r) => { notify = r; });
-      notify = undefined;
-      const m = queue.shift();
-      if (!m) throw failure!;
+      const m = await next();
       if (m.kind === "error") throw deserialize(m.error);
       if (m.kind === "end") {
         Object.assign(stats, m.stats, { firstBad: m.stats.firstBad.map(toDataError) });
         return stats;
       }
       stats.rows += m.batch.rows;
-      worker.postMessage({ credit: 1 });
+      port1.postMessage({ credit: 1 });
       yield m.batch;
     }
   } finally {
+    port1.close();
     await worker.terminate();
   }
+}
+
+/** Atomics.waitAsync (Node 16+; not in the ES2022 library types). */
+interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
 function toDataError(d: DataErrorFields): DataError {
