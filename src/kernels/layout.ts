@@ -21,6 +21,7 @@ export const P_L2X2 = 16;
 export const P_L2 = 17;
 export const P_THR = 18;
 export const P_AGINIT = 19;
+export const P_BIASCAP = 20;
 export const M_SLOTS = 0; // index slots of 12 bytes: u64 key, u32 row + 1 (0 = empty)
 export const M_CAP = 2; // power of two
 export const M_SIZE = 3; // rows present

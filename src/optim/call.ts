@@ -1,23 +1,28 @@
 import type { Arena } from "../kernels/arena.js";
 import {
   P_RULE, P_GROUP, P_D, P_NORM, P_ROWSTEP, P_T, P_SLOTOFF, P_BIAS, P_ALPHA, P_B1, P_OMB1, P_B2,
-  P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, R_ADAGRAD, HEADER_BYTES,
+  P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, P_BIASCAP, R_ADAGRAD, HEADER_BYTES,
 } from "../kernels/layout.js";
 import { RULES } from "./rules/index.js";
 import { ruleSpec, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
 
-const PARAM_WORDS = 20;
+const PARAM_WORDS = 21;
 
 /**
  * The parameter block and bias-correction table one parameter passes to the
  * update kernels, kept in the parameter's arena. The table holds
  * (1/(1-b1^tau), 1/(1-b2^tau)) as float32 for tau = 0..capacity-1, computed
- * once here so that both kernel backends read the very same numbers.
+ * once here so that both kernel backends read the very same numbers. Once
+ * both entries are exactly 1.0 in float32 (beta^tau below half an ulp of 1:
+ * after about 17,000 steps for beta2 = 0.999) every later step's entries are
+ * too, so the table stops growing there and the kernels read its last entry
+ * for later steps: 8 bytes a step only up to that point, whatever the run's length.
  */
 export class StepCall {
   readonly ptr: number;
   private bias = 0;
   private biasCap = 0;
+  private saturated = false;
   /** Moment slots plus z for the group form. */
   readonly slots: number;
 
@@ -63,12 +68,19 @@ export class StepCall {
     const b = this.ptr >>> 2;
     this.arena.heap.u32[b + P_T] = t;
     this.arena.heap.u32[b + P_BIAS] = this.bias;
+    this.arena.heap.u32[b + P_BIASCAP] = this.biasCap;
     this.arena.heap.f32[b + P_ALPHA] = lr;
   }
 
   private ensureBias(t: number): void {
-    if (t < this.biasCap) return;
-    const cap = Math.max(1024, 2 ** Math.ceil(Math.log2(t + 1)));
+    if (t < this.biasCap || this.saturated) return;
+    const sat = Math.max(saturation(this.hyper.beta1), saturation(this.hyper.beta2));
+    let cap = Math.max(1024, 2 ** Math.ceil(Math.log2(t + 1)));
+    if (sat + 1 <= cap) {
+      // Every entry from sat on is exactly 1.0: the kernels read entry sat for later steps.
+      cap = sat + 1;
+      this.saturated = true;
+    }
     const heap = this.arena.heap;
     const ptr = heap.alloc(cap * 8);
     const w = heap.f32, o = ptr >>> 2;
@@ -85,4 +97,23 @@ export class StepCall {
     if (this.bias) this.arena.heap.release(this.bias);
     this.arena.heap.release(this.ptr);
   }
+}
+
+/**
+ * The first step tau at which 1/(1-beta^tau), rounded to float32, is exactly
+ * 1.0 (it only falls with tau, so every later step's is too); Infinity when
+ * it never is (beta >= 1). Binary search: no table is needed to find it.
+ */
+export function saturation(beta: number): number {
+  const one = (tau: number): boolean => Math.fround(1 / (1 - Math.pow(beta, tau))) === 1;
+  if (!(beta < 1)) return Infinity;
+  if (one(1)) return 1;
+  let lo = 1, hi = 2 ** 32;
+  if (!one(hi)) return Infinity;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (one(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }

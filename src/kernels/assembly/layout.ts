@@ -23,6 +23,9 @@ export const P_L2X2: i32 = 16;
 export const P_L2: i32 = 17;
 export const P_THR: i32 = 18;
 export const P_AGINIT: i32 = 19;
+// Entries in the bias-correction table: steps past it read its last entry
+// (exactly 1.0 in float32 once beta^tau is negligible, so nothing changes).
+export const P_BIASCAP: i32 = 20;
 
 // Table meta block: 32-bit words at meta + 4 * M_*.
 export const M_SLOTS: i32 = 0; // index slots of 12 bytes: u64 key, u32 row + 1 (0 = empty)

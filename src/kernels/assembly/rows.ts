@@ -11,7 +11,7 @@
 
 import {
   P_RULE, P_GROUP, P_D, P_NORM, P_ROWSTEP, P_T, P_SLOTOFF, P_BIAS, P_ALPHA,
-  P_B1, P_OMB1, P_B2, P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT,
+  P_B1, P_OMB1, P_B2, P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, P_BIASCAP,
   R_SGD, R_MOMENTUM, R_ADAGRAD, R_ADAM, R_AMSGRAD, R_ADAHESSIAN,
   H_TAU, H_ALPHA, H_COUNT, H_FLAGS, TMP_S, TMP_DEN, TMP_REC,
 } from "./layout";
@@ -34,6 +34,7 @@ let thr: f32 = 0;
 let perRow = false;
 let tGlobal: u32 = 0;
 let bias: usize = 0;
+let biasCap: u32 = 0;
 let alpha: f32 = 0;
 let slotOff: usize = 0;
 let nslots: i32 = 0;
@@ -72,6 +73,7 @@ function readParams(pp: usize): void {
   perRow = load<i32>(pp + 4 * P_ROWSTEP) != 0;
   tGlobal = load<u32>(pp + 4 * P_T);
   bias = <usize>load<u32>(pp + 4 * P_BIAS);
+  biasCap = load<u32>(pp + 4 * P_BIASCAP);
   alpha = load<f32>(pp + 4 * P_ALPHA);
   vAlpha = f32x4.splat(alpha);
   slotOff = <usize>load<i32>(pp + 4 * P_SLOTOFF);
@@ -206,9 +208,10 @@ function moveTail(src: usize, ss: usize, count: i32, lanes: i32, dst: usize, bac
   first = tauPrev == 0;
   vAlphaP = f32x4.splat(load<f32>(hdr + H_ALPHA));
   if (rule >= R_ADAM) {
-    vC1 = f32x4.splat(load<f32>(bias + <usize>tau * 8));
-    vC2 = f32x4.splat(load<f32>(bias + <usize>tau * 8 + 4));
-    vC2p = f32x4.splat(load<f32>(bias + <usize>tauPrev * 8 + 4));
+    const ti = tau < biasCap ? tau : biasCap - 1, tpi = tauPrev < biasCap ? tauPrev : biasCap - 1;
+    vC1 = f32x4.splat(load<f32>(bias + <usize>ti * 8));
+    vC2 = f32x4.splat(load<f32>(bias + <usize>ti * 8 + 4));
+    vC2p = f32x4.splat(load<f32>(bias + <usize>tpi * 8 + 4));
   } else if (rule == R_SGD) {
     vSqT = f32x4.splat(<f32>Math.sqrt(<f64>tau));
     vSqTp = f32x4.splat(<f32>Math.sqrt(<f64>tauPrev));

@@ -2,7 +2,7 @@
 // reference moment rules and the shared proximal step in src/optim.
 import {
   P_RULE, P_GROUP, P_D, P_NORM, P_ROWSTEP, P_T, P_SLOTOFF, P_BIAS, P_ALPHA, P_B1, P_OMB1,
-  P_B2, P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT,
+  P_B2, P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, P_BIASCAP,
   H_TAU, H_ALPHA, H_COUNT, H_FLAGS, HEADER_BYTES,
 } from "../layout.js";
 import type { Heap } from "../heap.js";
@@ -20,6 +20,7 @@ interface Call {
   t: number;
   slotOff: number;
   bias: number;
+  biasCap: number;
   l1: number;
   l2x2: number;
   l2: number;
@@ -38,6 +39,7 @@ function readCall(heap: Heap, pp: number): Call {
     t: heap.u32[b + P_T],
     slotOff: i[b + P_SLOTOFF],
     bias: heap.u32[b + P_BIAS],
+    biasCap: heap.u32[b + P_BIASCAP],
     l1: w[b + P_L1],
     l2x2: w[b + P_L2X2],
     l2: w[b + P_L2],
@@ -64,9 +66,11 @@ function updateRow(heap: Heap, c: Call, xp: number, hdr: number, gp: number, hp:
   const tau = c.rowStep === 0 ? c.t : count + 1;
   const ctx = c.ctx;
   ctx.first = tauPrev === 0;
-  ctx.c1 = w[(c.bias >>> 2) + tau * 2];
-  ctx.c2 = w[(c.bias >>> 2) + tau * 2 + 1];
-  ctx.c2p = w[(c.bias >>> 2) + tauPrev * 2 + 1];
+  // Steps past the table read its last entry (exactly 1.0 by then: see StepCall).
+  const ti = Math.min(tau, c.biasCap - 1), tpi = Math.min(tauPrev, c.biasCap - 1);
+  ctx.c1 = w[(c.bias >>> 2) + ti * 2];
+  ctx.c2 = w[(c.bias >>> 2) + ti * 2 + 1];
+  ctx.c2p = w[(c.bias >>> 2) + tpi * 2 + 1];
   ctx.alphaP = w[hb + H_ALPHA / 4];
   ctx.sqT = f(Math.sqrt(tau));
   ctx.sqTp = f(Math.sqrt(tauPrev));
