@@ -283,3 +283,37 @@ test("checkpoint: hostile settings are refused before the model is built (was 'o
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { h.args = { train: 5 }; }), what), /^RangeError: ckpt: recorded option --train = 5 is not a string or true$/);
   assert.equal(decodeCheckpoint(bytes, what).model.params.length, m.params.length);
 });
+
+test("saved states with a NaN or an Infinity in a weight, a moment or the last learning rate are refused", async () => {
+  const { createOptimizer } = await import("../src/index.js");
+  const { SparseTable } = await import("../src/optim/table.js");
+  const { DenseParam } = await import("../src/optim/dense.js");
+  const { decodeEnvelope, encodeEnvelope } = await import("../src/io/envelope.js");
+  const { HEADER_BYTES } = await import("../src/kernels/layout.js");
+  const reseal = (bytes: Uint8Array, edit: (body: Uint8Array) => void): Uint8Array => {
+    const { header, body } = decodeEnvelope(bytes, "test");
+    const b = body.slice();
+    edit(b);
+    return encodeEnvelope(header, [b]);
+  };
+  const opt = createOptimizer("group-adam", { lr: 0.01 });
+  const t = opt.table({ rowLength: 4, seed: 1 });
+  t.gather([5n, 6n]);
+  t.step([5n, 6n], Float32Array.from({ length: 8 }, (_, i) => i - 3.5));
+  const saved = t.save(), rec = t.recordBytes;
+  // Body: 2 keys (16 bytes), then the records; poison a moment of row 1, then its lr.
+  for (const off of [16 + rec + HEADER_BYTES + 4 * 4 + 4, 16 + rec + 4]) {
+    for (const v of [NaN, Infinity]) {
+      const bad = reseal(saved, (b) => new DataView(b.buffer, b.byteOffset).setFloat32(off, v, true));
+      assert.throws(() => SparseTable.load(bad), /row 1 \(id 6\) holds a non-finite value/);
+    }
+  }
+  assert.equal(SparseTable.load(saved).size, 2);
+  const d = opt.dense(new Float32Array([1, 2, 3, 4]), { rows: 1, rowLength: 4 });
+  d.step(new Float32Array([0.1, 0.2, 0.3, 0.4]));
+  const ds = d.save();
+  const { body } = decodeEnvelope(ds, "test");
+  const poisoned = reseal(ds, (b) => new DataView(b.buffer, b.byteOffset).setFloat32(body.length - 4, NaN, true));
+  assert.throws(() => DenseParam.load(poisoned), /row 0 holds a non-finite value/);
+  assert.throws(() => DenseParam.load(reseal(ds, (b) => new DataView(b.buffer, b.byteOffset).setFloat32(0, -Infinity, true))), /dense parameter state: .*-Infinity/);
+});

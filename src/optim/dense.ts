@@ -1,5 +1,5 @@
 import { Arena } from "../kernels/arena.js";
-import { H_FLAGS, MAX_ROW } from "../kernels/layout.js";
+import { H_COUNT, H_FLAGS, H_TAU, HEADER_BYTES, MAX_ROW } from "../kernels/layout.js";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { StepCall } from "./call.js";
 import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
@@ -175,17 +175,22 @@ export class DenseParam {
     const heap = p.arena.heap;
     heap.u8.set(body.subarray(xBytes), p.state);
     let zeros = 0;
-    const TAU = 0, COUNT = 8; // H_TAU and H_COUNT of kernels/layout.ts (the record header: last step, lr, count, flags)
     for (let r = 0; r < rows; r++) {
       // A row's record header must agree with its weights and the step (the
       // kernels index the bias-correction table by its last step and count).
       const rec = p.state + r * stride, u = heap.u32;
-      const flags = u[(rec + H_FLAGS) >>> 2], tau = u[(rec + TAU) >>> 2], count = u[(rec + COUNT) >>> 2];
+      const flags = u[(rec + H_FLAGS) >>> 2], tau = u[(rec + H_TAU) >>> 2], count = u[(rec + H_COUNT) >>> 2];
       let zero = 1;
       for (let j = 0; j < d; j++) if (init[r * d + j] !== 0) { zero = 0; break; }
       if (flags !== zero || tau > step || count > step) {
         p.dispose();
         throw new RangeError(`${what}: row ${r} has zero flag ${flags}, last step ${tau} and ${count} updates, which do not fit its ${zero ? "zero" : "non-zero"} weights and step ${step}`);
+      }
+      // Weights, the last learning rate and the moments must be numbers: a NaN would spread through every later step.
+      const bad = nonFiniteIn(heap.f32, (rec + 4) >>> 2, 1) ?? nonFiniteIn(heap.f32, (rec + HEADER_BYTES) >>> 2, (stride - HEADER_BYTES) >>> 2) ?? nonFiniteIn(init, r * d, d);
+      if (bad !== undefined) {
+        p.dispose();
+        throw new RangeError(`${what}: row ${r} holds a non-finite value (${bad}) in its weights or optimizer state`);
       }
       zeros += zero;
     }
@@ -223,4 +228,10 @@ function firstNonFinite(a: Float32Array): number {
 function describe(v: unknown): string {
   if (v instanceof Float32Array) return `${v.length} floats`;
   return v === null ? "null" : typeof v === "object" ? (v as object).constructor.name : typeof v;
+}
+
+/** The first non-finite of a[o .. o+n), or undefined. */
+export function nonFiniteIn(a: Float32Array, o: number, n: number): number | undefined {
+  for (let i = o; i < o + n; i++) if (!Number.isFinite(a[i])) return a[i];
+  return undefined;
 }

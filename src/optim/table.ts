@@ -6,6 +6,7 @@ import {
 } from "../kernels/layout.js";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { StepCall } from "./call.js";
+import { nonFiniteIn } from "./dense.js";
 import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
 import { writeIds, type FeatureIds, idToParts } from "./ids.js";
 import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
@@ -452,6 +453,12 @@ export class SparseTable {
         if (flags !== zero || tau > step || count > step) {
           t.dispose();
           throw new RangeError(`${what}: row ${r} (id ${keys[r]}) has zero flag ${flags}, last step ${tau} and ${count} updates, which do not fit its ${zero ? "zero" : "non-zero"} weights and step ${step}`);
+        }
+        // Weights, the last learning rate and the moments must be numbers: a NaN would spread through every later step.
+        const bad = nonFiniteIn(heap.f32, (rec + 4) >>> 2, 1) ?? nonFiniteIn(heap.f32, x, (recBytes - HEADER_BYTES) >>> 2);
+        if (bad !== undefined) {
+          t.dispose();
+          throw new RangeError(`${what}: row ${r} (id ${keys[r]}) holds a non-finite value (${bad}) in its weights or optimizer state`);
         }
         zeros += zero;
       }
