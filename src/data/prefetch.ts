@@ -47,7 +47,11 @@ export async function* prefetchPass(
   file.stats = stats;
   try {
     for (;;) {
-      const m = await next();
+      // The common case, a batch already waiting, without an await: an await
+      // lets the event loop run, which costs over 100 µs a batch here.
+      const ready = receiveMessageOnPort(port1);
+      if (ready) received++;
+      const m = ready ? (ready.message as PrefetchMessage) : await next();
       if (m.kind === "error") throw deserialize(m.error);
       if (m.kind === "end") {
         Object.assign(stats, m.stats, { firstBad: m.stats.firstBad.map(toDataError) });
