@@ -29,7 +29,12 @@ export async function* prefetchPass(
   const fail = (e: Error): void => { failure ??= e; wake?.(); };
   worker.on("error", fail);
   worker.on("exit", (code) => fail(new Error(`${file.path}: the reader thread exited${code !== 0 ? ` with code ${code}` : " early"}`)));
-  let received = 0;
+  let received = 0, owed = 0;
+  // Credits go back in groups (a post costs tens of µs); all of them before the consumer sleeps.
+  const giveBack = (): void => {
+    if (owed > 0) port1.postMessage({ credit: owed });
+    owed = 0;
+  };
   const next = async (): Promise<PrefetchMessage> => {
     for (;;) {
       const r = receiveMessageOnPort(port1);
@@ -38,6 +43,7 @@ export async function* prefetchPass(
       const count = Atomics.load(sent, 0);
       // Counted but not yet readable: let the message land.
       if (count > received) { await new Promise((res) => setImmediate(res)); continue; }
+      giveBack();
       const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(sent, 0, count);
       if (w.async) await Promise.race([w.value, new Promise<void>((res) => { wake = res; })]);
       wake = undefined;
@@ -58,7 +64,7 @@ export async function* prefetchPass(
         return stats;
       }
       stats.rows += m.batch.rows;
-      port1.postMessage({ credit: 1 });
+      if (++owed >= Math.max(1, depth >> 1)) giveBack();
       yield m.batch;
     }
   } finally {
