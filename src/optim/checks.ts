@@ -47,3 +47,16 @@ export function checkFinite(name: string, what: string, bad: number, d: number, 
     `${name}: ${what} is not finite at ${rowLabel(Math.floor(bad / d))}, column ${bad % d}: the step was not applied`,
   );
 }
+
+/**
+ * Runs f; an error it throws is rethrown (same class family) with `what: `
+ * in front, so that a loader's failures name the state being loaded.
+ */
+export function namedErrors<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
+    throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
+  }
+}

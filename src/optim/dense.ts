@@ -2,7 +2,7 @@ import { Arena } from "../kernels/arena.js";
 import { H_COUNT, H_FLAGS, H_TAU, HEADER_BYTES, MAX_ROW } from "../kernels/layout.js";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { StepCall } from "./call.js";
-import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
+import { namedErrors, checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
 import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
 
 /**
@@ -143,15 +143,7 @@ export class DenseParam {
   /** Restores a parameter saved by `save`; continuing it equals never having stopped. */
   static load(bytes: Uint8Array, arena?: Arena): DenseParam {
     const what = "dense parameter state";
-    // Errors of the checks the state goes through (hyperparameters, shape, values) name the state.
-    const named = <T>(f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
-        throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
-      }
-    };
+    const named = <T>(f: () => T): T => namedErrors(what, f);
     const { header: h, body } = decodeEnvelope(bytes, what);
     if (h.kind !== "dense" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not dense/1`);
     if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);

@@ -7,7 +7,7 @@ import {
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { StepCall } from "./call.js";
 import { nonFiniteIn } from "./dense.js";
-import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
+import { namedErrors, checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
 import { writeIds, type FeatureIds, idToParts } from "./ids.js";
 import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
 
@@ -404,15 +404,7 @@ export class SparseTable {
   /** Restores a table saved by `save`; continuing it equals never having stopped. */
   static load(bytes: Uint8Array, backend: Backend = "wasm"): SparseTable {
     const what = "sparse table state";
-    // Errors of the checks the state goes through (hyperparameters, init, shape) name the state.
-    const named = <T>(f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
-        throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
-      }
-    };
+    const named = <T>(f: () => T): T => namedErrors(what, f);
     const { header: h, body } = decodeEnvelope(bytes, what);
     if (h.kind !== "table" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not table/1`);
     if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
