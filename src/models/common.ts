@@ -1,11 +1,12 @@
 import type { Layer } from "../nn/layer.js";
-import type { ParamFactory } from "../nn/param.js";
+import type { Param, ParamFactory } from "../nn/param.js";
 import { Linear } from "../nn/linear.js";
 import { Relu } from "../nn/relu.js";
 import { LinearRelu } from "../nn/linear-relu.js";
 import { Dropout } from "../nn/dropout.js";
 import { checkBatch, checkInput } from "../nn/scratch.js";
-import type { ModelInput } from "./types.js";
+import type { Model, ModelInput, ModelName, ResolvedModelConfig } from "./types.js";
+import type { Sequential } from "../nn/sequential.js";
 
 /** A hidden layer's activation: ReLU, then dropout when rate > 0. */
 export function activation(name: string, dim: number, dropout: number, seed: number): Layer[] {
@@ -44,4 +45,34 @@ export function checkModelInputs(name: string, specs: readonly ModelInput[], inp
     throw new RangeError(`${name}: expected ${specs.length} input array(s), got ${Array.isArray(inputs) ? inputs.length : typeof inputs}`);
   }
   specs.forEach((s, i) => checkInput(`${name} input ${i}`, inputs[i], batch * s.fields * s.rowLength));
+}
+
+/**
+ * A model that is one stack of layers over one embedding table (mlp, opnn):
+ * the flattened embeddings in, the logit out.
+ */
+export abstract class SequentialModel implements Model {
+  abstract readonly name: ModelName;
+  readonly inputs: readonly ModelInput[];
+
+  protected constructor(readonly config: ResolvedModelConfig, private readonly net: Sequential) {
+    this.inputs = [{ fields: config.fields, rowLength: config.embedding }];
+  }
+
+  forward(inputs: readonly Float32Array[], batch: number, training: boolean): Float32Array {
+    checkModelInputs(this.name, this.inputs, inputs, batch);
+    return this.net.forward(inputs[0], batch, training);
+  }
+
+  backward(dlogits: Float32Array, batch: number): Float32Array[] {
+    return [this.net.backward(dlogits, batch)];
+  }
+
+  params(): Param[] {
+    return this.net.params();
+  }
+
+  reseed(seed: number): void {
+    this.net.reseed(seed);
+  }
 }

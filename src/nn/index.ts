@@ -13,13 +13,13 @@ export { matmul, matmulTransA, matmulTransB, setMatmulBackend, getMatmulBackend 
 export { Linear } from "./linear.js";
 export type { LinearOptions } from "./linear.js";
 export { Relu } from "./relu.js";
+export { LinearRelu } from "./linear-relu.js";
 export { Dropout } from "./dropout.js";
 export { Sequential } from "./sequential.js";
 export { CrossLayer, CrossNet } from "./cross.js";
 export type { CrossGrads } from "./cross.js";
 export { OuterProductLayer } from "./product.js";
 export { FmLayer } from "./fm.js";
-export { concatColumns, splitColumns, addInto } from "./concat.js";
 export { sigmoid, sigmoidLogLoss } from "./loss.js";
 export { Scratch } from "./scratch.js";
 export { gradCheck } from "./gradcheck.js";
