@@ -4,29 +4,17 @@
 // does there), so on the CPU backend the moments and P_t agree bit for bit.
 import { add, div, maximum, mul, scalar, sqrt, square, sub, type Tensor } from "@tensorflow/tfjs-core";
 import type { ResolvedHyperparams } from "../optim/hyper.js";
+import type { RowContext } from "../optim/rules/rule.js";
 import type { Family } from "./options.js";
 
 const f = Math.fround;
 
 /**
- * The float32 constants of one step, computed as sparsectr's StepCall
- * (src/optim/call.ts) computes them: bias corrections 1/(1-beta^t) in float64,
- * then rounded once.
+ * The float32 constants of one step (the per-step part of the reference
+ * rules' RowContext), computed as sparsectr's StepCall (src/optim/call.ts)
+ * computes them: bias corrections 1/(1-beta^t) in float64, then rounded once.
  */
-export interface StepConstants {
-  alpha: number;
-  c1: number;
-  c2: number;
-  sqT: number;
-  b1: number;
-  omb1: number;
-  b2: number;
-  omb2: number;
-  eps: number;
-  mom: number;
-  /** Adagrad's V_0: epsilon + initialAccumulator. */
-  agInit: number;
-}
+export type StepConstants = Pick<RowContext, "alpha" | "c1" | "c2" | "sqT" | "b1" | "omb1" | "b2" | "omb2" | "eps" | "mom" | "agInit">;
 
 /** The constants of global step t (1-based) at learning rate lr. */
 export function stepConstants(h: Readonly<ResolvedHyperparams>, lr: number, t: number): StepConstants {
