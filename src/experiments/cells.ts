@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { buildModel, evaluateModel, trainModel, type TrainSettings } from "../train/trainer.js";
 import { openPart, type DatasetSpec } from "./data.js";
-import { disposeModel, magnitudePruning, type EvalNumbers, type PrunedResult, type PruneTarget } from "./prune.js";
+import { disposeModel, magnitudePruning, type EvalNumbers, type ModelNumbers, type PrunedResult, type PruneTarget } from "./prune.js";
 
 /** Bumped when a change of the code changes cells' results: old stored cells are then not reused. */
 export const CELL_VERSION = 1;
@@ -31,16 +31,9 @@ export interface PruneCell {
 
 export type CellSpec = TrainCell | PruneCell;
 
-export interface TrainResult {
+export interface TrainResult extends ModelNumbers {
   kind: "train";
-  val: EvalNumbers;
-  test: EvalNumbers;
-  liveFeatures: number;
-  features: number;
-  featureRate: number;
-  modelBytes: number;
   trainRowsPerSec: number;
-  sha256: string;
   seconds: number;
 }
 

@@ -13,35 +13,26 @@
  * every k: the model is snapshotted at each cut point (70%, 80%, 90%, 100%)
  * and every (target, k) starts from a restored copy.
  */
-import { SparseTable } from "../optim/table.js";
-import { DenseParam } from "../optim/dense.js";
-import { buildModel, CtrModel, evaluateModel, trainModel, type TrainSettings } from "../train/trainer.js";
+import { buildModel, type CtrModel, evaluateModel, trainModel, type TrainSettings } from "../train/trainer.js";
+import { assembleModel } from "../train/restore.js";
 import type { DataFile } from "../data/index.js";
 
 /** A model's complete training state, in memory. */
 export interface Snapshot {
   fields: number;
   settings: TrainSettings;
+  params: string[];
   tables: Uint8Array[];
   dense: Uint8Array[];
 }
 
 export function snapshot(m: CtrModel, fields: number): Snapshot {
-  return { fields, settings: m.settings, tables: m.tables.map((t) => t.save()), dense: m.dense.map((d) => d.save()) };
+  return { fields, settings: m.settings, params: m.params.map((p) => p.name), tables: m.tables.map((t) => t.save()), dense: m.dense.map((d) => d.save()) };
 }
 
 /** A model equal to the snapshotted one (weights, optimizer state, step counts). */
 export function restore(s: Snapshot): CtrModel {
-  const fresh = buildModel(s.fields, s.settings);
-  for (const t of fresh.tables) t.dispose();
-  for (const d of fresh.dense) d.dispose();
-  const tables = s.tables.map((b) => SparseTable.load(b));
-  const dense = fresh.params.map((p, i) => {
-    const d = DenseParam.load(s.dense[i]);
-    p.value.set(d.view());
-    return d;
-  });
-  return new CtrModel(fresh.model, tables, dense, fresh.params, fresh.settings);
+  return assembleModel(s.settings, s.fields, s.params, s.tables, s.dense, "model snapshot");
 }
 
 /** Frees a model's WebAssembly memories. */
@@ -77,13 +68,8 @@ export interface EvalNumbers {
   rows: number;
 }
 
-export interface PrunedResult {
-  label: string;
-  keep: number;
-  /** Fine-tuning share chosen by validation AUC. */
-  chosenK: number;
-  /** Validation AUC for every k of the schedule. */
-  valAucByK: Record<string, number>;
+/** What a trained (or pruned) model measures: AUC and log loss, size, its hash. */
+export interface ModelNumbers {
   val: EvalNumbers;
   test: EvalNumbers;
   liveFeatures: number;
@@ -91,6 +77,15 @@ export interface PrunedResult {
   featureRate: number;
   modelBytes: number;
   sha256: string;
+}
+
+export interface PrunedResult extends ModelNumbers {
+  label: string;
+  keep: number;
+  /** Fine-tuning share chosen by validation AUC. */
+  chosenK: number;
+  /** Validation AUC for every k of the schedule. */
+  valAucByK: Record<string, number>;
 }
 
 export interface PruningRun {
