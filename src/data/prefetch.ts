@@ -35,10 +35,18 @@ export async function* prefetchPass(
     if (owed > 0) port1.postMessage({ credit: owed });
     owed = 0;
   };
-  const next = async (): Promise<PrefetchMessage> => {
+  /** A message already queued, or undefined: synchronous, no event-loop turn. */
+  const take = (): PrefetchMessage | undefined => {
+    const r = receiveMessageOnPort(port1);
+    if (!r) return undefined;
+    received++;
+    return r.message as PrefetchMessage;
+  };
+  /** Sleeps (no spinning) until the reader sends something, or fails. */
+  const waitFor = async (): Promise<PrefetchMessage> => {
     for (;;) {
-      const r = receiveMessageOnPort(port1);
-      if (r) { received++; return r.message as PrefetchMessage; }
+      const m = take();
+      if (m) return m;
       if (failure) throw failure;
       const count = Atomics.load(sent, 0);
       // Counted but not yet readable: let the message land.
@@ -53,11 +61,8 @@ export async function* prefetchPass(
   file.stats = stats;
   try {
     for (;;) {
-      // The common case, a batch already waiting, without an await: an await
-      // lets the event loop run, which costs over 100 µs a batch here.
-      const ready = receiveMessageOnPort(port1);
-      if (ready) received++;
-      const m = ready ? (ready.message as PrefetchMessage) : await next();
+      // A batch already waiting is taken without an await (which would let the event loop run).
+      const m = take() ?? await waitFor();
       if (m.kind === "error") throw deserialize(m.error);
       if (m.kind === "end") {
         Object.assign(stats, m.stats, { firstBad: m.stats.firstBad.map(toDataError) });
