@@ -4,6 +4,7 @@ import { benchData } from "./data.js";
 import { benchTrain } from "./train.js";
 import { benchDense } from "./dense.js";
 import { benchScale } from "./scale.js";
+import { benchIo } from "./io.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -15,6 +16,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   data: benchData,
   train: benchTrain,
   dense: benchDense,
+  io: benchIo,
   scale: benchScale,
 };
 
