@@ -163,17 +163,22 @@ export class ShardedTable {
     return res;
   }
 
-  /** The rows of a batch-ordered array (n x rowLength) that belong to each shard, in order. */
+  /**
+   * The rows of a batch-ordered array (n x rowLength) that belong to each
+   * shard, in order, by the partition of the last gather. The gradient reuses
+   * the gathered rows' buffers (no longer needed); a Hessian gets its own.
+   */
   private split(a: ArrayLike<number>, n: number, fresh = false): Float32Array[] {
-    const d = this.rowLength, S = this.shards.length;
-    const parts = this.counts.reduce<Float32Array[]>((acc, c, s) => { acc.push(fresh ? new Float32Array(c * d) : this.subRows[s].length === c * d ? this.subRows[s] : new Float32Array(c * d)); return acc; }, []);
-    const fill = new Int32Array(S);
+    const d = this.rowLength;
+    const parts = this.subRows.map((rows, s) => (fresh ? new Float32Array(this.counts[s] * d) : rows));
+    const fill = new Int32Array(this.shards.length);
     for (let i = 0; i < n; i++) {
       const s = this.part[i], j = fill[s]++;
       for (let c = 0; c < d; c++) parts[s][j * d + c] = a[i * d + c];
     }
     return parts;
   }
+
 }
 
 /** An embedding table: one {@link SparseTable}, or several behind a {@link ShardedTable}. */
