@@ -139,3 +139,28 @@ test("evictTo removes zero rows first, then the least updated; kept rows keep we
     assert.throws(() => a.evictTo(-1), /keep = -1/);
   }
 });
+
+test("stepBatch: errors keep their order and leave the batch ready; a sum that overflows from finite gradients is no error", () => {
+  for (const backend of ["wasm", "ts"] as const) {
+    const t = createOptimizer("adahessian", {}, { backend }).table({ rowLength: 2, seed: 1 });
+    t.gatherBatch([5, 6, 5]);
+    const bad = new Float32Array([0, 0, 0, 0, 0, NaN]);
+    assert.throws(() => t.stepBatch(bad), /gradient is not finite at position 2, column 1/);
+    assert.throws(() => t.stepBatch(bad, { hessian: new Float32Array(2) }), /gradient is not finite at position 2/);
+    assert.throws(() => t.stepBatch(new Float32Array(6)), /needs opts.hessian/);
+    assert.throws(() => t.stepBatch(new Float32Array(6), { hessian: new Float32Array([0, 0, Infinity, 0, 0, 0]) }), /hessian is not finite at position 1, column 0/);
+    assert.throws(() => t.stepBatch(new Float32Array([0, -Infinity, 0, 0, Infinity, 0]), { hessian: new Float32Array(6) }), /gradient is not finite at position 0, column 1/);
+    const before = t.save();
+    t.stepBatch(new Float32Array(6), { hessian: new Float32Array(6) });
+    assert.notDeepEqual(t.save(), before);
+
+    // 3e38 + 3e38 overflows to Infinity: step() lets it through, and so must stepBatch.
+    const big = new Float32Array([3e38, 1, 0, 0, 3e38, 1]);
+    const a = createOptimizer("adam", {}, { backend }).table({ rowLength: 2, seed: 1 });
+    const b = createOptimizer("adam", {}, { backend }).table({ rowLength: 2, seed: 1 });
+    a.step([5, 6, 5], big);
+    b.gatherBatch([5, 6, 5]);
+    b.stepBatch(big);
+    assert.deepEqual(b.save(), a.save(), backend);
+  }
+});

@@ -11,13 +11,14 @@ export interface Kernels {
   /** Finds or creates the rows of n u64 ids; writes their record addresses to out. */
   resolve(meta: number, ids: number, n: number, out: number): void;
   /**
-   * A batch's lookup: deduplicates n ids through a per-batch hash tab (tabCap
-   * 8-byte entries, current ones marked by stamp), writing each position's
-   * distinct slot to inverse (n u32), then finds or creates the distinct ids'
-   * rows in order of first appearance; writes their records (u32) to outRecs
-   * (room for n u64) and returns their count. hashes: scratch n u32.
+   * A batch's lookup: deduplicates n ids through a per-batch hash tab (u32
+   * entries, all zero on entry and left zero, room for the smallest power of
+   * two >= max(2n, 16)), writing each position's distinct slot to inverse (n
+   * u32), then finds or creates the distinct ids' rows in order of first
+   * appearance; writes their records (u32) to outRecs (room for n u64) and
+   * returns their count. hashes: scratch n u32.
    */
-  dedupResolve(meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number, tabCap: number, stamp: number): number;
+  dedupResolve(meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number): number;
   /** Sums the gradient (and Hessian) rows of n positions into their distinct rows, in order of appearance. */
   accumulateInverse(inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number, u: number): void;
   /** out[i] = weights of recs[inverse[i]] (n x d floats). */

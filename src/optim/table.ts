@@ -69,7 +69,7 @@ export class SparseTable {
   private sUGrad = 0;
   private sUHess = 0;
   private sTab = 0;
-  private tabCap = 0;
+  /** Counts prepared steps, so that applyStep can refuse a stale one; also bumped when the scratch moves. */
   private stamp = 0;
   private sInv = 0;
   /** Rows of the batch prepared by gatherBatch, -1 when none is ready. */
@@ -183,12 +183,9 @@ export class SparseTable {
     }
     this.ensureRows(this.size + count);
     writeIds(this.optimizer, ids, heap, this.sIds);
-    if (++this.stamp > 0xffffffff) {
-      heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 8);
-      this.stamp = 1;
-    }
+    this.stamp++;
     this.batchRows = -1;
-    const distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab, this.tabCap, this.stamp);
+    const distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab);
     k.accumulateInverse(this.sInv, count, this.sGrad, h, d, this.sUGrad, h ? this.sUHess : 0, distinct);
     return { distinct, lr, hessian: h !== 0, stamp: this.stamp };
   }
@@ -208,11 +205,8 @@ export class SparseTable {
     this.ensureScratch(n);
     this.ensureRows(this.size + n);
     writeIds(this.optimizer, ids, heap, this.sIds);
-    if (++this.stamp > 0xffffffff) {
-      heap.u8.fill(0, this.sTab, this.sTab + this.tabCap * 8);
-      this.stamp = 1;
-    }
-    this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab, this.tabCap, this.stamp);
+    this.stamp++;
+    this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab);
     this.batchRows = n;
     k.gatherInverse(this.sURecs, this.sInv, n, d, this.sGrad);
     res.set(heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
@@ -229,21 +223,36 @@ export class SparseTable {
     const n = this.batchRows;
     if (n < 0) throw new Error(`${this.optimizer}: stepBatch needs a gatherBatch just before it (another call on the table came in between)`);
     const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
-    const d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels;
+    const d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels, u = this.batchDistinct;
+    const label = (i: number): string => `position ${i}`;
+    // The finiteness of the inputs is checked on their sums (a non-finite
+    // input makes its row's sum non-finite; a sum can also overflow from
+    // finite inputs, which is no error), a pass over the distinct rows instead
+    // of over every position. The checks keep their order: each error below
+    // is reported only once the gradient is known to be finite.
+    const gradientFinite = (): void => checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, n * d), d, label);
     copyInto(this.optimizer, "gradient", grads, n * d, heap, this.sGrad);
-    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, n * d), d, (i) => `position ${i}`);
     let h = 0;
-    if (this.sHess) {
-      if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-      copyInto(this.optimizer, "hessian", opts.hessian, n * d, heap, this.sHess);
-      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, n * d), d, (i) => `position ${i}`);
-      h = this.sHess;
-    } else if (opts.hessian !== undefined) {
-      throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
+    try {
+      if (this.sHess) {
+        if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
+        copyInto(this.optimizer, "hessian", opts.hessian, n * d, heap, this.sHess);
+        h = this.sHess;
+      } else if (opts.hessian !== undefined) {
+        throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
+      }
+    } catch (e) {
+      gradientFinite();
+      throw e;
+    }
+    k.accumulateInverse(this.sInv, n, this.sGrad, h, d, this.sUGrad, h ? this.sUHess : 0, u);
+    if (k.findNonFinite(this.sUGrad, u * d) >= 0) gradientFinite();
+    if (h && k.findNonFinite(this.sUHess, u * d) >= 0) {
+      gradientFinite();
+      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, n * d), d, label);
     }
     this.batchRows = -1;
-    k.accumulateInverse(this.sInv, n, this.sGrad, h, d, this.sUGrad, h ? this.sUHess : 0, this.batchDistinct);
-    this.applyStep({ distinct: this.batchDistinct, lr, hessian: h !== 0, stamp: this.stamp });
+    this.applyStep({ distinct: u, lr, hessian: h !== 0, stamp: this.stamp });
   }
 
   /**
@@ -511,10 +520,9 @@ export class SparseTable {
     const hess = ruleUsesHessian(this.optimizer);
     this.sHess = hess ? heap.alloc(cap * d * 4) : 0;
     this.sUHess = hess ? heap.alloc(cap * d * 4) : 0;
-    // Load <= 0.5 even when every id of a batch is distinct.
-    this.tabCap = cap * 2;
-    this.sTab = heap.alloc(this.tabCap * 8);
-    this.stamp = 0;
+    // Dedup entries (u32) at load <= 0.5 even when every id of a batch is distinct.
+    this.sTab = heap.alloc(cap * 2 * 4);
+    this.stamp++;
     this.scratchN = cap;
   }
 

@@ -73,7 +73,6 @@ function initRow(meta: usize, rec: usize, lo: u32, hi: u32): void {
 }
 
 const SLOT: usize = 12;
-const AHEAD: u32 = 16;
 
 // Finds the row of one id from its home slot h, creating it when absent;
 // returns its record address.
@@ -136,52 +135,92 @@ function touchRecords(meta: usize, recs: usize, n: i32, sink: u32): void {
   store<u32>(TMP_SINK, sink);
 }
 
+// Four keys' hashes at once (lanes: the ids' low and high words).
+@inline function fmix32x4(h: v128): v128 {
+  h = v128.xor(h, i32x4.shr_u(h, 16));
+  h = i32x4.mul(h, i32x4.splat(0x85ebca6b));
+  h = v128.xor(h, i32x4.shr_u(h, 13));
+  h = i32x4.mul(h, i32x4.splat(0xc2b2ae35));
+  return v128.xor(h, i32x4.shr_u(h, 16));
+}
+
+// keyHash of n u64 ids into out (n u32).
+function hashIds(ids: usize, n: i32, out: usize): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const a = v128.load(ids + <usize>i * 8);
+    const b = v128.load(ids + <usize>i * 8 + 16);
+    const lo = v128.shuffle<u32>(a, b, 0, 2, 4, 6);
+    const hi = v128.shuffle<u32>(a, b, 1, 3, 5, 7);
+    v128.store(out + <usize>i * 4, fmix32x4(v128.xor(lo, fmix32x4(hi))));
+  }
+  for (; i < n; i++) {
+    const p = ids + <usize>i * 8;
+    store<u32>(out + <usize>i * 4, keyHash(load<u32>(p), load<u32>(p + 4)));
+  }
+}
+
 /**
  * A batch's lookup: deduplicates n u64 ids through a small per-batch hash
- * (tab: tabCap 8-byte entries [stamp, slot], tabCap a power of two > n,
- * entries of older batches recognised by their stamp, so nothing is cleared),
+ * (tab: u32 entries, distinct slot + 1 or 0 for empty, all zero on entry and
+ * left zero; room for the smallest power of two >= max(2n, 16) entries),
  * writing each id's distinct slot to inverse (n u32). Only the distinct ids
  * then go through the table index (created when absent), in order of first
- * appearance, with the index slots prefetched ahead and each record loaded
- * whole for the update that follows. Writes the distinct records to outRecs
- * (room for n u64) and returns their count. hashes is scratch for n u32.
+ * appearance, with their index slots and then their records loaded ahead for
+ * the update that follows. Writes the distinct records (u32) to outRecs (room
+ * for n u64) and returns their count. hashes is scratch for n u32.
+ *
+ * Every id is hashed once, four at a time, and the dedup loop does not
+ * branch on whether an id is new (that branch mispredicts on about a third of
+ * the ids of a heavy-tailed batch): the entry, key and hash are written either
+ * way and the distinct count grows by 0 or 1.
  */
-export function dedupResolve(meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, tab: usize, tabCap: u32, stamp: u32): i32 {
-  const tmask = tabCap - 1;
+export function dedupResolve(meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, tab: usize): i32 {
+  hashIds(ids, n, hashes);
+  let tcap: u32 = 16;
+  while (tcap < <u32>n * 2) tcap <<= 1;
+  const tmask = tcap - 1;
+  // outRecs holds the distinct keys (u64) for now, hashes the distinct ids'
+  // hashes (compacted in place: slot u <= i was read already).
   let u: u32 = 0;
   for (let i = 0; i < n; i++) {
-    const p = ids + <usize>i * 8;
-    const key = load<u64>(p);
-    const hash = keyHash(load<u32>(p), load<u32>(p + 4));
+    const key = load<u64>(ids + <usize>i * 8);
+    const hash = load<u32>(hashes + <usize>i * 4);
     let s = hash & tmask;
-    while (true) {
-      const e = tab + <usize>s * 8;
-      if (load<u32>(e) != stamp) {
-        store<u32>(e, stamp);
-        store<u32>(e, u, 4);
-        store<u64>(outRecs + <usize>u * 8, key);
-        store<u32>(hashes + <usize>u * 4, hash);
-        store<u32>(inverse + <usize>i * 4, u);
-        u++;
-        break;
+    let e = load<u32>(tab + <usize>s * 4);
+    // Loaded even for an empty entry (from slot 0: harmless) so that no
+    // branch waits on the entry.
+    const other = load<u64>(outRecs + <usize>select<u32>(e - 1, 0, e != 0) * 8);
+    let seen = (e != 0) & (other == key);
+    if ((e != 0) & !seen) {
+      // Another key at the home entry: probe on (rare at load <= 1/2).
+      while (true) {
+        s = (s + 1) & tmask;
+        e = load<u32>(tab + <usize>s * 4);
+        if (e == 0) break;
+        if (load<u64>(outRecs + <usize>(e - 1) * 8) == key) {
+          seen = true;
+          break;
+        }
       }
-      const j = load<u32>(e, 4);
-      if (load<u64>(outRecs + <usize>j * 8) == key) {
-        store<u32>(inverse + <usize>i * 4, j);
-        break;
-      }
-      s = (s + 1) & tmask;
     }
+    const j = select<u32>(e - 1, u, seen);
+    store<u32>(tab + <usize>s * 4, j + 1);
+    store<u64>(outRecs + <usize>u * 8, key);
+    store<u32>(hashes + <usize>u * 4, hash);
+    store<u32>(inverse + <usize>i * 4, j);
+    u += <u32>!seen;
   }
-  // outRecs holds the distinct keys as u64 for now; the records replace them
-  // (u32) in place, front to back, which never overwrites an unread key.
+  memory.fill(tab, 0, <usize>tcap * 4);
+  // The index slots of all distinct ids are loaded first (independent loads
+  // that overlap their misses), then probed in order, creating rows in order
+  // of first appearance; the records replace the keys in outRecs (u32),
+  // front to back, which never overwrites an unread key.
   const slots = <usize>meta32(meta, M_SLOTS);
   const mask = meta32(meta, M_CAP) - 1;
   let sink: u32 = 0;
-  const ahead = min<u32>(u, AHEAD);
-  for (let j: u32 = 0; j < ahead; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
+  for (let j: u32 = 0; j < u; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
   for (let j: u32 = 0; j < u; j++) {
-    if (j + AHEAD < u) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>(j + AHEAD) * 4) & mask) * SLOT, 8);
     const p = outRecs + <usize>j * 8;
     const rec = findOrCreate(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u32>(p), load<u32>(p + 4));
     store<u32>(outRecs + <usize>j * 4, <u32>rec);
@@ -192,25 +231,26 @@ export function dedupResolve(meta: usize, ids: usize, n: i32, hashes: usize, inv
 
 /**
  * Sums the gradient rows (and Hessian rows when h != 0) of n positions into
- * their distinct rows (inverse from dedupResolve): the first occurrence is
- * copied, later ones added in order of appearance.
+ * their u distinct rows (inverse from dedupResolve), in order of appearance.
+ * Each sum starts from -0.0, which adds exactly (-0.0 + x is x, bit for bit,
+ * for every x but NaN), so the first occurrence needs no branch of its own.
  */
 export function accumulateInverse(inverse: usize, n: i32, g: usize, h: usize, d: i32, outG: usize, outH: usize, u: i32): void {
   const rb = <usize>d * 4;
-  // A row's first occurrence has the highest slot yet: slots appear in order.
-  let next: u32 = 0;
+  fillNegZero(outG, <usize>u * rb);
+  if (h) fillNegZero(outH, <usize>u * rb);
   for (let i = 0; i < n; i++) {
-    const j = load<u32>(inverse + <usize>i * 4);
-    const src = <usize>i * rb;
-    if (j == next) {
-      copyRow(outG + <usize>j * rb, g + src, d);
-      if (h) copyRow(outH + <usize>j * rb, h + src, d);
-      next++;
-    } else {
-      addRow(outG + <usize>j * rb, g + src, d);
-      if (h) addRow(outH + <usize>j * rb, h + src, d);
-    }
+    const j = <usize>load<u32>(inverse + <usize>i * 4);
+    addRow(outG + j * rb, g + <usize>i * rb, d);
+    if (h) addRow(outH + j * rb, h + <usize>i * rb, d);
   }
+}
+
+@inline function fillNegZero(p: usize, bytes: usize): void {
+  const nz = i32x4.splat(0x80000000);
+  let o: usize = 0;
+  for (; o + 16 <= bytes; o += 16) v128.store(p + o, nz);
+  for (; o < bytes; o += 4) store<u32>(p + o, 0x80000000);
 }
 
 /** out[i] = the weights of recs[inverse[i]], for n positions (n x d floats). */

@@ -80,28 +80,31 @@ export function resolve(heap: Heap, meta: number, ids: number, n: number, out: n
   for (let i = 0; i < n; i++) u[(out >>> 2) + i] = findOrCreate(heap, meta, u[o + 2 * i], u[o + 2 * i + 1]);
 }
 
-export function dedupResolve(heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number, tabCap: number, stamp: number): number {
-  const u = heap.u32, o = ids >>> 2, t = tab >>> 2, tmask = tabCap - 1, inv = inverse >>> 2;
+/** Twin of the WebAssembly dedupResolve: same distinct order, inverse, records and row creation order; tab is left zero. */
+export function dedupResolve(heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number): number {
+  const u = heap.u32, o = ids >>> 2, t = tab >>> 2, inv = inverse >>> 2;
+  let tcap = 16;
+  while (tcap < 2 * n) tcap *= 2;
+  const tmask = tcap - 1;
   const keys: [number, number][] = [];
   for (let i = 0; i < n; i++) {
     const lo = u[o + 2 * i], hi = u[o + 2 * i + 1];
     const hash = keyHash(lo, hi);
     let s = hash & tmask;
     for (;;) {
-      const e = t + 2 * s;
-      if (u[e] !== stamp) {
-        u[e] = stamp;
-        u[e + 1] = keys.length;
+      const e = u[t + s];
+      if (e === 0) {
+        u[t + s] = keys.length + 1;
         u[(hashes >>> 2) + keys.length] = hash;
         u[inv + i] = keys.length;
         keys.push([lo, hi]);
         break;
       }
-      const j = u[e + 1];
-      if (keys[j][0] === lo && keys[j][1] === hi) { u[inv + i] = j; break; }
+      if (keys[e - 1][0] === lo && keys[e - 1][1] === hi) { u[inv + i] = e - 1; break; }
       s = (s + 1) & tmask;
     }
   }
+  u.fill(0, t, t + tcap);
   for (let j = 0; j < keys.length; j++) u[(outRecs >>> 2) + j] = findOrCreate(heap, meta, keys[j][0], keys[j][1]);
   return keys.length;
 }
