@@ -1,28 +1,37 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openData } from "../src/index.js";
+import { configureDense, denseReady, openData } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel, evaluateModel, trainModel } from "../src/train/trainer.js";
 import type { ModelName } from "../src/models/index.js";
 
 /**
  * `npm run bench -- train`: end to end, file on disk to trained model, on one
- * thread and with reading on a second one (threads: 2): generated rows in each model's paper shape (dcn: Criteo, mlp: Avazu,
+ * thread and on two (threads: 2: reading on a second thread, large matrix
+ * products split between both), then on two with fused multiply-adds (fma):
+ * generated rows in each model's paper shape (dcn: Criteo, mlp: Avazu,
  * opnn: iPinYou), batch 512, adam and group-adam. Rows/s, AUC, feature rate.
+ * SPARSECTR_BENCH_MODELS=dcn,mlp picks models.
  */
 export async function benchTrain(emit: (o: object) => void, quick: boolean): Promise<void> {
   const rows = quick ? 50_000 : 1_000_000, testRows = quick ? 10_000 : 100_000;
   const dir = mkdtempSync(join(tmpdir(), "sparsectr-bench-train-"));
   try {
+    const only = process.env.SPARSECTR_BENCH_MODELS?.split(",");
     for (const [model, preset, format, l21] of [["dcn", "criteo", "criteo", 2e-3], ["mlp", "avazu", "avazu", 2e-3], ["opnn", "ipinyou", "libsvm", 2e-3]] as const) {
+      if (only && !only.includes(model)) continue;
       const g = createGenerator(synthConfig({ preset, seed: 1, scale: 0.05 }));
       const trainPath = join(dir, `${preset}-train`), testPath = join(dir, `${preset}-test`);
       await generateFiles(g, { format, start: 0, rows, out: trainPath, truth: null, featindex: `${trainPath}.fi` });
       const t = await generateFiles(g, { format, start: rows, rows: testRows, out: testPath, featindex: null });
       // opnn on a quick run: a shorter stream keeps the bench short.
       const n = model === "opnn" && !quick ? Math.min(rows, 200_000) : rows;
-      for (const [optimizer, hyper, threads] of [["adam", {}, 1], ["group-adam", { l21, l2: 1e-5 }, 1], ["adam", {}, 2], ["group-adam", { l21, l2: 1e-5 }, 2]] as const) {
+      const group = { l21, l2: 1e-5 };
+      const runs = [["adam", {}, 1, false], ["group-adam", group, 1, false], ["adam", {}, 2, false], ["group-adam", group, 2, false], ["adam", {}, 2, true], ["group-adam", group, 2, true]] as const;
+      for (const [optimizer, hyper, threads, fma] of runs) {
+        configureDense({ threads, fma });
+        await denseReady();
         const featindex = format === "libsvm" ? `${trainPath}.fi` : undefined;
         const train = await openData(trainPath, { batchSize: 512, featindex, range: { end: n }, prefetch: threads > 1 });
         const test = await openData(testPath, { batchSize: 4096, featindex });
@@ -32,11 +41,12 @@ export async function benchTrain(emit: (o: object) => void, quick: boolean): Pro
         emit({
           bench: "train", model, optimizer, rows: r.rows, seconds: +r.seconds.toFixed(2), rows_per_sec: Math.round(r.rows / r.seconds),
           auc: +e.auc.toFixed(5), bayes_auc: t.truth?.bayes.auc ?? null, logloss: +e.logloss.toFixed(5),
-          feature_rate: +m.featureRate.toFixed(5), features: m.features, model_bytes: m.modelBytes, threads,
+          feature_rate: +m.featureRate.toFixed(5), features: m.features, model_bytes: m.modelBytes, threads, fma,
         });
       }
     }
   } finally {
+    configureDense({ threads: 1, fma: false });
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,12 +1,16 @@
-// Compiles the AssemblyScript kernels to dist/kernels.wasm with the npm-installed
-// compiler only (no system toolchain).
+// Compiles the AssemblyScript kernels with the npm-installed compiler only (no
+// system toolchain):
+// - dist/kernels.wasm: the table kernels (and every other kernel, for tests);
+// - dist/dense.wasm: the dense products and layer kernels over a shared memory
+//   (one memory, two threads);
+// - dist/dense-fma.wasm: the same with relaxed SIMD, whose products fuse each
+//   multiply-add (loaded only when asked for and when the runtime has it).
 import asc from "assemblyscript/asc";
 import { mkdirSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
-const { error, stderr } = await asc.main([
-  "src/kernels/assembly/index.ts",
-  "--outFile", "dist/kernels.wasm",
+
+const common = [
   "--optimizeLevel", "3",
   "--shrinkLevel", "0",
   "--noAssert",
@@ -14,10 +18,20 @@ const { error, stderr } = await asc.main([
   "--importMemory",
   "--noExportMemory",
   "--memoryBase", "32768",
-  "--enable", "simd",
-]);
-if (error) {
-  console.error(stderr.toString());
-  console.error(error.message);
-  process.exit(1);
+];
+const shared = ["--sharedMemory", "--maximumMemory", "65536"];
+
+const builds = [
+  ["src/kernels/assembly/index.ts", "dist/kernels.wasm", ["--enable", "simd"]],
+  ["src/kernels/assembly/dense-index.ts", "dist/dense.wasm", [...shared, "--enable", "simd,threads"]],
+  ["src/kernels/assembly/dense-index.ts", "dist/dense-fma.wasm", [...shared, "--enable", "simd,threads,relaxed-simd"]],
+];
+
+for (const [entry, out, flags] of builds) {
+  const { error, stderr } = await asc.main([entry, "--outFile", out, ...common, ...flags]);
+  if (error) {
+    console.error(stderr.toString());
+    console.error(`${out}: ${error.message}`);
+    process.exit(1);
+  }
 }

@@ -14,6 +14,8 @@ export type { FeatureIds } from "./optim/ids.js";
 export type { StepOptions } from "./optim/checks.js";
 export { Arena } from "./kernels/arena.js";
 export type { Backend } from "./kernels/kernels.js";
+export { configureDense, denseReady } from "./kernels/dense.js";
+export type { DenseOptions } from "./kernels/dense.js";
 export { writeFileAtomic } from "./io/atomic.js";
 export * from "./data/index.js";
 export * from "./data/synth/index.js";

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { openData, holdoutSplit, type Format, type Holdout } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams } from "../optim/hyper.js";
+import { configureDense } from "../kernels/dense.js";
 import { buildModel, bytesPerFeature, evaluateModel, trainModel, type Progress, type TrainControl } from "../train/trainer.js";
 import { dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
 import { lockDir } from "../io/lock.js";
@@ -46,7 +47,8 @@ export const train: Command = {
     { name: "batch", type: "string", help: "rows per step", default: "512" },
     { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
     { name: "shards", type: "string", help: "split each embedding table over this many WebAssembly memories (4 GiB each; the paper's Criteo table needs 2)", default: "1" },
-    { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread (the same model bit for bit)", default: "2 when the machine has 2+ cores" },
+    { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread and split large matrix products between two (the same model bit for bit)", default: "2 when the machine has 2+ cores" },
+    { name: "fma", type: "boolean", help: "fused multiply-adds in the matrix products (WebAssembly relaxed SIMD): faster, deterministic on one machine, but rounded differently from the default kernels" },
     { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
     { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
     { name: "checkpoint-secs", type: "string", help: "with --out: a checkpoint every this many seconds (0: only at the end)", default: "60" },
@@ -99,6 +101,12 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   if (dense !== "plain" && dense !== "group") throw new UsageError(`--dense ${dense}: use plain or group`);
   const threads = a.values.threads === undefined ? Math.min(2, availableParallelism()) : num(a, "threads", 2, true);
   if (threads < 1 || threads > 2) throw new UsageError(`--threads ${threads}: use 1 or 2`);
+  const fma = a.values.fma === true;
+  try {
+    configureDense({ threads, fma });
+  } catch (e) {
+    throw new UsageError(`--fma: ${(e as Error).message}`);
+  }
   const batch = num(a, "batch", 512, true), epochs = num(a, "epochs", 1, true), seed = num(a, "seed", 0, true);
   const holdouts = ["test", "holdout", "holdout-rows", "holdout-last-day"].filter((k) => a.values[k] !== undefined);
   if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
@@ -213,7 +221,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const ev = hasTest ? await evaluateModel(m, testFile, testRange) : undefined;
   const skipped = trainFile.stats.skipped;
   const report = {
-    model, optimizer, threads, rows: r.position.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
+    model, optimizer, threads, fma, rows: r.position.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
     resumed: ckpt !== undefined, skippedBatches: r.position.skippedBatches,
     bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null, memoryBytes: m.memoryBytes,
     maxFeatures: maxFeatures ?? null, evictions, evictedFeatures: evicted,

@@ -1,5 +1,7 @@
+import { availableParallelism } from "node:os";
+import { DenseHelper } from "./dense-helper.js";
+import { denseImports, denseModule, relaxedSimdAvailable } from "./dense-module.js";
 import { HEAP_BASE } from "./layout.js";
-import { wasmExports } from "./wasm.js";
 
 /**
  * The WebAssembly SIMD dense matrix products (src/kernels/assembly/matmul.ts),
@@ -21,6 +23,7 @@ interface DenseExports {
   sgemmTransA(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmTransB(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmWorkBytes(m: number, k: number, n: number): number;
+  sgemmRows(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
   crossForward(x0: number, xl: number, s: number, b: number, y: number, batch: number, d: number): void;
   crossBackward(
     dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number,
@@ -38,11 +41,11 @@ const align16 = (x: number): number => Math.ceil(x / 16) * 16;
 
 /**
  * Bytes of the work area for an m x k by k x n product: A in panels of 4 rows,
- * B in panels of 8 columns, padded with zeros (the formula of
+ * B in panels of 8 columns, twice (one copy per thread of a split product), padded with zeros (the formula of
  * `sgemmWorkBytes` in the kernel module, in float64 so that it cannot wrap).
  */
 export function denseWorkBytes(m: number, k: number, n: number): number {
-  return Math.ceil(m / 4) * k * 16 + Math.ceil(n / 8) * k * 32;
+  return Math.ceil(m / 4) * k * 16 + 2 * Math.ceil(n / 8) * k * 32;
 }
 
 /** Bytes of kernel memory one product needs (up to the end of its work area). */
@@ -105,27 +108,32 @@ export interface CrossAccumulation {
   addend?: Float32Array;
 }
 
+/** Products smaller than this (m * k * n multiply-adds) run on one thread: the hand-over costs more. */
+const SPLIT_MIN = 1 << 20;
+
+const LAYOUT_CODE: Record<DenseLayout, number> = { nn: 0, tn: 1, nt: 2 };
+
 class DenseEngine {
-  readonly memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES });
+  readonly memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
   readonly ex: DenseExports;
-  private buf: ArrayBuffer;
+  private readonly helper: DenseHelper | undefined;
+  /** Products split between the threads so far (for tests and benchmarks). */
+  splitProducts = 0;
+  /** Rows of C this thread computes in a split product, by shape (adapted as it runs). */
+  private readonly splits = new Map<number, number>();
   private f32: Float32Array;
   /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
   private readonly cViews = new Map<number, Float32Array>();
 
-  constructor() {
-    this.ex = wasmExports(this.memory) as unknown as DenseExports;
-    this.buf = this.memory.buffer;
-    this.f32 = new Float32Array(this.buf);
+  constructor(settings: Readonly<DenseOptions>) {
+    const module = denseModule(settings.fma);
+    this.ex = new WebAssembly.Instance(module, denseImports(this.memory)).exports as unknown as DenseExports;
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.helper = settings.threads > 1 ? new DenseHelper(module, this.memory) : undefined;
   }
 
-  /** The float view of the whole memory, re-made if the memory grew (growing detaches the old buffer). */
+  /** The float view of the whole memory (re-made by `reserve` when the memory grows). */
   private floats(): Float32Array {
-    if (this.memory.buffer !== this.buf) {
-      this.buf = this.memory.buffer;
-      this.f32 = new Float32Array(this.buf);
-      this.cViews.clear();
-    }
     return this.f32;
   }
 
@@ -140,13 +148,55 @@ class DenseEngine {
   }
 
   private reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength / PAGE, need = Math.ceil(bytes / PAGE);
+    const have = this.f32.byteLength / PAGE, need = Math.ceil(bytes / PAGE);
     if (need <= have) return;
     if (need > MAX_PAGES) {
       throw new RangeError(`dense product needs ${bytes} bytes of WebAssembly memory, the limit is 4 GiB`);
     }
     // At least double, so that a growing batch does not grow the memory on every call.
     this.memory.grow(Math.min(MAX_PAGES, Math.max(need, 2 * have)) - have);
+    // A shared memory grows in place; only the views need to be longer.
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.cViews.clear();
+  }
+
+  /** Resolves once the helper thread runs (at once without one); rejects if it failed to start. */
+  async started(): Promise<void> {
+    while (this.helper && !this.helper.ready) {
+      this.helper.check();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /** Stops the helper thread. */
+  close(): void {
+    this.helper?.close();
+  }
+
+  /**
+   * c = op(a) * op(b) on operands already in the memory, with the work area at
+   * `work`. Large products (m > 1, n > 1) are split by rows of C between this
+   * thread and the helper: the same bits as one call, whatever the split (see
+   * matmul.ts), so the split adapts to which thread finishes first.
+   */
+  product(layout: DenseLayout, a: number, b: number, c: number, m: number, k: number, n: number, work: number): void {
+    const code = LAYOUT_CODE[layout];
+    const h = this.helper;
+    if (h?.ready === true && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
+      const key = ((code * 65536 + m) * 65536 + k) * 65536 + n;
+      let mid = this.splits.get(key) ?? (m >> 3) << 2;
+      h.start(code, a, b, c, m, k, n, mid, m, work);
+      this.ex.sgemmRows(code, a, b, c, m, k, n, 0, mid, work, 0);
+      // Whoever finished first takes 4 more rows next time.
+      mid = h.done ? Math.max(4, mid - 4) : Math.min(m - 4 - (m & 3), mid + 4);
+      this.splits.set(key, mid);
+      h.finish();
+      this.splitProducts++;
+      return;
+    }
+    if (code === 0) this.ex.sgemm(a, b, c, m, k, n, work);
+    else if (code === 1) this.ex.sgemmTransA(a, b, c, m, k, n, work);
+    else this.ex.sgemmTransB(a, b, c, m, k, n, work);
   }
 
   run(layout: DenseLayout, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
@@ -159,12 +209,10 @@ class DenseEngine {
     const f = this.floats();
     f.set(a.length === mk ? a : a.subarray(0, mk), pa >>> 2);
     f.set(b.length === kn ? b : b.subarray(0, kn), pb >>> 2);
-    if (layout === "nn") this.ex.sgemm(pa, pb, pc, m, k, n, work);
-    else if (layout === "tn") this.ex.sgemmTransA(pa, pb, pc, m, k, n, work);
-    else this.ex.sgemmTransB(pa, pb, pc, m, k, n, work);
+    this.product(layout, pa, pb, pc, m, k, n, work);
     let c = this.cViews.get(mn);
     if (!c) {
-      c = new Float32Array(this.buf, pc, mn);
+      c = new Float32Array(this.f32.buffer, pc, mn);
       this.cViews.set(mn, c);
     }
     out.set(c);
@@ -265,7 +313,7 @@ class DenseLayers {
     f.set(x.subarray(0, m * k), px >>> 2);
     f.set(w.subarray(0, k * n), pw >>> 2);
     f.set(b.subarray(0, n), pb >>> 2);
-    e.ex.sgemm(px, pw, py, m, k, n, work);
+    e.product("nn", px, pw, py, m, k, n, work);
     e.ex.biasRelu(py, pb, m, n);
     y.set(f.subarray(py >>> 2, (py >>> 2) + m * n));
   }
@@ -282,8 +330,8 @@ class DenseLayers {
     f.set(x.subarray(0, m * k), px >>> 2);
     f.set(w.subarray(0, k * n), pw >>> 2);
     e.ex.reluBackward(pdz, py, pdb, m, n);
-    e.ex.sgemmTransA(px, pdz, pdw, k, m, n, work);
-    e.ex.sgemmTransB(pdz, pw, pdx, m, n, k, work);
+    e.product("tn", px, pdz, pdw, k, m, n, work);
+    e.product("nt", pdz, pw, pdx, m, n, k, work);
     dw.set(f.subarray(pdw >>> 2, (pdw >>> 2) + k * n));
     dx.set(f.subarray(pdx >>> 2, (pdx >>> 2) + m * k));
     const sums = new Float64Array(f.buffer, pdb, n);
@@ -308,19 +356,72 @@ export function denseLinearReluBackward(
   DenseLayers.backward(getEngine(), dy, y, x, w, dw, db, dx, m, k, n);
 }
 
+/** How the dense kernels run; see {@link configureDense}. */
+export interface DenseOptions {
+  /** 1: products on the calling thread; 2: large products split with a helper thread (the same bits). */
+  threads: number;
+  /** Fused multiply-adds in the products (relaxed SIMD): faster, not the TypeScript kernels' bits. */
+  fma: boolean;
+  /** With 2 threads, products of fewer multiply-adds (m * k * n) than this run whole on the calling thread. */
+  splitMin: number;
+}
+
+let options: DenseOptions = { threads: 1, fma: false, splitMin: SPLIT_MIN };
 let engine: DenseEngine | undefined;
 let failure: unknown;
+
+/**
+ * Sets how the dense kernels run from the next product on (the kernel memory
+ * is dropped and made again when a setting changes).
+ * - `threads: 2` splits each large matrix product by rows of its output
+ *   between the calling thread and a helper thread over one shared memory.
+ *   Every output element is computed exactly as on one thread, so the model
+ *   is the same bit for bit. Capped at the machine's cores.
+ * - `fma: true` uses fused multiply-adds (WebAssembly relaxed SIMD; Node 20
+ *   has it behind a V8 flag, which this turns on). Products round once per
+ *   multiply-add instead of twice: deterministic on one machine, but no
+ *   longer the bits of the TypeScript reference kernels. Throws where the
+ *   runtime cannot compile relaxed SIMD.
+ * Returns the settings now in force.
+ */
+export function configureDense(next: Partial<DenseOptions>): DenseOptions {
+  const threads = next.threads ?? options.threads, fma = next.fma ?? options.fma, splitMin = next.splitMin ?? options.splitMin;
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`dense threads must be a positive integer, got ${threads}`);
+  if (!(splitMin >= 0)) throw new RangeError(`dense splitMin must be a non-negative number, got ${splitMin}`);
+  if (fma && !relaxedSimdAvailable()) {
+    throw new Error("fused multiply-add needs WebAssembly relaxed SIMD, which this runtime cannot compile");
+  }
+  const want: DenseOptions = { threads: Math.min(2, threads, availableParallelism()), fma, splitMin };
+  if (want.threads !== options.threads || want.fma !== options.fma) {
+    engine?.close();
+    engine = undefined;
+    failure = undefined;
+  }
+  options = want;
+  return { ...options };
+}
 
 function getEngine(): DenseEngine {
   if (engine) return engine;
   if (failure !== undefined) throw failure;
   try {
-    engine = new DenseEngine();
+    engine = new DenseEngine(options);
   } catch (e) {
     failure = e;
     throw e;
   }
   return engine;
+}
+
+/**
+ * Resolves once the dense kernels are running with their settings: with
+ * `threads: 2`, once the helper thread has started. Until then products run
+ * whole on the calling thread (the same results, only slower), so waiting is
+ * optional; benchmarks and tests wait.
+ */
+export async function denseReady(): Promise<DenseOptions> {
+  await getEngine().started();
+  return { ...options };
 }
 
 /**
@@ -388,6 +489,11 @@ export function denseCrossNetBackward(
   dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number, acc: CrossAccumulation,
 ): void {
   getEngine().crossBackward(dy, x0, xl, s, w, dxl, dxl, ds, db, dw, batch, d, acc);
+}
+
+/** Products split between two threads since the settings last changed (0 on one thread). */
+export function denseSplitProducts(): number {
+  return engine ? engine.splitProducts : 0;
 }
 
 /** Bytes of memory the dense kernels hold now (0 before the first product). */

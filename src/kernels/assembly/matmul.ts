@@ -8,6 +8,17 @@
 // every element's sum is the same sequence of float32 operations as in the
 // scalar code: the same bits.
 //
+// Built with relaxed SIMD (dist/dense-fma.wasm, opt-in), the SIMD lanes fuse
+// each multiply-add instead (f32x4.relaxed_madd: one rounding per step, about
+// twice the throughput); the scalar tail of vectorTimesRows stays unfused. Every
+// element still adds its products for p = 0, 1, ..., k-1 in order, so results
+// stay deterministic on one machine, but are no longer the TypeScript bits.
+//
+// A product can also run as parts: `sgemmRows` for disjoint row ranges of C,
+// possibly on two threads over one shared memory.
+// Every element of C is the same sequence of operations whichever range
+// computes it, so the parts give the same bits as the whole.
+//
 // Products where A or C is a single row, or C a single column, run as a row
 // vector times a row-major matrix straight from the operands. Otherwise both
 // operands are first repacked into the work area (so the inner loop reads two
@@ -21,9 +32,12 @@
 // padding rows and columns are computed but never stored. C is written
 // row-major with row stride n. All addresses are byte offsets.
 
-/** Bytes of work area the three products need for an m x k by k x n product. */
+/**
+ * Bytes of work area for an m x k by k x n product: packed A, then packed B
+ * twice (the second copy for a split product's other thread).
+ */
 export function sgemmWorkBytes(m: i32, k: i32, n: i32): usize {
-  return packedABytes(m, k) + packedBBytes(k, n);
+  return packedABytes(m, k) + 2 * packedBBytes(k, n);
 }
 
 @inline function packedABytes(m: i32, k: i32): usize {
@@ -32,6 +46,35 @@ export function sgemmWorkBytes(m: i32, k: i32, n: i32): usize {
 
 @inline function packedBBytes(k: i32, n: i32): usize {
   return <usize>((n + 7) >> 3) * <usize>k * 32;
+}
+
+// acc + x * y: two roundings, or one where relaxed SIMD is compiled in.
+@inline function madd(acc: v128, x: v128, y: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, y, acc);
+  return f32x4.add(acc, f32x4.mul(x, y));
+}
+
+/** Layouts of the split product: 0 = a * b, 1 = transpose(a) * b, 2 = a * transpose(b). */
+const NN = 0, TN = 1;
+
+/**
+ * Rows i0..i1 of C = op(a) * op(b) (i0 a multiple of 4; m > 1 and n > 1, so
+ * that the whole product takes the packed path too): those rows of op(a)
+ * packed into their own panels of the A area, B packed whole into B area
+ * `copy` (0 or 1), then the product. Two threads may run disjoint ranges at
+ * once, each with its own copy of packed B: they share no written memory and
+ * neither waits for the other's packing.
+ */
+export function sgemmRows(layout: i32, a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, i0: i32, i1: i32, work: usize, copy: i32): void {
+  const rows = i1 - i0;
+  if (rows <= 0) return;
+  const pb = work + packedABytes(m, k) + <usize>copy * packedBBytes(k, n);
+  if (layout == NN || layout == TN) packRowsB(b, <usize>n << 2, pb, k, n);
+  else packColsB(b, <usize>k << 2, pb, k, n);
+  const part = work + <usize>(i0 >> 2) * (<usize>k << 4);
+  if (layout == TN) packColsA(a + (<usize>i0 << 2), <usize>m << 2, part, rows, k);
+  else packRowsA(a + <usize>i0 * (<usize>k << 2), <usize>k << 2, part, rows, k);
+  product(part, pb, c + <usize>i0 * (<usize>n << 2), rows, k, n);
 }
 
 /** c[m x n] = a[m x k] * b[k x n]. */
@@ -313,17 +356,17 @@ function product(pa: usize, pb: usize, c: usize, m: i32, k: i32, n: i32): void {
   for (let p = 0; p < k; p++) {
     const b0 = v128.load(b), b1 = v128.load(b, 16);
     let x = v128.load32_splat(a);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(c00, x, b0);
+    c01 = madd(c01, x, b1);
     x = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(c10, x, b0);
+    c11 = madd(c11, x, b1);
     x = v128.load32_splat(a, 8);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0));
-    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    c20 = madd(c20, x, b0);
+    c21 = madd(c21, x, b1);
     x = v128.load32_splat(a, 12);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0));
-    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    c30 = madd(c30, x, b0);
+    c31 = madd(c31, x, b1);
     a += 16; b += 32;
   }
   putRows(c, ldc, rows, cols, c00, c01, c10, c11, c20, c21, c30, c31);
@@ -334,10 +377,10 @@ function product(pa: usize, pb: usize, c: usize, m: i32, k: i32, n: i32): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
   for (let p = 0; p < k; p++) {
     const b0 = v128.load(b);
-    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(a), b0));
-    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(a, 4), b0));
-    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(a, 8), b0));
-    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(a, 12), b0));
+    c0 = madd(c0, v128.load32_splat(a), b0);
+    c1 = madd(c1, v128.load32_splat(a, 4), b0);
+    c2 = madd(c2, v128.load32_splat(a, 8), b0);
+    c3 = madd(c3, v128.load32_splat(a, 12), b0);
     a += 16; b += 32;
   }
   const z = f32x4.splat(0);
@@ -358,14 +401,14 @@ function column(pa: usize, pb: usize, c: usize, m: i32, k: i32): void {
     let b = pb, x = a;
     for (let p = 0; p < k; p++) {
       const y = v128.load32_splat(b);
-      c0 = f32x4.add(c0, f32x4.mul(v128.load(x), y));
-      c1 = f32x4.add(c1, f32x4.mul(v128.load(x + pas), y));
-      c2 = f32x4.add(c2, f32x4.mul(v128.load(x + 2 * pas), y));
-      c3 = f32x4.add(c3, f32x4.mul(v128.load(x + 3 * pas), y));
-      c4 = f32x4.add(c4, f32x4.mul(v128.load(x + 4 * pas), y));
-      c5 = f32x4.add(c5, f32x4.mul(v128.load(x + 5 * pas), y));
-      c6 = f32x4.add(c6, f32x4.mul(v128.load(x + 6 * pas), y));
-      c7 = f32x4.add(c7, f32x4.mul(v128.load(x + 7 * pas), y));
+      c0 = madd(c0, v128.load(x), y);
+      c1 = madd(c1, v128.load(x + pas), y);
+      c2 = madd(c2, v128.load(x + 2 * pas), y);
+      c3 = madd(c3, v128.load(x + 3 * pas), y);
+      c4 = madd(c4, v128.load(x + 4 * pas), y);
+      c5 = madd(c5, v128.load(x + 5 * pas), y);
+      c6 = madd(c6, v128.load(x + 6 * pas), y);
+      c7 = madd(c7, v128.load(x + 7 * pas), y);
       b += 32; x += 16;
     }
     const o = c + (<usize>i0 << 2);
@@ -383,7 +426,7 @@ function column(pa: usize, pb: usize, c: usize, m: i32, k: i32): void {
     let c0 = f32x4.splat(0);
     let b = pb, x = a;
     for (let p = 0; p < k; p++) {
-      c0 = f32x4.add(c0, f32x4.mul(v128.load(x), v128.load32_splat(b)));
+      c0 = madd(c0, v128.load(x), v128.load32_splat(b));
       b += 32; x += 16;
     }
     const o = c + (<usize>i0 << 2);
@@ -408,14 +451,14 @@ function vectorTimesRows(x: usize, r: usize, rs: usize, c: usize, k: i32, w: i32
     let s = r + (<usize>j0 << 2), xp = x;
     for (let p = 0; p < k; p++) {
       const y = v128.load32_splat(xp);
-      c0 = f32x4.add(c0, f32x4.mul(v128.load(s), y));
-      c1 = f32x4.add(c1, f32x4.mul(v128.load(s, 16), y));
-      c2 = f32x4.add(c2, f32x4.mul(v128.load(s, 32), y));
-      c3 = f32x4.add(c3, f32x4.mul(v128.load(s, 48), y));
-      c4 = f32x4.add(c4, f32x4.mul(v128.load(s, 64), y));
-      c5 = f32x4.add(c5, f32x4.mul(v128.load(s, 80), y));
-      c6 = f32x4.add(c6, f32x4.mul(v128.load(s, 96), y));
-      c7 = f32x4.add(c7, f32x4.mul(v128.load(s, 112), y));
+      c0 = madd(c0, v128.load(s), y);
+      c1 = madd(c1, v128.load(s, 16), y);
+      c2 = madd(c2, v128.load(s, 32), y);
+      c3 = madd(c3, v128.load(s, 48), y);
+      c4 = madd(c4, v128.load(s, 64), y);
+      c5 = madd(c5, v128.load(s, 80), y);
+      c6 = madd(c6, v128.load(s, 96), y);
+      c7 = madd(c7, v128.load(s, 112), y);
       s += rs; xp += 4;
     }
     const o = c + (<usize>j0 << 2);
@@ -432,7 +475,7 @@ function vectorTimesRows(x: usize, r: usize, rs: usize, c: usize, k: i32, w: i32
     let c0 = f32x4.splat(0);
     let s = r + (<usize>j0 << 2), xp = x;
     for (let p = 0; p < k; p++) {
-      c0 = f32x4.add(c0, f32x4.mul(v128.load(s), v128.load32_splat(xp)));
+      c0 = madd(c0, v128.load(s), v128.load32_splat(xp));
       s += rs; xp += 4;
     }
     v128.store(c + (<usize>j0 << 2), c0);

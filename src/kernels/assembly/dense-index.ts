@@ -1,0 +1,7 @@
+// Entry point of the dense module (dist/dense.wasm, and dist/dense-fma.wasm
+// with relaxed SIMD): the matrix products and the layer kernels, over a
+// shared memory so that a helper thread can run half of a product.
+export { HEAP_BASE } from "./layout";
+export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes, sgemmRows } from "./matmul";
+export { crossForward, crossBackward, crossAccumulate } from "./cross";
+export { biasRelu, reluBackward } from "./relu";

@@ -1,0 +1,99 @@
+import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
+import {
+  C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  CONTROL_WORDS, OP_QUIT, OP_ROWS, type DenseWorkerData,
+} from "./dense-protocol.js";
+
+/** How long the main thread waits for the helper's half before it calls the helper dead. */
+const STALL_MS = 60_000;
+
+/**
+ * The second thread of the dense products: a worker with its own instance
+ * of the dense module over the same shared memory. `start` hands it rows
+ * i0..i1 of a product; `finish` waits for them.
+ * The worker sleeps in Atomics.wait between steps (it spins only briefly
+ * after each product), and it is unref'd: it never keeps the process alive.
+ */
+export class DenseHelper {
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  private readonly worker: Worker;
+  private seq = 0;
+  private busy = false;
+  private failure: Error | undefined;
+
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory) {
+    const data: DenseWorkerData = { module, memory, control: this.ctl.buffer as SharedArrayBuffer };
+    this.worker = new Worker(new URL("./dense-worker.js", import.meta.url), { workerData: data });
+    this.worker.unref();
+    this.worker.on("error", (e) => { this.failure ??= e; });
+    this.worker.on("exit", (code) => { this.failure ??= new Error(`sparsectr: the dense product thread exited (code ${code})`); });
+  }
+
+  /**
+   * True once the thread runs. A worker starts through the main thread's
+   * event loop, so a synchronous training loop may run its first products
+   * before that; they run whole on the calling thread (the same bits).
+   */
+  get ready(): boolean {
+    return this.failure === undefined && Atomics.load(this.ctl, C_READY) === 1;
+  }
+
+  /** Throws the helper's failure, if any. */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Hands rows i0..i1 of the product to the helper (see sgemmRows; it packs into B copy 1). */
+  start(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number): void {
+    if (this.failure) throw this.failure;
+    if (this.busy) throw new Error("sparsectr: dense product thread is already busy");
+    const t = this.ctl;
+    t[C_OP] = OP_ROWS; t[C_LAYOUT] = layout; t[C_A] = a | 0; t[C_B] = b | 0; t[C_C] = c | 0;
+    t[C_M] = m; t[C_K] = k; t[C_N] = n; t[C_I0] = i0; t[C_I1] = i1; t[C_WORK] = work | 0;
+    this.busy = true;
+    this.seq = (this.seq + 1) | 0;
+    Atomics.store(t, C_SEQ, this.seq);
+    if (Atomics.load(t, C_SLEEPING) === 1) Atomics.notify(t, C_SEQ);
+  }
+
+  /** True when the helper has already finished its rows of the current product. */
+  get done(): boolean {
+    return Atomics.load(this.ctl, C_DONE) === this.seq;
+  }
+
+  /** Waits until the helper's rows are written; throws if it failed or stopped answering. */
+  finish(): void {
+    const t = this.ctl, seq = this.seq;
+    // Spin first: the helper's half is about as long as this thread's, which just ended.
+    const spinUntil = performance.now() + 2;
+    let done = Atomics.load(t, C_DONE);
+    for (let i = 0; done !== seq; i++) {
+      if ((i & 63) === 63 && performance.now() > spinUntil) break;
+      done = Atomics.load(t, C_DONE);
+    }
+    const t0 = Date.now();
+    while (done !== seq) {
+      if (Date.now() - t0 > STALL_MS) {
+        this.failure ??= new Error(`sparsectr: the dense product thread did not answer in ${STALL_MS / 1000} s`);
+        throw this.failure;
+      }
+      Atomics.wait(t, C_DONE, done, 1000);
+      done = Atomics.load(t, C_DONE);
+    }
+    this.busy = false;
+    if (t[C_ERR] !== 0) {
+      this.failure = new Error("sparsectr: a dense product failed on the helper thread");
+      throw this.failure;
+    }
+  }
+
+  /** Stops the thread (a new engine gets a new helper). */
+  close(): void {
+    if (this.busy) return;
+    this.ctl[C_OP] = OP_QUIT;
+    Atomics.store(this.ctl, C_SEQ, (this.seq + 1) | 0);
+    Atomics.notify(this.ctl, C_SEQ);
+    void this.worker.terminate();
+  }
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+
+/**
+ * The dense kernel modules: dist/dense.wasm (plain SIMD, the TypeScript
+ * kernels' bits) and dist/dense-fma.wasm (relaxed SIMD: fused multiply-adds
+ * in the products). Both import a shared memory, so that one instance per
+ * thread can work on the same operands.
+ */
+
+const compiled = new Map<boolean, WebAssembly.Module>();
+let relaxedChecked: boolean | undefined;
+
+function bytes(fma: boolean): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(readFileSync(new URL(fma ? "../../dense-fma.wasm" : "../../dense.wasm", import.meta.url)));
+}
+
+/**
+ * True when this runtime can compile relaxed SIMD. Node 20's V8 has it behind
+ * a flag: it is turned on for this process (it only adds instructions, and
+ * only the fused-product module uses them) and the module is validated.
+ */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedChecked !== undefined) return relaxedChecked;
+  const fma = bytes(true);
+  if (!WebAssembly.validate(fma)) {
+    try {
+      setFlagsFromString("--experimental-wasm-relaxed-simd");
+    } catch {
+      // an embedder without V8 flags: validation below says no
+    }
+  }
+  relaxedChecked = WebAssembly.validate(fma);
+  return relaxedChecked;
+}
+
+/** The compiled dense module, plain or fused (the caller checks {@link relaxedSimdAvailable} first). */
+export function denseModule(fma: boolean): WebAssembly.Module {
+  let m = compiled.get(fma);
+  if (!m) {
+    if (fma && !relaxedSimdAvailable()) throw new Error("sparsectr: this runtime cannot compile relaxed SIMD (fused multiply-add)");
+    m = new WebAssembly.Module(bytes(fma));
+    compiled.set(fma, m);
+  }
+  return m;
+}
+
+/** Imports of one instance over `memory`. */
+export function denseImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return { env: { memory, abort: denseAbort } };
+}
+
+function denseAbort(): never {
+  throw new Error("sparsectr: dense WebAssembly kernel aborted");
+}

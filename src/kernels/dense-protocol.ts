@@ -1,0 +1,45 @@
+/**
+ * The control block shared by the main thread and the product helper thread
+ * (an Int32Array over a SharedArrayBuffer). The main thread writes the
+ * arguments of `sgemmRows`, then bumps SEQ (and wakes the helper if it
+ * sleeps); the helper runs its rows, writes ERR, sets DONE = SEQ and wakes the
+ * main thread. Addresses are byte offsets below 4 GiB, stored as their int32 bits.
+ */
+export const C_SEQ = 0;
+export const C_DONE = 1;
+export const C_ERR = 2;
+export const C_OP = 3;
+export const C_LAYOUT = 4;
+export const C_A = 5;
+export const C_B = 6;
+export const C_C = 7;
+export const C_M = 8;
+export const C_K = 9;
+export const C_N = 10;
+export const C_I0 = 11;
+export const C_I1 = 12;
+export const C_WORK = 13;
+/** Set to 1 by the helper once it runs (its start needs the main thread's event loop). */
+export const C_READY = 14;
+/** 1 while the helper sleeps in Atomics.wait: only then does a new job need a (costly) wake-up. */
+export const C_SLEEPING = 15;
+export const CONTROL_WORDS = 16;
+
+/** C_OP values. */
+export const OP_ROWS = 1;
+export const OP_QUIT = 2;
+
+/**
+ * How long the helper spins on the control block after a job before it
+ * sleeps, in milliseconds: the products of one training step follow each
+ * other within microseconds, and waking a sleeping thread costs tens of them;
+ * between steps (the sparse tables' work) it sleeps.
+ */
+export const HELPER_SPIN_MS = 0;
+
+/** Data the helper thread starts with. */
+export interface DenseWorkerData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+}

@@ -1,0 +1,56 @@
+import { performance } from "node:perf_hooks";
+import { workerData } from "node:worker_threads";
+import { denseImports } from "./dense-module.js";
+import {
+  C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  HELPER_SPIN_MS, OP_QUIT, type DenseWorkerData,
+} from "./dense-protocol.js";
+
+/**
+ * The product helper thread: its own instance of the dense module over the
+ * main thread's shared memory, running the row range it is given (see
+ * dense-protocol.ts) with its own copy of packed B. It never allocates in the
+ * memory, so the instances agree on nothing but the addresses they are passed.
+ */
+const { module, memory, control } = workerData as DenseWorkerData;
+const ex = new WebAssembly.Instance(module, denseImports(memory)).exports as unknown as {
+  sgemmRows(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
+};
+const ctl = new Int32Array(control);
+let seen = Atomics.load(ctl, C_SEQ);
+Atomics.store(ctl, C_READY, 1);
+
+/** The next job's sequence number: spins a little, then sleeps until one comes. */
+function next(): number {
+  const until = performance.now() + HELPER_SPIN_MS;
+  for (let i = 0; ; i++) {
+    const seq = Atomics.load(ctl, C_SEQ);
+    if (seq !== seen) return seq;
+    if ((i & 63) === 63 && performance.now() > until) break;
+  }
+  for (;;) {
+    Atomics.store(ctl, C_SLEEPING, 1);
+    Atomics.wait(ctl, C_SEQ, seen);
+    Atomics.store(ctl, C_SLEEPING, 0);
+    const seq = Atomics.load(ctl, C_SEQ);
+    if (seq !== seen) return seq;
+  }
+}
+
+for (;;) {
+  const seq = next();
+  seen = seq;
+  if (ctl[C_OP] === OP_QUIT) break;
+  let err = 0;
+  try {
+    ex.sgemmRows(
+      ctl[C_LAYOUT], ctl[C_A] >>> 0, ctl[C_B] >>> 0, ctl[C_C] >>> 0,
+      ctl[C_M], ctl[C_K], ctl[C_N], ctl[C_I0], ctl[C_I1], ctl[C_WORK] >>> 0, 1,
+    );
+  } catch {
+    err = 1;
+  }
+  ctl[C_ERR] = err;
+  Atomics.store(ctl, C_DONE, seq);
+  Atomics.notify(ctl, C_DONE);
+}

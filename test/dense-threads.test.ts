@@ -1,0 +1,172 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rng, sameBits } from "./helpers/rng.js";
+import { sparseArray } from "./helpers/backend.js";
+import { matmulTransATs, matmulTransBTs, matmulTs } from "../src/nn/matmul.js";
+import { configureDense, denseMatmul, denseReady, denseSplitProducts, type DenseLayout } from "../src/kernels/dense.js";
+import { relaxedSimdAvailable } from "../src/kernels/dense-module.js";
+import { MODEL_NAMES, MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
+
+// The dense kernels on two threads (a helper thread runs a row range of each
+// large product over the shared memory) and with fused multiply-adds.
+
+type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
+const LAYOUTS: { layout: DenseLayout; ref: Product; aLen: (m: number, k: number) => number; bLen: (k: number, n: number) => number }[] = [
+  { layout: "nn", ref: matmulTs, aLen: (m, k) => m * k, bLen: (k, n) => k * n },
+  { layout: "tn", ref: matmulTransATs, aLen: (m, k) => k * m, bLen: (k, n) => k * n },
+  { layout: "nt", ref: matmulTransBTs, aLen: (m, k) => m * k, bLen: (k, n) => n * k },
+];
+
+after(() => {
+  configureDense({ threads: 1, fma: false, splitMin: 1 << 20 });
+});
+
+test("two threads: every layout and ragged shapes give the TypeScript reference's bits, whatever the split", async () => {
+  configureDense({ threads: 2, fma: false, splitMin: 0 });
+  const got = await denseReady();
+  assert.equal(got.threads, 2, "this machine has 2 cores (the CI machines do)");
+  const r = rng(31);
+  const shapes: number[][] = [[512, 312, 64], [352, 512, 64], [512, 64, 352], [513, 77, 9], [9, 5, 3], [8, 1, 2], [12, 3, 17], [100, 100, 100]];
+  for (let i = 0; i < 40; i++) shapes.push([8 + Math.floor(r() * 300), 1 + Math.floor(r() * 130), 2 + Math.floor(r() * 90)]);
+  const before = denseSplitProducts();
+  let calls = 0;
+  for (const [m, k, n] of shapes) {
+    for (const v of LAYOUTS) {
+      const a = sparseArray(r, v.aLen(m, k)), b = sparseArray(r, v.bLen(k, n));
+      const want = new Float32Array(m * n);
+      v.ref(a, b, want, m, k, n);
+      // Three calls of one shape: the split moves by 4 rows after each.
+      for (let rep = 0; rep < 3; rep++) {
+        const out = new Float32Array(m * n).fill(NaN);
+        denseMatmul(v.layout, a, b, out, m, k, n);
+        calls++;
+        assert.ok(sameBits(out, want), `${v.layout} ${m}x${k}x${n} call ${rep}`);
+      }
+    }
+  }
+  assert.equal(denseSplitProducts() - before, calls, "every product ran on both threads");
+});
+
+/** Logits, input gradients and parameter gradients of two training steps of a preset model. */
+function modelSteps(name: ModelName): Float32Array[] {
+  const m = createModel(name, { ...MODEL_PRESETS[name], seed: 3 });
+  const r = rng(5);
+  const out: Float32Array[] = [];
+  for (let step = 0; step < 2; step++) {
+    const xs = m.inputs.map((s) => sparseArray(r, 512 * s.fields * s.rowLength, 0.2));
+    const logits = m.forward(xs, 512, true);
+    out.push(logits.slice());
+    const dy = Float32Array.from(logits, (z, i) => (1 / (1 + Math.exp(-z)) - (i % 3 === 0 ? 1 : 0)) / 512);
+    for (const g of m.backward(dy, 512)) out.push(g.slice());
+    for (const p of m.params()) out.push(p.grad.slice());
+  }
+  return out;
+}
+
+test("every model: the same logits and gradients, bit for bit, on one thread and on two", async () => {
+  for (const name of MODEL_NAMES) {
+    configureDense({ threads: 1, fma: false });
+    const one = modelSteps(name);
+    configureDense({ threads: 2, splitMin: 1 << 16 });
+    await denseReady();
+    const before = denseSplitProducts();
+    const two = modelSteps(name);
+    if (name !== "lr") assert.ok(denseSplitProducts() > before, `${name}: some products were split`);
+    assert.equal(one.length, two.length);
+    one.forEach((a, i) => assert.ok(sameBits(a, two[i]), `${name}: array ${i} differs`));
+  }
+});
+
+test("fma: products are fused (one rounding per multiply-add), on one thread and on two", async (t) => {
+  if (!relaxedSimdAvailable()) {
+    t.skip("no relaxed SIMD in this runtime");
+    return;
+  }
+  // c(0,0) = x*x + x*(-y) with x = 1 + 2^-23, y = 1 + 2^-22: x*x rounds to 1 + 2^-22;
+  // unfused, x*y rounds to 1 + 3 * 2^-23 and the sum is exactly -2^-23; fused, the
+  // exact x*y is used: -(2^-23 + 2^-45).
+  const x = 1 + 2 ** -23, y = 1 + 2 ** -22;
+  const m = 8, k = 2, n = 8;
+  const a = new Float32Array(m * k).fill(0.5), b = new Float32Array(k * n).fill(0.25);
+  a[0] = x; a[1] = x; b[0] = x; b[n] = -y;
+  const expectFused = Math.fround(-(2 ** -23 + 2 ** -45)), expectPlain = -(2 ** -23);
+  assert.notEqual(expectFused, expectPlain);
+  for (const [threads, fma, want] of [[1, false, expectPlain], [1, true, expectFused], [2, true, expectFused]] as const) {
+    configureDense({ threads, fma, splitMin: 0 });
+    await denseReady();
+    const out = new Float32Array(m * n);
+    denseMatmul("nn", a, b, out, m, k, n);
+    assert.equal(out[0], want, `threads ${threads} fma ${fma}`);
+    assert.equal(out[1], Math.fround(Math.fround(x * 0.25) + Math.fround(x * 0.25)), "other elements: exact here either way");
+  }
+});
+
+test("fma: within the float32 error bound of the exact product, and the same on one thread and on two", async (t) => {
+  if (!relaxedSimdAvailable()) {
+    t.skip("no relaxed SIMD in this runtime");
+    return;
+  }
+  const r = rng(41);
+  let differs = 0;
+  for (const [m, k, n] of [[512, 312, 64], [37, 129, 21], [64, 512, 33]]) {
+    for (const v of LAYOUTS) {
+      const a = sparseArray(r, v.aLen(m, k)), b = sparseArray(r, v.bLen(k, n));
+      configureDense({ threads: 1, fma: true, splitMin: 0 });
+      const one = new Float32Array(m * n);
+      denseMatmul(v.layout, a, b, one, m, k, n);
+      configureDense({ threads: 2 });
+      await denseReady();
+      const two = new Float32Array(m * n);
+      denseMatmul(v.layout, a, b, two, m, k, n);
+      assert.ok(sameBits(one, two), `${v.layout} ${m}x${k}x${n}: fma on one thread and on two`);
+      const plain = new Float32Array(m * n);
+      v.ref(a, b, plain, m, k, n);
+      // Exact sums in float64 (products of float32 are exact in float64; k <= 512 adds of them lose < 2^-40 relative).
+      const at = (i: number, p: number): number => (v.layout === "tn" ? a[p * m + i] : a[i * k + p]);
+      const bt = (p: number, j: number): number => (v.layout === "nt" ? b[j * k + p] : b[p * n + j]);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let exact = 0, mag = 0;
+          for (let p = 0; p < k; p++) {
+            exact += at(i, p) * bt(p, j);
+            mag += Math.abs(at(i, p) * bt(p, j));
+          }
+          const bound = 1.01 * k * 2 ** -24 * mag + 2 ** -149;
+          assert.ok(Math.abs(one[i * n + j] - exact) <= bound, `${v.layout} ${m}x${k}x${n} (${i},${j}): ${one[i * n + j]} vs ${exact}`);
+          if (one[i * n + j] !== plain[i * n + j]) differs++;
+        }
+      }
+    }
+  }
+  assert.ok(differs > 0, "fused products round differently somewhere");
+});
+
+test("a process with the helper thread running exits on its own (the thread never keeps it alive)", () => {
+  const kernels = fileURLToPath(new URL("../src/kernels/dense.js", import.meta.url));
+  const script = `
+    import { configureDense, denseReady, denseMatmul, denseSplitProducts } from ${JSON.stringify(kernels)};
+    configureDense({ threads: 2, splitMin: 0 });
+    await denseReady();
+    const a = new Float32Array(64 * 64).fill(1), out = new Float32Array(64 * 64);
+    denseMatmul("nn", a, a, out, 64, 64, 64);
+    console.log(out[0], denseSplitProducts());`;
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-dense-exit-"));
+  const file = join(dir, "run.mjs");
+  writeFileSync(file, script);
+  const res = spawnSync(process.execPath, [file], { encoding: "utf8", timeout: 20_000 });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(res.error, undefined, `did not exit: ${String(res.error)}`);
+  assert.equal(res.status, 0, res.stderr);
+  assert.equal(res.stdout.trim(), "64 1");
+});
+
+test("configureDense refuses bad settings", () => {
+  assert.throws(() => configureDense({ threads: 0 }), /positive integer/);
+  assert.throws(() => configureDense({ threads: 1.5 }), /positive integer/);
+  assert.throws(() => configureDense({ splitMin: -1 }), /non-negative/);
+});
