@@ -21,8 +21,8 @@ export interface Kernels {
   dedupResolve(meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number): number;
   /** Sums the gradient (and Hessian) rows of n positions into their distinct rows, in order of appearance. */
   accumulateInverse(inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number, u: number): void;
-  /** out[i] = weights of recs[inverse[i]] (n x d floats). */
-  gatherInverse(recs: number, inverse: number, n: number, d: number, out: number): void;
+  /** out[i] = weights of recs[inverse[i]] (n x d floats); recs holds u distinct records. */
+  gatherInverse(recs: number, inverse: number, n: number, d: number, out: number, u: number): void;
   /** Record address of one id, or 0. */
   lookup(meta: number, lo: number, hi: number): number;
   rehash(meta: number, newSlots: number, newCap: number): void;

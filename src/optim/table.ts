@@ -208,7 +208,7 @@ export class SparseTable {
     this.stamp++;
     this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab);
     this.batchRows = n;
-    k.gatherInverse(this.sURecs, this.sInv, n, d, this.sGrad);
+    k.gatherInverse(this.sURecs, this.sInv, n, d, this.sGrad, this.batchDistinct);
     res.set(heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
     return res;
   }

@@ -13,8 +13,35 @@ import {
   P_RULE, P_GROUP, P_D, P_NORM, P_ROWSTEP, P_T, P_SLOTOFF, P_BIAS, P_ALPHA,
   P_B1, P_OMB1, P_B2, P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, P_BIASCAP,
   R_SGD, R_MOMENTUM, R_ADAGRAD, R_ADAM, R_AMSGRAD, R_ADAHESSIAN,
-  H_TAU, H_ALPHA, H_COUNT, H_FLAGS, TMP_S, TMP_DEN, TMP_REC,
+  H_TAU, H_ALPHA, H_COUNT, H_FLAGS, TMP_S, TMP_DEN, TMP_REC, TMP_SINK,
 } from "./layout";
+
+const TOUCH_BLOCK: i32 = 256;
+
+/**
+ * Loads one word of every cache line of n records (u32 addresses at recs) of
+ * recBytes each and returns them xor-ed (a value for a sink, so the loads
+ * stay). Records up to 196 bytes (every sparse record of a row of up to 11
+ * floats with Adam's state) take four straight loads, whose lines may repeat.
+ */
+export function touchRecords(recs: usize, n: i32, recBytes: usize): u32 {
+  const last = recBytes - 4;
+  let sink: u32 = 0;
+  if (last < 192) {
+    const a = min<usize>(64, last), b = min<usize>(128, last);
+    for (let i = 0; i < n; i++) {
+      const rec = <usize>load<u32>(recs + <usize>i * 4);
+      sink ^= load<u32>(rec) ^ load<u32>(rec + a) ^ load<u32>(rec + b) ^ load<u32>(rec + last);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const rec = <usize>load<u32>(recs + <usize>i * 4);
+      for (let o: usize = 0; o < last; o += 64) sink ^= load<u32>(rec + o);
+      sink ^= load<u32>(rec + last);
+    }
+  }
+  return sink;
+}
 
 // Per-call parameters, read once per call.
 let rule: i32 = 0;
@@ -315,11 +342,24 @@ export function updateSparse(pp: usize, recs: usize, n: i32, gBase: usize, hBase
   readParams(pp);
   const d = load<i32>(pp + 4 * P_D);
   const rb = <usize>d * 4;
+  const recBytes = slotOff + <usize>nslots * rb;
   let delta = 0;
-  for (let i = 0; i < n; i++) {
-    const rec = <usize>load<u32>(recs + <usize>i * 4);
-    const u = <usize>i;
-    delta += updateRow(rec + 16, rec, gBase + u * rb, hBase + u * rb, d);
+  let sink: u32 = 0;
+  // Rows come in blocks: every cache line of a block's records is loaded
+  // first, in a loop of independent loads whose misses overlap, then the
+  // block is updated from cache. (Scattered records of a large table miss
+  // all the way to memory; loaded by the update itself, each miss stalls
+  // it. Loaded all at once before the update, the first ones are out of L2
+  // again by the time they are updated.)
+  for (let b = 0; b < n; b += TOUCH_BLOCK) {
+    const e = min<i32>(n, b + TOUCH_BLOCK);
+    sink ^= touchRecords(recs + <usize>b * 4, e - b, recBytes);
+    for (let i = b; i < e; i++) {
+      const rec = <usize>load<u32>(recs + <usize>i * 4);
+      const u = <usize>i;
+      delta += updateRow(rec + 16, rec, gBase + u * rb, hBase + u * rb, d);
+    }
   }
+  store<u32>(TMP_SINK, sink);
   return delta;
 }

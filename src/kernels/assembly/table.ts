@@ -6,6 +6,7 @@ import {
   M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT,
   M_INITA, M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES, TMP_SINK,
 } from "./layout";
+import { touchRecords } from "./rows";
 
 @inline function fmix32(h: u32): u32 {
   h ^= h >>> 16;
@@ -121,19 +122,10 @@ export function resolve(meta: usize, ids: usize, n: i32, out: usize): void {
     const rec = findOrCreate(meta, slots, mask, load<u32>(o), load<u32>(p), load<u32>(p + 4));
     store<u32>(o, <u32>rec);
   }
-  touchRecords(meta, out, n, sink);
+  store<u32>(TMP_SINK, sink ^ touchRecords(out, n, <usize>meta32(meta, M_RECBYTES)));
 }
 
-// Loads every cache line of n records (u32 addresses at recs), into a sink.
-function touchRecords(meta: usize, recs: usize, n: i32, sink: u32): void {
-  const last = <usize>meta32(meta, M_RECBYTES) - 4;
-  for (let i = 0; i < n; i++) {
-    const rec = <usize>load<u32>(recs + <usize>i * 4);
-    for (let o: usize = 0; o < last; o += 64) sink ^= load<u32>(rec + o);
-    sink ^= load<u32>(rec + last);
-  }
-  store<u32>(TMP_SINK, sink);
-}
+
 
 // Four keys' hashes at once (lanes: the ids' low and high words).
 @inline function fmix32x4(h: v128): v128 {
@@ -166,8 +158,9 @@ function hashIds(ids: usize, n: i32, out: usize): void {
  * left zero; room for the smallest power of two >= max(2n, 16) entries),
  * writing each id's distinct slot to inverse (n u32). Only the distinct ids
  * then go through the table index (created when absent), in order of first
- * appearance, with their index slots and then their records loaded ahead for
- * the update that follows. Writes the distinct records (u32) to outRecs (room
+ * appearance, with their index slots loaded ahead. (The records are not
+ * loaded here: updateSparse and gatherInverse load them in the order they
+ * use them.) Writes the distinct records (u32) to outRecs (room
  * for n u64) and returns their count. hashes is scratch for n u32.
  *
  * Every id is hashed once, four at a time, and the dedup loop does not
@@ -225,7 +218,7 @@ export function dedupResolve(meta: usize, ids: usize, n: i32, hashes: usize, inv
     const rec = findOrCreate(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u32>(p), load<u32>(p + 4));
     store<u32>(outRecs + <usize>j * 4, <u32>rec);
   }
-  touchRecords(meta, outRecs, <i32>u, sink);
+  store<u32>(TMP_SINK, sink);
   return <i32>u;
 }
 
@@ -253,9 +246,13 @@ export function accumulateInverse(inverse: usize, n: i32, g: usize, h: usize, d:
   for (; o < bytes; o += 4) store<u32>(p + o, 0x80000000);
 }
 
-/** out[i] = the weights of recs[inverse[i]], for n positions (n x d floats). */
-export function gatherInverse(recs: usize, inverse: usize, n: i32, d: i32, out: usize): void {
+/**
+ * out[i] = the weights of recs[inverse[i]], for n positions (n x d floats);
+ * recs holds u distinct records, whose header and weights are loaded first.
+ */
+export function gatherInverse(recs: usize, inverse: usize, n: i32, d: i32, out: usize, u: i32): void {
   const rb = <usize>d * 4;
+  store<u32>(TMP_SINK, touchRecords(recs, u, HEADER_BYTES + rb));
   for (let i = 0; i < n; i++) {
     const rec = <usize>load<u32>(recs + <usize>load<u32>(inverse + <usize>i * 4) * 4);
     copyRow(out + <usize>i * rb, rec + HEADER_BYTES, d);
