@@ -1,20 +1,24 @@
-// The dropout fast path draws exactly the stream of nextU32.
+// The dropout fast paths (TypeScript loop and WebAssembly) draw exactly the stream of nextU32.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Random } from "../src/nn/random.js";
 import { randomArray, rng, sameBits } from "./helpers/rng.js";
+import { withBackend } from "./helpers/backend.js";
 
-test("Random.dropout = nextU32 per element, then the stream continues identically", () => {
-  for (const [threshold, keep] of [[2 ** 31, 2], [0, 1], [2 ** 32 - 1, 4], [1234567890, 1.25]]) {
-    const a = new Random(77), b = new Random(77), n = 1001;
+for (const backend of ["ts", "wasm", "auto"] as const) test(`Random.dropout (${backend}) = nextU32 per element, then the stream continues identically`, () => {
+  for (const [threshold, keep, n] of [[2 ** 31, 2, 1001], [0, 1, 7], [2 ** 32 - 1, 4, 4099], [1234567890, 1.25, 20_001], [2 ** 32, 2, 5000], [3e9, 1.5, 1]]) {
+    const a = new Random(77), b = new Random(77);
     const x = randomArray(rng(5), n);
     const y = new Float32Array(n), mask = new Float32Array(n), yRef = new Float32Array(n), mRef = new Float32Array(n);
-    a.dropout(x, y, mask, n, threshold, keep);
+    // Twice: the second call continues the stream from where the first left it.
+    withBackend(backend, () => a.dropout(x, y, mask, n, threshold, keep));
+    for (let i = 0; i < n; i++) b.nextU32();
+    withBackend(backend, () => a.dropout(x, y, mask, n, threshold, keep));
     for (let i = 0; i < n; i++) {
       mRef[i] = b.nextU32() >= threshold ? keep : 0;
       yRef[i] = x[i] * mRef[i];
     }
-    assert.ok(sameBits(mask, mRef) && sameBits(y, yRef), `threshold ${threshold}`);
+    assert.ok(sameBits(mask, mRef) && sameBits(y, yRef), `threshold ${threshold} n ${n}`);
     for (let i = 0; i < 10; i++) assert.equal(a.nextU32(), b.nextU32());
   }
 });

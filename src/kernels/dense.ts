@@ -31,6 +31,7 @@ interface DenseExports {
   crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
   biasRelu(c: number, b: number, m: number, n: number): void;
   reluBackward(dy: number, y: number, db: number, m: number, n: number): void;
+  dropout(st: number, x: number, y: number, mask: number, n: number, threshold: number, keep: number): void;
 }
 
 const PAGE = 65536;
@@ -288,6 +289,19 @@ class DenseEngine {
     this.get(f, db, pdb, d);
     this.get(f, dw, pdw, d);
   }
+
+  /** See {@link denseDropout}: memory st (16 bytes) | x [n] | y [n] | mask [n]. */
+  dropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
+    const [pst, px, py, pm, end] = carve([4, n, n, n]);
+    this.reserve(end);
+    const f = this.floats(), u = new Uint32Array(f.buffer, pst, 4);
+    u.set(state);
+    this.put(f, x, px, n);
+    this.ex.dropout(pst, px, py, pm, n, threshold, keep);
+    this.get(f, y, py, n);
+    this.get(f, mask, pm, n);
+    state.set(u);
+  }
 }
 
 /**
@@ -489,6 +503,15 @@ export function denseCrossNetBackward(
   dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number, acc: CrossAccumulation,
 ): void {
   getEngine().crossBackward(dy, x0, xl, s, w, dxl, dxl, ds, db, dw, batch, d, acc);
+}
+
+/**
+ * Dropout from the xoshiro128** stream whose state (4 u32) is `state`, in
+ * WebAssembly: the numbers and bits of Random.dropout (src/nn/random.ts),
+ * and `state` advanced as it would be. threshold < 2^32.
+ */
+export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
+  getEngine().dropout(state, x, y, mask, n, threshold, keep);
 }
 
 /** Products split between two threads since the settings last changed (0 on one thread). */

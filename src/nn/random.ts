@@ -1,4 +1,9 @@
 import { fmix32 } from "../util/fmix32.js";
+import { denseAvailable, denseDropout } from "../kernels/dense.js";
+import { getMatmulBackend } from "./matmul.js";
+
+/** Below this many elements the TypeScript loop is as fast as the copies into WebAssembly. */
+const WASM_DROPOUT_MIN = 4096;
 
 /**
  * Seeded pseudo-random numbers for initialisation and dropout masks: the same
@@ -23,6 +28,8 @@ export class Random {
   private s1: number;
   private s2: number;
   private s3: number;
+  /** The state handed to the WebAssembly loop (made on first use). */
+  private state: Uint32Array | undefined;
 
   /** @param seed any integer; only its low 32 bits are used. */
   constructor(seed: number) {
@@ -45,6 +52,20 @@ export class Random {
    * stream as n calls of nextU32, with the state in locals (several times faster).
    */
   dropout(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
+    const backend = getMatmulBackend();
+    if (threshold < 4294967296 && backend !== "ts" && (backend === "wasm" || (n >= WASM_DROPOUT_MIN && denseAvailable()))) {
+      // The same loop in WebAssembly (src/kernels/assembly/dropout.ts): several times faster.
+      const st = this.state ??= new Uint32Array(4);
+      st[0] = this.s0; st[1] = this.s1; st[2] = this.s2; st[3] = this.s3;
+      denseDropout(st, x, y, mask, n, threshold, keep);
+      this.s0 = st[0] | 0; this.s1 = st[1] | 0; this.s2 = st[2] | 0; this.s3 = st[3] | 0;
+      return;
+    }
+    this.dropoutTs(x, y, mask, n, threshold, keep);
+  }
+
+  /** The TypeScript reference of {@link Random.dropout}. */
+  dropoutTs(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
     let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
     for (let i = 0; i < n; i++) {
       const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
