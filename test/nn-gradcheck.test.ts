@@ -144,7 +144,7 @@ test("cross network of three layers: x0's gradient through every layer and the x
   assert.ok(sameBits(none.forward(x, 2, false), x));
 });
 
-test("OPNN outer-product layer (sum pooling): forward against the formula and gradients", () => {
+test("OPNN outer-product layer (sum pooling) with its ReLU: forward against the formula and gradients", () => {
   const r = rng(7), fields = 3, d = 4, out = 5, batch = 2;
   const l = new OuterProductLayer("product", fields, d, out, 1);
   assert.deepEqual(l.params().map((p) => [p.name, p.rows, p.rowLength]), [
@@ -161,6 +161,7 @@ test("OPNN outer-product layer (sum pooling): forward against the formula and gr
       let want = bz[o];
       for (let q = 0; q < fields * d; q++) want += x[s * fields * d + q] * wz[q * out + o];
       for (let a = 0; a < d; a++) for (let c = 0; c < d; c++) want += f[a] * f[c] * wp[(a * d + c) * out + o];
+      want = Math.max(0, want); // the layer includes its ReLU
       assert.ok(Math.abs(y[s * out + o] - want) < 1e-4 * (1 + Math.abs(want)), `y[${s},${o}] ${y[s * out + o]} vs ${want}`);
     }
   }

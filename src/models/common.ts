@@ -1,18 +1,15 @@
 import type { Layer } from "../nn/layer.js";
 import type { Param, ParamFactory } from "../nn/param.js";
 import { Linear } from "../nn/linear.js";
-import { Relu } from "../nn/relu.js";
 import { LinearRelu } from "../nn/linear-relu.js";
 import { Dropout } from "../nn/dropout.js";
 import { checkBatch, checkInput } from "../nn/scratch.js";
 import type { Model, ModelInput, ModelName, ResolvedModelConfig } from "./types.js";
 import type { Sequential } from "../nn/sequential.js";
 
-/** A hidden layer's activation: ReLU, then dropout when rate > 0. */
-export function activation(name: string, dim: number, dropout: number, seed: number): Layer[] {
-  const out: Layer[] = [new Relu(dim, `${name}.relu`)];
-  if (dropout > 0) out.push(new Dropout(dim, dropout, seed, `${name}.dropout`));
-  return out;
+/** Dropout after a hidden layer, when rate > 0. */
+export function dropoutAfter(name: string, dim: number, dropout: number, seed: number): Layer[] {
+  return dropout > 0 ? [new Dropout(dim, dropout, seed, `${name}.dropout`)] : [];
 }
 
 /**
@@ -27,7 +24,7 @@ export function tower(
   sizes.forEach((h, i) => {
     const name = `${prefix}.${i}`;
     layers.push(new LinearRelu({ name, inDim: d, outDim: h, seed, params: factory }));
-    if (dropout > 0) layers.push(new Dropout(h, dropout, seed, `${name}.dropout`));
+    layers.push(...dropoutAfter(name, h, dropout, seed));
     d = h;
   });
   return { layers, outDim: d };

@@ -17,6 +17,59 @@ import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
  * - backward: dz = y > 0 ? dy : +0; dW = x^T dz; db = column sums of dz in
  *   float64, rows in order, rounded once; dx = dz W^T.
  */
+/** Whether a fused step of this size runs in WebAssembly: the products' backend switch decides ("auto": when it loads and fits). */
+function fusedHere(batch: number, k: number, n: number): boolean {
+  const b = getMatmulBackend();
+  if (b === "ts") return false;
+  if (b === "wasm") return true;
+  return denseAvailable() && denseFits(batch, k, n) && linearReluBytes(batch, k, n) <= 2 ** 32 - 65536;
+}
+
+/**
+ * y[batch x n] = relu(x w + b) with the contract of {@link LinearRelu}, in
+ * WebAssembly or TypeScript (the same bits).
+ */
+export function linearReluForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, batch: number, k: number, n: number): void {
+  if (fusedHere(batch, k, n)) {
+    denseLinearReluForward(x, w, b, y, batch, k, n);
+    return;
+  }
+  matmul(x, w, y, batch, k, n);
+  for (let r = 0; r < batch; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) {
+      const v = Math.fround(y[o + j] + b[j]);
+      y[o + j] = v <= 0 ? 0 : v;
+    }
+  }
+}
+
+/**
+ * Its backward from dy and the forward's output y: dw, db and dx (see
+ * {@link LinearRelu}); dz is scratch of batch * n floats for the TypeScript path.
+ */
+export function linearReluBackward(
+  dy: Float32Array, y: Float32Array, x: Float32Array, w: Float32Array, dw: Float32Array, db: Float32Array, dx: Float32Array,
+  dz: Float32Array, batch: number, k: number, n: number,
+): void {
+  if (fusedHere(batch, k, n)) {
+    denseLinearReluBackward(dy, y, x, w, dw, db, dx, batch, k, n);
+    return;
+  }
+  const s = new Float64Array(n);
+  for (let r = 0; r < batch; r++) {
+    const o = r * n;
+    for (let j = 0; j < n; j++) {
+      const g = y[o + j] > 0 ? dy[o + j] : 0;
+      dz[o + j] = g;
+      s[j] += g;
+    }
+  }
+  db.set(s);
+  matmulTransA(x, dz, dw, k, batch, n);
+  matmulTransB(dz, w, dx, batch, n, k);
+}
+
 export class LinearRelu implements Layer {
   readonly name: string;
   readonly inDim: number;
@@ -27,14 +80,12 @@ export class LinearRelu implements Layer {
   private readonly y = new Scratch();
   private readonly dz = new Scratch();
   private readonly dx = new Scratch();
-  private readonly sums: Float64Array;
 
   constructor(o: LinearOptions) {
     this.linear = new Linear(o);
     this.name = o.name;
     this.inDim = o.inDim;
     this.outDim = o.outDim;
-    this.sums = new Float64Array(o.outDim);
   }
 
   get weight(): Param { return this.linear.weight; }
@@ -43,19 +94,8 @@ export class LinearRelu implements Layer {
   forward(x: Float32Array, batch: number, _training: boolean): Float32Array {
     checkBatch(this.name, batch);
     checkInput(this.name, x, batch * this.inDim);
-    const k = this.inDim, n = this.outDim, y = this.y.take(batch * n), w = this.weight.value, b = this.bias.value;
-    if (this.fused(batch)) {
-      denseLinearReluForward(x, w, b, y, batch, k, n);
-    } else {
-      matmul(x, w, y, batch, k, n);
-      for (let r = 0; r < batch; r++) {
-        const o = r * n;
-        for (let j = 0; j < n; j++) {
-          const v = Math.fround(y[o + j] + b[j]);
-          y[o + j] = v <= 0 ? 0 : v;
-        }
-      }
-    }
+    const k = this.inDim, n = this.outDim, y = this.y.take(batch * n);
+    linearReluForward(x, this.weight.value, this.bias.value, y, batch, k, n);
     this.x = x;
     this.batch = batch;
     return y;
@@ -65,35 +105,11 @@ export class LinearRelu implements Layer {
     checkBackward(this.name, this.batch, batch);
     checkInput(this.name, dy, batch * this.outDim);
     const k = this.inDim, n = this.outDim, y = this.y.take(batch * n), dx = this.dx.take(batch * k);
-    const w = this.weight.value, dw = this.weight.grad, db = this.bias.grad;
-    if (this.fused(batch)) {
-      denseLinearReluBackward(dy, y, this.x, w, dw, db, dx, batch, k, n);
-      return dx;
-    }
-    const dz = this.dz.take(batch * n), s = this.sums.fill(0);
-    for (let r = 0; r < batch; r++) {
-      const o = r * n;
-      for (let j = 0; j < n; j++) {
-        const g = y[o + j] > 0 ? dy[o + j] : 0;
-        dz[o + j] = g;
-        s[j] += g;
-      }
-    }
-    db.set(s);
-    matmulTransA(this.x, dz, dw, k, batch, n);
-    matmulTransB(dz, w, dx, batch, n, k);
+    linearReluBackward(dy, y, this.x, this.weight.value, this.weight.grad, this.bias.grad, dx, this.dz.take(batch * n), batch, k, n);
     return dx;
   }
 
   params(): Param[] {
     return this.linear.params();
-  }
-
-  /** Whether this step runs fused in WebAssembly: the products' backend switch decides ("auto": when it loads and fits). */
-  private fused(batch: number): boolean {
-    const b = getMatmulBackend();
-    if (b === "ts") return false;
-    if (b === "wasm") return true;
-    return denseAvailable() && denseFits(batch, this.inDim, this.outDim) && linearReluBytes(batch, this.inDim, this.outDim) <= 2 ** 32 - 65536;
   }
 }

@@ -1,16 +1,20 @@
 import type { Layer } from "./layer.js";
 import type { Param, ParamFactory } from "./param.js";
 import { Linear, checkDim } from "./linear.js";
+import { linearReluBackward, linearReluForward } from "./linear-relu.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
 /**
  * The product layer of OPNN (Qu et al. 2016) with sum pooling of the outer
- * products, as the peer PyTorch script: for the embeddings e of `fields`
- * fields of size d (input batch x fields*d),
+ * products, as the peer PyTorch script, and the ReLU that follows it: for the
+ * embeddings e of `fields` fields of size d (input batch x fields*d),
  *   f = sum over fields of e_i (d), p = f f^T flattened (d*d),
- *   y = e_flat W_z + b + p W_p        (output batch x outDim).
+ *   y = relu(e_flat W_z + b + p W_p)        (output batch x outDim).
  * Sum pooling turns the fields^2 pairwise outer products into one d x d
  * matrix, which is what keeps the product layer affordable.
+ * Both products run as one: [e_flat | p] times [W_z ; W_p] (stacked rows),
+ * through the fused linear + ReLU of {@link linearReluForward}, so each
+ * output adds its fields*d + d*d products in that order, then the bias.
  * Parameters: `${name}.z.weight` [fields*d, outDim], `${name}.z.bias`
  * [1, outDim], `${name}.p.weight` [d*d, outDim] (no bias); He-uniform weights,
  * since a ReLU follows.
@@ -21,9 +25,14 @@ export class OuterProductLayer implements Layer {
   readonly lz: Linear;
   readonly lp: Linear;
   private batch = 0;
+  /** [e_flat | p] per row: batch x (fields*d + d*d). */
+  private readonly xc = new Scratch();
   private readonly f = new Scratch();
-  private readonly p = new Scratch();
+  private readonly w = new Scratch();
+  private readonly dw = new Scratch();
   private readonly y = new Scratch();
+  private readonly dz = new Scratch();
+  private readonly dxc = new Scratch();
   private readonly dx = new Scratch();
   private readonly df: Float64Array;
 
@@ -40,26 +49,35 @@ export class OuterProductLayer implements Layer {
     this.df = new Float64Array(dim);
   }
 
-  forward(x: Float32Array, batch: number, training: boolean): Float32Array {
+  /** Columns of the stacked input. */
+  private get width(): number {
+    return this.inDim + this.dim * this.dim;
+  }
+
+  forward(x: Float32Array, batch: number, _training: boolean): Float32Array {
     checkBatch(this.name, batch);
     checkInput(this.name, x, batch * this.inDim);
-    const d = this.dim, F = this.fields, dd = d * d;
-    const f = this.f.take(batch * d), p = this.p.take(batch * dd);
+    const d = this.dim, F = this.fields, Fd = this.inDim, wd = this.width, n = this.outDim;
+    const f = this.f.take(batch * d), xc = this.xc.take(batch * wd);
     for (let r = 0; r < batch; r++) {
-      const e = r * F * d, fo = r * d, po = r * dd;
+      const e = r * Fd, fo = r * d, o = r * wd;
+      xc.set(x.subarray(e, e + Fd), o);
       for (let k = 0; k < d; k++) {
         let s = 0;
         for (let i = 0; i < F; i++) s += x[e + i * d + k];
         f[fo + k] = s;
       }
+      const po = o + Fd;
       for (let a = 0; a < d; a++) {
         const fa = f[fo + a];
-        for (let c = 0; c < d; c++) p[po + a * d + c] = fa * f[fo + c];
+        for (let c = 0; c < d; c++) xc[po + a * d + c] = fa * f[fo + c];
       }
     }
-    const z = this.lz.forward(x, batch, training), q = this.lp.forward(p, batch, training);
-    const n = batch * this.outDim, y = this.y.take(n);
-    for (let i = 0; i < n; i++) y[i] = z[i] + q[i];
+    const w = this.w.take(wd * n);
+    w.set(this.lz.weight.value);
+    w.set(this.lp.weight.value, Fd * n);
+    const y = this.y.take(batch * n);
+    linearReluForward(xc, w, this.lz.bias!.value, y, batch, wd, n);
     this.batch = batch;
     return y;
   }
@@ -67,21 +85,27 @@ export class OuterProductLayer implements Layer {
   backward(dy: Float32Array, batch: number): Float32Array {
     checkBackward(this.name, this.batch, batch);
     checkInput(this.name, dy, batch * this.outDim);
-    const d = this.dim, F = this.fields, dd = d * d;
-    const dxz = this.lz.backward(dy, batch), dp = this.lp.backward(dy, batch);
-    const f = this.f.take(batch * d), dx = this.dx.take(batch * this.inDim), df = this.df;
+    const d = this.dim, F = this.fields, Fd = this.inDim, wd = this.width, n = this.outDim;
+    const dw = this.dw.take(wd * n), dxc = this.dxc.take(batch * wd);
+    linearReluBackward(
+      dy, this.y.take(batch * n), this.xc.take(batch * wd), this.w.take(wd * n), dw, this.lz.bias!.grad, dxc,
+      this.dz.take(batch * n), batch, wd, n,
+    );
+    this.lz.weight.grad.set(dw.subarray(0, Fd * n));
+    this.lp.weight.grad.set(dw.subarray(Fd * n, wd * n));
+    const f = this.f.take(batch * d), dx = this.dx.take(batch * Fd), df = this.df;
     for (let r = 0; r < batch; r++) {
-      const fo = r * d, po = r * dd, e = r * F * d;
+      const fo = r * d, o = r * wd, po = o + Fd, e = r * Fd;
       // p_ac = f_a f_c, so d(loss)/d(f_a) = sum_c (dp_ac + dp_ca) f_c.
       for (let a = 0; a < d; a++) {
         let s = 0;
-        for (let c = 0; c < d; c++) s += (dp[po + a * d + c] + dp[po + c * d + a]) * f[fo + c];
+        for (let c = 0; c < d; c++) s += (dxc[po + a * d + c] + dxc[po + c * d + a]) * f[fo + c];
         df[a] = s;
       }
       // Every field's embedding enters f with weight 1.
       for (let i = 0; i < F; i++) {
-        const o = e + i * d;
-        for (let k = 0; k < d; k++) dx[o + k] = dxz[o + k] + df[k];
+        const q = i * d;
+        for (let k = 0; k < d; k++) dx[e + q + k] = dxc[o + q + k] + df[k];
       }
     }
     return dx;
