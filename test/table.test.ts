@@ -164,3 +164,26 @@ test("stepBatch: errors keep their order and leave the batch ready; a sum that o
     assert.deepEqual(b.save(), a.save(), backend);
   }
 });
+
+test("step: a non-finite gradient or Hessian creates no row and keeps the order of the errors; an overflowing sum is no error", () => {
+  for (const backend of ["wasm", "ts"] as const) {
+    const t = createOptimizer("adahessian", {}, { backend }).table({ rowLength: 2, seed: 1 });
+    t.step([1], new Float32Array(2), { hessian: new Float32Array(2) });
+    const before = t.save();
+    const nan = new Float32Array([0, 0, 0, 0, 0, NaN]);
+    assert.throws(() => t.step([1, 2, 1], nan, { hessian: new Float32Array(6) }), /gradient is not finite at position 2 \(id 1\), column 1/);
+    assert.throws(() => t.step([1, 2, 3], nan), /gradient is not finite at position 2 \(id 3\)/);
+    assert.throws(() => t.step([1, -2, 3], nan, { hessian: new Float32Array(6) }), /gradient is not finite at position 2/);
+    assert.throws(() => t.step([1, -2, 3], new Float32Array(6), { hessian: new Float32Array([0, 0, Infinity, 0, 0, 0]) }), /hessian is not finite at position 1 \(id -2\), column 0/);
+    assert.throws(() => t.step([1, -2, 3], new Float32Array(6), { hessian: new Float32Array(6) }), /id -2 must be a non-negative safe integer/);
+    assert.throws(() => t.step([4, 5, 6], new Float32Array(6), { hessian: new Float32Array([0, 0, 0, NaN, 0, 0]) }), /hessian is not finite at position 1 \(id 5\), column 1/);
+    assert.equal(t.size, 1, `${backend}: no row created by a failed step`);
+    assert.deepEqual(t.save(), before);
+
+    const big = new Float32Array([3e38, 1, 3e38, 1]);
+    const a = createOptimizer("adam", {}, { backend }).table({ rowLength: 2, seed: 1 });
+    a.step([7, 7], big);
+    assert.equal(a.size, 1);
+    assert.equal(a.stepCount, 1);
+  }
+});

@@ -16,9 +16,15 @@ export interface Kernels {
    * two >= max(2n, 16)), writing each position's distinct slot to inverse (n
    * u32), then finds or creates the distinct ids' rows in order of first
    * appearance; writes their records (u32) to outRecs (room for n u64) and
-   * returns their count. hashes: scratch n u32.
+   * returns their count. hashes: scratch n u32. With g != 0 it first sums
+   * the gradient (and Hessian, h != 0) rows of d floats into outG (outH) as
+   * accumulateInverse does, and returns -1 without touching the index when a
+   * sum is not finite.
    */
-  dedupResolve(meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number): number;
+  dedupResolve(
+    meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number,
+    g: number, h: number, d: number, outG: number, outH: number,
+  ): number;
   /** Sums the gradient (and Hessian) rows of n positions into their distinct rows, in order of appearance. */
   accumulateInverse(inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number, u: number): void;
   /** out[i] = weights of recs[inverse[i]] (n x d floats); recs holds u distinct records. */

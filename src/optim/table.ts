@@ -171,22 +171,38 @@ export class SparseTable {
     this.ensureScratch(count);
     copyInto(this.optimizer, "gradient", grads, count * d, heap, this.sGrad);
     const label = (i: number): string => `position ${i} (id ${String(idAt(ids, i))})`;
-    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, count * d), d, label);
+    // Finiteness is checked on the sums, inside the lookup before any row is
+    // created (see stepBatch); the errors keep their order: each one below
+    // is reported only once the inputs checked before it are known finite.
     let h = 0;
-    if (this.sHess) {
-      if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-      copyInto(this.optimizer, "hessian", opts.hessian, count * d, heap, this.sHess);
-      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, count * d), d, label);
-      h = this.sHess;
-    } else if (opts.hessian !== undefined) {
-      throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
+    const inputsFinite = (): void => {
+      checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, count * d), d, label);
+      if (h) checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, count * d), d, label);
+    };
+    try {
+      if (this.sHess) {
+        if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
+        copyInto(this.optimizer, "hessian", opts.hessian, count * d, heap, this.sHess);
+        h = this.sHess;
+      } else if (opts.hessian !== undefined) {
+        throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
+      }
+      this.ensureRows(this.size + count);
+      this.batchRows = -1;
+      writeIds(this.optimizer, ids, heap, this.sIds);
+    } catch (e) {
+      inputsFinite();
+      throw e;
     }
-    this.ensureRows(this.size + count);
-    writeIds(this.optimizer, ids, heap, this.sIds);
     this.stamp++;
-    this.batchRows = -1;
-    const distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab);
-    k.accumulateInverse(this.sInv, count, this.sGrad, h, d, this.sUGrad, h ? this.sUHess : 0, distinct);
+    const uh = h ? this.sUHess : 0;
+    let distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab, this.sGrad, h, d, this.sUGrad, uh);
+    if (distinct < 0) {
+      inputsFinite();
+      // Finite inputs whose sum overflowed: no error, as ever.
+      distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab, 0, 0, d, 0, 0);
+      k.accumulateInverse(this.sInv, count, this.sGrad, h, d, this.sUGrad, uh, distinct);
+    }
     return { distinct, lr, hessian: h !== 0, stamp: this.stamp };
   }
 
@@ -206,7 +222,7 @@ export class SparseTable {
     this.ensureRows(this.size + n);
     writeIds(this.optimizer, ids, heap, this.sIds);
     this.stamp++;
-    this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab);
+    this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab, 0, 0, d, 0, 0);
     this.batchRows = n;
     k.gatherInverse(this.sURecs, this.sInv, n, d, this.sGrad, this.batchDistinct);
     res.set(heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));

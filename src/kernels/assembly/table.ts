@@ -163,12 +163,20 @@ function hashIds(ids: usize, n: i32, out: usize): void {
  * use them.) Writes the distinct records (u32) to outRecs (room
  * for n u64) and returns their count. hashes is scratch for n u32.
  *
+ * With g != 0 it also sums the gradient (and Hessian, h != 0) rows of the n
+ * positions into their distinct rows, as accumulateInverse does, before the
+ * index is touched; when a sum is not finite it returns -1 there, with no
+ * row created (inverse is written; the caller finds the culprit).
+ *
  * Every id is hashed once, four at a time, and the dedup loop does not
  * branch on whether an id is new (that branch mispredicts on about a third of
  * the ids of a heavy-tailed batch): the entry, key and hash are written either
  * way and the distinct count grows by 0 or 1.
  */
-export function dedupResolve(meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, tab: usize): i32 {
+export function dedupResolve(
+  meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, tab: usize,
+  g: usize, h: usize, d: i32, outG: usize, outH: usize,
+): i32 {
   hashIds(ids, n, hashes);
   let tcap: u32 = 16;
   while (tcap < <u32>n * 2) tcap <<= 1;
@@ -205,6 +213,12 @@ export function dedupResolve(meta: usize, ids: usize, n: i32, hashes: usize, inv
     u += <u32>!seen;
   }
   memory.fill(tab, 0, <usize>tcap * 4);
+  if (g) {
+    // Summed here, between the batch's dedup and the index, while the
+    // gradients are still in cache, and checked before any row is created.
+    accumulateInverse(inverse, n, g, h, d, outG, outH, <i32>u);
+    if (findNonFinite(outG, <i32>u * d) >= 0 || (h != 0 && findNonFinite(outH, <i32>u * d) >= 0)) return -1;
+  }
   // The index slots of all distinct ids are loaded first (independent loads
   // that overlap their misses), then probed in order, creating rows in order
   // of first appearance; the records replace the keys in outRecs (u32),
@@ -349,6 +363,16 @@ export function gather(recs: usize, n: i32, d: i32, out: usize): void {
 export function findNonFinite(p: usize, n: i32): i32 {
   const zero = f32x4.splat(0);
   let i = 0;
+  // x - x is 0 for finite x and NaN otherwise; sixteen floats a test.
+  for (; i + 16 <= n; i += 16) {
+    const q = p + <usize>i * 4;
+    const a = v128.load(q), b = v128.load(q, 16), c = v128.load(q, 32), e = v128.load(q, 48);
+    const ok = v128.and(
+      v128.and(f32x4.eq(f32x4.sub(a, a), zero), f32x4.eq(f32x4.sub(b, b), zero)),
+      v128.and(f32x4.eq(f32x4.sub(c, c), zero), f32x4.eq(f32x4.sub(e, e), zero)),
+    );
+    if (!i32x4.all_true(ok)) break;
+  }
   for (; i + 4 <= n; i += 4) {
     const v = v128.load(p + <usize>i * 4);
     if (!i32x4.all_true(f32x4.eq(f32x4.sub(v, v), zero))) break;

@@ -9,7 +9,7 @@ export function tsKernels(heap: Heap): Kernels {
     updateDense: (pp, xb, sb, ss, g, h, rows) => updateDense(heap, pp, xb, sb, ss, g, h, rows),
     updateSparse: (pp, recs, n, g, h) => updateSparse(heap, pp, recs, n, g, h),
     resolve: (meta, ids, n, out) => table.resolve(heap, meta, ids, n, out),
-    dedupResolve: (meta, ids, n, hs, inv, or, tab) => table.dedupResolve(heap, meta, ids, n, hs, inv, or, tab),
+    dedupResolve: (meta, ids, n, hs, inv, or, tab, g, h, d, og, oh) => table.dedupResolve(heap, meta, ids, n, hs, inv, or, tab, g, h, d, og, oh),
     accumulateInverse: (inv, n, g, h, d, og, oh) => table.accumulateInverse(heap, inv, n, g, h, d, og, oh),
     gatherInverse: (recs, inv, n, d, out) => table.gatherInverse(heap, recs, inv, n, d, out),
     lookup: (meta, lo, hi) => table.lookup(heap, meta, lo, hi),

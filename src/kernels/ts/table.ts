@@ -80,8 +80,11 @@ export function resolve(heap: Heap, meta: number, ids: number, n: number, out: n
   for (let i = 0; i < n; i++) u[(out >>> 2) + i] = findOrCreate(heap, meta, u[o + 2 * i], u[o + 2 * i + 1]);
 }
 
-/** Twin of the WebAssembly dedupResolve: same distinct order, inverse, records and row creation order; tab is left zero. */
-export function dedupResolve(heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number): number {
+/** Twin of the WebAssembly dedupResolve: same distinct order, inverse, sums, records and row creation order; tab is left zero. */
+export function dedupResolve(
+  heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number,
+  g: number, h: number, d: number, outG: number, outH: number,
+): number {
   const u = heap.u32, o = ids >>> 2, t = tab >>> 2, inv = inverse >>> 2;
   let tcap = 16;
   while (tcap < 2 * n) tcap *= 2;
@@ -105,6 +108,10 @@ export function dedupResolve(heap: Heap, meta: number, ids: number, n: number, h
     }
   }
   u.fill(0, t, t + tcap);
+  if (g) {
+    accumulateInverse(heap, inverse, n, g, h, d, outG, outH);
+    if (findNonFinite(heap, outG, keys.length * d) >= 0 || (h !== 0 && findNonFinite(heap, outH, keys.length * d) >= 0)) return -1;
+  }
   for (let j = 0; j < keys.length; j++) u[(outRecs >>> 2) + j] = findOrCreate(heap, meta, keys[j][0], keys[j][1]);
   return keys.length;
 }
