@@ -4,6 +4,8 @@ import {
 import { MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
 import { mulberry } from "./workload.js";
 import { withBackend } from "../test/helpers/backend.js";
+import { configureDense, denseReady } from "../src/kernels/dense.js";
+import { relaxedSimdAvailable } from "../src/kernels/dense-module.js";
 
 type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
 
@@ -40,10 +42,11 @@ function best(f: () => void, rounds: number, minMs: number): number {
  * forward (x W: batch x in x out), weight-gradient (x^T dy: in x batch x out)
  * and input-gradient (dy W^T: batch x out x in) shapes at batch 512, in GFLOPS
  * (2mkn per call; the WebAssembly figure includes copying the operands in and
- * the result out), plain TypeScript vs WebAssembly SIMD; then ms per
- * forward + backward step of each preset model at batch 512 with each backend.
+ * the result out), plain TypeScript vs WebAssembly SIMD, then WebAssembly on
+ * two threads and with fused multiply-adds; then ms per forward + backward
+ * step of each preset model at batch 512 with each backend and setting.
  */
-export function benchDense(emit: (o: object) => void, quick: boolean): void {
+export async function benchDense(emit: (o: object) => void, quick: boolean): Promise<void> {
   const batch = 512, rounds = quick ? 3 : 7, minMs = quick ? 20 : 60;
   const rand = mulberry(5);
   const fill = (n: number): Float32Array => {
@@ -94,6 +97,29 @@ export function benchDense(emit: (o: object) => void, quick: boolean): void {
     target_gflops: 35, meets_target: Math.min(...large) >= 35,
   });
 
+  // The large shapes again on two threads, and with fused multiply-adds.
+  const settings: [number, boolean][] = [[2, false]];
+  if (relaxedSimdAvailable()) settings.push([1, true], [2, true]);
+  for (const [threads, fma] of settings) {
+    configureDense({ threads, fma });
+    await denseReady();
+    const rates: number[] = [];
+    for (const [, inDim, outDim] of LAYERS) {
+      const shapes: [number, number, number][] = [[batch, inDim, outDim], [inDim, batch, outDim], [batch, outDim, inDim]];
+      variants.forEach(([, f], v) => {
+        const [m, k, n] = shapes[v];
+        if (m * k * n < 1 << 20) return;
+        const a = fill(m * k), b = fill(k * n), out = new Float32Array(m * n);
+        rates.push((2 * m * k * n) / withBackend("wasm", () => best(() => f(a, b, out, m, k, n), rounds, minMs)) / 1e9);
+      });
+    }
+    emit({
+      bench: "dense-summary", threads, fma, shapes: rates.length, note: "shapes with m*k*n >= 2^20",
+      wasm_gflops_min: +Math.min(...rates).toFixed(2), wasm_gflops_mean: +(rates.reduce((x, y) => x + y, 0) / rates.length).toFixed(2),
+    });
+  }
+  configureDense({ threads: 1, fma: false });
+
   // Small products: where WebAssembly starts to pay (WASM_MIN_WORK in src/nn/matmul.ts).
   for (const [m, k, n] of [[4, 4, 4], [4, 8, 8], [3, 5, 7], [6, 6, 8], [8, 8, 8], [16, 16, 16], [1, 512, 1], [2, 512, 2]]) {
     const a = fill(m * k), b = fill(k * n), out = new Float32Array(m * n);
@@ -119,11 +145,20 @@ export function benchDense(emit: (o: object) => void, quick: boolean): void {
     for (const b of ["wasm", "ts"] as const) {
       ms[b] = withBackend(b, () => best(step, b === "ts" ? (quick ? 2 : 3) : rounds, b === "ts" ? 0 : minMs)) * 1e3;
     }
+    for (const [threads, fma] of settings) {
+      configureDense({ threads, fma });
+      await denseReady();
+      ms[`wasm_${threads}${fma ? "_fma" : ""}`] = withBackend("wasm", () => best(step, rounds, minMs)) * 1e3;
+    }
+    configureDense({ threads: 1, fma: false });
     const samples = batch / (ms.wasm / 1e3);
     emit({
       bench: "dense-model-step", model: name, batch, what: "forward (training) + backward, no optimizer",
       ts_ms: +ms.ts.toFixed(2), wasm_ms: +ms.wasm.toFixed(2), speedup: +(ms.ts / ms.wasm).toFixed(1),
       wasm_samples_per_sec: Math.round(samples),
+      wasm_2_threads_ms: ms.wasm_2 === undefined ? null : +ms.wasm_2.toFixed(2),
+      wasm_fma_ms: ms.wasm_1_fma === undefined ? null : +ms.wasm_1_fma.toFixed(2),
+      wasm_2_threads_fma_ms: ms.wasm_2_fma === undefined ? null : +ms.wasm_2_fma.toFixed(2),
     });
   }
 }

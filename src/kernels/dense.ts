@@ -120,8 +120,13 @@ class DenseEngine {
   private readonly helper: DenseHelper | undefined;
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
-  /** Rows of C this thread computes in a split product, by shape (adapted as it runs). */
-  private readonly splits = new Map<number, number>();
+  /**
+   * Rows of C this thread computes in a split product, by shape (adapted as it
+   * runs): records of (layout, m, k, n, rows), searched in order (a model has
+   * a handful of shapes; the oldest record is replaced beyond 64).
+   */
+  private readonly splits = new Int32Array(64 * 5);
+  private splitCount = 0;
   private f32: Float32Array;
   /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
   private readonly cViews = new Map<number, Float32Array>();
@@ -169,6 +174,17 @@ class DenseEngine {
     }
   }
 
+  /** Index of the split record of this shape, made (half of m, a multiple of 4) if new. */
+  private splitSlot(code: number, m: number, k: number, n: number): number {
+    const sp = this.splits, used = Math.min(this.splitCount, 64);
+    for (let i = 0; i < used * 5; i += 5) {
+      if (sp[i] === code && sp[i + 1] === m && sp[i + 2] === k && sp[i + 3] === n) return i;
+    }
+    const i = (this.splitCount++ % 64) * 5;
+    sp[i] = code; sp[i + 1] = m; sp[i + 2] = k; sp[i + 3] = n; sp[i + 4] = (m >> 3) << 2;
+    return i;
+  }
+
   /** Stops the helper thread. */
   close(): void {
     this.helper?.close();
@@ -184,13 +200,12 @@ class DenseEngine {
     const code = LAYOUT_CODE[layout];
     const h = this.helper;
     if (h?.ready === true && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
-      const key = ((code * 65536 + m) * 65536 + k) * 65536 + n;
-      let mid = this.splits.get(key) ?? (m >> 3) << 2;
+      const slot = this.splitSlot(code, m, k, n), sp = this.splits;
+      const mid = sp[slot + 4];
       h.start(code, a, b, c, m, k, n, mid, m, work);
       this.ex.sgemmRows(code, a, b, c, m, k, n, 0, mid, work, 0);
       // Whoever finished first takes 4 more rows next time.
-      mid = h.done ? Math.max(4, mid - 4) : Math.min(m - 4 - (m & 3), mid + 4);
-      this.splits.set(key, mid);
+      sp[slot + 4] = h.done ? Math.max(4, mid - 4) : Math.min(m - 4 - (m & 3), mid + 4);
       h.finish();
       this.splitProducts++;
       return;
