@@ -73,9 +73,7 @@ function carve(floats: readonly number[]): number[] {
 /**
  * Memory of one cross-layer call (src/kernels/assembly/cross.ts), n = batch * dim:
  * forward  x0 [n] | xl [n] | w [dim] | b [dim] | s [batch] | y [n] | work area of s = xl * w;
- * backward dy [n] | x0 [n] | xl [n] | s [batch] | w [dim] | dx0 [n] | dxl [n] | ds [batch] | db [dim] | dw [dim] | acc [n].
- * acc, the cross network's input gradient, stays in place from one layer's
- * backward to the next (same batch and dim, no other kernel call between).
+ * backward dy [n] | x0 [n] | xl [n] | s [batch] | w [dim] | dx0 [n] | dxl [n] | ds [batch] | db [dim] | dw [dim].
  */
 function crossForwardLayout(batch: number, dim: number): number[] {
   const n = batch * dim;
@@ -83,7 +81,7 @@ function crossForwardLayout(batch: number, dim: number): number[] {
 }
 function crossBackwardLayout(batch: number, dim: number): number[] {
   const n = batch * dim;
-  return carve([n, n, n, batch, dim, n, n, batch, dim, dim, n]);
+  return carve([n, n, n, batch, dim, n, n, batch, dim, dim]);
 }
 
 /** Bytes of kernel memory a cross-layer forward or backward of this size needs. */
@@ -92,21 +90,42 @@ export function crossBytes(batch: number, dim: number): number {
   return Math.max(f[f.length - 1] + denseWorkBytes(batch, dim, 1), b[b.length - 1]);
 }
 
+/** True when a whole cross network of this size runs in one WebAssembly memory. */
+export function crossNetFits(batch: number, dim: number, count: number): boolean {
+  const f = crossNetForwardLayout(batch, dim, count), b = crossNetBackwardLayout(batch, dim, count);
+  return Math.max(f[f.length - 1] + denseWorkBytes(batch, dim, 1), b[b.length - 1]) <= MAX_BYTES;
+}
+
 /** True when a cross-layer step of this size fits in one WebAssembly memory. */
 export function crossFits(batch: number, dim: number): boolean {
   return crossBytes(batch, dim) <= MAX_BYTES;
 }
 
-/** One layer's part in {@link denseCrossNetBackward}. */
-export interface CrossAccumulation {
-  /** The network's last layer, whose backward runs first: the accumulator starts at +0. */
-  first: boolean;
-  /** The network's first layer, whose backward runs last: dxl is added too and the sum written to out. */
-  last: boolean;
-  /** Receives the network's input gradient on the last call (batch * dim floats). */
-  out: Float32Array;
-  /** Added to the network's input gradient last (another path's gradient of the same input). */
-  addend?: Float32Array;
+/** One layer of a cross network as {@link denseCrossNetForward} and {@link denseCrossNetBackward} see it. */
+export interface CrossNetLayer {
+  /** Its parameters (dim floats each). */
+  w: Float32Array;
+  b: Float32Array;
+  /** Forward outputs, kept for backward: s = x_l . w (batch floats) and y = x_{l+1} (batch * dim). */
+  s: Float32Array;
+  y: Float32Array;
+  /** Backward outputs: the parameters' gradients (dim floats each). */
+  dw: Float32Array;
+  db: Float32Array;
+}
+
+/**
+ * Memory of a whole cross network of `count` layers, n = batch * dim:
+ * forward  x0 [n] | x_1 .. x_count [n each] | s_0 .. [batch each] | w_0 .. [dim each] | b_0 .. [dim each] | work of s = x_l w;
+ * backward dy [n] | x0 [n] | x_1 .. x_{count-1} [n each] | s_0 .. | w_0 .. | dx0 [n] | g0 [n] | g1 [n] | ds [batch] | db [dim] | dw [dim] | acc [n].
+ */
+function crossNetForwardLayout(batch: number, dim: number, count: number): number[] {
+  const n = batch * dim;
+  return carve([n, ...Array<number>(count).fill(n), ...Array<number>(count).fill(batch), ...Array<number>(2 * count).fill(dim)]);
+}
+function crossNetBackwardLayout(batch: number, dim: number, count: number): number[] {
+  const n = batch * dim;
+  return carve([n, n, ...Array<number>(count - 1).fill(n), ...Array<number>(count).fill(batch), ...Array<number>(count).fill(dim), n, n, n, batch, dim, dim, n]);
 }
 
 /** Products smaller than this (m * k * n multiply-adds) run on one thread: the hand-over costs more. */
@@ -264,18 +283,13 @@ class DenseEngine {
     this.get(f, y, py, n);
   }
 
-  /**
-   * Without acc: dx0 and dxl copied out. With acc (see {@link denseCrossNetBackward}):
-   * dx0 added to the accumulator, then dxl copied out, or, for the last call,
-   * dxl also added and the accumulator copied out to acc.out.
-   */
+  /** One cross layer's backward loops and dw = transpose(xl) * ds; dx0, dxl, ds, db, dw copied out. */
   crossBackward(
     dy: Float32Array, x0: Float32Array, xl: Float32Array, s: Float32Array, w: Float32Array,
     dx0: Float32Array, dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number,
-    acc?: CrossAccumulation,
   ): void {
     const n = batch * d;
-    const [pdy, px0, pxl0, ps, pw, pdx0, pdxl, pds, pdb, pdw, pacc, end] = crossBackwardLayout(batch, d);
+    const [pdy, px0, pxl0, ps, pw, pdx0, pdxl, pds, pdb, pdw, end] = crossBackwardLayout(batch, d);
     this.reserve(end);
     const f = this.floats();
     this.put(f, dy, pdy, n);
@@ -287,22 +301,68 @@ class DenseEngine {
     this.ex.crossBackward(pdy, px0, ps, pw, pdx0, pdxl, pds, pdb, batch, d);
     // dw = transpose(x_l) * ds, [d x batch] by [batch x 1]: a single column, no work area.
     this.ex.sgemmTransA(pxl, pds, pdw, d, batch, 1, end);
-    if (acc) {
-      this.ex.crossAccumulate(pacc, pdx0, pdxl, n, acc.first ? 1 : 0, acc.last ? 1 : 0);
-      if (acc.last && acc.addend) {
-        // dx0's slot is free now: the addend goes there and one more pass adds it.
-        this.put(f, acc.addend, pdx0, n);
-        this.ex.crossAccumulate(pacc, pdx0, pdxl, n, 0, 0);
-      }
-      if (acc.last) this.get(f, acc.out, pacc, n);
-      else this.get(f, dxl, pdxl, n);
-    } else {
-      this.get(f, dx0, pdx0, n);
-      this.get(f, dxl, pdxl, n);
-    }
+    this.get(f, dx0, pdx0, n);
+    this.get(f, dxl, pdxl, n);
     this.get(f, ds, pds, batch);
     this.get(f, db, pdb, d);
     this.get(f, dw, pdw, d);
+  }
+
+  /** See {@link denseCrossNetForward}. */
+  crossNetForward(x0: Float32Array, layers: readonly CrossNetLayer[], batch: number, d: number): void {
+    const n = batch * d, L = layers.length;
+    const at = crossNetForwardLayout(batch, d, L), work = at[at.length - 1];
+    this.reserve(work + denseWorkBytes(batch, d, 1));
+    const f = this.floats();
+    this.put(f, x0, at[0], n);
+    for (let l = 0; l < L; l++) {
+      this.put(f, layers[l].w, at[1 + 2 * L + l], d);
+      this.put(f, layers[l].b, at[1 + 3 * L + l], d);
+    }
+    for (let l = 0; l < L; l++) {
+      const pxl = at[l], ps = at[1 + L + l];
+      this.ex.sgemm(pxl, at[1 + 2 * L + l], ps, batch, d, 1, work);
+      this.ex.crossForward(at[0], pxl, ps, at[1 + 3 * L + l], at[l + 1], batch, d);
+      this.get(f, layers[l].s, ps, batch);
+      this.get(f, layers[l].y, at[l + 1], n);
+    }
+  }
+
+  /** See {@link denseCrossNetBackward}. */
+  crossNetBackward(
+    dy: Float32Array, x0: Float32Array, layers: readonly CrossNetLayer[], out: Float32Array, addend: Float32Array | undefined,
+    batch: number, d: number,
+  ): void {
+    const n = batch * d, L = layers.length;
+    const at = crossNetBackwardLayout(batch, d, L);
+    const [pdx0, pg0, pg1, pds, pdb, pdw, pacc, end] = at.slice(at.length - 8);
+    this.reserve(end);
+    const f = this.floats();
+    this.put(f, dy, at[0], n);
+    this.put(f, x0, at[1], n);
+    for (let l = 1; l < L; l++) this.put(f, layers[l - 1].y, at[1 + l], n);
+    for (let l = 0; l < L; l++) {
+      this.put(f, layers[l].s, at[L + 1 + l], batch);
+      this.put(f, layers[l].w, at[2 * L + 1 + l], d);
+    }
+    // From the last layer to the first; the gradient through the x_l chain
+    // alternates between g0 and g1, dx0 of every layer adds up in acc.
+    let g = at[0];
+    for (let l = L - 1; l >= 0; l--) {
+      const pxl = at[1 + l], next = g === pg0 ? pg1 : pg0;
+      this.ex.crossBackward(g, at[1], at[L + 1 + l], at[2 * L + 1 + l], pdx0, next, pds, pdb, batch, d);
+      this.ex.sgemmTransA(pxl, pds, pdw, d, batch, 1, end);
+      this.ex.crossAccumulate(pacc, pdx0, next, n, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0);
+      this.get(f, layers[l].db, pdb, d);
+      this.get(f, layers[l].dw, pdw, d);
+      g = next;
+    }
+    if (addend) {
+      // dx0's slot is free now: the addend goes there and one more pass adds it.
+      this.put(f, addend, pdx0, n);
+      this.ex.crossAccumulate(pacc, pdx0, g, n, 0, 0);
+    }
+    this.get(f, out, pacc, n);
   }
 
   /** See {@link denseDropout}: memory st (16 bytes) | x [n] | y [n] | mask [n]. */
@@ -505,19 +565,26 @@ export function denseCrossBackward(
 }
 
 /**
- * One layer of the cross network's backward, from the last layer to the
- * first, with the network's input gradient accumulated in kernel memory:
- * as {@link denseCrossBackward}, but instead of dx0 going out, the
- * accumulator becomes (first ? +0 : accumulator) + dx0, and on the last call
- * (+ dxl) it is written to acc.out (dxl is then not written). The calls of
- * one network backward must follow each other with the same batch and d and
- * no other dense kernel call between.
+ * A whole cross network's forward in WebAssembly SIMD, x0 copied in once:
+ * for each layer l (x_0 = x0), s_l = x_l . w_l and x_{l+1} = x0 * s_l + b_l + x_l,
+ * with the float32 contract of src/nn/cross.ts (the bits of its layers one
+ * by one). Writes each layer's s and y.
+ */
+export function denseCrossNetForward(x0: Float32Array, layers: readonly CrossNetLayer[], batch: number, d: number): void {
+  getEngine().crossNetForward(x0, layers, batch, d);
+}
+
+/**
+ * The whole network's backward from the gradient dy of its output: each
+ * layer's dw and db, and into `out` the gradient of x0, (the sum over the
+ * layers, last to first, of dx0 plus, at the first layer, its dxl) + addend,
+ * as src/nn/cross.ts adds them. Each layer's s and y must hold its forward's.
  */
 export function denseCrossNetBackward(
-  dy: Float32Array, x0: Float32Array, xl: Float32Array, s: Float32Array, w: Float32Array,
-  dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number, acc: CrossAccumulation,
+  dy: Float32Array, x0: Float32Array, layers: readonly CrossNetLayer[], out: Float32Array, addend: Float32Array | undefined,
+  batch: number, d: number,
 ): void {
-  getEngine().crossBackward(dy, x0, xl, s, w, dxl, dxl, ds, db, dw, batch, d, acc);
+  getEngine().crossNetBackward(dy, x0, layers, out, addend, batch, d);
 }
 
 /**

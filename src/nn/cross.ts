@@ -5,7 +5,8 @@ import { initBound, uniformInit } from "./init.js";
 import { checkDim } from "./linear.js";
 import { getMatmulBackend, matmul, matmulTransA } from "./matmul.js";
 import {
-  crossFits, denseAvailable, denseCrossBackward, denseCrossForward, denseCrossNetBackward, type CrossAccumulation,
+  crossFits, crossNetFits, denseAvailable, denseCrossBackward, denseCrossForward, denseCrossNetBackward, denseCrossNetForward,
+  type CrossNetLayer,
 } from "../kernels/dense.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
@@ -18,11 +19,11 @@ const fr = Math.fround;
  * "wasm" the WebAssembly ones, "auto" WebAssembly when it loads and fits.
  * Both give the same bits, so this changes speed only.
  */
-function crossWasm(batch: number, dim: number): boolean {
+function crossWasm(batch: number, dim: number, count = 1): boolean {
   const b = getMatmulBackend();
   if (b === "ts") return false;
   if (b === "wasm") return true;
-  return crossFits(batch, dim) && denseAvailable();
+  return (count === 1 ? crossFits(batch, dim) && crossNetFits(batch, dim, 1) : crossNetFits(batch, dim, count)) && denseAvailable();
 }
 
 /** Gradients of a {@link CrossLayer}'s two inputs (internal buffers, batch x dim). */
@@ -135,18 +136,21 @@ export class CrossLayer {
   }
 
   /**
-   * {@link CrossNet}'s WebAssembly backward of this layer: the grads of w and
-   * b as in {@link backward}, dx0 added to the network's input gradient in
-   * kernel memory (see denseCrossNetBackward); returns dxl, or acc.out when
-   * acc.last.
+   * For {@link CrossNet}'s WebAssembly path, which runs the whole network in
+   * one call: records this layer's inputs as {@link forward} would and returns
+   * the buffers the kernels fill (s and y now, dw and db in the backward).
    */
-  backwardAccumulate(dy: Float32Array, batch: number, acc: CrossAccumulation): Float32Array {
+  bindNet(x0: Float32Array, xl: Float32Array, batch: number): CrossNetLayer {
+    this.x0 = x0;
+    this.xl = xl;
+    this.batch = batch;
+    return this.netBuffers(batch);
+  }
+
+  /** The same buffers for the backward of the last {@link bindNet}. */
+  netBuffers(batch: number): CrossNetLayer {
     checkBackward(this.name, this.batch, batch);
-    const d = this.dim, n = batch * d;
-    checkInput(this.name, dy, n);
-    const dxl = this.dxl.take(n), ds = this.ds.take(batch);
-    denseCrossNetBackward(dy, this.x0, this.xl, this.s.take(batch), this.w.value, dxl, ds, this.b.grad, this.w.grad, batch, d, acc);
-    return acc.last ? acc.out : dxl;
+    return { w: this.w.value, b: this.b.value, s: this.s.take(batch), y: this.y.take(batch * this.dim), dw: this.w.grad, db: this.b.grad };
   }
 
   params(): Param[] {
@@ -164,6 +168,7 @@ export class CrossNet implements Layer {
   readonly outDim: number;
   readonly layers: readonly CrossLayer[];
   private batch = 0;
+  private x0: Float32Array = new Float32Array(0);
   private readonly dx = new Scratch();
 
   /** Layers are named `${name}.0`, `${name}.1`, ... */
@@ -178,7 +183,18 @@ export class CrossNet implements Layer {
     checkBatch(this.name, batch);
     checkInput(this.name, x0, batch * this.inDim);
     let x = x0;
-    for (const l of this.layers) x = l.forward(x0, x, batch);
+    this.x0 = x0;
+    if (this.layers.length > 0 && crossWasm(batch, this.inDim, this.layers.length)) {
+      // The whole network in one call: x0 crosses into kernel memory once.
+      const io = this.layers.map((l) => {
+        const b = l.bindNet(x0, x, batch);
+        x = b.y;
+        return b;
+      });
+      denseCrossNetForward(x0, io, batch, this.inDim);
+    } else {
+      for (const l of this.layers) x = l.forward(x0, x, batch);
+    }
     this.batch = batch;
     return x;
   }
@@ -194,11 +210,10 @@ export class CrossNet implements Layer {
     checkInput(this.name, dy, n);
     if (addend) checkInput(this.name, addend, n);
     const count = this.layers.length;
-    if (count > 0 && crossWasm(batch, this.inDim)) {
-      // The same sums in WebAssembly, dx kept in kernel memory between the layers.
+    if (count > 0 && crossWasm(batch, this.inDim, count)) {
+      // The same sums in WebAssembly, the whole network in one call.
       const out = this.dx.take(n);
-      let g = dy;
-      for (let i = count - 1; i >= 0; i--) g = this.layers[i].backwardAccumulate(g, batch, { first: i === count - 1, last: i === 0, out, addend });
+      denseCrossNetBackward(dy, this.x0, this.layers.map((l) => l.netBuffers(batch)), out, addend, batch, this.inDim);
       return out;
     }
     const dx = this.dx.take(n).fill(0);
