@@ -1,5 +1,7 @@
 import { availableParallelism } from "node:os";
+import { performance } from "node:perf_hooks";
 import { DenseHelper } from "./dense-helper.js";
+import { SplitPlanner } from "./dense-split.js";
 import { denseImports, denseModule, relaxedSimdAvailable } from "./dense-module.js";
 import { HEAP_BASE } from "./layout.js";
 
@@ -139,13 +141,7 @@ class DenseEngine {
   private readonly helper: DenseHelper | undefined;
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
-  /**
-   * Rows of C this thread computes in a split product, by shape (adapted as it
-   * runs): records of (layout, m, k, n, rows), searched in order (a model has
-   * a handful of shapes; the oldest record is replaced beyond 64).
-   */
-  private readonly splits = new Int32Array(64 * 5);
-  private splitCount = 0;
+  private readonly planner = new SplitPlanner();
   private f32: Float32Array;
   /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
   private readonly cViews = new Map<number, Float32Array>();
@@ -193,17 +189,6 @@ class DenseEngine {
     }
   }
 
-  /** Index of the split record of this shape, made (half of m, a multiple of 4) if new. */
-  private splitSlot(code: number, m: number, k: number, n: number): number {
-    const sp = this.splits, used = Math.min(this.splitCount, 64);
-    for (let i = 0; i < used * 5; i += 5) {
-      if (sp[i] === code && sp[i + 1] === m && sp[i + 2] === k && sp[i + 3] === n) return i;
-    }
-    const i = (this.splitCount++ % 64) * 5;
-    sp[i] = code; sp[i + 1] = m; sp[i + 2] = k; sp[i + 3] = n; sp[i + 4] = (m >> 3) << 2;
-    return i;
-  }
-
   /** Stops the helper thread. */
   close(): void {
     this.helper?.close();
@@ -211,24 +196,33 @@ class DenseEngine {
 
   /**
    * c = op(a) * op(b) on operands already in the memory, with the work area at
-   * `work`. Large products (m > 1, n > 1) are split by rows of C between this
-   * thread and the helper: the same bits as one call, whatever the split (see
-   * matmul.ts), so the split adapts to which thread finishes first.
+   * `work`. Large products (m > 1, n > 1) may be split by rows of C between
+   * this thread and the helper: the same bits as one call, whatever the split
+   * (see matmul.ts), so {@link SplitPlanner} decides from timings.
    */
   product(layout: DenseLayout, a: number, b: number, c: number, m: number, k: number, n: number, work: number): void {
     const code = LAYOUT_CODE[layout];
     const h = this.helper;
     if (h?.ready === true && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
-      const slot = this.splitSlot(code, m, k, n), sp = this.splits;
-      const mid = sp[slot + 4];
-      h.start(code, a, b, c, m, k, n, mid, m, work);
-      this.ex.sgemmRows(code, a, b, c, m, k, n, 0, mid, work, 0);
-      // Whoever finished first takes 4 more rows next time.
-      sp[slot + 4] = h.done ? Math.max(4, mid - 4) : Math.min(m - 4 - (m & 3), mid + 4);
-      h.finish();
-      this.splitProducts++;
+      const plan = this.planner, slot = plan.slot(code, m, k, n), t0 = performance.now();
+      if (plan.split(slot)) {
+        const mid = plan.mid(slot);
+        h.start(code, a, b, c, m, k, n, mid, m, work);
+        this.ex.sgemmRows(code, a, b, c, m, k, n, 0, mid, work, 0);
+        const helperFirst = h.done;
+        h.finish();
+        plan.splitDone(slot, performance.now() - t0, helperFirst);
+        this.splitProducts++;
+      } else {
+        this.whole(code, a, b, c, m, k, n, work);
+        plan.wholeDone(slot, performance.now() - t0);
+      }
       return;
     }
+    this.whole(code, a, b, c, m, k, n, work);
+  }
+
+  private whole(code: number, a: number, b: number, c: number, m: number, k: number, n: number, work: number): void {
     if (code === 0) this.ex.sgemm(a, b, c, m, k, n, work);
     else if (code === 1) this.ex.sgemmTransA(a, b, c, m, k, n, work);
     else this.ex.sgemmTransB(a, b, c, m, k, n, work);

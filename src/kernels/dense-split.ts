@@ -1,0 +1,58 @@
+/**
+ * When and how to split a product between the two threads, learnt per shape
+ * (layout, m, k, n) as training runs. Both choices give the same bits, so
+ * they may follow timings:
+ * - where: the calling thread takes rows 0..mid of C, the helper the rest;
+ *   whoever finished first takes 4 more rows next time;
+ * - whether: a moving average of the wall time of split and of whole runs;
+ *   one call in 32 runs the other way to keep both current. On a machine
+ *   whose other core is busy, a split waits for the helper to be scheduled
+ *   and loses: then products stay whole.
+ */
+export class SplitPlanner {
+  private static readonly SLOTS = 64;
+  private static readonly W = 8; // code, m, k, n, mid, split ms, whole ms, calls
+  private readonly rec = new Float64Array(SplitPlanner.SLOTS * SplitPlanner.W);
+  private made = 0;
+
+  /** The record of this shape, made if new (mid half of m, a multiple of 4; no timings). */
+  slot(code: number, m: number, k: number, n: number): number {
+    const r = this.rec, W = SplitPlanner.W, used = Math.min(this.made, SplitPlanner.SLOTS);
+    for (let i = 0; i < used * W; i += W) {
+      if (r[i] === code && r[i + 1] === m && r[i + 2] === k && r[i + 3] === n) return i;
+    }
+    const i = (this.made++ % SplitPlanner.SLOTS) * W;
+    r[i] = code; r[i + 1] = m; r[i + 2] = k; r[i + 3] = n; r[i + 4] = (m >> 3) << 2;
+    r[i + 5] = NaN; r[i + 6] = NaN; r[i + 7] = 0;
+    return i;
+  }
+
+  /** Rows the calling thread computes. */
+  mid(slot: number): number {
+    return this.rec[slot + 4];
+  }
+
+  /** Whether the next call of this shape is split. */
+  split(slot: number): boolean {
+    const r = this.rec, calls = ++r[slot + 7];
+    const splitMs = r[slot + 5], wholeMs = r[slot + 6];
+    if (Number.isNaN(splitMs)) return true;
+    if (Number.isNaN(wholeMs)) return false;
+    if (calls % 32 === 0) return false;
+    if (calls % 32 === 16) return true;
+    return splitMs < wholeMs;
+  }
+
+  /** Records a split call's wall time and who finished first. */
+  splitDone(slot: number, ms: number, helperFirst: boolean): void {
+    const r = this.rec, m = r[slot + 1], mid = r[slot + 4];
+    r[slot + 4] = helperFirst ? Math.max(4, mid - 4) : Math.min(m - 4 - (m % 4), mid + 4);
+    r[slot + 5] = Number.isNaN(r[slot + 5]) ? ms : 0.8 * r[slot + 5] + 0.2 * ms;
+  }
+
+  /** Records a whole call's wall time. */
+  wholeDone(slot: number, ms: number): void {
+    const r = this.rec;
+    r[slot + 6] = Number.isNaN(r[slot + 6]) ? ms : 0.8 * r[slot + 6] + 0.2 * ms;
+  }
+}
