@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import {
-  C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  C_ACTIVE, C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
   CONTROL_WORDS, OP_QUIT, OP_ROWS, type DenseWorkerData,
 } from "./dense-protocol.js";
 
@@ -37,6 +37,16 @@ export class DenseHelper {
    */
   get ready(): boolean {
     return this.failure === undefined && Atomics.load(this.ctl, C_READY) === 1;
+  }
+
+  /**
+   * Starts or ends a phase of many products: during one the helper spins
+   * between jobs (it is woken now, so that its wake-up overlaps the caller's
+   * work before the first product), outside it sleeps.
+   */
+  active(on: boolean): void {
+    Atomics.store(this.ctl, C_ACTIVE, on ? 1 : 0);
+    if (on && Atomics.load(this.ctl, C_SLEEPING) === 1) Atomics.notify(this.ctl, C_SEQ);
   }
 
   /** Throws the helper's failure, if any. */

@@ -23,7 +23,17 @@ export const C_WORK = 13;
 export const C_READY = 14;
 /** 1 while the helper sleeps in Atomics.wait: only then does a new job need a (costly) wake-up. */
 export const C_SLEEPING = 15;
-export const CONTROL_WORDS = 16;
+/**
+ * 1 while the caller is in a phase of many products (a training step's
+ * forward and backward): the helper then waits for work spinning, not
+ * sleeping, so that a hand-over costs well under a microsecond instead of a
+ * thread wake-up. At most ACTIVE_SPIN_MS without work, then it sleeps anyway.
+ */
+export const C_ACTIVE = 16;
+export const CONTROL_WORDS = 20;
+
+/** The longest the helper spins in an active phase without work before it sleeps. */
+export const ACTIVE_SPIN_MS = 20;
 
 /** C_OP values. */
 export const OP_ROWS = 1;

@@ -50,6 +50,15 @@ export class SplitPlanner {
     r[slot + 5] = Number.isNaN(r[slot + 5]) ? ms : 0.8 * r[slot + 5] + 0.2 * ms;
   }
 
+  /** Every shape's record, for benchmarks and tuning. */
+  shapes(): { layout: number; m: number; k: number; n: number; mid: number; splitMs: number; wholeMs: number; calls: number }[] {
+    const r = this.rec, W = SplitPlanner.W, out = [];
+    for (let i = 0; i < Math.min(this.made, SplitPlanner.SLOTS) * W; i += W) {
+      out.push({ layout: r[i], m: r[i + 1], k: r[i + 2], n: r[i + 3], mid: r[i + 4], splitMs: r[i + 5], wholeMs: r[i + 6], calls: r[i + 7] });
+    }
+    return out;
+  }
+
   /** Records a whole call's wall time. */
   wholeDone(slot: number, ms: number): void {
     const r = this.rec;

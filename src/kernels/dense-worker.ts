@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { workerData } from "node:worker_threads";
 import { denseImports } from "./dense-module.js";
 import {
-  C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
   HELPER_SPIN_MS, OP_QUIT, type DenseWorkerData,
 } from "./dense-protocol.js";
 
@@ -20,20 +20,30 @@ const ctl = new Int32Array(control);
 let seen = Atomics.load(ctl, C_SEQ);
 Atomics.store(ctl, C_READY, 1);
 
-/** The next job's sequence number: spins a little, then sleeps until one comes. */
+/**
+ * The next job's sequence number: spins a little (for the whole of an active
+ * phase, up to ACTIVE_SPIN_MS without work), then sleeps until a job or an
+ * active phase comes.
+ */
 function next(): number {
-  const until = performance.now() + HELPER_SPIN_MS;
-  for (let i = 0; ; i++) {
-    const seq = Atomics.load(ctl, C_SEQ);
-    if (seq !== seen) return seq;
-    if ((i & 63) === 63 && performance.now() > until) break;
-  }
+  let until = performance.now() + HELPER_SPIN_MS;
   for (;;) {
+    for (let i = 0; ; i++) {
+      const seq = Atomics.load(ctl, C_SEQ);
+      if (seq !== seen) return seq;
+      if ((i & 63) === 63) {
+        const now = performance.now();
+        if (Atomics.load(ctl, C_ACTIVE) === 1) {
+          if (now > until + ACTIVE_SPIN_MS) break;
+        } else if (now > until) {
+          break;
+        }
+      }
+    }
     Atomics.store(ctl, C_SLEEPING, 1);
     Atomics.wait(ctl, C_SEQ, seen);
     Atomics.store(ctl, C_SLEEPING, 0);
-    const seq = Atomics.load(ctl, C_SEQ);
-    if (seq !== seen) return seq;
+    until = performance.now() + HELPER_SPIN_MS;
   }
 }
 

@@ -141,7 +141,7 @@ class DenseEngine {
   private readonly helper: DenseHelper | undefined;
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
-  private readonly planner = new SplitPlanner();
+  readonly planner = new SplitPlanner();
   private f32: Float32Array;
   /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
   private readonly cViews = new Map<number, Float32Array>();
@@ -187,6 +187,11 @@ class DenseEngine {
       this.helper.check();
       await new Promise((r) => setTimeout(r, 1));
     }
+  }
+
+  /** See {@link denseActive}. */
+  active(on: boolean): void {
+    if (this.helper?.ready === true) this.helper.active(on);
   }
 
   /** Stops the helper thread. */
@@ -588,6 +593,23 @@ export function denseCrossNetBackward(
  */
 export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
   getEngine().dropout(state, x, y, mask, n, threshold, keep);
+}
+
+/**
+ * Marks a phase of many products, such as a training step's forward and
+ * backward: with two threads the helper then waits for work spinning instead
+ * of sleeping (at most 20 ms without work), which makes splitting the small
+ * products of CTR models pay. Call with false when the phase ends (the sparse
+ * table work follows), so that the helper does not hold a core meanwhile.
+ * Optional: without it the helper sleeps between products.
+ */
+export function denseActive(on: boolean): void {
+  engine?.active(on);
+}
+
+/** The split planner's record of every product shape (empty on one thread), for benchmarks. */
+export function denseSplitShapes(): ReturnType<SplitPlanner["shapes"]> {
+  return engine ? engine.planner.shapes() : [];
 }
 
 /** Products split between two threads since the settings last changed (0 on one thread). */

@@ -12,6 +12,7 @@ import { MAX_SHARDS, ShardedTable, type EmbeddingTable } from "../optim/sharded.
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
 import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
+import { denseActive } from "../kernels/dense.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
 
 /** Settings of a training run. */
@@ -298,12 +299,15 @@ export async function trainModel(
       const seed = stepSeed(m.settings.seed, m.tables[0]?.stepCount ?? pos.steps);
       const hess: TrainedArrays | undefined = hutch?.estimate(b.keys, inputs, b.labels, n, seed);
       m.model.reseed(seed);
+      denseActive(true);
       const logits = m.model.forward(inputs, n, true);
       const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
       const fail = (detail: string): DivergenceError => new DivergenceError(pos.steps + 1, b.lines[0], b.lines[n - 1], file.path, detail);
       let bad: string | undefined = Number.isFinite(loss) ? undefined : `the log loss is ${loss}`;
+      if (bad !== undefined) denseActive(false);
       if (bad === undefined) {
         const grads = m.model.backward(dlogits, n);
+        denseActive(false);
         // With skipping, look before touching anything, so a skipped batch changes nothing.
         if (control.skipNonFinite) bad = nonFiniteGradient(m, grads);
         if (bad === undefined) {
