@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Random } from "../src/nn/random.js";
+import { Dropout } from "../src/nn/dropout.js";
 import { randomArray, rng, sameBits } from "./helpers/rng.js";
 import { withBackend } from "./helpers/backend.js";
 
@@ -20,5 +21,24 @@ for (const backend of ["ts", "wasm", "auto"] as const) test(`Random.dropout (${b
     }
     assert.ok(sameBits(mask, mRef) && sameBits(y, yRef), `threshold ${threshold} n ${n}`);
     for (let i = 0; i < 10; i++) assert.equal(a.nextU32(), b.nextU32());
+  }
+});
+
+test("Dropout layer: the same outputs and input gradients on every backend, the WebAssembly one replaying the mask in backward", () => {
+  const run = (backend: "ts" | "wasm" | "auto"): Float32Array[] => withBackend(backend, () => {
+    const d = new Dropout(1000, 0.3, 9, "drop"), r = rng(3), out: Float32Array[] = [];
+    for (const batch of [7, 5]) {
+      const x = randomArray(r, batch * 1000), dy = randomArray(r, batch * 1000);
+      out.push(d.forward(x, batch, true).slice());
+      out.push(d.backward(dy, batch).slice());
+      // A second backward of the same forward (as a Hessian estimate may ask) gives the same gradient.
+      out.push(d.backward(dy, batch).slice());
+    }
+    return out;
+  });
+  const ts = run("ts"), wasm = run("wasm"), auto = run("auto");
+  for (let i = 0; i < ts.length; i++) {
+    assert.ok(sameBits(wasm[i], ts[i]), `output ${i}: wasm != ts`);
+    assert.ok(sameBits(auto[i], ts[i]), `output ${i}: auto != ts`);
   }
 });

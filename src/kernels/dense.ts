@@ -365,15 +365,15 @@ class DenseEngine {
   }
 
   /** See {@link denseDropout}: memory st (16 bytes) | x [n] | y [n] | mask [n]. */
-  dropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
-    const [pst, px, py, pm, end] = carve([4, n, n, n]);
+  dropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, n: number, threshold: number, keep: number): void {
+    const [pst, px, py, pm, end] = carve([4, n, n, mask ? n : 0]);
     this.reserve(end);
     const f = this.floats(), u = new Uint32Array(f.buffer, pst, 4);
     u.set(state);
     this.put(f, x, px, n);
-    this.ex.dropout(pst, px, py, pm, n, threshold, keep);
+    this.ex.dropout(pst, px, py, mask ? pm : 0, n, threshold, keep);
     this.get(f, y, py, n);
-    this.get(f, mask, pm, n);
+    if (mask) this.get(f, mask, pm, n);
     state.set(u);
   }
 }
@@ -589,9 +589,10 @@ export function denseCrossNetBackward(
 /**
  * Dropout from the xoshiro128** stream whose state (4 u32) is `state`, in
  * WebAssembly: the numbers and bits of Random.dropout (src/nn/random.ts),
- * and `state` advanced as it would be. threshold < 2^32.
+ * and `state` advanced as it would be. threshold < 2^32. Without a mask
+ * array the mask is not kept (a backward replays the stream instead).
  */
-export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
+export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, n: number, threshold: number, keep: number): void {
   getEngine().dropout(state, x, y, mask, n, threshold, keep);
 }
 

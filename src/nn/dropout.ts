@@ -18,6 +18,8 @@ export class Dropout implements Layer {
   private rng: Random;
   private batch = 0;
   private masked = false;
+  /** The generator as it was before the forward's draws, when the forward kept no mask. */
+  private replay: Random | undefined;
   private readonly mask = new Scratch();
   private readonly y = new Scratch();
   private readonly dx = new Scratch();
@@ -52,7 +54,14 @@ export class Dropout implements Layer {
     this.masked = training && this.rate > 0;
     if (!this.masked) return x.length === n ? x : x.subarray(0, n);
     const y = this.y.take(n);
-    this.rng.dropout(x, y, this.mask.take(n), n, this.threshold, this.scale);
+    if (Random.dropoutInWasm(n, this.threshold)) {
+      // No mask: backward replays the stream from a copy of the generator.
+      this.replay = this.rng.clone();
+      this.rng.dropoutReplayable(x, y, n, this.threshold, this.scale);
+    } else {
+      this.replay = undefined;
+      this.rng.dropout(x, y, this.mask.take(n), n, this.threshold, this.scale);
+    }
     return y;
   }
 
@@ -61,7 +70,13 @@ export class Dropout implements Layer {
     const n = batch * this.inDim;
     checkInput(this.name, dy, n);
     if (!this.masked) return dy.length === n ? dy : dy.subarray(0, n);
-    const m = this.mask.take(n), dx = this.dx.take(n);
+    const dx = this.dx.take(n);
+    if (this.replay) {
+      // dx = dy * mask, the mask drawn again: the same numbers as the forward's.
+      this.replay.clone().dropoutReplayable(dy, dx, n, this.threshold, this.scale);
+      return dx;
+    }
+    const m = this.mask.take(n);
     for (let i = 0; i < n; i++) dx[i] = dy[i] * m[i];
     return dx;
   }

@@ -52,8 +52,7 @@ export class Random {
    * stream as n calls of nextU32, with the state in locals (several times faster).
    */
   dropout(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
-    const backend = getMatmulBackend();
-    if (threshold < 4294967296 && backend !== "ts" && (backend === "wasm" || (n >= WASM_DROPOUT_MIN && denseAvailable()))) {
+    if (Random.dropoutInWasm(n, threshold)) {
       // The same loop in WebAssembly (src/kernels/assembly/dropout.ts): several times faster.
       const st = this.state ??= new Uint32Array(4);
       st[0] = this.s0; st[1] = this.s1; st[2] = this.s2; st[3] = this.s3;
@@ -62,6 +61,35 @@ export class Random {
       return;
     }
     this.dropoutTs(x, y, mask, n, threshold, keep);
+  }
+
+  /**
+   * True when {@link dropout} of n elements runs in WebAssembly here: then
+   * {@link dropoutReplayable} can skip the mask, since a copy of the
+   * generator replays it.
+   */
+  static dropoutInWasm(n: number, threshold: number): boolean {
+    const backend = getMatmulBackend();
+    return threshold < 4294967296 && backend !== "ts" && (backend === "wasm" || (n >= WASM_DROPOUT_MIN && denseAvailable()));
+  }
+
+  /** A generator that continues exactly as this one would from here. */
+  clone(): Random {
+    const r = Object.create(Random.prototype) as Random;
+    r.s0 = this.s0; r.s1 = this.s1; r.s2 = this.s2; r.s3 = this.s3;
+    r.state = undefined;
+    return r;
+  }
+
+  /**
+   * {@link dropout} without writing a mask, in WebAssembly (the caller checks
+   * {@link Random.dropoutInWasm}): y[i] = x[i] * (u >= threshold ? keep : 0).
+   */
+  dropoutReplayable(x: Float32Array, y: Float32Array, n: number, threshold: number, keep: number): void {
+    const st = this.state ??= new Uint32Array(4);
+    st[0] = this.s0; st[1] = this.s1; st[2] = this.s2; st[3] = this.s3;
+    denseDropout(st, x, y, null, n, threshold, keep);
+    this.s0 = st[0] | 0; this.s1 = st[1] | 0; this.s2 = st[2] | 0; this.s3 = st[3] | 0;
   }
 
   /** The TypeScript reference of {@link Random.dropout}. */

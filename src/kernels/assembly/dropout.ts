@@ -8,7 +8,7 @@
   return (x << k) | (x >> (32 - k));
 }
 
-/** threshold must be below 2^32 (the caller keeps the other case). */
+/** threshold must be below 2^32 (the caller keeps the other case); mask 0: not written. */
 export function dropout(st: usize, x: usize, y: usize, mask: usize, n: i32, threshold: u32, keep: f32): void {
   const keepBits = reinterpret<i32>(keep);
   let s0 = load<u32>(st), s1 = load<u32>(st, 4), s2 = load<u32>(st, 8), s3 = load<u32>(st, 12);
@@ -25,7 +25,7 @@ export function dropout(st: usize, x: usize, y: usize, mask: usize, n: i32, thre
     // is a coin flip, which no predictor guesses.
     const m = reinterpret<f32>(keepBits & -(<i32>(r >= threshold)));
     const o = <usize>i << 2;
-    store<f32>(mask + o, m);
+    if (mask) store<f32>(mask + o, m);
     store<f32>(y + o, load<f32>(x + o) * m);
   }
   store<u32>(st, s0);
