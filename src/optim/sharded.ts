@@ -25,6 +25,10 @@ export class ShardedTable {
   private counts: Int32Array;
   private subKeys: BigUint64Array[] = [];
   private subRows: Float32Array[] = [];
+  /** Per shard: the buffers behind subKeys (with a 32-bit view) and subRows. */
+  private keyBufs: BigUint64Array[] = [];
+  private keyWords: Uint32Array[] = [];
+  private rowBufs: Float32Array[] = [];
   private batchN = -1;
 
   constructor(shards: SparseTable[]) {
@@ -142,23 +146,32 @@ export class ShardedTable {
     const res = out ?? new Float32Array(n * d);
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: output has ${res.length} floats, expected ${n * d}`);
     if (this.part.length < n) this.part = new Int32Array(n);
-    const counts = this.counts.fill(0);
-    // The keys' 32-bit halves, read without making a bigint per key.
+    const counts = this.counts.fill(0), part = this.part;
+    // The keys' 32-bit halves, read and copied without making a bigint per key.
     const w = new Uint32Array(ids.buffer, ids.byteOffset, 2 * n);
-    for (let i = 0; i < n; i++) counts[(this.part[i] = this.shardOfWords(w[2 * i], w[2 * i + 1]))]++;
+    for (let i = 0; i < n; i++) counts[(part[i] = this.shardOfWords(w[2 * i], w[2 * i + 1]))]++;
     for (let s = 0; s < S; s++) {
-      if (!this.subKeys[s] || this.subKeys[s].length !== counts[s]) {
-        this.subKeys[s] = new BigUint64Array(counts[s]);
-        this.subRows[s] = new Float32Array(counts[s] * d);
+      // Buffers only grow (doubling), so a step allocates nothing once the batch sizes settle.
+      if (!this.keyBufs[s] || this.keyBufs[s].length < counts[s]) {
+        const cap = Math.max(counts[s], 2 * (this.keyBufs[s]?.length ?? 0));
+        this.keyBufs[s] = new BigUint64Array(cap);
+        this.keyWords[s] = new Uint32Array(this.keyBufs[s].buffer);
+        this.rowBufs[s] = new Float32Array(cap * d);
       }
+      this.subKeys[s] = this.keyBufs[s].subarray(0, counts[s]);
+      this.subRows[s] = this.rowBufs[s].subarray(0, counts[s] * d);
     }
     const fill = new Int32Array(S);
-    for (let i = 0; i < n; i++) { const s = this.part[i]; this.subKeys[s][fill[s]++] = ids[i]; }
+    for (let i = 0; i < n; i++) {
+      const s = part[i], j = fill[s]++, kw = this.keyWords[s];
+      kw[2 * j] = w[2 * i];
+      kw[2 * j + 1] = w[2 * i + 1];
+    }
     const rows = this.shards.map((t, s) => f(t, this.subKeys[s], this.subRows[s]));
     fill.fill(0);
     for (let i = 0; i < n; i++) {
-      const s = this.part[i], j = fill[s]++;
-      res.set(rows[s].subarray(j * d, j * d + d), i * d);
+      const s = part[i], src = rows[s], so = fill[s]++ * d, o = i * d;
+      for (let c = 0; c < d; c++) res[o + c] = src[so + c];
     }
     return res;
   }
