@@ -136,7 +136,7 @@ const SPLIT_MIN = 1 << 20;
 const LAYOUT_CODE: Record<DenseLayout, number> = { nn: 0, tn: 1, nt: 2 };
 
 class DenseEngine {
-  readonly memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
+  readonly memory: WebAssembly.Memory;
   readonly ex: DenseExports;
   private readonly helper: DenseHelper | undefined;
   /** Products split between the threads so far (for tests and benchmarks). */
@@ -147,7 +147,9 @@ class DenseEngine {
   private readonly cViews = new Map<number, Float32Array>();
 
   constructor(settings: Readonly<DenseOptions>) {
-    const module = denseModule(settings.fma);
+    const shared = settings.threads > 1;
+    this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared });
+    const module = denseModule(settings.fma, shared);
     this.ex = new WebAssembly.Instance(module, denseImports(this.memory)).exports as unknown as DenseExports;
     this.f32 = new Float32Array(this.memory.buffer);
     this.helper = settings.threads > 1 ? new DenseHelper(module, this.memory) : undefined;
@@ -176,7 +178,7 @@ class DenseEngine {
     }
     // At least double, so that a growing batch does not grow the memory on every call.
     this.memory.grow(Math.min(MAX_PAGES, Math.max(need, 2 * have)) - have);
-    // A shared memory grows in place; only the views need to be longer.
+    // Growing detaches an ordinary memory's buffer and leaves a shared one's short: new views either way.
     this.f32 = new Float32Array(this.memory.buffer);
     this.cViews.clear();
   }
