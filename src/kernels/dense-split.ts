@@ -5,13 +5,21 @@
  * - where: the calling thread takes rows 0..mid of C, the helper the rest;
  *   whoever finished first takes 4 more rows next time;
  * - whether: a moving average of the wall time of split and of whole runs;
- *   one call in 32 runs the other way to keep both current. On a machine
- *   whose other core is busy, a split waits for the helper to be scheduled
- *   and loses: then products stay whole.
+ *   one call in 32 runs the other way (a probe) to keep both current. The
+ *   first WARM_UP calls alternate and are not counted: they include warm-up
+ *   (the helper's first calls run before the engine has optimised its code),
+ *   which made a shape that was split first look several times slower than
+ *   it is. On a
+ *   machine whose other core is busy, a split waits for the helper to be
+ *   scheduled and loses: then products stay whole.
  */
+/** Calls of a new shape that alternate split and whole without being timed. */
+const WARM_UP = 8;
+
 export class SplitPlanner {
   private static readonly SLOTS = 64;
-  private static readonly W = 8; // code, m, k, n, mid, split ms, whole ms, calls
+  // code, m, k, n, mid, split ms, whole ms, calls, split runs, whole runs
+  private static readonly W = 10;
   private readonly rec = new Float64Array(SplitPlanner.SLOTS * SplitPlanner.W);
   private made = 0;
 
@@ -22,8 +30,9 @@ export class SplitPlanner {
       if (r[i] === code && r[i + 1] === m && r[i + 2] === k && r[i + 3] === n) return i;
     }
     const i = (this.made++ % SplitPlanner.SLOTS) * W;
+    r.fill(0, i, i + W);
     r[i] = code; r[i + 1] = m; r[i + 2] = k; r[i + 3] = n; r[i + 4] = (m >> 3) << 2;
-    r[i + 5] = NaN; r[i + 6] = NaN; r[i + 7] = 0;
+    r[i + 5] = NaN; r[i + 6] = NaN;
     return i;
   }
 
@@ -36,6 +45,7 @@ export class SplitPlanner {
   split(slot: number): boolean {
     const r = this.rec, calls = ++r[slot + 7];
     const splitMs = r[slot + 5], wholeMs = r[slot + 6];
+    if (calls <= WARM_UP) return calls % 2 === 1;
     if (Number.isNaN(splitMs)) return true;
     if (Number.isNaN(wholeMs)) return false;
     if (calls % 32 === 0) return false;
@@ -47,7 +57,13 @@ export class SplitPlanner {
   splitDone(slot: number, ms: number, helperFirst: boolean): void {
     const r = this.rec, m = r[slot + 1], mid = r[slot + 4];
     r[slot + 4] = helperFirst ? Math.max(4, mid - 4) : Math.min(m - 4 - (m % 4), mid + 4);
-    r[slot + 5] = Number.isNaN(r[slot + 5]) ? ms : 0.8 * r[slot + 5] + 0.2 * ms;
+    if (++r[slot + 8] > WARM_UP / 2) r[slot + 5] = average(r[slot + 5], ms, r[slot + 5] > r[slot + 6]);
+  }
+
+  /** Records a whole call's wall time. */
+  wholeDone(slot: number, ms: number): void {
+    const r = this.rec;
+    if (++r[slot + 9] > WARM_UP / 2) r[slot + 6] = average(r[slot + 6], ms, r[slot + 6] > r[slot + 5]);
   }
 
   /** Every shape's record, for benchmarks and tuning. */
@@ -58,10 +74,14 @@ export class SplitPlanner {
     }
     return out;
   }
+}
 
-  /** Records a whole call's wall time. */
-  wholeDone(slot: number, ms: number): void {
-    const r = this.rec;
-    r[slot + 6] = Number.isNaN(r[slot + 6]) ? ms : 0.8 * r[slot + 6] + 0.2 * ms;
-  }
+/**
+ * The moving average after a new run: the first counted run sets it; a run
+ * of the way not taken (only probes measure it, one call in 32) weighs 1/2,
+ * so that it catches up in a few probes; the way taken weighs 1/5.
+ */
+function average(old: number, ms: number, probed: boolean): number {
+  if (Number.isNaN(old)) return ms;
+  return probed ? 0.5 * old + 0.5 * ms : 0.8 * old + 0.2 * ms;
 }
