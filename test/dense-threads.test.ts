@@ -217,3 +217,26 @@ test("the split planner: warm-up uncounted, then each way once, then the faster;
   for (let i = 0; i < 200; i++) p.splitDone(b, 1, true);
   assert.equal(p.mid(b), 4);
 });
+
+test("sparsectr train --fma: reported in the JSON, deterministic, and within float rounding of the default kernels' model (AUC)", async () => {
+  const { createGenerator, generateFiles, synthConfig } = await import("../src/data/synth/index.js");
+  const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-fma-cli-"));
+  try {
+    const data = join(dir, "train.txt");
+    await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 3, scale: 0.01 })), { format: "criteo", start: 0, rows: 20_000, out: data, truth: null });
+    const run = (...extra: string[]): { fma: boolean; auc: number; modelSha256: string } => {
+      const r = spawnSync(process.execPath, [cli, "train", "--train", data, "--model", "dcn", "--holdout", "0.2", "--json", ...extra], { encoding: "utf8", timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split("\n").pop()!) as { fma: boolean; auc: number; modelSha256: string };
+    };
+    const plain = run("--threads", "2"), fused = run("--threads", "2", "--fma"), again = run("--threads", "1", "--fma");
+    assert.equal(plain.fma, false);
+    assert.equal(fused.fma, true);
+    assert.notEqual(fused.modelSha256, plain.modelSha256, "fused products round differently");
+    assert.equal(again.modelSha256, fused.modelSha256, "fma: the same model on one thread and on two");
+    assert.ok(Math.abs(fused.auc - plain.auc) < 0.002, `AUC ${fused.auc} vs ${plain.auc}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
