@@ -44,6 +44,9 @@ export function linearReluForward(x: Float32Array, w: Float32Array, b: Float32Ar
   }
 }
 
+/** The bias gradient's float64 sums of the TypeScript path, kept between calls (it runs once per layer and batch). */
+let sums = new Float64Array(0);
+
 /**
  * Its backward from dy and the forward's output y: dw, db and dx (see
  * {@link LinearRelu}); dz is scratch of batch * n floats for the TypeScript path.
@@ -56,7 +59,8 @@ export function linearReluBackward(
     denseLinearReluBackward(dy, y, x, w, dw, db, dx, batch, k, n);
     return;
   }
-  const s = new Float64Array(n);
+  if (sums.length < n) sums = new Float64Array(n);
+  const s = sums.fill(0, 0, n);
   for (let r = 0; r < batch; r++) {
     const o = r * n;
     for (let j = 0; j < n; j++) {
@@ -65,7 +69,7 @@ export function linearReluBackward(
       s[j] += g;
     }
   }
-  db.set(s);
+  db.set(s.subarray(0, n));
   matmulTransA(x, dz, dw, k, batch, n);
   matmulTransB(dz, w, dx, batch, n, k);
 }

@@ -52,15 +52,9 @@ export class Random {
    * stream as n calls of nextU32, with the state in locals (several times faster).
    */
   dropout(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
-    if (Random.dropoutInWasm(n, threshold)) {
-      // The same loop in WebAssembly (src/kernels/assembly/dropout.ts): several times faster.
-      const st = this.state ??= new Uint32Array(4);
-      st[0] = this.s0; st[1] = this.s1; st[2] = this.s2; st[3] = this.s3;
-      denseDropout(st, x, y, mask, n, threshold, keep);
-      this.s0 = st[0] | 0; this.s1 = st[1] | 0; this.s2 = st[2] | 0; this.s3 = st[3] | 0;
-      return;
-    }
-    this.dropoutTs(x, y, mask, n, threshold, keep);
+    // The same loop in WebAssembly (src/kernels/assembly/dropout.ts) is several times faster.
+    if (Random.dropoutInWasm(n, threshold)) this.dropoutWasm(x, y, mask, n, threshold, keep);
+    else this.dropoutTs(x, y, mask, n, threshold, keep);
   }
 
   /**
@@ -86,9 +80,14 @@ export class Random {
    * {@link Random.dropoutInWasm}): y[i] = x[i] * (u >= threshold ? keep : 0).
    */
   dropoutReplayable(x: Float32Array, y: Float32Array, n: number, threshold: number, keep: number): void {
+    this.dropoutWasm(x, y, null, n, threshold, keep);
+  }
+
+  /** The WebAssembly loop on this generator's state (mask null: not written). */
+  private dropoutWasm(x: Float32Array, y: Float32Array, mask: Float32Array | null, n: number, threshold: number, keep: number): void {
     const st = this.state ??= new Uint32Array(4);
     st[0] = this.s0; st[1] = this.s1; st[2] = this.s2; st[3] = this.s3;
-    denseDropout(st, x, y, null, n, threshold, keep);
+    denseDropout(st, x, y, mask, n, threshold, keep);
     this.s0 = st[0] | 0; this.s1 = st[1] | 0; this.s2 = st[2] | 0; this.s3 = st[3] | 0;
   }
 
