@@ -12,8 +12,9 @@ const STALL_MS = 60_000;
  * The second thread of the dense products: a worker with its own instance
  * of the dense module over the same shared memory. `start` hands it rows
  * i0..i1 of a product; `finish` waits for them.
- * The worker sleeps in Atomics.wait between steps (it spins only briefly
- * after each product), and it is unref'd: it never keeps the process alive.
+ * The worker spins between jobs only during an active phase (see
+ * {@link DenseHelper.active}) and otherwise sleeps in Atomics.wait; it is
+ * unref'd: it never keeps the process alive.
  */
 export class DenseHelper {
   private readonly ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));

@@ -39,14 +39,6 @@ export const ACTIVE_SPIN_MS = 20;
 export const OP_ROWS = 1;
 export const OP_QUIT = 2;
 
-/**
- * How long the helper spins on the control block after a job before it
- * sleeps, in milliseconds: the products of one training step follow each
- * other within microseconds, and waking a sleeping thread costs tens of them;
- * between steps (the sparse tables' work) it sleeps.
- */
-export const HELPER_SPIN_MS = 0;
-
 /** Data the helper thread starts with. */
 export interface DenseWorkerData {
   module: WebAssembly.Module;

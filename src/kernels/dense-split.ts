@@ -65,15 +65,6 @@ export class SplitPlanner {
     const r = this.rec;
     if (++r[slot + 9] > WARM_UP / 2) r[slot + 6] = average(r[slot + 6], ms, r[slot + 6] > r[slot + 5]);
   }
-
-  /** Every shape's record, for benchmarks and tuning. */
-  shapes(): { layout: number; m: number; k: number; n: number; mid: number; splitMs: number; wholeMs: number; calls: number }[] {
-    const r = this.rec, W = SplitPlanner.W, out = [];
-    for (let i = 0; i < Math.min(this.made, SplitPlanner.SLOTS) * W; i += W) {
-      out.push({ layout: r[i], m: r[i + 1], k: r[i + 2], n: r[i + 3], mid: r[i + 4], splitMs: r[i + 5], wholeMs: r[i + 6], calls: r[i + 7] });
-    }
-    return out;
-  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { workerData } from "node:worker_threads";
 import { denseImports } from "./dense-module.js";
 import {
   ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
-  HELPER_SPIN_MS, OP_QUIT, type DenseWorkerData,
+  OP_QUIT, type DenseWorkerData,
 } from "./dense-protocol.js";
 
 /**
@@ -21,29 +21,22 @@ let seen = Atomics.load(ctl, C_SEQ);
 Atomics.store(ctl, C_READY, 1);
 
 /**
- * The next job's sequence number: spins a little (for the whole of an active
- * phase, up to ACTIVE_SPIN_MS without work), then sleeps until a job or an
- * active phase comes.
+ * The next job's sequence number. In an active phase the helper spins (up to
+ * ACTIVE_SPIN_MS without work); otherwise, or after that, it sleeps until a
+ * job or an active phase comes (spinning outside a phase took a core the
+ * reader thread and other processes needed, and cost more than it saved).
  */
 function next(): number {
-  let until = performance.now() + HELPER_SPIN_MS;
   for (;;) {
+    const until = performance.now() + ACTIVE_SPIN_MS;
     for (let i = 0; ; i++) {
       const seq = Atomics.load(ctl, C_SEQ);
       if (seq !== seen) return seq;
-      if ((i & 63) === 63) {
-        const now = performance.now();
-        if (Atomics.load(ctl, C_ACTIVE) === 1) {
-          if (now > until + ACTIVE_SPIN_MS) break;
-        } else if (now > until) {
-          break;
-        }
-      }
+      if ((i & 63) === 63 && (Atomics.load(ctl, C_ACTIVE) !== 1 || performance.now() > until)) break;
     }
     Atomics.store(ctl, C_SLEEPING, 1);
     Atomics.wait(ctl, C_SEQ, seen);
     Atomics.store(ctl, C_SLEEPING, 0);
-    until = performance.now() + HELPER_SPIN_MS;
   }
 }
 

@@ -141,7 +141,7 @@ class DenseEngine {
   private readonly helper: DenseHelper | undefined;
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
-  readonly planner = new SplitPlanner();
+  private readonly planner = new SplitPlanner();
   private f32: Float32Array;
   /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
   private readonly cViews = new Map<number, Float32Array>();
@@ -608,11 +608,6 @@ export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Arra
  */
 export function denseActive(on: boolean): void {
   engine?.active(on);
-}
-
-/** The split planner's record of every product shape (empty on one thread), for benchmarks. */
-export function denseSplitShapes(): ReturnType<SplitPlanner["shapes"]> {
-  return engine ? engine.planner.shapes() : [];
 }
 
 /** Products split between two threads since the settings last changed (0 on one thread). */
