@@ -1,7 +1,7 @@
 import { HEAP_BASE } from "./layout.js";
 
 const PAGE = 65536;
-const MAX_PAGES = 65536; // 4 GiB: the wasm32 limit of one memory
+export const MAX_PAGES = 65536; // 4 GiB: the wasm32 limit of one memory
 const ALIGN = 16;
 
 /**
@@ -67,7 +67,11 @@ export class Heap {
       else { f.ptr += size; f.size -= size; }
       break;
     }
-    if (ptr < 0) {
+    if (ptr >= 0) {
+      this.u8.fill(0, ptr, ptr + size);
+    } else {
+      // Above the top the memory was never handed out, so it is still zero
+      // (a table's new 4 MiB row chunks skip a pass over fresh pages).
       ptr = this.top;
       const end = ptr + size;
       const need = Math.ceil(end / PAGE);
@@ -81,7 +85,6 @@ export class Heap {
       this.top = end;
     }
     this.sizes.set(ptr, size);
-    this.u8.fill(0, ptr, ptr + size);
     return ptr;
   }
 
