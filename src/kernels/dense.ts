@@ -132,6 +132,8 @@ function crossNetBackwardLayout(batch: number, dim: number, count: number): numb
 
 /** Products smaller than this (m * k * n multiply-adds) run on one thread: the hand-over costs more. */
 const SPLIT_MIN = 1 << 20;
+/** The helper spins through an active phase when split products took at least this share of the last one. */
+const SPIN_SHARE = 0.5;
 
 const LAYOUT_CODE: Record<DenseLayout, number> = { nn: 0, tn: 1, nt: 2 };
 
@@ -141,6 +143,10 @@ class DenseEngine {
   private readonly helper: DenseHelper | undefined;
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
+  /** The active phase: when it began, the wall time of its split products, and whether the next one spins (see active). */
+  private phaseT0 = 0;
+  private phaseSplitMs = 0;
+  private spinNext = true;
   private readonly planner = new SplitPlanner();
   private f32: Float32Array;
   /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
@@ -193,7 +199,21 @@ class DenseEngine {
 
   /** See {@link denseActive}. */
   active(on: boolean): void {
-    if (this.helper?.ready === true) this.helper.active(on);
+    if (this.helper?.ready !== true) return;
+    const now = performance.now();
+    if (!on) {
+      this.helper.active(false);
+      this.spinNext = this.phaseSplitMs >= SPIN_SHARE * (now - this.phaseT0);
+      return;
+    }
+    // The helper spins through a phase only when split products took most of
+    // the last one: in a phase of small products, a helper spinning between
+    // the few it is handed takes the core the reader and lookahead threads
+    // need (dcn: 15% slower end to end), and without a spinning helper a
+    // split costs a wake-up, so the planner keeps such products whole.
+    this.phaseT0 = now;
+    this.phaseSplitMs = 0;
+    if (this.spinNext) this.helper.active(true);
   }
 
   /** Stops the helper thread. */
@@ -218,7 +238,9 @@ class DenseEngine {
         this.ex.sgemmRows(code, a, b, c, m, k, n, 0, mid, work, 0);
         const helperFirst = h.done;
         h.finish();
-        plan.splitDone(slot, performance.now() - t0, helperFirst);
+        const ms = performance.now() - t0;
+        plan.splitDone(slot, ms, helperFirst);
+        this.phaseSplitMs += ms;
         this.splitProducts++;
       } else {
         this.whole(code, a, b, c, m, k, n, work);
@@ -602,9 +624,10 @@ export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Arra
  * Marks a phase of many products, such as a training step's forward and
  * backward: with two threads the helper then waits for work spinning instead
  * of sleeping (at most 20 ms without work), which makes splitting the small
- * products of CTR models pay. Call with false when the phase ends (the sparse
- * table work follows), so that the helper does not hold a core meanwhile.
- * Optional: without it the helper sleeps between products.
+ * products of CTR models pay, as long as split products took most of the
+ * previous phase. Call with false when the phase ends (the sparse table work
+ * follows), so that the helper does not hold a core meanwhile. Optional:
+ * without it the helper sleeps between products.
  */
 export function denseActive(on: boolean): void {
   engine?.active(on);
