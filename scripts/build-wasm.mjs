@@ -1,6 +1,8 @@
 // Compiles the AssemblyScript kernels with the npm-installed compiler only (no
 // system toolchain):
 // - dist/kernels.wasm: the table kernels (and every other kernel, for tests);
+// - dist/kernels-shared.wasm: the same over a shared memory, for the tables
+//   (another thread looks up the next batch's ids in their index);
 // - dist/dense.wasm: the dense products and layer kernels over a shared memory
 //   (one memory, two threads);
 // - dist/dense-fma.wasm: the same with relaxed SIMD, whose products fuse each
@@ -25,6 +27,7 @@ const shared = ["--sharedMemory", "--maximumMemory", "65536"];
 
 const builds = [
   ["src/kernels/assembly/index.ts", "dist/kernels.wasm", ["--enable", "simd"]],
+  ["src/kernels/assembly/index.ts", "dist/kernels-shared.wasm", [...shared, "--enable", "simd,threads"]],
   ["src/kernels/assembly/dense-index.ts", "dist/dense.wasm", [...shared, "--enable", "simd,threads"]],
   ["src/kernels/assembly/dense-index.ts", "dist/dense-fma.wasm", [...shared, "--enable", "simd,threads,relaxed-simd"]],
   // One thread needs no shared memory, whose copies from JavaScript are slower.

@@ -1,4 +1,4 @@
-import { Heap } from "./heap.js";
+import { Heap, MAX_PAGES } from "./heap.js";
 import type { Backend, Kernels } from "./kernels.js";
 import { wasmKernels } from "./wasm.js";
 import { tsKernels } from "./ts/index.js";
@@ -14,12 +14,16 @@ export class Arena {
   readonly kernels: Kernels;
   readonly backend: Backend;
 
-  constructor(backend: Backend = "wasm") {
+  /**
+   * `shared`: the memory is a shared one (wasm backend only), so that
+   * another thread can read it (a table's index; see optim/lookahead.ts).
+   */
+  constructor(backend: Backend = "wasm", opts: { shared?: boolean } = {}) {
     if (backend !== "wasm" && backend !== "ts") {
       throw new TypeError(`unknown backend "${String(backend)}": expected "wasm" or "ts"`);
     }
     this.backend = backend;
-    this.heap = new Heap();
+    this.heap = new Heap(opts.shared && backend === "wasm" ? new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true }) : undefined);
     this.kernels = backend === "wasm" ? wasmKernels(this.heap.memory) : tsKernels(this.heap);
   }
 }

@@ -25,6 +25,15 @@ export interface Kernels {
     meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number,
     g: number, h: number, d: number, outG: number, outH: number,
   ): number;
+  /**
+   * dedupResolve without writing the table (safe on another thread while the
+   * index does not change): distinct keys (u64) to keys, each one's record or
+   * 0 when absent to outRecs, and with init != 0 (n x d floats) the initial
+   * weights of the absent ones at their slots; returns the distinct count.
+   */
+  dedupLookup(meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, keys: number, tab: number, init: number): number;
+  /** After dedupLookup: creates the rows of the keys whose record is 0, in order (weights from init when not 0); returns how many. */
+  createMissing(meta: number, hashes: number, keys: number, recs: number, count: number, init: number): number;
   /** Sums the gradient (and Hessian) rows of n positions into their distinct rows, in order of appearance. */
   accumulateInverse(inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number, u: number): void;
   /** out[i] = weights of recs[inverse[i]] (n x d floats); recs holds u distinct records. */

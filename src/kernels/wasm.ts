@@ -1,22 +1,28 @@
 import { readFileSync } from "node:fs";
 import type { Kernels } from "./kernels.js";
 
-let compiled: WebAssembly.Module | undefined;
+const compiled = new Map<boolean, WebAssembly.Module>();
 
-function module(): WebAssembly.Module {
-  if (!compiled) {
-    const bytes = readFileSync(new URL("../../kernels.wasm", import.meta.url));
-    compiled = new WebAssembly.Module(bytes);
+/** The kernel module built for an ordinary memory, or for a shared one (kernels-shared.wasm). */
+export function kernelModule(shared: boolean): WebAssembly.Module {
+  let m = compiled.get(shared);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(new URL(shared ? "../../kernels-shared.wasm" : "../../kernels.wasm", import.meta.url)));
+    compiled.set(shared, m);
   }
-  return compiled;
+  return m;
 }
 
-/** The compiled module's exports, for tests that check the layout constants. */
+/** The compiled module's exports over a memory (the shared build for a shared memory). */
 export function wasmExports(memory: WebAssembly.Memory): WebAssembly.Exports {
-  return new WebAssembly.Instance(module(), { env: { memory, abort: wasmAbort } }).exports;
+  return new WebAssembly.Instance(kernelModule(isShared(memory)), { env: { memory, abort: wasmAbort } }).exports;
 }
 
-function wasmAbort(): never {
+export function isShared(memory: WebAssembly.Memory): boolean {
+  return memory.buffer instanceof SharedArrayBuffer;
+}
+
+export function wasmAbort(): never {
   throw new Error("sparsectr: WebAssembly kernel aborted");
 }
 

@@ -21,14 +21,10 @@ export class ShardedTable {
   readonly shards: SparseTable[];
   readonly rowLength: number;
   readonly optimizer: OptimizerName;
-  private part: Int32Array = new Int32Array(0);
-  private counts: Int32Array;
-  private subKeys: BigUint64Array[] = [];
-  private subRows: Float32Array[] = [];
-  /** Per shard: the buffers behind subKeys (with a 32-bit view) and subRows. */
-  private keyBufs: BigUint64Array[] = [];
-  private keyWords: Uint32Array[] = [];
-  private rowBufs: Float32Array[] = [];
+  /** The partition of the last gather, and one made ahead for the next batch (see lookahead). */
+  private cur: Partition;
+  private next: Partition;
+  private aheadIds: BigUint64Array | undefined;
   private batchN = -1;
 
   constructor(shards: SparseTable[]) {
@@ -36,7 +32,8 @@ export class ShardedTable {
     this.shards = shards;
     this.rowLength = shards[0].rowLength;
     this.optimizer = shards[0].optimizer;
-    this.counts = new Int32Array(shards.length);
+    this.cur = new Partition(this, shards.length);
+    this.next = new Partition(this, shards.length);
   }
 
   /** `count` shards with the same optimizer and options (each seeded by the table seed: initial rows depend on (seed, id) only). */
@@ -50,7 +47,8 @@ export class ShardedTable {
     return this.shardOfWords(Number(id & 0xffffffffn), Number(id >> 32n));
   }
 
-  private shardOfWords(lo: number, hi: number): number {
+  /** @internal */
+  shardOfWords(lo: number, hi: number): number {
     return fmix32((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) % this.shards.length;
   }
 
@@ -64,14 +62,29 @@ export class ShardedTable {
   /** As {@link SparseTable.gather}, ids given as 64-bit keys. */
   gather(ids: BigUint64Array, out?: Float32Array, opts: { create?: boolean } = {}): Float32Array {
     this.batchN = -1;
+    this.aheadIds = undefined;
+    this.cur.split(ids);
     return this.scatter(ids, out, (t, k, o) => t.gather(k, o, opts));
   }
 
   /** As {@link SparseTable.gatherBatch}: the gather half of a training step. */
   gatherBatch(ids: BigUint64Array, out?: Float32Array): Float32Array {
+    if (this.aheadIds === ids && ids.length === this.next.n) [this.cur, this.next] = [this.next, this.cur];
+    else this.cur.split(ids);
+    this.aheadIds = undefined;
+    // Each shard uses its lookahead when the partition was made ahead (the same key arrays).
     const res = this.scatter(ids, out, (t, k, o) => t.gatherBatch(k, o));
     this.batchN = ids.length;
     return res;
+  }
+
+  /** As {@link SparseTable.lookahead}, for every shard: the next batch's partition is made now. @internal */
+  lookahead(ids: BigUint64Array): boolean {
+    this.next.split(ids);
+    this.aheadIds = ids;
+    let any = false;
+    this.shards.forEach((t, s) => { any = t.lookahead(this.next.subKeys[s]) || any; });
+    return any;
   }
 
   /** As {@link SparseTable.stepBatch}: every shard steps (empty ones too), with its rows of the gradient. */
@@ -140,35 +153,13 @@ export class ShardedTable {
     return s;
   }
 
-  /** Partitions ids by shard (keeping their order), runs f per shard, scatters the rows back in batch order. */
+  /** Runs f per shard on the current partition of ids, scatters the rows back in batch order. */
   private scatter(ids: BigUint64Array, out: Float32Array | undefined, f: (t: SparseTable, keys: BigUint64Array, out: Float32Array) => Float32Array): Float32Array {
-    const n = ids.length, d = this.rowLength, S = this.shards.length;
+    const n = ids.length, d = this.rowLength, p = this.cur, part = p.part;
     const res = out ?? new Float32Array(n * d);
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: output has ${res.length} floats, expected ${n * d}`);
-    if (this.part.length < n) this.part = new Int32Array(n);
-    const counts = this.counts.fill(0), part = this.part;
-    // The keys' 32-bit halves, read and copied without making a bigint per key.
-    const w = new Uint32Array(ids.buffer, ids.byteOffset, 2 * n);
-    for (let i = 0; i < n; i++) counts[(part[i] = this.shardOfWords(w[2 * i], w[2 * i + 1]))]++;
-    for (let s = 0; s < S; s++) {
-      // Buffers only grow (doubling), so a step allocates nothing once the batch sizes settle.
-      if (!this.keyBufs[s] || this.keyBufs[s].length < counts[s]) {
-        const cap = Math.max(counts[s], 2 * (this.keyBufs[s]?.length ?? 0));
-        this.keyBufs[s] = new BigUint64Array(cap);
-        this.keyWords[s] = new Uint32Array(this.keyBufs[s].buffer);
-        this.rowBufs[s] = new Float32Array(cap * d);
-      }
-      this.subKeys[s] = this.keyBufs[s].subarray(0, counts[s]);
-      this.subRows[s] = this.rowBufs[s].subarray(0, counts[s] * d);
-    }
-    const fill = new Int32Array(S);
-    for (let i = 0; i < n; i++) {
-      const s = part[i], j = fill[s]++, kw = this.keyWords[s];
-      kw[2 * j] = w[2 * i];
-      kw[2 * j + 1] = w[2 * i + 1];
-    }
-    const rows = this.shards.map((t, s) => f(t, this.subKeys[s], this.subRows[s]));
-    fill.fill(0);
+    const rows = this.shards.map((t, s) => f(t, p.subKeys[s], p.subRows[s]));
+    const fill = new Int32Array(this.shards.length);
     for (let i = 0; i < n; i++) {
       const s = part[i], src = rows[s], so = fill[s]++ * d, o = i * d;
       for (let c = 0; c < d; c++) res[o + c] = src[so + c];
@@ -182,16 +173,62 @@ export class ShardedTable {
    * the gathered rows' buffers (no longer needed); a Hessian gets its own.
    */
   private split(a: ArrayLike<number>, n: number, fresh = false): Float32Array[] {
-    const d = this.rowLength;
-    const parts = this.subRows.map((rows, s) => (fresh ? new Float32Array(this.counts[s] * d) : rows));
+    const d = this.rowLength, p = this.cur;
+    const parts = p.subRows.map((rows, s) => (fresh ? new Float32Array(p.counts[s] * d) : rows));
     const fill = new Int32Array(this.shards.length);
     for (let i = 0; i < n; i++) {
-      const s = this.part[i], j = fill[s]++;
+      const s = p.part[i], j = fill[s]++;
       for (let c = 0; c < d; c++) parts[s][j * d + c] = a[i * d + c];
     }
     return parts;
   }
+}
 
+/**
+ * A batch's ids split by shard, keeping their order: each id's shard, and
+ * per shard its keys and a buffer for its rows. Buffers only grow (doubling),
+ * so a step allocates nothing once the batch sizes settle.
+ */
+class Partition {
+  n = -1;
+  part = new Int32Array(0);
+  readonly counts: Int32Array;
+  readonly subKeys: BigUint64Array[] = [];
+  readonly subRows: Float32Array[] = [];
+  private readonly keyBufs: BigUint64Array[] = [];
+  private readonly keyWords: Uint32Array[] = [];
+  private readonly rowBufs: Float32Array[] = [];
+
+  constructor(private readonly table: ShardedTable, shards: number) {
+    this.counts = new Int32Array(shards);
+  }
+
+  split(ids: BigUint64Array): void {
+    const n = ids.length, d = this.table.rowLength, S = this.counts.length;
+    if (this.part.length < n) this.part = new Int32Array(n);
+    const counts = this.counts.fill(0), part = this.part;
+    // The keys' 32-bit halves, read and copied without making a bigint per key.
+    const w = new Uint32Array(ids.buffer, ids.byteOffset, 2 * n);
+    for (let i = 0; i < n; i++) counts[(part[i] = this.table.shardOfWords(w[2 * i], w[2 * i + 1]))]++;
+    for (let s = 0; s < S; s++) {
+      if (!this.keyBufs[s] || this.keyBufs[s].length < counts[s]) {
+        const cap = Math.max(counts[s], 2 * (this.keyBufs[s]?.length ?? 0));
+        this.keyBufs[s] = new BigUint64Array(cap);
+        this.keyWords[s] = new Uint32Array(this.keyBufs[s].buffer);
+        this.rowBufs[s] = new Float32Array(cap * d);
+      }
+      // New subarrays each time: a shard's lookahead is matched by array identity.
+      this.subKeys[s] = this.keyBufs[s].subarray(0, counts[s]);
+      this.subRows[s] = this.rowBufs[s].subarray(0, counts[s] * d);
+    }
+    const fill = new Int32Array(S);
+    for (let i = 0; i < n; i++) {
+      const s = part[i], j = fill[s]++, kw = this.keyWords[s];
+      kw[2 * j] = w[2 * i];
+      kw[2 * j + 1] = w[2 * i + 1];
+    }
+    this.n = n;
+  }
 }
 
 /** An embedding table: one {@link SparseTable}, or several behind a {@link ShardedTable}. */

@@ -10,6 +10,7 @@ import { nonFiniteIn } from "./dense.js";
 import { namedErrors, checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
 import { writeIds, type FeatureIds, idToParts } from "./ids.js";
 import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
+import { lookaheadThread, type LookaheadThread } from "./lookahead.js";
 
 /** How new rows are initialised: a pure function of (seed, id), whatever the order ids arrive in. */
 export type RowInit =
@@ -76,6 +77,10 @@ export class SparseTable {
   private batchRows = -1;
   private batchDistinct = 0;
   private disposed = false;
+  /** The lookahead's scratch (shared memory only): same capacity as the batch lookup's, swapped with it when used. */
+  private la = { ids: 0, hashes: 0, inverse: 0, recs: 0, keys: 0, tab: 0, init: 0 };
+  /** A lookup of the next batch in flight on the lookahead thread. */
+  private ahead: { ids: FeatureIds; n: number; seq: number; thread: LookaheadThread } | undefined;
 
   /** Use `Optimizer.table` (or `SparseTable.load`) rather than this constructor. */
   constructor(readonly optimizer: OptimizerName, hyper: ResolvedHyperparams, options: TableOptions, backend: Backend = "wasm") {
@@ -90,7 +95,8 @@ export class SparseTable {
     this.hyper = hyper;
     this.seed = seed;
     this.init = init;
-    this.arena = new Arena(backend);
+    // A shared memory, so that the lookahead thread can read the index.
+    this.arena = new Arena(backend, { shared: true });
     this.call = new StepCall(this.arena, optimizer, hyper, d, true);
     this.recBytes = this.call.recordBytes(true);
     this.shift = Math.max(6, Math.min(20, Math.floor(Math.log2(CHUNK_TARGET_BYTES / this.recBytes))));
@@ -134,6 +140,7 @@ export class SparseTable {
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gather output has ${res.length} floats, expected ${n * d}`);
     if (opts.create === false) {
       // Evaluation: unseen features read as zeros and add no rows.
+      this.quiesce();
       this.batchRows = -1;
       this.ensureScratch(n);
       writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
@@ -165,6 +172,7 @@ export class SparseTable {
    */
   prepareStep(ids: FeatureIds, grads: ArrayLike<number>, opts: StepOptions = {}): PreparedStep {
     this.live();
+    this.quiesce();
     const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
     const count = idCount(this.optimizer, ids);
     const d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels;
@@ -215,18 +223,62 @@ export class SparseTable {
    */
   gatherBatch(ids: FeatureIds, out?: Float32Array): Float32Array {
     this.live();
-    const n = idCount(this.optimizer, ids), d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels;
+    const n = idCount(this.optimizer, ids), d = this.rowLength, k = this.arena.kernels;
     const res = out ?? new Float32Array(n * d);
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gatherBatch output has ${res.length} floats, expected ${n * d}`);
-    this.ensureScratch(n);
-    this.ensureRows(this.size + n);
-    writeIds(this.optimizer, ids, heap, this.sIds);
-    this.stamp++;
-    this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab, 0, 0, d, 0, 0);
+    const a = this.ahead;
+    if (a !== undefined && a.ids === ids && a.n === n) {
+      // Looked up ahead: only the rows of new ids are left to create, in the
+      // order dedupResolve would create them.
+      this.ahead = undefined;
+      const u = a.thread.wait(a.seq);
+      this.ensureRows(this.size + n);
+      this.stamp++;
+      const la = this.la;
+      k.createMissing(this.meta, la.hashes, la.keys, la.recs, u, la.init);
+      [this.sIds, la.ids] = [la.ids, this.sIds];
+      [this.sRecs, la.hashes] = [la.hashes, this.sRecs];
+      [this.sInv, la.inverse] = [la.inverse, this.sInv];
+      [this.sURecs, la.recs] = [la.recs, this.sURecs];
+      [this.sTab, la.tab] = [la.tab, this.sTab];
+      this.batchDistinct = u;
+    } else {
+      this.quiesce();
+      this.ensureScratch(n);
+      this.ensureRows(this.size + n);
+      writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
+      this.stamp++;
+      this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab, 0, 0, d, 0, 0);
+    }
     this.batchRows = n;
     k.gatherInverse(this.sURecs, this.sInv, n, d, this.sGrad, this.batchDistinct);
-    res.set(heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
+    res.set(this.arena.heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
     return res;
+  }
+
+  /**
+   * Starts looking up `ids` (the next batch's) on the lookahead thread, so
+   * that the `gatherBatch` of the same array skips most of its lookup; the
+   * current batch stays ready for its `stepBatch`. The thread only reads the
+   * index, and any call that changes it first waits for the lookup and drops
+   * it, so the table ends the same bit for bit with or without. Returns false
+   * (and does nothing) when the thread is not running yet or the batch is
+   * larger than any before.
+   * @internal
+   */
+  lookahead(ids: FeatureIds): boolean {
+    this.live();
+    const thread = this.arena.backend === "wasm" ? lookaheadThread() : undefined;
+    const n = idCount(this.optimizer, ids);
+    if (thread === undefined || n === 0 || n > this.scratchN) return false;
+    this.quiesce();
+    const la = this.la;
+    writeIds(this.optimizer, ids, this.arena.heap, la.ids);
+    const seq = thread.post({
+      memory: this.arena.heap.memory, meta: this.meta, ids: la.ids, n, hashes: la.hashes, inverse: la.inverse, recs: la.recs, keys: la.keys, tab: la.tab, init: la.init,
+    });
+    this.ahead = { ids, n, seq, thread };
+    return true;
   }
 
   /**
@@ -292,6 +344,7 @@ export class SparseTable {
    */
   pruneToTopRows(keep: number): number {
     this.live();
+    this.quiesce();
     const n = this.size, d = this.rowLength, heap = this.arena.heap;
     if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`${this.optimizer}: keep = ${keep} must be a non-negative integer`);
     this.batchRows = -1;
@@ -331,6 +384,7 @@ export class SparseTable {
    */
   evictTo(keep: number): { evicted: number; zeroEvicted: number } {
     this.live();
+    this.quiesce();
     if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`${this.optimizer}: keep = ${keep} must be a non-negative integer`);
     const n = this.size, heap = this.arena.heap, m = this.meta >>> 2, rb = this.recBytes;
     if (keep >= n) return { evicted: 0, zeroEvicted: 0 };
@@ -491,7 +545,16 @@ export class SparseTable {
 
   /** Frees the table's memory (its whole arena). */
   dispose(): void {
+    this.quiesce();
     this.disposed = true;
+  }
+
+  /** Waits for a lookahead in flight and drops it: the index may change now. */
+  private quiesce(): void {
+    const a = this.ahead;
+    if (a === undefined) return;
+    this.ahead = undefined;
+    a.thread.wait(a.seq);
   }
 
   private word(w: number): number {
@@ -512,6 +575,7 @@ export class SparseTable {
   /** Copies ids to scratch and resolves them to record addresses at sRecs; returns their count. */
   private resolveIds(ids: FeatureIds): number {
     this.live();
+    this.quiesce();
     this.batchRows = -1;
     const n = idCount(this.optimizer, ids);
     this.ensureScratch(n);
@@ -523,8 +587,9 @@ export class SparseTable {
 
   private ensureScratch(n: number): void {
     if (n <= this.scratchN) return;
-    const heap = this.arena.heap, d = this.rowLength;
-    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab, this.sInv]) if (p) heap.release(p);
+    this.quiesce();
+    const heap = this.arena.heap, d = this.rowLength, la = this.la;
+    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab, this.sInv, ...Object.values(la)]) if (p) heap.release(p);
     this.batchRows = -1;
     const cap = Math.max(64, 2 ** Math.ceil(Math.log2(n)));
     this.sIds = heap.alloc(cap * 8);
@@ -538,6 +603,10 @@ export class SparseTable {
     this.sUHess = hess ? heap.alloc(cap * d * 4) : 0;
     // Dedup entries (u32) at load <= 0.5 even when every id of a batch is distinct.
     this.sTab = heap.alloc(cap * 2 * 4);
+    if (this.arena.backend === "wasm") {
+      // The lookahead's set, in the layout of the batch lookup's above (the two are swapped).
+      this.la = { ids: heap.alloc(cap * 8), hashes: heap.alloc(cap * 4), inverse: heap.alloc(cap * 4), recs: heap.alloc(cap * 8), keys: heap.alloc(cap * 8), tab: heap.alloc(cap * 2 * 4), init: heap.alloc(cap * d * 4) };
+    }
     this.stamp++;
     this.scratchN = cap;
   }

@@ -12,7 +12,8 @@ import { MAX_SHARDS, ShardedTable, type EmbeddingTable } from "../optim/sharded.
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
 import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
-import { denseActive } from "../kernels/dense.js";
+import { configureDense, denseActive } from "../kernels/dense.js";
+import { lookaheadReady } from "../optim/lookahead.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
 
 /** Settings of a training run. */
@@ -226,6 +227,13 @@ export interface TrainControl {
   onFull?: "stop" | "evict";
   /** Called after each eviction. */
   onEvict?: (e: { table: number; evicted: number; zeroEvicted: number; rows: number }) => void;
+  /**
+   * Look up each next batch's ids in the tables on another thread while this
+   * one trains on the current batch (the same model bit for bit). Default:
+   * on when the dense kernels may use two threads (`configureDense`), and
+   * never with maxFeatures (eviction changes the index between batches).
+   */
+  lookahead?: boolean;
 }
 
 /** A run that would exceed its feature budget (--max-features or --max-memory). */
@@ -286,14 +294,18 @@ export async function trainModel(
     return control.checkpointEverySeconds !== undefined && seconds() - lastCkptTime >= control.checkpointEverySeconds;
   };
   const base = range?.start ?? 0;
+  const lookahead = (control.lookahead ?? configureDense({}).threads > 1) && control.maxFeatures === undefined;
+  if (lookahead) await lookaheadReady();
   run: for (; pos.epoch < m.settings.epochs; pos.epoch++, pos.seen = 0) {
-    for await (const b of file.batches({ start: Math.max(base, pos.seen), end: range?.end })) {
+    for await (const [b, next] of withNext(file.batches({ start: Math.max(base, pos.seen), end: range?.end }))) {
       const n = b.rows;
       if (control.maxFeatures !== undefined) enforceBudget(m, b.keys, pos.rows, control);
       const inputs = m.tables.map((t, k) => {
         if (bufs[k].length !== n * t.rowLength * file.fields.length) bufs[k] = new Float32Array(n * t.rowLength * file.fields.length);
         return t.gatherBatch(b.keys, bufs[k]);
       });
+      // The next batch's ids are looked up on another thread during this step.
+      if (lookahead && next !== undefined) for (const t of m.tables) t.lookahead(next.keys);
       if (dlogits.length < n) dlogits = new Float32Array(n);
       // The table's global step, so that a resumed run continues the sequence.
       const seed = stepSeed(m.settings.seed, m.tables[0]?.stepCount ?? pos.steps);
@@ -357,6 +369,31 @@ export async function trainModel(
   }
   control.checkpoint?.({ ...pos });
   return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped };
+}
+
+/**
+ * Each batch with the one after it (undefined at the end). When reading the
+ * next one fails, this batch still comes first and the failure after it, as
+ * without the look ahead.
+ */
+async function* withNext(batches: AsyncGenerator<Batch, unknown>): AsyncGenerator<[Batch, Batch | undefined]> {
+  try {
+    let r = await batches.next();
+    while (r.done !== true) {
+      let next: IteratorResult<Batch, unknown>, failure: { error: unknown } | undefined;
+      try {
+        next = await batches.next();
+      } catch (error) {
+        failure = { error };
+        next = { done: true, value: undefined };
+      }
+      yield [r.value, next.done === true ? undefined : next.value];
+      if (failure) throw failure.error;
+      r = next;
+    }
+  } finally {
+    await batches.return(undefined);
+  }
 }
 
 /** Keeps every table within control.maxFeatures before a batch adds its new rows. */

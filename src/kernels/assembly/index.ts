@@ -2,7 +2,7 @@
 // (exported so a test can check the TypeScript side agrees).
 export * from "./layout";
 export { updateDense, updateSparse } from "./rows";
-export { resolve, dedupResolve, accumulateInverse, gatherInverse, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
+export { resolve, dedupResolve, dedupLookup, createMissing, accumulateInverse, gatherInverse, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";
 export { crossForward, crossBackward, crossAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";

@@ -43,9 +43,9 @@ import { touchRecords } from "./rows";
   return <f64>(fmix32(base + (k + 1) * 0x9e3779b9) >>> 8) * (1.0 / 16777216.0);
 }
 
-function initRow(meta: usize, rec: usize, lo: u32, hi: u32): void {
-  const bytes = <usize>meta32(meta, M_RECBYTES);
-  memory.fill(rec, 0, bytes);
+// The initial weights of the row of id (lo, hi): d floats to dst; returns
+// whether any is non-zero.
+function initValues(meta: usize, dst: usize, lo: u32, hi: u32): bool {
   const d = <i32>meta32(meta, M_D);
   const kind = meta32(meta, M_INIT);
   const a = load<f64>(meta + <usize>M_INITA * 4);
@@ -64,8 +64,23 @@ function initRow(meta: usize, rec: usize, lo: u32, hi: u32): void {
       v = a + b * (s - 6.0);
     }
     const f = <f32>v;
-    store<f32>(rec + HEADER_BYTES + <usize>j * 4, f);
+    store<f32>(dst + <usize>j * 4, f);
     if (f != 0) nonzero = true;
+  }
+  return nonzero;
+}
+
+// A new row's record: zero state, the initial weights (computed, or copied
+// from init when it is not 0), and the zero-row flag and count.
+@inline function initRow(meta: usize, rec: usize, lo: u32, hi: u32, init: usize): void {
+  memory.fill(rec, 0, <usize>meta32(meta, M_RECBYTES));
+  let nonzero = false;
+  if (init) {
+    const d = <i32>meta32(meta, M_D);
+    copyRow(rec + HEADER_BYTES, init, d);
+    for (let j = 0; j < d; j++) if (load<f32>(init + <usize>j * 4) != 0) nonzero = true;
+  } else {
+    nonzero = initValues(meta, rec + HEADER_BYTES, lo, hi);
   }
   if (!nonzero) {
     store<u32>(rec + H_FLAGS, 1);
@@ -75,9 +90,9 @@ function initRow(meta: usize, rec: usize, lo: u32, hi: u32): void {
 
 const SLOT: usize = 12;
 
-// Finds the row of one id from its home slot h, creating it when absent;
-// returns its record address.
-@inline function findOrCreate(meta: usize, slots: usize, mask: u32, h: u32, lo: u32, hi: u32): usize {
+// Finds the row of one id from its home slot h, creating it when absent (with
+// the initial weights at init, when not 0); returns its record address.
+@inline function findOrCreate(meta: usize, slots: usize, mask: u32, h: u32, lo: u32, hi: u32, init: usize = 0): usize {
   const key = (<u64>hi << 32) | <u64>lo;
   while (true) {
     const p = slots + <usize>h * SLOT;
@@ -88,7 +103,7 @@ const SLOT: usize = 12;
       store<u64>(p, key);
       store<u32>(p, row + 1, 8);
       const rec = recAddr(meta, row);
-      initRow(meta, rec, lo, hi);
+      initRow(meta, rec, lo, hi, init);
       return rec;
     }
     if (load<u64>(p) == key) return recAddr(meta, v - 1);
@@ -153,36 +168,24 @@ function hashIds(ids: usize, n: i32, out: usize): void {
 }
 
 /**
- * A batch's lookup: deduplicates n u64 ids through a small per-batch hash
- * (tab: u32 entries, distinct slot + 1 or 0 for empty, all zero on entry and
- * left zero; room for the smallest power of two >= max(2n, 16) entries),
- * writing each id's distinct slot to inverse (n u32). Only the distinct ids
- * then go through the table index (created when absent), in order of first
- * appearance, with their index slots loaded ahead. (The records are not
- * loaded here: updateSparse and gatherInverse load them in the order they
- * use them.) Writes the distinct records (u32) to outRecs (room
- * for n u64) and returns their count. hashes is scratch for n u32.
+ * The batch dedup shared by dedupResolve and dedupLookup: hashes n u64 ids
+ * (four at a time) and assigns each its distinct slot in order of first
+ * appearance, through a small per-batch hash (tab: u32 entries, distinct
+ * slot + 1 or 0 for empty, all zero on entry and left zero; room for the
+ * smallest power of two >= max(2n, 16) entries). Writes each id's slot to
+ * inverse (n u32), the distinct keys to keys (u64) and their hashes to
+ * hashes (compacted in place); returns the distinct count.
  *
- * With g != 0 it also sums the gradient (and Hessian, h != 0) rows of the n
- * positions into their distinct rows, as accumulateInverse does, before the
- * index is touched; when a sum is not finite it returns -1 there, with no
- * row created (inverse is written; the caller finds the culprit).
- *
- * Every id is hashed once, four at a time, and the dedup loop does not
- * branch on whether an id is new (that branch mispredicts on about a third of
- * the ids of a heavy-tailed batch): the entry, key and hash are written either
- * way and the distinct count grows by 0 or 1.
+ * The loop does not branch on whether an id is new (that branch mispredicts
+ * on about a third of the ids of a heavy-tailed batch): the entry, key and
+ * hash are written either way and the distinct count grows by 0 or 1.
  */
-export function dedupResolve(
-  meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, tab: usize,
-  g: usize, h: usize, d: i32, outG: usize, outH: usize,
-): i32 {
+@inline function dedupIds(ids: usize, n: i32, hashes: usize, inverse: usize, keys: usize, tab: usize): u32 {
   hashIds(ids, n, hashes);
   let tcap: u32 = 16;
   while (tcap < <u32>n * 2) tcap <<= 1;
   const tmask = tcap - 1;
-  // outRecs holds the distinct keys (u64) for now, hashes the distinct ids'
-  // hashes (compacted in place: slot u <= i was read already).
+  // hashes is compacted in place: slot u <= i was read already.
   let u: u32 = 0;
   for (let i = 0; i < n; i++) {
     const key = load<u64>(ids + <usize>i * 8);
@@ -191,7 +194,7 @@ export function dedupResolve(
     let e = load<u32>(tab + <usize>s * 4);
     // Loaded even for an empty entry (from slot 0: harmless) so that no
     // branch waits on the entry.
-    const other = load<u64>(outRecs + <usize>select<u32>(e - 1, 0, e != 0) * 8);
+    const other = load<u64>(keys + <usize>select<u32>(e - 1, 0, e != 0) * 8);
     let seen = (e != 0) & (other == key);
     if ((e != 0) & !seen) {
       // Another key at the home entry: probe on (rare at load <= 1/2).
@@ -199,7 +202,7 @@ export function dedupResolve(
         s = (s + 1) & tmask;
         e = load<u32>(tab + <usize>s * 4);
         if (e == 0) break;
-        if (load<u64>(outRecs + <usize>(e - 1) * 8) == key) {
+        if (load<u64>(keys + <usize>(e - 1) * 8) == key) {
           seen = true;
           break;
         }
@@ -207,12 +210,34 @@ export function dedupResolve(
     }
     const j = select<u32>(e - 1, u, seen);
     store<u32>(tab + <usize>s * 4, j + 1);
-    store<u64>(outRecs + <usize>u * 8, key);
+    store<u64>(keys + <usize>u * 8, key);
     store<u32>(hashes + <usize>u * 4, hash);
     store<u32>(inverse + <usize>i * 4, j);
     u += <u32>!seen;
   }
   memory.fill(tab, 0, <usize>tcap * 4);
+  return u;
+}
+
+/**
+ * A batch's lookup: deduplicates n u64 ids (see dedupIds; hashes is scratch
+ * for n u32), then only the distinct ids go through the table index (created
+ * when absent), in order of first appearance, with their index slots loaded
+ * ahead. (The records are not loaded here: updateSparse and gatherInverse
+ * load them in the order they use them.) Writes the distinct records (u32) to
+ * outRecs (room for n u64) and returns their count.
+ *
+ * With g != 0 it also sums the gradient (and Hessian, h != 0) rows of the n
+ * positions into their distinct rows, as accumulateInverse does, before the
+ * index is touched; when a sum is not finite it returns -1 there, with no
+ * row created (inverse is written; the caller finds the culprit).
+ */
+export function dedupResolve(
+  meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, tab: usize,
+  g: usize, h: usize, d: i32, outG: usize, outH: usize,
+): i32 {
+  // outRecs holds the distinct keys (u64) until the index replaces them with records.
+  const u = dedupIds(ids, n, hashes, inverse, outRecs, tab);
   if (g) {
     // Summed here, between the batch's dedup and the index, while the
     // gradients are still in cache, and checked before any row is created.
@@ -234,6 +259,68 @@ export function dedupResolve(
   }
   store<u32>(TMP_SINK, sink);
   return <i32>u;
+}
+
+// The record of one key from its home slot h, or 0 when absent.
+@inline function findExisting(meta: usize, slots: usize, mask: u32, h: u32, key: u64): usize {
+  while (true) {
+    const p = slots + <usize>h * SLOT;
+    const v = load<u32>(p, 8);
+    if (v == 0) return 0;
+    if (load<u64>(p) == key) return recAddr(meta, v - 1);
+    h = (h + 1) & mask;
+  }
+}
+
+/**
+ * dedupResolve split in two, for a lookup made ahead on another thread: the
+ * dedup (distinct keys to keys, room for n u64) and the index probe of the
+ * distinct ids, writing each one's record, or 0 when it has no row, to
+ * outRecs (u32). Nothing in the table is written, so it may run while the
+ * owning thread updates records; only the index must not change meanwhile.
+ * createMissing then creates the absent rows in the same order as
+ * dedupResolve would. With init != 0 (room for n x d floats) it also
+ * computes each absent id's initial weights at its distinct slot there, so
+ * that the owning thread only copies them. Returns the distinct count.
+ */
+export function dedupLookup(meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, keys: usize, tab: usize, init: usize): i32 {
+  const u = dedupIds(ids, n, hashes, inverse, keys, tab);
+  const slots = <usize>meta32(meta, M_SLOTS);
+  const mask = meta32(meta, M_CAP) - 1;
+  const d = <usize>meta32(meta, M_D);
+  let sink: u32 = 0;
+  for (let j: u32 = 0; j < u; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
+  for (let j: u32 = 0; j < u; j++) {
+    const rec = findExisting(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u64>(keys + <usize>j * 8));
+    store<u32>(outRecs + <usize>j * 4, <u32>rec);
+    // A new id's initial weights, so that its creation is only a copy.
+    if (rec == 0 && init != 0) initValues(meta, init + <usize>j * d * 4, load<u32>(keys + <usize>j * 8), load<u32>(keys + <usize>j * 8 + 4));
+  }
+  // A racy store of a value nobody reads: harmless on a shared memory.
+  store<u32>(TMP_SINK, sink);
+  return <i32>u;
+}
+
+/**
+ * The second half of dedupLookup, on the table's own thread: creates the
+ * rows of the u distinct keys whose record is 0, in order (the index may
+ * have been rehashed in between: hashes holds full hashes), with the
+ * initial weights dedupLookup computed at init when it is not 0. Returns how
+ * many it created.
+ */
+export function createMissing(meta: usize, hashes: usize, keys: usize, recs: usize, u: i32, init: usize): i32 {
+  const slots = <usize>meta32(meta, M_SLOTS);
+  const mask = meta32(meta, M_CAP) - 1;
+  let created = 0;
+  for (let j = 0; j < u; j++) {
+    const o = recs + <usize>j * 4;
+    if (load<u32>(o) != 0) continue;
+    const p = keys + <usize>j * 8;
+    const w = init ? init + <usize>j * <usize>meta32(meta, M_D) * 4 : 0;
+    store<u32>(o, <u32>findOrCreate(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u32>(p), load<u32>(p + 4), w));
+    created++;
+  }
+  return created;
 }
 
 /**
@@ -275,17 +362,8 @@ export function gatherInverse(recs: usize, inverse: usize, n: i32, d: i32, out: 
 
 /** Record address of one id, or 0 when absent. */
 export function lookup(meta: usize, lo: u32, hi: u32): u32 {
-  const slots = <usize>meta32(meta, M_SLOTS);
   const mask = meta32(meta, M_CAP) - 1;
-  const key = (<u64>hi << 32) | <u64>lo;
-  let h = keyHash(lo, hi) & mask;
-  while (true) {
-    const p = slots + <usize>h * SLOT;
-    const v = load<u32>(p, 8);
-    if (v == 0) return 0;
-    if (load<u64>(p) == key) return <u32>recAddr(meta, v - 1);
-    h = (h + 1) & mask;
-  }
+  return <u32>findExisting(meta, <usize>meta32(meta, M_SLOTS), mask, keyHash(lo, hi) & mask, (<u64>hi << 32) | <u64>lo);
 }
 
 /** Moves the index into a new zeroed slot array of newCap slots and updates meta. */

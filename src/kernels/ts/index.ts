@@ -10,6 +10,8 @@ export function tsKernels(heap: Heap): Kernels {
     updateSparse: (pp, recs, n, g, h) => updateSparse(heap, pp, recs, n, g, h),
     resolve: (meta, ids, n, out) => table.resolve(heap, meta, ids, n, out),
     dedupResolve: (meta, ids, n, hs, inv, or, tab, g, h, d, og, oh) => table.dedupResolve(heap, meta, ids, n, hs, inv, or, tab, g, h, d, og, oh),
+    dedupLookup: (meta, ids, n, hs, inv, or, keys, tab, init) => table.dedupLookup(heap, meta, ids, n, hs, inv, or, keys, tab, init),
+    createMissing: (meta, hs, keys, recs, u, init) => table.createMissing(heap, meta, hs, keys, recs, u, init),
     accumulateInverse: (inv, n, g, h, d, og, oh) => table.accumulateInverse(heap, inv, n, g, h, d, og, oh),
     gatherInverse: (recs, inv, n, d, out) => table.gatherInverse(heap, recs, inv, n, d, out),
     lookup: (meta, lo, hi) => table.lookup(heap, meta, lo, hi),

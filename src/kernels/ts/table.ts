@@ -116,6 +116,53 @@ export function dedupResolve(
   return keys.length;
 }
 
+/**
+ * Twin of the WebAssembly dedupLookup: the dedup of dedupResolve, distinct
+ * keys to keys (u64), records of present ids (0 when absent); writes nothing
+ * of the table. The initial weights it may precompute (init) are left to
+ * createMissing here, which computes the same values.
+ */
+export function dedupLookup(heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, keys: number, tab: number, _init: number): number {
+  const u = heap.u32, o = ids >>> 2, t = tab >>> 2, inv = inverse >>> 2, kw = keys >>> 2;
+  let tcap = 16;
+  while (tcap < 2 * n) tcap *= 2;
+  const tmask = tcap - 1;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const lo = u[o + 2 * i], hi = u[o + 2 * i + 1];
+    const hash = keyHash(lo, hi);
+    let s = hash & tmask;
+    for (;;) {
+      const e = u[t + s];
+      if (e === 0) {
+        u[t + s] = count + 1;
+        u[(hashes >>> 2) + count] = hash;
+        u[kw + 2 * count] = lo;
+        u[kw + 2 * count + 1] = hi;
+        u[inv + i] = count++;
+        break;
+      }
+      if (u[kw + 2 * (e - 1)] === lo && u[kw + 2 * (e - 1) + 1] === hi) { u[inv + i] = e - 1; break; }
+      s = (s + 1) & tmask;
+    }
+  }
+  u.fill(0, t, t + tcap);
+  for (let j = 0; j < count; j++) u[(outRecs >>> 2) + j] = lookup(heap, meta, u[kw + 2 * j], u[kw + 2 * j + 1]);
+  return count;
+}
+
+/** Twin of the WebAssembly createMissing: rows for the distinct keys whose record is 0, in order; returns how many. */
+export function createMissing(heap: Heap, meta: number, _hashes: number, keys: number, recs: number, count: number, _init: number): number {
+  const u = heap.u32, kw = keys >>> 2;
+  let created = 0;
+  for (let j = 0; j < count; j++) {
+    if (u[(recs >>> 2) + j] !== 0) continue;
+    u[(recs >>> 2) + j] = findOrCreate(heap, meta, u[kw + 2 * j], u[kw + 2 * j + 1]);
+    created++;
+  }
+  return created;
+}
+
 export function accumulateInverse(heap: Heap, inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number): void {
   const u = heap.u32, w = heap.f32, inv = inverse >>> 2;
   let next = 0;
