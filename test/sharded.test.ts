@@ -74,3 +74,45 @@ test("training with the table in 3 shards gives the model of one table; a checkp
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the shard kernels (partitionKeys, gatherSlots, scatterSlots): wasm = ts = a direct reference, ragged sizes and row lengths", async () => {
+  const { Arena } = await import("../src/kernels/arena.js");
+  const r = rng(21);
+  for (const shards of [1, 2, 3, 5]) {
+    const opt = createOptimizer("adam", {});
+    const ref = new ShardedTable(Array.from({ length: shards }, () => opt.table({ rowLength: 1 })));
+    for (const n of [1, 7, 130]) {
+      const ids = BigUint64Array.from({ length: n }, () => (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32)));
+      // The reference: each shard's ids in batch order, blocks one after another.
+      const order = [...Array(shards).keys()].flatMap((s) => [...ids.keys()].filter((i) => ref.shardOf(ids[i]) === s));
+      const slotRef = new Array<number>(n);
+      order.forEach((i, j) => { slotRef[i] = j; });
+      for (const d of [1, 4, 5, 13]) {
+        const src = Uint32Array.from({ length: n * d }, () => Math.floor(r() * 2 ** 32));
+        const results = (["wasm", "ts"] as const).map((backend) => {
+          const a = new Arena(backend, { shared: true }), h = a.heap, k = a.kernels;
+          const pi = h.alloc(n * 8), ps = h.alloc(n * 4), pc = h.alloc(shards * 4), pk = h.alloc(n * 8), pr = h.alloc(n * d * 4), po = h.alloc(n * d * 4), pb = h.alloc(n * d * 4);
+          h.u64.set(ids, pi >>> 3);
+          h.u32.set(src, pr >>> 2);
+          k.partitionKeys(pi, n, shards, ps, pc, pk);
+          k.gatherSlots(pr, ps, n, d, po);
+          k.scatterSlots(po, ps, n, d, pb);
+          return {
+            slot: Array.from(h.u32.subarray(ps >>> 2, (ps >>> 2) + n)),
+            counts: Array.from(h.u32.subarray(pc >>> 2, (pc >>> 2) + shards)),
+            keys: Array.from(h.u64.subarray(pk >>> 3, (pk >>> 3) + n)),
+            gathered: Array.from(h.u32.subarray(po >>> 2, (po >>> 2) + n * d)),
+            back: Array.from(h.u32.subarray(pb >>> 2, (pb >>> 2) + n * d)),
+          };
+        });
+        const [w, t] = results;
+        assert.deepEqual(w, t, `shards ${shards}, n ${n}, d ${d}: wasm = ts`);
+        assert.deepEqual(w.slot, slotRef);
+        assert.deepEqual(w.keys, order.map((i) => ids[i]));
+        assert.deepEqual(w.counts, [...Array(shards).keys()].map((s) => order.filter((i) => ref.shardOf(ids[i]) === s).length));
+        assert.deepEqual(w.gathered, [...Array(n).keys()].flatMap((i) => Array.from(src.subarray(slotRef[i] * d, (slotRef[i] + 1) * d))));
+        assert.deepEqual(w.back, Array.from(src), "scatter undoes gather");
+      }
+    }
+  }
+});

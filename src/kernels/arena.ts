@@ -15,15 +15,16 @@ export class Arena {
   readonly backend: Backend;
 
   /**
-   * `shared`: the memory is a shared one (wasm backend only), so that
-   * another thread can read it (a table's index; see optim/lookahead.ts).
+   * `shared`: the memory is a shared one, so that another thread can read it
+   * (a table's index; see optim/lookahead.ts), and so that growing it never
+   * detaches the views made of it before.
    */
   constructor(backend: Backend = "wasm", opts: { shared?: boolean } = {}) {
     if (backend !== "wasm" && backend !== "ts") {
       throw new TypeError(`unknown backend "${String(backend)}": expected "wasm" or "ts"`);
     }
     this.backend = backend;
-    this.heap = new Heap(opts.shared && backend === "wasm" ? new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true }) : undefined);
+    this.heap = new Heap(opts.shared ? new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true }) : undefined);
     this.kernels = backend === "wasm" ? wasmKernels(this.heap.memory) : tsKernels(this.heap);
   }
 }

@@ -45,6 +45,16 @@ export interface Kernels {
   gather(recs: number, n: number, d: number, out: number): void;
   /** Weights of n u64 ids, zeros for ids without a row (none created); returns the absent count. */
   gatherExisting(meta: number, ids: number, n: number, out: number): number;
+  /**
+   * Splits n u64 ids over `shards` (the mix of ShardedTable.shardOf): per
+   * shard its ids in batch order, one block after another in keys; slot[i]
+   * (u32) is where id i went; counts (u32 per shard) the block sizes.
+   */
+  partitionKeys(ids: number, n: number, shards: number, slot: number, counts: number, keys: number): void;
+  /** out row i = src row slot[i], n rows of d 32-bit words. */
+  gatherSlots(src: number, slot: number, n: number, d: number, out: number): void;
+  /** out row slot[i] = src row i, n rows of d 32-bit words. */
+  scatterSlots(src: number, slot: number, n: number, d: number, out: number): void;
   /** Index of the first non-finite float of n at p, or -1. */
   findNonFinite(p: number, n: number): number;
 }

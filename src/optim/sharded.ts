@@ -1,7 +1,8 @@
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { fmix32 } from "../util/fmix32.js";
+import { Arena } from "../kernels/arena.js";
 import type { Backend } from "../kernels/kernels.js";
-import type { StepOptions } from "./checks.js";
+import { copyInto, type StepOptions } from "./checks.js";
 import type { OptimizerName, ResolvedHyperparams } from "./hyper.js";
 import { SparseTable, type TableOptions } from "./table.js";
 
@@ -26,14 +27,23 @@ export class ShardedTable {
   private next: Partition;
   private aheadIds: BigUint64Array | undefined;
   private batchN = -1;
+  /**
+   * Where batches change order: the partitions' ids, slots, keys and rows,
+   * and a batch-ordered block of rows, in one shared memory (growing it
+   * leaves earlier views valid) with the kernels that move them.
+   */
+  private readonly stage: Arena;
+  private io = 0;
+  private ioFloats = 0;
 
   constructor(shards: SparseTable[]) {
     if (shards.length < 1 || shards.length > MAX_SHARDS) throw new RangeError(`a sharded table needs 1 to ${MAX_SHARDS} shards, got ${shards.length}`);
     this.shards = shards;
     this.rowLength = shards[0].rowLength;
     this.optimizer = shards[0].optimizer;
-    this.cur = new Partition(this, shards.length);
-    this.next = new Partition(this, shards.length);
+    this.stage = new Arena(shards[0].arena.backend, { shared: true });
+    this.cur = new Partition(this.stage, shards.length, this.rowLength);
+    this.next = new Partition(this.stage, shards.length, this.rowLength);
   }
 
   /** `count` shards with the same optimizer and options (each seeded by the table seed: initial rows depend on (seed, id) only). */
@@ -92,7 +102,7 @@ export class ShardedTable {
     const n = this.batchN, d = this.rowLength;
     if (n < 0) throw new Error(`${this.optimizer}: stepBatch needs a gatherBatch just before it`);
     if (grads.length !== n * d) throw new RangeError(`${this.optimizer}: gradient has ${grads.length} floats, expected ${n * d}`);
-    const g = this.split(grads, n), h = opts.hessian === undefined ? undefined : this.split(opts.hessian, n, true);
+    const g = this.split(grads, n, false), h = opts.hessian === undefined ? undefined : this.split(opts.hessian, n, true);
     this.batchN = -1;
     this.shards.forEach((t, s) => t.stepBatch(g[s], h ? { ...opts, hessian: h[s] } : opts));
   }
@@ -155,79 +165,106 @@ export class ShardedTable {
 
   /** Runs f per shard on the current partition of ids, scatters the rows back in batch order. */
   private scatter(ids: BigUint64Array, out: Float32Array | undefined, f: (t: SparseTable, keys: BigUint64Array, out: Float32Array) => Float32Array): Float32Array {
-    const n = ids.length, d = this.rowLength, p = this.cur, part = p.part;
+    const n = ids.length, d = this.rowLength, p = this.cur;
     const res = out ?? new Float32Array(n * d);
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: output has ${res.length} floats, expected ${n * d}`);
-    const rows = this.shards.map((t, s) => f(t, p.subKeys[s], p.subRows[s]));
-    const fill = new Int32Array(this.shards.length);
-    for (let i = 0; i < n; i++) {
-      const s = part[i], src = rows[s], so = fill[s]++ * d, o = i * d;
-      for (let c = 0; c < d; c++) res[o + c] = src[so + c];
-    }
+    this.shards.forEach((t, s) => {
+      const rows = f(t, p.subKeys[s], p.subRows[s]);
+      if (rows !== p.subRows[s]) p.subRows[s].set(rows);
+    });
+    const io = this.ioBlock(n * d);
+    this.stage.kernels.gatherSlots(p.rows, p.slot, n, d, io);
+    res.set(this.stage.heap.f32.subarray(io >>> 2, (io >>> 2) + n * d));
     return res;
   }
 
   /**
    * The rows of a batch-ordered array (n x rowLength) that belong to each
-   * shard, in order, by the partition of the last gather. The gradient reuses
-   * the gathered rows' buffers (no longer needed); a Hessian gets its own.
+   * shard, in order, by the partition of the last gather: views of the
+   * gathered rows' block (no longer needed) for the gradient, of a block of
+   * their own for a Hessian.
    */
-  private split(a: ArrayLike<number>, n: number, fresh = false): Float32Array[] {
-    const d = this.rowLength, p = this.cur;
-    const parts = p.subRows.map((rows, s) => (fresh ? new Float32Array(p.counts[s] * d) : rows));
-    const fill = new Int32Array(this.shards.length);
-    for (let i = 0; i < n; i++) {
-      const s = p.part[i], j = fill[s]++;
-      for (let c = 0; c < d; c++) parts[s][j * d + c] = a[i * d + c];
+  private split(a: ArrayLike<number>, n: number, hessian: boolean): Float32Array[] {
+    const d = this.rowLength, p = this.cur, io = this.ioBlock(n * d);
+    copyInto(this.optimizer, hessian ? "hessian" : "gradient", a, n * d, this.stage.heap, io);
+    const dst = hessian ? p.hessianRows() : p.rows;
+    this.stage.kernels.scatterSlots(io, p.slot, n, d, dst);
+    return p.views(dst);
+  }
+
+  /** The batch-ordered block, room for `floats`. */
+  private ioBlock(floats: number): number {
+    if (floats > this.ioFloats) {
+      if (this.io) this.stage.heap.release(this.io);
+      this.ioFloats = Math.max(floats, 2 * this.ioFloats);
+      this.io = this.stage.heap.alloc(this.ioFloats * 4);
     }
-    return parts;
+    return this.io;
   }
 }
 
 /**
- * A batch's ids split by shard, keeping their order: each id's shard, and
- * per shard its keys and a buffer for its rows. Buffers only grow (doubling),
- * so a step allocates nothing once the batch sizes settle.
+ * A batch's ids split by shard, keeping their order within each shard (the
+ * partitionKeys kernel): per shard a block of keys and a block of rows, the
+ * blocks one after the other, and for each batch position the index of its
+ * row (slot). Blocks only grow (doubling), so a step allocates nothing but
+ * views once the batch sizes settle.
  */
 class Partition {
   n = -1;
-  part = new Int32Array(0);
-  readonly counts: Int32Array;
+  cap = 0;
+  ids = 0;
+  slot = 0;
+  keys = 0;
+  rows = 0;
+  private hess = 0;
+  private readonly countsAt: number;
+  private starts: number[] = [];
+  private counts: number[] = [];
   readonly subKeys: BigUint64Array[] = [];
   readonly subRows: Float32Array[] = [];
-  private readonly keyBufs: BigUint64Array[] = [];
-  private readonly keyWords: Uint32Array[] = [];
-  private readonly rowBufs: Float32Array[] = [];
 
-  constructor(private readonly table: ShardedTable, shards: number) {
-    this.counts = new Int32Array(shards);
+  constructor(private readonly stage: Arena, private readonly shards: number, private readonly d: number) {
+    this.countsAt = stage.heap.alloc(shards * 4);
   }
 
   split(ids: BigUint64Array): void {
-    const n = ids.length, d = this.table.rowLength, S = this.counts.length;
-    if (this.part.length < n) this.part = new Int32Array(n);
-    const counts = this.counts.fill(0), part = this.part;
-    // The keys' 32-bit halves, read and copied without making a bigint per key.
-    const w = new Uint32Array(ids.buffer, ids.byteOffset, 2 * n);
-    for (let i = 0; i < n; i++) counts[(part[i] = this.table.shardOfWords(w[2 * i], w[2 * i + 1]))]++;
-    for (let s = 0; s < S; s++) {
-      if (!this.keyBufs[s] || this.keyBufs[s].length < counts[s]) {
-        const cap = Math.max(counts[s], 2 * (this.keyBufs[s]?.length ?? 0));
-        this.keyBufs[s] = new BigUint64Array(cap);
-        this.keyWords[s] = new Uint32Array(this.keyBufs[s].buffer);
-        this.rowBufs[s] = new Float32Array(cap * d);
-      }
-      // New subarrays each time: a shard's lookahead is matched by array identity.
-      this.subKeys[s] = this.keyBufs[s].subarray(0, counts[s]);
-      this.subRows[s] = this.rowBufs[s].subarray(0, counts[s] * d);
+    const n = ids.length, heap = this.stage.heap, d = this.d;
+    if (n > this.cap) {
+      for (const p of [this.ids, this.slot, this.keys, this.rows, this.hess]) if (p) heap.release(p);
+      this.cap = Math.max(n, 2 * this.cap);
+      this.ids = heap.alloc(this.cap * 8);
+      this.slot = heap.alloc(this.cap * 4);
+      this.keys = heap.alloc(this.cap * 8);
+      this.rows = heap.alloc(this.cap * d * 4);
+      this.hess = 0;
     }
-    const fill = new Int32Array(S);
-    for (let i = 0; i < n; i++) {
-      const s = part[i], j = fill[s]++, kw = this.keyWords[s];
-      kw[2 * j] = w[2 * i];
-      kw[2 * j + 1] = w[2 * i + 1];
+    heap.u64.set(ids, this.ids >>> 3);
+    this.stage.kernels.partitionKeys(this.ids, n, this.shards, this.slot, this.countsAt, this.keys);
+    const buf = heap.memory.buffer, u = heap.u32;
+    let start = 0;
+    for (let s = 0; s < this.shards; s++) {
+      const c = u[(this.countsAt >>> 2) + s];
+      this.starts[s] = start;
+      this.counts[s] = c;
+      // New views each time: a shard's lookahead is matched by array identity.
+      this.subKeys[s] = new BigUint64Array(buf, this.keys + start * 8, c);
+      start += c;
     }
+    this.subRows.splice(0, this.subRows.length, ...this.views(this.rows));
     this.n = n;
+  }
+
+  /** Per shard, a view of its rows in a block of cap rows. */
+  views(block: number): Float32Array[] {
+    const buf = this.stage.heap.memory.buffer, d = this.d;
+    return this.counts.map((c, s) => new Float32Array(buf, block + this.starts[s] * d * 4, c * d));
+  }
+
+  /** A block for the Hessian's rows, made on first use. */
+  hessianRows(): number {
+    if (!this.hess) this.hess = this.stage.heap.alloc(this.cap * this.d * 4);
+    return this.hess;
   }
 }
 

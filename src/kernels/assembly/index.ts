@@ -6,3 +6,4 @@ export { resolve, dedupResolve, dedupLookup, createMissing, accumulateInverse, g
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";
 export { crossForward, crossBackward, crossAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";
+export { partitionKeys, gatherSlots, scatterSlots } from "./shard";

@@ -2,6 +2,7 @@ import type { Heap } from "../heap.js";
 import type { Kernels } from "../kernels.js";
 import { updateDense, updateSparse } from "./rows.js";
 import * as table from "./table.js";
+import * as shard from "./shard.js";
 
 /** The plain TypeScript kernels, bound to one heap: the reference the WebAssembly ones are tested against. */
 export function tsKernels(heap: Heap): Kernels {
@@ -20,5 +21,8 @@ export function tsKernels(heap: Heap): Kernels {
     gather: (recs, n, d, out) => table.gather(heap, recs, n, d, out),
     gatherExisting: (meta, ids, n, out) => table.gatherExisting(heap, meta, ids, n, out),
     findNonFinite: (p, n) => table.findNonFinite(heap, p, n),
+    partitionKeys: (ids, n, shards, slot, counts, keys) => shard.partitionKeys(heap, ids, n, shards, slot, counts, keys),
+    gatherSlots: (src, slot, n, d, out) => shard.gatherSlots(heap, src, slot, n, d, out),
+    scatterSlots: (src, slot, n, d, out) => shard.scatterSlots(heap, src, slot, n, d, out),
   };
 }
