@@ -3,14 +3,8 @@
 // grouped by shard, and rows gathered or scattered through a slot per batch
 // position. src/kernels/ts/shard.ts is the twin.
 
-@inline function fmix32(h: u32): u32 {
-  h ^= h >>> 16;
-  h *= 0x85ebca6b;
-  h ^= h >>> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >>> 16;
-  return h;
-}
+import { fmix32 } from "./hash";
+
 
 /** The shard of key (lo, hi) among shards: the same mix as ShardedTable.shardOf. */
 @inline function shardOf(lo: u32, hi: u32, shards: u32): u32 {

@@ -7,15 +7,8 @@ import {
   M_INITA, M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES, TMP_SINK,
 } from "./layout";
 import { touchRecords } from "./rows";
+import { fmix32 } from "./hash";
 
-@inline function fmix32(h: u32): u32 {
-  h ^= h >>> 16;
-  h *= 0x85ebca6b;
-  h ^= h >>> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >>> 16;
-  return h;
-}
 
 @inline function keyHash(lo: u32, hi: u32): u32 {
   return fmix32(lo ^ fmix32(hi));

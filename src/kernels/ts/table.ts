@@ -80,11 +80,12 @@ export function resolve(heap: Heap, meta: number, ids: number, n: number, out: n
   for (let i = 0; i < n; i++) u[(out >>> 2) + i] = findOrCreate(heap, meta, u[o + 2 * i], u[o + 2 * i + 1]);
 }
 
-/** Twin of the WebAssembly dedupResolve: same distinct order, inverse, sums, records and row creation order; tab is left zero. */
-export function dedupResolve(
-  heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number,
-  g: number, h: number, d: number, outG: number, outH: number,
-): number {
+/**
+ * The dedup of dedupResolve and dedupLookup: each position's distinct slot
+ * to inverse, the distinct ids' hashes to hashes (in order of first
+ * appearance); returns the distinct ids as (lo, hi). tab is left zero.
+ */
+function dedupIds(heap: Heap, ids: number, n: number, hashes: number, inverse: number, tab: number): [number, number][] {
   const u = heap.u32, o = ids >>> 2, t = tab >>> 2, inv = inverse >>> 2;
   let tcap = 16;
   while (tcap < 2 * n) tcap *= 2;
@@ -108,6 +109,15 @@ export function dedupResolve(
     }
   }
   u.fill(0, t, t + tcap);
+  return keys;
+}
+
+/** Twin of the WebAssembly dedupResolve: same distinct order, inverse, sums, records and row creation order; tab is left zero. */
+export function dedupResolve(
+  heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, tab: number,
+  g: number, h: number, d: number, outG: number, outH: number,
+): number {
+  const u = heap.u32, keys = dedupIds(heap, ids, n, hashes, inverse, tab);
   if (g) {
     accumulateInverse(heap, inverse, n, g, h, d, outG, outH);
     if (findNonFinite(heap, outG, keys.length * d) >= 0 || (h !== 0 && findNonFinite(heap, outH, keys.length * d) >= 0)) return -1;
@@ -123,32 +133,13 @@ export function dedupResolve(
  * createMissing here, which computes the same values.
  */
 export function dedupLookup(heap: Heap, meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, keys: number, tab: number, _init: number): number {
-  const u = heap.u32, o = ids >>> 2, t = tab >>> 2, inv = inverse >>> 2, kw = keys >>> 2;
-  let tcap = 16;
-  while (tcap < 2 * n) tcap *= 2;
-  const tmask = tcap - 1;
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    const lo = u[o + 2 * i], hi = u[o + 2 * i + 1];
-    const hash = keyHash(lo, hi);
-    let s = hash & tmask;
-    for (;;) {
-      const e = u[t + s];
-      if (e === 0) {
-        u[t + s] = count + 1;
-        u[(hashes >>> 2) + count] = hash;
-        u[kw + 2 * count] = lo;
-        u[kw + 2 * count + 1] = hi;
-        u[inv + i] = count++;
-        break;
-      }
-      if (u[kw + 2 * (e - 1)] === lo && u[kw + 2 * (e - 1) + 1] === hi) { u[inv + i] = e - 1; break; }
-      s = (s + 1) & tmask;
-    }
-  }
-  u.fill(0, t, t + tcap);
-  for (let j = 0; j < count; j++) u[(outRecs >>> 2) + j] = lookup(heap, meta, u[kw + 2 * j], u[kw + 2 * j + 1]);
-  return count;
+  const found = dedupIds(heap, ids, n, hashes, inverse, tab), u = heap.u32, kw = keys >>> 2;
+  found.forEach(([lo, hi], j) => {
+    u[kw + 2 * j] = lo;
+    u[kw + 2 * j + 1] = hi;
+    u[(outRecs >>> 2) + j] = lookup(heap, meta, lo, hi);
+  });
+  return found.length;
 }
 
 /** Twin of the WebAssembly createMissing: rows for the distinct keys whose record is 0, in order; returns how many. */
