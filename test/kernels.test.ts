@@ -165,3 +165,27 @@ test("batch lookup (dedupResolve): wasm and ts agree on ragged batch sizes with 
     }
   }
 });
+
+test("heap: every block comes zero-filled, fresh from the top (never written) or reused from the free list (written before), across growth", async () => {
+  const { Heap } = await import("../src/kernels/heap.js");
+  for (const shared of [false, true]) {
+    const heap = new Heap(new WebAssembly.Memory({ initial: 2, maximum: 65536, shared }));
+    const blocks: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const size = 1000 + i * 40_000;
+      const p = heap.alloc(size);
+      assert.ok(heap.u8.subarray(p, p + size).every((b) => b === 0), `fresh block ${i}`);
+      heap.u8.fill(0xab, p, p + size);
+      blocks.push(p);
+    }
+    assert.ok(heap.byteLength > 2 * 65536, "the memory grew");
+    // Reused blocks were written: the allocator must clear them.
+    for (let i = 0; i < blocks.length; i += 2) heap.release(blocks[i]);
+    for (let i = 0; i < 10; i++) {
+      const size = 500 + i * 30_000;
+      const p = heap.alloc(size);
+      assert.ok(blocks.includes(p) || p < blocks[blocks.length - 1], "taken from the free list");
+      assert.ok(heap.u8.subarray(p, p + size).every((b) => b === 0), `reused block ${i}`);
+    }
+  }
+});
