@@ -183,3 +183,25 @@ test("training with the lookahead gives the model without it, and a bad row in t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("trainModel keeps to the range the file was opened with (each end on its own), and a range given to it overrides that", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-range-"));
+  try {
+    const path = join(dir, "train.txt");
+    await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 2, scale: 0.01 })), { format: "criteo", start: 0, rows: 1000, out: path, truth: null });
+    const rows = async (opened: { start?: number; end?: number } | undefined, given?: { start?: number; end?: number }, prefetch = false): Promise<number> => {
+      const f = await openData(path, { batchSize: 128, range: opened, prefetch });
+      const m = buildModel(f.fields.length, { model: "lr", optimizer: "adam", seed: 1 });
+      return (await trainModel(m, f, given)).rows;
+    };
+    assert.equal(await rows(undefined), 1000);
+    assert.equal(await rows({ end: 700 }), 700);
+    assert.equal(await rows({ end: 700 }, undefined, true), 700);
+    assert.equal(await rows({ start: 300, end: 700 }), 400);
+    assert.equal(await rows({ start: 300 }), 700);
+    assert.equal(await rows({ start: 300, end: 700 }, { end: 900 }), 600);
+    assert.equal(await rows({ end: 700 }, { start: 100, end: 200 }), 100);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

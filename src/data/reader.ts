@@ -55,7 +55,11 @@ export interface DataFile {
   numeric: readonly string[];
   /** Whether the first line is a header rather than a row. */
   header: boolean;
-  /** One streaming pass over the rows, in file order, in batches. */
+  /**
+   * One streaming pass over the rows, in file order, in batches: those of
+   * `range` where given, else of the range the file was opened with (each of
+   * start and end on its own).
+   */
   batches(range?: { start?: number; end?: number }): AsyncGenerator<Batch, ReadStats>;
   /** Statistics of the last completed or running pass. */
   stats: ReadStats;
@@ -131,7 +135,8 @@ export async function openData(path: string, opts: ReadOptions = {}): Promise<Da
     path, format, fields: probe.fields, numeric: probe.numeric, header: probe.hasHeader,
     stats: { rows: 0, skipped: 0, firstBad: [], seen: 0 },
     batches: (range) => {
-      const r = range ?? opts.range ?? {};
+      // A pass's own range overrides the file's, field by field.
+      const r = { start: range?.start ?? opts.range?.start, end: range?.end ?? opts.range?.end };
       const depth = opts.prefetch === true ? DEFAULT_PREFETCH_DEPTH : Number(opts.prefetch ?? 0);
       return depth > 0 ? prefetchPass(file, { ...opts, format }, r, depth) : pass(path, makeParser, batchSize, opts.skipBadRows ?? false, r, file);
     },

@@ -297,7 +297,9 @@ export async function trainModel(
   const lookahead = (control.lookahead ?? configureDense({}).threads > 1) && control.maxFeatures === undefined;
   if (lookahead) await lookaheadReady();
   run: for (; pos.epoch < m.settings.epochs; pos.epoch++, pos.seen = 0) {
-    for await (const [b, next] of withNext(file.batches({ start: Math.max(base, pos.seen), end: range?.end }))) {
+    // Without a range or a position, the file's own range (openData's) applies.
+    const start = range?.start !== undefined || pos.seen > 0 ? Math.max(base, pos.seen) : undefined;
+    for await (const [b, next] of withNext(file.batches({ start, end: range?.end }))) {
       const n = b.rows;
       if (control.maxFeatures !== undefined) enforceBudget(m, b.keys, pos.rows, control);
       const inputs = m.tables.map((t, k) => {
