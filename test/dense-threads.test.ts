@@ -240,3 +240,35 @@ test("sparsectr train --fma: reported in the JSON, deterministic, and within flo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("training on two threads (reader, lookahead, products split or run whole in either memory) gives the one-thread model bit for bit", async () => {
+  const { createGenerator, generateFiles, synthConfig } = await import("../src/data/synth/index.js");
+  const { openData } = await import("../src/index.js");
+  const { buildModel, trainModel } = await import("../src/train/trainer.js");
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-two-threads-"));
+  try {
+    const data = join(dir, "train.txt");
+    await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 8, scale: 0.01 })), { format: "criteo", start: 0, rows: 512 * 40, out: data, truth: null });
+    // dcn's products are small (its phases soon run whole in the ordinary
+    // memory, a few still split to measure); deepfm's are large (split).
+    for (const model of ["dcn", "deepfm"] as const) {
+      const shas: string[] = [];
+      let splits = 0;
+      for (const threads of [1, 2]) {
+        configureDense({ threads });
+        await denseReady();
+        const before = denseSplitProducts();
+        const f = await openData(data, { batchSize: 512, prefetch: threads > 1 });
+        const m = buildModel(f.fields.length, { model, optimizer: "group-adam", hyper: { l21: 1e-3 }, seed: 4 });
+        await trainModel(m, f);
+        shas.push(m.sha256());
+        if (threads === 2) splits = denseSplitProducts() - before;
+      }
+      assert.equal(shas[1], shas[0], model);
+      if (model === "deepfm") assert.ok(splits > 0, "deepfm's products were split");
+    }
+  } finally {
+    configureDense({ threads: 1 });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

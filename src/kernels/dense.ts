@@ -133,41 +133,78 @@ function crossNetBackwardLayout(batch: number, dim: number, count: number): numb
 /** Products smaller than this (m * k * n multiply-adds) run on one thread: the hand-over costs more. */
 const SPLIT_MIN = 1 << 20;
 /**
- * The helper spins through an active phase when split products took at least
- * this share of the last one: opnn's take about 55%, dcn's and mlp's under
- * 25% (and those models ran 7-15% faster end to end with a sleeping helper).
+ * An active phase uses the shared memory and the spinning helper while split
+ * products take at least this share of such phases on average: opnn's take
+ * about 60%, dcn's and mlp's under 25% (and dcn trains about 25% faster with
+ * its products whole in the ordinary memory and the helper asleep).
  */
 const SPIN_SHARE = 0.35;
 
 const LAYOUT_CODE: Record<DenseLayout, number> = { nn: 0, tn: 1, nt: 2 };
 
-class DenseEngine {
-  readonly memory: WebAssembly.Memory;
+/** One memory with its instance of the dense module, and views of it. */
+class Space {
   readonly ex: DenseExports;
+  f32: Float32Array;
+  /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
+  readonly cViews = new Map<number, Float32Array>();
+
+  constructor(readonly memory: WebAssembly.Memory, module: WebAssembly.Module) {
+    this.ex = new WebAssembly.Instance(module, denseImports(memory)).exports as unknown as DenseExports;
+    this.f32 = new Float32Array(memory.buffer);
+  }
+}
+
+/** With two threads, a phase of only whole products still uses the shared memory once in this many phases, to measure splitting again. */
+const PROBE_PHASES = 16;
+
+class DenseEngine {
   private readonly helper: DenseHelper | undefined;
+  /**
+   * Where the kernels run: an ordinary memory (its copies from JavaScript
+   * are faster) and, with two threads, a shared one the helper works in too.
+   * Each call copies its operands in and its results out, so a call may use
+   * either: the same bits. `space` is the current one (see active).
+   */
+  private readonly local: Space;
+  private readonly shared: Space | undefined;
+  private space: Space;
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
-  /** The active phase: when it began, the wall time of its split products, and whether the next one spins (see active). */
+  /**
+   * The active phase: when it began and the wall time of its split products;
+   * the moving average of the share of split products in the phases that
+   * could split (1 until measured); phases so far (see active).
+   */
   private phaseT0 = 0;
   private phaseSplitMs = 0;
-  private spinNext = true;
+  private splitShare = 1;
+  private phases = 0;
   private readonly planner = new SplitPlanner();
-  private f32: Float32Array;
-  /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
-  private readonly cViews = new Map<number, Float32Array>();
 
   constructor(settings: Readonly<DenseOptions>) {
-    const shared = settings.threads > 1;
-    this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared });
-    const module = denseModule(settings.fma, shared);
-    this.ex = new WebAssembly.Instance(module, denseImports(this.memory)).exports as unknown as DenseExports;
-    this.f32 = new Float32Array(this.memory.buffer);
-    this.helper = settings.threads > 1 ? new DenseHelper(module, this.memory) : undefined;
+    this.local = new Space(new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES }), denseModule(settings.fma, false));
+    if (settings.threads > 1) {
+      const module = denseModule(settings.fma, true), memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
+      this.shared = new Space(memory, module);
+      this.helper = new DenseHelper(module, memory);
+    }
+    this.space = this.shared ?? this.local;
+  }
+
+  /** The current space's kernels (see space). */
+  get ex(): DenseExports {
+    return this.space.ex;
+  }
+
+  /** Bytes of the memories. */
+  get memoryBytes(): number {
+    return this.local.memory.buffer.byteLength + (this.shared?.memory.buffer.byteLength ?? 0);
   }
 
   /** The float view of the whole memory (re-made by `reserve` when the memory grows). */
   private floats(): Float32Array {
-    return this.f32;
+    return this.space.f32;
   }
 
   /** For the layer kernels: make the memory at least this big. */
@@ -181,16 +218,17 @@ class DenseEngine {
   }
 
   private reserve(bytes: number): void {
-    const have = this.f32.byteLength / PAGE, need = Math.ceil(bytes / PAGE);
+    const sp = this.space;
+    const have = sp.f32.byteLength / PAGE, need = Math.ceil(bytes / PAGE);
     if (need <= have) return;
     if (need > MAX_PAGES) {
       throw new RangeError(`dense product needs ${bytes} bytes of WebAssembly memory, the limit is 4 GiB`);
     }
     // At least double, so that a growing batch does not grow the memory on every call.
-    this.memory.grow(Math.min(MAX_PAGES, Math.max(need, 2 * have)) - have);
+    sp.memory.grow(Math.min(MAX_PAGES, Math.max(need, 2 * have)) - have);
     // Growing detaches an ordinary memory's buffer and leaves a shared one's short: new views either way.
-    this.f32 = new Float32Array(this.memory.buffer);
-    this.cViews.clear();
+    sp.f32 = new Float32Array(sp.memory.buffer);
+    sp.cViews.clear();
   }
 
   /** Resolves once the helper thread runs (at once without one); rejects if it failed to start. */
@@ -203,21 +241,34 @@ class DenseEngine {
 
   /** See {@link denseActive}. */
   active(on: boolean): void {
-    if (this.helper?.ready !== true) return;
+    if (this.helper?.ready !== true || !this.shared) return;
     const now = performance.now();
     if (!on) {
-      this.helper.active(false);
-      this.spinNext = this.phaseSplitMs >= SPIN_SHARE * (now - this.phaseT0);
+      if (this.space === this.shared) {
+        this.helper.active(false);
+        // A moving average, so that one phase in which the helper was slow to
+        // run does not send a model of large products to one thread.
+        this.splitShare = 0.75 * this.splitShare + 0.25 * (this.phaseSplitMs / Math.max(1e-6, now - this.phaseT0));
+      }
+      this.space = this.shared;
       return;
     }
-    // The helper spins through a phase only when split products took a
-    // good share of the last one (SPIN_SHARE): in a phase of small products,
-    // a helper spinning between the few it is handed takes the core the
-    // reader and lookahead threads need, and without a spinning helper a
-    // split costs a wake-up, so the planner keeps such products whole.
+    // A phase uses the shared memory and the helper, spinning, only when
+    // split products took a good share of the recent such phases
+    // (SPIN_SHARE), or to measure that again (every PROBE_PHASES).
+    // Otherwise its products run whole in the ordinary memory, whose copies
+    // are faster, and the helper sleeps: in a phase of small products a
+    // spinning helper takes the core the reader and lookahead threads need,
+    // and a split that has to wake it costs more than it saves.
+    this.phases++;
     this.phaseT0 = now;
     this.phaseSplitMs = 0;
-    if (this.spinNext) this.helper.active(true);
+    if (this.splitShare >= SPIN_SHARE || this.phases % PROBE_PHASES === 0) {
+      this.space = this.shared;
+      this.helper.active(true);
+    } else {
+      this.space = this.local;
+    }
   }
 
   /** Stops the helper thread. */
@@ -234,7 +285,7 @@ class DenseEngine {
   product(layout: DenseLayout, a: number, b: number, c: number, m: number, k: number, n: number, work: number): void {
     const code = LAYOUT_CODE[layout];
     const h = this.helper;
-    if (h?.ready === true && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
+    if (h?.ready === true && this.space === this.shared && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
       const plan = this.planner, slot = plan.slot(code, m, k, n), t0 = performance.now();
       if (plan.split(slot)) {
         const mid = plan.mid(slot);
@@ -272,10 +323,11 @@ class DenseEngine {
     f.set(a.length === mk ? a : a.subarray(0, mk), pa >>> 2);
     f.set(b.length === kn ? b : b.subarray(0, kn), pb >>> 2);
     this.product(layout, pa, pb, pc, m, k, n, work);
-    let c = this.cViews.get(mn);
+    const views = this.space.cViews;
+    let c = views.get(mn);
     if (!c) {
-      c = new Float32Array(this.f32.buffer, pc, mn);
-      this.cViews.set(mn, c);
+      c = new Float32Array(this.space.f32.buffer, pc, mn);
+      views.set(mn, c);
     }
     out.set(c);
   }
@@ -628,10 +680,12 @@ export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Arra
  * Marks a phase of many products, such as a training step's forward and
  * backward: with two threads the helper then waits for work spinning instead
  * of sleeping (at most 20 ms without work), which makes splitting the small
- * products of CTR models pay, as long as split products took at least a
- * third of the previous phase. Call with false when the phase ends (the sparse table work
- * follows), so that the helper does not hold a core meanwhile. Optional:
- * without it the helper sleeps between products.
+ * products of CTR models pay, as long as split products take a good share
+ * of such phases; otherwise the phase's products run whole in an ordinary
+ * memory and the helper sleeps (see SPIN_SHARE). Call with false when the
+ * phase ends (the sparse table work follows), so that the helper does not
+ * hold a core meanwhile. Optional: without it the helper sleeps between
+ * products.
  */
 export function denseActive(on: boolean): void {
   engine?.active(on);
@@ -644,7 +698,7 @@ export function denseSplitProducts(): number {
 
 /** Bytes of memory the dense kernels hold now (0 before the first product). */
 export function denseMemoryBytes(): number {
-  return engine ? engine.memory.buffer.byteLength : 0;
+  return engine ? engine.memoryBytes : 0;
 }
 
 /** The raw exports, for tests: the work-area formula is checked against the module's. */
