@@ -6,6 +6,7 @@
 // must not depend on it, including when reading the next batch fails.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -204,4 +205,31 @@ test("trainModel keeps to the range the file was opened with (each end on its ow
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a lookup that fails on the lookahead thread is reported by the call that waits for it, and later tables look up on their own thread", () => {
+  // In a child process: a failure marks the process's lookahead thread as failed.
+  const script = `
+    const { lookaheadReady, lookaheadThread } = await import(${JSON.stringify(new URL("../src/optim/lookahead.js", import.meta.url).href)});
+    const { createOptimizer } = await import(${JSON.stringify(new URL("../src/index.js", import.meta.url).href)});
+    await lookaheadReady();
+    const t = createOptimizer("adam", {}).table({ rowLength: 4 });
+    t.gatherBatch(BigUint64Array.of(1n, 2n, 3n));
+    // A job whose ids lie far outside the memory: the kernel traps on the thread.
+    const seq = lookaheadThread().post({ memory: t.arena.heap.memory, meta: 0, ids: 2 ** 31, n: 64, hashes: 0, inverse: 0, recs: 0, keys: 0, tab: 0, init: 0 });
+    let message = "";
+    try { lookaheadThread().wait(seq); } catch (e) { message = e.message; }
+    const again = t.lookahead(BigUint64Array.of(4n, 5n));
+    const rows = t.gatherBatch(BigUint64Array.of(4n, 5n)).length;
+    console.log(JSON.stringify({ message, again, rows }));
+  `;
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-lookahead-fail-")), file = join(dir, "run.mjs");
+  writeFileSync(file, script);
+  const r = spawnSync(process.execPath, [file], { encoding: "utf8", timeout: 60_000 });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { message: string; again: boolean; rows: number };
+  assert.match(out.message, /id lookup failed on the lookahead thread/);
+  assert.equal(out.again, false, "no lookahead once the thread failed");
+  assert.equal(out.rows, 8, "the table still works, on its own thread");
 });
