@@ -33,7 +33,8 @@ interface DenseExports {
   crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
   biasRelu(c: number, b: number, m: number, n: number): void;
   reluBackward(dy: number, y: number, db: number, m: number, n: number): void;
-  dropout(st: number, x: number, y: number, mask: number, n: number, threshold: number, keep: number): void;
+  dropout(st: number, x: number, y: number, mask: number, bits: number, n: number, threshold: number, keep: number): void;
+  dropoutBackward(bits: number, dy: number, dx: number, n: number, keep: number): void;
 }
 
 const PAGE = 65536;
@@ -445,17 +446,31 @@ class DenseEngine {
     this.get(f, out, pacc, n);
   }
 
-  /** See {@link denseDropout}: memory st (16 bytes) | x [n] | y [n] | mask [n]. */
-  dropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, n: number, threshold: number, keep: number): void {
-    const [pst, px, py, pm, end] = carve([4, n, n, mask ? n : 0]);
+  /** See {@link denseDropout}: memory st (16 bytes) | x [n] | y [n] | mask [n] | bits [n / 32]. */
+  dropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, bits: Uint32Array | null, n: number, threshold: number, keep: number): void {
+    const words = Math.ceil(n / 32);
+    const [pst, px, py, pm, pbits, end] = carve([4, n, n, mask ? n : 0, bits ? words : 0]);
     this.reserve(end);
     const f = this.floats(), u = new Uint32Array(f.buffer, pst, 4);
     u.set(state);
     this.put(f, x, px, n);
-    this.ex.dropout(pst, px, py, mask ? pm : 0, n, threshold, keep);
+    this.ex.dropout(pst, px, py, mask ? pm : 0, bits ? pbits : 0, n, threshold, keep);
     this.get(f, y, py, n);
     if (mask) this.get(f, mask, pm, n);
+    if (bits) bits.set(new Uint32Array(f.buffer, pbits, words));
     state.set(u);
+  }
+
+  /** See {@link denseDropoutBackward}: memory bits [n / 32] | dy [n] | dx [n]. */
+  dropoutBackward(bits: Uint32Array, dy: Float32Array, dx: Float32Array, n: number, keep: number): void {
+    const words = Math.ceil(n / 32);
+    const [pbits, pdy, pdx, end] = carve([words, n, n]);
+    this.reserve(end);
+    const f = this.floats();
+    new Uint32Array(f.buffer, pbits, words).set(bits.subarray(0, words));
+    this.put(f, dy, pdy, n);
+    this.ex.dropoutBackward(pbits, pdy, pdx, n, keep);
+    this.get(f, dx, pdx, n);
   }
 }
 
@@ -670,11 +685,20 @@ export function denseCrossNetBackward(
 /**
  * Dropout from the xoshiro128** stream whose state (4 u32) is `state`, in
  * WebAssembly: the numbers and bits of Random.dropout (src/nn/random.ts),
- * and `state` advanced as it would be. threshold < 2^32. Without a mask
- * array the mask is not kept (a backward replays the stream instead).
+ * and `state` advanced as it would be. threshold < 2^32. The mask goes to
+ * `mask` (floats) and to `bits` (bit i % 32 of word i / 32 set where the unit
+ * is kept, for denseDropoutBackward), either when not null.
  */
-export function denseDropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, n: number, threshold: number, keep: number): void {
-  getEngine().dropout(state, x, y, mask, n, threshold, keep);
+export function denseDropout(
+  state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, bits: Uint32Array | null,
+  n: number, threshold: number, keep: number,
+): void {
+  getEngine().dropout(state, x, y, mask, bits, n, threshold, keep);
+}
+
+/** dx = dy * mask, the mask given as the bits of a denseDropout call: the bits of the float mask's product. */
+export function denseDropoutBackward(bits: Uint32Array, dy: Float32Array, dx: Float32Array, n: number, keep: number): void {
+  getEngine().dropoutBackward(bits, dy, dx, n, keep);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Layer } from "./layer.js";
 import type { Param } from "./param.js";
 import { checkDim } from "./linear.js";
 import { Random, deriveSeed } from "./random.js";
+import { denseDropoutBackward } from "../kernels/dense.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
 /**
@@ -18,8 +19,9 @@ export class Dropout implements Layer {
   private rng: Random;
   private batch = 0;
   private masked = false;
-  /** The generator as it was before the forward's draws, when the forward kept no mask. */
-  private replay: Random | undefined;
+  /** The forward's mask as bits (WebAssembly path), or undefined when it is in `mask`. */
+  private bits: Uint32Array | undefined;
+  private bitStore = new Uint32Array(0);
   private readonly mask = new Scratch();
   private readonly y = new Scratch();
   private readonly dx = new Scratch();
@@ -55,11 +57,14 @@ export class Dropout implements Layer {
     if (!this.masked) return x.length === n ? x : x.subarray(0, n);
     const y = this.y.take(n);
     if (Random.dropoutInWasm(n, this.threshold)) {
-      // No mask: backward replays the stream from a copy of the generator.
-      this.replay = this.rng.clone();
-      this.rng.dropoutReplayable(x, y, n, this.threshold, this.scale);
+      // The mask as bits: a 32nd of the float mask to keep, and backward is a
+      // pass of WebAssembly over them.
+      const words = Math.ceil(n / 32);
+      if (this.bitStore.length < words) this.bitStore = new Uint32Array(words);
+      this.bits = this.bitStore;
+      this.rng.dropoutBits(x, y, this.bits, n, this.threshold, this.scale);
     } else {
-      this.replay = undefined;
+      this.bits = undefined;
       this.rng.dropout(x, y, this.mask.take(n), n, this.threshold, this.scale);
     }
     return y;
@@ -71,9 +76,9 @@ export class Dropout implements Layer {
     checkInput(this.name, dy, n);
     if (!this.masked) return dy.length === n ? dy : dy.subarray(0, n);
     const dx = this.dx.take(n);
-    if (this.replay) {
-      // dx = dy * mask, the mask drawn again: the same numbers as the forward's.
-      this.replay.clone().dropoutReplayable(dy, dx, n, this.threshold, this.scale);
+    if (this.bits) {
+      // dx = dy * mask, the mask from its bits: the same numbers as the forward's.
+      denseDropoutBackward(this.bits, dy, dx, n, this.scale);
       return dx;
     }
     const m = this.mask.take(n);

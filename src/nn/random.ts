@@ -53,41 +53,34 @@ export class Random {
    */
   dropout(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
     // The same loop in WebAssembly (src/kernels/assembly/dropout.ts) is several times faster.
-    if (Random.dropoutInWasm(n, threshold)) this.dropoutWasm(x, y, mask, n, threshold, keep);
+    if (Random.dropoutInWasm(n, threshold)) this.dropoutWasm(x, y, mask, null, n, threshold, keep);
     else this.dropoutTs(x, y, mask, n, threshold, keep);
   }
 
   /**
    * True when {@link dropout} of n elements runs in WebAssembly here: then
-   * {@link dropoutReplayable} can skip the mask, since a copy of the
-   * generator replays it.
+   * {@link dropoutBits} can keep the mask as bits instead of floats.
    */
   static dropoutInWasm(n: number, threshold: number): boolean {
     const backend = getMatmulBackend();
     return threshold < 4294967296 && backend !== "ts" && (backend === "wasm" || (n >= WASM_DROPOUT_MIN && denseAvailable()));
   }
 
-  /** A generator that continues exactly as this one would from here. */
-  clone(): Random {
-    const r = Object.create(Random.prototype) as Random;
-    r.s0 = this.s0; r.s1 = this.s1; r.s2 = this.s2; r.s3 = this.s3;
-    r.state = undefined;
-    return r;
-  }
-
   /**
-   * {@link dropout} without writing a mask, in WebAssembly (the caller checks
-   * {@link Random.dropoutInWasm}): y[i] = x[i] * (u >= threshold ? keep : 0).
+   * {@link dropout} in WebAssembly (the caller checks
+   * {@link Random.dropoutInWasm}) with the mask kept as bits (bit i % 32 of
+   * word i / 32 set where u >= threshold, room for n / 32 words), which
+   * denseDropoutBackward applies to a gradient.
    */
-  dropoutReplayable(x: Float32Array, y: Float32Array, n: number, threshold: number, keep: number): void {
-    this.dropoutWasm(x, y, null, n, threshold, keep);
+  dropoutBits(x: Float32Array, y: Float32Array, bits: Uint32Array, n: number, threshold: number, keep: number): void {
+    this.dropoutWasm(x, y, null, bits, n, threshold, keep);
   }
 
-  /** The WebAssembly loop on this generator's state (mask null: not written). */
-  private dropoutWasm(x: Float32Array, y: Float32Array, mask: Float32Array | null, n: number, threshold: number, keep: number): void {
+  /** The WebAssembly loop on this generator's state (a null mask or bits: not written). */
+  private dropoutWasm(x: Float32Array, y: Float32Array, mask: Float32Array | null, bits: Uint32Array | null, n: number, threshold: number, keep: number): void {
     const st = this.state ??= new Uint32Array(4);
     st[0] = this.s0; st[1] = this.s1; st[2] = this.s2; st[3] = this.s3;
-    denseDropout(st, x, y, mask, n, threshold, keep);
+    denseDropout(st, x, y, mask, bits, n, threshold, keep);
     this.s0 = st[0] | 0; this.s1 = st[1] | 0; this.s2 = st[2] | 0; this.s3 = st[3] | 0;
   }
 

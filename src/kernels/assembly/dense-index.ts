@@ -5,4 +5,4 @@ export { HEAP_BASE } from "./layout";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes, sgemmRows } from "./matmul";
 export { crossForward, crossBackward, crossAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";
-export { dropout } from "./dropout";
+export { dropout, dropoutBackward } from "./dropout";
