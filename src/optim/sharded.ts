@@ -54,12 +54,8 @@ export class ShardedTable {
 
   /** The shard of a key: a mix of its two 32-bit halves. */
   shardOf(id: bigint): number {
-    return this.shardOfWords(Number(id & 0xffffffffn), Number(id >> 32n));
-  }
-
-  /** @internal */
-  shardOfWords(lo: number, hi: number): number {
-    return fmix32((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) % this.shards.length;
+    // The partitionKeys kernel mixes the same way.
+    return fmix32((Number(id & 0xffffffffn) ^ Math.imul(Number(id >> 32n), 0x9e3779b1)) >>> 0) % this.shards.length;
   }
 
   get size(): number { return this.sum((t) => t.size); }
@@ -168,10 +164,8 @@ export class ShardedTable {
     const n = ids.length, d = this.rowLength, p = this.cur;
     const res = out ?? new Float32Array(n * d);
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: output has ${res.length} floats, expected ${n * d}`);
-    this.shards.forEach((t, s) => {
-      const rows = f(t, p.subKeys[s], p.subRows[s]);
-      if (rows !== p.subRows[s]) p.subRows[s].set(rows);
-    });
+    // Each shard writes its rows into the view it is given.
+    this.shards.forEach((t, s) => f(t, p.subKeys[s], p.subRows[s]));
     const io = this.ioBlock(n * d);
     this.stage.kernels.gatherSlots(p.rows, p.slot, n, d, io);
     res.set(this.stage.heap.f32.subarray(io >>> 2, (io >>> 2) + n * d));
@@ -222,7 +216,7 @@ class Partition {
   private starts: number[] = [];
   private counts: number[] = [];
   readonly subKeys: BigUint64Array[] = [];
-  readonly subRows: Float32Array[] = [];
+  subRows: Float32Array[] = [];
 
   constructor(private readonly stage: Arena, private readonly shards: number, private readonly d: number) {
     this.countsAt = stage.heap.alloc(shards * 4);
@@ -251,7 +245,7 @@ class Partition {
       this.subKeys[s] = new BigUint64Array(buf, this.keys + start * 8, c);
       start += c;
     }
-    this.subRows.splice(0, this.subRows.length, ...this.views(this.rows));
+    this.subRows = this.views(this.rows);
     this.n = n;
   }
 
