@@ -19,9 +19,9 @@ export class Dropout implements Layer {
   private rng: Random;
   private batch = 0;
   private masked = false;
-  /** The forward's mask as bits (WebAssembly path), or undefined when it is in `mask`. */
-  private bits: Uint32Array | undefined;
-  private bitStore = new Uint32Array(0);
+  /** Whether the forward kept its mask in `bits` (WebAssembly path) rather than in `mask`. */
+  private inBits = false;
+  private bits = new Uint32Array(0);
   private readonly mask = new Scratch();
   private readonly y = new Scratch();
   private readonly dx = new Scratch();
@@ -60,11 +60,11 @@ export class Dropout implements Layer {
       // The mask as bits: a 32nd of the float mask to keep, and backward is a
       // pass of WebAssembly over them.
       const words = Math.ceil(n / 32);
-      if (this.bitStore.length < words) this.bitStore = new Uint32Array(words);
-      this.bits = this.bitStore;
+      if (this.bits.length < words) this.bits = new Uint32Array(words);
+      this.inBits = true;
       this.rng.dropoutBits(x, y, this.bits, n, this.threshold, this.scale);
     } else {
-      this.bits = undefined;
+      this.inBits = false;
       this.rng.dropout(x, y, this.mask.take(n), n, this.threshold, this.scale);
     }
     return y;
@@ -76,7 +76,7 @@ export class Dropout implements Layer {
     checkInput(this.name, dy, n);
     if (!this.masked) return dy.length === n ? dy : dy.subarray(0, n);
     const dx = this.dx.take(n);
-    if (this.bits) {
+    if (this.inBits) {
       // dx = dy * mask, the mask from its bits: the same numbers as the forward's.
       denseDropoutBackward(this.bits, dy, dx, n, this.scale);
       return dx;
