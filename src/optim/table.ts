@@ -95,8 +95,9 @@ export class SparseTable {
     this.hyper = hyper;
     this.seed = seed;
     this.init = init;
-    // A shared memory, so that the lookahead thread can read the index.
-    this.arena = new Arena(backend, { shared: true });
+    // A shared memory, so that the lookahead thread can read the index (which
+    // only the WebAssembly kernels do).
+    this.arena = new Arena(backend, { shared: backend === "wasm" });
     this.call = new StepCall(this.arena, optimizer, hyper, d, true);
     this.recBytes = this.call.recordBytes(true);
     this.shift = Math.max(6, Math.min(20, Math.floor(Math.log2(CHUNK_TARGET_BYTES / this.recBytes))));
