@@ -9,9 +9,8 @@
  *   first WARM_UP calls alternate and are not counted: they include warm-up
  *   (the helper's first calls run before the engine has optimised its code),
  *   which made a shape that was split first look several times slower than
- *   it is. On a
- *   machine whose other core is busy, a split waits for the helper to be
- *   scheduled and loses: then products stay whole.
+ *   it is. On a machine whose other core is busy, a split waits for the
+ *   helper to be scheduled and loses: then products stay whole.
  */
 /** Calls of a new shape that alternate split and whole without being timed. */
 const WARM_UP = 8;

@@ -18,7 +18,7 @@ export function wasmExports(memory: WebAssembly.Memory): WebAssembly.Exports {
   return new WebAssembly.Instance(kernelModule(isShared(memory)), { env: { memory, abort: wasmAbort } }).exports;
 }
 
-export function isShared(memory: WebAssembly.Memory): boolean {
+function isShared(memory: WebAssembly.Memory): boolean {
   return memory.buffer instanceof SharedArrayBuffer;
 }
 

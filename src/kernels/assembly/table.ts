@@ -9,7 +9,6 @@ import {
 import { touchRecords } from "./rows";
 import { fmix32 } from "./hash";
 
-
 @inline function keyHash(lo: u32, hi: u32): u32 {
   return fmix32(lo ^ fmix32(hi));
 }
