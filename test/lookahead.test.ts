@@ -62,7 +62,12 @@ test("dedupLookup + createMissing = dedupResolve: same inverse, records, rows, w
           }
           let u: number;
           if (split) {
+            const chunk = h.u32[h.u32[(meta >>> 2) + M_CHUNKS] >>> 2], end = chunk + h.u32[(meta >>> 2) + M_SIZE] * (HEADER_BYTES + 16 * d);
+            const rowsBefore = h.u8.slice(chunk, end);
             u = k.dedupLookup(meta, ids, n, hashes, inv, recs, keys, tab, initBuf);
+            // It maps the pages of the rows to come, and writes nothing else.
+            assert.deepEqual(h.u8.slice(chunk, end), rowsBefore, `${backend} init ${init} d ${d} batch ${b}: the lookup changed a row`);
+            assert.ok(h.u8.subarray(end, chunk + 4096 * (HEADER_BYTES + 16 * d)).every((x) => x === 0), "rows to come are still zero");
             const before = h.u32[(meta >>> 2) + M_SIZE];
             const created = k.createMissing(meta, hashes, keys, recs, u, initBuf);
             assert.equal(h.u32[(meta >>> 2) + M_SIZE] - before, created, `${backend} init ${init} d ${d} batch ${b}`);

@@ -273,6 +273,9 @@ export class SparseTable {
     const n = idCount(this.optimizer, ids);
     if (thread === undefined || n === 0 || n > this.scratchN) return false;
     this.quiesce();
+    // The chunks of the rows the batch may create, made now: the thread maps
+    // their fresh pages (see dedupLookup).
+    this.ensureRows(this.size + n);
     const la = this.la;
     writeIds(this.optimizer, ids, this.arena.heap, la.ids);
     const seq = thread.post({

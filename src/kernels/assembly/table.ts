@@ -65,7 +65,7 @@ function initValues(meta: usize, dst: usize, lo: u32, hi: u32): bool {
 // A new row's record: zero state, the initial weights (computed, or copied
 // from init when it is not 0), and the zero-row flag and count.
 @inline function initRow(meta: usize, rec: usize, lo: u32, hi: u32, init: usize): void {
-  memory.fill(rec, 0, <usize>meta32(meta, M_RECBYTES));
+  zeroBytes(rec, <usize>meta32(meta, M_RECBYTES));
   let nonzero = false;
   if (init) {
     const d = <i32>meta32(meta, M_D);
@@ -78,6 +78,15 @@ function initValues(meta: usize, dst: usize, lo: u32, hi: u32): bool {
     store<u32>(rec + H_FLAGS, 1);
     store<u32>(meta + <usize>M_ZEROS * 4, meta32(meta, M_ZEROS) + 1);
   }
+}
+
+// Zeroes a record (a multiple of 4 bytes): memory.fill is a runtime call,
+// which costs more than the stores for a record of a few hundred bytes.
+@inline function zeroBytes(p: usize, bytes: usize): void {
+  const z = i32x4.splat(0);
+  let o: usize = 0;
+  for (; o + 16 <= bytes; o += 16) v128.store(p + o, z);
+  for (; o < bytes; o += 4) store<u32>(p + o, 0);
 }
 
 const SLOT: usize = 12;
@@ -273,7 +282,8 @@ export function dedupResolve(
  * createMissing then creates the absent rows in the same order as
  * dedupResolve would. With init != 0 (room for n x d floats) it also
  * computes each absent id's initial weights at its distinct slot there, so
- * that the owning thread only copies them. Returns the distinct count.
+ * that the owning thread only copies them. The caller guarantees row chunks
+ * for size + n rows (see faultInNewRows). Returns the distinct count.
  */
 export function dedupLookup(meta: usize, ids: usize, n: i32, hashes: usize, inverse: usize, outRecs: usize, keys: usize, tab: usize, init: usize): i32 {
   const u = dedupIds(ids, n, hashes, inverse, keys, tab);
@@ -288,10 +298,36 @@ export function dedupLookup(meta: usize, ids: usize, n: i32, hashes: usize, inve
     // A new id's initial weights, so that its creation is only a copy.
     if (rec == 0 && init != 0) initValues(meta, init + <usize>j * d * 4, load<u32>(keys + <usize>j * 8), load<u32>(keys + <usize>j * 8 + 4));
   }
+  faultInNewRows(meta, outRecs, u);
   // A racy store of a value nobody reads: harmless on a shared memory.
   store<u32>(TMP_SINK, sink);
   return <i32>u;
 }
+
+/**
+ * Writes a zero into every memory page the records of the u rows whose
+ * record is 0 will take (rows size, size + 1, ...; the caller made their
+ * chunks). Those records are not written by anyone until createMissing
+ * creates them, so this races with nothing; it makes the kernel map the
+ * fresh pages (about 2 µs a page here) on this thread, not on the one that
+ * creates the rows.
+ */
+function faultInNewRows(meta: usize, recs: usize, u: u32): void {
+  const recBytes = <usize>meta32(meta, M_RECBYTES);
+  let row = meta32(meta, M_SIZE);
+  let mapped: usize = <usize>-1;
+  for (let j: u32 = 0; j < u; j++) {
+    if (load<u32>(recs + <usize>j * 4) != 0) continue;
+    const a = recAddr(meta, row++);
+    const last = (a + recBytes - 1) >> PAGE_BITS;
+    let page = a >> PAGE_BITS;
+    if (page != mapped) store<u32>(a, 0);
+    while (page < last) store<u32>(++page << PAGE_BITS, 0);
+    mapped = last;
+  }
+}
+
+const PAGE_BITS: usize = 12;
 
 /**
  * The second half of dedupLookup, on the table's own thread: creates the
@@ -303,12 +339,25 @@ export function dedupLookup(meta: usize, ids: usize, n: i32, hashes: usize, inve
 export function createMissing(meta: usize, hashes: usize, keys: usize, recs: usize, u: i32, init: usize): i32 {
   const slots = <usize>meta32(meta, M_SLOTS);
   const mask = meta32(meta, M_CAP) - 1;
+  const d = <usize>meta32(meta, M_D);
+  // The home slots and initial weights of the new rows (last touched by the
+  // lookahead thread, so on the other core) are loaded here first, as
+  // independent loads whose misses overlap; in the creation loop each row's
+  // misses would come one after another. (Loading the fresh records here
+  // would cost a second page fault: a read maps the zero page.)
+  let sink: u32 = 0;
+  for (let j = 0; j < u; j++) {
+    if (load<u32>(recs + <usize>j * 4) != 0) continue;
+    sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
+    if (init) sink ^= load<u32>(init + <usize>j * d * 4);
+  }
+  store<u32>(TMP_SINK, sink);
   let created = 0;
   for (let j = 0; j < u; j++) {
     const o = recs + <usize>j * 4;
     if (load<u32>(o) != 0) continue;
     const p = keys + <usize>j * 8;
-    const w = init ? init + <usize>j * <usize>meta32(meta, M_D) * 4 : 0;
+    const w = init ? init + <usize>j * d * 4 : 0;
     store<u32>(o, <u32>findOrCreate(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u32>(p), load<u32>(p + 4), w));
     created++;
   }
