@@ -4,17 +4,18 @@ import { DenseHelper } from "./dense-helper.js";
 import { SplitPlanner } from "./dense-split.js";
 import { denseImports, denseModule, relaxedSimdAvailable } from "./dense-module.js";
 import { HEAP_BASE } from "./layout.js";
+import { Heap } from "./heap.js";
 
 /**
  * The WebAssembly SIMD dense matrix products (src/kernels/assembly/matmul.ts),
  * bit-identical twins of the plain TypeScript ones in src/nn/matmul.ts.
  *
  * One instance of the kernel module, created on first use, with a memory of
- * its own that only grows: the operands are copied in, the product runs, and C
- * is copied out, so callers keep ordinary Float32Arrays. The memory holds, from
- * HEAP_BASE on (every part 16-byte aligned):
- *   C [m x n] | A | B | work area (A and B repacked for the kernel).
- * C comes first so that its view depends only on m * n and can be reused.
+ * its own that only grows. Each call lays out its operands in a call area
+ * (every part 16-byte aligned; for a product C [m x n] | A | B | work area,
+ * A and B repacked for the kernel): an operand is copied in and a result
+ * copied out, unless the array lives in the kernels' memory already (see
+ * {@link denseBuffer}), when the kernel reads or writes it in place.
  */
 
 /** Which product: a*b ("nn"), transpose(a)*b ("tn", a stored [k x m]), a*transpose(b) ("nt", b stored [n x k]). */
@@ -32,7 +33,7 @@ interface DenseExports {
   ): void;
   crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
   biasRelu(c: number, b: number, m: number, n: number): void;
-  reluBackward(dy: number, y: number, db: number, m: number, n: number): void;
+  reluBackward(dy: number, y: number, dz: number, db: number, m: number, n: number): void;
   dropout(st: number, x: number, y: number, mask: number, bits: number, n: number, threshold: number, keep: number): void;
   dropoutBackward(bits: number, dy: number, dx: number, n: number, keep: number): void;
 }
@@ -65,7 +66,8 @@ export function denseFits(m: number, k: number, n: number): boolean {
 
 /**
  * Byte offsets of consecutive 16-byte aligned arrays of the given float
- * counts from HEAP_BASE on; one more entry at the end: where the next would start.
+ * counts from HEAP_BASE on (the call area's start in a memory of its own; see
+ * DenseEngine.place); one more entry at the end: where the next would start.
  */
 function carve(floats: readonly number[]): number[] {
   const at = [HEAP_BASE];
@@ -134,11 +136,11 @@ function crossNetBackwardLayout(batch: number, dim: number, count: number): numb
 /** Products smaller than this (m * k * n multiply-adds) run on one thread: the hand-over costs more. */
 const SPLIT_MIN = 1 << 20;
 /**
- * An active phase uses the shared memory and the spinning helper while split
- * products take at least this share of such phases on average: opnn's take
- * about 60%, dcn's and mlp's under 25% (and dcn trained at 104-113k rows/s
- * with its products whole in the ordinary memory and the helper asleep,
- * against 80-88k before).
+ * An active phase has the helper spinning, and splits its products, while
+ * split products take at least this share of such phases on average: opnn's
+ * take about 60%, dcn's and mlp's under 25% (and dcn trained at 104-113k
+ * rows/s with its products whole and the helper asleep, against 80-88k
+ * before).
  */
 const SPIN_SHARE = 0.35;
 
@@ -148,12 +150,35 @@ const LAYOUT_CODE: Record<DenseLayout, number> = { nn: 0, tn: 1, nt: 2 };
 class Space {
   readonly ex: DenseExports;
   f32: Float32Array;
-  /** Views of C (at HEAP_BASE) by length, dropped when the memory grows. */
-  readonly cViews = new Map<number, Float32Array>();
+  /**
+   * The shared memory's allocator: arrays of {@link denseBuffer} live in it,
+   * and the call area is one of its blocks (callArea, callBytes long), so
+   * that the two never overlap. The ordinary memory has no resident arrays:
+   * its call area starts at HEAP_BASE and the memory grows under it.
+   */
+  readonly heap: Heap | undefined;
+  callArea = HEAP_BASE;
+  callBytes = 0;
+  /** Every buffer object the shared memory had (one per size): an array over any of them lives here. */
+  readonly buffers = new WeakSet<ArrayBufferLike>();
 
-  constructor(readonly memory: WebAssembly.Memory, module: WebAssembly.Module) {
+  constructor(readonly memory: WebAssembly.Memory, module: WebAssembly.Module, shared: boolean) {
     this.ex = new WebAssembly.Instance(module, denseImports(memory)).exports as unknown as DenseExports;
+    this.heap = shared ? new Heap(memory) : undefined;
     this.f32 = new Float32Array(memory.buffer);
+    this.buffers.add(memory.buffer);
+  }
+
+  /** Re-makes the view after the memory grew (a shared memory's buffer object changes with its size). */
+  refresh(): void {
+    if (this.f32.buffer === this.memory.buffer && this.f32.length > 0) return;
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.buffers.add(this.memory.buffer);
+  }
+
+  /** True when a lives in this memory (so a kernel can use it at a.byteOffset). */
+  holds(a: Float32Array): boolean {
+    return this.heap !== undefined && this.buffers.has(a.buffer);
   }
 }
 
@@ -163,14 +188,19 @@ const PROBE_PHASES = 16;
 class DenseEngine {
   private readonly helper: DenseHelper | undefined;
   /**
-   * Where the kernels run: an ordinary memory (its copies from JavaScript
-   * are faster) and, with two threads, a shared one the helper works in too.
-   * Each call copies its operands in and its results out, so a call may use
-   * either: the same bits. `space` is the current one (see active).
+   * Where the kernels run: on one thread an ordinary memory (its copies from
+   * JavaScript are faster); with two, a shared one the helper works in too,
+   * in which the model's activations live (see denseBuffer), so that most
+   * calls copy nothing.
    */
-  private readonly local: Space;
-  private readonly shared: Space | undefined;
-  private space: Space;
+  private readonly space: Space;
+  /** Whether the helper spins through the current phase (see active); products split only then, or outside phases. */
+  private spinning = false;
+  private inPhase = false;
+  /** Bytes copied into and out of the memory by the calls (for tests and benchmarks). */
+  copiedBytes = 0;
+  /** The resident arrays a call reads or writes in place, as [start, end) byte pairs: an output must not overlap them. */
+  private readonly touched: number[] = [];
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
   /**
@@ -185,13 +215,13 @@ class DenseEngine {
   private readonly planner = new SplitPlanner();
 
   constructor(settings: Readonly<DenseOptions>) {
-    this.local = new Space(new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES }), denseModule(settings.fma, false));
     if (settings.threads > 1) {
       const module = denseModule(settings.fma, true), memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
-      this.shared = new Space(memory, module);
+      this.space = new Space(memory, module, true);
       this.helper = new DenseHelper(module, memory);
+    } else {
+      this.space = new Space(new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES }), denseModule(settings.fma, false), false);
     }
-    this.space = this.shared ?? this.local;
   }
 
   /** The current space's kernels (see space). */
@@ -199,38 +229,93 @@ class DenseEngine {
     return this.space.ex;
   }
 
-  /** Bytes of the memories. */
+  /** Bytes of the memory. */
   get memoryBytes(): number {
-    return this.local.memory.buffer.byteLength + (this.shared?.memory.buffer.byteLength ?? 0);
+    return this.space.memory.buffer.byteLength;
   }
 
-  /** The float view of the whole memory (re-made by `reserve` when the memory grows). */
-  private floats(): Float32Array {
+  /** The float view of the whole memory (valid until the next call that may grow it). */
+  view(): Float32Array {
     return this.space.f32;
   }
 
-  /** For the layer kernels: make the memory at least this big. */
-  reserveBytes(bytes: number): void {
-    this.reserve(bytes);
-  }
-
-  /** For the layer kernels: the float view of the whole memory (valid until it grows). */
-  view(): Float32Array {
-    return this.floats();
-  }
-
-  private reserve(bytes: number): void {
+  /**
+   * n zero floats in the memory, which the kernels then read and write in
+   * place; an ordinary array when the memory is not shared (an ordinary
+   * memory's views die when it grows).
+   */
+  buffer(n: number): Float32Array {
     const sp = this.space;
-    const have = sp.f32.byteLength / PAGE, need = Math.ceil(bytes / PAGE);
-    if (need <= have) return;
-    if (need > MAX_PAGES) {
-      throw new RangeError(`dense product needs ${bytes} bytes of WebAssembly memory, the limit is 4 GiB`);
+    if (!sp.heap) return new Float32Array(n);
+    const p = sp.heap.alloc(n * 4);
+    sp.refresh();
+    return new Float32Array(sp.f32.buffer, p, n);
+  }
+
+  /**
+   * Makes the call area room for a layout (addresses from HEAP_BASE, as
+   * carve gives them; the last is its end) plus `extra` bytes, and returns
+   * the layout's addresses in it.
+   */
+  place(at: number[], extra = 0): number[] {
+    const sp = this.space, bytes = at[at.length - 1] - HEAP_BASE + extra;
+    this.touched.length = 0;
+    if (bytes > sp.callBytes) {
+      // At least double, so that a growing batch does not grow the area on every call.
+      const size = Math.max(bytes, 2 * sp.callBytes);
+      if (HEAP_BASE + size > MAX_BYTES) throw new RangeError(`dense product needs ${HEAP_BASE + size} bytes of WebAssembly memory, the limit is 4 GiB`);
+      if (sp.heap) {
+        // The old area holds nothing between calls.
+        if (sp.callBytes > 0) sp.heap.release(sp.callArea);
+        sp.callArea = sp.heap.alloc(size);
+      } else {
+        const have = sp.memory.buffer.byteLength / PAGE, need = Math.ceil((HEAP_BASE + size) / PAGE);
+        if (need > have) sp.memory.grow(need - have);
+      }
+      sp.callBytes = size;
+      sp.refresh();
     }
-    // At least double, so that a growing batch does not grow the memory on every call.
-    sp.memory.grow(Math.min(MAX_PAGES, Math.max(need, 2 * have)) - have);
-    // Growing detaches an ordinary memory's buffer and leaves a shared one's short: new views either way.
-    sp.f32 = new Float32Array(sp.memory.buffer);
-    sp.cViews.clear();
+    const shift = sp.callArea - HEAP_BASE;
+    return shift === 0 ? at : at.map((p) => p + shift);
+  }
+
+  /**
+   * Where a kernel reads n floats of a: a itself when it lives in the
+   * memory, else a copy of it made at p.
+   */
+  in(a: Float32Array, p: number, n: number): number {
+    if (this.space.holds(a)) {
+      this.touched.push(a.byteOffset, a.byteOffset + n * 4);
+      return a.byteOffset;
+    }
+    this.copyIn(a, p, n);
+    return p;
+  }
+
+  /** Copies n floats of a into the memory at p. */
+  private copyIn(a: Float32Array, p: number, n: number): void {
+    this.space.f32.set(a.length === n ? a : a.subarray(0, n), p >>> 2);
+    this.copiedBytes += n * 4;
+  }
+
+  /**
+   * Where a kernel writes n floats meant for out: out itself when it lives
+   * in the memory and overlaps nothing else the call uses in place, else p
+   * (then {@link fetch} copies them out).
+   */
+  dst(out: Float32Array, p: number, n: number): number {
+    if (!this.space.holds(out)) return p;
+    const a = out.byteOffset, b = a + n * 4, t = this.touched;
+    for (let i = 0; i < t.length; i += 2) if (a < t[i + 1] && t[i] < b) return p;
+    t.push(a, b);
+    return a;
+  }
+
+  /** Copies the n floats a kernel wrote at p into out, unless p is out itself. */
+  fetch(out: Float32Array, p: number, n: number): void {
+    if (p === out.byteOffset && this.space.holds(out)) return;
+    out.set(this.space.f32.subarray(p >>> 2, (p >>> 2) + n));
+    this.copiedBytes += n * 4;
   }
 
   /** Resolves once the helper thread runs (at once without one); rejects if it failed to start. */
@@ -243,33 +328,32 @@ class DenseEngine {
 
   /** See {@link denseActive}. */
   active(on: boolean): void {
-    if (this.helper?.ready !== true || !this.shared) return;
+    if (this.helper?.ready !== true) return;
     const now = performance.now();
+    this.inPhase = on;
     if (!on) {
-      if (this.space === this.shared) {
+      if (this.spinning) {
         this.helper.active(false);
+        this.spinning = false;
         // A moving average, so that one phase in which the helper was slow to
         // run does not send a model of large products to one thread.
         this.splitShare = 0.75 * this.splitShare + 0.25 * (this.phaseSplitMs / Math.max(1e-6, now - this.phaseT0));
       }
-      this.space = this.shared;
       return;
     }
-    // A phase uses the shared memory and the helper, spinning, only when
+    // The helper spins through a phase, and its products split, only when
     // split products took a good share of the recent such phases
     // (SPIN_SHARE), or to measure that again (every PROBE_PHASES).
-    // Otherwise its products run whole in the ordinary memory, whose copies
-    // are faster, and the helper sleeps: in a phase of small products a
-    // spinning helper takes the core the reader and lookahead threads need,
-    // and a split that has to wake it costs more than it saves.
+    // Otherwise its products run whole and the helper sleeps: in a phase of
+    // small products a spinning helper takes the core the reader and
+    // lookahead threads need, and a split that has to wake it costs more
+    // than it saves.
     this.phases++;
     this.phaseT0 = now;
     this.phaseSplitMs = 0;
     if (this.splitShare >= SPIN_SHARE || this.phases % PROBE_PHASES === 0) {
-      this.space = this.shared;
+      this.spinning = true;
       this.helper.active(true);
-    } else {
-      this.space = this.local;
     }
   }
 
@@ -287,7 +371,7 @@ class DenseEngine {
   product(layout: DenseLayout, a: number, b: number, c: number, m: number, k: number, n: number, work: number): void {
     const code = LAYOUT_CODE[layout];
     const h = this.helper;
-    if (h?.ready === true && this.space === this.shared && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
+    if (h?.ready === true && (this.spinning || !this.inPhase) && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
       const plan = this.planner, slot = plan.slot(code, m, k, n), t0 = performance.now();
       if (plan.split(slot)) {
         const mid = plan.mid(slot);
@@ -315,33 +399,11 @@ class DenseEngine {
   }
 
   run(layout: DenseLayout, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
-    const mn = m * n, mk = m * k, kn = k * n;
-    const pc = HEAP_BASE;
-    const pa = align16(pc + mn * 4);
-    const pb = align16(pa + mk * 4);
-    const work = align16(pb + kn * 4);
-    this.reserve(work + denseWorkBytes(m, k, n));
-    const f = this.floats();
-    f.set(a.length === mk ? a : a.subarray(0, mk), pa >>> 2);
-    f.set(b.length === kn ? b : b.subarray(0, kn), pb >>> 2);
-    this.product(layout, pa, pb, pc, m, k, n, work);
-    const views = this.space.cViews;
-    let c = views.get(mn);
-    if (!c) {
-      c = new Float32Array(this.space.f32.buffer, pc, mn);
-      views.set(mn, c);
-    }
-    out.set(c);
-  }
-
-  /** Copies n floats of a into the memory at byte offset p. */
-  private put(f: Float32Array, a: Float32Array, p: number, n: number): void {
-    f.set(a.length === n ? a : a.subarray(0, n), p >>> 2);
-  }
-
-  /** Copies n floats at byte offset p out of the memory into out. */
-  private get(f: Float32Array, out: Float32Array, p: number, n: number): void {
-    out.set(f.subarray(p >>> 2, (p >>> 2) + n));
+    const mn = m * n;
+    const [pc, pa, pb, work] = this.place(carve([mn, m * k, k * n]), denseWorkBytes(m, k, n));
+    const xa = this.in(a, pa, m * k), xb = this.in(b, pb, k * n), xc = this.dst(out, pc, mn);
+    this.product(layout, xa, xb, xc, m, k, n, work);
+    this.fetch(out, xc, mn);
   }
 
   crossForward(
@@ -349,19 +411,16 @@ class DenseEngine {
     s: Float32Array, y: Float32Array, batch: number, d: number,
   ): void {
     const n = batch * d;
-    const [px0, pxl0, pw, pb, ps, py, work] = crossForwardLayout(batch, d);
-    this.reserve(work + denseWorkBytes(batch, d, 1));
-    const f = this.floats();
-    this.put(f, x0, px0, n);
+    const [px0, pxl0, pw, pb, ps, py, work] = this.place(crossForwardLayout(batch, d), denseWorkBytes(batch, d, 1));
+    const qx0 = this.in(x0, px0, n);
     // The first layer has x_l = x0: one copy serves both.
-    const pxl = xl === x0 ? px0 : pxl0;
-    if (pxl !== px0) this.put(f, xl, pxl, n);
-    this.put(f, w, pw, d);
-    this.put(f, b, pb, d);
-    this.ex.sgemm(pxl, pw, ps, batch, d, 1, work);
-    this.ex.crossForward(px0, pxl, ps, pb, py, batch, d);
-    this.get(f, s, ps, batch);
-    this.get(f, y, py, n);
+    const qxl = xl === x0 ? qx0 : this.in(xl, pxl0, n);
+    const qw = this.in(w, pw, d), qb = this.in(b, pb, d);
+    const qs = this.dst(s, ps, batch), qy = this.dst(y, py, n);
+    this.ex.sgemm(qxl, qw, qs, batch, d, 1, work);
+    this.ex.crossForward(qx0, qxl, qs, qb, qy, batch, d);
+    this.fetch(s, qs, batch);
+    this.fetch(y, qy, n);
   }
 
   /** One cross layer's backward loops and dw = transpose(xl) * ds; dx0, dxl, ds, db, dw copied out. */
@@ -370,42 +429,39 @@ class DenseEngine {
     dx0: Float32Array, dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number,
   ): void {
     const n = batch * d;
-    const [pdy, px0, pxl0, ps, pw, pdx0, pdxl, pds, pdb, pdw, end] = crossBackwardLayout(batch, d);
-    this.reserve(end);
-    const f = this.floats();
-    this.put(f, dy, pdy, n);
-    this.put(f, x0, px0, n);
-    const pxl = xl === x0 ? px0 : pxl0;
-    if (pxl !== px0) this.put(f, xl, pxl, n);
-    this.put(f, s, ps, batch);
-    this.put(f, w, pw, d);
-    this.ex.crossBackward(pdy, px0, ps, pw, pdx0, pdxl, pds, pdb, batch, d);
+    const [pdy, px0, pxl0, ps, pw, pdx0, pdxl, pds, pdb, pdw, end] = this.place(crossBackwardLayout(batch, d));
+    const qdy = this.in(dy, pdy, n), qx0 = this.in(x0, px0, n);
+    const qxl = xl === x0 ? qx0 : this.in(xl, pxl0, n);
+    const qs = this.in(s, ps, batch), qw = this.in(w, pw, d);
+    const qdx0 = this.dst(dx0, pdx0, n), qdxl = this.dst(dxl, pdxl, n), qds = this.dst(ds, pds, batch);
+    this.ex.crossBackward(qdy, qx0, qs, qw, qdx0, qdxl, qds, pdb, batch, d);
     // dw = transpose(x_l) * ds, [d x batch] by [batch x 1]: a single column, no work area.
-    this.ex.sgemmTransA(pxl, pds, pdw, d, batch, 1, end);
-    this.get(f, dx0, pdx0, n);
-    this.get(f, dxl, pdxl, n);
-    this.get(f, ds, pds, batch);
-    this.get(f, db, pdb, d);
-    this.get(f, dw, pdw, d);
+    this.ex.sgemmTransA(qxl, qds, pdw, d, batch, 1, end);
+    this.fetch(dx0, qdx0, n);
+    this.fetch(dxl, qdxl, n);
+    this.fetch(ds, qds, batch);
+    this.fetch(db, pdb, d);
+    this.fetch(dw, pdw, d);
   }
 
   /** See {@link denseCrossNetForward}. */
   crossNetForward(x0: Float32Array, layers: readonly CrossNetLayer[], batch: number, d: number): void {
     const n = batch * d, L = layers.length;
-    const at = crossNetForwardLayout(batch, d, L), work = at[at.length - 1];
-    this.reserve(work + denseWorkBytes(batch, d, 1));
-    const f = this.floats();
-    this.put(f, x0, at[0], n);
+    const at = this.place(crossNetForwardLayout(batch, d, L), denseWorkBytes(batch, d, 1)), work = at[at.length - 1];
+    // x[l]: where x_l is, x[0] = x0; each layer's output x_{l+1} is written
+    // into its y when y lives in the memory (the next layer reads it there).
+    const x = [this.in(x0, at[0], n)], w: number[] = [], b: number[] = [];
     for (let l = 0; l < L; l++) {
-      this.put(f, layers[l].w, at[1 + 2 * L + l], d);
-      this.put(f, layers[l].b, at[1 + 3 * L + l], d);
+      w.push(this.in(layers[l].w, at[1 + 2 * L + l], d));
+      b.push(this.in(layers[l].b, at[1 + 3 * L + l], d));
     }
     for (let l = 0; l < L; l++) {
-      const pxl = at[l], ps = at[1 + L + l];
-      this.ex.sgemm(pxl, at[1 + 2 * L + l], ps, batch, d, 1, work);
-      this.ex.crossForward(at[0], pxl, ps, at[1 + 3 * L + l], at[l + 1], batch, d);
-      this.get(f, layers[l].s, ps, batch);
-      this.get(f, layers[l].y, at[l + 1], n);
+      const qs = this.dst(layers[l].s, at[1 + L + l], batch);
+      x.push(this.dst(layers[l].y, at[l + 1], n));
+      this.ex.sgemm(x[l], w[l], qs, batch, d, 1, work);
+      this.ex.crossForward(x[0], x[l], qs, b[l], x[l + 1], batch, d);
+      this.fetch(layers[l].s, qs, batch);
+      this.fetch(layers[l].y, x[l + 1], n);
     }
   }
 
@@ -415,48 +471,49 @@ class DenseEngine {
     batch: number, d: number,
   ): void {
     const n = batch * d, L = layers.length;
-    const at = crossNetBackwardLayout(batch, d, L);
+    const at = this.place(crossNetBackwardLayout(batch, d, L));
     const [pdx0, pg0, pg1, pds, pdb, pdw, pacc, end] = at.slice(at.length - 8);
-    this.reserve(end);
-    const f = this.floats();
-    this.put(f, dy, at[0], n);
-    this.put(f, x0, at[1], n);
-    for (let l = 1; l < L; l++) this.put(f, layers[l - 1].y, at[1 + l], n);
+    const qdy = this.in(dy, at[0], n);
+    // x[l]: where x_l is (x_0 = x0; x_l, l >= 1, is the previous layer's y).
+    const x = [this.in(x0, at[1], n)], s: number[] = [], w: number[] = [];
+    for (let l = 1; l < L; l++) x.push(this.in(layers[l - 1].y, at[1 + l], n));
     for (let l = 0; l < L; l++) {
-      this.put(f, layers[l].s, at[L + 1 + l], batch);
-      this.put(f, layers[l].w, at[2 * L + 1 + l], d);
+      s.push(this.in(layers[l].s, at[L + 1 + l], batch));
+      w.push(this.in(layers[l].w, at[2 * L + 1 + l], d));
     }
+    // An addend that must be copied in goes to dx0's slot after the loop.
+    const qadd = addend && this.space.holds(addend) ? this.in(addend, pdx0, n) : pdx0;
+    // The sum goes straight into out when it lives in the memory.
+    const acc = this.dst(out, pacc, n);
     // From the last layer to the first; the gradient through the x_l chain
     // alternates between g0 and g1, dx0 of every layer adds up in acc.
-    let g = at[0];
+    let g = qdy;
     for (let l = L - 1; l >= 0; l--) {
-      const pxl = at[1 + l], next = g === pg0 ? pg1 : pg0;
-      this.ex.crossBackward(g, at[1], at[L + 1 + l], at[2 * L + 1 + l], pdx0, next, pds, pdb, batch, d);
-      this.ex.sgemmTransA(pxl, pds, pdw, d, batch, 1, end);
-      this.ex.crossAccumulate(pacc, pdx0, next, n, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0);
-      this.get(f, layers[l].db, pdb, d);
-      this.get(f, layers[l].dw, pdw, d);
+      const next = g === pg0 ? pg1 : pg0;
+      this.ex.crossBackward(g, x[0], s[l], w[l], pdx0, next, pds, pdb, batch, d);
+      this.ex.sgemmTransA(x[l], pds, pdw, d, batch, 1, end);
+      this.ex.crossAccumulate(acc, pdx0, next, n, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0);
+      this.fetch(layers[l].db, pdb, d);
+      this.fetch(layers[l].dw, pdw, d);
       g = next;
     }
     if (addend) {
-      // dx0's slot is free now: the addend goes there and one more pass adds it.
-      this.put(f, addend, pdx0, n);
-      this.ex.crossAccumulate(pacc, pdx0, g, n, 0, 0);
+      if (qadd === pdx0) this.copyIn(addend, pdx0, n);
+      this.ex.crossAccumulate(acc, qadd, g, n, 0, 0);
     }
-    this.get(f, out, pacc, n);
+    this.fetch(out, acc, n);
   }
 
   /** See {@link denseDropout}: memory st (16 bytes) | x [n] | y [n] | mask [n] | bits [n / 32]. */
   dropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, bits: Uint32Array | null, n: number, threshold: number, keep: number): void {
     const words = Math.ceil(n / 32);
-    const [pst, px, py, pm, pbits, end] = carve([4, n, n, mask ? n : 0, bits ? words : 0]);
-    this.reserve(end);
-    const f = this.floats(), u = new Uint32Array(f.buffer, pst, 4);
+    const [pst, px, py, pm, pbits] = this.place(carve([4, n, n, mask ? n : 0, bits ? words : 0]));
+    const f = this.space.f32, u = new Uint32Array(f.buffer, pst, 4);
     u.set(state);
-    this.put(f, x, px, n);
-    this.ex.dropout(pst, px, py, mask ? pm : 0, bits ? pbits : 0, n, threshold, keep);
-    this.get(f, y, py, n);
-    if (mask) this.get(f, mask, pm, n);
+    const qx = this.in(x, px, n), qy = this.dst(y, py, n), qm = mask ? this.dst(mask, pm, n) : 0;
+    this.ex.dropout(pst, qx, qy, qm, bits ? pbits : 0, n, threshold, keep);
+    this.fetch(y, qy, n);
+    if (mask) this.fetch(mask, qm, n);
     if (bits) bits.set(new Uint32Array(f.buffer, pbits, words));
     state.set(u);
   }
@@ -464,13 +521,11 @@ class DenseEngine {
   /** See {@link denseDropoutBackward}: memory bits [n / 32] | dy [n] | dx [n]. */
   dropoutBackward(bits: Uint32Array, dy: Float32Array, dx: Float32Array, n: number, keep: number): void {
     const words = Math.ceil(n / 32);
-    const [pbits, pdy, pdx, end] = carve([words, n, n]);
-    this.reserve(end);
-    const f = this.floats();
-    new Uint32Array(f.buffer, pbits, words).set(bits.subarray(0, words));
-    this.put(f, dy, pdy, n);
-    this.ex.dropoutBackward(pbits, pdy, pdx, n, keep);
-    this.get(f, dx, pdx, n);
+    const [pbits, pdy, pdx] = this.place(carve([words, n, n]));
+    new Uint32Array(this.space.f32.buffer, pbits, words).set(bits.subarray(0, words));
+    const qdy = this.in(dy, pdy, n), qdx = this.dst(dx, pdx, n);
+    this.ex.dropoutBackward(pbits, qdy, qdx, n, keep);
+    this.fetch(dx, qdx, n);
   }
 }
 
@@ -491,34 +546,27 @@ export function linearReluBytes(m: number, k: number, n: number): number {
 
 class DenseLayers {
   static forward(e: DenseEngine, x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, m: number, k: number, n: number): void {
-    const [py, px, pw, pb, work] = linearReluLayout(m, k, n, false);
-    e.reserveBytes(work + denseWorkBytes(m, k, n));
-    const f = e.view();
-    f.set(x.subarray(0, m * k), px >>> 2);
-    f.set(w.subarray(0, k * n), pw >>> 2);
-    f.set(b.subarray(0, n), pb >>> 2);
-    e.product("nn", px, pw, py, m, k, n, work);
-    e.ex.biasRelu(py, pb, m, n);
-    y.set(f.subarray(py >>> 2, (py >>> 2) + m * n));
+    const [py, px, pw, pb, work] = e.place(linearReluLayout(m, k, n, false), denseWorkBytes(m, k, n));
+    const qx = e.in(x, px, m * k), qw = e.in(w, pw, k * n), qb = e.in(b, pb, n), qy = e.dst(y, py, m * n);
+    e.product("nn", qx, qw, qy, m, k, n, work);
+    e.ex.biasRelu(qy, qb, m, n);
+    e.fetch(y, qy, m * n);
   }
 
   static backward(
     e: DenseEngine, dy: Float32Array, y: Float32Array, x: Float32Array, w: Float32Array,
     dw: Float32Array, db: Float32Array, dx: Float32Array, m: number, k: number, n: number,
   ): void {
-    const [pdz, py, px, pw, pdw, pdx, pdb, work] = linearReluLayout(m, k, n, true);
-    e.reserveBytes(work + Math.max(denseWorkBytes(k, m, n), denseWorkBytes(m, n, k)));
-    const f = e.view();
-    f.set(dy.subarray(0, m * n), pdz >>> 2);
-    f.set(y.subarray(0, m * n), py >>> 2);
-    f.set(x.subarray(0, m * k), px >>> 2);
-    f.set(w.subarray(0, k * n), pw >>> 2);
-    e.ex.reluBackward(pdz, py, pdb, m, n);
-    e.product("tn", px, pdz, pdw, k, m, n, work);
-    e.product("nt", pdz, pw, pdx, m, n, k, work);
-    dw.set(f.subarray(pdw >>> 2, (pdw >>> 2) + k * n));
-    dx.set(f.subarray(pdx >>> 2, (pdx >>> 2) + m * k));
-    const sums = new Float64Array(f.buffer, pdb, n);
+    const [pdz, py, px, pw, pdw, pdx, pdb, work] = e.place(linearReluLayout(m, k, n, true), Math.max(denseWorkBytes(k, m, n), denseWorkBytes(m, n, k)));
+    // dz goes to its own slot: dy is the caller's.
+    const qdy = e.in(dy, pdz, m * n), qy = e.in(y, py, m * n), qx = e.in(x, px, m * k), qw = e.in(w, pw, k * n);
+    const qdw = e.dst(dw, pdw, k * n), qdx = e.dst(dx, pdx, m * k);
+    e.ex.reluBackward(qdy, qy, pdz, pdb, m, n);
+    e.product("tn", qx, pdz, qdw, k, m, n, work);
+    e.product("nt", pdz, qw, qdx, m, n, k, work);
+    e.fetch(dw, qdw, k * n);
+    e.fetch(dx, qdx, m * k);
+    const sums = new Float64Array(e.view().buffer, pdb, n);
     for (let j = 0; j < n; j++) db[j] = sums[j];
   }
 }
@@ -714,6 +762,23 @@ export function denseDropoutBackward(bits: Uint32Array, dy: Float32Array, dx: Fl
  */
 export function denseActive(on: boolean): void {
   engine?.active(on);
+}
+
+/**
+ * A zero-filled Float32Array of n floats for activations and gradients: with
+ * two threads it lives in the dense kernels' shared memory, where they read
+ * and write it in place instead of copying it in and out (the same bits
+ * either way); otherwise, or before the kernels run (see denseReady), an
+ * ordinary array. Never freed while the kernels' settings stay; arrays made
+ * before a settings change still work, copied like any other.
+ */
+export function denseBuffer(n: number): Float32Array {
+  return engine ? engine.buffer(n) : new Float32Array(n);
+}
+
+/** Bytes the dense kernels copied into and out of their memory since the settings last changed. */
+export function denseCopiedBytes(): number {
+  return engine ? engine.copiedBytes : 0;
 }
 
 /** Products split between two threads since the settings last changed (0 on one thread). */

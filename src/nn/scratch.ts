@@ -1,14 +1,20 @@
 /** Growable work buffers, so that batch sizes may change between calls. */
+import { denseBuffer } from "../kernels/dense.js";
 
-/** A float32 buffer handed out as an exact-length view; it grows, never shrinks. */
+/**
+ * A float32 buffer handed out as an exact-length view; it grows, never
+ * shrinks. It lives where the dense kernels work in place when they run
+ * (see denseBuffer): layer outputs and gradients then cross into kernel
+ * memory no more.
+ */
 export class Scratch {
-  private data = new Float32Array(0);
-  private view = this.data;
+  private data: Float32Array = new Float32Array(0);
+  private view: Float32Array = this.data;
 
   /** A view of n floats (contents unspecified); valid until the next call. */
   take(n: number): Float32Array {
     if (this.view.length === n) return this.view;
-    if (this.data.length < n) this.data = new Float32Array(n);
+    if (this.data.length < n) this.data = denseBuffer(n);
     this.view = this.data.subarray(0, n);
     return this.view;
   }

@@ -12,7 +12,9 @@ import { MAX_SHARDS, ShardedTable, type EmbeddingTable } from "../optim/sharded.
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
 import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
-import { configureDense, denseActive } from "../kernels/dense.js";
+import { configureDense, denseActive, denseAvailable } from "../kernels/dense.js";
+import { getMatmulBackend } from "../nn/matmul.js";
+import { Scratch } from "../nn/scratch.js";
 import { lookaheadReady } from "../optim/lookahead.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
 
@@ -284,7 +286,10 @@ export async function trainModel(
   let recent = 0, lastCkptRows = pos.rows, lastCkptTime = 0, stopped = false;
   if (file.numeric.length) throw new Error(`${file.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);
   let dlogits = new Float32Array(0);
-  const bufs = m.tables.map(() => new Float32Array(0));
+  // The kernels made now, so that the inputs (and the layers' buffers, made
+  // at the first step) live in their memory (see denseBuffer).
+  if (getMatmulBackend() !== "ts") denseAvailable();
+  const bufs = m.tables.map(() => new Scratch());
   // Only the AdaHessian rules pay for the Hessian estimate.
   const hutch = ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)
     ? new HutchinsonEstimator(m.model) : undefined;
@@ -303,8 +308,7 @@ export async function trainModel(
       const n = b.rows;
       if (control.maxFeatures !== undefined) enforceBudget(m, b.keys, pos.rows, control);
       const inputs = m.tables.map((t, k) => {
-        if (bufs[k].length !== n * t.rowLength * file.fields.length) bufs[k] = new Float32Array(n * t.rowLength * file.fields.length);
-        return t.gatherBatch(b.keys, bufs[k]);
+        return t.gatherBatch(b.keys, bufs[k].take(n * t.rowLength * file.fields.length));
       });
       // The next batch's ids are looked up on another thread during this step.
       if (lookahead && next !== undefined) for (const t of m.tables) t.lookahead(next.keys);

@@ -24,8 +24,8 @@ export function biasRelu(c: usize, b: usize, m: i32, n: i32): void {
   }
 }
 
-/** dz = y > 0 ? dy : +0 in place of dy (m x n); db[n] (float64) = column sums of dz. */
-export function reluBackward(dy: usize, y: usize, db: usize, m: i32, n: i32): void {
+/** dz = y > 0 ? dy : +0 (m x n; dz may be dy itself); db[n] (float64) = column sums of dz. */
+export function reluBackward(dy: usize, y: usize, dz: usize, db: usize, m: i32, n: i32): void {
   const n4 = n & ~3, n2 = n & ~1, zero = f32x4.splat(0);
   memory.fill(db, 0, <usize>n << 3);
   for (let r = 0; r < m; r++) {
@@ -33,13 +33,13 @@ export function reluBackward(dy: usize, y: usize, db: usize, m: i32, n: i32): vo
     let j = 0;
     for (; j < n4; j += 4) {
       const p = o + (<usize>j << 2);
-      v128.store(dy + p, v128.and(v128.load(dy + p), f32x4.gt(v128.load(y + p), zero)));
+      v128.store(dz + p, v128.and(v128.load(dy + p), f32x4.gt(v128.load(y + p), zero)));
     }
     for (; j < n; j++) {
       const p = o + (<usize>j << 2);
-      if (!(load<f32>(y + p) > 0)) store<f32>(dy + p, 0);
+      store<f32>(dz + p, load<f32>(y + p) > 0 ? load<f32>(dy + p) : 0);
     }
-    const row = dy + o;
+    const row = dz + o;
     j = 0;
     for (; j < n2; j += 2) {
       const q = db + (<usize>j << 3);
