@@ -8,7 +8,10 @@ import { join } from "node:path";
 import { rng, sameBits } from "./helpers/rng.js";
 import { sparseArray } from "./helpers/backend.js";
 import { matmulTransATs, matmulTransBTs, matmulTs } from "../src/nn/matmul.js";
-import { configureDense, denseBuffer, denseCopiedBytes, denseMatmul, denseReady, denseSplitProducts, type DenseLayout } from "../src/kernels/dense.js";
+import {
+  configureDense, denseBuffer, denseCopiedBytes, denseMatmul, denseMemoryBytes, denseReady, denseRelease, denseSplitProducts, type DenseLayout,
+} from "../src/kernels/dense.js";
+import { Scratch } from "../src/nn/scratch.js";
 import { relaxedSimdAvailable } from "../src/kernels/dense-module.js";
 import { SplitPlanner } from "../src/kernels/dense-split.js";
 import { MODEL_NAMES, MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
@@ -85,6 +88,24 @@ test("two threads: products read and write buffers of the kernels' memory in pla
       assert.ok(sameBits(shifted, want), `${v.layout} ${m}x${k}x${n}: output overlapping the input`);
     }
   }
+});
+
+test("two threads: a freed buffer's memory is reused (zeroed), a growing Scratch frees the buffer it outgrew, other arrays are ignored", async () => {
+  configureDense({ threads: 2, fma: false });
+  await denseReady();
+  const a = denseBuffer(1000);
+  a.fill(7);
+  denseRelease(a);
+  const b = denseBuffer(1000);
+  assert.equal(b.byteOffset, a.byteOffset, "the freed block is reused");
+  assert.ok(b.every((x) => x === 0), "and zeroed");
+  denseRelease(new Float32Array(10));
+  denseRelease(b);
+  // A Scratch that grows step by step reuses what it freed: the memory stays
+  // within a few times the largest buffer (it would grow by their sum otherwise).
+  const s = new Scratch(), mem0 = denseMemoryBytes();
+  for (let n = 1 << 16; n <= 1 << 20; n += 1 << 16) s.take(n).fill(1);
+  assert.ok(denseMemoryBytes() - mem0 <= 3 * 4 * (1 << 20), `grew by ${denseMemoryBytes() - mem0} bytes`);
 });
 
 /** Logits, input gradients and parameter gradients of two training steps of a preset model. */

@@ -252,6 +252,12 @@ class DenseEngine {
     return new Float32Array(sp.f32.buffer, p, n);
   }
 
+  /** Frees an array of {@link buffer} (whole, as it returned it); other arrays are ignored. */
+  release(a: Float32Array): void {
+    const sp = this.space;
+    if (sp.holds(a)) sp.heap?.release(a.byteOffset);
+  }
+
   /**
    * Makes the call area room for a layout (addresses from HEAP_BASE, as
    * carve gives them; the last is its end) plus `extra` bytes, and returns
@@ -774,6 +780,15 @@ export function denseActive(on: boolean): void {
  */
 export function denseBuffer(n: number): Float32Array {
   return engine ? engine.buffer(n) : new Float32Array(n);
+}
+
+/**
+ * Frees an array that {@link denseBuffer} returned (whole), for reuse; it must
+ * not be used after. Any other array is ignored, as are arrays of kernels
+ * replaced since (their memory goes with them).
+ */
+export function denseRelease(a: Float32Array): void {
+  engine?.release(a);
 }
 
 /** Bytes the dense kernels copied into and out of their memory since the settings last changed. */

@@ -1,21 +1,36 @@
 /** Growable work buffers, so that batch sizes may change between calls. */
-import { denseBuffer } from "../kernels/dense.js";
+import { denseBuffer, denseRelease } from "../kernels/dense.js";
+
+/** A Scratch's buffer, held apart from it so that it can be freed once the Scratch is collected. */
+interface Held { data: Float32Array }
+
+const collected = new FinalizationRegistry<Held>((h) => denseRelease(h.data));
 
 /**
  * A float32 buffer handed out as an exact-length view; it grows, never
  * shrinks. It lives where the dense kernels work in place when they run
  * (see denseBuffer): layer outputs and gradients then cross into kernel
- * memory no more.
+ * memory no more. Such a buffer is freed when the Scratch grows or is
+ * collected: views of it are valid until the next call, as ever, and no
+ * longer than the Scratch (the layer, the model) lives.
  */
 export class Scratch {
-  private data: Float32Array = new Float32Array(0);
-  private view: Float32Array = this.data;
+  private readonly held: Held = { data: new Float32Array(0) };
+  private view: Float32Array = this.held.data;
+
+  constructor() {
+    collected.register(this, this.held);
+  }
 
   /** A view of n floats (contents unspecified); valid until the next call. */
   take(n: number): Float32Array {
     if (this.view.length === n) return this.view;
-    if (this.data.length < n) this.data = denseBuffer(n);
-    this.view = this.data.subarray(0, n);
+    const h = this.held;
+    if (h.data.length < n) {
+      denseRelease(h.data);
+      h.data = denseBuffer(n);
+    }
+    this.view = h.data.subarray(0, n);
     return this.view;
   }
 }
