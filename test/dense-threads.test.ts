@@ -91,7 +91,9 @@ test("two threads: products read and write buffers of the kernels' memory in pla
 });
 
 test("two threads: a freed buffer's memory is reused (zeroed), a growing Scratch frees the buffer it outgrew, other arrays are ignored", async () => {
-  configureDense({ threads: 2, fma: false });
+  // Fresh kernels (a settings change drops them): their memory starts small.
+  configureDense({ threads: 1, fma: false });
+  configureDense({ threads: 2 });
   await denseReady();
   const a = denseBuffer(1000);
   a.fill(7);
@@ -101,11 +103,12 @@ test("two threads: a freed buffer's memory is reused (zeroed), a growing Scratch
   assert.ok(b.every((x) => x === 0), "and zeroed");
   denseRelease(new Float32Array(10));
   denseRelease(b);
-  // A Scratch that grows step by step reuses what it freed: the memory stays
-  // within a few times the largest buffer (it would grow by their sum otherwise).
-  const s = new Scratch(), mem0 = denseMemoryBytes();
+  // A Scratch that grows step by step reuses what it freed: the memory (which
+  // doubles as it grows) stays within 4x the largest buffer, 4 MiB. Holding
+  // them all, 34 MiB, it grew to 56 MiB.
+  const s = new Scratch();
   for (let n = 1 << 16; n <= 1 << 20; n += 1 << 16) s.take(n).fill(1);
-  assert.ok(denseMemoryBytes() - mem0 <= 3 * 4 * (1 << 20), `grew by ${denseMemoryBytes() - mem0} bytes`);
+  assert.ok(denseMemoryBytes() <= 16 * (1 << 20), `the memory grew to ${denseMemoryBytes()} bytes`);
 });
 
 /** Logits, input gradients and parameter gradients of two training steps of a preset model. */
