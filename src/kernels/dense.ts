@@ -182,8 +182,15 @@ class Space {
   }
 }
 
-/** With two threads, a phase of only whole products still uses the shared memory once in this many phases, to measure splitting again. */
+/**
+ * With two threads, while splitting does not pay, a phase still spins the
+ * helper and splits to measure again after this many phases, twice as many
+ * after each probe that confirms it, up to MAX_PROBE_PHASES: waking the
+ * helper costs the calling thread about 1 ms here (dcn probed 36 of 586
+ * phases at a fixed 16).
+ */
 const PROBE_PHASES = 16;
+const MAX_PROBE_PHASES = 1024;
 
 class DenseEngine {
   private readonly helper: DenseHelper | undefined;
@@ -206,12 +213,14 @@ class DenseEngine {
   /**
    * The active phase: when it began and the wall time of its split products;
    * the moving average of the share of split products in the phases that
-   * could split (1 until measured); phases so far (see active).
+   * could split (1 until measured); phases since the last such phase, and
+   * how many until the next probe (see active).
    */
   private phaseT0 = 0;
   private phaseSplitMs = 0;
   private splitShare = 1;
-  private phases = 0;
+  private sinceProbe = 0;
+  private probeEvery = PROBE_PHASES;
   private readonly planner = new SplitPlanner();
 
   constructor(settings: Readonly<DenseOptions>) {
@@ -344,20 +353,21 @@ class DenseEngine {
         // A moving average, so that one phase in which the helper was slow to
         // run does not send a model of large products to one thread.
         this.splitShare = 0.75 * this.splitShare + 0.25 * (this.phaseSplitMs / Math.max(1e-6, now - this.phaseT0));
+        this.probeEvery = this.splitShare >= SPIN_SHARE ? PROBE_PHASES : Math.min(MAX_PROBE_PHASES, 2 * this.probeEvery);
       }
       return;
     }
     // The helper spins through a phase, and its products split, only when
     // split products took a good share of the recent such phases
-    // (SPIN_SHARE), or to measure that again (every PROBE_PHASES).
+    // (SPIN_SHARE), or to measure that again (see PROBE_PHASES).
     // Otherwise its products run whole and the helper sleeps: in a phase of
     // small products a spinning helper takes the core the reader and
     // lookahead threads need, and a split that has to wake it costs more
     // than it saves.
-    this.phases++;
     this.phaseT0 = now;
     this.phaseSplitMs = 0;
-    if (this.splitShare >= SPIN_SHARE || this.phases % PROBE_PHASES === 0) {
+    if (this.splitShare >= SPIN_SHARE || ++this.sinceProbe >= this.probeEvery) {
+      this.sinceProbe = 0;
       this.spinning = true;
       this.helper.active(true);
     }
@@ -760,8 +770,8 @@ export function denseDropoutBackward(bits: Uint32Array, dy: Float32Array, dx: Fl
  * backward: with two threads the helper then waits for work spinning instead
  * of sleeping (at most 20 ms without work), which makes splitting the small
  * products of CTR models pay, as long as split products take a good share
- * of such phases; otherwise the phase's products run whole in an ordinary
- * memory and the helper sleeps (see SPIN_SHARE). Call with false when the
+ * of such phases; otherwise the phase's products run whole and the helper
+ * sleeps (see SPIN_SHARE). Call with false when the
  * phase ends (the sparse table work follows), so that the helper does not
  * hold a core meanwhile. Optional: without it the helper sleeps between
  * products.
