@@ -15,7 +15,7 @@ import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
 import { configureDense, denseActive, denseAvailable } from "../kernels/dense.js";
 import { getMatmulBackend } from "../nn/matmul.js";
 import { Scratch } from "../nn/scratch.js";
-import { lookaheadReady } from "../optim/lookahead.js";
+import { lookaheadThread } from "../optim/lookahead.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
 
 /** Settings of a training run. */
@@ -300,7 +300,9 @@ export async function trainModel(
   };
   const base = range?.start ?? 0;
   const lookahead = (control.lookahead ?? configureDense({}).threads > 1) && control.maxFeatures === undefined;
-  if (lookahead) await lookaheadReady();
+  // Started, not waited for: it starts as the reader thread does, and until
+  // it runs the tables look up on this thread (the same model).
+  if (lookahead) lookaheadThread();
   run: for (; pos.epoch < m.settings.epochs; pos.epoch++, pos.seen = 0) {
     // Without a range or a position, the file's own range (openData's) applies.
     const start = range?.start !== undefined || pos.seen > 0 ? Math.max(base, pos.seen) : undefined;
