@@ -309,9 +309,7 @@ export async function trainModel(
     for await (const [b, next] of withNext(file.batches({ start, end: range?.end }))) {
       const n = b.rows;
       if (control.maxFeatures !== undefined) enforceBudget(m, b.keys, pos.rows, control);
-      const inputs = m.tables.map((t, k) => {
-        return t.gatherBatch(b.keys, bufs[k].take(n * t.rowLength * file.fields.length));
-      });
+      const inputs = m.tables.map((t, k) => t.gatherBatch(b.keys, bufs[k].take(n * t.rowLength * file.fields.length)));
       // The next batch's ids are looked up on another thread during this step.
       if (lookahead && next !== undefined) for (const t of m.tables) t.lookahead(next.keys);
       if (dlogits.length < n) dlogits = new Float32Array(n);
