@@ -86,6 +86,8 @@ test("two threads: products read and write buffers of the kernels' memory in pla
       const shifted = big.subarray(3, 3 + m * n);
       denseMatmul(v.layout, big, b, shifted, m, k, n);
       assert.ok(sameBits(shifted, want), `${v.layout} ${m}x${k}x${n}: output overlapping the input`);
+      // A short output is refused (written in place, the kernel would write past it).
+      assert.throws(() => denseMatmul(v.layout, a2, b, out.subarray(0, m * n - 1), m, k, n), /output holds/);
     }
   }
 });

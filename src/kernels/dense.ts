@@ -299,6 +299,7 @@ class DenseEngine {
    * memory, else a copy of it made at p.
    */
   in(a: Float32Array, p: number, n: number): number {
+    if (a.length < n) throw new RangeError(`dense kernels: an operand holds ${a.length} floats, the call reads ${n}`);
     if (this.space.holds(a)) {
       this.touched.push(a.byteOffset, a.byteOffset + n * 4);
       return a.byteOffset;
@@ -319,6 +320,8 @@ class DenseEngine {
    * (then {@link fetch} copies them out).
    */
   dst(out: Float32Array, p: number, n: number): number {
+    // Written in place, a short array would let the kernel write past it.
+    if (out.length < n) throw new RangeError(`dense kernels: an output holds ${out.length} floats, the call writes ${n}`);
     if (!this.space.holds(out)) return p;
     const a = out.byteOffset, b = a + n * 4, t = this.touched;
     for (let i = 0; i < t.length; i += 2) if (a < t[i + 1] && t[i] < b) return p;
