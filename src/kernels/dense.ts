@@ -31,6 +31,9 @@ interface DenseExports {
   crossBackward(
     dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number,
   ): void;
+  crossBackwardAccumulate(
+    dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number, first: number, last: number,
+  ): void;
   crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
   biasRelu(c: number, b: number, m: number, n: number): void;
   reluBackward(dy: number, y: number, dz: number, db: number, m: number, n: number): void;
@@ -122,7 +125,7 @@ export interface CrossNetLayer {
 /**
  * Memory of a whole cross network of `count` layers, n = batch * dim:
  * forward  x0 [n] | x_1 .. x_count [n each] | s_0 .. [batch each] | w_0 .. [dim each] | b_0 .. [dim each] | work of s = x_l w;
- * backward dy [n] | x0 [n] | x_1 .. x_{count-1} [n each] | s_0 .. | w_0 .. | dx0 [n] | g0 [n] | g1 [n] | ds [batch] | db [dim] | dw [dim] | acc [n].
+ * backward dy [n] | x0 [n] | x_1 .. x_{count-1} [n each] | s_0 .. | w_0 .. | addend [n] | g0 [n] | g1 [n] | ds [batch] | db [dim] | dw [dim] | acc [n].
  */
 function crossNetForwardLayout(batch: number, dim: number, count: number): number[] {
   const n = batch * dim;
@@ -491,7 +494,7 @@ class DenseEngine {
   ): void {
     const n = batch * d, L = layers.length;
     const at = this.place(crossNetBackwardLayout(batch, d, L));
-    const [pdx0, pg0, pg1, pds, pdb, pdw, pacc, end] = at.slice(at.length - 8);
+    const [padd, pg0, pg1, pds, pdb, pdw, pacc, end] = at.slice(at.length - 8);
     const qdy = this.in(dy, at[0], n);
     // x[l]: where x_l is (x_0 = x0; x_l, l >= 1, is the previous layer's y).
     const x = [this.in(x0, at[1], n)], s: number[] = [], w: number[] = [];
@@ -500,24 +503,25 @@ class DenseEngine {
       s.push(this.in(layers[l].s, at[L + 1 + l], batch));
       w.push(this.in(layers[l].w, at[2 * L + 1 + l], d));
     }
-    // An addend that must be copied in goes to dx0's slot after the loop.
-    const qadd = addend && this.space.holds(addend) ? this.in(addend, pdx0, n) : pdx0;
+    // An addend that must be copied in is copied after the loop (where it
+    // is used: the copy stays in cache).
+    const qadd = addend && this.space.holds(addend) ? this.in(addend, padd, n) : padd;
     // The sum goes straight into out when it lives in the memory.
     const acc = this.dst(out, pacc, n);
     // From the last layer to the first; the gradient through the x_l chain
-    // alternates between g0 and g1, dx0 of every layer adds up in acc.
+    // alternates between g0 and g1, dx0 of every layer adds up in acc (in
+    // the same pass as the layer's backward loops).
     let g = qdy;
     for (let l = L - 1; l >= 0; l--) {
       const next = g === pg0 ? pg1 : pg0;
-      this.ex.crossBackward(g, x[0], s[l], w[l], pdx0, next, pds, pdb, batch, d);
+      this.ex.crossBackwardAccumulate(g, x[0], s[l], w[l], acc, next, pds, pdb, batch, d, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0);
       this.ex.sgemmTransA(x[l], pds, pdw, d, batch, 1, end);
-      this.ex.crossAccumulate(acc, pdx0, next, n, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0);
       this.fetch(layers[l].db, pdb, d);
       this.fetch(layers[l].dw, pdw, d);
       g = next;
     }
     if (addend) {
-      if (qadd === pdx0) this.copyIn(addend, pdx0, n);
+      if (qadd === padd) this.copyIn(addend, padd, n);
       this.ex.crossAccumulate(acc, qadd, g, n, 0, 0);
     }
     this.fetch(out, acc, n);

@@ -39,12 +39,33 @@ export function crossForward(x0: usize, xl: usize, s: usize, b: usize, y: usize,
 export function crossBackward(
   dy: usize, x0: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
 ): void {
-  const d4 = d & ~3, rs = <usize>d << 2;
+  backwardRows(dy, x0, s, w, dx0, dxl, ds, db, batch, d, false, false, false);
+}
+
+/**
+ * crossBackward and crossAccumulate of one layer of a network in one pass:
+ * the same ds, dxl and db, and acc = (first ? +0 : acc) + dx0, then + dxl
+ * for the first layer (last), with the same float32 operations in the same
+ * order, without writing dx0 (nor dxl for the first layer, whose dxl only
+ * goes into acc).
+ */
+export function crossBackwardAccumulate(
+  dy: usize, x0: usize, s: usize, w: usize, acc: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32, first: i32, last: i32,
+): void {
+  backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, first != 0, last != 0);
+}
+
+// The backward row loop; with sum, dx0 is acc, to which dx0 is added as
+// crossAccumulate adds it (then dxl too when last, which then is not stored).
+@inline function backwardRows(
+  dy: usize, x0: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
+  sum: bool, first: bool, last: bool,
+): void {
+  const d4 = d & ~3, rs = <usize>d << 2, zero = f32x4.splat(0);
   memory.fill(db, 0, rs);
   let o: usize = 0;
   for (let r = 0; r < batch; r++) {
     const pdy = dy + o, px0 = x0 + o, pdx0 = dx0 + o, pdxl = dxl + o;
-    // ds_r = dy_r . x0_r
     let acc = f32x4.splat(0);
     let j = 0;
     for (; j < d4; j += 4) {
@@ -63,15 +84,29 @@ export function crossBackward(
     for (; j < d4; j += 4) {
       const jo = <usize>j << 2;
       const g = v128.load(pdy + jo);
-      v128.store(pdx0 + jo, f32x4.mul(g, sv));
-      v128.store(pdxl + jo, f32x4.add(g, f32x4.mul(dv, v128.load(w + jo))));
+      const gx0 = f32x4.mul(g, sv), gxl = f32x4.add(g, f32x4.mul(dv, v128.load(w + jo)));
+      if (sum) {
+        const t = f32x4.add(first ? zero : v128.load(pdx0 + jo), gx0);
+        v128.store(pdx0 + jo, last ? f32x4.add(t, gxl) : t);
+        if (!last) v128.store(pdxl + jo, gxl);
+      } else {
+        v128.store(pdx0 + jo, gx0);
+        v128.store(pdxl + jo, gxl);
+      }
       v128.store(db + jo, f32x4.add(v128.load(db + jo), g));
     }
     for (; j < d; j++) {
       const jo = <usize>j << 2;
       const g = load<f32>(pdy + jo);
-      store<f32>(pdx0 + jo, g * sr);
-      store<f32>(pdxl + jo, g + dot * load<f32>(w + jo));
+      const gx0 = g * sr, gxl = g + dot * load<f32>(w + jo);
+      if (sum) {
+        const t = (first ? <f32>0 : load<f32>(pdx0 + jo)) + gx0;
+        store<f32>(pdx0 + jo, last ? t + gxl : t);
+        if (!last) store<f32>(pdxl + jo, gxl);
+      } else {
+        store<f32>(pdx0 + jo, gx0);
+        store<f32>(pdxl + jo, gxl);
+      }
       store<f32>(db + jo, load<f32>(db + jo) + g);
     }
     o += rs;
