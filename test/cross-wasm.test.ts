@@ -89,13 +89,15 @@ test("cross network (the DCN shape and others): same bits on both backends and r
   }
 });
 
-test("crossBackwardAccumulate = crossBackward then crossAccumulate, bit for bit: signed zeros, ragged widths, every first/last", () => {
+test("crossBackwardAccumulate: crossBackward's ds, dxl and db, and the input gradient summed in float32 as src/nn/cross.ts sums it: signed zeros, ragged widths, every case", () => {
   const { wasmExports } = kernelsModule;
   const memory = new WebAssembly.Memory({ initial: 16 });
   const ex = wasmExports(memory) as unknown as {
     crossBackward(dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number): void;
-    crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
-    crossBackwardAccumulate(dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number, first: number, last: number): void;
+    crossBackwardAccumulate(
+      dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
+      first: number, last: number, add: number,
+    ): void;
   };
   const f = new Float32Array(memory.buffer), r = rng(41);
   // Zeros of both signs where a sum of +0 and -0 shows: dy and s hold many.
@@ -103,29 +105,33 @@ test("crossBackwardAccumulate = crossBackward then crossAccumulate, bit for bit:
     const u = r();
     return u < 0.2 ? 0 : u < 0.4 ? -0 : (r() - 0.5) * 4;
   });
+  const fr = Math.fround;
   for (const [batch, d] of [[1, 1], [3, 5], [7, 8], [5, 13], [16, 312]]) {
     const n = batch * d;
-    for (const first of [0, 1]) {
-      for (const last of [0, 1]) {
-        // Float offsets above the module's static data: dy x0 s w | acc dxl ds db (fused) | acc2 dx0 dxl2 ds2 db2 (two calls).
-        const at = (k: number): number => HEAP_BASE / 4 + k * (n + 64);
-        const put = (k: number, a: Float32Array): void => f.set(a, at(k));
-        put(0, signed(n)); put(1, signed(n)); put(2, signed(batch)); put(3, signed(d));
-        const acc0 = signed(n);
-        put(4, acc0); put(8, acc0);
-        f.fill(NaN, at(5), at(5) + n); f.fill(NaN, at(10), at(10) + n);
-        const B = (k: number): number => at(k) * 4;
-        ex.crossBackwardAccumulate(B(0), B(1), B(2), B(3), B(4), B(5), B(6), B(7), batch, d, first, last);
-        ex.crossBackward(B(0), B(1), B(2), B(3), B(9), B(10), B(11), B(12), batch, d);
-        ex.crossAccumulate(B(8), B(9), B(10), n, first, last);
-        const view = (k: number, len: number): Float32Array => f.slice(at(k), at(k) + len);
-        const where = `batch ${batch}, d ${d}, first ${first}, last ${last}`;
-        assert.ok(sameBits(view(4, n), view(8, n)), `acc, ${where}`);
-        assert.ok(sameBits(view(6, batch), view(11, batch)), `ds, ${where}`);
-        assert.ok(sameBits(view(7, d), view(12, d)), `db, ${where}`);
-        // dxl feeds the next layer, except after the first layer (last), where it only goes into acc.
-        if (!last) assert.ok(sameBits(view(5, n), view(10, n)), `dxl, ${where}`);
-      }
+    for (const [first, last, withAdd] of [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 1, 1], [1, 1, 1]]) {
+      // Float offsets above the module's static data: dy x0 s w add | acc dxl ds db (fused) | dx0 dxl ds db (crossBackward).
+      const at = (k: number): number => HEAP_BASE / 4 + k * (n + 64);
+      const B = (k: number): number => at(k) * 4;
+      const view = (k: number, len: number): Float32Array => f.slice(at(k), at(k) + len);
+      [signed(n), signed(n), signed(batch), signed(d), signed(n)].forEach((a, k) => f.set(a, at(k)));
+      const acc0 = signed(n);
+      f.set(acc0, at(5));
+      f.fill(NaN, at(6), at(6) + n);
+      ex.crossBackwardAccumulate(B(0), B(1), B(2), B(3), B(5), B(6), B(7), B(8), batch, d, first, last, withAdd ? B(4) : 0);
+      ex.crossBackward(B(0), B(1), B(2), B(3), B(9), B(10), B(11), B(12), batch, d);
+      const dx0 = view(9, n), dxl = view(10, n), add = view(4, n);
+      const want = Float32Array.from(acc0, (a, i) => {
+        let t = fr((first ? 0 : a) + dx0[i]);
+        if (last) t = fr(t + dxl[i]);
+        if (withAdd) t = fr(t + add[i]);
+        return t;
+      });
+      const where = `batch ${batch}, d ${d}, first ${first}, last ${last}, add ${withAdd}`;
+      assert.ok(sameBits(view(5, n), want), `acc, ${where}`);
+      assert.ok(sameBits(view(7, batch), view(11, batch)), `ds, ${where}`);
+      assert.ok(sameBits(view(8, d), view(12, d)), `db, ${where}`);
+      // dxl feeds the next layer, except after the first layer (last), where it only goes into acc.
+      if (!last) assert.ok(sameBits(view(6, n), dxl), `dxl, ${where}`);
     }
   }
 });

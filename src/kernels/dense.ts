@@ -32,9 +32,9 @@ interface DenseExports {
     dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number,
   ): void;
   crossBackwardAccumulate(
-    dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number, first: number, last: number,
+    dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
+    first: number, last: number, add: number,
   ): void;
-  crossAccumulate(acc: number, dx0: number, dxl: number, n: number, first: number, last: number): void;
   biasRelu(c: number, b: number, m: number, n: number): void;
   reluBackward(dy: number, y: number, dz: number, db: number, m: number, n: number): void;
   dropout(st: number, x: number, y: number, mask: number, bits: number, n: number, threshold: number, keep: number): void;
@@ -503,26 +503,21 @@ class DenseEngine {
       s.push(this.in(layers[l].s, at[L + 1 + l], batch));
       w.push(this.in(layers[l].w, at[2 * L + 1 + l], d));
     }
-    // An addend that must be copied in is copied after the loop (where it
-    // is used: the copy stays in cache).
-    const qadd = addend && this.space.holds(addend) ? this.in(addend, padd, n) : padd;
+    const qadd = addend ? this.in(addend, padd, n) : 0;
     // The sum goes straight into out when it lives in the memory.
     const acc = this.dst(out, pacc, n);
     // From the last layer to the first; the gradient through the x_l chain
-    // alternates between g0 and g1, dx0 of every layer adds up in acc (in
-    // the same pass as the layer's backward loops).
+    // alternates between g0 and g1, dx0 of every layer adds up in acc, and
+    // the addend with the first layer's (in the same pass as the layer's
+    // backward loops).
     let g = qdy;
     for (let l = L - 1; l >= 0; l--) {
       const next = g === pg0 ? pg1 : pg0;
-      this.ex.crossBackwardAccumulate(g, x[0], s[l], w[l], acc, next, pds, pdb, batch, d, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0);
+      this.ex.crossBackwardAccumulate(g, x[0], s[l], w[l], acc, next, pds, pdb, batch, d, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0, l === 0 ? qadd : 0);
       this.ex.sgemmTransA(x[l], pds, pdw, d, batch, 1, end);
       this.fetch(layers[l].db, pdb, d);
       this.fetch(layers[l].dw, pdw, d);
       g = next;
-    }
-    if (addend) {
-      if (qadd === padd) this.copyIn(addend, padd, n);
-      this.ex.crossAccumulate(acc, qadd, g, n, 0, 0);
     }
     this.fetch(out, acc, n);
   }

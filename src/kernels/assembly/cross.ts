@@ -39,33 +39,44 @@ export function crossForward(x0: usize, xl: usize, s: usize, b: usize, y: usize,
 export function crossBackward(
   dy: usize, x0: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
 ): void {
-  backwardRows(dy, x0, s, w, dx0, dxl, ds, db, batch, d, false, false, false);
+  backwardRows(dy, x0, s, w, dx0, dxl, ds, db, batch, d, false, false, false, false, 0);
 }
 
 /**
- * crossBackward and crossAccumulate of one layer of a network in one pass:
- * the same ds, dxl and db, and acc = (first ? +0 : acc) + dx0, then + dxl
- * for the first layer (last), with the same float32 operations in the same
- * order, without writing dx0 (nor dxl for the first layer, whose dxl only
- * goes into acc).
+ * One layer of a network's backward, summing the network's input gradient
+ * as it goes: the ds, dxl and db of crossBackward, and instead of writing
+ * dx0, acc = (first ? +0 : acc) + dx0, then, for the first layer (last),
+ * + dxl and + add[] when add is not 0 (another path's gradient), each a
+ * float32 add in that order (src/nn/cross.ts sums them so). The first
+ * layer's dxl only goes into acc and is not written.
  */
 export function crossBackwardAccumulate(
-  dy: usize, x0: usize, s: usize, w: usize, acc: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32, first: i32, last: i32,
+  dy: usize, x0: usize, s: usize, w: usize, acc: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
+  first: i32, last: i32, add: usize,
 ): void {
-  backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, first != 0, last != 0);
+  // Each case a loop of its own, its flags constants (no branch per element).
+  if (last) {
+    if (first) {
+      if (add) backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, true, true, true, add);
+      else backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, true, true, false, 0);
+    } else if (add) backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, false, true, true, add);
+    else backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, false, true, false, 0);
+  } else if (first) backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, true, false, false, 0);
+  else backwardRows(dy, x0, s, w, acc, dxl, ds, db, batch, d, true, false, false, false, 0);
 }
 
-// The backward row loop; with sum, dx0 is acc, to which dx0 is added as
-// crossAccumulate adds it (then dxl too when last, which then is not stored).
+// The backward row loop; with sum, dx0 is acc, to which dx0 is added (then
+// dxl when last, which then is not stored, and add[] with hasAdd). The flags
+// are constants at every call.
 @inline function backwardRows(
   dy: usize, x0: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
-  sum: bool, first: bool, last: bool,
+  sum: bool, first: bool, last: bool, hasAdd: bool, add: usize,
 ): void {
   const d4 = d & ~3, rs = <usize>d << 2, zero = f32x4.splat(0);
   memory.fill(db, 0, rs);
   let o: usize = 0;
   for (let r = 0; r < batch; r++) {
-    const pdy = dy + o, px0 = x0 + o, pdx0 = dx0 + o, pdxl = dxl + o;
+    const pdy = dy + o, px0 = x0 + o, pdx0 = dx0 + o, pdxl = dxl + o, padd = add + o;
     let acc = f32x4.splat(0);
     let j = 0;
     for (; j < d4; j += 4) {
@@ -86,9 +97,14 @@ export function crossBackwardAccumulate(
       const g = v128.load(pdy + jo);
       const gx0 = f32x4.mul(g, sv), gxl = f32x4.add(g, f32x4.mul(dv, v128.load(w + jo)));
       if (sum) {
-        const t = f32x4.add(first ? zero : v128.load(pdx0 + jo), gx0);
-        v128.store(pdx0 + jo, last ? f32x4.add(t, gxl) : t);
-        if (!last) v128.store(pdxl + jo, gxl);
+        let t = f32x4.add(first ? zero : v128.load(pdx0 + jo), gx0);
+        if (last) {
+          t = f32x4.add(t, gxl);
+          if (hasAdd) t = f32x4.add(t, v128.load(padd + jo));
+        } else {
+          v128.store(pdxl + jo, gxl);
+        }
+        v128.store(pdx0 + jo, t);
       } else {
         v128.store(pdx0 + jo, gx0);
         v128.store(pdxl + jo, gxl);
@@ -100,9 +116,14 @@ export function crossBackwardAccumulate(
       const g = load<f32>(pdy + jo);
       const gx0 = g * sr, gxl = g + dot * load<f32>(w + jo);
       if (sum) {
-        const t = (first ? <f32>0 : load<f32>(pdx0 + jo)) + gx0;
-        store<f32>(pdx0 + jo, last ? t + gxl : t);
-        if (!last) store<f32>(pdxl + jo, gxl);
+        let t = (first ? <f32>0 : load<f32>(pdx0 + jo)) + gx0;
+        if (last) {
+          t = t + gxl;
+          if (hasAdd) t = t + load<f32>(padd + jo);
+        } else {
+          store<f32>(pdxl + jo, gxl);
+        }
+        store<f32>(pdx0 + jo, t);
       } else {
         store<f32>(pdx0 + jo, gx0);
         store<f32>(pdxl + jo, gxl);
@@ -110,35 +131,5 @@ export function crossBackwardAccumulate(
       store<f32>(db + jo, load<f32>(db + jo) + g);
     }
     o += rs;
-  }
-}
-
-/**
- * The cross network's input gradient, one layer at a time from the last:
- * acc = (first ? +0 : acc) + dx0, then, for the first layer (last), acc += dxl
- * (the gradient through the x_l chain), elementwise over n floats.
- */
-export function crossAccumulate(acc: usize, dx0: usize, dxl: usize, n: i32, first: i32, last: i32): void {
-  const n4 = n & ~3;
-  if (first) memory.fill(acc, 0, <usize>n << 2);
-  let i = 0;
-  if (last) {
-    for (; i < n4; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(acc + o, f32x4.add(f32x4.add(v128.load(acc + o), v128.load(dx0 + o)), v128.load(dxl + o)));
-    }
-    for (; i < n; i++) {
-      const o = <usize>i << 2;
-      store<f32>(acc + o, load<f32>(acc + o) + load<f32>(dx0 + o) + load<f32>(dxl + o));
-    }
-  } else {
-    for (; i < n4; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(acc + o, f32x4.add(v128.load(acc + o), v128.load(dx0 + o)));
-    }
-    for (; i < n; i++) {
-      const o = <usize>i << 2;
-      store<f32>(acc + o, load<f32>(acc + o) + load<f32>(dx0 + o));
-    }
   }
 }

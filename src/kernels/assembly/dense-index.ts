@@ -3,6 +3,6 @@
 // shared memory so that a helper thread can run half of a product.
 export { HEAP_BASE } from "./layout";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes, sgemmRows } from "./matmul";
-export { crossForward, crossBackward, crossBackwardAccumulate, crossAccumulate } from "./cross";
+export { crossForward, crossBackward, crossBackwardAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";
 export { dropout, dropoutBackward } from "./dropout";

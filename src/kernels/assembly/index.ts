@@ -4,6 +4,6 @@ export * from "./layout";
 export { updateDense, updateSparse } from "./rows";
 export { resolve, dedupResolve, dedupLookup, createMissing, accumulateInverse, gatherInverse, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";
-export { crossForward, crossBackward, crossBackwardAccumulate, crossAccumulate } from "./cross";
+export { crossForward, crossBackward, crossBackwardAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";
 export { partitionKeys, gatherSlots, scatterSlots } from "./shard";
