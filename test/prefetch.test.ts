@@ -52,6 +52,20 @@ test("prefetched batches equal the direct ones: keys, labels, lines, ranges, ski
   assert.match(skipped.stats.firstBad[0], /bad\.txt:101: /);
 });
 
+test("a consumer that pauses until the reader sleeps (it naps about 200 ms first) wakes it and gets every batch in order", { timeout: 30_000 }, async () => {
+  const direct = await collect(path, { batchSize: 2000 });
+  const f = await openData(path, { batchSize: 2000, prefetch: 2 });
+  const keys: bigint[] = [];
+  let n = 0;
+  for await (const b of f.batches()) {
+    keys.push(...b.keys);
+    // Twice, long pauses with the reader two batches ahead and out of credit.
+    if (++n === 2 || n === 6) await new Promise((r) => setTimeout(r, 600));
+  }
+  assert.equal(n, direct.sizes.length);
+  assert.deepEqual(keys, direct.keys);
+});
+
 test("a bad row stops a prefetched pass with the reader's DataError (file, line, column)", async () => {
   const f = await openData(bad, { prefetch: true });
   let n = 0;

@@ -24,10 +24,13 @@ export interface SerializedError {
 /** A DataError's location and reason (structured clone keeps only an Error's message). */
 export interface DataErrorFields { file: string; line: number; column: string | number | undefined; reason: string }
 
-/** Main -> reader: `credit` more batches may be sent. */
-export interface PrefetchCredit {
-  credit: number;
-}
+/**
+ * Main -> reader, in a shared Int32Array: [CREDITS] counts the batches the
+ * consumer has taken (each lets the reader send one more), [SLEEPING] is 1
+ * while the reader sleeps until notified.
+ */
+export const CREDITS = 0;
+export const SLEEPING = 1;
 
 /** The buffers of a batch, handed to the other thread without copying. */
 export function batchBuffers(b: Batch): ArrayBuffer[] {

@@ -1,22 +1,48 @@
 import { workerData, type MessagePort } from "node:worker_threads";
 import { openData } from "./reader.js";
 import { DataError } from "./errors.js";
-import { batchBuffers, type DataErrorFields, type PrefetchCredit, type PrefetchMessage, type PrefetchStart, type SerializedError } from "./prefetch-protocol.js";
+import { CREDITS, SLEEPING, batchBuffers, type DataErrorFields, type PrefetchMessage, type PrefetchStart, type SerializedError } from "./prefetch-protocol.js";
 
 /**
  * The reader thread of a prefetched pass: reads, parses and hashes the rows
  * exactly as the main thread would (the same `openData` code), and hands each
  * batch over by transferring its buffers. It runs at most `depth` batches
- * ahead of the consumer and sleeps (no spinning) while it waits for credit.
+ * ahead of the consumer; waiting for credit, it naps and looks again, then
+ * sleeps until notified (no spinning).
  */
-const start = workerData as PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array };
-const port = start.port;
-let credit = start.depth;
-let wake: (() => void) | undefined;
-port.on("message", (m: PrefetchCredit) => {
-  credit += m.credit;
-  wake?.();
-});
+const start = workerData as PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array; credits: Int32Array };
+const port = start.port, credits = start.credits;
+let sentBatches = 0;
+
+/** Naps of 1 ms before sleeping until notified: a notify costs the consumer more than a post did, a nap costs nothing. */
+const NAPS = 200;
+
+/** Resolves once a batch may be sent: at most depth ahead of the consumer's takes. */
+async function credit(): Promise<void> {
+  for (let naps = 0; ; naps++) {
+    const taken = Atomics.load(credits, CREDITS);
+    if (sentBatches < start.depth + taken) return;
+    if (naps < NAPS) {
+      await new Promise((r) => setTimeout(r, 1));
+    } else {
+      // The flag first, then a last look: a take after it notifies.
+      Atomics.store(credits, SLEEPING, 1);
+      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(credits, CREDITS, taken);
+      if (w.async) {
+        // A pending waitAsync does not keep a thread's event loop alive.
+        const alive = setInterval(() => undefined, 1 << 30);
+        await w.value;
+        clearInterval(alive);
+      }
+      Atomics.store(credits, SLEEPING, 0);
+    }
+  }
+}
+
+/** Atomics.waitAsync (Node 16+; not in the ES2022 library types). */
+interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
 
 function send(m: PrefetchMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
@@ -39,14 +65,13 @@ try {
   const file = await openData(start.path, start.options);
   const it = file.batches(start.range);
   for (;;) {
-    while (credit <= 0) await new Promise<void>((r) => { wake = r; });
-    wake = undefined;
+    await credit();
     const n = await it.next();
     if (n.done) {
       send({ kind: "end", stats: { ...n.value, firstBad: n.value.firstBad.map(fields) } });
       break;
     }
-    credit--;
+    sentBatches++;
     send({ kind: "batch", batch: n.value }, batchBuffers(n.value));
   }
 } catch (e) {

@@ -2,7 +2,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "
 import type { Batch } from "./batch.js";
 import { DataError } from "./errors.js";
 import type { DataFile, ReadOptions, ReadStats } from "./reader.js";
-import type { DataErrorFields, PrefetchMessage, PrefetchStart, SerializedError } from "./prefetch-protocol.js";
+import { CREDITS, SLEEPING, type DataErrorFields, type PrefetchMessage, type PrefetchStart, type SerializedError } from "./prefetch-protocol.js";
 
 /** Batches the reader thread may run ahead by default (about 1.3 MB at Criteo's 39 fields and batch 512). */
 export const DEFAULT_PREFETCH_DEPTH = 8;
@@ -22,18 +22,19 @@ export async function* prefetchPass(
   // turn per batch while the trainer is busy); a shared counter of messages
   // sent lets it sleep, without spinning, only when none is waiting.
   const { port1, port2 } = new MessageChannel();
-  const sent = new Int32Array(new SharedArrayBuffer(4));
-  const data: PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array } = { path: file.path, options: rest, range, depth, port: port2, sent };
+  const sent = new Int32Array(new SharedArrayBuffer(4)), credits = new Int32Array(new SharedArrayBuffer(8));
+  const data: PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array; credits: Int32Array } = { path: file.path, options: rest, range, depth, port: port2, sent, credits };
   const worker = new Worker(new URL("./prefetch-worker.js", import.meta.url), { workerData: data, transferList: [port2] });
   let failure: Error | undefined, wake: (() => void) | undefined;
   const fail = (e: Error): void => { failure ??= e; wake?.(); };
   worker.on("error", fail);
   worker.on("exit", (code) => fail(new Error(`${file.path}: the reader thread exited${code !== 0 ? ` with code ${code}` : " early"}`)));
-  let received = 0, owed = 0;
-  // Credits go back in groups (a post costs tens of µs); all of them before the consumer sleeps.
+  let received = 0;
+  // A batch taken lets the reader send one more: a shared count, no message;
+  // the reader naps and looks, and is notified only when it sleeps.
   const giveBack = (): void => {
-    if (owed > 0) port1.postMessage({ credit: owed });
-    owed = 0;
+    Atomics.add(credits, CREDITS, 1);
+    if (Atomics.load(credits, SLEEPING) === 1) Atomics.notify(credits, CREDITS);
   };
   /** A message already queued, or undefined: synchronous, no event-loop turn. */
   const take = (): PrefetchMessage | undefined => {
@@ -51,7 +52,6 @@ export async function* prefetchPass(
       const count = Atomics.load(sent, 0);
       // Counted but not yet readable: let the message land.
       if (count > received) { await new Promise((res) => setImmediate(res)); continue; }
-      giveBack();
       const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(sent, 0, count);
       if (w.async) await Promise.race([w.value, new Promise<void>((res) => { wake = res; })]);
       wake = undefined;
@@ -69,7 +69,7 @@ export async function* prefetchPass(
         return stats;
       }
       stats.rows += m.batch.rows;
-      if (++owed >= Math.max(1, depth >> 1)) giveBack();
+      giveBack();
       yield m.batch;
     }
   } finally {
