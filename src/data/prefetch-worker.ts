@@ -14,8 +14,15 @@ const start = workerData as PrefetchStart & { depth: number; port: MessagePort; 
 const port = start.port, credits = start.credits;
 let sentBatches = 0;
 
-/** Naps of 1 ms before sleeping until notified: a notify costs the consumer more than a post did, a nap costs nothing. */
-const NAPS = 200;
+/**
+ * Naps (NAPS of NAP_MS, about 200 ms) before sleeping until notified: a
+ * notify costs the consumer more than a post did, and a nap costs it
+ * nothing. A nap is short next to the depth's worth of steps the reader is
+ * ahead by, and long enough that its wake-ups take little of the core the
+ * other helper threads share.
+ */
+const NAPS = 50;
+const NAP_MS = 4;
 
 /** Resolves once a batch may be sent: at most depth ahead of the consumer's takes. */
 async function credit(): Promise<void> {
@@ -23,7 +30,7 @@ async function credit(): Promise<void> {
     const taken = Atomics.load(credits, CREDITS);
     if (sentBatches < start.depth + taken) return;
     if (naps < NAPS) {
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, NAP_MS));
     } else {
       // The flag first, then a last look: a take after it notifies.
       Atomics.store(credits, SLEEPING, 1);
