@@ -1,3 +1,4 @@
+import type { MessagePort } from "node:worker_threads";
 import type { Batch } from "./batch.js";
 import type { ReadOptions, ReadStats } from "./reader.js";
 
@@ -25,12 +26,28 @@ export interface SerializedError {
 export interface DataErrorFields { file: string; line: number; column: string | number | undefined; reason: string }
 
 /**
- * Main -> reader, in a shared Int32Array: [CREDITS] counts the batches the
- * consumer has taken (each lets the reader send one more), [SLEEPING] is 1
- * while the reader sleeps until notified.
+ * The shared counters of a pass (Int32Array of CONTROL_WORDS): [SENT] counts
+ * the messages the reader posted (the consumer sleeps on it when none is
+ * waiting); [CREDITS] counts the batches the consumer has taken (each lets
+ * the reader send one more); [SLEEPING] is 1 while the reader sleeps until
+ * notified.
  */
-export const CREDITS = 0;
-export const SLEEPING = 1;
+export const SENT = 0;
+export const CREDITS = 1;
+export const SLEEPING = 2;
+export const CONTROL_WORDS = 3;
+
+/** The reader thread's workerData. */
+export interface PrefetchWorkerData extends PrefetchStart {
+  depth: number;
+  port: MessagePort;
+  control: Int32Array;
+}
+
+/** Atomics.waitAsync (Node 16+; not in the ES2022 library types). */
+export interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}
 
 /** The buffers of a batch, handed to the other thread without copying. */
 export function batchBuffers(b: Batch): ArrayBuffer[] {

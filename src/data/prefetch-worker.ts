@@ -1,7 +1,9 @@
-import { workerData, type MessagePort } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { openData } from "./reader.js";
 import { DataError } from "./errors.js";
-import { CREDITS, SLEEPING, batchBuffers, type DataErrorFields, type PrefetchMessage, type PrefetchStart, type SerializedError } from "./prefetch-protocol.js";
+import {
+  CREDITS, SENT, SLEEPING, batchBuffers, type AtomicsWaitAsync, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
+} from "./prefetch-protocol.js";
 
 /**
  * The reader thread of a prefetched pass: reads, parses and hashes the rows
@@ -10,8 +12,8 @@ import { CREDITS, SLEEPING, batchBuffers, type DataErrorFields, type PrefetchMes
  * ahead of the consumer; waiting for credit, it naps and looks again, then
  * sleeps until notified (no spinning).
  */
-const start = workerData as PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array; credits: Int32Array };
-const port = start.port, credits = start.credits;
+const start = workerData as PrefetchWorkerData;
+const port = start.port, ctl = start.control;
 let sentBatches = 0;
 
 /**
@@ -27,35 +29,30 @@ const NAP_MS = 4;
 /** Resolves once a batch may be sent: at most depth ahead of the consumer's takes. */
 async function credit(): Promise<void> {
   for (let naps = 0; ; naps++) {
-    const taken = Atomics.load(credits, CREDITS);
+    const taken = Atomics.load(ctl, CREDITS);
     if (sentBatches < start.depth + taken) return;
     if (naps < NAPS) {
       await new Promise((r) => setTimeout(r, NAP_MS));
     } else {
       // The flag first, then a last look: a take after it notifies.
-      Atomics.store(credits, SLEEPING, 1);
-      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(credits, CREDITS, taken);
+      Atomics.store(ctl, SLEEPING, 1);
+      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, CREDITS, taken);
       if (w.async) {
         // A pending waitAsync does not keep a thread's event loop alive.
         const alive = setInterval(() => undefined, 1 << 30);
         await w.value;
         clearInterval(alive);
       }
-      Atomics.store(credits, SLEEPING, 0);
+      Atomics.store(ctl, SLEEPING, 0);
     }
   }
-}
-
-/** Atomics.waitAsync (Node 16+; not in the ES2022 library types). */
-interface AtomicsWaitAsync {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
 function send(m: PrefetchMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
   // After the post: a consumer that sees the count can receive the message.
-  Atomics.add(start.sent, 0, 1);
-  Atomics.notify(start.sent, 0);
+  Atomics.add(ctl, SENT, 1);
+  Atomics.notify(ctl, SENT);
 }
 
 function fields(e: DataError): DataErrorFields {

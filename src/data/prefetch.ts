@@ -1,8 +1,10 @@
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { Batch } from "./batch.js";
 import { DataError } from "./errors.js";
 import type { DataFile, ReadOptions, ReadStats } from "./reader.js";
-import { CREDITS, SLEEPING, type DataErrorFields, type PrefetchMessage, type PrefetchStart, type SerializedError } from "./prefetch-protocol.js";
+import {
+  CONTROL_WORDS, CREDITS, SENT, SLEEPING, type AtomicsWaitAsync, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
+} from "./prefetch-protocol.js";
 
 /** Batches the reader thread may run ahead by default (about 1.3 MB at Criteo's 39 fields and batch 512). */
 export const DEFAULT_PREFETCH_DEPTH = 8;
@@ -22,8 +24,8 @@ export async function* prefetchPass(
   // turn per batch while the trainer is busy); a shared counter of messages
   // sent lets it sleep, without spinning, only when none is waiting.
   const { port1, port2 } = new MessageChannel();
-  const sent = new Int32Array(new SharedArrayBuffer(4)), credits = new Int32Array(new SharedArrayBuffer(8));
-  const data: PrefetchStart & { depth: number; port: MessagePort; sent: Int32Array; credits: Int32Array } = { path: file.path, options: rest, range, depth, port: port2, sent, credits };
+  const ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  const data: PrefetchWorkerData = { path: file.path, options: rest, range, depth, port: port2, control: ctl };
   const worker = new Worker(new URL("./prefetch-worker.js", import.meta.url), { workerData: data, transferList: [port2] });
   let failure: Error | undefined, wake: (() => void) | undefined;
   const fail = (e: Error): void => { failure ??= e; wake?.(); };
@@ -33,8 +35,8 @@ export async function* prefetchPass(
   // A batch taken lets the reader send one more: a shared count, no message;
   // the reader naps and looks, and is notified only when it sleeps.
   const giveBack = (): void => {
-    Atomics.add(credits, CREDITS, 1);
-    if (Atomics.load(credits, SLEEPING) === 1) Atomics.notify(credits, CREDITS);
+    Atomics.add(ctl, CREDITS, 1);
+    if (Atomics.load(ctl, SLEEPING) === 1) Atomics.notify(ctl, CREDITS);
   };
   /** A message already queued, or undefined: synchronous, no event-loop turn. */
   const take = (): PrefetchMessage | undefined => {
@@ -49,10 +51,10 @@ export async function* prefetchPass(
       const m = take();
       if (m) return m;
       if (failure) throw failure;
-      const count = Atomics.load(sent, 0);
+      const count = Atomics.load(ctl, SENT);
       // Counted but not yet readable: let the message land.
       if (count > received) { await new Promise((res) => setImmediate(res)); continue; }
-      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(sent, 0, count);
+      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, SENT, count);
       if (w.async) await Promise.race([w.value, new Promise<void>((res) => { wake = res; })]);
       wake = undefined;
     }
@@ -76,11 +78,6 @@ export async function* prefetchPass(
     port1.close();
     await worker.terminate();
   }
-}
-
-/** Atomics.waitAsync (Node 16+; not in the ES2022 library types). */
-interface AtomicsWaitAsync {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
 function toDataError(d: DataErrorFields): DataError {
