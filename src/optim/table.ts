@@ -230,10 +230,11 @@ export class SparseTable {
     const a = this.ahead;
     if (a !== undefined && a.ids === ids && a.n === n) {
       // Looked up ahead: only the rows of new ids are left to create, in the
-      // order dedupResolve would create them.
+      // order dedupResolve would create them. Their room was made when the
+      // lookup was posted (no row was created since: a call that creates
+      // rows drops the lookup first).
       this.ahead = undefined;
       const u = a.thread.wait(a.seq);
-      this.ensureRows(this.size + n);
       this.stamp++;
       const la = this.la;
       k.createMissing(this.meta, la.hashes, la.keys, la.recs, u, la.init);
