@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configureDense, denseReady, openData } from "../src/index.js";
-import { denseSplitProducts } from "../src/kernels/dense.js";
+import { denseCopiedBytes, denseSplitProducts } from "../src/kernels/dense.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel, evaluateModel, trainModel } from "../src/train/trainer.js";
 import type { ModelName } from "../src/models/index.js";
@@ -37,14 +37,17 @@ export async function benchTrain(emit: (o: object) => void, quick: boolean): Pro
         const train = await openData(trainPath, { batchSize: 512, featindex, range: { end: n }, prefetch: threads > 1 });
         const test = await openData(testPath, { batchSize: 4096, featindex });
         const m = buildModel(train.fields.length, { model: model as ModelName, optimizer, hyper, seed: 1 });
-        const splitBefore = denseSplitProducts();
+        const splitBefore = denseSplitProducts(), copiedBefore = denseCopiedBytes();
         const r = await trainModel(m, train);
+        const copied = denseCopiedBytes() - copiedBefore;
         const e = await evaluateModel(m, test);
         emit({
           bench: "train", model, optimizer, rows: r.rows, seconds: +r.seconds.toFixed(2), rows_per_sec: Math.round(r.rows / r.seconds),
           auc: +e.auc.toFixed(5), bayes_auc: t.truth?.bayes.auc ?? null, logloss: +e.logloss.toFixed(5),
           feature_rate: +m.featureRate.toFixed(5), features: m.features, model_bytes: m.modelBytes, threads, fma,
           split_products: denseSplitProducts() - splitBefore,
+          // Bytes the dense kernels copied in and out per training step (two threads: only parameters and gradients).
+          dense_copied_kb_per_step: +(copied / 1024 / Math.max(1, Math.ceil(r.rows / 512))).toFixed(1),
         });
       }
     }
