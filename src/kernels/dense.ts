@@ -522,11 +522,11 @@ class DenseEngine {
     this.fetch(out, acc, n);
   }
 
-  /** See {@link denseDropout}: memory st (16 bytes) | x [n] | y [n] | mask [n] | bits [n / 32]. */
+  /** See {@link denseDropout}: memory st (128 bytes) | x [n] | y [n] | mask [n] | bits [n / 32]. */
   dropout(state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, bits: Uint32Array | null, n: number, threshold: number, keep: number): void {
     const words = Math.ceil(n / 32);
-    const [pst, px, py, pm, pbits] = this.place(carve([4, n, n, mask ? n : 0, bits ? words : 0]));
-    const f = this.space.f32, u = new Uint32Array(f.buffer, pst, 4);
+    const [pst, px, py, pm, pbits] = this.place(carve([32, n, n, mask ? n : 0, bits ? words : 0]));
+    const f = this.space.f32, u = new Uint32Array(f.buffer, pst, 32);
     u.set(state);
     const qx = this.in(x, px, n), qy = this.dst(y, py, n), qm = mask ? this.dst(mask, pm, n) : 0;
     this.ex.dropout(pst, qx, qy, qm, bits ? pbits : 0, n, threshold, keep);
@@ -749,9 +749,10 @@ export function denseCrossNetBackward(
 }
 
 /**
- * Dropout from the xoshiro128** stream whose state (4 u32) is `state`, in
- * WebAssembly: the numbers and bits of Random.dropout (src/nn/random.ts),
- * and `state` advanced as it would be. threshold < 2^32. The mask goes to
+ * Dropout from the eight interleaved xoshiro128** generators whose state
+ * (32 u32) is `state`, in WebAssembly: the numbers and bits of
+ * MaskStream.dropoutTs (src/nn/mask-stream.ts), and `state` advanced as it
+ * would be. threshold < 2^32. The mask goes to
  * `mask` (floats) and to `bits` (bit i % 32 of word i / 32 set where the unit
  * is kept, for denseDropoutBackward), either when not null.
  */

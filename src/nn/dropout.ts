@@ -1,7 +1,8 @@
 import type { Layer } from "./layer.js";
 import type { Param } from "./param.js";
 import { checkDim } from "./linear.js";
-import { Random, deriveSeed } from "./random.js";
+import { deriveSeed } from "./random.js";
+import { MaskStream } from "./mask-stream.js";
 import { denseDropoutBackward } from "../kernels/dense.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
@@ -16,7 +17,7 @@ export class Dropout implements Layer {
   readonly inDim: number;
   readonly outDim: number;
   readonly rate: number;
-  private rng: Random;
+  private rng: MaskStream;
   private batch = 0;
   private masked = false;
   /** Whether the forward kept its mask in `bits` (WebAssembly path) rather than in `mask`. */
@@ -40,12 +41,12 @@ export class Dropout implements Layer {
     // A unit is dropped when a uniform 32-bit integer falls below rate * 2^32.
     this.threshold = Math.round(rate * 4294967296);
     this.scale = Math.fround(1 / (1 - rate));
-    this.rng = new Random(deriveSeed(seed, name));
+    this.rng = new MaskStream(deriveSeed(seed, name));
   }
 
   /** Restarts the mask stream from a model seed (as at construction with that seed). */
   reseed(seed: number): void {
-    this.rng = new Random(deriveSeed(seed, this.name));
+    this.rng = new MaskStream(deriveSeed(seed, this.name));
   }
 
   forward(x: Float32Array, batch: number, training: boolean): Float32Array {
@@ -56,7 +57,7 @@ export class Dropout implements Layer {
     this.masked = training && this.rate > 0;
     if (!this.masked) return x.length === n ? x : x.subarray(0, n);
     const y = this.y.take(n);
-    if (Random.dropoutInWasm(n, this.threshold)) {
+    if (MaskStream.inWasm(n, this.threshold)) {
       // The mask as bits: a 32nd of the float mask to keep, and backward is a
       // pass of WebAssembly over them.
       const words = Math.ceil(n / 32);

@@ -1,12 +1,6 @@
 import { fmix32 } from "../util/fmix32.js";
-import { denseAvailable, denseDropout } from "../kernels/dense.js";
-import { getMatmulBackend } from "./matmul.js";
-
-/** Below this many elements the TypeScript loop is as fast as the copies into WebAssembly. */
-const WASM_DROPOUT_MIN = 4096;
-
 /**
- * Seeded pseudo-random numbers for initialisation and dropout masks: the same
+ * Seeded pseudo-random numbers for initialisation (dropout masks: MaskStream): the same
  * seed gives the same numbers on every platform (integer arithmetic only).
  */
 
@@ -28,8 +22,6 @@ export class Random {
   private s1: number;
   private s2: number;
   private s3: number;
-  /** The state handed to the WebAssembly loop (made on first use). */
-  private state: Uint32Array | undefined;
 
   /** @param seed any integer; only its low 32 bits are used. */
   constructor(seed: number) {
@@ -46,61 +38,9 @@ export class Random {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
-  /**
-   * Dropout in one pass: for i < n, draws u = nextU32() in order and sets
-   * mask[i] = u >= threshold ? keep : 0 and y[i] = x[i] * mask[i]. The same
-   * stream as n calls of nextU32, with the state in locals (several times faster).
-   */
-  dropout(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
-    // The same loop in WebAssembly (src/kernels/assembly/dropout.ts) is several times faster.
-    if (Random.dropoutInWasm(n, threshold)) this.dropoutWasm(x, y, mask, null, n, threshold, keep);
-    else this.dropoutTs(x, y, mask, n, threshold, keep);
-  }
-
-  /**
-   * True when {@link dropout} of n elements runs in WebAssembly here: then
-   * {@link dropoutBits} can keep the mask as bits instead of floats.
-   */
-  static dropoutInWasm(n: number, threshold: number): boolean {
-    const backend = getMatmulBackend();
-    return threshold < 4294967296 && backend !== "ts" && (backend === "wasm" || (n >= WASM_DROPOUT_MIN && denseAvailable()));
-  }
-
-  /**
-   * {@link dropout} in WebAssembly (the caller checks
-   * {@link Random.dropoutInWasm}) with the mask kept as bits (bit i % 32 of
-   * word i / 32 set where u >= threshold, room for n / 32 words), which
-   * denseDropoutBackward applies to a gradient.
-   */
-  dropoutBits(x: Float32Array, y: Float32Array, bits: Uint32Array, n: number, threshold: number, keep: number): void {
-    this.dropoutWasm(x, y, null, bits, n, threshold, keep);
-  }
-
-  /** The WebAssembly loop on this generator's state (a null mask or bits: not written). */
-  private dropoutWasm(x: Float32Array, y: Float32Array, mask: Float32Array | null, bits: Uint32Array | null, n: number, threshold: number, keep: number): void {
-    const st = this.state ??= new Uint32Array(4);
-    st[0] = this.s0; st[1] = this.s1; st[2] = this.s2; st[3] = this.s3;
-    denseDropout(st, x, y, mask, bits, n, threshold, keep);
-    this.s0 = st[0] | 0; this.s1 = st[1] | 0; this.s2 = st[2] | 0; this.s3 = st[3] | 0;
-  }
-
-  /** The TypeScript reference of {@link Random.dropout}. */
-  dropoutTs(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
-    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
-    for (let i = 0; i < n; i++) {
-      const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = rotl(s3, 11);
-      const m = r >= threshold ? keep : 0;
-      mask[i] = m;
-      y[i] = x[i] * m;
-    }
-    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+  /** Writes the generator's state (s0, s1, s2, s3) to out[0..3]. */
+  stateWords(out: Uint32Array): void {
+    out[0] = this.s0; out[1] = this.s1; out[2] = this.s2; out[3] = this.s3;
   }
 
   /** A uniform unsigned 32-bit integer. */
