@@ -39,6 +39,8 @@ interface DenseExports {
   reluBackward(dy: number, y: number, dz: number, db: number, m: number, n: number): void;
   dropout(st: number, x: number, y: number, mask: number, bits: number, n: number, threshold: number, keep: number): void;
   dropoutBackward(bits: number, dy: number, dx: number, n: number, keep: number): void;
+  outerProductForward(x: number, xc: number, f: number, batch: number, fields: number, d: number): void;
+  outerProductBackward(dxc: number, f: number, dx: number, batch: number, fields: number, d: number, df: number): void;
 }
 
 const PAGE = 65536;
@@ -536,6 +538,25 @@ class DenseEngine {
     state.set(u);
   }
 
+  /** See {@link denseOuterProductForward}: memory x [batch F d] | xc [batch (F d + d d)] | f [batch d]. */
+  outerProductForward(x: Float32Array, xc: Float32Array, f: Float32Array, batch: number, fields: number, d: number): void {
+    const fd = batch * fields * d, wd = batch * (fields * d + d * d);
+    const [px, pxc, pf] = this.place(carve([fd, wd, batch * d]));
+    const qx = this.in(x, px, fd), qxc = this.dst(xc, pxc, wd), qf = this.dst(f, pf, batch * d);
+    this.ex.outerProductForward(qx, qxc, qf, batch, fields, d);
+    this.fetch(xc, qxc, wd);
+    this.fetch(f, qf, batch * d);
+  }
+
+  /** See {@link denseOuterProductBackward}: memory dxc [batch (F d + d d)] | f [batch d] | dx [batch F d] | df [d float64]. */
+  outerProductBackward(dxc: Float32Array, f: Float32Array, dx: Float32Array, batch: number, fields: number, d: number): void {
+    const fd = batch * fields * d, wd = batch * (fields * d + d * d);
+    const [pdxc, pf, pdx, pdf] = this.place(carve([wd, batch * d, fd, 2 * d]));
+    const qdxc = this.in(dxc, pdxc, wd), qf = this.in(f, pf, batch * d), qdx = this.dst(dx, pdx, fd);
+    this.ex.outerProductBackward(qdxc, qf, qdx, batch, fields, d, pdf);
+    this.fetch(dx, qdx, fd);
+  }
+
   /** See {@link denseDropoutBackward}: memory bits [n / 32] | dy [n] | dx [n]. */
   dropoutBackward(bits: Uint32Array, dy: Float32Array, dx: Float32Array, n: number, keep: number): void {
     const words = Math.ceil(n / 32);
@@ -761,6 +782,24 @@ export function denseDropout(
   n: number, threshold: number, keep: number,
 ): void {
   getEngine().dropout(state, x, y, mask, bits, n, threshold, keep);
+}
+
+/**
+ * OPNN's product layer input, in WebAssembly: for each of `batch` rows of x
+ * (fields x d), f = the sum over fields and xc = [x row | f f^T flattened];
+ * the same bits as the TypeScript loops of src/nn/product.ts.
+ */
+export function denseOuterProductForward(x: Float32Array, xc: Float32Array, f: Float32Array, batch: number, fields: number, d: number): void {
+  getEngine().outerProductForward(x, xc, f, batch, fields, d);
+}
+
+/**
+ * The product layer's input gradient from the stacked input's gradient dxc
+ * and f (see {@link denseOuterProductForward}), in WebAssembly: the same bits
+ * as the TypeScript loops of src/nn/product.ts.
+ */
+export function denseOuterProductBackward(dxc: Float32Array, f: Float32Array, dx: Float32Array, batch: number, fields: number, d: number): void {
+  getEngine().outerProductBackward(dxc, f, dx, batch, fields, d);
 }
 
 /** dx = dy * mask, the mask given as the bits of a denseDropout call: the bits of the float mask's product. */

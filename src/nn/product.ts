@@ -3,6 +3,14 @@ import type { Param, ParamFactory } from "./param.js";
 import { Linear, checkDim } from "./linear.js";
 import { linearReluBackward, linearReluForward } from "./linear-relu.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
+import { getMatmulBackend } from "./matmul.js";
+import { denseAvailable, denseOuterProductBackward, denseOuterProductForward } from "../kernels/dense.js";
+
+/** Whether the elementwise loops run in WebAssembly (the products' backend switch decides; the same bits either way). */
+function inWasm(): boolean {
+  const b = getMatmulBackend();
+  return b === "wasm" || (b === "auto" && denseAvailable());
+}
 
 /**
  * The product layer of OPNN (Qu et al. 2016) with sum pooling of the outer
@@ -59,20 +67,8 @@ export class OuterProductLayer implements Layer {
     checkInput(this.name, x, batch * this.inDim);
     const d = this.dim, F = this.fields, Fd = this.inDim, wd = this.width, n = this.outDim;
     const f = this.f.take(batch * d), xc = this.xc.take(batch * wd);
-    for (let r = 0; r < batch; r++) {
-      const e = r * Fd, fo = r * d, o = r * wd;
-      xc.set(x.subarray(e, e + Fd), o);
-      for (let k = 0; k < d; k++) {
-        let s = 0;
-        for (let i = 0; i < F; i++) s += x[e + i * d + k];
-        f[fo + k] = s;
-      }
-      const po = o + Fd;
-      for (let a = 0; a < d; a++) {
-        const fa = f[fo + a];
-        for (let c = 0; c < d; c++) xc[po + a * d + c] = fa * f[fo + c];
-      }
-    }
+    if (inWasm()) denseOuterProductForward(x, xc, f, batch, F, d);
+    else stackInputs(x, xc, f, batch, F, d);
     const w = this.w.take(wd * n);
     w.set(this.lz.weight.value);
     w.set(this.lp.weight.value, Fd * n);
@@ -93,25 +89,51 @@ export class OuterProductLayer implements Layer {
     );
     this.lz.weight.grad.set(dw.subarray(0, Fd * n));
     this.lp.weight.grad.set(dw.subarray(Fd * n, wd * n));
-    const f = this.f.take(batch * d), dx = this.dx.take(batch * Fd), df = this.df;
-    for (let r = 0; r < batch; r++) {
-      const fo = r * d, o = r * wd, po = o + Fd, e = r * Fd;
-      // p_ac = f_a f_c, so d(loss)/d(f_a) = sum_c (dp_ac + dp_ca) f_c.
-      for (let a = 0; a < d; a++) {
-        let s = 0;
-        for (let c = 0; c < d; c++) s += (dxc[po + a * d + c] + dxc[po + c * d + a]) * f[fo + c];
-        df[a] = s;
-      }
-      // Every field's embedding enters f with weight 1.
-      for (let i = 0; i < F; i++) {
-        const q = i * d;
-        for (let k = 0; k < d; k++) dx[e + q + k] = dxc[o + q + k] + df[k];
-      }
-    }
+    const f = this.f.take(batch * d), dx = this.dx.take(batch * Fd);
+    if (inWasm()) denseOuterProductBackward(dxc, f, dx, batch, F, d);
+    else inputGradient(dxc, f, dx, this.df, batch, F, d);
     return dx;
   }
 
   params(): Param[] {
     return [...this.lz.params(), ...this.lp.params()];
+  }
+}
+
+/** The TypeScript twin of denseOuterProductForward: f = the sum over fields, xc = [x row | f f^T]. */
+function stackInputs(x: Float32Array, xc: Float32Array, f: Float32Array, batch: number, F: number, d: number): void {
+  const Fd = F * d, wd = Fd + d * d;
+  for (let r = 0; r < batch; r++) {
+    const e = r * Fd, fo = r * d, o = r * wd;
+    xc.set(x.subarray(e, e + Fd), o);
+    for (let k = 0; k < d; k++) {
+      let s = 0;
+      for (let i = 0; i < F; i++) s += x[e + i * d + k];
+      f[fo + k] = s;
+    }
+    const po = o + Fd;
+    for (let a = 0; a < d; a++) {
+      const fa = f[fo + a];
+      for (let c = 0; c < d; c++) xc[po + a * d + c] = fa * f[fo + c];
+    }
+  }
+}
+
+/** The TypeScript twin of denseOuterProductBackward: df in float64, then dx = dxc's embedding part + df. */
+function inputGradient(dxc: Float32Array, f: Float32Array, dx: Float32Array, df: Float64Array, batch: number, F: number, d: number): void {
+  const Fd = F * d, wd = Fd + d * d;
+  for (let r = 0; r < batch; r++) {
+    const fo = r * d, o = r * wd, po = o + Fd, e = r * Fd;
+    // p_ac = f_a f_c, so d(loss)/d(f_a) = sum_c (dp_ac + dp_ca) f_c.
+    for (let a = 0; a < d; a++) {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += (dxc[po + a * d + c] + dxc[po + c * d + a]) * f[fo + c];
+      df[a] = s;
+    }
+    // Every field's embedding enters f with weight 1.
+    for (let i = 0; i < F; i++) {
+      const q = i * d;
+      for (let k = 0; k < d; k++) dx[e + q + k] = dxc[o + q + k] + df[k];
+    }
   }
 }

@@ -6,3 +6,4 @@ export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes, sgemmRows } from "./ma
 export { crossForward, crossBackward, crossBackwardAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";
 export { dropout, dropoutBackward } from "./dropout";
+export { outerProductForward, outerProductBackward } from "./product";
