@@ -538,9 +538,9 @@ class DenseEngine {
     state.set(u);
   }
 
-  /** See {@link denseOuterProductForward}: memory x [batch F d] | xc [batch (F d + d d)] | f [batch d]. */
+  /** See {@link denseOuterProductForward}: memory x [batch F d] | xc [batch (F d + d(d+1)/2)] | f [batch d]. */
   outerProductForward(x: Float32Array, xc: Float32Array, f: Float32Array, batch: number, fields: number, d: number): void {
-    const fd = batch * fields * d, wd = batch * (fields * d + d * d);
+    const fd = batch * fields * d, wd = batch * (fields * d + (d * (d + 1)) / 2);
     const [px, pxc, pf] = this.place(carve([fd, wd, batch * d]));
     const qx = this.in(x, px, fd), qxc = this.dst(xc, pxc, wd), qf = this.dst(f, pf, batch * d);
     this.ex.outerProductForward(qx, qxc, qf, batch, fields, d);
@@ -548,9 +548,9 @@ class DenseEngine {
     this.fetch(f, qf, batch * d);
   }
 
-  /** See {@link denseOuterProductBackward}: memory dxc [batch (F d + d d)] | f [batch d] | dx [batch F d] | df [d float64]. */
+  /** See {@link denseOuterProductBackward}: memory dxc [batch (F d + d(d+1)/2)] | f [batch d] | dx [batch F d] | df [d float64]. */
   outerProductBackward(dxc: Float32Array, f: Float32Array, dx: Float32Array, batch: number, fields: number, d: number): void {
-    const fd = batch * fields * d, wd = batch * (fields * d + d * d);
+    const fd = batch * fields * d, wd = batch * (fields * d + (d * (d + 1)) / 2);
     const [pdxc, pf, pdx, pdf] = this.place(carve([wd, batch * d, fd, 2 * d]));
     const qdxc = this.in(dxc, pdxc, wd), qf = this.in(f, pf, batch * d), qdx = this.dst(dx, pdx, fd);
     this.ex.outerProductBackward(qdxc, qf, qdx, batch, fields, d, pdf);
@@ -786,8 +786,9 @@ export function denseDropout(
 
 /**
  * OPNN's product layer input, in WebAssembly: for each of `batch` rows of x
- * (fields x d), f = the sum over fields and xc = [x row | f f^T flattened];
- * the same bits as the TypeScript loops of src/nn/product.ts.
+ * (fields x d), f = the sum over fields and xc = [x row | q], q the upper
+ * triangle of f f^T (row by row); the same bits as the TypeScript loops of
+ * src/nn/product.ts.
  */
 export function denseOuterProductForward(x: Float32Array, xc: Float32Array, f: Float32Array, batch: number, fields: number, d: number): void {
   getEngine().outerProductForward(x, xc, f, batch, fields, d);
