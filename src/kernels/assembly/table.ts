@@ -374,6 +374,24 @@ export function accumulateInverse(inverse: usize, n: i32, g: usize, h: usize, d:
   const rb = <usize>d * 4;
   fillNegZero(outG, <usize>u * rb);
   if (h) fillNegZero(outH, <usize>u * rb);
+  if (h == 0 && d == 8) {
+    // The paper's Criteo rows (8 floats), without a Hessian, as straight-line
+    // code: half the time of the general loop in `bench optim`.
+    for (let i = 0; i < n; i++) {
+      const dst = outG + (<usize>load<u32>(inverse + <usize>i * 4) << 5), src = g + (<usize>i << 5);
+      v128.store(dst, f32x4.add(v128.load(dst), v128.load(src)));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), v128.load(src, 16)), 16);
+    }
+    return;
+  }
+  if (h == 0 && (d & 3) == 0) {
+    // Rows of whole vectors without a Hessian: no tail, no Hessian test per row.
+    for (let i = 0; i < n; i++) {
+      const dst = outG + <usize>load<u32>(inverse + <usize>i * 4) * rb, src = g + <usize>i * rb;
+      for (let o: usize = 0; o < rb; o += 16) v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const j = <usize>load<u32>(inverse + <usize>i * 4);
     addRow(outG + j * rb, g + <usize>i * rb, d);
