@@ -212,17 +212,20 @@ function slotCount(): i32 {
   return n + group;
 }
 
-// Copies `lanes` floats of each of `count` slots (stride ss) into the padded
-// scratch chunk (stride 16), zero filling the rest, or back when `back`.
-function moveTail(src: usize, ss: usize, count: i32, lanes: i32, dst: usize, back: bool): void {
+// Copies `lanes` (1..3) floats of each of `count` slots (stride ss) into the
+// padded scratch chunk (stride 16), zero filling the rest, or back when
+// `back`. Float by float: memory.copy is a call into the runtime, which cost
+// more than the update itself for rows of one float (a cross layer's or an
+// output layer's weights, logistic regression).
+@inline function moveTail(src: usize, ss: usize, count: i32, lanes: i32, dst: usize, back: bool): void {
   for (let k = 0; k < count; k++) {
     const a = src + <usize>k * ss;
     const b = dst + <usize>k * 16;
     if (back) {
-      memory.copy(a, b, <usize>lanes * 4);
+      for (let l = 0; l < lanes; l++) store<u32>(a + (<usize>l << 2), load<u32>(b + (<usize>l << 2)));
     } else {
       v128.store(b, ZERO);
-      memory.copy(b, a, <usize>lanes * 4);
+      for (let l = 0; l < lanes; l++) store<u32>(b + (<usize>l << 2), load<u32>(a + (<usize>l << 2)));
     }
   }
 }
@@ -265,6 +268,7 @@ function moveTail(src: usize, ss: usize, count: i32, lanes: i32, dst: usize, bac
   }
   if (tail) {
     const o = <usize>full * 4;
+    // The padded chunk is copied in and back here, so rows in flight together share it.
     moveTail(xp + o, 0, 1, tail, TMP_REC, false);
     moveTail(gp + o, 0, 1, tail, TMP_REC + 16, false);
     if (rule == R_ADAHESSIAN) moveTail(hp + o, 0, 1, tail, TMP_REC + 32, false);
@@ -365,10 +369,9 @@ const TMP_S2: usize = TMP_S + 2048;
 const TMP_DEN2: usize = TMP_DEN + 2048;
 const PAIR_MAX_D: i32 = 512;
 
-// Whether rows of d floats go through updatePair: the group form's rows of
-// whole chunks (the tail chunk has one scratch).
+// Whether rows of d floats go through updatePair: the group form's.
 @inline function pairs(d: i32): bool {
-  return group != 0 && (d & 3) == 0 && d <= PAIR_MAX_D;
+  return group != 0 && d <= PAIR_MAX_D;
 }
 
 // Two distinct rows' group updates, each pass of one written after the
