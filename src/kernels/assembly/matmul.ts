@@ -19,8 +19,9 @@
 // Every element of C is the same sequence of operations whichever range
 // computes it, so the parts give the same bits as the whole.
 //
-// Products where A or C is a single row, or C a single column, run as a row
-// vector times a row-major matrix straight from the operands. Otherwise both
+// Products where A or C is a single row, or C a single column, run straight
+// from the operands: a row vector times a row-major matrix, or a row-major
+// matrix times a vector (4 x 4 blocks of A transposed in registers). Otherwise both
 // operands are first repacked into the work area (so the inner loop reads two
 // sequential streams whatever the layout and there are no edge cases):
 // - A in panels of 4 rows: pa[(ip * k + p) * 4 + r] = a(4 ip + r, p), rows past
@@ -82,6 +83,11 @@ export function sgemm(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, work
   if (m == 1) {
     // c is one row: a row vector times a row-major matrix, no packing.
     vectorTimesRows(a, b, <usize>n << 2, c, k, n);
+    return;
+  }
+  if (n == 1) {
+    // c is one column: a matrix times a vector, A read in place.
+    rowsTimesVector(a, <usize>k << 2, b, c, m, k);
     return;
   }
   const pa = work, pb = work + packedABytes(m, k);
@@ -288,10 +294,6 @@ function packColsB(b: usize, js: usize, pb: usize, k: i32, n: i32): void {
 const MC: i32 = 64;
 
 function product(pa: usize, pb: usize, c: usize, m: i32, k: i32, n: i32): void {
-  if (n == 1) {
-    column(pa, pb, c, m, k);
-    return;
-  }
   const ldc = <usize>n << 2;
   const pas = <usize>k << 4, pbs = <usize>k << 5;
   for (let ib = 0; ib < m; ib += MC) {
@@ -387,56 +389,87 @@ function product(pa: usize, pb: usize, c: usize, m: i32, k: i32, n: i32): void {
   putRows(c, ldc, rows, cols, c0, z, c1, z, c2, z, c3, z);
 }
 
-// n == 1 (a matrix times a vector): the lanes run 4 rows of one A panel
-// against b(p, 0) splat, 8 panels at once so that the adds do not wait on
-// each other. C is one column, so 4 rows are 4 consecutive floats.
-function column(pa: usize, pb: usize, c: usize, m: i32, k: i32): void {
-  const pas = <usize>k << 4;
-  const m4 = m & ~3;
+// c[i] = sum over p of a(i, p) * b[p] for i < m, with a(i, p) at a + i * rs + p * 4
+// (row-major) and b k contiguous floats. The lanes run 4 rows: each 4 x 4
+// block of A is transposed in registers (what packing would store and load
+// back), 4 tiles of 4 rows at once so that their sums do not wait on each
+// other. A tile past row m reads row m - 1 again for its missing rows, which
+// are never stored. Every c[i] adds its products for p = 0, 1, ... in order,
+// as column does.
+function rowsTimesVector(a: usize, rs: usize, b: usize, c: usize, m: i32, k: i32): void {
+  const k4 = k & ~3;
   let i0 = 0;
-  let a = pa;
-  for (; i0 + 32 <= m4; i0 += 32) {
+  for (; i0 + 16 <= m; i0 += 16) {
+    const t0 = a + <usize>i0 * rs, t1 = t0 + (rs << 2), t2 = t1 + (rs << 2), t3 = t2 + (rs << 2);
     let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-    let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
-    let b = pb, x = a;
-    for (let p = 0; p < k; p++) {
-      const y = v128.load32_splat(b);
-      c0 = madd(c0, v128.load(x), y);
-      c1 = madd(c1, v128.load(x + pas), y);
-      c2 = madd(c2, v128.load(x + 2 * pas), y);
-      c3 = madd(c3, v128.load(x + 3 * pas), y);
-      c4 = madd(c4, v128.load(x + 4 * pas), y);
-      c5 = madd(c5, v128.load(x + 5 * pas), y);
-      c6 = madd(c6, v128.load(x + 6 * pas), y);
-      c7 = madd(c7, v128.load(x + 7 * pas), y);
-      b += 32; x += 16;
+    let p = 0;
+    for (; p < k4; p += 4) {
+      const o = <usize>p << 2;
+      const y = v128.load(b + o);
+      const y0 = v128.shuffle<f32>(y, y, 0, 0, 0, 0), y1 = v128.shuffle<f32>(y, y, 1, 1, 1, 1);
+      const y2 = v128.shuffle<f32>(y, y, 2, 2, 2, 2), y3 = v128.shuffle<f32>(y, y, 3, 3, 3, 3);
+      c0 = block4(c0, t0 + o, rs, rs, rs, y0, y1, y2, y3);
+      c1 = block4(c1, t1 + o, rs, rs, rs, y0, y1, y2, y3);
+      c2 = block4(c2, t2 + o, rs, rs, rs, y0, y1, y2, y3);
+      c3 = block4(c3, t3 + o, rs, rs, rs, y0, y1, y2, y3);
     }
-    const o = c + (<usize>i0 << 2);
-    v128.store(o, c0);
-    v128.store(o, c1, 16);
-    v128.store(o, c2, 32);
-    v128.store(o, c3, 48);
-    v128.store(o, c4, 64);
-    v128.store(o, c5, 80);
-    v128.store(o, c6, 96);
-    v128.store(o, c7, 112);
-    a += pas << 3;
+    for (; p < k; p++) {
+      const o = <usize>p << 2, y = v128.load32_splat(b + o);
+      c0 = madd(c0, gather4(t0 + o, rs, rs, rs), y);
+      c1 = madd(c1, gather4(t1 + o, rs, rs, rs), y);
+      c2 = madd(c2, gather4(t2 + o, rs, rs, rs), y);
+      c3 = madd(c3, gather4(t3 + o, rs, rs, rs), y);
+    }
+    const out = c + (<usize>i0 << 2);
+    v128.store(out, c0);
+    v128.store(out, c1, 16);
+    v128.store(out, c2, 32);
+    v128.store(out, c3, 48);
   }
   for (; i0 < m; i0 += 4) {
-    let c0 = f32x4.splat(0);
-    let b = pb, x = a;
-    for (let p = 0; p < k; p++) {
-      c0 = madd(c0, v128.load(x), v128.load32_splat(b));
-      b += 32; x += 16;
-    }
-    const o = c + (<usize>i0 << 2);
     const rows = min(4, m - i0);
-    store<f32>(o, f32x4.extract_lane(c0, 0));
-    if (rows > 1) store<f32>(o, f32x4.extract_lane(c0, 1), 4);
-    if (rows > 2) store<f32>(o, f32x4.extract_lane(c0, 2), 8);
-    if (rows > 3) store<f32>(o, f32x4.extract_lane(c0, 3), 12);
-    a += pas;
+    // Offsets of rows 1..3 from row i0 (a missing row reads the last one again).
+    const o1 = rows > 1 ? rs : 0, o2 = rows > 2 ? 2 * rs : o1, o3 = rows > 3 ? 3 * rs : o2;
+    const t = a + <usize>i0 * rs;
+    let c0 = f32x4.splat(0);
+    let p = 0;
+    for (; p < k4; p += 4) {
+      const o = <usize>p << 2;
+      const y = v128.load(b + o);
+      c0 = block4(c0, t + o, o1, o2 - o1, o3 - o2,
+        v128.shuffle<f32>(y, y, 0, 0, 0, 0), v128.shuffle<f32>(y, y, 1, 1, 1, 1),
+        v128.shuffle<f32>(y, y, 2, 2, 2, 2), v128.shuffle<f32>(y, y, 3, 3, 3, 3));
+    }
+    for (; p < k; p++) {
+      const o = <usize>p << 2;
+      c0 = madd(c0, gather4(t + o, o1, o2 - o1, o3 - o2), v128.load32_splat(b + o));
+    }
+    const out = c + (<usize>i0 << 2);
+    store<f32>(out, f32x4.extract_lane(c0, 0));
+    if (rows > 1) store<f32>(out, f32x4.extract_lane(c0, 1), 4);
+    if (rows > 2) store<f32>(out, f32x4.extract_lane(c0, 2), 8);
+    if (rows > 3) store<f32>(out, f32x4.extract_lane(c0, 3), 12);
   }
+}
+
+// acc + the 4 x 4 block of A at s (rows s, s + d1, s + d1 + d2, s + d1 + d2 + d3;
+// 4 consecutive p each) times b(p..p+3) splat in y0..y3, p in order.
+@inline function block4(acc: v128, s: usize, d1: usize, d2: usize, d3: usize, y0: v128, y1: v128, y2: v128, y3: v128): v128 {
+  const s1 = s + d1, s2 = s1 + d2, s3 = s2 + d3;
+  const r0 = v128.load(s), r1 = v128.load(s1), r2 = v128.load(s2), r3 = v128.load(s3);
+  acc = madd(acc, col0(r0, r1, r2, r3), y0);
+  acc = madd(acc, col1(r0, r1, r2, r3), y1);
+  acc = madd(acc, col2(r0, r1, r2, r3), y2);
+  return madd(acc, col3(r0, r1, r2, r3), y3);
+}
+
+// The floats at s, s + d1, s + d1 + d2, s + d1 + d2 + d3 as one vector.
+@inline function gather4(s: usize, d1: usize, d2: usize, d3: usize): v128 {
+  const s1 = s + d1, s2 = s1 + d2;
+  let v = v128.load32_zero(s);
+  v = f32x4.replace_lane(v, 1, load<f32>(s1));
+  v = f32x4.replace_lane(v, 2, load<f32>(s2));
+  return f32x4.replace_lane(v, 3, load<f32>(s2 + d3));
 }
 
 // c[j] = sum over p of r(p, j) * x[p] for j < w, with r(p, j) at r + p * rs + j * 4:
