@@ -230,6 +230,15 @@ function slotCount(): i32 {
   }
 }
 
+// A row's last `tail` (1..3) floats of x, g, h and every slot (stride ss)
+// into the padded scratch chunk at TMP_REC (x, g, h, slots; 16 bytes each).
+@inline function tailIn(xp: usize, gp: usize, hp: usize, sp: usize, ss: usize, tail: i32): void {
+  moveTail(xp, 0, 1, tail, TMP_REC, false);
+  moveTail(gp, 0, 1, tail, TMP_REC + 16, false);
+  if (rule == R_ADAHESSIAN) moveTail(hp, 0, 1, tail, TMP_REC + 32, false);
+  moveTail(sp, ss, nslots, tail, TMP_REC + 48, false);
+}
+
 // The step a row's update makes, from its header.
 @inline function rowTau(hdr: usize): u32 {
   return perRow ? load<u32>(hdr + H_COUNT) + 1 : tGlobal;
@@ -269,10 +278,7 @@ function slotCount(): i32 {
   if (tail) {
     const o = <usize>full * 4;
     // The padded chunk is copied in and back here, so rows in flight together share it.
-    moveTail(xp + o, 0, 1, tail, TMP_REC, false);
-    moveTail(gp + o, 0, 1, tail, TMP_REC + 16, false);
-    if (rule == R_ADAHESSIAN) moveTail(hp + o, 0, 1, tail, TMP_REC + 32, false);
-    moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, false);
+    tailIn(xp + o, gp + o, hp + o, sp + o, ss, tail);
     acc = f32x4.add(acc, groupChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16, so + o, dn + o, first, c1, c2, c2p, aP, sqT, sqTp));
     moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, true);
   }
@@ -349,10 +355,7 @@ function slotCount(): i32 {
   }
   if (tail) {
     const o = <usize>full * 4;
-    moveTail(xp + o, 0, 1, tail, TMP_REC, false);
-    moveTail(gp + o, 0, 1, tail, TMP_REC + 16, false);
-    if (rule == R_ADAHESSIAN) moveTail(hp + o, 0, 1, tail, TMP_REC + 32, false);
-    moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, false);
+    tailIn(xp + o, gp + o, hp + o, sp + o, ss, tail);
     plainChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16);
     moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, true);
     moveTail(xp + o, 0, 1, tail, TMP_REC, true);
