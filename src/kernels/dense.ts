@@ -381,6 +381,11 @@ class DenseEngine {
     }
   }
 
+  /** See {@link denseSplitting}. */
+  get splitting(): boolean {
+    return this.helper?.ready === true && this.splitShare >= SPIN_SHARE;
+  }
+
   /** Stops the helper thread. */
   close(): void {
     this.helper?.close();
@@ -821,6 +826,14 @@ export function denseDropoutBackward(bits: Uint32Array, dy: Float32Array, dx: Fl
  */
 export function denseActive(on: boolean): void {
   engine?.active(on);
+}
+
+/**
+ * True while the phases' products are split between the two threads (see
+ * {@link denseActive}): the second core is then busy with products.
+ */
+export function denseSplitting(): boolean {
+  return engine?.splitting ?? false;
 }
 
 /**
