@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import {
-  C_ACTIVE, C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
-  CONTROL_WORDS, OP_QUIT, OP_ROWS, type DenseWorkerData,
+  C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  CONTROL_WORDS, OP_BLOCKS, OP_QUIT, type DenseWorkerData,
 } from "./dense-protocol.js";
 
 /** How long the main thread waits for the helper's half before it calls the helper dead. */
@@ -10,8 +10,9 @@ const STALL_MS = 60_000;
 
 /**
  * The second thread of the dense products: a worker with its own instance
- * of the dense module over the same shared memory. `start` hands it rows
- * i0..i1 of a product; `finish` waits for them.
+ * of the dense module over the same shared memory. `start` hands it a
+ * product whose blocks of rows both threads then take (`take`); `finish`
+ * waits for the helper's last block.
  * The worker spins between jobs only during an active phase (see
  * {@link DenseHelper.active}) and otherwise sleeps in Atomics.wait; it is
  * unref'd: it never keeps the process alive.
@@ -55,17 +56,27 @@ export class DenseHelper {
     if (this.failure) throw this.failure;
   }
 
-  /** Hands rows i0..i1 of the product to the helper (see sgemmRows; it packs into B copy 1). */
-  start(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number): void {
+  /**
+   * Starts a product on the helper: it packs its copy of B (copy 1, see
+   * sgemmPackB) and takes blocks of `block` rows with {@link take}, as the
+   * calling thread does, until none are left.
+   */
+  start(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, work: number, block: number): void {
     if (this.failure) throw this.failure;
     if (this.busy) throw new Error("sparsectr: dense product thread is already busy");
     const t = this.ctl;
-    t[C_OP] = OP_ROWS; t[C_LAYOUT] = layout; t[C_A] = a | 0; t[C_B] = b | 0; t[C_C] = c | 0;
-    t[C_M] = m; t[C_K] = k; t[C_N] = n; t[C_I0] = i0; t[C_I1] = i1; t[C_WORK] = work | 0;
+    t[C_OP] = OP_BLOCKS; t[C_LAYOUT] = layout; t[C_A] = a | 0; t[C_B] = b | 0; t[C_C] = c | 0;
+    t[C_M] = m; t[C_K] = k; t[C_N] = n; t[C_WORK] = work | 0; t[C_BLOCK] = block;
+    Atomics.store(t, C_NEXT, 0);
     this.busy = true;
     this.seq = (this.seq + 1) | 0;
     Atomics.store(t, C_SEQ, this.seq);
     if (Atomics.load(t, C_SLEEPING) === 1) Atomics.notify(t, C_SEQ);
+  }
+
+  /** The first row of the next untaken block of the current product (m or more: none left). */
+  take(): number {
+    return Atomics.add(this.ctl, C_NEXT, this.ctl[C_BLOCK]);
   }
 
   /** True when the helper has already finished its rows of the current product. */

@@ -1,8 +1,9 @@
 /**
  * The control block shared by the main thread and the product helper thread
  * (an Int32Array over a SharedArrayBuffer). The main thread writes the
- * arguments of `sgemmRows`, then bumps SEQ (and wakes the helper if it
- * sleeps); the helper runs its rows, writes ERR, sets DONE = SEQ and wakes the
+ * arguments of a product, then bumps SEQ (and wakes the helper if it
+ * sleeps); the helper packs its copy of B and takes blocks of rows (see
+ * C_NEXT) until none are left, writes ERR, sets DONE = SEQ and wakes the
  * main thread. Addresses are byte offsets below 4 GiB, stored as their int32 bits.
  */
 export const C_SEQ = 0;
@@ -16,8 +17,6 @@ export const C_C = 7;
 export const C_M = 8;
 export const C_K = 9;
 export const C_N = 10;
-export const C_I0 = 11;
-export const C_I1 = 12;
 export const C_WORK = 13;
 /** Set to 1 by the helper once it runs (its start needs the main thread's event loop). */
 export const C_READY = 14;
@@ -30,13 +29,21 @@ export const C_SLEEPING = 15;
  * thread wake-up. At most ACTIVE_SPIN_MS without work, then it sleeps anyway.
  */
 export const C_ACTIVE = 16;
+/**
+ * OP_BLOCKS: the first row of C no thread has taken yet. Each thread takes
+ * C_BLOCK rows at a time with Atomics.add until none are left, so that a
+ * thread held up (descheduled, slow to wake) leaves its share to the other
+ * instead of making it wait.
+ */
+export const C_NEXT = 17;
+export const C_BLOCK = 18;
 export const CONTROL_WORDS = 20;
 
 /** The longest the helper spins in an active phase without work before it sleeps. */
 export const ACTIVE_SPIN_MS = 20;
 
 /** C_OP values. */
-export const OP_ROWS = 1;
+export const OP_BLOCKS = 1;
 export const OP_QUIT = 2;
 
 /** Data the helper thread starts with. */

@@ -1,28 +1,26 @@
 /**
- * When and how to split a product between the two threads, learnt per shape
- * (layout, m, k, n) as training runs. Both choices give the same bits, so
- * they may follow timings:
- * - where: the calling thread takes rows 0..mid of C, the helper the rest;
- *   whoever finished first takes 4 more rows next time;
- * - whether: a moving average of the wall time of split and of whole runs;
- *   one call in 32 runs the other way (a probe) to keep both current. The
- *   first WARM_UP calls alternate and are not counted: they include warm-up
- *   (the helper's first calls run before the engine has optimised its code),
- *   which made a shape that was split first look several times slower than
- *   it is. On a machine whose other core is busy, a split waits for the
- *   helper to be scheduled and loses: then products stay whole.
+ * Whether to split a product between the two threads, learnt per shape
+ * (layout, m, k, n) as training runs (the threads then take blocks of rows
+ * of C as they go, see dense-protocol.ts). Both choices give the same bits,
+ * so they may follow timings: a moving average of the wall time of split
+ * and of whole runs; one call in 32 runs the other way (a probe) to keep
+ * both current. The first WARM_UP calls alternate and are not counted: they
+ * include warm-up (the helper's first calls run before the engine has
+ * optimised its code), which made a shape that was split first look several
+ * times slower than it is. On a machine whose other core is busy, a split
+ * waits for the helper to be scheduled and loses: then products stay whole.
  */
 /** Calls of a new shape that alternate split and whole without being timed. */
 const WARM_UP = 8;
 
 export class SplitPlanner {
   private static readonly SLOTS = 64;
-  // code, m, k, n, mid, split ms, whole ms, calls, split runs, whole runs
-  private static readonly W = 10;
+  // code, m, k, n, split ms, whole ms, calls, split runs, whole runs
+  private static readonly W = 9;
   private readonly rec = new Float64Array(SplitPlanner.SLOTS * SplitPlanner.W);
   private made = 0;
 
-  /** The record of this shape, made if new (mid half of m, a multiple of 4; no timings). */
+  /** The record of this shape, made if new (no timings). */
   slot(code: number, m: number, k: number, n: number): number {
     const r = this.rec, W = SplitPlanner.W, used = Math.min(this.made, SplitPlanner.SLOTS);
     for (let i = 0; i < used * W; i += W) {
@@ -30,20 +28,15 @@ export class SplitPlanner {
     }
     const i = (this.made++ % SplitPlanner.SLOTS) * W;
     r.fill(0, i, i + W);
-    r[i] = code; r[i + 1] = m; r[i + 2] = k; r[i + 3] = n; r[i + 4] = (m >> 3) << 2;
-    r[i + 5] = NaN; r[i + 6] = NaN;
+    r[i] = code; r[i + 1] = m; r[i + 2] = k; r[i + 3] = n;
+    r[i + 4] = NaN; r[i + 5] = NaN;
     return i;
-  }
-
-  /** Rows the calling thread computes. */
-  mid(slot: number): number {
-    return this.rec[slot + 4];
   }
 
   /** Whether the next call of this shape is split. */
   split(slot: number): boolean {
-    const r = this.rec, calls = ++r[slot + 7];
-    const splitMs = r[slot + 5], wholeMs = r[slot + 6];
+    const r = this.rec, calls = ++r[slot + 6];
+    const splitMs = r[slot + 4], wholeMs = r[slot + 5];
     if (calls <= WARM_UP) return calls % 2 === 1;
     if (Number.isNaN(splitMs)) return true;
     if (Number.isNaN(wholeMs)) return false;
@@ -52,17 +45,16 @@ export class SplitPlanner {
     return splitMs < wholeMs;
   }
 
-  /** Records a split call's wall time and who finished first. */
-  splitDone(slot: number, ms: number, helperFirst: boolean): void {
-    const r = this.rec, m = r[slot + 1], mid = r[slot + 4];
-    r[slot + 4] = helperFirst ? Math.max(4, mid - 4) : Math.min(m - 4 - (m % 4), mid + 4);
-    if (++r[slot + 8] > WARM_UP / 2) r[slot + 5] = average(r[slot + 5], ms, r[slot + 5] > r[slot + 6]);
+  /** Records a split call's wall time. */
+  splitDone(slot: number, ms: number): void {
+    const r = this.rec;
+    if (++r[slot + 7] > WARM_UP / 2) r[slot + 4] = average(r[slot + 4], ms, r[slot + 4] > r[slot + 5]);
   }
 
   /** Records a whole call's wall time. */
   wholeDone(slot: number, ms: number): void {
     const r = this.rec;
-    if (++r[slot + 9] > WARM_UP / 2) r[slot + 6] = average(r[slot + 6], ms, r[slot + 6] > r[slot + 5]);
+    if (++r[slot + 8] > WARM_UP / 2) r[slot + 5] = average(r[slot + 5], ms, r[slot + 5] > r[slot + 4]);
   }
 }
 

@@ -2,19 +2,20 @@ import { performance } from "node:perf_hooks";
 import { workerData } from "node:worker_threads";
 import { denseImports } from "./dense-module.js";
 import {
-  ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_C, C_DONE, C_ERR, C_I0, C_I1, C_K, C_LAYOUT, C_M, C_N, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
   OP_QUIT, type DenseWorkerData,
 } from "./dense-protocol.js";
 
 /**
  * The product helper thread: its own instance of the dense module over the
- * main thread's shared memory, running the row range it is given (see
+ * main thread's shared memory, running the blocks of rows it takes (see
  * dense-protocol.ts) with its own copy of packed B. It never allocates in the
  * memory, so the instances agree on nothing but the addresses they are passed.
  */
 const { module, memory, control } = workerData as DenseWorkerData;
 const ex = new WebAssembly.Instance(module, denseImports(memory)).exports as unknown as {
-  sgemmRows(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
+  sgemmPackB(layout: number, b: number, m: number, k: number, n: number, work: number, copy: number): void;
+  sgemmBlock(layout: number, a: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
 };
 const ctl = new Int32Array(control);
 let seen = Atomics.load(ctl, C_SEQ);
@@ -46,10 +47,15 @@ for (;;) {
   if (ctl[C_OP] === OP_QUIT) break;
   let err = 0;
   try {
-    ex.sgemmRows(
-      ctl[C_LAYOUT], ctl[C_A] >>> 0, ctl[C_B] >>> 0, ctl[C_C] >>> 0,
-      ctl[C_M], ctl[C_K], ctl[C_N], ctl[C_I0], ctl[C_I1], ctl[C_WORK] >>> 0, 1,
-    );
+    const layout = ctl[C_LAYOUT], a = ctl[C_A] >>> 0, c = ctl[C_C] >>> 0, m = ctl[C_M], k = ctl[C_K], n = ctl[C_N];
+    const work = ctl[C_WORK] >>> 0, block = ctl[C_BLOCK];
+    // Blocks may all be taken already (this thread was slow to start): then B is not packed for nothing.
+    if (Atomics.load(ctl, C_NEXT) < m) ex.sgemmPackB(layout, ctl[C_B] >>> 0, m, k, n, work, 1);
+    for (;;) {
+      const i0 = Atomics.add(ctl, C_NEXT, block);
+      if (i0 >= m) break;
+      ex.sgemmBlock(layout, a, c, m, k, n, i0, Math.min(m, i0 + block), work, 1);
+    }
   } catch {
     err = 1;
   }

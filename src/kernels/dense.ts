@@ -26,7 +26,8 @@ interface DenseExports {
   sgemmTransA(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmTransB(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmWorkBytes(m: number, k: number, n: number): number;
-  sgemmRows(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
+  sgemmPackB(layout: number, b: number, m: number, k: number, n: number, work: number, copy: number): void;
+  sgemmBlock(layout: number, a: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
   crossForward(x0: number, xl: number, s: number, b: number, y: number, batch: number, d: number): void;
   crossBackward(
     dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number,
@@ -403,13 +404,14 @@ class DenseEngine {
     if (h?.ready === true && (this.spinning || !this.inPhase) && m >= 8 && n > 1 && m * k * n >= options.splitMin) {
       const plan = this.planner, slot = plan.slot(code, m, k, n), t0 = performance.now();
       if (plan.split(slot)) {
-        const mid = plan.mid(slot);
-        h.start(code, a, b, c, m, k, n, mid, m, work);
-        this.ex.sgemmRows(code, a, b, c, m, k, n, 0, mid, work, 0);
-        const helperFirst = h.done;
+        // About 16 blocks: a thread held up leaves at most one block to wait for.
+        const block = Math.max(4, ((m >> 4) + 3) & ~3);
+        h.start(code, a, b, c, m, k, n, work, block);
+        this.ex.sgemmPackB(code, b, m, k, n, work, 0);
+        for (let i0 = h.take(); i0 < m; i0 = h.take()) this.ex.sgemmBlock(code, a, c, m, k, n, i0, Math.min(m, i0 + block), work, 0);
         h.finish();
         const ms = performance.now() - t0;
-        plan.splitDone(slot, ms, helperFirst);
+        plan.splitDone(slot, ms);
         this.phaseSplitMs += ms;
         this.splitProducts++;
       } else {

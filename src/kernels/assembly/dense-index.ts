@@ -2,7 +2,7 @@
 // with relaxed SIMD): the matrix products and the layer kernels, over a
 // shared memory so that a helper thread can run half of a product.
 export { HEAP_BASE } from "./layout";
-export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes, sgemmRows } from "./matmul";
+export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes, sgemmPackB, sgemmBlock } from "./matmul";
 export { crossForward, crossBackward, crossBackwardAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";
 export { dropout, dropoutBackward } from "./dropout";

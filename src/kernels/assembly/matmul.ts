@@ -14,7 +14,7 @@
 // element still adds its products for p = 0, 1, ..., k-1 in order, so results
 // stay deterministic on one machine, but are no longer the TypeScript bits.
 //
-// A product can also run as parts: `sgemmRows` for disjoint row ranges of C,
+// A product can also run as parts: `sgemmBlock` for disjoint row ranges of C,
 // possibly on two threads over one shared memory.
 // Every element of C is the same sequence of operations whichever range
 // computes it, so the parts give the same bits as the whole.
@@ -59,19 +59,26 @@ export function sgemmWorkBytes(m: i32, k: i32, n: i32): usize {
 const NN = 0, TN = 1;
 
 /**
- * Rows i0..i1 of C = op(a) * op(b) (i0 a multiple of 4; m > 1 and n > 1, so
- * that the whole product takes the packed path too): those rows of op(a)
- * packed into their own panels of the A area, B packed whole into B area
- * `copy` (0 or 1), then the product. Two threads may run disjoint ranges at
- * once, each with its own copy of packed B: they share no written memory and
- * neither waits for the other's packing.
+ * op(b) packed into B area `copy` (0 or 1) of the work area of an m x k x n
+ * product (m > 1 and n > 1, so that the whole product takes the packed path
+ * too), for sgemmBlock. Two threads each pack their own copy: they share no
+ * written memory and neither waits for the other's packing.
  */
-export function sgemmRows(layout: i32, a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, i0: i32, i1: i32, work: usize, copy: i32): void {
-  const rows = i1 - i0;
-  if (rows <= 0) return;
+export function sgemmPackB(layout: i32, b: usize, m: i32, k: i32, n: i32, work: usize, copy: i32): void {
   const pb = work + packedABytes(m, k) + <usize>copy * packedBBytes(k, n);
   if (layout == NN || layout == TN) packRowsB(b, <usize>n << 2, pb, k, n);
   else packColsB(b, <usize>k << 2, pb, k, n);
+}
+
+/**
+ * Rows i0..i1 of C (i0 a multiple of 4) from B as sgemmPackB left it in area
+ * `copy`: those rows of op(a) packed into their own panels of the A area,
+ * then the product. Disjoint blocks may run on two threads at once.
+ */
+export function sgemmBlock(layout: i32, a: usize, c: usize, m: i32, k: i32, n: i32, i0: i32, i1: i32, work: usize, copy: i32): void {
+  const rows = i1 - i0;
+  if (rows <= 0) return;
+  const pb = work + packedABytes(m, k) + <usize>copy * packedBBytes(k, n);
   const part = work + <usize>(i0 >> 2) * (<usize>k << 4);
   if (layout == TN) packColsA(a + (<usize>i0 << 2), <usize>m << 2, part, rows, k);
   else packRowsA(a + <usize>i0 * (<usize>k << 2), <usize>k << 2, part, rows, k);
