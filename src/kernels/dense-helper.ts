@@ -79,15 +79,10 @@ export class DenseHelper {
     return Atomics.add(this.ctl, C_NEXT, this.ctl[C_BLOCK]);
   }
 
-  /** True when the helper has already finished its rows of the current product. */
-  get done(): boolean {
-    return Atomics.load(this.ctl, C_DONE) === this.seq;
-  }
-
-  /** Waits until the helper's rows are written; throws if it failed or stopped answering. */
+  /** Waits until the helper's blocks are written; throws if it failed or stopped answering. */
   finish(): void {
     const t = this.ctl, seq = this.seq;
-    // Spin first: the helper's half is about as long as this thread's, which just ended.
+    // Spin first: the helper's last block ends within about a block's time of this thread's.
     const spinUntil = performance.now() + 2;
     let done = Atomics.load(t, C_DONE);
     for (let i = 0; done !== seq; i++) {
