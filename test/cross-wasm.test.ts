@@ -89,14 +89,14 @@ test("cross network (the DCN shape and others): same bits on both backends and r
   }
 });
 
-test("crossBackwardAccumulate: crossBackward's ds, dxl and db, and the input gradient summed in float32 as src/nn/cross.ts sums it: signed zeros, ragged widths, every case", () => {
+test("crossBackwardAccumulate: crossBackward's ds, dxl and db, the input gradient summed in float32 as src/nn/cross.ts sums it, and dw = x_l^T ds: signed zeros, ragged widths, every case", () => {
   const { wasmExports } = kernelsModule;
   const memory = new WebAssembly.Memory({ initial: 16 });
   const ex = wasmExports(memory) as unknown as {
     crossBackward(dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number): void;
     crossBackwardAccumulate(
       dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
-      first: number, last: number, add: number,
+      first: number, last: number, add: number, xl: number, dw: number,
     ): void;
   };
   const f = new Float32Array(memory.buffer), r = rng(41);
@@ -117,7 +117,11 @@ test("crossBackwardAccumulate: crossBackward's ds, dxl and db, and the input gra
       const acc0 = signed(n);
       f.set(acc0, at(5));
       f.fill(NaN, at(6), at(6) + n);
-      ex.crossBackwardAccumulate(B(0), B(1), B(2), B(3), B(5), B(6), B(7), B(8), batch, d, first, last, withAdd ? B(4) : 0);
+      // x_l, and a dw full of garbage (the kernel overwrites it).
+      const xl = signed(n);
+      f.set(xl, at(13));
+      f.fill(NaN, at(14), at(14) + d);
+      ex.crossBackwardAccumulate(B(0), B(1), B(2), B(3), B(5), B(6), B(7), B(8), batch, d, first, last, withAdd ? B(4) : 0, B(13), B(14));
       ex.crossBackward(B(0), B(1), B(2), B(3), B(9), B(10), B(11), B(12), batch, d);
       const dx0 = view(9, n), dxl = view(10, n), add = view(4, n);
       const want = Float32Array.from(acc0, (a, i) => {
@@ -132,6 +136,14 @@ test("crossBackwardAccumulate: crossBackward's ds, dxl and db, and the input gra
       assert.ok(sameBits(view(8, d), view(12, d)), `db, ${where}`);
       // dxl feeds the next layer, except after the first layer (last), where it only goes into acc.
       if (!last) assert.ok(sameBits(view(6, n), dxl), `dxl, ${where}`);
+      // dw: each column from +0, adding x_l(r, j) * ds_r for the rows in order, in float32.
+      const ds = view(11, batch), dw = new Float32Array(d);
+      for (let j = 0; j < d; j++) {
+        let t = 0;
+        for (let q = 0; q < batch; q++) t = fr(t + fr(xl[q * d + j] * ds[q]));
+        dw[j] = t;
+      }
+      assert.ok(sameBits(view(14, d), dw), `dw, ${where}`);
     }
   }
 });

@@ -34,7 +34,7 @@ interface DenseExports {
   ): void;
   crossBackwardAccumulate(
     dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
-    first: number, last: number, add: number,
+    first: number, last: number, add: number, xl: number, dw: number,
   ): void;
   biasRelu(c: number, b: number, m: number, n: number): void;
   reluBackward(dy: number, y: number, dz: number, db: number, m: number, n: number): void;
@@ -503,7 +503,7 @@ class DenseEngine {
   ): void {
     const n = batch * d, L = layers.length;
     const at = this.place(crossNetBackwardLayout(batch, d, L));
-    const [padd, pg0, pg1, pds, pdb, pdw, pacc, end] = at.slice(at.length - 8);
+    const [padd, pg0, pg1, pds, pdb, pdw, pacc] = at.slice(at.length - 8);
     const qdy = this.in(dy, at[0], n);
     // x[l]: where x_l is (x_0 = x0; x_l, l >= 1, is the previous layer's y).
     const x = [this.in(x0, at[1], n)], s: number[] = [], w: number[] = [];
@@ -522,8 +522,9 @@ class DenseEngine {
     let g = qdy;
     for (let l = L - 1; l >= 0; l--) {
       const next = g === pg0 ? pg1 : pg0;
-      this.ex.crossBackwardAccumulate(g, x[0], s[l], w[l], acc, next, pds, pdb, batch, d, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0, l === 0 ? qadd : 0);
-      this.ex.sgemmTransA(x[l], pds, pdw, d, batch, 1, end);
+      this.ex.crossBackwardAccumulate(
+        g, x[0], s[l], w[l], acc, next, pds, pdb, batch, d, l === L - 1 ? 1 : 0, l === 0 ? 1 : 0, l === 0 ? qadd : 0, x[l], pdw,
+      );
       this.fetch(layers[l].db, pdb, d);
       this.fetch(layers[l].dw, pdw, d);
       g = next;

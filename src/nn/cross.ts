@@ -48,7 +48,9 @@ export interface CrossGrads {
  *   dim & ~3, in order, from +0), combined (l0 + l1) + (l2 + l3), then the
  *   columns from dim & ~3 on added in order;
  * - dx0 = dy * s, dxl = dy + (ds * w) per element;
- * - db = column sums of dy from +0, rows in order; dw = x_l^T ds by the dense product.
+ * - db = column sums of dy from +0, rows in order; dw = x_l^T ds by the dense
+ *   product (a network's WebAssembly backward sums it in its pass over the
+ *   rows, in the same order: the same bits).
  */
 export class CrossLayer {
   readonly dim: number;

@@ -50,7 +50,7 @@ export function sgemmWorkBytes(m: i32, k: i32, n: i32): usize {
 }
 
 // acc + x * y: two roundings, or one where relaxed SIMD is compiled in.
-@inline function madd(acc: v128, x: v128, y: v128): v128 {
+@inline export function madd(acc: v128, x: v128, y: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, y, acc);
   return f32x4.add(acc, f32x4.mul(x, y));
 }
