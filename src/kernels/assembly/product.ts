@@ -46,10 +46,18 @@ export function outerProductBackward(dxc: usize, f: usize, dx: usize, batch: i32
     const e = dx + ((<usize>r * <usize>fd) << 2);
     for (let k = 0; k < d; k++) {
       let s: f64 = 0;
-      for (let j = 0; j < d; j++) {
-        const lo = min(k, j), hi = max(k, j);
-        const g = <f64>load<f32>(qo + (<usize>(lo * d - ((lo * (lo - 1)) >> 1) + hi - lo) << 2));
-        s += (j == k ? 2 * g : g) * <f64>load<f32>(fo + (<usize>j << 2));
+      // j < k: dq(j, k), down column k of the triangle (the step from row j
+      // to row j + 1 is d - j - 1 entries).
+      let t = k;
+      for (let j = 0; j < k; j++) {
+        s += <f64>load<f32>(qo + (<usize>t << 2)) * <f64>load<f32>(fo + (<usize>j << 2));
+        t += d - j - 1;
+      }
+      // j = k: dq(k, k) twice; j > k: along row k, which starts there.
+      s += 2 * <f64>load<f32>(qo + (<usize>t << 2)) * <f64>load<f32>(fo + (<usize>k << 2));
+      for (let j = k + 1; j < d; j++) {
+        t++;
+        s += <f64>load<f32>(qo + (<usize>t << 2)) * <f64>load<f32>(fo + (<usize>j << 2));
       }
       store<f64>(df + (<usize>k << 3), s);
     }
