@@ -93,7 +93,9 @@ test("crossBackwardAccumulate: crossBackward's ds, dxl and db, the input gradien
   const { wasmExports } = kernelsModule;
   const memory = new WebAssembly.Memory({ initial: 16 });
   const ex = wasmExports(memory) as unknown as {
-    crossBackward(dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number): void;
+    crossBackward(
+      dy: number, x0: number, xl: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, dw: number, batch: number, d: number,
+    ): void;
     crossBackwardAccumulate(
       dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
       first: number, last: number, add: number, xl: number, dw: number,
@@ -122,7 +124,8 @@ test("crossBackwardAccumulate: crossBackward's ds, dxl and db, the input gradien
       f.set(xl, at(13));
       f.fill(NaN, at(14), at(14) + d);
       ex.crossBackwardAccumulate(B(0), B(1), B(2), B(3), B(5), B(6), B(7), B(8), batch, d, first, last, withAdd ? B(4) : 0, B(13), B(14));
-      ex.crossBackward(B(0), B(1), B(2), B(3), B(9), B(10), B(11), B(12), batch, d);
+      f.fill(NaN, at(15), at(15) + d);
+      ex.crossBackward(B(0), B(1), B(13), B(2), B(3), B(9), B(10), B(11), B(12), B(15), batch, d);
       const dx0 = view(9, n), dxl = view(10, n), add = view(4, n);
       const want = Float32Array.from(acc0, (a, i) => {
         let t = fr((first ? 0 : a) + dx0[i]);
@@ -144,6 +147,7 @@ test("crossBackwardAccumulate: crossBackward's ds, dxl and db, the input gradien
         dw[j] = t;
       }
       assert.ok(sameBits(view(14, d), dw), `dw, ${where}`);
+      assert.ok(sameBits(view(15, d), dw), `crossBackward's dw, ${where}`);
     }
   }
 });

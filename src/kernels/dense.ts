@@ -30,7 +30,8 @@ interface DenseExports {
   sgemmBlock(layout: number, a: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
   crossForward(x0: number, xl: number, s: number, b: number, y: number, batch: number, d: number): void;
   crossBackward(
-    dy: number, x0: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, batch: number, d: number,
+    dy: number, x0: number, xl: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, dw: number,
+    batch: number, d: number,
   ): void;
   crossBackwardAccumulate(
     dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
@@ -454,20 +455,18 @@ class DenseEngine {
     this.fetch(y, qy, n);
   }
 
-  /** One cross layer's backward loops and dw = transpose(xl) * ds; dx0, dxl, ds, db, dw copied out. */
+  /** One cross layer's backward loops (dw = transpose(xl) * ds among them); dx0, dxl, ds, db, dw copied out. */
   crossBackward(
     dy: Float32Array, x0: Float32Array, xl: Float32Array, s: Float32Array, w: Float32Array,
     dx0: Float32Array, dxl: Float32Array, ds: Float32Array, db: Float32Array, dw: Float32Array, batch: number, d: number,
   ): void {
     const n = batch * d;
-    const [pdy, px0, pxl0, ps, pw, pdx0, pdxl, pds, pdb, pdw, end] = this.place(crossBackwardLayout(batch, d));
+    const [pdy, px0, pxl0, ps, pw, pdx0, pdxl, pds, pdb, pdw] = this.place(crossBackwardLayout(batch, d));
     const qdy = this.in(dy, pdy, n), qx0 = this.in(x0, px0, n);
     const qxl = xl === x0 ? qx0 : this.in(xl, pxl0, n);
     const qs = this.in(s, ps, batch), qw = this.in(w, pw, d);
     const qdx0 = this.dst(dx0, pdx0, n), qdxl = this.dst(dxl, pdxl, n), qds = this.dst(ds, pds, batch);
-    this.ex.crossBackward(qdy, qx0, qs, qw, qdx0, qdxl, qds, pdb, batch, d);
-    // dw = transpose(x_l) * ds, [d x batch] by [batch x 1]: a single column, no work area.
-    this.ex.sgemmTransA(qxl, qds, pdw, d, batch, 1, end);
+    this.ex.crossBackward(qdy, qx0, qxl, qs, qw, qdx0, qdxl, qds, pdb, pdw, batch, d);
     this.fetch(dx0, qdx0, n);
     this.fetch(dxl, qdxl, n);
     this.fetch(ds, qds, batch);

@@ -49,8 +49,8 @@ export interface CrossGrads {
  *   columns from dim & ~3 on added in order;
  * - dx0 = dy * s, dxl = dy + (ds * w) per element;
  * - db = column sums of dy from +0, rows in order; dw = x_l^T ds by the dense
- *   product (a network's WebAssembly backward sums it in its pass over the
- *   rows, in the same order: the same bits).
+ *   product (the WebAssembly backward sums it in its pass over the rows, in
+ *   the same order: the same bits).
  */
 export class CrossLayer {
   readonly dim: number;

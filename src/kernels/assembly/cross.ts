@@ -7,10 +7,10 @@
 //   the columns j = q mod 4 below d & ~3, each starting at +0), the lanes
 //   combined as (l0 + l1) + (l2 + l3), then the columns from d & ~3 on added
 //   one by one; dx0 = dy * s; dxl = dy + (ds * w); db = the column sums of dy,
-//   starting at +0 and adding the rows in order; in a network's backward also
-//   dw = x_l^T ds, each element from +0 adding x_l(r, j) * ds_r for the rows
-//   in order, as the dense product would (the same madd, fused where relaxed
-//   SIMD is compiled in, on the lanes, and plain on the last d % 4 columns).
+//   starting at +0 and adding the rows in order; dw = x_l^T ds, each element
+//   from +0 adding x_l(r, j) * ds_r for the rows in order, as the dense
+//   product would (the same madd, fused where relaxed SIMD is compiled in,
+//   on the lanes, and plain on the last d % 4 columns).
 // Matrices are batch x d, row-major, row stride d floats; all addresses are
 // byte offsets (no alignment needed: loads and stores may be unaligned).
 
@@ -38,13 +38,14 @@ export function crossForward(x0: usize, xl: usize, s: usize, b: usize, y: usize,
 }
 
 /**
- * The backward loops: ds[batch], dx0 and dxl [batch x d], db[d] (overwritten)
- * from dy, x0 [batch x d], s[batch] (the forward's x_l . w) and w[d].
+ * The backward loops: ds[batch], dx0 and dxl [batch x d], db[d] and dw[d]
+ * (overwritten) from dy, x0 and xl (the layer's input) [batch x d], s[batch]
+ * (the forward's x_l . w) and w[d].
  */
 export function crossBackward(
-  dy: usize, x0: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
+  dy: usize, x0: usize, xl: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, dw: usize, batch: i32, d: i32,
 ): void {
-  backwardRows(dy, x0, s, w, dx0, dxl, ds, db, batch, d, false, false, false, false, 0, 0, 0);
+  backwardRows(dy, x0, s, w, dx0, dxl, ds, db, batch, d, false, false, false, false, 0, xl, dw);
 }
 
 /**
@@ -53,8 +54,7 @@ export function crossBackward(
  * dx0, acc = (first ? +0 : acc) + dx0, then, for the first layer (last),
  * + dxl and + add[] when add is not 0 (another path's gradient), each a
  * float32 add in that order (src/nn/cross.ts sums them so). The first
- * layer's dxl only goes into acc and is not written. Also dw[d] = x_l^T ds
- * (overwritten), x_l being the layer's input, in the same pass over the rows.
+ * layer's dxl only goes into acc and is not written. dw[d] as in crossBackward.
  */
 export function crossBackwardAccumulate(
   dy: usize, x0: usize, s: usize, w: usize, acc: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
@@ -73,14 +73,14 @@ export function crossBackwardAccumulate(
 
 // The backward row loop; with sum (a network's layer), dx0 is acc, to which
 // dx0 is added (then dxl when last, which then is not stored, and add[] with
-// hasAdd), and dw = x_l^T ds is summed too. The flags are constants at every call.
+// hasAdd). The flags are constants at every call.
 @inline function backwardRows(
   dy: usize, x0: usize, s: usize, w: usize, dx0: usize, dxl: usize, ds: usize, db: usize, batch: i32, d: i32,
   sum: bool, first: bool, last: bool, hasAdd: bool, add: usize, xl: usize, dw: usize,
 ): void {
   const d4 = d & ~3, rs = <usize>d << 2, zero = f32x4.splat(0);
   memory.fill(db, 0, rs);
-  if (sum) memory.fill(dw, 0, rs);
+  memory.fill(dw, 0, rs);
   let o: usize = 0;
   for (let r = 0; r < batch; r++) {
     const pdy = dy + o, px0 = x0 + o, pdx0 = dx0 + o, pdxl = dxl + o, padd = add + o, pxl = xl + o;
@@ -117,7 +117,7 @@ export function crossBackwardAccumulate(
         v128.store(pdxl + jo, gxl);
       }
       v128.store(db + jo, f32x4.add(v128.load(db + jo), g));
-      if (sum) v128.store(dw + jo, madd(v128.load(dw + jo), v128.load(pxl + jo), dv));
+      v128.store(dw + jo, madd(v128.load(dw + jo), v128.load(pxl + jo), dv));
     }
     for (; j < d; j++) {
       const jo = <usize>j << 2;
@@ -137,7 +137,7 @@ export function crossBackwardAccumulate(
         store<f32>(pdxl + jo, gxl);
       }
       store<f32>(db + jo, load<f32>(db + jo) + g);
-      if (sum) store<f32>(dw + jo, load<f32>(dw + jo) + load<f32>(pxl + jo) * dot);
+      store<f32>(dw + jo, load<f32>(dw + jo) + load<f32>(pxl + jo) * dot);
     }
     o += rs;
   }
