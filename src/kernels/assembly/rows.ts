@@ -63,15 +63,9 @@ let tGlobal: u32 = 0;
 let bias: usize = 0;
 let biasCap: u32 = 0;
 let alpha: f32 = 0;
+let vAlpha: v128 = f32x4.splat(0);
 let slotOff: usize = 0;
 let nslots: i32 = 0;
-
-// Per-row values of the plain form (the group form passes its own).
-let first: bool = false;
-let vC1: v128 = f32x4.splat(0);
-let vC2: v128 = f32x4.splat(0);
-let vAlpha: v128 = f32x4.splat(0);
-let vSqT: v128 = f32x4.splat(0);
 
 const ZERO: v128 = f32x4.splat(0);
 const HALF: v128 = f32x4.splat(0.5);
@@ -171,7 +165,7 @@ function readParams(pp: usize): void {
 }
 
 // Plain (primal) form of one chunk: the textbook update, written separately.
-@inline function plainChunk(xp: usize, gp: usize, hp: usize, sp: usize, ss: usize): void {
+@inline function plainChunk(xp: usize, gp: usize, hp: usize, sp: usize, ss: usize, first: bool, vC1: v128, vC2: v128, vSqT: v128): void {
   const g = v128.load(gp);
   const x = v128.load(xp);
   let x2 = x;
@@ -336,14 +330,14 @@ function slotCount(): i32 {
 // Updates one row; returns +1 if it came back to life, -1 if it became zero, else 0.
 @inline function updateRow(xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
   if (group) return groupStore(xp, hdr, d, groupScale(groupPass(xp, hdr, gp, hp, d, TMP_S, TMP_DEN)), TMP_S, TMP_DEN);
-  const tauPrev = load<u32>(hdr + H_TAU);
   const tau = rowTau(hdr);
-  first = tauPrev == 0;
+  const first = load<u32>(hdr + H_TAU) == 0;
+  let c1 = ZERO, c2 = ZERO, sqT = ZERO;
   if (rule >= R_ADAM) {
-    vC1 = biasAt(tau, 0);
-    vC2 = biasAt(tau, 4);
+    c1 = biasAt(tau, 0);
+    c2 = biasAt(tau, 4);
   } else if (rule == R_SGD) {
-    vSqT = f32x4.splat(<f32>Math.sqrt(<f64>tau));
+    sqT = f32x4.splat(<f32>Math.sqrt(<f64>tau));
   }
   const ss = <usize>d * 4;
   const sp = hdr + slotOff;
@@ -351,12 +345,12 @@ function slotCount(): i32 {
   const tail = d - full;
   for (let i = 0; i < full; i += 4) {
     const o = <usize>i * 4;
-    plainChunk(xp + o, gp + o, hp + o, sp + o, ss);
+    plainChunk(xp + o, gp + o, hp + o, sp + o, ss, first, c1, c2, sqT);
   }
   if (tail) {
     const o = <usize>full * 4;
     tailIn(xp + o, gp + o, hp + o, sp + o, ss, tail);
-    plainChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16);
+    plainChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16, first, c1, c2, sqT);
     moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, true);
     moveTail(xp + o, 0, 1, tail, TMP_REC, true);
   }
