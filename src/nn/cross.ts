@@ -3,9 +3,9 @@ import type { Param, ParamFactory } from "./param.js";
 import { createParam, defaultParamFactory } from "./param.js";
 import { initBound, uniformInit } from "./init.js";
 import { checkDim } from "./linear.js";
-import { getMatmulBackend, matmul, matmulTransA } from "./matmul.js";
+import { matmul, matmulTransA, runsInWasm } from "./matmul.js";
 import {
-  crossFits, crossNetFits, denseAvailable, denseCrossBackward, denseCrossForward, denseCrossNetBackward, denseCrossNetForward,
+  crossFits, crossNetFits, denseCrossBackward, denseCrossForward, denseCrossNetBackward, denseCrossNetForward,
   type CrossNetLayer,
 } from "../kernels/dense.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
@@ -15,15 +15,12 @@ const fr = Math.fround;
 /**
  * Whether a cross layer of this size runs its loops in WebAssembly SIMD
  * (src/kernels/assembly/cross.ts): it follows the dense products' backend
- * switch ({@link getMatmulBackend}), "ts" forcing the TypeScript loops below,
+ * switch ({@link runsInWasm}), "ts" forcing the TypeScript loops below,
  * "wasm" the WebAssembly ones, "auto" WebAssembly when it loads and fits.
  * Both give the same bits, so this changes speed only.
  */
 function crossWasm(batch: number, dim: number, count = 1): boolean {
-  const b = getMatmulBackend();
-  if (b === "ts") return false;
-  if (b === "wasm") return true;
-  return (count === 1 ? crossFits(batch, dim) && crossNetFits(batch, dim, 1) : crossNetFits(batch, dim, count)) && denseAvailable();
+  return runsInWasm(() => (count === 1 ? crossFits(batch, dim) && crossNetFits(batch, dim, 1) : crossNetFits(batch, dim, count)));
 }
 
 /** Gradients of a {@link CrossLayer}'s two inputs (internal buffers, batch x dim). */

@@ -1,8 +1,8 @@
 import type { Layer } from "./layer.js";
 import type { Param } from "./param.js";
 import { Linear, type LinearOptions } from "./linear.js";
-import { getMatmulBackend, matmul, matmulTransA, matmulTransB } from "./matmul.js";
-import { denseAvailable, denseFits, denseLinearReluBackward, denseLinearReluForward, linearReluBytes } from "../kernels/dense.js";
+import { matmul, matmulTransA, matmulTransB, runsInWasm } from "./matmul.js";
+import { denseFits, denseLinearReluBackward, denseLinearReluForward, linearReluBytes } from "../kernels/dense.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
 /**
@@ -19,10 +19,7 @@ import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
  */
 /** Whether a fused step of this size runs in WebAssembly: the products' backend switch decides ("auto": when it loads and fits). */
 function fusedHere(batch: number, k: number, n: number): boolean {
-  const b = getMatmulBackend();
-  if (b === "ts") return false;
-  if (b === "wasm") return true;
-  return denseAvailable() && denseFits(batch, k, n) && linearReluBytes(batch, k, n) <= 2 ** 32 - 65536;
+  return runsInWasm(() => denseFits(batch, k, n) && linearReluBytes(batch, k, n) <= 2 ** 32 - 65536);
 }
 
 /**

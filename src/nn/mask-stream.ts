@@ -1,5 +1,5 @@
-import { denseAvailable, denseDropout } from "../kernels/dense.js";
-import { getMatmulBackend } from "./matmul.js";
+import { denseDropout } from "../kernels/dense.js";
+import { runsInWasm } from "./matmul.js";
 import { Random } from "./random.js";
 
 /** Below this many elements the TypeScript loop is as fast as the copies into WebAssembly. */
@@ -36,8 +36,7 @@ export class MaskStream {
    * {@link dropoutBits} can keep the mask as bits instead of floats.
    */
   static inWasm(n: number, threshold: number): boolean {
-    const backend = getMatmulBackend();
-    return threshold < 4294967296 && backend !== "ts" && (backend === "wasm" || (n >= WASM_DROPOUT_MIN && denseAvailable()));
+    return threshold < 4294967296 && runsInWasm(() => n >= WASM_DROPOUT_MIN);
   }
 
   /**

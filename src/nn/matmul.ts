@@ -53,10 +53,20 @@ export function getMatmulBackend(): MatmulBackend {
   return backend;
 }
 
-function useWasm(m: number, k: number, n: number): boolean {
+/**
+ * Whether a product's or a layer's loops run in WebAssembly, by the switch
+ * of {@link setMatmulBackend}: "ts" never, "wasm" always, "auto" when the
+ * kernels load and `worth` (the caller's size test: large enough to pay,
+ * small enough to fit) holds. Both paths give the same bits.
+ */
+export function runsInWasm(worth: () => boolean = () => true): boolean {
   if (backend === "ts") return false;
   if (backend === "wasm") return true;
-  return m * k * n >= WASM_MIN_WORK && denseFits(m, k, n) && denseAvailable();
+  return worth() && denseAvailable();
+}
+
+function useWasm(m: number, k: number, n: number): boolean {
+  return runsInWasm(() => m * k * n >= WASM_MIN_WORK && denseFits(m, k, n));
 }
 
 function checkSizes(where: string, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {

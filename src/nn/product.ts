@@ -3,14 +3,8 @@ import type { Param, ParamFactory } from "./param.js";
 import { Linear, checkDim } from "./linear.js";
 import { linearReluBackward, linearReluForward } from "./linear-relu.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
-import { getMatmulBackend } from "./matmul.js";
-import { denseAvailable, denseOuterProductBackward, denseOuterProductForward } from "../kernels/dense.js";
-
-/** Whether the elementwise loops run in WebAssembly (the products' backend switch decides; the same bits either way). */
-function inWasm(): boolean {
-  const b = getMatmulBackend();
-  return b === "wasm" || (b === "auto" && denseAvailable());
-}
+import { runsInWasm } from "./matmul.js";
+import { denseOuterProductBackward, denseOuterProductForward } from "../kernels/dense.js";
 
 /**
  * The product layer of OPNN (Qu et al. 2016) with sum pooling of the outer
@@ -73,7 +67,7 @@ export class OuterProductLayer implements Layer {
     checkInput(this.name, x, batch * this.inDim);
     const d = this.dim, F = this.fields, Fd = this.inDim, wd = this.width, n = this.outDim;
     const f = this.f.take(batch * d), xc = this.xc.take(batch * wd);
-    if (inWasm()) denseOuterProductForward(x, xc, f, batch, F, d);
+    if (runsInWasm()) denseOuterProductForward(x, xc, f, batch, F, d);
     else stackInputs(x, xc, f, batch, F, d);
     const w = this.w.take(wd * n);
     w.set(this.lz.weight.value);
@@ -96,7 +90,7 @@ export class OuterProductLayer implements Layer {
     this.lz.weight.grad.set(dw.subarray(0, Fd * n));
     unfoldGradient(dw.subarray(Fd * n, wd * n), this.lp.weight.grad, d, n);
     const f = this.f.take(batch * d), dx = this.dx.take(batch * Fd);
-    if (inWasm()) denseOuterProductBackward(dxc, f, dx, batch, F, d);
+    if (runsInWasm()) denseOuterProductBackward(dxc, f, dx, batch, F, d);
     else inputGradient(dxc, f, dx, this.df, batch, F, d);
     return dx;
   }
