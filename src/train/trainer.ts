@@ -234,6 +234,8 @@ export interface TrainControl {
    * one trains on the current batch (the same model bit for bit). Default:
    * on when the dense kernels may use two threads (`configureDense`), and
    * never with maxFeatures (eviction changes the index between batches).
+   * Even when on, a step whose dense products are split between the cores
+   * (`denseSplitting`) looks up on this thread.
    */
   lookahead?: boolean;
 }

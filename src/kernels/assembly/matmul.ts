@@ -402,7 +402,7 @@ function product(pa: usize, pb: usize, c: usize, m: i32, k: i32, n: i32): void {
 // back), 4 tiles of 4 rows at once so that their sums do not wait on each
 // other. A tile past row m reads row m - 1 again for its missing rows, which
 // are never stored. Every c[i] adds its products for p = 0, 1, ... in order,
-// as column does.
+// as the tiled product does.
 function rowsTimesVector(a: usize, rs: usize, b: usize, c: usize, m: i32, k: i32): void {
   const k4 = k & ~3;
   let i0 = 0;
