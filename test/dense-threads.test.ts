@@ -9,7 +9,8 @@ import { rng, sameBits } from "./helpers/rng.js";
 import { sparseArray } from "./helpers/backend.js";
 import { matmulTransATs, matmulTransBTs, matmulTs } from "../src/nn/matmul.js";
 import {
-  configureDense, denseBuffer, denseCopiedBytes, denseMatmul, denseMemoryBytes, denseReady, denseRelease, denseSplitProducts, type DenseLayout,
+  configureDense, denseActive, denseBuffer, denseCopiedBytes, denseHelperRows, denseMatmul, denseMemoryBytes, denseReady, denseRelease, denseSplitProducts,
+  type DenseLayout,
 } from "../src/kernels/dense.js";
 import { Scratch } from "../src/nn/scratch.js";
 import { relaxedSimdAvailable } from "../src/kernels/dense-module.js";
@@ -37,14 +38,16 @@ test("two threads: every layout and ragged shapes give the TypeScript reference'
   const r = rng(31);
   const shapes: number[][] = [[512, 312, 64], [352, 512, 64], [512, 64, 352], [513, 77, 9], [9, 5, 3], [8, 1, 2], [12, 3, 17], [100, 100, 100]];
   for (let i = 0; i < 40; i++) shapes.push([8 + Math.floor(r() * 300), 1 + Math.floor(r() * 130), 2 + Math.floor(r() * 90)]);
-  const before = denseSplitProducts();
+  const before = denseSplitProducts(), rowsBefore = denseHelperRows();
   let calls = 0;
+  // A phase, as in training: the helper waits for work spinning, so that it takes blocks.
+  denseActive(true);
   for (const [m, k, n] of shapes) {
     for (const v of LAYOUTS) {
       const a = sparseArray(r, v.aLen(m, k)), b = sparseArray(r, v.bLen(k, n));
       const want = new Float32Array(m * n);
       v.ref(a, b, want, m, k, n);
-      // Three calls of one shape: split, whole, then whichever was faster (the split moves by 4 rows after each split).
+      // Three calls of one shape: split, whole, then whichever was faster.
       for (let rep = 0; rep < 3; rep++) {
         const out = new Float32Array(m * n).fill(NaN);
         denseMatmul(v.layout, a, b, out, m, k, n);
@@ -53,8 +56,10 @@ test("two threads: every layout and ragged shapes give the TypeScript reference'
       }
     }
   }
-  // The first call of a shape is always split (then timings decide).
+  denseActive(false);
+  // The first call of a shape is always split (then timings decide), and the helper computed some of their rows.
   assert.ok(denseSplitProducts() - before >= calls / 3, `${denseSplitProducts() - before} of ${calls} products ran on both threads`);
+  assert.ok(denseHelperRows() - rowsBefore > 0, "the helper thread computed no rows");
 });
 
 test("two threads: products read and write buffers of the kernels' memory in place, and an output overlapping an input still gets the reference's bits", async () => {

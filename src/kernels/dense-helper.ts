@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import {
-  C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_ROWS, C_SEQ, C_SLEEPING, C_WORK,
   CONTROL_WORDS, OP_BLOCKS, OP_QUIT, type DenseWorkerData,
 } from "./dense-protocol.js";
 
@@ -77,6 +77,11 @@ export class DenseHelper {
   /** The first row of the next untaken block of the current product (m or more: none left). */
   take(): number {
     return Atomics.add(this.ctl, C_NEXT, this.ctl[C_BLOCK]);
+  }
+
+  /** Rows of C the helper has computed so far, all products together. */
+  get rows(): number {
+    return Atomics.load(this.ctl, C_ROWS);
   }
 
   /** Waits until the helper's blocks are written; throws if it failed or stopped answering. */

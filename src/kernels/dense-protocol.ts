@@ -37,6 +37,8 @@ export const C_ACTIVE = 16;
  */
 export const C_NEXT = 17;
 export const C_BLOCK = 18;
+/** Rows of C the helper has computed, all products together (a statistic). */
+export const C_ROWS = 19;
 export const CONTROL_WORDS = 20;
 
 /** The longest the helper spins in an active phase without work before it sleeps. */

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { workerData } from "node:worker_threads";
 import { denseImports } from "./dense-module.js";
 import {
-  ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_SEQ, C_SLEEPING, C_WORK,
+  ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_ROWS, C_SEQ, C_SLEEPING, C_WORK,
   OP_QUIT, type DenseWorkerData,
 } from "./dense-protocol.js";
 
@@ -54,7 +54,9 @@ for (;;) {
     for (;;) {
       const i0 = Atomics.add(ctl, C_NEXT, block);
       if (i0 >= m) break;
-      ex.sgemmBlock(layout, a, c, m, k, n, i0, Math.min(m, i0 + block), work, 1);
+      const i1 = Math.min(m, i0 + block);
+      ex.sgemmBlock(layout, a, c, m, k, n, i0, i1, work, 1);
+      Atomics.add(ctl, C_ROWS, i1 - i0);
     }
   } catch {
     err = 1;

@@ -383,6 +383,11 @@ class DenseEngine {
     }
   }
 
+  /** See {@link denseHelperRows}. */
+  get helperRows(): number {
+    return this.helper?.rows ?? 0;
+  }
+
   /** See {@link denseSplitting}. */
   get splitting(): boolean {
     return this.helper?.ready === true && this.splitShare >= SPIN_SHARE;
@@ -867,6 +872,11 @@ export function denseCopiedBytes(): number {
 /** Products split between two threads since the settings last changed (0 on one thread). */
 export function denseSplitProducts(): number {
   return engine ? engine.splitProducts : 0;
+}
+
+/** Rows of split products that the current engine's helper thread computed (0 without one). */
+export function denseHelperRows(): number {
+  return engine?.helperRows ?? 0;
 }
 
 /** Bytes of memory the dense kernels hold now (0 before the first product). */
