@@ -6,7 +6,7 @@ import { Random } from "./random.js";
 const WASM_DROPOUT_MIN = 4096;
 
 /** Interleaved generators: element i of a call draws from lane i % LANES. */
-export const LANES = 8;
+const LANES = 8;
 
 /**
  * The random stream of dropout masks: eight xoshiro128** generators
