@@ -9,11 +9,15 @@ import { relaxedSimdAvailable } from "../src/kernels/dense-module.js";
 
 type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
 
-/** Dense layers of the paper's models (and deepfm): [inDim, outDim]. */
+/**
+ * Dense layers of the paper's models (and deepfm): [inDim, outDim]. opnn's
+ * first is its product layer: 16 x 10 embedding values and the 55 of the
+ * folded outer product (src/nn/product.ts), one product.
+ */
 const LAYERS: [string, number, number][] = [
   ["mlp", 352, 64], ["mlp", 64, 32], ["mlp", 32, 16], ["mlp", 16, 1],
   ["dcn", 312, 64], ["dcn", 64, 64], ["dcn", 376, 1],
-  ["opnn", 160, 512], ["opnn", 100, 512], ["opnn", 512, 256], ["opnn", 256, 128], ["opnn", 128, 1],
+  ["opnn", 215, 512], ["opnn", 512, 256], ["opnn", 256, 128], ["opnn", 128, 1],
   ["deepfm", 390, 400], ["deepfm", 400, 400], ["deepfm", 400, 1],
 ];
 

@@ -6,9 +6,7 @@
 // - dist/dense.wasm: the dense products and layer kernels over a shared memory
 //   (one memory, two threads);
 // - dist/dense-fma.wasm: the same with relaxed SIMD, whose products fuse each
-//   multiply-add (loaded only when asked for and when the runtime has it);
-// - dist/dense-local.wasm, dense-local-fma.wasm: both over an ordinary memory,
-//   for one thread.
+//   multiply-add (loaded only when asked for and when the runtime has it).
 import asc from "assemblyscript/asc";
 import { mkdirSync } from "node:fs";
 
@@ -30,9 +28,6 @@ const builds = [
   ["src/kernels/assembly/index.ts", "dist/kernels-shared.wasm", [...shared, "--enable", "simd,threads"]],
   ["src/kernels/assembly/dense-index.ts", "dist/dense.wasm", [...shared, "--enable", "simd,threads"]],
   ["src/kernels/assembly/dense-index.ts", "dist/dense-fma.wasm", [...shared, "--enable", "simd,threads,relaxed-simd"]],
-  // One thread needs no shared memory, whose copies from JavaScript are slower.
-  ["src/kernels/assembly/dense-index.ts", "dist/dense-local.wasm", ["--enable", "simd"]],
-  ["src/kernels/assembly/dense-index.ts", "dist/dense-local-fma.wasm", ["--enable", "simd,relaxed-simd"]],
 ];
 
 for (const [entry, out, flags] of builds) {

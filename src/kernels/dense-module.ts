@@ -4,19 +4,19 @@ import { setFlagsFromString } from "node:v8";
 /**
  * The dense kernel modules: dist/dense.wasm (plain SIMD, the TypeScript
  * kernels' bits) and dist/dense-fma.wasm (relaxed SIMD: fused multiply-adds
- * in the products), each over a shared memory (one instance per thread works
- * on the same operands) or, for one thread, an ordinary one.
+ * in the products), both over a shared memory (with two threads, one
+ * instance per thread works on the same operands).
  */
 
 const compiled = new Map<string, WebAssembly.Module>();
 let relaxedChecked: boolean | undefined;
 
-function fileOf(fma: boolean, shared: boolean): string {
-  return `dense${shared ? "" : "-local"}${fma ? "-fma" : ""}.wasm`;
+function fileOf(fma: boolean): string {
+  return `dense${fma ? "-fma" : ""}.wasm`;
 }
 
-function bytes(fma: boolean, shared = true): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(readFileSync(new URL(`../../${fileOf(fma, shared)}`, import.meta.url)));
+function bytes(fma: boolean): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(readFileSync(new URL(`../../${fileOf(fma)}`, import.meta.url)));
 }
 
 /**
@@ -40,15 +40,14 @@ export function relaxedSimdAvailable(): boolean {
 
 /**
  * The compiled dense module, plain or fused (the caller checks
- * {@link relaxedSimdAvailable} first), over a shared memory (for two threads)
- * or an ordinary one (one thread: copies in and out of it are faster).
+ * {@link relaxedSimdAvailable} first).
  */
-export function denseModule(fma: boolean, shared: boolean): WebAssembly.Module {
-  const key = fileOf(fma, shared);
+export function denseModule(fma: boolean): WebAssembly.Module {
+  const key = fileOf(fma);
   let m = compiled.get(key);
   if (!m) {
     if (fma && !relaxedSimdAvailable()) throw new Error("sparsectr: this runtime cannot compile relaxed SIMD (fused multiply-add)");
-    m = new WebAssembly.Module(bytes(fma, shared));
+    m = new WebAssembly.Module(bytes(fma));
     compiled.set(key, m);
   }
   return m;
