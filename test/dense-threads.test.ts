@@ -305,7 +305,8 @@ test("training on two threads (reader, lookahead, products split or whole) gives
   const dir = mkdtempSync(join(tmpdir(), "sparsectr-two-threads-"));
   try {
     const data = join(dir, "train.txt");
-    await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 8, scale: 0.01 })), { format: "criteo", start: 0, rows: 512 * 40, out: data, truth: null });
+    const steps = 40;
+    await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 8, scale: 0.01 })), { format: "criteo", start: 0, rows: 512 * steps, out: data, truth: null });
     // dcn's products are small (its phases soon run whole with the helper
     // asleep, a few still split to measure); deepfm's are large (split).
     for (const model of ["dcn", "deepfm"] as const) {
@@ -330,7 +331,6 @@ test("training on two threads (reader, lookahead, products split or whole) gives
       // step (weights in for forward and backward, gradients out). With the
       // activations copied too, dcn crossed 105 times that on one thread.
       assert.equal(copied[1], copied[0], `${model}: the same bytes copied on one thread and on two`);
-      const steps = 40;
       assert.ok(copied[0] <= 4 * paramBytes * steps, `${model}: ${copied[0]} bytes copied, ${paramBytes} bytes of parameters`);
       if (model === "deepfm") assert.ok(splits > 0, "deepfm's products were split");
     }
