@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { configureDense, denseReady, openData } from "../src/index.js";
-import { buildModel, trainModel } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { trainModel } from "../src/train/trainer.js";
 
 const CLI = new URL("../src/cli/main.js", import.meta.url).pathname;
 

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { configureDense, denseReady, openData } from "../src/index.js";
 import { denseCopiedBytes, denseSplitProducts } from "../src/kernels/dense.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
-import { buildModel, evaluateModel, trainModel } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { evaluateModel, trainModel } from "../src/train/trainer.js";
 import type { ModelName } from "../src/models/index.js";
 
 /**

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { openData } from "../src/index.js";
 import { createModel } from "../src/models/index.js";
 import { sigmoid } from "../src/nn/loss.js";
-import { buildModel, evaluateModel, trainModel } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { evaluateModel, trainModel } from "../src/train/trainer.js";
 import {
   HutchinsonEstimator, hessianVectorProduct, rademacherInputs, rademacherParams, stepSeed,
 } from "../src/train/hutchinson.js";

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openData } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
-import { buildModel, evaluateModel, MemoryBudgetError, trainModel, type TrainControl } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { evaluateModel, MemoryBudgetError, trainModel, type TrainControl } from "../src/train/trainer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-budget-"));
 const data = join(dir, "train.txt");
@@ -48,12 +49,13 @@ test("--max-features: stop before the budget with the estimate, or evict zero ro
 
 test("sparsectr train --max-memory: budget from the bytes per feature, reported in --json", () => {
   const cli = new URL("../src/cli/main.js", import.meta.url).pathname;
-  const base = [cli, "train", "--train", data, "--holdout-rows", "8000", "--batch", "256", "--json", "--l21", "1e-3"];
+  // Every feature gets a row (--min-count 1), so that the table outgrows the budget.
+  const base = [cli, "train", "--train", data, "--holdout-rows", "8000", "--batch", "256", "--json", "--l21", "1e-3", "--min-count", "1"];
   const ok = spawnSync(process.execPath, [...base, "--max-memory", "8M", "--evict"], { encoding: "utf8" });
   assert.equal(ok.status, 0, ok.stderr);
   const rep = JSON.parse(ok.stdout.trim().split("\n").pop()!) as Record<string, number>;
   assert.ok(rep.maxFeatures > 1000 && rep.maxFeatures < 8 * 2 ** 20 / 100, `maxFeatures ${rep.maxFeatures}`);
-  assert.ok(rep.features <= rep.maxFeatures && rep.evictions > 0 && rep.bytesPerFeature > 0 && rep.memoryBytes > 0);
+  assert.ok(rep.tableRows <= rep.maxFeatures && rep.evictions > 0 && rep.bytesPerFeature > 0 && rep.memoryBytes > 0);
   const stop = spawnSync(process.execPath, [...base, "--max-memory", "8M"], { encoding: "utf8" });
   assert.equal(stop.status, 1);
   assert.match(stop.stderr, /over the budget of \d+ .*--evict/);

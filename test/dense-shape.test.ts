@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createOptimizer } from "../src/index.js";
-import { buildModel, denseShape } from "../src/train/trainer.js";
+import { buildModel, denseShape } from "../src/train/model.js";
 import { MAX_ROW } from "../src/kernels/layout.js";
 import { rng, randomArray, sameBits } from "./helpers/rng.js";
 

@@ -301,7 +301,8 @@ test("sparsectr train --fma: reported in the JSON, deterministic, and within flo
 test("training on two threads (reader, lookahead, products split or whole) gives the one-thread model bit for bit; on both, only parameters and gradients are copied into the kernels' memory", async () => {
   const { createGenerator, generateFiles, synthConfig } = await import("../src/data/synth/index.js");
   const { openData } = await import("../src/index.js");
-  const { buildModel, trainModel } = await import("../src/train/trainer.js");
+  const { buildModel } = await import("../src/train/model.js");
+  const { trainModel } = await import("../src/train/trainer.js");
   const dir = mkdtempSync(join(tmpdir(), "sparsectr-two-threads-"));
   try {
     const data = join(dir, "train.txt");

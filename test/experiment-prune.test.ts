@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prepareGenerated, openPart, type DatasetSpec } from "../src/experiments/data.js";
 import { cutPoints, disposeModel, magnitudePruning, pruneModel, restore, snapshot } from "../src/experiments/prune.js";
-import { buildModel, trainModel, type TrainSettings } from "../src/train/trainer.js";
+import { buildModel, type TrainSettings } from "../src/train/model.js";
+import { trainModel } from "../src/train/trainer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-prune-test-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,10 @@
 // libsvm (with and without a featindex, itself sometimes mutated) and CSV
 // (with a schema object or file, sometimes mutated) inputs, plain or gzip
 // (sometimes with damaged compressed bytes), read to the end with random batch
-// sizes, ranges, skipBadRows and prefetching. Every case must end in batches
+// sizes, ranges, skipBadRows (with a random bad-row limit, onSkip counted),
+// prefetching and, now and then, two files read as one. Seeds include libfm
+// rows (-1/+1 labels, feature values, multi-valued fields), headerless Avazu
+// rows and CSV with a multi-valued column. Every case must end in batches
 // that are consistent, or in an Error naming the file (a DataError with its
 // line for a bad row), some also split into a holdout that must count the
 // rows the pass saw: no internal error, no hang (each case under 2 s, a
@@ -14,6 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { copyFileSync } from "node:fs";
 import { openData, type ReadOptions } from "../src/data/reader.js";
 import { DataError } from "../src/data/errors.js";
 import { holdoutSplit, type Holdout } from "../src/data/split.js";
@@ -59,16 +63,17 @@ async function synth(dir: string, preset: string, format: "criteo" | "avazu" | "
 /** A hand-made CSV: quoted fields with delimiters, quotes and newlines inside, CRLF, missing numbers, an ignored column. */
 function quotedCsv(): { data: Uint8Array; schema: Record<string, unknown> } {
   const r = new Rand(11);
-  const lines = ["id,click,price,age,site,note"];
+  const lines = ["id,click,price,age,site,note,tags"];
   for (let i = 0; i < 40; i++) {
     const note = r.pick(["plain", "\"with, comma\"", "\"with \"\"quotes\"\"\"", "\"two\r\nlines\"", "", "\"\""]);
     const price = r.chance(0.2) ? "" : (r.float() * 100).toFixed(2);
     const age = r.chance(0.2) ? "" : String(r.int(90));
-    lines.push(`${i},${r.int(2)},${price},${age},${r.pick(["a.com", "b.org", "\"c,d\""])},${note}`);
+    const tags = r.pick(["", "a", "a|b", "b|c|d", "|", "a||b", "\"x|y,z\""]);
+    lines.push(`${i},${r.pick(["0", "1", "-1", "+1"])},${price},${age},${r.pick(["a.com", "b.org", "\"c,d\""])},${note},${tags}`);
   }
   return {
     data: enc.encode(lines.join("\r\n") + "\r\n"),
-    schema: { label: "click", categorical: ["site", "note"], numeric: [{ name: "price", bucket: "none", missing: 0 }, { name: "age", bucket: "criteo" }], ignore: ["id"] },
+    schema: { label: "click", categorical: ["site", "note", "tags"], numeric: [{ name: "price", bucket: "none", missing: 0 }, { name: "age", bucket: "criteo" }], ignore: ["id"], separators: { tags: "|" } },
   };
 }
 
@@ -78,6 +83,24 @@ function headerlessTsv(csv: Uint8Array, schema: Record<string, unknown>): { data
   const nl = text.indexOf("\n");
   const columns = text.slice(0, nl).split(",");
   return { data: enc.encode(text.slice(nl + 1).replaceAll(",", "\t")), schema: { ...schema, delimiter: "\t", header: false, columns } };
+}
+
+/**
+ * libfm-style rows from libsvm rows: -1/+1 labels (some spelled -1.0, +1.0),
+ * some values other than 1 (0.5, 2, 0), and now and then a second index of a
+ * field (the next token's index repeated).
+ */
+function libfmRows(rows: Uint8Array): Uint8Array {
+  const r = new Rand(13);
+  const out = new TextDecoder().decode(rows).split("\n").map((line) => {
+    if (line === "") return line;
+    const t = line.split(" ");
+    t[0] = t[0] === "1" ? r.pick(["1", "+1", "1.0", "+1.0"]) : r.pick(["-1", "-1.0", "0", "0.0"]);
+    for (let k = 1; k < t.length; k++) if (r.chance(0.2)) t[k] = `${t[k].split(":")[0]}:${r.pick(["0.5", "2", "0", "1e-3", "-1.5"])}`;
+    if (t.length > 2 && r.chance(0.3)) t.push(t[1].split(":")[0] + ":1");
+    return t.join(" ");
+  });
+  return enc.encode(out.join("\n"));
 }
 
 /** The featindex lines of the indices the rows use, and every 500th other line. */
@@ -99,7 +122,10 @@ async function setup(format: "criteo" | "avazu" | "libsvm" | "csv"): Promise<Ctx
   } else if (format === "avazu") {
     const real = sharedHead("avazu/sample.csv", 51);
     if (real) seeds.push({ name: "avazu-real", data: real });
-    seeds.push({ name: "avazu-synth", data: (await synth(dir, "avazu", "avazu", 40)).data });
+    const data = (await synth(dir, "avazu", "avazu", 40)).data;
+    seeds.push({ name: "avazu-synth", data });
+    // Without the header line (a day file cut from train.csv).
+    seeds.push({ name: "avazu-headerless", data: data.subarray(data.indexOf(10) + 1) });
   } else if (format === "libsvm") {
     const real = sharedHead("ipinyou/train.fm.txt", 50);
     if (real) {
@@ -108,6 +134,8 @@ async function setup(format: "criteo" | "avazu" | "libsvm" | "csv"): Promise<Ctx
     }
     const s = await synth(dir, "ipinyou", "libsvm", 40);
     seeds.push({ name: "ipinyou-synth", data: s.data });
+    featindex.push(s.featindex!);
+    seeds.push({ name: "libfm-synth", data: libfmRows(s.data) });
     featindex.push(s.featindex!);
   } else {
     const s = await synth(dir, "criteo", "csv", 40);
@@ -124,14 +152,17 @@ async function setup(format: "criteo" | "avazu" | "libsvm" | "csv"): Promise<Ctx
 }
 
 /**
- * Reads every batch of a file, checking each batch's and the pass's
- * consistency, then (with `holdout`) splits it, checking that the split counts
- * the rows the pass saw; returns a coarse outcome.
+ * Reads every batch of a file (or of two read as one), checking each batch's
+ * and the pass's consistency (the bag layout's invariants where a batch has
+ * bags; onSkip called once per skipped row), then (with `holdout`) splits it,
+ * checking that the split counts the rows the pass saw; returns a coarse
+ * outcome.
  */
-async function readAll(path: string, opts: ReadOptions, holdout?: Holdout): Promise<string> {
-  const file = await openData(path, opts);
+async function readAll(paths: string | string[], opts: ReadOptions, holdout?: Holdout): Promise<string> {
+  let skips = 0;
+  const file = await openData(paths, { ...opts, onSkip: () => { skips++; } });
   const F = file.fields.length, N = file.numeric.length, size = opts.batchSize ?? 512;
-  let rows = 0, lastLine = 0, lastSeen = 0;
+  let rows = 0, lastLine = 0, lastSeen = 0, lastPart = 0, bagged = false;
   const it = file.batches();
   for (;;) {
     const n = await it.next();
@@ -139,14 +170,37 @@ async function readAll(path: string, opts: ReadOptions, holdout?: Holdout): Prom
       const st = n.value;
       assert.equal(st.rows, rows, "stats.rows counts the rows yielded");
       if (!opts.skipBadRows) assert.equal(st.skipped, 0);
+      assert.equal(skips, st.skipped, "onSkip is called for every skipped row");
       assert.ok(st.firstBad.every((e) => e instanceof DataError && e.line >= 1), "firstBad holds located errors");
       assert.ok(st.seen >= st.rows, "seen counts every data row");
       break;
     }
     const b = n.value;
     assert.ok(b.rows >= 1 && b.rows <= size, `batch of ${b.rows} rows (size ${size})`);
-    assert.equal(b.keys.length, b.rows * F);
-    assert.equal(b.keyWords.length, 2 * b.rows * F);
+    const part = b.part ?? 0;
+    assert.ok(Number.isInteger(part) && part >= lastPart && part < file.paths.length, `part ${part} after ${lastPart}`);
+    if (part !== lastPart) lastLine = 0;
+    lastPart = part;
+    if (b.bags) {
+      bagged = true;
+      const { offsets, values } = b.bags;
+      assert.equal(offsets.length, b.rows * F + 1);
+      assert.equal(offsets[0], 0);
+      let plain = true;
+      for (let j = 0; j < b.rows * F; j++) {
+        assert.ok(offsets[j + 1] > offsets[j], `slot ${j} holds at least one key`);
+        if (offsets[j + 1] - offsets[j] !== 1) plain = false;
+      }
+      const nk = offsets[b.rows * F];
+      assert.equal(b.keys.length, nk);
+      assert.equal(values.length, nk);
+      for (let j = 0; j < nk; j++) {
+        assert.ok(Number.isFinite(values[j]) && values[j] !== 0, `value ${values[j]}`);
+        if (values[j] !== 1) plain = false;
+      }
+      assert.ok(!plain, "a batch of one key of value 1 per slot has no bags");
+    } else assert.equal(b.keys.length, b.rows * F);
+    assert.equal(b.keyWords.length, 2 * b.keys.length);
     assert.equal(b.numeric.length, b.rows * N);
     for (let i = 0; i < b.rows; i++) {
       assert.ok(b.labels[i] === 0 || b.labels[i] === 1, `label ${b.labels[i]}`);
@@ -158,7 +212,7 @@ async function readAll(path: string, opts: ReadOptions, holdout?: Holdout): Prom
     lastSeen = b.seen;
     rows += b.rows;
   }
-  const label = rows === 0 ? "no rows" : file.stats.skipped > 0 ? "rows, some skipped" : "rows";
+  const label = (rows === 0 ? "no rows" : file.stats.skipped > 0 ? "rows, some skipped" : "rows") + (bagged ? ", bags" : "") + (file.paths.length > 1 ? ", two files" : "");
   if (holdout) {
     const split = await holdoutSplit(file, holdout);
     if (!opts.range) assert.equal(split.total, file.stats.seen, "the holdout counts the rows a pass sees");
@@ -198,6 +252,7 @@ function readerTarget(format: "criteo" | "avazu" | "libsvm" | "csv"): FuzzTarget
         batchSize: r.chance(0.03) ? r.pick([1 << 16, 1 << 20]) : r.pick([1, 3, 16, 64, 512]),
         skipBadRows: r.chance(0.5),
       };
+      if (opts.skipBadRows && r.chance(0.7)) opts.maxBadRows = r.pick([{ fraction: 1 }, { fraction: 0.5 }, { count: 1_000_000 }, { count: r.int(4) }]);
       if (format === "criteo" || format === "avazu") { if (r.chance(0.7)) opts.format = format; } else opts.format = format;
       if (r.chance(0.1)) opts.range = { start: r.int(20), end: r.chance(0.5) ? undefined : r.int(60) };
       if (r.chance(0.02)) opts.prefetch = r.pick([true, 1, 2]);
@@ -211,9 +266,12 @@ function readerTarget(format: "criteo" | "avazu" | "libsvm" | "csv"): FuzzTarget
         opts.featindex = fiPath;
         names.push(fiPath);
       }
-      if (format === "csv") {
+      if (format === "csv" && seed.name === "tsv-headerless" && r.chance(0.3)) {
+        // No schema: the label column's index, the schema built from the first line (sometimes out of range).
+        opts.labelColumn = r.pick([0, 1, 5, 39, 40, 1000]);
+      } else if (format === "csv") {
         const s = ctx.schemas[seedIdx];
-        let schema: unknown = r.chance(0.15) ? mutateJson(r, s.schema, ["delimiter", "header", "columns", "label", "categorical", "numeric", "ignore", "bucket", "missing", "name"]) : s.schema;
+        let schema: unknown = r.chance(0.15) ? mutateJson(r, s.schema, ["delimiter", "header", "columns", "label", "categorical", "numeric", "ignore", "bucket", "missing", "name", "separators", "tags"]) : s.schema;
         files["case.schema.json"] = JSON.stringify(schema) ?? "";
         if (r.chance(0.5)) {
           const schemaPath = join(ctx.dir, "case.schema.json");
@@ -227,8 +285,17 @@ function readerTarget(format: "criteo" | "avazu" | "libsvm" | "csv"): FuzzTarget
         opts.schema = schema as ReadOptions["schema"];
       }
       const holdout: Holdout | undefined = r.chance(0.1) ? r.pick<Holdout>([{ lastFraction: 0.25 }, { lastRows: 3 }, ...(format === "avazu" ? [{ lastDay: true as const }] : [])]) : undefined;
-      files["options.json"] = JSON.stringify({ seed: seed.name, ...opts, holdout });
-      return { files, run: () => readAll(path, opts, holdout) };
+      // Now and then a second file read after the first: the case's file again, or another seed.
+      let paths: string | string[] = path;
+      if (r.chance(0.08)) {
+        const second = join(ctx.dir, `case2.${format}`);
+        if (r.chance(0.5)) copyFileSync(path, second);
+        else writeFileSync(second, ctx.seeds[r.int(ctx.seeds.length)].data);
+        files[`case2.${format}`] = readFileSync(second);
+        paths = [path, second];
+      }
+      files["options.json"] = JSON.stringify({ seed: seed.name, ...opts, holdout, paths });
+      return { files, run: () => readAll(paths, opts, holdout) };
     },
     judge(e, ctx) {
       const names = format === "csv" ? [ctx.dir, "schema"] : [ctx.dir];

@@ -23,7 +23,8 @@ import { DenseParam } from "../src/optim/dense.js";
 import { openData } from "../src/data/reader.js";
 import type { Batch } from "../src/data/batch.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
-import { buildModel, trainModel, type TrainSettings } from "../src/train/trainer.js";
+import { buildModel, type TrainSettings } from "../src/train/model.js";
+import { trainModel } from "../src/train/trainer.js";
 import { encodeModel, Predictor } from "../src/serve/model-file.js";
 import { dataIdentity, decodeCheckpoint, writeCheckpoint, CHECKPOINT_FILE } from "../src/train/checkpoint.js";
 import {

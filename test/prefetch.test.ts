@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openData, DataError, type ReadOptions } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
-import { buildModel, evaluateModel, trainModel } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { evaluateModel, trainModel } from "../src/train/trainer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-prefetch-"));
 const path = join(dir, "train.txt");

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { openData, holdoutSplit, AucAccumulator, type DataFile } from "../src/index.js";
-import { buildModel, trainModel } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { trainModel } from "../src/train/trainer.js";
 import type { ModelName } from "../src/models/index.js";
 
 const SHARED = new URL("../../../shared/data/", import.meta.url).pathname;

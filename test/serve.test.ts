@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openData } from "../src/index.js";
-import { buildModel, trainModel } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { trainModel } from "../src/train/trainer.js";
 import { encodeModel, Predictor } from "../src/serve/model-file.js";
 
 const SHARED = new URL("../../../shared/data/", import.meta.url).pathname;

@@ -13,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openData, featureKey } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig, type TruthJson } from "../src/data/synth/index.js";
-import { buildModel, evaluateModel, trainModel, type CtrModel } from "../src/train/trainer.js";
+import { buildModel, type CtrModel } from "../src/train/model.js";
+import { evaluateModel, trainModel } from "../src/train/trainer.js";
 
 const ROWS = 1_000_000, TEST_ROWS = 200_000;
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-teacher-"));

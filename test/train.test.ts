@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { openData } from "../src/index.js";
-import { buildModel, evaluateModel, trainModel } from "../src/train/trainer.js";
+import { buildModel } from "../src/train/model.js";
+import { evaluateModel, trainModel } from "../src/train/trainer.js";
 
 const SHARED = new URL("../../../shared/data/", import.meta.url).pathname;
 const have = existsSync(join(SHARED, "criteo/train.txt"));

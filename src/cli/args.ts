@@ -1,6 +1,8 @@
+import { parseArgs as nodeParseArgs } from "node:util";
+
 /**
- * A small, strict command-line parser: `--name value`, `--name=value` and
- * boolean `--flag`. Unknown options and missing values are errors that name
+ * The command-line parser (node:util parseArgs, strict): `--name value`, `--name=value`,
+ * boolean `--flag` and repeated options. Unknown options and missing values are errors that name
  * the option, so a typo never silently changes a run.
  */
 export interface OptionSpec {
@@ -12,6 +14,8 @@ export interface OptionSpec {
   help: string;
   /** Default shown in help (values are returned as given). */
   default?: string;
+  /** The option may be given several times (its value is then a list). */
+  multiple?: boolean;
 }
 
 export interface Command {
@@ -24,8 +28,8 @@ export interface Command {
 }
 
 export interface ParsedArgs {
-  /** Option values by name (strings for "string", true for flags). */
-  values: Record<string, string | true>;
+  /** Option values by name (strings for "string", lists for "multiple", true for flags). */
+  values: Record<string, string | true | string[]>;
   /** Arguments that are not options. */
   positional: string[];
 }
@@ -34,29 +38,43 @@ export interface ParsedArgs {
 export class UsageError extends Error {}
 
 export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): ParsedArgs {
-  const byName = new Map(specs.map((s) => [s.name, s]));
-  const values: Record<string, string | true> = {};
-  const positional: string[] = [];
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
+  for (const s of specs) options[s.name] = { type: s.type, ...(s.multiple ? { multiple: true } : {}) };
+  // A value may start with one dash (a negative number): node:util would take it for an option.
+  const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") { positional.push(...argv.slice(i + 1)); break; }
-    if (!a.startsWith("--")) { positional.push(a); continue; }
-    const eq = a.indexOf("=");
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    const spec = byName.get(name);
-    if (!spec) throw new UsageError(`unknown option --${name} (see --help)`);
-    if (spec.type === "boolean") {
-      if (eq >= 0) throw new UsageError(`option --${name} is a flag and takes no value`);
-      values[name] = true;
-      continue;
-    }
-    let v: string | undefined;
-    if (eq >= 0) v = a.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) v = argv[++i];
-    if (v === undefined) throw new UsageError(`option --${name} needs a value`);
-    values[name] = v;
+    const a = argv[i], next = argv[i + 1];
+    if (a.startsWith("--") && !a.includes("=") && options[a.slice(2)]?.type === "string" && next !== undefined && /^-[^-]/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
   }
-  return { values, positional };
+  let parsed: ReturnType<typeof nodeParseArgs>;
+  try {
+    parsed = nodeParseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(usageMessage(e as Error & { code?: string }));
+  }
+  const values: Record<string, string | true | string[]> = {};
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (v === false || v === undefined) continue;
+    if (Array.isArray(v)) values[k] = v.map(String);
+    else values[k] = v === true ? true : String(v);
+  }
+  return { values, positional: parsed.positionals };
+}
+
+/** node:util's parse errors, worded as this CLI's (the option named, "see --help"). */
+function usageMessage(e: Error & { code?: string }): string {
+  const name = /'(-[^' ]+)/.exec(e.message)?.[1];
+  switch (e.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": return `unknown option ${name ?? ""} (see --help)`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return /argument missing|requires an argument|<value>' argument missing/.test(e.message) || /argument is ambiguous/.test(e.message)
+        ? `option ${name ?? ""} needs a value`
+        : `option ${name ?? ""} is a flag and takes no value`;
+    default: return e.message;
+  }
 }
 
 /** Help text of a command. */
@@ -71,10 +89,17 @@ export function helpText(cmd: Command): string {
   return lines.join("\n");
 }
 
-/** A string option, or the fallback. */
+/** A string option, or the fallback (the last value of an option given several times). */
 export function str(a: ParsedArgs, name: string, fallback?: string): string | undefined {
   const v = a.values[name];
+  if (Array.isArray(v)) return v[v.length - 1];
   return typeof v === "string" ? v : fallback;
+}
+
+/** Every value of an option that may be given several times ([] when absent). */
+export function list(a: ParsedArgs, name: string): string[] {
+  const v = a.values[name];
+  return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
 }
 
 /** A numeric option checked to be finite (and integral when asked), or the fallback. */

@@ -3,7 +3,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { openData } from "../data/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../data/synth/index.js";
-import { buildModel, evaluateModel, trainModel } from "../train/trainer.js";
+import { buildModel } from "../train/model.js";
+import { evaluateModel, trainModel } from "../train/trainer.js";
 import { num, str, UsageError, type Command } from "./args.js";
 
 /**

@@ -3,5 +3,6 @@ import type { InputSpec } from "../serve/model-file.js";
 
 /** The input description stored in a model file, from the file it was trained on. */
 export function inputSpec(file: DataFile, opts: ReadOptions): InputSpec {
-  return { format: file.format, fields: file.fields, schema: opts.schema, featindex: opts.featindex };
+  // The schema the file was read with (for csv: as given, or inferred from --label-column).
+  return { format: file.format, fields: file.fields, schema: file.schema ?? opts.schema, featindex: opts.featindex };
 }

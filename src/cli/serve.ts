@@ -1,10 +1,11 @@
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
-import { openData, type Format } from "../data/index.js";
+import { openData, type Format, type ReadOptions } from "../data/index.js";
 import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
 import { Predictor, exportModel, type InputSpec } from "../serve/model-file.js";
 import { restoreModel } from "../train/restore.js";
 import { str, UsageError, type Command, type ParsedArgs } from "./args.js";
+import { READ_OPTIONS, readOptionsOf } from "./read-options.js";
 
 const INPUT_OPTIONS = [
   { name: "model", type: "string" as const, help: "model file (model.sparsectr, from train --out or export)" },
@@ -12,7 +13,7 @@ const INPUT_OPTIONS = [
   { name: "format", type: "string" as const, help: "override the model's input format" },
   { name: "schema", type: "string" as const, help: "override the csv schema" },
   { name: "featindex", type: "string" as const, help: "override the libsvm featindex" },
-  { name: "skip-bad-rows", type: "boolean" as const, help: "skip and count malformed rows instead of stopping" },
+  ...READ_OPTIONS.filter((o) => o.name === "skip-bad-rows" || o.name === "max-bad-rows"),
 ];
 
 async function open(a: ParsedArgs): Promise<{ p: Predictor; file: Awaited<ReturnType<typeof openData>> }> {
@@ -21,11 +22,12 @@ async function open(a: ParsedArgs): Promise<{ p: Predictor; file: Awaited<Return
   if (!modelPath) throw new UsageError("--model FILE is required");
   if (!data) throw new UsageError("--data FILE is required");
   const p = Predictor.load(modelPath);
+  const ro = readOptionsOf(a);
   const file = await openData(data, {
-    format: (str(a, "format") ?? p.input.format) as Format,
-    schema: str(a, "schema") ?? (p.input.schema as string | undefined),
-    featindex: str(a, "featindex") ?? p.input.featindex,
-    skipBadRows: a.values["skip-bad-rows"] === true,
+    format: (ro.format ?? p.input.format) as Format,
+    schema: ro.schema ?? (p.input.schema as ReadOptions["schema"]),
+    featindex: ro.featindex ?? p.input.featindex,
+    skipBadRows: ro.skipBadRows, maxBadRows: ro.maxBadRows,
     batchSize: 4096,
   });
   if (file.fields.join(",") !== p.input.fields.join(",")) {

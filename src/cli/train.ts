@@ -1,50 +1,73 @@
+/**
+ * `sparsectr train`: a click log (one or more files) in, a trained model out.
+ * By default the last 10% of the training rows are validation rows: the run
+ * is evaluated on them during training, stops when they stop improving and
+ * keeps its best state; batch size, passes, admission and regularisation
+ * follow the schedule of src/train/schedule.ts for the file's size.
+ */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
-import { openData, holdoutSplit, type Format, type Holdout } from "../data/index.js";
+import { openData, holdoutSplit, type DataFile, type ReadOptions } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
-import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams } from "../optim/hyper.js";
+import { POOLINGS, type Pooling } from "../nn/bag.js";
+import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams, type OptimizerName } from "../optim/hyper.js";
 import { configureDense } from "../kernels/dense.js";
-import { buildModel, bytesPerFeature, evaluateModel, trainModel, type Progress, type TrainControl } from "../train/trainer.js";
-import { dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
+import { buildModel, bytesPerFeature, type CtrModel } from "../train/model.js";
+import { evaluateModel, trainModel, type Progress, type TrainControl, type RowSource } from "../train/trainer.js";
+import { dataChange, dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
+import { EarlyStopping, MONITORS, type Monitor } from "../train/validation.js";
+import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule } from "../train/schedule.js";
+import { ShuffledRows, rowBytes } from "../train/shuffle.js";
+import { collectLogits, fitCalibration } from "../train/calibration.js";
 import { lockDir } from "../io/lock.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { exportModel } from "../serve/model-file.js";
 import { inputSpec } from "./serve-io.js";
-import { num, str, UsageError, type Command, type ParsedArgs } from "./args.js";
+import { list, num, str, UsageError, type Command, type ParsedArgs } from "./args.js";
+import { READ_OPTIONS, readOptionsOf } from "./read-options.js";
 
 const HYPER: [string, keyof Hyperparams][] = [
   ["lr", "lr"], ["beta1", "beta1"], ["beta2", "beta2"], ["epsilon", "epsilon"], ["momentum", "momentum"],
   ["l1", "l1"], ["l21", "l21"], ["l2", "l2"], ["initial-accumulator", "initialAccumulator"],
 ];
 
-/** `sparsectr train`: one streaming pass (or more) over a click log, then evaluation. */
+/** Rows held in memory for shuffled passes at most (about 1 GiB of Criteo rows). */
+const MAX_SHUFFLE_BYTES = 2 ** 30;
+
 export const train: Command = {
   name: "train",
-  summary: "train a CTR model with a sparse-group-lasso optimizer and evaluate it",
-  usage: "train --train FILE [--test FILE | --holdout F | --holdout-rows N | --holdout-last-day] [--model dcn] [--optimizer group-adam] [--l21 X] [options]",
+  summary: "train a CTR model with a sparse-group-lasso optimizer, stopping on validation rows, and evaluate it",
+  usage: "train --train FILE [--train FILE2 ...] [--test FILE | --holdout F | --holdout-rows N | --holdout-last-day] [--model dcn] [--optimizer group-adam] [options]",
   options: [
-    { name: "train", type: "string", help: "training file (criteo, avazu, libsvm or csv; plain or gzip)" },
-    { name: "test", type: "string", help: "test file in the same format" },
-    { name: "holdout", type: "string", help: "test on the last fraction of the training file (Criteo's 1/7: 0.142857)" },
-    { name: "holdout-rows", type: "string", help: "test on the last N rows of the training file" },
-    { name: "holdout-last-day", type: "boolean", help: "Avazu: test on the last day of the training file" },
-    { name: "format", type: "string", help: "criteo, avazu, libsvm or csv (detected when unambiguous)" },
-    { name: "schema", type: "string", help: "schema JSON for csv files" },
-    { name: "featindex", type: "string", help: "libsvm feature dictionary" },
-    { name: "skip-bad-rows", type: "boolean", help: "skip and count malformed rows instead of stopping" },
+    { name: "train", type: "string", multiple: true, help: "training file (criteo, avazu, libsvm or csv; plain or gzip); repeat it for several files, read in order" },
+    { name: "test", type: "string", multiple: true, help: "test file(s) in the same format" },
+    { name: "holdout", type: "string", help: "test on the last fraction of the training rows (Criteo's 1/7: 0.142857)" },
+    { name: "holdout-rows", type: "string", help: "test on the last N rows of the training rows" },
+    { name: "holdout-last-day", type: "boolean", help: "Avazu: test on the last day of the training rows" },
+    { name: "validation", type: "string", multiple: true, help: "validation file(s) to stop on (default: the last --val-fraction of the training rows)" },
+    { name: "val-fraction", type: "string", help: "validation rows taken from the end of the training rows; 0: no validation, one pass", default: "0.1" },
+    { name: "eval-every", type: "string", help: "training rows between evaluations within a pass", default: "a quarter of a pass on files of 1M rows or more, else once a pass" },
+    { name: "monitor", type: "string", help: `metric that picks the best state: ${MONITORS.join(" or ")}`, default: "auc" },
+    { name: "patience", type: "string", help: "evaluations without improvement before stopping", default: "2" },
+    { name: "calibrate", type: "string", help: "on: fit Platt scaling (a scale and bias of the logits) on the validation rows at the end, which leaves AUC as it is and corrects over-confident probabilities; off: none", default: "on with validation rows" },
+    ...READ_OPTIONS,
     { name: "model", type: "string", help: `model: ${MODEL_NAMES.join(", ")}`, default: "dcn" },
     { name: "embedding", type: "string", help: "embedding size (default the model's preset)" },
     { name: "hidden", type: "string", help: "hidden layer sizes, comma-separated (default the preset's)" },
     { name: "dropout", type: "string", help: "dropout rate after hidden layers (default the preset's)" },
     { name: "cross-layers", type: "string", help: "DCN cross layers (default 2)" },
     { name: "optimizer", type: "string", help: `optimizer of the embeddings: ${OPTIMIZER_NAMES.join(", ")}`, default: "group-adam" },
-    ...HYPER.map(([o]) => ({ name: o, type: "string" as const, help: `hyperparameter ${o} (default the optimizer's)` })),
+    ...HYPER.map(([o]) => ({ name: o, type: "string" as const, help: o === "l21" ? "the paper's group lasso strength per step (instead of --sparsity)" : `hyperparameter ${o} (default the optimizer's)` })),
+    { name: "sparsity", type: "string", help: "group lasso strength per training row, for the group-* optimizers: l21 = sparsity / batch, so that its effect does not change with the batch size", default: String(DEFAULT_SPARSITY) },
     { name: "l21-norm", type: "string", help: "raw, scaled or eq10", default: "raw" },
     { name: "row-step", type: "string", help: "global or per-row bias correction of lazy rows", default: "global" },
     { name: "dense", type: "string", help: "dense layers: plain (the paper) or group (rows of units regularised too)", default: "plain" },
-    { name: "epochs", type: "string", help: "passes over the training rows", default: "1" },
-    { name: "batch", type: "string", help: "rows per step", default: "512" },
+    { name: "min-count", type: "string", help: "sightings in the training rows before a feature gets its own row; rarer and unseen features use their field's OOV row", default: "the schedule's" },
+    { name: "pooling", type: "string", help: `how several features of one field (multi-valued fields, feature values) combine: ${POOLINGS.join(" or ")}`, default: "mean" },
+    { name: "epochs", type: "string", help: "most passes over the training rows (validation stops sooner)", default: "the schedule's: 20 under 1M rows, else 1" },
+    { name: "batch", type: "string", help: "rows per step", default: "the schedule's, by the number of training rows" },
+    { name: "shuffle", type: "string", help: "on: each pass visits the rows (held in memory) in a new order; off: file order", default: "the schedule's: on for several passes" },
     { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
     { name: "shards", type: "string", help: "split each embedding table over this many WebAssembly memories (4 GiB each; the paper's Criteo table needs 2)", default: "1" },
     { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread and split large matrix products between two (the same model bit for bit)", default: "2 when the machine has 2+ cores" },
@@ -64,16 +87,30 @@ export const train: Command = {
   },
 };
 
-function hyperOf(a: ParsedArgs): Hyperparams {
-  const h: Record<string, unknown> = {};
-  for (const [o, k] of HYPER) if (a.values[o] !== undefined) h[k] = num(a, o, 0);
-  h.l21Norm = str(a, "l21-norm", "raw");
-  h.rowStep = str(a, "row-step", "global");
-  return h as Hyperparams;
+function hyperOf(a: ParsedArgs, optimizer: OptimizerName, batch: number): Hyperparams {
+  const h: Hyperparams = { l21Norm: str(a, "l21-norm", "raw") as Hyperparams["l21Norm"], rowStep: str(a, "row-step", "global") as Hyperparams["rowStep"] };
+  for (const [o, k] of HYPER) if (a.values[o] !== undefined) (h as Record<string, unknown>)[k] = num(a, o, 0);
+  if (a.values.l21 !== undefined && a.values.sparsity !== undefined) throw new UsageError("give --sparsity or --l21, not both");
+  const sparsity = num(a, "sparsity", DEFAULT_SPARSITY);
+  if (!(sparsity >= 0)) throw new UsageError(`--sparsity ${sparsity}: give a number >= 0`);
+  if (h.l21 === undefined && optimizer.startsWith("group-")) h.l21 = sparsity / batch;
+  else if (a.values.sparsity !== undefined && !optimizer.startsWith("group-")) throw new UsageError(`--sparsity needs a group-* optimizer (${optimizer} has no group lasso)`);
+  return h;
 }
 
 /** Options a resumed run may set anew; every other one comes from the checkpoint. */
 const RESUME_OPTIONS = new Set(["resume", "json", "threads"]);
+
+/** Row ranges of the data a run reads. */
+interface Plan {
+  train: { start?: number; end?: number };
+  /** Validation rows taken from the training files (with no --validation files). */
+  val?: { start: number; end: number };
+  /** Test rows taken from the training files (a holdout). */
+  test?: { start: number; end: number };
+  /** Training rows. */
+  rows: number;
+}
 
 async function runTrain(given: ParsedArgs): Promise<number> {
   if (given.positional.length) throw new UsageError(`unexpected argument "${given.positional[0]}"`);
@@ -84,21 +121,25 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     const extra = Object.keys(given.values).filter((k) => !RESUME_OPTIONS.has(k));
     if (extra.length) throw new UsageError(`--resume takes the run's options from its checkpoint: drop ${extra.map((k) => "--" + k).join(", ")}`);
     ckpt = readCheckpoint(resumeDir);
-    const values: Record<string, string | true> = { ...ckpt.meta.args, out: resumeDir };
+    const values: Record<string, string | true | string[]> = { ...ckpt.meta.args, out: resumeDir };
     for (const k of ["json", "threads"]) {
       delete values[k];
       if (given.values[k] !== undefined) values[k] = given.values[k];
     }
     a = { values, positional: [] };
   }
-  const trainPath = str(a, "train");
-  if (!trainPath) throw new UsageError("--train FILE is required");
+  const trainPaths = list(a, "train");
+  if (!trainPaths.length) throw new UsageError("--train FILE is required");
   const model = str(a, "model", "dcn")!;
   if (!isModelName(model)) throw new UsageError(`--model ${model}: use one of ${MODEL_NAMES.join(", ")}`);
   const optimizer = str(a, "optimizer", "group-adam")!;
   if (!isOptimizerName(optimizer)) throw new UsageError(`--optimizer ${optimizer}: use one of ${OPTIMIZER_NAMES.join(", ")}`);
   const dense = str(a, "dense", "plain");
   if (dense !== "plain" && dense !== "group") throw new UsageError(`--dense ${dense}: use plain or group`);
+  const pooling = str(a, "pooling", "mean") as Pooling;
+  if (!POOLINGS.includes(pooling)) throw new UsageError(`--pooling ${pooling}: use ${POOLINGS.join(" or ")}`);
+  const monitor = str(a, "monitor", "auc") as Monitor;
+  if (!MONITORS.includes(monitor)) throw new UsageError(`--monitor ${monitor}: use ${MONITORS.join(" or ")}`);
   const threads = a.values.threads === undefined ? Math.min(2, availableParallelism()) : num(a, "threads", 2, true);
   if (threads < 1 || threads > 2) throw new UsageError(`--threads ${threads}: use 1 or 2`);
   const fma = a.values.fma === true;
@@ -107,9 +148,13 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   } catch (e) {
     throw new UsageError(`--fma: ${(e as Error).message}`);
   }
-  const batch = num(a, "batch", 512, true), epochs = num(a, "epochs", 1, true), seed = num(a, "seed", 0, true);
+  const seed = num(a, "seed", 0, true);
   const holdouts = ["test", "holdout", "holdout-rows", "holdout-last-day"].filter((k) => a.values[k] !== undefined);
   if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
+  const valFraction = num(a, "val-fraction", 0.1);
+  if (!(valFraction >= 0 && valFraction < 1)) throw new UsageError(`--val-fraction ${valFraction}: give a fraction in [0, 1)`);
+  const valPaths = list(a, "validation");
+  if (valPaths.length && a.values["val-fraction"] !== undefined) throw new UsageError("give --validation FILE or --val-fraction, not both");
   const modelConfig: Record<string, unknown> = {};
   if (a.values.embedding !== undefined) modelConfig.embedding = num(a, "embedding", 0, true);
   if (a.values.dropout !== undefined) modelConfig.dropout = num(a, "dropout", 0);
@@ -119,28 +164,48 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     modelConfig.hidden = hidden.split(",").map((x) => Number(x));
     if ((modelConfig.hidden as number[]).some((x) => !Number.isSafeInteger(x) || x < 1)) throw new UsageError(`--hidden ${hidden}: give positive integers separated by commas`);
   }
-  const readOpts = {
-    format: str(a, "format") as Format | undefined, schema: str(a, "schema"), featindex: str(a, "featindex"),
-    skipBadRows: a.values["skip-bad-rows"] === true, batchSize: batch,
-    prefetch: threads > 1,
-  };
   const json = a.values.json === true;
-  const trainFile = await openData(trainPath, readOpts);
-  let trainRange: { start?: number; end?: number } = {}, testRange: { start?: number; end?: number } = {};
-  let testFile = trainFile, hasTest = true;
-  const testPath = str(a, "test");
-  if (testPath) testFile = await openData(testPath, readOpts);
-  else {
-    let h: Holdout | undefined;
-    if (a.values.holdout !== undefined) h = { lastFraction: num(a, "holdout", 0) };
-    else if (a.values["holdout-rows"] !== undefined) h = { lastRows: num(a, "holdout-rows", 0, true) };
-    else if (a.values["holdout-last-day"]) h = { lastDay: true };
-    if (h) {
-      const s = await holdoutSplit(trainFile, h);
-      trainRange = s.train;
-      testRange = s.test;
-    } else hasTest = false;
+  const tty = !json && process.stderr.isTTY;
+  // Every bad row is reported once, as it is met (later passes meet it again).
+  const reported = new Set<string>();
+  const readOpts = readOptionsOf(a, (e) => {
+    const at = `${e.file}:${e.line}`;
+    if (json || reported.has(at)) return;
+    reported.add(at);
+    if (reported.size <= 10) process.stderr.write(`${tty ? "\r" : ""}skipped a bad row: ${e.message}\n`);
+    else if (reported.size === 11) process.stderr.write("skipping more bad rows (counted in the report)\n");
+  });
+
+  // One counting pass places the validation and test rows and sizes the schedule.
+  const probe = await openData(trainPaths, readOpts);
+  const plan = await planRows(probe, a, valPaths.length ? 0 : valFraction);
+  const validated = valPaths.length > 0 || plan.val !== undefined;
+  const sched: Schedule = { ...(validated ? defaultSchedule(plan.rows) : unvalidatedSchedule(plan.rows)) };
+  if (a.values.batch !== undefined) sched.batch = num(a, "batch", 0, true);
+  if (a.values.epochs !== undefined) sched.epochs = num(a, "epochs", 0, true);
+  if (a.values["min-count"] !== undefined) sched.minCount = num(a, "min-count", 0, true);
+  if (a.values["eval-every"] !== undefined) sched.evalEvery = num(a, "eval-every", 0, true);
+  if (a.values.patience !== undefined) sched.patience = num(a, "patience", 0, true);
+  const shuffleOpt = str(a, "shuffle");
+  if (shuffleOpt !== undefined && shuffleOpt !== "on" && shuffleOpt !== "off") throw new UsageError(`--shuffle ${shuffleOpt}: use on or off`);
+  if (shuffleOpt !== undefined) sched.shuffle = shuffleOpt === "on";
+  for (const [k, v] of [["batch", sched.batch], ["epochs", sched.epochs], ["min-count", sched.minCount], ["patience", sched.patience]] as const) {
+    if (v < 1) throw new UsageError(`--${k} ${v}: give a positive integer`);
   }
+  if (sched.evalEvery !== undefined && sched.evalEvery < 1) throw new UsageError(`--eval-every ${sched.evalEvery}: give a positive number of rows`);
+  const batch = sched.batch;
+  const shuffleBytes = plan.rows * rowBytes(probe.fields.length);
+  if (sched.shuffle && shuffleOpt === undefined && shuffleBytes > MAX_SHUFFLE_BYTES) sched.shuffle = false;
+
+  const trainFile = await openData(trainPaths, { ...readOpts, batchSize: batch, prefetch: threads > 1 });
+  const evalOpts = { ...readOpts, batchSize: 4096 };
+  const testPaths = list(a, "test");
+  const testFile: DataFile | undefined = testPaths.length ? await openData(testPaths, evalOpts) : plan.test ? await openData(trainPaths, evalOpts) : undefined;
+  const valFile: DataFile | undefined = valPaths.length ? await openData(valPaths, evalOpts) : plan.val ? await openData(trainPaths, evalOpts) : undefined;
+  for (const f of [testFile, valFile]) {
+    if (f && f.fields.join("\u0000") !== trainFile.fields.join("\u0000")) throw new Error(`${f.path}: its fields are not those of ${trainFile.path}`);
+  }
+
   const out = str(a, "out");
   const everyRows = a.values["checkpoint-every"] !== undefined ? num(a, "checkpoint-every", 0, true) : undefined;
   const everySecs = num(a, "checkpoint-secs", 60);
@@ -152,15 +217,14 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     removeStaleTemporaries(out);
     if (!ckpt && hasCheckpoint(out)) throw new UsageError(`${out} holds a checkpoint of another run: continue it with --resume ${out}, or choose another --out`);
   }
-  const identity = dataIdentity(trainPath);
+  const identity = trainPaths.map(dataIdentity);
   if (ckpt) {
-    const was = ckpt.meta.data;
-    if (was.size !== identity.size || was.mtimeMs !== identity.mtimeMs) {
-      throw new Error(`${trainPath} changed since the checkpoint (size ${was.size} -> ${identity.size}, modified ${new Date(was.mtimeMs).toISOString()} -> ${new Date(identity.mtimeMs).toISOString()}): a resumed run needs the same data`);
-    }
+    const change = dataChange(ckpt.meta.data, identity);
+    if (change) throw new Error(`${change}: a resumed run needs the same data`);
   }
   const m = ckpt ? ckpt.model : buildModel(trainFile.fields.length, {
-    model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a), dense, batch, epochs, seed, shards: num(a, "shards", 1, true),
+    model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a, optimizer, batch), dense, batch, epochs: sched.epochs, seed,
+    shards: num(a, "shards", 1, true), minCount: sched.minCount, pooling,
   });
   let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", 0, true) : undefined;
   const maxMemory = a.values["max-memory"] !== undefined ? parseBytes(str(a, "max-memory")!) : undefined;
@@ -172,6 +236,16 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     maxFeatures = Math.min(maxFeatures ?? Infinity, fromMemory);
   }
   if (a.values.evict && maxFeatures === undefined) throw new UsageError("--evict needs --max-features or --max-memory");
+
+  const source: DataFile | RowSource = sched.shuffle ? await ShuffledRows.load(trainFile, plan.train, batch, seed) : trainFile;
+  const stopper = valFile ? new EarlyStopping(m, { file: valFile, range: valPaths.length ? undefined : plan.val }, {
+    monitor, patience: sched.patience,
+    onEvaluation: (p, best) => {
+      if (!json) process.stderr.write(`${tty ? "\r" : ""}pass ${p.epoch}, ${p.rows} rows: validation AUC ${p.auc.toFixed(4)}, log loss ${p.logloss.toFixed(4)}, live features ${p.liveFeatures}/${p.features}${best ? " (best)" : ""}\n`);
+    },
+  }) : undefined;
+  if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
+
   let evictions = 0, evicted = 0;
   const recorded = Object.fromEntries(Object.entries(a.values).filter(([k]) => !RESUME_OPTIONS.has(k) && k !== "out"));
   const control: TrainControl = {
@@ -182,10 +256,14 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     onEvict: (e) => { evictions++; evicted += e.evicted; },
     checkpointEveryRows: everyRows,
     checkpointEverySeconds: everySecs > 0 ? everySecs : undefined,
-    checkpoint: out ? (position) => writeCheckpoint(out, m, {
-      settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
-      position, args: recorded, data: identity,
-    }) : undefined,
+    checkpoint: out ? (position) => {
+      const v = stopper?.record();
+      writeCheckpoint(out, m, {
+        settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
+        position, args: recorded, data: identity, validation: v?.record,
+      }, v?.copy);
+    } : undefined,
+    ...(stopper ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };
   // Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; a second one kills.
   let stop = false;
@@ -195,20 +273,16 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
-  // The number of training rows is known after a holdout split's counting pass.
-  const knownRows = trainRange.end !== undefined ? trainRange.end - (trainRange.start ?? 0) : 0;
-  const tty = !json && process.stderr.isTTY;
   let last = 0;
   const progress = (p: Progress): void => {
     if (!tty || p.seconds - last < 0.5) return;
     last = p.seconds;
     const rate = p.rows / p.seconds;
-    const eta = knownRows ? `  ETA ${Math.max(0, Math.round((knownRows * epochs - p.rows) / rate))} s` : "";
-    process.stderr.write(`\r${p.rows} rows  ${Math.round(rate)} rows/s  loss ${p.loss.toFixed(4)}  live features ${p.liveFeatures}/${p.features}${eta}   `);
+    process.stderr.write(`\r${p.rows} rows  ${Math.round(rate)} rows/s  loss ${p.loss.toFixed(4)}  live features ${p.liveFeatures}/${p.features}   `);
   };
   let r;
   try {
-    r = await trainModel(m, trainFile, trainRange, progress, control);
+    r = await trainModel(m, source, plan.train, progress, control);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -218,35 +292,84 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     process.stderr.write(`stopped after ${r.position.rows} rows; the checkpoint in ${out} continues it: sparsectr train --resume ${out}\n`);
     return 130;
   }
-  const ev = hasTest ? await evaluateModel(m, testFile, testRange) : undefined;
-  const skipped = trainFile.stats.skipped;
+  const calibrate = str(a, "calibrate", "on");
+  if (calibrate !== "on" && calibrate !== "off") throw new UsageError(`--calibrate ${calibrate}: use on or off`);
+  if (valFile && calibrate === "on") {
+    const { z, y } = await collectLogits((b, o) => m.logits(b, o), valFile, valPaths.length ? undefined : plan.val);
+    m.calibration = fitCalibration(z, y);
+  }
+  const ev = testFile ? await evaluateModel(m, testFile, testPaths.length ? undefined : plan.test) : undefined;
+  const best = stopper?.best;
   const report = {
-    model, optimizer, threads, fma, rows: r.position.rows, seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
+    model, optimizer, threads, fma, rows: plan.rows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
+    batch, minCount: m.settings.minCount, shuffle: sched.shuffle,
+    seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
     resumed: ckpt !== undefined, skippedBatches: r.position.skippedBatches,
+    bestEpoch: best?.epoch ?? null, bestRows: best?.rows ?? null,
+    validationAuc: best?.auc ?? null, validationLogloss: best?.logloss ?? null, earlyStopped: r.earlyStopped, calibration: m.calibration,
+    validationRows: valFile ? (plan.val ? plan.val.end - plan.val.start : null) : 0,
+    curve: stopper?.curve ?? [],
     bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null, memoryBytes: m.memoryBytes,
     maxFeatures: maxFeatures ?? null, evictions, evictedFeatures: evicted,
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
-    featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures,
-    modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: skipped,
+    featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
+    admittedFeatures: m.admission?.admitted ?? m.features, oovRouted: m.admission?.routed ?? 0,
+    modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: trainFile.stats.skipped,
   };
-  if (out) {
-    m.tables.forEach((t, k) => writeFileAtomic(join(out, `table${k}.state`), t.save()));
-    m.dense.forEach((d, i) => writeFileAtomic(join(out, `dense${i}.state`), d.save()));
-    writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, input: inputSpec(trainFile, readOpts), params: m.params.map((p) => p.name), report }, null, 2)));
-    exportModel(m, inputSpec(trainFile, readOpts), join(out, "model.sparsectr"));
-  }
+  if (out) writeOutputs(out, m, trainFile, readOpts, report);
   if (json) process.stdout.write(JSON.stringify(report) + "\n");
-  else {
-    const lines = [
-      `trained ${model} with ${optimizer} on ${r.rows} rows in ${r.seconds.toFixed(1)} s (${report.rowsPerSec} rows/s), train log loss ${r.loss.toFixed(4)}`,
-      ev ? `test: AUC ${ev.auc.toFixed(4)}, log loss ${ev.logloss.toFixed(4)} on ${ev.rows} rows` : "no test data (give --test or a --holdout)",
-      `features: ${m.liveFeatures} live of ${m.features} (feature rate ${m.featureRate.toFixed(4)}), model ${report.modelBytes} bytes`,
-      `model sha256 ${report.modelSha256}`,
-    ];
-    if (skipped) lines.push(`skipped ${skipped} malformed rows, the first: ${trainFile.stats.firstBad.map((e) => e.message).join("; ")}`);
-    process.stdout.write(lines.join("\n") + "\n");
-  }
+  else process.stdout.write(summary(report, m, r, ev, trainFile) + "\n");
   return 0;
+}
+
+/** Where the training, validation and test rows of the training files are (one counting pass). */
+async function planRows(file: DataFile, a: ParsedArgs, valFraction: number): Promise<Plan> {
+  let test: { start: number; end: number } | undefined, total: number;
+  if (a.values["holdout-last-day"]) {
+    const s = await holdoutSplit(file, { lastDay: true });
+    test = s.test;
+    total = s.total;
+  } else {
+    total = (await holdoutSplit(file, { lastRows: 1 }).catch(() => undefined))?.total ?? 1;
+    if (a.values.holdout !== undefined) {
+      const f = num(a, "holdout", 0);
+      if (!(f > 0 && f < 1)) throw new UsageError(`--holdout ${f}: give a fraction in (0, 1)`);
+      test = { start: total - Math.round(total * f), end: total };
+    } else if (a.values["holdout-rows"] !== undefined) {
+      const n = num(a, "holdout-rows", 0, true);
+      if (n < 1 || n >= total) throw new UsageError(`--holdout-rows ${n}: give an integer in [1, ${total - 1}] for ${total} rows`);
+      test = { start: total - n, end: total };
+    }
+  }
+  const end = test ? test.start : total;
+  if (valFraction === 0) return { train: test ? { start: 0, end } : {}, test, rows: end };
+  const v = Math.round(end * valFraction);
+  if (v < 1 || end - v < 1) throw new Error(`${file.path}: ${end} training rows are too few to keep ${valFraction} of them for validation (--val-fraction 0 turns validation off)`);
+  return { train: { start: 0, end: end - v }, val: { start: end - v, end }, test, rows: end - v };
+}
+
+/** The folder of a finished run: the serving model, every state, the settings and report. */
+function writeOutputs(out: string, m: CtrModel, trainFile: DataFile, readOpts: ReadOptions, report: Record<string, unknown>): void {
+  m.tables.forEach((t, k) => writeFileAtomic(join(out, `table${k}.state`), t.save()));
+  m.dense.forEach((d, i) => writeFileAtomic(join(out, `dense${i}.state`), d.save()));
+  if (m.admission) writeFileAtomic(join(out, "admission.state"), m.admission.save());
+  const input = inputSpec(trainFile, readOpts);
+  writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, input, params: m.params.map((p) => p.name), calibration: m.calibration, report }, null, 2)));
+  exportModel(m, input, join(out, "model.sparsectr"));
+}
+
+function summary(report: Record<string, unknown> & { rowsPerSec: number; modelBytes: number; modelSha256: string }, m: CtrModel,
+  r: { rows: number; seconds: number; loss: number }, ev: { auc: number; logloss: number; rows: number } | undefined, trainFile: DataFile): string {
+  const lines = [
+    `trained ${report.model} with ${report.optimizer} on ${report.rows} rows (${report.epochs} passes, batch ${report.batch}) in ${r.seconds.toFixed(1)} s (${report.rowsPerSec} rows/s), train log loss ${r.loss.toFixed(4)}`,
+  ];
+  if (report.bestEpoch !== null) lines.push(`best validation AUC ${(report.validationAuc as number).toFixed(4)}, log loss ${(report.validationLogloss as number).toFixed(4)} in pass ${report.bestEpoch} after ${report.bestRows} rows${report.earlyStopped ? " (stopped early)" : ""}; the model is that state`);
+  lines.push(ev ? `test: AUC ${ev.auc.toFixed(4)}, log loss ${ev.logloss.toFixed(4)} on ${ev.rows} rows` : "no test data (give --test or a --holdout)");
+  lines.push(`features: ${m.liveFeatures} live of ${m.features} (feature rate ${m.featureRate.toFixed(4)}), model ${report.modelBytes} bytes`);
+  lines.push(`model sha256 ${report.modelSha256}`);
+  const skipped = trainFile.stats.skipped;
+  if (skipped) lines.push(`skipped ${skipped} malformed rows, the first: ${trainFile.stats.firstBad.map((e) => e.message).join("; ")}`);
+  return lines.join("\n");
 }
 
 /** "1000", "64K", "1.5G" (powers of 1024) as bytes. */

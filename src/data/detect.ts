@@ -1,3 +1,4 @@
+// Format detection from a file's first line.
 import { fileChunks } from "./source.js";
 import { AVAZU_HEADER } from "./formats/avazu.js";
 
@@ -19,11 +20,24 @@ export async function firstLine(path: string): Promise<string> {
   return acc.toString("utf8").replace(/\r$/, "");
 }
 
+/** A libsvm/libfm row: a label (0/1, -1/+1, optionally with ".0") and index:value tokens. */
+export const LIBSVM_ROW = /^(?:[+-]?1|0)(?:\.0+)?(?:[ \t]+\d+:[^ \t]+)+[ \t]*$/;
+
+/**
+ * Whether a line is an Avazu data row (a headerless Avazu file): 24
+ * comma-separated columns, the second 0/1, the third 8 digits (YYMMDDHH).
+ */
+export function isAvazuRow(line: string): boolean {
+  const cols = line.split(",");
+  return cols.length === 24 && (cols[1] === "0" || cols[1] === "1") && /^\d{8}$/.test(cols[2]);
+}
+
 /**
  * The format of a file from its first line, where that is unambiguous: Avazu's
  * exact header; 40 tab-separated columns with a 0/1 first column (Criteo);
- * `label idx:value ...` (libsvm). Anything else needs --format (and a schema
- * for csv).
+ * `label idx:value ...` with a 0/1 or -1/+1 label (libsvm, libfm); an Avazu
+ * row without the header (isAvazuRow). Anything else needs --format (and a
+ * schema, or a label column, for csv).
  */
 export async function detectFormat(path: string): Promise<Format> {
   const line = await firstLine(path);
@@ -31,6 +45,7 @@ export async function detectFormat(path: string): Promise<Format> {
   if (line === AVAZU_HEADER) return "avazu";
   const tabs = line.split("\t");
   if (tabs.length === 40 && (tabs[0] === "0" || tabs[0] === "1")) return "criteo";
-  if (/^[01]([ \t]+\d+:[^ \t]+)+[ \t]*$/.test(line)) return "libsvm";
-  throw new Error(`${path}: cannot detect the format from the first line ${JSON.stringify(line.slice(0, 60))}: pass a format (criteo, avazu, libsvm, or csv with a schema)`);
+  if (LIBSVM_ROW.test(line)) return "libsvm";
+  if (isAvazuRow(line)) return "avazu";
+  throw new Error(`${path}: cannot detect the format from the first line ${JSON.stringify(line.slice(0, 60))}: pass a format (criteo, avazu, libsvm, or csv with a schema or a label column)`);
 }

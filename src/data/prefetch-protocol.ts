@@ -1,17 +1,23 @@
+// The messages and shared counters between a prefetched pass and its reader thread.
 import type { MessagePort } from "node:worker_threads";
 import type { Batch } from "./batch.js";
 import type { ReadOptions, ReadStats } from "./reader.js";
 
 /** What the main thread sends the reader thread when it starts. */
 export interface PrefetchStart {
-  path: string;
+  /** The files, read in order as one (DataFile.paths). */
+  paths: string[];
   options: Omit<ReadOptions, "prefetch">;
   range: { start?: number; end?: number };
 }
 
-/** Messages from the reader thread, in order: batches, then one end or error. */
+/**
+ * Messages from the reader thread, in order: batches and skipped rows (with
+ * skipBadRows, each as it is skipped), then one end or error.
+ */
 export type PrefetchMessage =
   | { kind: "batch"; batch: Batch }
+  | { kind: "skip"; error: DataErrorFields }
   | { kind: "end"; stats: Omit<ReadStats, "firstBad"> & { firstBad: DataErrorFields[] } }
   | { kind: "error"; error: SerializedError };
 
@@ -49,9 +55,10 @@ export interface AtomicsWaitAsync {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
-/** The buffers of a batch, handed to the other thread without copying. */
+/** The buffers of a batch (its bags' too), handed to the other thread without copying. */
 export function batchBuffers(b: Batch): ArrayBuffer[] {
   const set = new Set<ArrayBuffer>();
   for (const a of [b.labels, b.keys, b.numeric, b.lines]) set.add(a.buffer as ArrayBuffer);
+  if (b.bags) for (const a of [b.bags.offsets, b.bags.values]) set.add(a.buffer as ArrayBuffer);
   return [...set];
 }

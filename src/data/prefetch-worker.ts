@@ -1,3 +1,4 @@
+// The reader thread of a prefetched pass.
 import { workerData } from "node:worker_threads";
 import { openData } from "./reader.js";
 import { DataError } from "./errors.js";
@@ -8,9 +9,10 @@ import {
 /**
  * The reader thread of a prefetched pass: reads, parses and hashes the rows
  * exactly as the main thread would (the same `openData` code), and hands each
- * batch over by transferring its buffers. It runs at most `depth` batches
- * ahead of the consumer; waiting for credit, it naps and looks again, then
- * sleeps until notified (no spinning).
+ * batch over by transferring its buffers, and each skipped row's error as it
+ * is skipped. It runs at most `depth` batches ahead of the consumer (skipped
+ * rows' messages need no credit); waiting for credit, it naps and looks
+ * again, then sleeps until notified (no spinning).
  */
 const start = workerData as PrefetchWorkerData;
 const port = start.port, ctl = start.control;
@@ -66,7 +68,9 @@ function serialize(e: unknown): SerializedError {
 }
 
 try {
-  const file = await openData(start.path, start.options);
+  // Each skipped row is reported as it is skipped, in order with the batches.
+  const onSkip = (e: DataError): void => send({ kind: "skip", error: fields(e) });
+  const file = await openData(start.paths, { ...start.options, onSkip });
   const it = file.batches(start.range);
   for (;;) {
     await credit();

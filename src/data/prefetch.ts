@@ -1,6 +1,8 @@
+// A pass whose reading, parsing and hashing run on a second thread.
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { Batch } from "./batch.js";
 import { DataError } from "./errors.js";
+import { MAX_BAD_KEPT } from "./badrows.js";
 import type { DataFile, ReadOptions, ReadStats } from "./reader.js";
 import {
   CONTROL_WORDS, CREDITS, SENT, SLEEPING, type AtomicsWaitAsync, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
@@ -14,18 +16,20 @@ export const DEFAULT_PREFETCH_DEPTH = 8;
  * thread. The batches are the same bytes in the same order as a pass on the
  * calling thread (it runs the same reader), so a model trained from them is
  * bit-for-bit the same. The thread is stopped when the pass ends, fails, or
- * the consumer stops early (a `break` out of `for await`).
+ * the consumer stops early (a `break` out of `for await`). `options` must
+ * be cloneable (no onSkip: it is called here, on the consuming thread, for
+ * each row the reader thread reports skipped, in order with the batches).
  */
 export async function* prefetchPass(
-  file: DataFile, options: ReadOptions, range: { start?: number; end?: number }, depth: number,
+  file: DataFile, options: ReadOptions, range: { start?: number; end?: number }, depth: number, onSkip?: (e: DataError) => void,
 ): AsyncGenerator<Batch, ReadStats> {
-  const { prefetch: _ignored, ...rest } = options;
+  const { prefetch: _ignored, onSkip: _fn, ...rest } = options;
   // Batches come over a port the consumer reads synchronously (no event-loop
   // turn per batch while the trainer is busy); a shared counter of messages
   // sent lets it sleep, without spinning, only when none is waiting.
   const { port1, port2 } = new MessageChannel();
   const ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
-  const data: PrefetchWorkerData = { path: file.path, options: rest, range, depth, port: port2, control: ctl };
+  const data: PrefetchWorkerData = { paths: [...file.paths], options: rest, range, depth, port: port2, control: ctl };
   const worker = new Worker(new URL("./prefetch-worker.js", import.meta.url), { workerData: data, transferList: [port2] });
   let failure: Error | undefined, wake: (() => void) | undefined;
   const fail = (e: Error): void => { failure ??= e; wake?.(); };
@@ -70,7 +74,15 @@ export async function* prefetchPass(
         Object.assign(stats, m.stats, { firstBad: m.stats.firstBad.map(toDataError) });
         return stats;
       }
+      if (m.kind === "skip") {
+        const e = toDataError(m.error);
+        stats.skipped++;
+        if (stats.firstBad.length < MAX_BAD_KEPT) stats.firstBad.push(e);
+        onSkip?.(e);
+        continue;
+      }
       stats.rows += m.batch.rows;
+      stats.seen = m.batch.seen;
       giveBack();
       yield m.batch;
     }

@@ -1,30 +1,57 @@
-import { allocBatch, trimBatch, type Batch } from "./batch.js";
+// openData: opens one file or several read as one (format, fields, schema),
+// and gives passes over their rows, on this thread or a second one.
+import type { Batch } from "./batch.js";
+import { checkMaxBadRows, DEFAULT_MAX_BAD_ROWS, type MaxBadRows } from "./badrows.js";
 import { detectFormat, FORMATS, type Format } from "./detect.js";
-import { DataError, RowError } from "./errors.js";
-import { lineBlocks } from "./lines.js";
-import { fileChunks } from "./source.js";
+import { DataError } from "./errors.js";
+import { pass, type PassPlan } from "./pass.js";
+import { avazuHeader, firstRow, libsvmFieldCount, readHeader, sameColumns, sameFields } from "./probe.js";
 import { CriteoParser } from "./formats/criteo.js";
 import { AvazuParser } from "./formats/avazu.js";
-import { LibsvmParser, libsvmTokens } from "./formats/libsvm.js";
-import { loadFeatIndex } from "./formats/featindex.js";
+import { LibsvmParser } from "./formats/libsvm.js";
+import { loadFeatIndex, type FeatIndex } from "./formats/featindex.js";
 import { CsvParser } from "./formats/csv.js";
+import { inferSchema } from "./formats/infer.js";
 import { loadSchema, type Schema } from "./formats/schema.js";
 import type { RowParser } from "./formats/parser.js";
 import { DEFAULT_PREFETCH_DEPTH, prefetchPass } from "./prefetch.js";
 
 /** Options of `openData`. */
 export interface ReadOptions {
-  /** Force a format instead of detecting it (csv needs `schema`). */
+  /** Force a format instead of detecting it (csv needs `schema` or `labelColumn`). */
   format?: Format;
   /** Schema for csv: a JSON file path or an object (see formats/schema.ts). */
   schema?: string | Partial<Schema>;
+  /**
+   * A headerless csv of categorical columns without a schema: the 0-based
+   * column of the label. openData builds the schema from the first line of
+   * the (first) file: no header, tab-delimited when that line holds a tab and
+   * no comma, else comma-delimited, columns "c0", "c1", ..., the label
+   * "c<labelColumn>", every other column categorical (DataFile.schema).
+   * Not with `schema`, nor with a format other than csv.
+   */
+  labelColumn?: number;
   /** libsvm: the `field:value<TAB>index` dictionary giving each index its field. */
   featindex?: string;
   /** Rows per batch (default 512). */
   batchSize?: number;
-  /** Skip and count malformed rows instead of stopping at the first. */
+  /** Skip and count malformed rows instead of stopping at the first (up to `maxBadRows`). */
   skipBadRows?: boolean;
-  /** Only data rows with index in [start, end) (0-based, header excluded, bad rows counted). */
+  /**
+   * With skipBadRows, how many rows a pass may skip before it fails with a
+   * DataError: { count: N }, more than N rows fail it (as soon as the N+1st
+   * is met); { fraction: F }, more than F x the rows read (yielded + skipped
+   * within the range) fail it, checked as the pass goes once 1000 rows were
+   * read and at its end whatever the number. Default { fraction: 0.01 }.
+   * Only with skipBadRows.
+   */
+  maxBadRows?: MaxBadRows;
+  /**
+   * With skipBadRows, called with each skipped row's error as it is skipped,
+   * in file order, on the thread consuming the batches (also when prefetching).
+   */
+  onSkip?: (e: DataError) => void;
+  /** Only data rows with index in [start, end) (0-based over the files in order, headers excluded, bad rows counted). */
   range?: { start?: number; end?: number };
   /**
    * Read, parse and hash on a second thread, this many batches ahead (true:
@@ -33,170 +60,155 @@ export interface ReadOptions {
   prefetch?: boolean | number;
 }
 
-/** What a pass over a file met, complete once its batches are exhausted. */
+/** What a pass over the files met, complete once its batches are exhausted. */
 export interface ReadStats {
   /** Data rows yielded. */
   rows: number;
   /** Rows skipped as malformed (with skipBadRows). */
   skipped: number;
-  /** The first few skipped rows' errors. */
+  /** The first few skipped rows' errors (each names its file and line). */
   firstBad: DataError[];
-  /** Data rows seen (yielded + skipped), including those outside the range. */
+  /** Data rows seen (yielded + skipped), including those outside the range, over the files read so far. */
   seen: number;
 }
 
-/** An opened data file: its schema of fields, and passes over its rows. */
+/**
+ * Opened data: one file, or several read one after the other as one stream
+ * (the same format and fields); its schema of fields, and passes over its rows.
+ */
 export interface DataFile {
+  /** The first file (`paths[0]`). */
   path: string;
+  /** The files, in reading order; a batch's `part` indexes them. */
+  paths: readonly string[];
   format: Format;
   /** Key field names, in key order. */
   fields: readonly string[];
   /** Numeric (unbucketed) field names. */
   numeric: readonly string[];
-  /** Whether the first line is a header rather than a row. */
+  /** Whether the first file's first line is a header rather than a row. */
   header: boolean;
+  /** Whether each file's first line is a header (Avazu files may have it or not). */
+  headers: readonly boolean[];
+  /**
+   * csv: the schema the rows are read with (loaded from `schema`, or built
+   * for `labelColumn`): a model can record it to read new files the same way.
+   */
+  schema?: Schema;
   /**
    * One streaming pass over the rows, in file order, in batches: those of
    * `range` where given, else of the range the file was opened with (each of
-   * start and end on its own).
+   * start and end on its own). A batch holds rows of one file only.
    */
   batches(range?: { start?: number; end?: number }): AsyncGenerator<Batch, ReadStats>;
   /** Statistics of the last completed or running pass. */
   stats: ReadStats;
 }
 
-const MAX_BAD_KEPT = 10;
 /** Largest batch (keys, numeric values, labels and line numbers), 1 GiB. */
 const MAX_BATCH_BYTES = 2 ** 30;
-/** Most key fields a libsvm file without a featindex may have (its first row sets the count). */
-const MAX_LIBSVM_FIELDS = 4096;
 
 /**
- * The first line of a file, whole and split as a pass splits it (a header
- * may be far longer than detection's first 64 KiB, and quoted); null when
- * the file is empty.
+ * Opens a data file, or several files read in order as one (each must have
+ * the same format and fields: a file that does not is an error naming it):
+ * detects (or takes) the format, learns the fields, and builds the parsers.
  */
-async function firstRow(path: string, quoted: boolean): Promise<Buffer | null> {
-  for await (const blk of lineBlocks(fileChunks(path), quoted, path)) return Buffer.from(blk.buf.subarray(blk.starts[0], blk.ends[0]));
-  return null;
-}
-
-/**
- * The field count of a libsvm file without a featindex: the number of
- * index:value tokens of its first row, which must be a libsvm row (a garbage
- * first line would otherwise set a meaningless, possibly huge, count).
- */
-function libsvmFieldCount(path: string, line: string): number {
-  if (!/^[01]([ \t]+\d+:[^ \t]+)*[ \t]*$/.test(line)) {
-    throw new DataError(path, 1, undefined, `the first row sets the field count of a libsvm file without a featindex, and ${JSON.stringify(line.slice(0, 60))} is not a libsvm row ("label idx:1 idx:1 ...")`);
-  }
-  const n = libsvmTokens(line);
-  if (n > MAX_LIBSVM_FIELDS) throw new DataError(path, 1, undefined, `the first row has ${n} features, more than ${MAX_LIBSVM_FIELDS}: give a featindex`);
-  return n;
-}
-
-/** Opens a data file: detects (or takes) its format and builds its parser. */
-export async function openData(path: string, opts: ReadOptions = {}): Promise<DataFile> {
-  if (opts.format !== undefined && !FORMATS.includes(opts.format)) throw new Error(`unknown format "${String(opts.format)}": use ${FORMATS.join(", ")}`);
-  const format = opts.format ?? (opts.schema !== undefined ? "csv" : await detectFormat(path));
-  const batchSize = opts.batchSize ?? 512;
-  if (opts.prefetch !== undefined && typeof opts.prefetch !== "boolean" && !(Number.isSafeInteger(opts.prefetch) && opts.prefetch >= 0 && opts.prefetch <= 1024)) throw new RangeError(`prefetch ${String(opts.prefetch)} must be true, false or a depth in [0, 1024] batches`);
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1 << 20) throw new RangeError(`batch size ${batchSize} must be an integer in [1, 2^20]`);
-  const dict = format === "libsvm" && opts.featindex ? await loadFeatIndex(opts.featindex) : undefined;
-  const makeParser = async (): Promise<RowParser> => {
+export async function openData(paths: string | readonly string[], opts: ReadOptions = {}): Promise<DataFile> {
+  const list: readonly string[] = typeof paths === "string" ? [paths] : paths;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((p) => typeof p === "string")) throw new TypeError("openData needs a file path or a non-empty array of file paths");
+  const path = list[0];
+  const { batchSize, limit } = checkOptions(opts);
+  const format = opts.format ?? (opts.schema !== undefined || opts.labelColumn !== undefined ? "csv" : await detectAll(list));
+  if (opts.labelColumn !== undefined && format !== "csv") throw new Error(`${path}: labelColumn reads a csv file, not ${format}`);
+  const dict: FeatIndex | undefined = format === "libsvm" && opts.featindex ? await loadFeatIndex(opts.featindex) : undefined;
+  const schema = format === "csv" ? await csvSchema(list, opts) : undefined;
+  // Each file: its header, and a parser learning its fields to compare with the first's.
+  const headers: boolean[] = [];
+  let fieldCount = 0;
+  const makeParser = async (part: number): Promise<RowParser> => {
     if (format === "criteo") return new CriteoParser();
-    if (format === "avazu") return new AvazuParser();
-    if (format === "libsvm") {
-      if (dict) return new LibsvmParser(dict);
-      return new LibsvmParser(undefined, libsvmFieldCount(path, (await firstRow(path, false))?.toString("utf8") ?? ""));
-    }
-    if (opts.schema === undefined) throw new Error(`${path}: the csv format needs a schema`);
-    return new CsvParser(loadSchema(opts.schema as string | object));
+    if (format === "avazu") return new AvazuParser(headers[part]);
+    if (format === "libsvm") return new LibsvmParser(dict, dict ? undefined : fieldCount);
+    return new CsvParser(schema!);
   };
-  // A parser to learn the fields (it reads the header when there is one).
-  const probe = await makeParser();
-  if (probe.hasHeader) {
-    const b = await firstRow(path, probe.quoted);
-    if (b === null || b.length === 0) throw new DataError(path, 1, undefined, "the file is empty: a header is expected");
-    try {
-      probe.header(b, 0, b.length);
-    } catch (e) {
-      if (e instanceof RowError) throw new DataError(path, 1, e.column, e.reason);
-      throw e;
+  let probe: RowParser | undefined;
+  for (let part = 0; part < list.length; part++) {
+    const p = list[part];
+    if (format === "avazu") headers.push(await avazuHeader(p));
+    if (format === "libsvm" && !dict) {
+      const n = await libsvmFieldCount(p);
+      if (part > 0 && n !== fieldCount) throw new DataError(p, 1, undefined, `the first row has ${n} features, ${path}'s ${fieldCount}: the files read together must have the same fields (or give a featindex)`);
+      fieldCount = n;
     }
+    const parser = await makeParser(part);
+    if (format !== "avazu") headers.push(parser.hasHeader);
+    await readHeader(p, parser);
+    if (probe === undefined) probe = parser;
+    else sameFields(p, path, parser, probe);
+    if (part > 0 && schema && opts.labelColumn !== undefined) await sameColumns(p, path, schema.delimiter, schema.columns!.length);
   }
+  const { fields, numeric } = probe!;
   // A batch's arrays are allocated whole: refuse sizes that cannot be (e.g. a
   // schema of very many columns with a large batch size) before trying.
-  const batchBytes = batchSize * (8 * probe.fields.length + 4 * probe.numeric.length + 12);
+  const batchBytes = batchSize * (8 * fields.length + 4 * numeric.length + 12);
   if (batchBytes > MAX_BATCH_BYTES) {
-    throw new RangeError(`${path}: a batch of ${batchSize} rows of ${probe.fields.length} key and ${probe.numeric.length} numeric fields would take ${batchBytes} bytes (at most ${MAX_BATCH_BYTES}): use a smaller batch size`);
+    throw new RangeError(`${path}: a batch of ${batchSize} rows of ${fields.length} key and ${numeric.length} numeric fields would take ${batchBytes} bytes (at most ${MAX_BATCH_BYTES}): use a smaller batch size`);
   }
+  const plan: PassPlan = { makeParser, batchSize, skip: opts.skipBadRows ?? false, limit, onSkip: opts.onSkip };
   const file: DataFile = {
-    path, format, fields: probe.fields, numeric: probe.numeric, header: probe.hasHeader,
+    path, paths: [...list], format, fields, numeric, header: headers[0], headers, schema,
     stats: { rows: 0, skipped: 0, firstBad: [], seen: 0 },
     batches: (range) => {
       // A pass's own range overrides the file's, field by field.
       const r = { start: range?.start ?? opts.range?.start, end: range?.end ?? opts.range?.end };
       const depth = opts.prefetch === true ? DEFAULT_PREFETCH_DEPTH : Number(opts.prefetch ?? 0);
-      return depth > 0 ? prefetchPass(file, { ...opts, format }, r, depth) : pass(path, makeParser, batchSize, opts.skipBadRows ?? false, r, file);
+      if (depth === 0) return pass(plan, r, file);
+      // The reader thread opens the same files with the resolved format and schema.
+      const { onSkip, prefetch: _p, labelColumn: _l, ...rest } = opts;
+      return prefetchPass(file, { ...rest, format, ...(schema ? { schema } : {}) }, r, depth, onSkip);
     },
   };
   return file;
 }
 
-async function* pass(
-  path: string, makeParser: () => Promise<RowParser>, batchSize: number, skip: boolean,
-  range: { start?: number; end?: number }, file: DataFile,
-): AsyncGenerator<Batch, ReadStats> {
-  const parser = await makeParser();
-  // A header-bound parser learns its fields on the header line: take the counts the file was opened with.
-  const F = file.fields.length, N = file.numeric.length;
-  const start = range.start ?? 0, end = range.end ?? Infinity;
-  const stats: ReadStats = { rows: 0, skipped: 0, firstBad: [], seen: 0 };
-  file.stats = stats;
-  let batch = allocBatch(batchSize, F, N);
-  let r = 0, headerDone = !parser.hasHeader;
-  scan: for await (const blk of lineBlocks(fileChunks(path), parser.quoted, path)) {
-    for (let k = 0; k < blk.count; k++) {
-      const line = blk.firstLine + k, s = blk.starts[k], e = blk.ends[k];
-      if (!headerDone) {
-        try {
-          parser.header(blk.buf, s, e);
-        } catch (err) {
-          if (err instanceof RowError) throw new DataError(path, line, err.column, err.reason);
-          throw err;
-        }
-        headerDone = true;
-        if (parser.fields.length !== F || parser.numeric.length !== N) throw new DataError(path, line, undefined, "the header changed since the file was opened");
-        continue;
-      }
-      const idx = stats.seen++;
-      if (idx < start) continue;
-      if (idx >= end) break scan;
-      try {
-        if (s === e) throw new RowError(undefined, "empty line");
-        batch.labels[r] = parser.parse(blk.buf, s, e, batch.keyWords, 2 * F * r, batch.numeric, N * r);
-      } catch (err) {
-        if (!(err instanceof RowError)) throw err;
-        const de = new DataError(path, line, err.column, err.reason);
-        if (!skip) throw de;
-        stats.skipped++;
-        if (stats.firstBad.length < MAX_BAD_KEPT) stats.firstBad.push(de);
-        continue;
-      }
-      batch.lines[r] = line;
-      stats.rows++;
-      if (++r === batchSize) {
-        batch.rows = r;
-        batch.seen = stats.seen;
-        yield batch;
-        batch = allocBatch(batchSize, F, N);
-        r = 0;
-      }
-    }
+/** Checks the options that need no file; the batch size and the bad-row limit. */
+function checkOptions(opts: ReadOptions): { batchSize: number; limit: MaxBadRows } {
+  if (opts.format !== undefined && !FORMATS.includes(opts.format)) throw new Error(`unknown format "${String(opts.format)}": use ${FORMATS.join(", ")}`);
+  const batchSize = opts.batchSize ?? 512;
+  if (opts.prefetch !== undefined && typeof opts.prefetch !== "boolean" && !(Number.isSafeInteger(opts.prefetch) && opts.prefetch >= 0 && opts.prefetch <= 1024)) throw new RangeError(`prefetch ${String(opts.prefetch)} must be true, false or a depth in [0, 1024] batches`);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1 << 20) throw new RangeError(`batch size ${batchSize} must be an integer in [1, 2^20]`);
+  if (opts.labelColumn !== undefined) {
+    if (opts.schema !== undefined) throw new Error("give either a schema or a labelColumn (which builds the schema), not both");
+    if (!Number.isSafeInteger(opts.labelColumn) || opts.labelColumn < 0) throw new RangeError(`labelColumn ${String(opts.labelColumn)} must be a 0-based column index (an integer >= 0)`);
   }
-  // A pass that stopped at the range's end has counted the first row past it.
-  batch.seen = Math.min(stats.seen, end);
-  if (r > 0) yield trimBatch(batch, r, F, N);
-  return stats;
+  if (opts.maxBadRows !== undefined && opts.skipBadRows !== true) throw new Error("maxBadRows limits the rows skipBadRows skips: give skipBadRows too");
+  if (opts.onSkip !== undefined && typeof opts.onSkip !== "function") throw new TypeError("onSkip must be a function");
+  return { batchSize, limit: opts.maxBadRows === undefined ? DEFAULT_MAX_BAD_ROWS : checkMaxBadRows(opts.maxBadRows) };
+}
+
+/** The detected format of every file: they must agree. */
+async function detectAll(paths: readonly string[]): Promise<Format> {
+  const format = await detectFormat(paths[0]);
+  for (const p of paths.slice(1)) {
+    const f = await detectFormat(p);
+    if (f !== format) throw new Error(`${p}: its format is ${f}, ${paths[0]}'s ${format}: the files read together must have the same format`);
+  }
+  return format;
+}
+
+/** The schema of csv files: loaded from opts.schema, or built from the first line for opts.labelColumn. */
+async function csvSchema(paths: readonly string[], opts: ReadOptions): Promise<Schema> {
+  const path = paths[0];
+  if (opts.labelColumn === undefined) {
+    if (opts.schema === undefined) throw new Error(`${path}: the csv format needs a schema (or a labelColumn, for a headerless file of categorical columns)`);
+    return loadSchema(opts.schema as string | object);
+  }
+  const line = await firstRow(path, true);
+  if (line === null || line.length === 0) throw new DataError(path, 1, undefined, "the first line is empty: labelColumn needs it to count the columns");
+  try {
+    return inferSchema(line, opts.labelColumn);
+  } catch (e) {
+    if (e instanceof RangeError) throw new DataError(path, 1, undefined, e.message);
+    throw e;
+  }
 }

@@ -1,3 +1,4 @@
+// Time-ordered holdout splits: row ranges counted over a DataFile's files.
 import { lineBlocks } from "./lines.js";
 import { fileChunks } from "./source.js";
 import { avazuDay } from "./formats/avazu.js";
@@ -11,32 +12,36 @@ export type Holdout =
   | { lastDay: true };
 
 export interface Split {
-  /** Data rows in the file (bad rows included). */
+  /** Data rows in the file, or the files in order (bad rows included). */
   total: number;
   train: { start: number; end: number };
   test: { start: number; end: number };
 }
 
 /**
- * Row ranges of a holdout, from one counting pass over the file (no parsing).
+ * Row ranges of a holdout, from one counting pass over the file, or over its
+ * files in order as one (no parsing): the ranges index the rows of all of
+ * them, as a pass's ranges do, and the last day may begin in any file.
  * Criteo's "7 parts, the first 6 for training" is { lastFraction: 1/7 }.
  */
 export async function holdoutSplit(file: DataFile, holdout: Holdout): Promise<Split> {
-  const header = file.header;
   let total = 0, firstOfLastDay = 0, lastDay = -1;
   const wantDay = "lastDay" in holdout;
   if (wantDay && file.format !== "avazu") throw new Error(`${file.path}: a last-day holdout needs Avazu's hour column (format ${file.format})`);
-  for await (const blk of lineBlocks(fileChunks(file.path), file.format === "csv", file.path)) {
-    for (let k = 0; k < blk.count; k++) {
-      if (header && blk.firstLine + k === 1) continue;
-      if (wantDay) {
-        // The hour is the third column: YYMMDDHH.
-        let i = blk.starts[k], commas = 0;
-        while (i < blk.ends[k] && commas < 2) if (blk.buf[i++] === 44) commas++;
-        const day = i + 6 <= blk.ends[k] ? avazuDay(blk.buf, i) : -1;
-        if (day !== lastDay) { lastDay = day; firstOfLastDay = total; }
+  for (let part = 0; part < file.paths.length; part++) {
+    const path = file.paths[part], header = file.headers[part];
+    for await (const blk of lineBlocks(fileChunks(path), file.format === "csv", path)) {
+      for (let k = 0; k < blk.count; k++) {
+        if (header && blk.firstLine + k === 1) continue;
+        if (wantDay) {
+          // The hour is the third column: YYMMDDHH.
+          let i = blk.starts[k], commas = 0;
+          while (i < blk.ends[k] && commas < 2) if (blk.buf[i++] === 44) commas++;
+          const day = i + 6 <= blk.ends[k] ? avazuDay(blk.buf, i) : -1;
+          if (day !== lastDay) { lastDay = day; firstOfLastDay = total; }
+        }
+        total++;
       }
-      total++;
     }
   }
   let cut: number;
@@ -46,11 +51,16 @@ export async function holdoutSplit(file: DataFile, holdout: Holdout): Promise<Sp
     cut = total - Math.round(total * f);
   } else if ("lastRows" in holdout) {
     const n = holdout.lastRows;
-    if (!Number.isSafeInteger(n) || n < 1 || n >= total) throw new RangeError(`holdout of ${n} rows must be an integer in [1, ${total - 1}] for ${file.path} (${total} rows)`);
+    if (!Number.isSafeInteger(n) || n < 1 || n >= total) throw new RangeError(`holdout of ${n} rows must be an integer in [1, ${total - 1}] for ${where(file)} (${total} rows)`);
     cut = total - n;
   } else {
     cut = firstOfLastDay;
   }
-  if (cut <= 0 || cut >= total) throw new RangeError(`${file.path}: the holdout leaves ${cut} training and ${total - cut} test rows`);
+  if (cut <= 0 || cut >= total) throw new RangeError(`${where(file)}: the holdout leaves ${cut} training and ${total - cut} test rows`);
   return { total, train: { start: 0, end: cut }, test: { start: cut, end: total } };
+}
+
+/** The file, or the first and how many more, for a message. */
+function where(file: DataFile): string {
+  return file.paths.length > 1 ? `${file.path} and ${file.paths.length - 1} more files` : file.path;
 }

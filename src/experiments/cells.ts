@@ -7,7 +7,8 @@
  * thread, today or after a restart gives the same numbers.
  */
 import { createHash } from "node:crypto";
-import { buildModel, evaluateModel, trainModel, type TrainSettings } from "../train/trainer.js";
+import { buildModel, type TrainSettings } from "../train/model.js";
+import { evaluateModel, trainModel } from "../train/trainer.js";
 import { openPart, type DatasetSpec } from "./data.js";
 import { disposeModel, magnitudePruning, type EvalNumbers, type ModelNumbers, type PrunedResult, type PruneTarget } from "./prune.js";
 

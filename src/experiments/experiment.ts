@@ -14,7 +14,7 @@ import { svgToPng } from "./png.js";
 import { renderReport } from "./report.js";
 import { runJobs, type Job } from "./runner.js";
 import { openPart } from "./data.js";
-import { buildModel } from "../train/trainer.js";
+import { buildModel } from "../train/model.js";
 import { disposeModel } from "./prune.js";
 import { CellStore } from "./store.js";
 

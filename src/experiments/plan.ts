@@ -7,7 +7,7 @@
  */
 import { MODEL_PRESETS } from "../models/index.js";
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
-import type { TrainSettings } from "../train/trainer.js";
+import type { TrainSettings } from "../train/model.js";
 import { cellId, type CellResult, type CellSpec, type PruneResult, type TrainResult } from "./cells.js";
 import type { DatasetSpec } from "./data.js";
 import type { Job } from "./runner.js";

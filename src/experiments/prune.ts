@@ -13,7 +13,8 @@
  * every k: the model is snapshotted at each cut point (70%, 80%, 90%, 100%)
  * and every (target, k) starts from a restored copy.
  */
-import { buildModel, type CtrModel, evaluateModel, trainModel, type TrainSettings } from "../train/trainer.js";
+import { buildModel, type CtrModel, type TrainSettings } from "../train/model.js";
+import { evaluateModel, trainModel } from "../train/trainer.js";
 import { assembleModel } from "../train/restore.js";
 import type { DataFile } from "../data/index.js";
 

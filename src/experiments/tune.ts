@@ -15,7 +15,8 @@
  * evaluated for the chosen model only.
  */
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
-import { buildModel, evaluateModel, plainOf, trainModel, type CtrModel, type TrainSettings } from "../train/trainer.js";
+import { buildModel, plainOf, type CtrModel, type TrainSettings } from "../train/model.js";
+import { evaluateModel, trainModel } from "../train/trainer.js";
 import { openPart, type DatasetSpec } from "./data.js";
 import { indexFeatures, selectionReport, type SelectionReport } from "./features.js";
 import { disposeModel, magnitudePruning, type PrunedResult } from "./prune.js";

@@ -8,7 +8,10 @@ import { sigmoid } from "../nn/loss.js";
 import { Vocabulary } from "../data/vocab.js";
 import type { Batch } from "../data/batch.js";
 import { FORMATS, type Format } from "../data/detect.js";
-import type { CtrModel } from "../train/trainer.js";
+import type { CtrModel } from "../train/model.js";
+import { oovTable } from "../train/admission.js";
+import { NO_CALIBRATION, type Calibration } from "../train/calibration.js";
+import { bagFields, poolBags, POOLINGS, type Pooling } from "../nn/bag.js";
 
 /** How the served model's input files are read (the keys are hashed from field and value). */
 export interface InputSpec {
@@ -26,8 +29,10 @@ const KIND = "sparsectr-model";
  * fields, parameter shapes, each table's live-row count) and a binary body with
  * the dense weights, then per table the live rows only (keys ascending, then
  * their weights), sealed by a CRC-32 (see io/envelope.ts). Zero rows are not
- * written: a feature absent from the file reads as zeros, as it does in the
- * trained model.
+ * written: a feature absent from the file reads as zeros, or, when the model
+ * was trained with feature admission (`inputs.oov`), as its field's OOV row,
+ * exactly as the trained model evaluates (train/inputs.ts). `inputs.pooling`
+ * says how several features of one field combine.
  */
 export function encodeModel(m: CtrModel, input: InputSpec): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -45,6 +50,8 @@ export function encodeModel(m: CtrModel, input: InputSpec): Uint8Array {
     kind: KIND, version: 1, model: m.model.name, config, input,
     params: m.params.map((p) => ({ name: p.name, rows: p.rows, rowLength: p.rowLength })),
     tables, trainedWith: { optimizer: m.settings.optimizer, hyper: m.settings.hyper ?? {} },
+    inputs: { pooling: m.settings.pooling, oov: m.admission !== undefined },
+    calibration: m.calibration,
   }, parts);
 }
 
@@ -64,6 +71,11 @@ export class Predictor {
     private readonly tables: { rowLength: number; index: Vocabulary; weights: Float32Array; keys: Uint32Array }[],
     /** Bytes of the model file. */
     readonly bytes: number,
+    private readonly pooling: Pooling,
+    /** Per table, the row of each field's OOV key (-1: none), when the model routes unseen features there. */
+    private readonly oovRows: Int32Array[] | undefined,
+    /** The affine map of the logits the trained model applies (train/calibration.ts). */
+    readonly calibration: Calibration,
   ) {}
 
   /** Reads a model file written by exportModel; refuses damaged or inconsistent files. */
@@ -141,34 +153,59 @@ export class Predictor {
       return { rowLength: d, index, weights, keys };
     });
     if (off !== body.length) throw new RangeError(`${what}: ${body.length - off} bytes left after the last table`);
-    return new Predictor(modelName, input, model, loaded, raw.length);
+    const inputs = (h.inputs ?? { pooling: "mean", oov: false }) as { pooling?: unknown; oov?: unknown };
+    if (!isObject(inputs) || !POOLINGS.includes(inputs.pooling as Pooling) || typeof inputs.oov !== "boolean") throw new RangeError(`${what}: header field "inputs" is not { pooling, oov }`);
+    const oov = inputs.oov ? loaded.map((t) => {
+      const w = oovTable(input.fields.length), rows = new Int32Array(input.fields.length);
+      for (let f = 0; f < rows.length; f++) rows[f] = t.index.lookup(w[2 * f], w[2 * f + 1]);
+      return rows;
+    }) : undefined;
+    const cal = (h.calibration ?? NO_CALIBRATION) as Calibration;
+    if (!isObject(cal) || !(typeof cal.scale === "number" && cal.scale > 0 && Number.isFinite(cal.scale)) || !(typeof cal.bias === "number" && Number.isFinite(cal.bias))) {
+      throw new RangeError(`${what}: header field "calibration" is not { scale > 0, bias }`);
+    }
+    return new Predictor(modelName, input, model, loaded, raw.length, inputs.pooling as Pooling, oov, { scale: cal.scale, bias: cal.bias });
   }
 
-  /** Features with at least one live row in some table (the model's features). */
+  /** Features with at least one live row in some table (the model's features; OOV rows are not counted). */
   get features(): number {
-    if (this.tables.length <= 1) return this.tables[0]?.index.keys ?? 0;
     const union = new Vocabulary({ fields: 1 });
     for (const t of this.tables) {
       const n = t.index.keys, words = t.keys;
       union.encode(words, n, new Uint32Array(n));
     }
-    return union.keys;
+    // The OOV rows are no features.
+    let oov = 0;
+    if (this.oovRows) {
+      const w = oovTable(this.input.fields.length);
+      for (let f = 0; f < this.input.fields.length; f++) if (union.lookup(w[2 * f], w[2 * f + 1]) >= 0) oov++;
+    }
+    return union.keys - oov;
   }
 
-  /** Click probabilities of a batch (keys as the readers give them). */
+  /**
+   * Click probabilities of a batch (keys as the readers give them): a
+   * feature reads its row; one the model has no row for reads its field's
+   * OOV row (models trained with feature admission) or zeros; several
+   * features of one field are pooled.
+   */
   predict(batch: Batch, out: Float64Array = new Float64Array(batch.rows)): Float64Array {
-    const F = this.input.fields.length, n = batch.rows;
-    if (batch.keys.length !== n * F) throw new RangeError(`predict: the batch has ${batch.keys.length / Math.max(n, 1)} fields, the model ${F}`);
-    const inputs = this.tables.map((t) => {
-      const d = t.rowLength, x = new Float32Array(n * F * d), w = batch.keyWords;
-      for (let j = 0; j < n * F; j++) {
-        const r = t.index.lookup(w[2 * j], w[2 * j + 1]);
+    const F = this.input.fields.length, n = batch.rows, bags = batch.bags;
+    const keys = bags ? bags.offsets[n * F] : n * F;
+    if (bags ? bags.offsets.length !== n * F + 1 : batch.keys.length !== n * F) throw new RangeError(`predict: the batch has ${(bags ? bags.offsets.length - 1 : batch.keys.length) / Math.max(n, 1)} fields, the model ${F}`);
+    const field = bags ? bagFields(bags.offsets, F) : undefined;
+    const inputs = this.tables.map((t, k) => {
+      const d = t.rowLength, x = new Float32Array(keys * d), w = batch.keyWords, oov = this.oovRows?.[k];
+      for (let j = 0; j < keys; j++) {
+        let r = t.index.lookup(w[2 * j], w[2 * j + 1]);
+        if (r < 0 && oov) r = oov[field ? field[j] : j % F];
         if (r >= 0) x.set(t.weights.subarray(r * d, r * d + d), j * d);
       }
-      return x;
+      return bags ? poolBags(x, d, bags.offsets, bags.values, this.pooling, new Float32Array(n * F * d)) : x;
     });
     const logits = this.model.forward(inputs, n, false);
-    for (let i = 0; i < n; i++) out[i] = sigmoid(logits[i]);
+    const { scale, bias } = this.calibration;
+    for (let i = 0; i < n; i++) out[i] = sigmoid(scale * logits[i] + bias);
     return out;
   }
 }

@@ -2,8 +2,10 @@ import { readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { decodeEnvelope, envelopeChunks } from "../io/envelope.js";
 import { TMP_PREFIX, writeFileAtomic } from "../io/atomic.js";
-import type { CtrModel, TrainPosition, TrainSettings } from "./trainer.js";
+import type { CtrModel, TrainSettings } from "./model.js";
+import type { TrainPosition } from "./trainer.js";
 import { assembleModel } from "./restore.js";
+import { copyState, type StateCopy, type ValidationRecord } from "./validation.js";
 import { minParamValues, named } from "../serve/model-file.js";
 import { isModelName, type ModelConfig } from "../models/index.js";
 import { resolveConfig } from "../models/config.js";
@@ -23,16 +25,30 @@ export interface CheckpointMeta {
   params: string[];
   position: TrainPosition;
   /** The command's options, so that `--resume` needs nothing else. */
-  args: Record<string, string | true>;
-  data: DataIdentity;
+  args: Record<string, string | true | string[]>;
+  /** The training files as they were (one per file). */
+  data: DataIdentity | DataIdentity[];
   /** Anything else the caller wants back (e.g. the input spec). */
   extra?: Record<string, unknown>;
+  /** A validation-driven run's evaluations and early-stopping state. */
+  validation?: ValidationRecord;
 }
 
 /** The identity of a data file now. */
 export function dataIdentity(path: string): DataIdentity {
   const s = statSync(path);
   return { path, size: s.size, mtimeMs: s.mtimeMs };
+}
+
+/** The first file of `now` that differs from `was` (size, time or count of files), as a message; undefined when none. */
+export function dataChange(was: DataIdentity | DataIdentity[], now: DataIdentity[]): string | undefined {
+  const before = Array.isArray(was) ? was : [was];
+  if (before.length !== now.length) return `the run had ${before.length} training files, now ${now.length}`;
+  for (let i = 0; i < now.length; i++) {
+    const a = before[i], b = now[i];
+    if (a.size !== b.size || a.mtimeMs !== b.mtimeMs) return `${b.path} changed since the checkpoint (size ${a.size} -> ${b.size}, modified ${new Date(a.mtimeMs).toISOString()} -> ${new Date(b.mtimeMs).toISOString()})`;
+  }
+  return undefined;
 }
 
 /**
@@ -42,10 +58,14 @@ export function dataIdentity(path: string): DataIdentity {
  * the previous checkpoint stays until the new one is complete on disk. The
  * file is one checksummed envelope of checksummed parts.
  */
-export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta): void {
-  const tables = m.tables.map((t) => t.save()), dense = m.dense.map((d) => d.save());
-  const header = { kind: "checkpoint", version: 1, ...meta, tableBytes: tables.map((b) => b.length), denseBytes: dense.map((b) => b.length) };
-  writeFileAtomic(join(dir, CHECKPOINT_FILE), envelopeChunks(header, [...tables, ...dense]));
+export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy): void {
+  const now = copyState(m);
+  const sizes = (s: StateCopy): Record<string, unknown> => ({
+    tableBytes: s.tables.map((b) => b.length), denseBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
+  });
+  const header = { kind: "checkpoint", version: 1, ...meta, ...sizes(now), best: best ? sizes(best) : null };
+  const parts = (s: StateCopy): Uint8Array[] => [...s.tables, ...s.dense, ...(s.admission ? [s.admission] : [])];
+  writeFileAtomic(join(dir, CHECKPOINT_FILE), envelopeChunks(header, [...parts(now), ...(best ? parts(best) : [])]));
 }
 
 /** Whether an output folder has a checkpoint. */
@@ -58,7 +78,7 @@ export function hasCheckpoint(dir: string): boolean {
  * truncated, corrupt or inconsistent file is an error naming what is wrong
  * (never a partial model).
  */
-export function readCheckpoint(dir: string): { model: CtrModel; meta: CheckpointMeta } {
+export function readCheckpoint(dir: string): { model: CtrModel; meta: CheckpointMeta; best?: StateCopy } {
   const path = join(dir, CHECKPOINT_FILE);
   let bytes: Uint8Array;
   try { bytes = readFileSync(path); } catch (e) { throw new Error(`${dir}: no checkpoint to resume from (${(e as Error).message})`); }
@@ -66,16 +86,23 @@ export function readCheckpoint(dir: string): { model: CtrModel; meta: Checkpoint
 }
 
 /** {@link readCheckpoint} on bytes already read. */
-export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrModel; meta: CheckpointMeta } {
+export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrModel; meta: CheckpointMeta; best?: StateCopy } {
   const { header: h, body } = decodeEnvelope(bytes, what);
   if (h.kind !== "checkpoint" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not checkpoint/1`);
-  const sizes = (k: string): number[] => {
-    const v = h[k];
+  const sizes = (o: Record<string, unknown>, k: string): number[] => {
+    const v = o[k];
     if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isSafeInteger(x) || x < 16)) throw new RangeError(`${what}: header field ${k} is not a list of part sizes`);
     return v as number[];
   };
-  const tb = sizes("tableBytes"), db = sizes("denseBytes");
-  const total = [...tb, ...db].reduce((s, x) => s + x, 0);
+  const partSizes = (o: Record<string, unknown>): { tb: number[]; db: number[]; ab: number } => {
+    const ab = o.admissionBytes ?? 0;
+    if (typeof ab !== "number" || !Number.isSafeInteger(ab) || ab < 0) throw new RangeError(`${what}: header field admissionBytes is not a size`);
+    return { tb: sizes(o, "tableBytes"), db: sizes(o, "denseBytes"), ab };
+  };
+  const { tb, db, ab } = partSizes(h);
+  const bestSizes = h.best === undefined || h.best === null ? undefined : partSizes(h.best as Record<string, unknown>);
+  const sum = (p: { tb: number[]; db: number[]; ab: number }): number => [...p.tb, ...p.db].reduce((s, x) => s + x, 0) + p.ab;
+  const total = sum({ tb, db, ab }) + (bestSizes ? sum(bestSizes) : 0);
   if (total !== body.length) throw new RangeError(`${what}: the parts add up to ${total} bytes, the body holds ${body.length}`);
   const meta = h as unknown as CheckpointMeta;
   checkMeta(meta, what);
@@ -87,9 +114,14 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrM
   if (!(needed <= stored)) throw new RangeError(`${what}: the ${s.model} settings need ${needed} dense parameter values, the dense states hold at most ${Math.floor(stored)}`);
   let o = 0;
   const cut = (n: number): Uint8Array => body.subarray(o, (o += n));
-  const tables = tb.map(cut), dense = db.map(cut);
-  const model = named(what, () => assembleModel(s, meta.fields.length, meta.params, tables, dense, what));
-  return { model, meta };
+  const tables = tb.map(cut), dense = db.map(cut), admission = ab ? cut(ab) : undefined;
+  const model = named(what, () => assembleModel(s, meta.fields.length, meta.params, tables, dense, what, admission));
+  let best: StateCopy | undefined;
+  if (bestSizes) {
+    best = { tables: bestSizes.tb.map(cut), dense: bestSizes.db.map(cut), admission: bestSizes.ab ? cut(bestSizes.ab) : undefined };
+    if (best.tables.length !== tables.length || best.dense.length !== dense.length) throw new RangeError(`${what}: the best state has other parts than the model`);
+  }
+  return { model, meta, best };
 }
 
 function checkMeta(m: CheckpointMeta, what: string): void {
@@ -112,9 +144,12 @@ function checkMeta(m: CheckpointMeta, what: string): void {
   }
   if (s.dense !== undefined && s.dense !== "plain" && s.dense !== "group") throw new RangeError(`${what}: settings.dense = ${JSON.stringify(s.dense)} is not "plain" or "group"`);
   if (m.args === null || typeof m.args !== "object" || Array.isArray(m.args)) throw new RangeError(`${what}: no recorded options`);
-  for (const [k, v] of Object.entries(m.args)) if (typeof v !== "string" && v !== true) throw new RangeError(`${what}: recorded option --${k} = ${JSON.stringify(v)} is not a string or true`);
-  const d = m.data as unknown as Record<string, unknown>;
-  if (d === null || typeof d !== "object" || typeof d.path !== "string" || typeof d.size !== "number" || typeof d.mtimeMs !== "number") throw new RangeError(`${what}: no data identity`);
+  for (const [k, v] of Object.entries(m.args)) {
+    if (typeof v !== "string" && v !== true && !(Array.isArray(v) && v.every((x) => typeof x === "string"))) throw new RangeError(`${what}: recorded option --${k} = ${JSON.stringify(v)} is not a string, a list of strings or true`);
+  }
+  for (const d of (Array.isArray(m.data) ? m.data : [m.data]) as unknown as Record<string, unknown>[]) {
+    if (d === null || typeof d !== "object" || typeof d.path !== "string" || typeof d.size !== "number" || typeof d.mtimeMs !== "number") throw new RangeError(`${what}: no data identity`);
+  }
 }
 
 /** Removes temporary files a killed write left in the folder; returns how many. */

@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DenseParam } from "../optim/dense.js";
 import { loadTable } from "../optim/sharded.js";
-import { buildModel, CtrModel, denseShape, type TrainSettings } from "./trainer.js";
+import { buildModel, CtrModel, denseShape, type TrainSettings } from "./model.js";
+import { Admission } from "./admission.js";
+import type { Calibration } from "./calibration.js";
 
 /** What `sparsectr train --out DIR` records beside the states, in DIR/model.json. */
 export interface RunRecord {
@@ -13,12 +15,14 @@ export interface RunRecord {
   input?: { format: string; fields: string[]; schema?: unknown; featindex?: string };
   params: string[];
   report?: Record<string, unknown>;
+  /** The Platt scaling the model applies (absent: none). */
+  calibration?: Calibration;
 }
 
 /**
  * Rebuilds a trained model from a training output folder: the settings in
  * model.json, every table's and dense parameter's saved state (tableK.state,
- * denseK.state). The result equals the model at the end of training bit for bit.
+ * denseK.state) and the admission counts (admission.state, with minCount > 1). The result equals the model at the end of training bit for bit.
  */
 export function restoreModel(dir: string): { model: CtrModel; record: RunRecord } {
   let record: RunRecord;
@@ -30,7 +34,12 @@ export function restoreModel(dir: string): { model: CtrModel; record: RunRecord 
   const fresh = buildModel(record.fields.length, record.settings);
   const tables = fresh.tables.map((_, k) => readFileSync(join(dir, `table${k}.state`)));
   const dense = fresh.params.map((_, i) => readFileSync(join(dir, `dense${i}.state`)));
-  return { model: assembleModel(record.settings, record.fields.length, record.params, tables, dense, dir), record };
+  const admission = fresh.admission ? readFileSync(join(dir, "admission.state")) : undefined;
+  fresh.tables.forEach((t) => t.dispose());
+  fresh.dense.forEach((d) => d.dispose());
+  const model = assembleModel(record.settings, record.fields.length, record.params, tables, dense, dir, admission);
+  if (record.calibration) model.calibration = { scale: record.calibration.scale, bias: record.calibration.bias };
+  return { model, record };
 }
 
 /**
@@ -40,7 +49,7 @@ export function restoreModel(dir: string): { model: CtrModel; record: RunRecord 
  */
 export function assembleModel(
   settings: TrainSettings, fields: number, params: readonly string[],
-  tableStates: readonly Uint8Array[], denseStates: readonly Uint8Array[], what: string,
+  tableStates: readonly Uint8Array[], denseStates: readonly Uint8Array[], what: string, admissionState?: Uint8Array,
 ): CtrModel {
   const fresh = buildModel(fields, settings);
   if (fresh.params.length !== params.length || fresh.params.some((p, i) => p.name !== params[i])) {
@@ -63,5 +72,9 @@ export function assembleModel(
   });
   fresh.tables.forEach((t) => t.dispose());
   fresh.dense.forEach((d) => d.dispose());
-  return new CtrModel(fresh.model, tables, dense, fresh.params, fresh.settings);
+  const admission = admissionState === undefined ? undefined : Admission.load(admissionState, `${what}: admission counts`);
+  if ((admission === undefined) !== (fresh.admission === undefined) || (admission && admission.minCount !== fresh.settings.minCount)) {
+    throw new Error(`${what}: the admission counts ${admission ? `are for min count ${admission.minCount}` : "are missing"}, the settings have min count ${fresh.settings.minCount}`);
+  }
+  return new CtrModel(fresh.model, tables, dense, fresh.params, fresh.settings, admission);
 }

@@ -1,52 +1,20 @@
-import { createHash } from "node:crypto";
+/**
+ * The training loop (trainModel): passes over a row source with checkpoints,
+ * stopping, evaluations, the feature budget and the divergence policy; and
+ * the evaluation of a model on a file (evaluateModel).
+ */
 import type { Batch } from "../data/batch.js";
 import type { DataFile } from "../data/reader.js";
-import { createModel, type Model, type ModelConfig, type ModelName } from "../models/index.js";
-import type { Param } from "../nn/param.js";
-import { sigmoid, sigmoidLogLoss } from "../nn/loss.js";
+import { sigmoidLogLoss } from "../nn/loss.js";
 import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
-import { createOptimizer, type Optimizer } from "../optim/optimizer.js";
-import type { DenseParam } from "../optim/dense.js";
-import type { RowInit } from "../optim/table.js";
-import { MAX_SHARDS, ShardedTable, type EmbeddingTable } from "../optim/sharded.js";
-import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { ruleSpec } from "../optim/hyper.js";
-import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
+import { R_ADAHESSIAN } from "../kernels/layout.js";
 import { configureDense, denseActive, denseAvailable, denseSplitting } from "../kernels/dense.js";
 import { getMatmulBackend } from "../nn/matmul.js";
-import { Scratch } from "../nn/scratch.js";
 import { lookaheadThread } from "../optim/lookahead.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
-
-/** Settings of a training run. */
-export interface TrainSettings {
-  model: ModelName;
-  /** Architecture overrides (fields come from the data). */
-  modelConfig?: Omit<ModelConfig, "fields" | "seed">;
-  /** Optimizer of the embedding tables (the regularised part). */
-  optimizer: OptimizerName;
-  hyper?: Hyperparams;
-  /**
-   * Dense layers: by default the plain rule of the same family without
-   * regularisers (the paper); "group" uses the embedding optimizer and its
-   * regularisers with each unit's outgoing weights as a group.
-   */
-  dense?: "plain" | "group";
-  /** Rows per step (default 512). */
-  batch?: number;
-  /** Passes over the training rows (default 1). */
-  epochs?: number;
-  /** Seed of every random choice: initial values, dropout masks. */
-  seed?: number;
-  /** Initial values of embedding rows (default normal, std 1e-4, as FuxiCTR). */
-  embeddingInit?: RowInit;
-  /**
-   * Shards per embedding table (default 1): each shard is one WebAssembly
-   * memory of at most 4 GiB, rows split by a hash of the key. Training is the
-   * same bit for bit whatever the count.
-   */
-  shards?: number;
-}
+import { bytesPerFeature, type CtrModel } from "./model.js";
+import type { RoutedBatch } from "./inputs.js";
 
 /** Progress of a run, reported after every step. */
 export interface Progress {
@@ -58,131 +26,6 @@ export interface Progress {
   seconds: number;
   liveFeatures: number;
   features: number;
-}
-
-/** A model with its embedding tables and dense parameters, as training leaves it. */
-export class CtrModel {
-  constructor(
-    readonly model: Model,
-    readonly tables: EmbeddingTable[],
-    readonly dense: DenseParam[],
-    readonly params: Param[],
-    readonly settings: Required<Omit<TrainSettings, "modelConfig" | "hyper" | "embeddingInit">> & Pick<TrainSettings, "modelConfig" | "hyper" | "embeddingInit">,
-  ) {}
-
-  /** Features present in the training data (rows of the first table). */
-  get features(): number { return this.tables[0].size; }
-  /** Features whose embedding row is not exactly zero. */
-  get liveFeatures(): number {
-    if (this.tables.length === 1) return this.tables[0].liveRows;
-    // Several tables read the same keys (deepfm: first-order weights and
-    // embeddings): a feature lives while any of its rows does.
-    let live = 0;
-    for (const id of this.tables[0].ids()) if (this.tables.some((t) => !t.isZero(id))) live++;
-    return live;
-  }
-  /** The paper's sparsity measure: live rows / rows present. */
-  get featureRate(): number { return this.features ? this.liveFeatures / this.features : 0; }
-
-  /** Bytes of a served model: dense weights plus, per live row, its key and weights. */
-  get modelBytes(): number {
-    let b = 0;
-    for (const p of this.params) b += p.value.length * 4;
-    for (const t of this.tables) b += t.liveRows * (8 + 4 * t.rowLength);
-    return b;
-  }
-
-  /** Bytes of memory the training state holds: every table's memory plus dense weights and moments (estimated 4x). */
-  get memoryBytes(): number {
-    let b = 0;
-    for (const t of this.tables) b += t.memoryBytes;
-    for (const p of this.params) b += p.value.length * 4 * 4;
-    return b;
-  }
-
-  /** Click probabilities of a batch (no rows are created for unseen features). */
-  predict(batch: Batch, out: Float64Array = new Float64Array(batch.rows)): Float64Array {
-    const inputs = this.tables.map((t) => t.gather(batch.keys, undefined, { create: false }));
-    const logits = this.model.forward(inputs, batch.rows, false);
-    for (let i = 0; i < batch.rows; i++) out[i] = sigmoid(logits[i]);
-    return out;
-  }
-
-  /**
-   * SHA-256 of every weight in a canonical order: dense parameters by name,
-   * then each table's rows sorted by feature key (key, then weights). Two runs
-   * are bit-identical exactly when their hashes are equal.
-   */
-  sha256(): string {
-    const h = createHash("sha256");
-    for (const p of [...this.params].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      h.update(p.name);
-      h.update(new Uint8Array(p.value.buffer, p.value.byteOffset, p.value.byteLength));
-    }
-    this.tables.forEach((t, k) => {
-      h.update(`table${k}`);
-      const ids = Array.from(t.ids()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      const key = new BigUint64Array(1);
-      for (const id of ids) {
-        key[0] = id;
-        h.update(new Uint8Array(key.buffer));
-        const w = t.get(id)!;
-        h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-      }
-    });
-    return h.digest("hex");
-  }
-}
-
-/** The plain optimizer of the same family as `name` (group-adam -> adam, ftrl -> adagrad). */
-export function plainOf(name: OptimizerName): OptimizerName {
-  if (name === "ftrl") return "adagrad";
-  return (name.startsWith("group-") ? name.slice(6) : name) as OptimizerName;
-}
-
-/**
- * The shape a dense parameter takes in its optimizer. The kernels' rows hold
- * at most MAX_ROW floats; a longer row (DCN's cross-layer vectors are
- * fields x embedding long) is cut into equal pieces when the rule is plain,
- * which is elementwise, so that nothing changes but the layout. A group rule
- * treats a row as one group and cannot cut it.
- */
-export function denseShape(name: string, rows: number, rowLength: number, mode: "plain" | "group"): { rows: number; rowLength: number } {
-  if (rowLength <= MAX_ROW) return { rows, rowLength };
-  if (mode === "group") throw new RangeError(`${name}: a row of ${rowLength} floats is longer than the ${MAX_ROW} a group can hold: use --dense plain or a smaller model`);
-  let piece = MAX_ROW;
-  while (rowLength % piece !== 0) piece--;
-  return { rows: rows * (rowLength / piece), rowLength: piece };
-}
-
-/** Builds an untrained model for data with `fields` key fields. */
-export function buildModel(fields: number, s: TrainSettings): CtrModel {
-  const seed = s.seed ?? 0;
-  const settings = { dense: "plain" as const, batch: 512, epochs: 1, seed, shards: 1, ...s };
-  const embOpt = createOptimizer(s.optimizer, s.hyper ?? {});
-  const lr = embOpt.hyper.lr;
-  const denseOpt: Optimizer = settings.dense === "group"
-    ? embOpt
-    : createOptimizer(plainOf(s.optimizer), { lr, ...pick(s.hyper ?? {}, ["beta1", "beta2", "epsilon", "momentum", "rowStep", "initialAccumulator"]) });
-  const dense: DenseParam[] = [];
-  const model = createModel(s.model, { ...(s.modelConfig ?? {}), fields, seed }, {
-    params: (name, rows, rowLength, init) => {
-      dense.push(denseOpt.dense(init, denseShape(name, rows, rowLength, settings.dense)));
-      return init;
-    },
-  });
-  const shards = s.shards ?? 1;
-  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new RangeError(`shards = ${shards} must be an integer in [1, ${MAX_SHARDS}]`);
-  const tables = model.inputs.map((inp, k): EmbeddingTable => {
-    const options = {
-      rowLength: inp.rowLength,
-      seed: (seed + 0x9e3779b9 * (k + 1)) >>> 0,
-      // A first-order (width 1) table starts at zero, as logistic regression does.
-      init: inp.rowLength === 1 ? "zeros" as const : s.embeddingInit ?? { normal: { std: 1e-4 } },
-    };
-    return shards === 1 ? embOpt.table(options) : new ShardedTable(Array.from({ length: shards }, () => embOpt.table(options)));
-  });
-  return new CtrModel(model, tables, dense, model.params(), settings);
 }
 
 /**
@@ -200,8 +43,10 @@ export interface TrainPosition {
   lossRows: number;
   /** Batches skipped with a non-finite loss or gradient (skipNonFinite). */
   skippedBatches: number;
-  /** True once every epoch is done. */
+  /** True once every epoch is done (or an evaluation stopped the run). */
   done: boolean;
+  /** Training rows at the last evaluation (control.evaluate). */
+  evaluatedRows?: number;
 }
 
 /** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
@@ -238,6 +83,18 @@ export interface TrainControl {
    * (`denseSplitting`) looks up on this thread.
    */
   lookahead?: boolean;
+  /**
+   * Called after every pass and every `evaluateEveryRows` rows (between
+   * steps) with the position; resolving to true stops the run (early
+   * stopping), which then counts as done.
+   */
+  evaluate?: (pos: TrainPosition) => Promise<boolean>;
+  /** Rows between evaluations within a pass (default: only after each pass). */
+  evaluateEveryRows?: number;
+  /** Called before the first step after each evaluation (e.g. to keep a copy of the best state). */
+  beforeStep?: () => void;
+  /** Called when the run is complete (not when stopped), before its final checkpoint (e.g. to restore the best state). */
+  finish?: () => void;
 }
 
 /** A run that would exceed its feature budget (--max-features or --max-memory). */
@@ -248,17 +105,26 @@ export class MemoryBudgetError extends Error {
   }
 }
 
-/** Memory one feature costs in a table: its record plus its index slots at the highest load before the index doubles, twice over. */
-export function bytesPerFeature(t: EmbeddingTable): number {
-  return t.recordBytes + 8 + 2 * 12 / 0.75;
-}
-
 /** A run that diverged: the loss or a gradient of a batch is not finite. */
 export class DivergenceError extends Error {
-  constructor(readonly step: number, readonly firstLine: number, readonly lastLine: number, readonly file: string, detail: string) {
-    super(`training diverged at step ${step} (rows on lines ${firstLine}..${lastLine} of ${file}): ${detail}; the model of the last checkpoint is kept (--skip-nonfinite skips such batches)`);
+  readonly firstLine: number;
+  readonly lastLine: number;
+  constructor(readonly step: number, lines: ArrayLike<number>, readonly file: string, detail: string) {
+    super(`training diverged at step ${step} (rows on ${lineList(lines)} of ${file}): ${detail}; the model of the last checkpoint is kept (--skip-nonfinite skips such batches)`);
+    this.firstLine = lines[0];
+    this.lastLine = lines[lines.length - 1];
     this.name = "DivergenceError";
   }
+}
+
+/** "lines 5..9" for consecutive lines, else the first few (shuffled batches). */
+function lineList(lines: ArrayLike<number>): string {
+  const n = lines.length;
+  let consecutive = true;
+  for (let i = 1; i < n && consecutive; i++) consecutive = lines[i] === lines[i - 1] + 1;
+  if (consecutive) return `lines ${lines[0]}..${lines[n - 1]}`;
+  const first = Array.from({ length: Math.min(n, 5) }, (_, i) => lines[i]).join(", ");
+  return `lines ${first}${n > 5 ? ` and ${n - 5} more` : ""}`;
 }
 
 /** The position of a run that has not started. */
@@ -267,31 +133,61 @@ export function startPosition(): TrainPosition {
 }
 
 /**
+ * Where training rows come from, pass by pass: a file (or a range of it) read
+ * in order ({@link fileSource}), or rows held in memory and shuffled per
+ * pass (./shuffle.ts).
+ */
+export interface RowSource {
+  /** Names the data in messages. */
+  readonly path: string;
+  /** The files of the data, for batches that carry a `part`. */
+  readonly paths?: readonly string[];
+  readonly numeric: readonly string[];
+  /**
+   * The batches of pass `epoch`, continuing after a position's `seen` (0:
+   * from the start); each batch's `seen` is the value a position records.
+   */
+  pass(epoch: number, seen: number): AsyncGenerator<Batch, unknown>;
+}
+
+/** A file's rows (of `range`, else of the range it was opened with), in file order every pass. */
+export function fileSource(file: DataFile, range?: { start?: number; end?: number }): RowSource {
+  const base = range?.start ?? 0;
+  return {
+    path: file.path, paths: file.paths, numeric: file.numeric,
+    // Without a range or a position, the file's own range (openData's) applies.
+    pass: (_epoch, seen) => file.batches({ start: range?.start !== undefined || seen > 0 ? Math.max(base, seen) : undefined, end: range?.end }),
+  };
+}
+
+/**
  * One or more passes over the training rows (in the file's batches: open it
- * with the batch size wanted): gather the batch's embeddings,
- * forward, log loss, backward, a lazy optimizer step on the tables and a step
- * on every dense parameter. Before each step the model's dropout is reseeded
- * from (seed, the table's step count), so a resumed run draws the same masks
- * as one that never stopped. With adahessian or group-adahessian each step
- * first estimates the Hessian diagonal (Hutchinson, two extra forward +
- * backward passes; see ./hutchinson.ts) under the same seed, so all passes
- * share the dropout masks.
+ * with the batch size wanted): route and gather the batch's embeddings
+ * (./inputs.ts), forward, log loss, backward, a lazy optimizer step on the
+ * tables and a step on every dense parameter. Before each step the model's
+ * dropout is reseeded from (seed, the table's step count), so a resumed run
+ * draws the same masks as one that never stopped. With adahessian or
+ * group-adahessian each step first estimates the Hessian diagonal
+ * (Hutchinson, two extra forward + backward passes; see ./hutchinson.ts)
+ * under the same seed, so all passes share the dropout masks. With
+ * `control.evaluate` the run is evaluated every `evaluateEveryRows` rows and
+ * after every pass, and stops early when an evaluation says so.
  */
 export async function trainModel(
-  m: CtrModel, file: DataFile, range?: { start?: number; end?: number },
+  m: CtrModel, data: DataFile | RowSource, range?: { start?: number; end?: number },
   onProgress?: (p: Progress) => void, control: TrainControl = {},
-): Promise<{ rows: number; seconds: number; loss: number; position: TrainPosition; stopped: boolean }> {
+): Promise<TrainResult> {
   const t0 = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
+  const source = "pass" in data ? data : fileSource(data, range);
   const pos: TrainPosition = { ...(control.start ?? startPosition()) };
   const rows0 = pos.rows;
-  let recent = 0, lastCkptRows = pos.rows, lastCkptTime = 0, stopped = false;
-  if (file.numeric.length) throw new Error(`${file.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);
+  let recent = 0, lastCkptRows = pos.rows, lastCkptTime = 0, stopped = false, earlyStopped = false;
+  if (source.numeric.length) throw new Error(`${source.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);
   let dlogits = new Float32Array(0);
   // The kernels made now, so that the inputs (and the layers' buffers, made
   // at the first step) live in their memory (see denseBuffer).
   if (getMatmulBackend() !== "ts") denseAvailable();
-  const bufs = m.tables.map(() => new Scratch());
   // Only the AdaHessian rules pay for the Hessian estimate.
   const hutch = ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)
     ? new HutchinsonEstimator(m.model) : undefined;
@@ -300,32 +196,48 @@ export async function trainModel(
     if (control.checkpointEveryRows !== undefined && pos.rows - lastCkptRows >= control.checkpointEveryRows) return true;
     return control.checkpointEverySeconds !== undefined && seconds() - lastCkptTime >= control.checkpointEverySeconds;
   };
-  const base = range?.start ?? 0;
+  // A resumed run may stop right after an evaluation: it lets the evaluator see its first step.
+  let evaluated = control.start !== undefined;
+  const evaluate = async (): Promise<boolean> => {
+    pos.evaluatedRows = pos.rows;
+    evaluated = control.evaluate !== undefined;
+    return control.evaluate !== undefined && await control.evaluate({ ...pos });
+  };
   const lookahead = (control.lookahead ?? configureDense({}).threads > 1) && control.maxFeatures === undefined;
   // Started, not waited for: it starts as the reader thread does, and until
   // it runs the tables look up on this thread (the same model).
   if (lookahead) lookaheadThread();
   run: for (; pos.epoch < m.settings.epochs; pos.epoch++, pos.seen = 0) {
-    // Without a range or a position, the file's own range (openData's) applies.
-    const start = range?.start !== undefined || pos.seen > 0 ? Math.max(base, pos.seen) : undefined;
-    for await (const [b, next] of withNext(file.batches({ start, end: range?.end }))) {
+    // The first pass over the rows counts features for admission; later ones read them again.
+    const counting = pos.epoch === 0;
+    let routedNext: RoutedBatch | undefined;
+    for await (const [b, next] of withNext(source.pass(pos.epoch, pos.seen))) {
       const n = b.rows;
-      if (control.maxFeatures !== undefined) enforceBudget(m, b.keys, pos.rows, control);
-      const inputs = m.tables.map((t, k) => t.gatherBatch(b.keys, bufs[k].take(n * t.rowLength * file.fields.length)));
+      if (evaluated) {
+        evaluated = false;
+        control.beforeStep?.();
+      }
+      const routed = m.inputs.settle(b, routedNext, counting);
+      routedNext = undefined;
+      if (control.maxFeatures !== undefined) enforceBudget(m, routed.keys, pos.rows, control);
+      const inputs = m.inputs.gatherTrain(routed);
       // The next batch's ids are looked up on another thread during this step,
       // unless the products are split between the cores: then that thread
       // would only take the core from the product helper (opnn measured
       // 3-11% faster without it), and the lookup runs on this thread.
-      if (lookahead && next !== undefined && !denseSplitting()) for (const t of m.tables) t.lookahead(next.keys);
+      if (lookahead && next !== undefined && !denseSplitting()) {
+        routedNext = m.inputs.route(next, false);
+        for (const t of m.tables) t.lookahead(routedNext.keys);
+      }
       if (dlogits.length < n) dlogits = new Float32Array(n);
       // The table's global step, so that a resumed run continues the sequence.
       const seed = stepSeed(m.settings.seed, m.tables[0]?.stepCount ?? pos.steps);
-      const hess: TrainedArrays | undefined = hutch?.estimate(b.keys, inputs, b.labels, n, seed);
+      const hess: TrainedArrays | undefined = hutch?.estimate(routed.keys, inputs, b.labels, n, seed);
       m.model.reseed(seed);
       denseActive(true);
       const logits = m.model.forward(inputs, n, true);
       const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
-      const fail = (detail: string): DivergenceError => new DivergenceError(pos.steps + 1, b.lines[0], b.lines[n - 1], file.path, detail);
+      const fail = (detail: string): DivergenceError => new DivergenceError(pos.steps + 1, b.lines.subarray(0, n), source.paths?.[b.part ?? 0] ?? source.path, detail);
       let bad: string | undefined = Number.isFinite(loss) ? undefined : `the log loss is ${loss}`;
       if (bad !== undefined) denseActive(false);
       if (bad === undefined) {
@@ -335,7 +247,7 @@ export async function trainModel(
         if (control.skipNonFinite) bad = nonFiniteGradient(m, grads);
         if (bad === undefined) {
           try {
-            m.tables.forEach((t, k) => t.stepBatch(grads[k], hess ? { hessian: hess.inputs[k] } : {}));
+            m.inputs.stepTrain(grads, (k) => (hess ? { hessian: hess.inputs[k] } : {}));
             for (let i = 0; i < m.params.length; i++) {
               const p = m.params[i], d = m.dense[i];
               d.step(p.grad, hess ? { hessian: hess.params[i] } : {});
@@ -367,19 +279,43 @@ export async function trainModel(
         stopped = true;
         break run;
       }
+      if (control.evaluateEveryRows !== undefined && pos.rows - (pos.evaluatedRows ?? 0) >= control.evaluateEveryRows && await evaluate()) {
+        earlyStopped = true;
+        break run;
+      }
       if (dueCheckpoint()) {
         control.checkpoint!({ ...pos });
         lastCkptRows = pos.rows;
         lastCkptTime = seconds();
       }
     }
+    // Every pass ends with an evaluation (unless one was just made).
+    if (pos.rows > (pos.evaluatedRows ?? 0) && await evaluate()) {
+      earlyStopped = true;
+      break run;
+    }
   }
   if (!stopped) {
     pos.done = true;
     pos.seen = 0;
+    control.finish?.();
   }
   control.checkpoint?.({ ...pos });
-  return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped };
+  return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped, earlyStopped };
+}
+
+/** What {@link trainModel} did. */
+export interface TrainResult {
+  /** Rows trained by this call (with several passes, rows x passes). */
+  rows: number;
+  seconds: number;
+  /** Mean training log loss over every trained row of the run. */
+  loss: number;
+  position: TrainPosition;
+  /** Stopped by control.shouldStop (Ctrl-C): the checkpoint continues it. */
+  stopped: boolean;
+  /** Stopped by an evaluation (early stopping): the run is complete. */
+  earlyStopped: boolean;
 }
 
 /**
@@ -456,8 +392,3 @@ export async function evaluateModel(m: CtrModel, file: DataFile, range?: { start
   return { auc: auc.value(), logloss: ll.value(), rows };
 }
 
-function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
-  const r: Partial<Pick<T, K>> = {};
-  for (const k of keys) if (o[k] !== undefined) r[k] = o[k];
-  return r;
-}

@@ -1,3 +1,4 @@
+// Avazu CSV rows (with or without the header line) into feature keys.
 import { hashKey } from "../hash.js";
 import { RowError } from "../errors.js";
 import { hashInt } from "./bucket.js";
@@ -17,18 +18,21 @@ export function avazuDay(buf: Uint8Array, s: number): number {
 }
 
 /**
- * Avazu CSV with its header: `id` dropped, `click` the label, `hour`
- * (YYMMDDHH, 2000s) expanded into hour-of-day and weekday (0 = Sunday) fields,
- * the other 21 columns categorical: 23 key fields.
+ * Avazu CSV, with its header line or without (day files cut from train.csv):
+ * `id` dropped, `click` the label, `hour` (YYMMDDHH, 2000s) expanded into
+ * hour-of-day and weekday (0 = Sunday) fields, the other 21 columns
+ * categorical: 23 key fields. A row's keys do not depend on the header.
  */
 export class AvazuParser implements RowParser {
   readonly format = "avazu";
   readonly fields = FIELDS;
   readonly numeric: readonly string[] = [];
-  readonly hasHeader = true;
   readonly quoted = false;
   private lastDay = -1;
   private lastWeekday = 0;
+
+  /** @param hasHeader whether the file's first line is AVAZU_HEADER (see avazuHasHeader). */
+  constructor(readonly hasHeader = true) {}
 
   header(buf: Uint8Array, s: number, e: number): void {
     const text = new TextDecoder().decode(buf.subarray(s, e));
@@ -77,4 +81,16 @@ export class AvazuParser implements RowParser {
 function allDigits(buf: Uint8Array, s: number, e: number): boolean {
   for (let i = s; i < e; i++) if (buf[i] < 48 || buf[i] > 57) return false;
   return true;
+}
+
+/**
+ * Whether an Avazu file whose first line is `line` has the header: true for
+ * exactly AVAZU_HEADER, false for a data row; a first line that looks like a
+ * header (its second column is "click") but is not Avazu's is an error, not
+ * a bad first row.
+ */
+export function avazuHasHeader(line: string): boolean {
+  if (line === AVAZU_HEADER) return true;
+  if (line.split(",", 3)[1] === "click") throw new RowError(undefined, `the header is not Avazu's: expected "${AVAZU_HEADER.slice(0, 40)}...", got ${JSON.stringify(line.slice(0, 60))}`);
+  return false;
 }

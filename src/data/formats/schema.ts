@@ -1,3 +1,4 @@
+// The CSV/TSV schema: its JSON form, reading and checking it.
 import { readFileSync } from "node:fs";
 
 /** How a numeric column becomes features. */
@@ -13,6 +14,14 @@ export type Bucketing = "criteo" | "none";
  * Numeric columns with bucket "criteo" become categorical features
  * (v > 2 ? floor(ln(v)^2) : v, missing its own token); with "none" they are
  * numeric inputs (an empty cell takes `missing`, default 0).
+ * `separators` (optional) makes categorical columns multi-valued:
+ * `"separators": { "tags": "|" }` reads a cell `a|b|c` of column "tags" as
+ * three features of its field (keys of (field, "a"), (field, "b"),
+ * (field, "c"), each of value 1: Batch.bags), skipping empty parts; an empty
+ * cell (or one of only separators) is the field's missing value, as in any
+ * column. Each separator is one ASCII character other than the delimiter, a
+ * quote, "\r" or "\n", and its column must be categorical. The label column
+ * may hold 0/1 or -1/+1 (-1 is 0).
  */
 export interface Schema {
   delimiter: string;
@@ -22,9 +31,11 @@ export interface Schema {
   categorical: string[];
   numeric: { name: string; bucket: Bucketing; missing: number }[];
   ignore: string[];
+  /** Multi-valued categorical columns: column name -> the one character separating its values. */
+  separators?: Record<string, string>;
 }
 
-const KNOWN = ["delimiter", "header", "columns", "label", "categorical", "numeric", "ignore"];
+const KNOWN = ["delimiter", "header", "columns", "label", "categorical", "numeric", "ignore", "separators"];
 
 /** Reads and checks a schema from a JSON file or an object; errors name the source and field. */
 export function loadSchema(src: string | object): Schema {
@@ -82,6 +93,7 @@ export function loadSchema(src: string | object): Schema {
     if (seen.has(n)) throw new Error(`${where}: column ${JSON.stringify(n.slice(0, 60))} is named twice`);
     seen.add(n);
   }
+  if (o.separators !== undefined) schema.separators = separators(where, o.separators, delimiter, new Set(schema.categorical));
   if (schema.categorical.length + schema.numeric.length === 0) throw new Error(`${where}: no feature columns (categorical or numeric)`);
   if (!header) {
     // The reader binds "columns" as it would a header line: check it here, where the error can name the schema.
@@ -96,6 +108,20 @@ export function loadSchema(src: string | object): Schema {
     if (unknown.length) throw new Error(`${where}: "columns" has columns the schema does not name (add them to "ignore" to drop them): ${someNames(unknown)}`);
   }
   return schema;
+}
+
+/** Checks a schema's "separators": categorical columns, one ASCII character each, not the delimiter, a quote or a line end. */
+function separators(where: string, raw: unknown, delimiter: string, categorical: Set<string>): Record<string, string> {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Error(`${where}: "separators" must be an object of column name to separator character`);
+  const entries = Object.entries(raw as Record<string, unknown>);
+  for (const [col, sep] of entries) {
+    const name = JSON.stringify(col.slice(0, 60));
+    if (!categorical.has(col)) throw new Error(`${where}: separators: column ${name} is not a categorical column`);
+    if (typeof sep !== "string" || sep.length !== 1 || sep.charCodeAt(0) > 127) throw new Error(`${where}: separators: the separator of column ${name} must be one ASCII character`);
+    if (sep === delimiter || sep === '"' || sep === "\n" || sep === "\r") throw new Error(`${where}: separators: the separator of column ${name} must not be the delimiter, a quote or a line end (got ${JSON.stringify(sep)})`);
+  }
+  // fromEntries: a column named "__proto__" stays an own entry.
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** The first few names of a list, for a message (a header may have millions). */

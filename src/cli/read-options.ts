@@ -1,0 +1,41 @@
+/**
+ * The options every command that reads data files shares (format, schema,
+ * label column, featindex, bad rows), and the ReadOptions they make.
+ */
+import type { DataError, Format, ReadOptions } from "../data/index.js";
+import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
+
+export const READ_OPTIONS: readonly OptionSpec[] = [
+  { name: "format", type: "string", help: "criteo, avazu, libsvm or csv (detected when unambiguous)" },
+  { name: "schema", type: "string", help: "schema JSON for csv files" },
+  { name: "label-column", type: "string", help: "csv without a schema: the 0-based column of the label; every other column is categorical" },
+  { name: "featindex", type: "string", help: "libsvm feature dictionary (field:value<TAB>index)" },
+  { name: "skip-bad-rows", type: "boolean", help: "skip and report malformed rows instead of stopping" },
+  { name: "max-bad-rows", type: "string", help: "with --skip-bad-rows: stop when more rows than this are bad (a count, or a percentage such as 1%)", default: "1%" },
+];
+
+/** The ReadOptions of a command's options; `onSkip` sees every skipped row. */
+export function readOptionsOf(a: ParsedArgs, onSkip?: (e: DataError) => void): ReadOptions {
+  const skip = a.values["skip-bad-rows"] === true;
+  if (a.values["max-bad-rows"] !== undefined && !skip) throw new UsageError("--max-bad-rows goes with --skip-bad-rows");
+  return {
+    format: str(a, "format") as Format | undefined, schema: str(a, "schema"), featindex: str(a, "featindex"),
+    labelColumn: a.values["label-column"] !== undefined ? num(a, "label-column", 0, true) : undefined,
+    skipBadRows: skip,
+    ...(skip ? { maxBadRows: parseMaxBad(str(a, "max-bad-rows", "1%")!) } : {}),
+    ...(onSkip ? { onSkip } : {}),
+  };
+}
+
+/** "1%" -> { fraction: 0.01 }, "50" -> { count: 50 }. */
+function parseMaxBad(v: string): { fraction: number } | { count: number } {
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(v.trim());
+  if (pct) {
+    const f = Number(pct[1]) / 100;
+    if (f > 1) throw new UsageError(`--max-bad-rows ${v}: a percentage is at most 100%`);
+    return { fraction: f };
+  }
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`--max-bad-rows ${v}: give a count of rows or a percentage such as 1%`);
+  return { count: n };
+}

@@ -1,0 +1,210 @@
+/**
+ * Count-based feature admission and out-of-vocabulary (OOV) rows: a feature
+ * gets an embedding row of its own on its N-th sighting in the training rows
+ * (`minCount`); before that, and whenever a model meets a feature it has no
+ * live row for (evaluation, serving), the feature reads its field's OOV row.
+ * Rare features share one learned row per field instead of each keeping a
+ * row trained on a handful of examples (the FuxiCTR / BARS practice of
+ * `min_categr_count` with an OOV index per field), and a table holds only
+ * the admitted features.
+ *
+ * Counting is per occurrence, in the order the rows are trained, during the
+ * first pass over the training rows only: a later epoch reads the same rows
+ * again and does not count them twice, so after one epoch the admitted set
+ * is exactly the features seen at least N times in the training rows.
+ *
+ * The counts live in an open-addressing hash of (lo, hi, count) u32 triples,
+ * interleaved so that a probe costs one cache line; it doubles at load 0.75
+ * (12-24 bytes per distinct key).
+ */
+import { hashKey } from "../data/hash.js";
+import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { fmix32 } from "../util/fmix32.js";
+
+/** The bytes the OOV key of a field is hashed from: no reader produces them (0xff is never UTF-8). */
+const OOV_BYTES = new Uint8Array([0xff, 0x4f, 0x4f, 0x56]);
+
+/** The key of field `field`'s OOV row as (lo, hi) words written to out[o], out[o + 1]. */
+export function oovWords(field: number, out: Uint32Array, o: number): void {
+  hashKey(field, OOV_BYTES, 0, OOV_BYTES.length, out, o);
+}
+
+/** The key of field `field`'s OOV row. */
+export function oovKey(field: number): bigint {
+  const w = new Uint32Array(2);
+  oovWords(field, w, 0);
+  return (BigInt(w[1]) << 32n) | BigInt(w[0]);
+}
+
+/** The OOV keys of `fields` fields as (lo, hi) words, field f at 2f. */
+export function oovTable(fields: number): Uint32Array {
+  const w = new Uint32Array(2 * fields);
+  for (let f = 0; f < fields; f++) oovWords(f, w, 2 * f);
+  return w;
+}
+
+const MAX_LOAD = 0.75;
+const MAX_CAP = 2 ** 30;
+const STRIDE = 3;
+
+/** Occurrence counts of feature keys, and the routing of keys to their own or their field's OOV row. */
+export class Admission {
+  readonly minCount: number;
+  readonly fields: number;
+  private cap: number;
+  /** (lo, hi, count) per slot; count 0 = empty slot. */
+  private slots: Uint32Array;
+  private used = 0;
+  private admittedKeys = 0;
+  private readonly oov: Uint32Array;
+  /** Occurrences routed to an OOV row during training. */
+  routed = 0;
+
+  constructor(minCount: number, fields: number, capacity = 1 << 16) {
+    if (!Number.isSafeInteger(minCount) || minCount < 2) throw new RangeError(`min count ${minCount} must be an integer >= 2 (1 admits every feature: no counts needed)`);
+    if (!Number.isSafeInteger(fields) || fields < 1) throw new RangeError(`admission: fields = ${fields} must be a positive integer`);
+    this.minCount = minCount;
+    this.fields = fields;
+    this.cap = capacity;
+    this.slots = new Uint32Array(capacity * STRIDE);
+    this.oov = oovTable(fields);
+  }
+
+  /** Distinct features counted. */
+  get seen(): number { return this.used; }
+  /** Features counted at least minCount times (those with a row of their own). */
+  get admitted(): number { return this.admittedKeys; }
+  /** Bytes of the counts. */
+  get bytes(): number { return this.slots.byteLength; }
+
+  /** The count of one key (0 when never counted). */
+  count(lo: number, hi: number): number {
+    const s = this.find(lo >>> 0, hi >>> 0);
+    return s < 0 ? 0 : this.slots[s + 2];
+  }
+
+  /**
+   * Routes the n keys in `words` ((lo, hi) pairs) into `out` (the same
+   * layout): a key keeps its own value once admitted, else it becomes its
+   * field's OOV key. `fieldOf(j)` is key j's field. With `count`, every key
+   * is first counted (an occurrence in the first pass over the training
+   * rows), so the occurrence that brings a key to minCount is already its own.
+   */
+  route(words: Uint32Array, n: number, out: Uint32Array, fieldOf: (j: number) => number, count: boolean): void {
+    const N = this.minCount;
+    for (let j = 0; j < n; j++) {
+      const lo = words[2 * j], hi = words[2 * j + 1];
+      let c: number;
+      if (count) {
+        if (this.used >= this.cap * MAX_LOAD) this.grow();
+        c = this.increment(lo, hi);
+      } else {
+        const s = this.find(lo, hi);
+        c = s < 0 ? 0 : this.slots[s + 2];
+      }
+      if (c >= N) {
+        out[2 * j] = lo;
+        out[2 * j + 1] = hi;
+      } else {
+        const f = fieldOf(j);
+        out[2 * j] = this.oov[2 * f];
+        out[2 * j + 1] = this.oov[2 * f + 1];
+        this.routed++;
+      }
+    }
+  }
+
+  /** Counts, minCount and fields as bytes (a checkpoint's part). */
+  save(): Uint8Array {
+    const body = new Uint32Array(this.used * 3);
+    let k = 0;
+    for (let s = 0; s < this.slots.length; s += STRIDE) {
+      if (this.slots[s + 2] === 0) continue;
+      body[k++] = this.slots[s];
+      body[k++] = this.slots[s + 1];
+      body[k++] = this.slots[s + 2];
+    }
+    return encodeEnvelope({ kind: "admission", version: 1, minCount: this.minCount, fields: this.fields, keys: this.used, routed: this.routed },
+      [new Uint8Array(body.buffer)]);
+  }
+
+  /** Restores counts saved by {@link save}. */
+  static load(bytes: Uint8Array, what = "admission counts"): Admission {
+    const { header: h, body } = decodeEnvelope(bytes, what);
+    if (h.kind !== "admission" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not admission/1`);
+    const keys = intField(h, "keys", what, MAX_CAP * MAX_LOAD);
+    if (body.length !== keys * 12) throw new RangeError(`${what}: body has ${body.length} bytes, ${keys} keys need ${keys * 12}`);
+    let cap = 1 << 16;
+    while (keys >= cap * MAX_LOAD) cap *= 2;
+    const a = new Admission(intField(h, "minCount", what, 2 ** 32 - 1), intField(h, "fields", what, 2 ** 31), cap);
+    a.routed = intField(h, "routed", what);
+    const w = new Uint32Array(body.slice().buffer);
+    for (let k = 0; k < keys; k++) {
+      const lo = w[3 * k], hi = w[3 * k + 1], c = w[3 * k + 2];
+      if (c === 0 || a.find(lo, hi) >= 0) throw new RangeError(`${what}: entry ${k} has count 0 or repeats a key`);
+      a.insert(lo, hi, c);
+    }
+    return a;
+  }
+
+  /** Slot offset of a key, or -1. */
+  private find(lo: number, hi: number): number {
+    const mask = this.cap - 1, w = this.slots;
+    for (let i = slotOf(lo, hi) & mask; ; i = (i + 1) & mask) {
+      const s = i * STRIDE;
+      if (w[s + 2] === 0) return -1;
+      if (w[s] === lo && w[s + 1] === hi) return s;
+    }
+  }
+
+  /** Adds one occurrence; returns the new count (saturating at 2^32 - 1). */
+  private increment(lo: number, hi: number): number {
+    const mask = this.cap - 1, w = this.slots;
+    for (let i = slotOf(lo, hi) & mask; ; i = (i + 1) & mask) {
+      const s = i * STRIDE;
+      const c = w[s + 2];
+      if (c === 0) {
+        w[s] = lo;
+        w[s + 1] = hi;
+        w[s + 2] = 1;
+        this.used++;
+        if (this.minCount <= 1) this.admittedKeys++;
+        return 1;
+      }
+      if (w[s] === lo && w[s + 1] === hi) {
+        if (c === 0xffffffff) return c;
+        w[s + 2] = c + 1;
+        if (c + 1 === this.minCount) this.admittedKeys++;
+        return c + 1;
+      }
+    }
+  }
+
+  private insert(lo: number, hi: number, c: number): void {
+    const mask = this.cap - 1, w = this.slots;
+    let i = slotOf(lo, hi) & mask;
+    while (w[i * STRIDE + 2] !== 0) i = (i + 1) & mask;
+    w[i * STRIDE] = lo;
+    w[i * STRIDE + 1] = hi;
+    w[i * STRIDE + 2] = c;
+    this.used++;
+    if (c >= this.minCount) this.admittedKeys++;
+  }
+
+  private grow(): void {
+    if (this.cap * 2 > MAX_CAP) throw new RangeError(`feature admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
+    const old = this.slots;
+    this.cap *= 2;
+    this.slots = new Uint32Array(this.cap * STRIDE);
+    const used = this.used, admitted = this.admittedKeys;
+    this.used = 0;
+    this.admittedKeys = 0;
+    for (let s = 0; s < old.length; s += STRIDE) if (old[s + 2] !== 0) this.insert(old[s], old[s + 1], old[s + 2]);
+    if (this.used !== used || this.admittedKeys !== admitted) throw new Error("feature admission: rehash lost keys");
+  }
+}
+
+// Keys from hashKey are well mixed, but keys a user builds (sequential ids) may not be.
+function slotOf(lo: number, hi: number): number {
+  return fmix32((lo ^ fmix32(hi)) >>> 0);
+}

@@ -1,0 +1,153 @@
+/**
+ * Validation-driven training: evaluations of a model on held-out rows during
+ * training (trainModel's `control.evaluate`), the curve they draw, the best
+ * state by the monitored metric (kept as a saved copy of the training state),
+ * early stopping after `patience` evaluations without improvement, and the
+ * restoration of the best state at the end (Keras' EarlyStopping with
+ * restore_best_weights; FuxiCTR's and the BARS benchmark's recipe).
+ */
+import type { DataFile } from "../data/reader.js";
+import { DenseParam } from "../optim/dense.js";
+import { loadTable } from "../optim/sharded.js";
+import { Admission } from "./admission.js";
+import type { CtrModel } from "./model.js";
+import { evaluateModel, type TrainPosition } from "./trainer.js";
+
+/** The metrics early stopping may watch. */
+export type Monitor = "auc" | "logloss";
+export const MONITORS: readonly Monitor[] = ["auc", "logloss"];
+
+/** One evaluation of the validation rows. */
+export interface EvalPoint {
+  /** Training rows seen (rows x passes) when evaluated. */
+  rows: number;
+  /** The pass (1-based) the evaluation fell in or ended. */
+  epoch: number;
+  steps: number;
+  auc: number;
+  logloss: number;
+  liveFeatures: number;
+  features: number;
+}
+
+/** The saved training state of the best evaluation. */
+export interface StateCopy {
+  tables: Uint8Array[];
+  dense: Uint8Array[];
+  admission?: Uint8Array;
+}
+
+/** What a checkpoint records of a validation-driven run besides the best state's bytes. */
+export interface ValidationRecord {
+  curve: EvalPoint[];
+  /** Index in curve of the best evaluation, -1 before the first. */
+  best: number;
+  /** Evaluations since the best one. */
+  bad: number;
+  /** Whether the model's current state is the best one (then no copy is kept). */
+  bestIsCurrent: boolean;
+}
+
+/** Options of {@link EarlyStopping}. */
+export interface EarlyStoppingOptions {
+  monitor: Monitor;
+  /** Evaluations without improvement before the run stops. */
+  patience: number;
+  /** Called after each evaluation (progress lines, metrics files). */
+  onEvaluation?: (p: EvalPoint, best: boolean) => void;
+}
+
+/** The copy of a model's whole training state, as bytes. */
+export function copyState(m: CtrModel): StateCopy {
+  return { tables: m.tables.map((t) => t.save()), dense: m.dense.map((d) => d.save()), admission: m.admission?.save() };
+}
+
+/** Puts a copied state back into a model of the same architecture. */
+export function restoreState(m: CtrModel, s: StateCopy): void {
+  m.replaceState(s.tables.map((b) => loadTable(b)), s.dense.map((b) => DenseParam.load(b)), s.admission ? Admission.load(s.admission) : undefined);
+}
+
+/** Evaluations, the best state and the stopping rule of one run. */
+export class EarlyStopping {
+  readonly curve: EvalPoint[] = [];
+  private bestAt = -1;
+  private bad = 0;
+  private copy: StateCopy | undefined;
+  private bestIsCurrent = false;
+
+  constructor(
+    private readonly m: CtrModel,
+    private readonly validation: { file: DataFile; range?: { start?: number; end?: number } },
+    private readonly opts: EarlyStoppingOptions,
+  ) {
+    if (!Number.isSafeInteger(opts.patience) || opts.patience < 1) throw new RangeError(`patience ${opts.patience} must be an integer >= 1`);
+    if (!MONITORS.includes(opts.monitor)) throw new RangeError(`monitor ${JSON.stringify(opts.monitor)} is not one of ${MONITORS.join(", ")}`);
+  }
+
+  /** The best evaluation so far. */
+  get best(): EvalPoint | undefined { return this.bestAt >= 0 ? this.curve[this.bestAt] : undefined; }
+
+  /** Evaluates the model now; resolves to true when the run should stop. For trainModel's control.evaluate. */
+  readonly evaluate = async (pos: TrainPosition): Promise<boolean> => {
+    // A model whose scores are no longer finite (a diverged run with
+    // --skip-nonfinite) evaluates as the worst: it is never the best state.
+    const r = await evaluateModel(this.m, this.validation.file, this.validation.range).catch((e: unknown) => {
+      if (e instanceof RangeError && /NaN|not finite/.test(e.message)) return { auc: NaN, logloss: Infinity, rows: 0 };
+      throw e;
+    });
+    const p: EvalPoint = {
+      rows: pos.rows, epoch: pos.epoch + 1, steps: pos.steps, auc: r.auc, logloss: r.logloss,
+      liveFeatures: this.m.liveFeatures, features: this.m.features,
+    };
+    this.curve.push(p);
+    const b = this.best;
+    const better = !Number.isNaN(p.auc) && (b === undefined || (this.opts.monitor === "auc" ? p.auc > b.auc : p.logloss < b.logloss));
+    if (better) {
+      this.bestAt = this.curve.length - 1;
+      this.bad = 0;
+      // The state is copied only when training goes on from it: see restoreBest.
+      this.copy = undefined;
+      this.bestIsCurrent = true;
+    } else {
+      if (this.bestIsCurrent) throw new Error("early stopping: the best state was not kept before training went on");
+      this.bad++;
+    }
+    this.opts.onEvaluation?.(p, better);
+    return this.bad >= this.opts.patience;
+  };
+
+  /**
+   * For trainModel's control.beforeStep: before the model trains on after an
+   * evaluation, keeps a copy of the state when it is the best so far (lazily,
+   * so that a run whose last evaluation is its best copies nothing).
+   */
+  readonly beforeStep = (): void => {
+    if (!this.bestIsCurrent) return;
+    this.copy = copyState(this.m);
+    this.bestIsCurrent = false;
+  };
+
+  /** Puts the best state back into the model (nothing to do when it is the current one); true when it changed the model. */
+  restoreBest(): boolean {
+    if (this.bestIsCurrent || this.bestAt < 0) return false;
+    restoreState(this.m, this.copy!);
+    this.bestIsCurrent = true;
+    this.copy = undefined;
+    return true;
+  }
+
+  /** The record a checkpoint keeps, and the best state's bytes when that is not the current state. */
+  record(): { record: ValidationRecord; copy: StateCopy | undefined } {
+    return { record: { curve: this.curve.map((p) => ({ ...p })), best: this.bestAt, bad: this.bad, bestIsCurrent: this.bestIsCurrent }, copy: this.copy };
+  }
+
+  /** Continues from a checkpoint's record (with the best state's bytes when it kept them). */
+  resume(r: ValidationRecord, copy: StateCopy | undefined): void {
+    if (!r.bestIsCurrent && r.best >= 0 && copy === undefined) throw new Error("early stopping: the checkpoint lacks the best state");
+    this.curve.splice(0, this.curve.length, ...r.curve);
+    this.bestAt = r.best;
+    this.bad = r.bad;
+    this.bestIsCurrent = r.bestIsCurrent;
+    this.copy = copy;
+  }
+}
