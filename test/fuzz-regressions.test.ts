@@ -281,7 +281,7 @@ test("checkpoint: hostile settings are refused before the model is built (was 'o
   assert.ok(shardMb < 64, `peak resident set +${shardMb.toFixed(0)} MB`);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).hyper = 5; }), what), /^TypeError: ckpt: adam: hyperparameters must be an object$/);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).modelConfig = { hidden: [4, 3], crossLayers: 1 }; }), what), /^RangeError: ckpt: mlp: setting "crossLayers" does not apply/);
-  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { h.args = { train: 5 }; }), what), /^RangeError: ckpt: recorded option --train = 5 is not a string or true$/);
+  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { h.args = { train: 5 }; }), what), /^RangeError: ckpt: recorded option --train = 5 is not a string, a list of strings or true$/);
   assert.equal(decodeCheckpoint(bytes, what).model.params.length, m.params.length);
 });
 
