@@ -32,8 +32,8 @@ export interface Schedule {
  */
 export const DEFAULT_SPARSITY = 0.25;
 
-/** Rows above which a file is trained in one streaming pass, in file order. */
-export const ONE_PASS_ROWS = 1_000_000;
+/** Training rows from which a file is trained in one streaming pass, in file order. */
+export const ONE_PASS_ROWS = 200_000;
 
 /** The default schedule for `rows` training rows (with validation rows to stop on). */
 export function defaultSchedule(rows: number): Schedule {
@@ -41,7 +41,7 @@ export function defaultSchedule(rows: number): Schedule {
   if (rows >= ONE_PASS_ROWS) {
     // Large files: one pass in file order (the one-epoch regime of CTR
     // models), evaluated four times on the way.
-    return { batch: 512, epochs: 1, evalEvery: Math.ceil(rows / 4), patience: 2, minCount: 1, shuffle: false };
+    return { batch: 512, epochs: 1, evalEvery: Math.ceil(rows / 4), patience: 2, minCount: 2, shuffle: false };
   }
   return { batch: batchFor(rows), epochs: 20, evalEvery: undefined, patience: 2, minCount: 2, shuffle: true };
 }
@@ -51,7 +51,7 @@ export function unvalidatedSchedule(rows: number): Schedule {
   return { ...defaultSchedule(rows), epochs: 1, evalEvery: undefined };
 }
 
-/** About a hundred steps a pass: the power of two nearest rows / 100, within [32, 512]. */
+/** The batch of a file trained in several passes: the power of two nearest rows / 50, within [32, 128]. */
 export function batchFor(rows: number): number {
-  return Math.min(512, Math.max(32, 2 ** Math.round(Math.log2(Math.max(rows, 1) / 100))));
+  return Math.min(128, Math.max(32, 2 ** Math.round(Math.log2(Math.max(rows, 1) / 50))));
 }
