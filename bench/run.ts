@@ -5,6 +5,7 @@ import { benchTrain } from "./train.js";
 import { benchDense } from "./dense.js";
 import { benchScale } from "./scale.js";
 import { benchIo } from "./io.js";
+import { benchReal } from "./real.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -18,6 +19,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   dense: benchDense,
   io: benchIo,
   scale: benchScale,
+  real: benchReal,
 };
 
 const args = process.argv.slice(2);

@@ -50,6 +50,7 @@ export const train: Command = {
     { name: "eval-every", type: "string", help: "training rows between evaluations within a pass", default: "a quarter of a pass on files of 1M rows or more, else once a pass" },
     { name: "monitor", type: "string", help: `metric that picks the best state: ${MONITORS.join(" or ")}`, default: "auc" },
     { name: "patience", type: "string", help: "evaluations without improvement before stopping", default: "2" },
+    { name: "refit", type: "string", help: "on: after the run, train once more on the validation rows taken from the training files (the newest rows), once they have chosen the state and the calibration", default: "on for one-pass schedules" },
     { name: "calibrate", type: "string", help: "on: fit Platt scaling (a scale and bias of the logits) on the validation rows at the end, which leaves AUC as it is and corrects over-confident probabilities; off: none", default: "on with validation rows" },
     ...READ_OPTIONS,
     { name: "model", type: "string", help: `model: ${MODEL_NAMES.join(", ")}`, default: "dcn" },
@@ -186,6 +187,9 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   if (a.values["min-count"] !== undefined) sched.minCount = num(a, "min-count", 0, true);
   if (a.values["eval-every"] !== undefined) sched.evalEvery = num(a, "eval-every", 0, true);
   if (a.values.patience !== undefined) sched.patience = num(a, "patience", 0, true);
+  const refitOpt = str(a, "refit");
+  if (refitOpt !== undefined && refitOpt !== "on" && refitOpt !== "off") throw new UsageError(`--refit ${refitOpt}: use on or off`);
+  if (refitOpt !== undefined) sched.refit = refitOpt === "on";
   const shuffleOpt = str(a, "shuffle");
   if (shuffleOpt !== undefined && shuffleOpt !== "on" && shuffleOpt !== "off") throw new UsageError(`--shuffle ${shuffleOpt}: use on or off`);
   if (shuffleOpt !== undefined) sched.shuffle = shuffleOpt === "on";
@@ -298,10 +302,19 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     const { z, y } = await collectLogits((b, o) => m.logits(b, o), valFile, valPaths.length ? undefined : plan.val);
     m.calibration = fitCalibration(z, y);
   }
+  // The validation rows of the training files train last (one pass, in order).
+  const refit = sched.refit && plan.val !== undefined && valPaths.length === 0;
+  let refitRows = 0;
+  if (refit) {
+    const rr = await trainModel(m, trainFile, plan.val, undefined, { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict });
+    refitRows = rr.rows;
+  }
   const ev = testFile ? await evaluateModel(m, testFile, testPaths.length ? undefined : plan.test) : undefined;
   const best = stopper?.best;
   const report = {
-    model, optimizer, threads, fma, rows: plan.rows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
+    // rows: the distinct rows trained on (the validation rows too when they trained last).
+    model, optimizer, threads, fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
+    refitRows,
     batch, minCount: m.settings.minCount, shuffle: sched.shuffle,
     seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
     resumed: ckpt !== undefined, skippedBatches: r.position.skippedBatches,

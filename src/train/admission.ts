@@ -86,32 +86,36 @@ export class Admission {
   /**
    * Routes the n keys in `words` ((lo, hi) pairs) into `out` (the same
    * layout): a key keeps its own value once admitted, else it becomes its
-   * field's OOV key. `fieldOf(j)` is key j's field. With `count`, every key
-   * is first counted (an occurrence in the first pass over the training
-   * rows), so the occurrence that brings a key to minCount is already its own.
+   * field's OOV key. Key j's field is fieldOf[j], or j % fields without
+   * fieldOf (one key per slot). With `count`, every key is first counted (an
+   * occurrence in the first pass over the training rows), so the occurrence
+   * that brings a key to minCount is already its own.
    */
-  route(words: Uint32Array, n: number, out: Uint32Array, fieldOf: (j: number) => number, count: boolean): void {
-    const N = this.minCount;
-    for (let j = 0; j < n; j++) {
+  route(words: Uint32Array, n: number, out: Uint32Array, fieldOf: Int32Array | undefined, count: boolean): void {
+    const N = this.minCount, F = this.fields, oov = this.oov;
+    // Room for every key of the call first: no check per key.
+    if (count) while (this.used + n >= this.cap * MAX_LOAD) this.grow();
+    let routed = 0;
+    for (let j = 0, f = 0; j < n; j++) {
       const lo = words[2 * j], hi = words[2 * j + 1];
       let c: number;
-      if (count) {
-        if (this.used >= this.cap * MAX_LOAD) this.grow();
-        c = this.increment(lo, hi);
-      } else {
+      if (count) c = this.increment(lo, hi);
+      else {
         const s = this.find(lo, hi);
         c = s < 0 ? 0 : this.slots[s + 2];
       }
+      const field = fieldOf === undefined ? f : fieldOf[j];
+      if (++f === F) f = 0;
       if (c >= N) {
         out[2 * j] = lo;
         out[2 * j + 1] = hi;
       } else {
-        const f = fieldOf(j);
-        out[2 * j] = this.oov[2 * f];
-        out[2 * j + 1] = this.oov[2 * f + 1];
-        this.routed++;
+        out[2 * j] = oov[2 * field];
+        out[2 * j + 1] = oov[2 * field + 1];
+        routed++;
       }
     }
+    this.routed += routed;
   }
 
   /** Counts, minCount and fields as bytes (a checkpoint's part). */

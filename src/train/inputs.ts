@@ -53,8 +53,7 @@ export class BatchInputs {
     this.turn = (this.turn + 1) % this.routeBufs.length;
     if (this.routeBufs[this.turn].length < 2 * n) this.routeBufs[this.turn] = new Uint32Array(2 * Math.max(n, 1024));
     const out = this.routeBufs[this.turn];
-    const fieldOf = this.fieldsOf(b);
-    a.route(b.keyWords, n, out, fieldOf, count);
+    a.route(b.keyWords, n, out, b.bags ? this.bagFieldsOf(b.bags.offsets) : undefined, count);
     return { batch: b, keys: new BigUint64Array(out.buffer, 0, n) };
   }
 
@@ -114,21 +113,18 @@ export class BatchInputs {
       const rows = t.gather(b.keys, b.bags ? this.entries(k, n * d) : this.bufs[k].take(slots * d), { create: false });
       if (this.admission) {
         const oov = t.gather(this.oovKeys, undefined, { create: false });
-        fallBack(rows, d, n, oov, this.fieldsOf(b));
+        fallBack(rows, d, n, oov, this.fields, b.bags ? this.bagFieldsOf(b.bags.offsets) : undefined);
       }
       if (!b.bags) return rows;
       return poolBags(rows, d, b.bags.offsets, b.bags.values, this.pooling, this.bufs[k].take(slots * d));
     });
   }
 
-  /** Field of key j of a batch. */
-  private fieldsOf(b: Batch): (j: number) => number {
-    const F = this.fields;
-    if (!b.bags) return (j) => j % F;
-    const n = b.bags.offsets[b.bags.offsets.length - 1];
+  /** The field of every key of a batch with bags (a reused buffer). */
+  private bagFieldsOf(offsets: Uint32Array): Int32Array {
+    const n = offsets[offsets.length - 1];
     if (this.fieldBuf.length < n) this.fieldBuf = new Int32Array(Math.max(n, 1024));
-    const f = bagFields(b.bags.offsets, F, this.fieldBuf);
-    return (j) => f[j];
+    return bagFields(offsets, this.fields, this.fieldBuf);
   }
 
   /** Table k's buffer of `floats` entry floats (bags). */
@@ -138,12 +134,14 @@ export class BatchInputs {
   }
 }
 
-/** Rows that are all zeros (no live row) take the OOV row of their key's field. */
-export function fallBack(rows: Float32Array, d: number, n: number, oov: Float32Array, fieldOf: (j: number) => number): void {
+/** Rows that are all zeros (no live row) take the OOV row of their key's field (fieldOf[j], or j % fields). */
+export function fallBack(rows: Float32Array, d: number, n: number, oov: Float32Array, fields: number, fieldOf?: Int32Array): void {
   for (let j = 0; j < n; j++) {
     const o = j * d;
     let zero = true;
     for (let i = 0; i < d; i++) if (rows[o + i] !== 0) { zero = false; break; }
-    if (zero) rows.set(oov.subarray(fieldOf(j) * d, fieldOf(j) * d + d), o);
+    if (!zero) continue;
+    const f = fieldOf ? fieldOf[j] : j % fields;
+    rows.set(oov.subarray(f * d, f * d + d), o);
   }
 }

@@ -164,7 +164,7 @@ export class CtrModel {
     }
     this.tables.forEach((t, k) => {
       h.update(`table${k}`);
-      const ids = Array.from(t.ids()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const ids = t.ids().sort();
       const key = new BigUint64Array(1);
       for (const id of ids) {
         key[0] = id;

@@ -21,6 +21,11 @@ export interface Schedule {
   minCount: number;
   /** Whether passes visit the rows in a new random order each (rows held in memory). */
   shuffle: boolean;
+  /**
+   * Whether the validation rows (the newest of the file) are trained on once
+   * more after the run, when they have chosen the state and calibrated it.
+   */
+  refit: boolean;
 }
 
 /**
@@ -40,15 +45,16 @@ export function defaultSchedule(rows: number): Schedule {
   if (!(rows >= 0)) throw new RangeError(`training rows ${rows} must be a count`);
   if (rows >= ONE_PASS_ROWS) {
     // Large files: one pass in file order (the one-epoch regime of CTR
-    // models), evaluated four times on the way.
-    return { batch: 512, epochs: 1, evalEvery: Math.ceil(rows / 4), patience: 2, minCount: 2, shuffle: false };
+    // models), evaluated four times on the way; the validation rows, the
+    // newest, train last.
+    return { batch: 512, epochs: 1, evalEvery: Math.ceil(rows / 4), patience: 2, minCount: 2, shuffle: false, refit: true };
   }
-  return { batch: batchFor(rows), epochs: 20, evalEvery: undefined, patience: 2, minCount: 2, shuffle: true };
+  return { batch: batchFor(rows), epochs: 20, evalEvery: undefined, patience: 2, minCount: 2, shuffle: true, refit: false };
 }
 
 /** The schedule of a run without validation rows: one pass, as nothing can stop it. */
 export function unvalidatedSchedule(rows: number): Schedule {
-  return { ...defaultSchedule(rows), epochs: 1, evalEvery: undefined };
+  return { ...defaultSchedule(rows), epochs: 1, evalEvery: undefined, refit: false };
 }
 
 /** The batch of a file trained in several passes: the power of two nearest rows / 50, within [32, 128]. */
