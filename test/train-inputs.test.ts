@@ -67,6 +67,12 @@ test("a headerless CSV of categorical columns with --label-column; predict score
   const p = run("predict", "--model", join(out, "model.sparsectr"), "--data", csv);
   assert.equal(p.code, 0, p.err);
   assert.equal(p.out.trim().split("\n").length, 3000);
+  // Integer codes behind the label, no header (a pre-encoded data set): detected, no option needed.
+  const codes = join(dir, "codes.csv");
+  writeFileSync(codes, rows.map((l) => { const c = l.split(","); return [c[2], c[0].slice(1), c[1].slice(1), c[3].slice(1), c[4].slice(1)].join(","); }).join("\n") + "\n");
+  const detected = report(run("train", "--train", codes, "--holdout", "0.2", "--json"));
+  assert.ok((detected.auc as number) > 0.85, `AUC ${detected.auc}`);
+  assert.equal(detected.testRows, 600);
   const bad = run("train", "--train", csv, "--format", "csv", "--label-column", "5", "--json");
   assert.equal(bad.code, 1);
   assert.match(bad.err, /plain\.csv:1: labelColumn 5 is not a column of the first line: it has 5 comma-separated columns/);

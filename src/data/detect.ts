@@ -33,11 +33,23 @@ export function isAvazuRow(line: string): boolean {
 }
 
 /**
+ * Whether a line is a row of integer-coded categorical columns behind a 0/1
+ * (or -1/+1) label, comma- or tab-separated, without a header (pre-encoded
+ * data sets: `label,c1,c2,...`): at least three columns, all integers or
+ * empty. openData reads such a file as csv with label column 0.
+ */
+export function isLabelledCodesRow(line: string): boolean {
+  const cols = line.split(line.includes(",") ? "," : "\t");
+  return cols.length >= 3 && /^(?:[+-]?1|0)$/.test(cols[0]) && cols.every((c) => /^-?\d*$/.test(c));
+}
+
+/**
  * The format of a file from its first line, where that is unambiguous: Avazu's
  * exact header; 40 tab-separated columns with a 0/1 first column (Criteo);
  * `label idx:value ...` with a 0/1 or -1/+1 label (libsvm, libfm); an Avazu
- * row without the header (isAvazuRow). Anything else needs --format (and a
- * schema, or a label column, for csv).
+ * row without the header (isAvazuRow); a headerless row of integer codes
+ * behind a label (isLabelledCodesRow: csv, label column 0). Anything else
+ * needs --format (and a schema, or a label column, for csv).
  */
 export async function detectFormat(path: string): Promise<Format> {
   const line = await firstLine(path);
@@ -47,5 +59,6 @@ export async function detectFormat(path: string): Promise<Format> {
   if (tabs.length === 40 && (tabs[0] === "0" || tabs[0] === "1")) return "criteo";
   if (LIBSVM_ROW.test(line)) return "libsvm";
   if (isAvazuRow(line)) return "avazu";
+  if (isLabelledCodesRow(line)) return "csv";
   throw new Error(`${path}: cannot detect the format from the first line ${JSON.stringify(line.slice(0, 60))}: pass a format (criteo, avazu, libsvm, or csv with a schema or a label column)`);
 }

@@ -120,6 +120,8 @@ export async function openData(paths: string | readonly string[], opts: ReadOpti
   const { batchSize, limit } = checkOptions(opts);
   const format = opts.format ?? (opts.schema !== undefined || opts.labelColumn !== undefined ? "csv" : await detectAll(list));
   if (opts.labelColumn !== undefined && format !== "csv") throw new Error(`${path}: labelColumn reads a csv file, not ${format}`);
+  // A detected csv is a headerless file of integer codes behind its label (isLabelledCodesRow).
+  if (opts.format === undefined && format === "csv" && opts.schema === undefined && opts.labelColumn === undefined) opts = { ...opts, labelColumn: 0 };
   const dict: FeatIndex | undefined = format === "libsvm" && opts.featindex ? await loadFeatIndex(opts.featindex) : undefined;
   const schema = format === "csv" ? await csvSchema(list, opts) : undefined;
   // Each file: its header, and a parser learning its fields to compare with the first's.
