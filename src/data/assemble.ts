@@ -62,10 +62,7 @@ export class BatchAssembler {
     const b = this.bagged ? trimBatch(this.batch, this.rows, this.F, this.N) : this.batch;
     b.rows = this.rows;
     b.seen = seen;
-    this.batch = allocBatch(this.capacity, this.F, this.N, { part: this.part });
-    this.rows = 0;
-    this.nk = 0;
-    this.bagged = false;
+    this.restart();
     return b;
   }
 
@@ -74,11 +71,16 @@ export class BatchAssembler {
     if (this.rows === 0) return null;
     const b = trimBatch(this.batch, this.rows, this.F, this.N);
     b.seen = seen;
+    this.restart();
+    return b;
+  }
+
+  /** A new, empty batch in the plain layout. */
+  private restart(): void {
     this.batch = allocBatch(this.capacity, this.F, this.N, { part: this.part });
     this.rows = 0;
     this.nk = 0;
     this.bagged = false;
-    return b;
   }
 
   /** The row's keys from the bag; the batch turns into the bag layout first. */

@@ -59,18 +59,9 @@ export class LibsvmParser implements RowParser {
     for (;;) {
       while (i < e && (buf[i] === 32 || buf[i] === 9)) i++;
       if (i >= e) break;
-      const a = i;
-      let index = 0;
-      while (i < e && buf[i] >= 48 && buf[i] <= 57) index = index * 10 + (buf[i++] - 48);
-      const col = k + 2;
-      if (i === a || i >= e || buf[i] !== 58 || i - a > 12) {
-        const b = a;
-        while (i < e && buf[i] !== 32 && buf[i] !== 9) i++;
-        throw new RowError(col, `token ${show(buf, b, i)} is not index:value`);
-      }
-      const idxEnd = i++;
-      const v = i;
-      while (i < e && buf[i] !== 32 && buf[i] !== 9) i++;
+      const a = i, col = k + 2;
+      i = this.scan(buf, i, e, col);
+      const index = this.index, idxEnd = this.idxEnd, v = idxEnd + 1;
       // A value other than 1: the row takes the bag path.
       if (!(i - v === 1 && buf[v] === 49) && !(i - v === 3 && buf[v] === 49 && buf[v + 1] === 46 && buf[v + 2] === 48)) return this.parseBag(buf, s, e, keys, ko, label);
       if (dict) {
@@ -91,6 +82,29 @@ export class LibsvmParser implements RowParser {
     return label;
   }
 
+  /** Index of the last token scanned, and where its index digits end (its value starts after the colon). */
+  private index = 0;
+  private idxEnd = 0;
+
+  /**
+   * Scans one `index:value` token from i (not a separator): sets index and
+   * idxEnd, returns the end of the token. A token that is not index:value
+   * (or an index of more than 12 digits) is a RowError of column col.
+   */
+  private scan(buf: Uint8Array, i: number, e: number, col: number): number {
+    const a = i;
+    let index = 0;
+    while (i < e && buf[i] >= 48 && buf[i] <= 57) index = index * 10 + (buf[i++] - 48);
+    if (i === a || i >= e || buf[i] !== 58 || i - a > 12) {
+      while (i < e && buf[i] !== 32 && buf[i] !== 9) i++;
+      throw new RowError(col, `token ${show(buf, a, i)} is not index:value`);
+    }
+    this.index = index;
+    this.idxEnd = i++;
+    while (i < e && buf[i] !== 32 && buf[i] !== 9) i++;
+    return i;
+  }
+
   /**
    * The whole row again, into the bag: every token with its value, grouped
    * by field (a stable order: the row's order within a field), zeros left
@@ -104,18 +118,9 @@ export class LibsvmParser implements RowParser {
     for (;;) {
       while (i < e && (buf[i] === 32 || buf[i] === 9)) i++;
       if (i >= e) break;
-      const a = i;
-      let index = 0;
-      while (i < e && buf[i] >= 48 && buf[i] <= 57) index = index * 10 + (buf[i++] - 48);
-      const col = k + 2;
-      if (i === a || i >= e || buf[i] !== 58 || i - a > 12) {
-        const b = a;
-        while (i < e && buf[i] !== 32 && buf[i] !== 9) i++;
-        throw new RowError(col, `token ${show(buf, b, i)} is not index:value`);
-      }
-      const idxEnd = i++;
-      const v = i;
-      while (i < e && buf[i] !== 32 && buf[i] !== 9) i++;
+      const a = i, col = k + 2;
+      i = this.scan(buf, i, e, col);
+      const index = this.index, idxEnd = this.idxEnd, v = idxEnd + 1;
       const value = parseDecimal(buf, v, i);
       if (Number.isNaN(value)) throw new RowError(col, `value ${show(buf, v, i)} of index ${index} is not a number`);
       const f32 = Math.fround(value);
