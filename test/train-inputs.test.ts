@@ -103,3 +103,46 @@ test("libfm labels -1/+1; bad rows are reported as met and stop the run past --m
   const brokenInTraining = broken.slice(0, 1440).filter((l) => l.includes(":x")).length;
   assert.equal(ok.skippedRows, brokenInTraining);
 });
+
+test("multi-valued fields (CSV separators) and feature values (libsvm idx:v) train end to end; the exported model pools and scores as the trained one", () => {
+  // tags: 1-3 of 12 tags, three of them raise the click rate; the first rows have one tag each,
+  // so the shuffled rows switch to the bag layout midway.
+  const rows: string[] = ["y,user,tags"];
+  let s = 7;
+  const rnd = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  for (let i = 0; i < 4000; i++) {
+    const k = i < 200 ? 1 : 1 + Math.floor(rnd() * 3);
+    const tags = Array.from({ length: k }, () => Math.floor(rnd() * 12));
+    const p = tags.some((t) => t < 3) ? 0.7 : 0.15;
+    rows.push(`${rnd() < p ? 1 : 0},u${i % 40},${tags.map((t) => `t${t}`).join("|")}`);
+  }
+  const csv = join(dir, "tags.csv"), schema = join(dir, "tags.schema.json");
+  writeFileSync(csv, rows.join("\n") + "\n");
+  writeFileSync(schema, JSON.stringify({ label: "y", categorical: ["user", "tags"], separators: { tags: "|" } }));
+  for (const pooling of ["mean", "sum"]) {
+    const out = join(dir, `tags-${pooling}`);
+    const r = report(run("train", "--train", csv, "--schema", schema, "--holdout", "0.25", "--pooling", pooling, "--out", out, "--json"));
+    assert.ok((r.auc as number) > 0.7, `${pooling}: AUC ${r.auc}`);
+    // eval of the exported model on the held-out rows, cut into a file of their own, equals the trained model's test AUC.
+    const held = join(dir, `held-${pooling}.csv`);
+    writeFileSync(held, [rows[0], ...rows.slice(1 + 3000)].join("\n") + "\n");
+    const e = JSON.parse(run("eval", "--model", join(out, "model.sparsectr"), "--data", held, "--json").out);
+    assert.equal(e.rows, 1000);
+    assert.ok(Math.abs(e.auc - (r.auc as number)) < 1e-12, `${pooling}: served AUC ${e.auc} vs trained ${r.auc}`);
+  }
+  // libsvm values: the value scales its feature; 0 is absent.
+  const fm: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const v = rnd();
+    fm.push(`${rnd() < 0.1 + 0.7 * v ? 1 : 0} 1:${v.toFixed(3)} ${10 + (i % 7)}:1 ${20 + (i % 5)}:${i % 5 === 0 ? 0 : 1}`);
+  }
+  const fmPath = join(dir, "values.fm");
+  writeFileSync(fmPath, fm.join("\n") + "\n");
+  const out = join(dir, "values");
+  const r = report(run("train", "--train", fmPath, "--holdout", "0.2", "--out", out, "--json"));
+  assert.ok((r.auc as number) > 0.7, `values: AUC ${r.auc} (the value of feature 1 carries the signal)`);
+  const held = join(dir, "values-held.fm");
+  writeFileSync(held, fm.slice(2400).join("\n") + "\n");
+  const e = JSON.parse(run("eval", "--model", join(out, "model.sparsectr"), "--data", held, "--json").out);
+  assert.ok(Math.abs(e.auc - (r.auc as number)) < 1e-12, `served AUC ${e.auc} vs trained ${r.auc}`);
+});
