@@ -35,6 +35,10 @@ test("two training files give the model of their concatenation, bit for bit", { 
   const two = report(run("train", "--train", a, "--train", b, "--test", test, "--json", "--epochs", "3"));
   const one = report(run("train", "--train", ab, "--test", test, "--json", "--epochs", "3"));
   assert.equal(two.modelSha256, one.modelSha256);
+  // A quoted pattern: the matches in name order (a.txt, b.txt).
+  const glob = report(run("train", "--train", join(dir, "?.txt"), "--test", test, "--json", "--epochs", "3"));
+  assert.equal(glob.modelSha256, one.modelSha256);
+  assert.match(run("train", "--train", join(dir, "none*.txt")).err, /none\*\.txt: no file matches/);
   assert.equal(two.auc, one.auc);
   assert.equal(two.rows, 6480);
 });

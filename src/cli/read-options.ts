@@ -1,7 +1,10 @@
 /**
  * The options every command that reads data files shares (format, schema,
- * label column, featindex, bad rows), and the ReadOptions they make.
+ * label column, featindex, bad rows), the ReadOptions they make, and the
+ * expansion of quoted wildcards in file arguments.
  */
+import { readdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { DataError, Format, ReadOptions } from "../data/index.js";
 import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 
@@ -38,4 +41,29 @@ function parseMaxBad(v: string): { fraction: number } | { count: number } {
   const n = Number(v);
   if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`--max-bad-rows ${v}: give a count of rows or a percentage such as 1%`);
   return { count: n };
+}
+
+/**
+ * Data file arguments with shell-style wildcards (`*`, `?`) in their last
+ * path segment expanded, for patterns the shell left quoted: the matches in
+ * name order. A pattern that matches nothing is an error naming it.
+ */
+export function expandFiles(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    const name = basename(p);
+    if (!/[*?]/.test(name)) { out.push(p); continue; }
+    const dir = dirname(p);
+    const re = new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      throw new UsageError(`${p}: ${(e as Error).message}`);
+    }
+    const hits = names.filter((n) => re.test(n)).sort();
+    if (!hits.length) throw new UsageError(`${p}: no file matches`);
+    out.push(...hits.map((n) => join(dir, n)));
+  }
+  return out;
 }

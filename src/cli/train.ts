@@ -25,7 +25,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { exportModel } from "../serve/model-file.js";
 import { inputSpec } from "./serve-io.js";
 import { list, num, str, UsageError, type Command, type ParsedArgs } from "./args.js";
-import { READ_OPTIONS, readOptionsOf } from "./read-options.js";
+import { expandFiles, READ_OPTIONS, readOptionsOf } from "./read-options.js";
 
 const HYPER: [string, keyof Hyperparams][] = [
   ["lr", "lr"], ["beta1", "beta1"], ["beta2", "beta2"], ["epsilon", "epsilon"], ["momentum", "momentum"],
@@ -40,7 +40,7 @@ export const train: Command = {
   summary: "train a CTR model with a sparse-group-lasso optimizer, stopping on validation rows, and evaluate it",
   usage: "train --train FILE [--train FILE2 ...] [--test FILE | --holdout F | --holdout-rows N | --holdout-last-day] [--model dcn] [--optimizer group-adam] [options]",
   options: [
-    { name: "train", type: "string", multiple: true, help: "training file (criteo, avazu, libsvm or csv; plain or gzip); repeat it for several files, read in order" },
+    { name: "train", type: "string", multiple: true, help: "training file (criteo, avazu, libsvm or csv; plain or gzip); repeat it, or give a quoted pattern such as 'day*.csv', for several files, read in order" },
     { name: "test", type: "string", multiple: true, help: "test file(s) in the same format" },
     { name: "holdout", type: "string", help: "test on the last fraction of the training rows (Criteo's 1/7: 0.142857)" },
     { name: "holdout-rows", type: "string", help: "test on the last N rows of the training rows" },
@@ -129,7 +129,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     }
     a = { values, positional: [] };
   }
-  const trainPaths = list(a, "train");
+  const trainPaths = expandFiles(list(a, "train"));
   if (!trainPaths.length) throw new UsageError("--train FILE is required");
   const model = str(a, "model", "dcn")!;
   if (!isModelName(model)) throw new UsageError(`--model ${model}: use one of ${MODEL_NAMES.join(", ")}`);
@@ -154,7 +154,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
   const valFraction = num(a, "val-fraction", 0.1);
   if (!(valFraction >= 0 && valFraction < 1)) throw new UsageError(`--val-fraction ${valFraction}: give a fraction in [0, 1)`);
-  const valPaths = list(a, "validation");
+  const valPaths = expandFiles(list(a, "validation"));
   if (valPaths.length && a.values["val-fraction"] !== undefined) throw new UsageError("give --validation FILE or --val-fraction, not both");
   const modelConfig: Record<string, unknown> = {};
   if (a.values.embedding !== undefined) modelConfig.embedding = num(a, "embedding", 0, true);
@@ -203,7 +203,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
 
   const trainFile = await openData(trainPaths, { ...readOpts, batchSize: batch, prefetch: threads > 1 });
   const evalOpts = { ...readOpts, batchSize: 4096 };
-  const testPaths = list(a, "test");
+  const testPaths = expandFiles(list(a, "test"));
   const testFile: DataFile | undefined = testPaths.length ? await openData(testPaths, evalOpts) : plan.test ? await openData(trainPaths, evalOpts) : undefined;
   const valFile: DataFile | undefined = valPaths.length ? await openData(valPaths, evalOpts) : plan.val ? await openData(trainPaths, evalOpts) : undefined;
   for (const f of [testFile, valFile]) {
