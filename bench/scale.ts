@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { configureDense, denseReady, openData } from "../src/index.js";
+import { configureDense, denseReady, openData, prefetched } from "../src/index.js";
 import { buildModel } from "../src/train/model.js";
 import { trainModel } from "../src/train/trainer.js";
 
@@ -52,7 +52,7 @@ export async function benchScale(emit: (o: object) => void, quick: boolean): Pro
     }
     const fma = configureDense({ threads: 2 }).threads > 1 && tryFma();
     await denseReady();
-    const f = await openData(path, { batchSize: 512, prefetch: true });
+    const f = prefetched(await openData(path, { batchSize: 512 }), true);
     const m = buildModel(f.fields.length, { model: "dcn", optimizer: "group-adam", hyper: { l21: 2e-3, l2: 1e-5 }, seed: 1, shards: 2 });
     const r = await trainModel(m, f);
     emit({

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configureDense, denseReady, openData } from "../src/index.js";
+import { configureDense, denseReady, openData, prefetched } from "../src/index.js";
 import { denseCopiedBytes, denseSplitProducts } from "../src/kernels/dense.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel } from "../src/train/model.js";
@@ -35,7 +35,7 @@ export async function benchTrain(emit: (o: object) => void, quick: boolean): Pro
         configureDense({ threads, fma });
         await denseReady();
         const featindex = format === "libsvm" ? `${trainPath}.fi` : undefined;
-        const train = await openData(trainPath, { batchSize: 512, featindex, range: { end: n }, prefetch: threads > 1 });
+        const train = prefetched(await openData(trainPath, { batchSize: 512, featindex, range: { end: n } }), threads > 1);
         const test = await openData(testPath, { batchSize: 4096, featindex });
         const m = buildModel(train.fields.length, { model: model as ModelName, optimizer, hyper, seed: 1 });
         const splitBefore = denseSplitProducts(), copiedBefore = denseCopiedBytes();

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openData, detectFormat, featureKey, holdoutSplit, DataError, type Batch, type DataFile, type ReadOptions } from "../src/index.js";
+import { openData, prefetched, detectFormat, featureKey, holdoutSplit, DataError, type Batch, type DataFile, type ReadOptions } from "../src/index.js";
 import { allocBatch, trimBatch } from "../src/data/batch.js";
 import { batchBuffers } from "../src/data/prefetch-protocol.js";
 
@@ -27,8 +27,9 @@ type Slot = [bigint, number][];
 interface Read { file: DataFile; batches: Batch[]; labels: number[]; rows: Slot[][]; lines: number[]; parts: number[] }
 
 /** Every row of a pass, slot by slot, unrolled from either layout. */
-async function read(paths: string | string[], opts: ReadOptions = {}, range?: { start?: number; end?: number }): Promise<Read> {
-  const f = await openData(paths, opts);
+async function read(paths: string | string[], opts: ReadOptions & { prefetch?: number | boolean } = {}, range?: { start?: number; end?: number }): Promise<Read> {
+  const { prefetch, ...rest } = opts;
+  const f = prefetched(await openData(paths, rest), prefetch ?? false);
   const F = f.fields.length, out: Read = { file: f, batches: [], labels: [], rows: [], lines: [], parts: [] };
   for await (const b of f.batches(range)) {
     out.batches.push(b);
@@ -273,7 +274,7 @@ test("bad rows: the count and fraction limits, the message, onSkip in order with
   for (const prefetch of [false, true]) {
     const lines: number[] = [];
     let yielded = 0;
-    const f = await openData(p, { featindex, batchSize: 1, skipBadRows: true, maxBadRows: { count: 4 }, prefetch, onSkip: (e) => lines.push(e.line) });
+    const f = prefetched(await openData(p, { featindex, batchSize: 1, skipBadRows: true, maxBadRows: { count: 4 }, onSkip: (e) => lines.push(e.line) }), prefetch);
     await assert.rejects((async () => { for await (const b of f.batches()) yielded += b.rows; })(), (e: unknown) => {
       assert.ok(e instanceof DataError, String(e));
       assert.equal(e.line, 20);

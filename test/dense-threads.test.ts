@@ -300,7 +300,7 @@ test("sparsectr train --fma: reported in the JSON, deterministic, and within flo
 
 test("training on two threads (reader, lookahead, products split or whole) gives the one-thread model bit for bit; on both, only parameters and gradients are copied into the kernels' memory", async () => {
   const { createGenerator, generateFiles, synthConfig } = await import("../src/data/synth/index.js");
-  const { openData } = await import("../src/index.js");
+  const { openData, prefetched } = await import("../src/index.js");
   const { buildModel } = await import("../src/train/model.js");
   const { trainModel } = await import("../src/train/trainer.js");
   const dir = mkdtempSync(join(tmpdir(), "sparsectr-two-threads-"));
@@ -317,7 +317,7 @@ test("training on two threads (reader, lookahead, products split or whole) gives
         configureDense({ threads });
         await denseReady();
         const before = denseSplitProducts();
-        const f = await openData(data, { batchSize: 512, prefetch: threads > 1 });
+        const f = prefetched(await openData(data, { batchSize: 512 }), threads > 1);
         const m = buildModel(f.fields.length, { model, optimizer: "group-adam", hyper: { l21: 1e-3 }, seed: 4 });
         const c0 = denseCopiedBytes();
         await trainModel(m, f);

@@ -18,7 +18,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { copyFileSync } from "node:fs";
-import { openData, type ReadOptions } from "../src/data/reader.js";
+import { openData } from "../src/data/reader.js";
+import { prefetched } from "../src/data/prefetch.js";
+import type { ReadOptions } from "../src/data/types.js";
+
+/** ReadOptions and, for the fuzz, the depth of a prefetched pass. */
+type FuzzOptions = ReadOptions & { prefetch?: number | boolean };
 import { DataError } from "../src/data/errors.js";
 import { holdoutSplit, type Holdout } from "../src/data/split.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
@@ -158,9 +163,10 @@ async function setup(format: "criteo" | "avazu" | "libsvm" | "csv"): Promise<Ctx
  * checking that the split counts the rows the pass saw; returns a coarse
  * outcome.
  */
-async function readAll(paths: string | string[], opts: ReadOptions, holdout?: Holdout): Promise<string> {
+async function readAll(paths: string | string[], fuzz: FuzzOptions, holdout?: Holdout): Promise<string> {
   let skips = 0;
-  const file = await openData(paths, { ...opts, onSkip: () => { skips++; } });
+  const { prefetch, ...opts } = fuzz;
+  const file = prefetched(await openData(paths, { ...opts, onSkip: () => { skips++; } }), prefetch ?? false);
   const F = file.fields.length, N = file.numeric.length, size = opts.batchSize ?? 512;
   let rows = 0, lastLine = 0, lastSeen = 0, lastPart = 0, bagged = false;
   const it = file.batches();
@@ -248,7 +254,7 @@ function readerTarget(format: "criteo" | "avazu" | "libsvm" | "csv"): FuzzTarget
       const path = join(ctx.dir, `case.${format}`);
       const files: Record<string, Uint8Array | string> = { [`case.${format}`]: data };
       writeFileSync(path, data);
-      const opts: ReadOptions = {
+      const opts: FuzzOptions = {
         batchSize: r.chance(0.03) ? r.pick([1 << 16, 1 << 20]) : r.pick([1, 3, 16, 64, 512]),
         skipBadRows: r.chance(0.5),
       };

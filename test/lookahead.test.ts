@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createOptimizer, openData } from "../src/index.js";
+import { createOptimizer, openData, prefetched } from "../src/index.js";
 import { Arena } from "../src/kernels/arena.js";
 import { HEADER_BYTES, M_CAP, M_CHUNKS, M_D, M_INIT, M_INITA, M_INITB, M_RECBYTES, M_SEED, M_SHIFT, M_SIZE, M_SLOTS, M_ZEROS } from "../src/kernels/layout.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
@@ -161,7 +161,7 @@ test("training with the lookahead gives the model without it, and a bad row in t
     const path = join(dir, "train.txt");
     await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 6, scale: 0.01 })), { format: "criteo", start: 0, rows: 3000, out: path, truth: null });
     const run = async (p: string, lookahead: boolean, shards = 1): Promise<{ sha: string; rows: number; error?: string }> => {
-      const f = await openData(p, { batchSize: 256, prefetch: true });
+      const f = prefetched(await openData(p, { batchSize: 256 }), true);
       const m = buildModel(f.fields.length, { model: "dcn", optimizer: "group-adam", hyper: { l21: 1e-3 }, seed: 5, shards });
       let rows = 0;
       try {
@@ -197,7 +197,7 @@ test("trainModel keeps to the range the file was opened with (each end on its ow
     const path = join(dir, "train.txt");
     await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 2, scale: 0.01 })), { format: "criteo", start: 0, rows: 1000, out: path, truth: null });
     const rows = async (opened: { start?: number; end?: number } | undefined, given?: { start?: number; end?: number }, prefetch = false): Promise<number> => {
-      const f = await openData(path, { batchSize: 128, range: opened, prefetch });
+      const f = prefetched(await openData(path, { batchSize: 128, range: opened }), prefetch);
       const m = buildModel(f.fields.length, { model: "lr", optimizer: "adam", seed: 1 });
       return (await trainModel(m, f, given)).rows;
     };

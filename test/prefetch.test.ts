@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openData, DataError, type ReadOptions } from "../src/index.js";
+import { openData, prefetched, DataError, type ReadOptions } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel } from "../src/train/model.js";
 import { evaluateModel, trainModel } from "../src/train/trainer.js";
@@ -22,8 +22,8 @@ const bad = join(dir, "bad.txt");
 writeFileSync(bad, lines.join("\n"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function collect(p: string, opts: ReadOptions, range?: { start?: number; end?: number }) {
-  const f = await openData(p, opts);
+async function collect(p: string, opts: ReadOptions, range?: { start?: number; end?: number }, depth: number | boolean = false) {
+  const f = prefetched(await openData(p, opts), depth);
   const keys: bigint[] = [], labels: number[] = [], lineNos: number[] = [], sizes: number[] = [];
   for await (const b of f.batches(range)) {
     sizes.push(b.rows);
@@ -40,7 +40,7 @@ test("prefetched batches equal the direct ones: keys, labels, lines, ranges, ski
     [path, { batchSize: 300 }, { start: 1234, end: 17_777 }],
     [bad, { batchSize: 1000, skipBadRows: true }, undefined],
   ] as const) {
-    const direct = await collect(p, opts, range), pre = await collect(p, { ...opts, prefetch: 3 }, range);
+    const direct = await collect(p, opts, range), pre = await collect(p, opts, range, 3);
     assert.ok(direct.keys.length > 0);
     assert.deepEqual(pre.sizes, direct.sizes);
     assert.deepEqual(pre.keys, direct.keys);
@@ -48,14 +48,14 @@ test("prefetched batches equal the direct ones: keys, labels, lines, ranges, ski
     assert.deepEqual(pre.lineNos, direct.lineNos);
     assert.deepEqual(pre.stats, direct.stats);
   }
-  const skipped = await collect(bad, { skipBadRows: true, prefetch: true });
+  const skipped = await collect(bad, { skipBadRows: true }, undefined, true);
   assert.equal(skipped.stats.skipped, 2);
   assert.match(skipped.stats.firstBad[0], /bad\.txt:101: /);
 });
 
 test("a consumer that pauses until the reader sleeps (it naps about 200 ms first) wakes it and gets every batch in order", { timeout: 30_000 }, async () => {
   const direct = await collect(path, { batchSize: 2000 });
-  const f = await openData(path, { batchSize: 2000, prefetch: 2 });
+  const f = prefetched(await openData(path, { batchSize: 2000 }), 2);
   const keys: bigint[] = [];
   let n = 0;
   for await (const b of f.batches()) {
@@ -68,7 +68,7 @@ test("a consumer that pauses until the reader sleeps (it naps about 200 ms first
 });
 
 test("a bad row stops a prefetched pass with the reader's DataError (file, line, column)", async () => {
-  const f = await openData(bad, { prefetch: true });
+  const f = prefetched(await openData(bad), true);
   let n = 0;
   await assert.rejects(async () => { for await (const b of f.batches()) n += b.rows; }, (e: unknown) => {
     assert.ok(e instanceof DataError, String(e));
@@ -77,11 +77,11 @@ test("a bad row stops a prefetched pass with the reader's DataError (file, line,
     return true;
   });
   assert.ok(n <= 100, `rows before the error ${n}`);
-  await assert.rejects(openData(join(dir, "missing.txt"), { format: "criteo", prefetch: true }).then(async (g) => { for await (const _ of g.batches()) void _; }), /missing\.txt/);
+  await assert.rejects(openData(join(dir, "missing.txt"), { format: "criteo" }).then(async (g) => { for await (const _ of prefetched(g, true).batches()) void _; }), /missing\.txt/);
 });
 
 test("leaving a prefetched pass early stops its thread; a new pass starts over", async () => {
-  const f = await openData(path, { batchSize: 100, prefetch: 2 });
+  const f = prefetched(await openData(path, { batchSize: 100 }), 2);
   let first: bigint | undefined;
   for await (const b of f.batches()) { first = b.keys[0]; break; }
   const again = await collect(path, { batchSize: 100 });
@@ -91,7 +91,7 @@ test("leaving a prefetched pass early stops its thread; a new pass starts over",
 test("training from a prefetched file gives the same model bit for bit", async () => {
   const shas: string[] = [];
   for (const prefetch of [false, true]) {
-    const f = await openData(path, { batchSize: 256, prefetch });
+    const f = prefetched(await openData(path, { batchSize: 256 }), prefetch);
     const m = buildModel(f.fields.length, { model: "dcn", optimizer: "group-adam", hyper: { l21: 1e-3 }, seed: 5, epochs: 2 });
     const r = await trainModel(m, f);
     assert.equal(r.rows, 40_000);
@@ -103,6 +103,8 @@ test("training from a prefetched file gives the same model bit for bit", async (
 });
 
 test("prefetch depth is checked", async () => {
-  await assert.rejects(openData(path, { prefetch: -1 }), /prefetch -1/);
-  await assert.rejects(openData(path, { prefetch: 1.5 }), /prefetch 1.5/);
+  const f = await openData(path);
+  assert.throws(() => prefetched(f, -1), /prefetch depth -1/);
+  assert.throws(() => prefetched(f, 1.5), /prefetch depth 1.5/);
+  assert.equal(prefetched(f, false), f);
 });

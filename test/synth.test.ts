@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import {
-  createGenerator, synthConfig, generateFiles, isInformative, isInformativeKey, featIndexSize, csvSchema,
+  createGenerator, synthConfig, generateFiles, writeRows, isInformative, isInformativeKey, featIndexSize, csvSchema,
   CRITEO, rankSampler, type SynthConfig, type SynthFormat, type TruthJson, type Generator,
 } from "../src/data/synth/index.js";
 import { permute, unpermute } from "../src/data/synth/hash.js";
@@ -22,7 +22,7 @@ import { rng } from "./helpers/rng.js";
 /** Rows [start, start + count) of g in a format, as one buffer. */
 async function bytesOf(g: Generator, format: SynthFormat, start: number, count: number, header = true): Promise<Buffer> {
   const parts: Uint8Array[] = [];
-  await g.writeRows(format, start, count, (c) => { parts.push(c); }, { header, chunkBytes: 8192 });
+  await writeRows(g, format, start, count, (c) => { parts.push(c); }, { header, chunkBytes: 8192 });
   return Buffer.concat(parts);
 }
 

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openData, featureKey } from "../src/index.js";
+import { openData, prefetched, featureKey } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig, type TruthJson } from "../src/data/synth/index.js";
 import { buildModel, type CtrModel } from "../src/train/model.js";
 import { evaluateModel, trainModel } from "../src/train/trainer.js";
@@ -49,7 +49,7 @@ async function countInformative(keys: Set<bigint>): Promise<Map<bigint, number>>
 }
 
 async function train(optimizer: "adam" | "group-adam", hyper: object): Promise<{ m: CtrModel; auc: number }> {
-  const f = await openData(trainPath, { batchSize: 512, prefetch: true });
+  const f = prefetched(await openData(trainPath, { batchSize: 512 }), true);
   const m = buildModel(f.fields.length, { model: "dcn", optimizer, hyper, seed: 1 });
   await trainModel(m, f);
   const e = await evaluateModel(m, await openData(testPath, { batchSize: 4096 }));

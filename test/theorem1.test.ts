@@ -418,7 +418,7 @@ test("Theorem 1: raw and eq10 norms are not the minimiser of Eq. (6) when P vari
 });
 
 test("Theorem 1: with P constant within a row (group-momentum) scaled is still exact, raw and eq10 still are not", () => {
-  // Documents the library comment in optim/prox.ts that says eq10 "equals scaled only
+  // Documents the library comment in math/prox.ts that says eq10 "equals scaled only
   // when P_t is constant within the row": the thresholds ||A^-1 s|| and ||A^-1/2 s||
   // coincide only when A = I, not merely when A is a multiple of I.
   const sc: Scenario = {

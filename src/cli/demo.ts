@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { openData } from "../data/index.js";
+import { openData, prefetched } from "../data/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../data/synth/index.js";
 import { buildModel } from "../train/model.js";
 import { evaluateModel, trainModel } from "../train/trainer.js";
@@ -45,7 +45,7 @@ export const demo: Command = {
       const results = [];
       for (const [optimizer, hyper] of [["adam", {}], ["group-adam", { l21, l2: 1e-5 }]] as const) {
         // Reading on a second thread when there is one: the same model, sooner.
-        const train = await openData(trainPath, { batchSize: 512, prefetch: availableParallelism() > 1 });
+        const train = prefetched(await openData(trainPath, { batchSize: 512 }), availableParallelism() > 1);
         const test = await openData(testPath, { batchSize: 4096 });
         const m = buildModel(train.fields.length, { model: "dcn", optimizer, hyper, seed });
         say(`training dcn with ${optimizer}${"l21" in hyper ? ` (l21 ${l21})` : ""}...`);

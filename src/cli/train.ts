@@ -8,7 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
-import { openData, holdoutSplit, type DataFile, type ReadOptions } from "../data/index.js";
+import { openData, prefetched, holdoutSplit, type DataFile, type ReadOptions } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { POOLINGS, type Pooling } from "../nn/bag.js";
 import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams, type OptimizerName } from "../optim/hyper.js";
@@ -201,7 +201,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const shuffleBytes = plan.rows * rowBytes(probe.fields.length);
   if (sched.shuffle && shuffleOpt === undefined && shuffleBytes > MAX_SHUFFLE_BYTES) sched.shuffle = false;
 
-  const trainFile = await openData(trainPaths, { ...readOpts, batchSize: batch, prefetch: threads > 1 });
+  const trainFile = prefetched(await openData(trainPaths, { ...readOpts, batchSize: batch }), threads > 1);
   const evalOpts = { ...readOpts, batchSize: 4096 };
   const testPaths = expandFiles(list(a, "test"));
   const testFile: DataFile | undefined = testPaths.length ? await openData(testPaths, evalOpts) : plan.test ? await openData(trainPaths, evalOpts) : undefined;

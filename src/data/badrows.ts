@@ -1,14 +1,8 @@
 // The bad-row policy of a pass with skipBadRows: record, report and limit
 // the skipped rows.
 import { DataError } from "./errors.js";
-import type { ReadStats } from "./reader.js";
+import type { MaxBadRows, ReadStats } from "./types.js";
 
-/**
- * How many malformed rows a pass with skipBadRows may skip before it fails:
- * at most `count` rows, or at most `fraction` of the rows read (checked as it
- * goes once 1000 rows were read, and at the end of the pass for any size).
- */
-export type MaxBadRows = { fraction: number } | { count: number };
 
 /** The limit when skipBadRows is on and none is given: 1% of the rows. */
 export const DEFAULT_MAX_BAD_ROWS: MaxBadRows = { fraction: 0.01 };

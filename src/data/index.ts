@@ -1,8 +1,9 @@
 /** Streaming CTR data: readers, feature keys, vocabularies and splits. */
 export { openData } from "./reader.js";
-export type { DataFile, ReadOptions, ReadStats } from "./reader.js";
+export type { DataFile, ReadOptions, ReadStats } from "./types.js";
+export { prefetched, DEFAULT_PREFETCH_DEPTH } from "./prefetch.js";
 export type { Bags, Batch } from "./batch.js";
-export type { MaxBadRows } from "./badrows.js";
+export type { MaxBadRows } from "./types.js";
 export { FORMATS, detectFormat } from "./detect.js";
 export type { Format } from "./detect.js";
 export { DataError } from "./errors.js";

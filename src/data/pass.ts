@@ -1,12 +1,12 @@
 // One streaming pass over the rows of a DataFile's files, in batches.
 import type { Batch } from "./batch.js";
 import { BatchAssembler } from "./assemble.js";
-import { BadRows, type MaxBadRows } from "./badrows.js";
+import { BadRows } from "./badrows.js";
 import { DataError, RowError } from "./errors.js";
 import { lineBlocks } from "./lines.js";
 import { fileChunks } from "./source.js";
 import type { RowParser } from "./formats/parser.js";
-import type { DataFile, ReadStats } from "./reader.js";
+import type { DataFile, MaxBadRows, ReadStats } from "./types.js";
 
 /** What a pass needs of an opened DataFile beyond its public fields. */
 export interface PassPlan {

@@ -1,13 +1,13 @@
 // The messages and shared counters between a prefetched pass and its reader thread.
 import type { MessagePort } from "node:worker_threads";
 import type { Batch } from "./batch.js";
-import type { ReadOptions, ReadStats } from "./reader.js";
+import type { ReadOptions, ReadStats } from "./types.js";
 
 /** What the main thread sends the reader thread when it starts. */
 export interface PrefetchStart {
   /** The files, read in order as one (DataFile.paths). */
   paths: string[];
-  options: Omit<ReadOptions, "prefetch">;
+  options: Omit<ReadOptions, "onSkip">;
   range: { start?: number; end?: number };
 }
 

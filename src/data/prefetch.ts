@@ -3,7 +3,7 @@ import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_thread
 import type { Batch } from "./batch.js";
 import { DataError } from "./errors.js";
 import { MAX_BAD_KEPT } from "./badrows.js";
-import type { DataFile, ReadOptions, ReadStats } from "./reader.js";
+import type { DataFile, ReadStats } from "./types.js";
 import {
   CONTROL_WORDS, CREDITS, SENT, SLEEPING, type AtomicsWaitAsync, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
 } from "./prefetch-protocol.js";
@@ -12,18 +12,35 @@ import {
 export const DEFAULT_PREFETCH_DEPTH = 8;
 
 /**
- * One pass over a file with the reading, parsing and hashing on a second
- * thread. The batches are the same bytes in the same order as a pass on the
- * calling thread (it runs the same reader), so a model trained from them is
- * bit-for-bit the same. The thread is stopped when the pass ends, fails, or
- * the consumer stops early (a `break` out of `for await`). `options` must
- * be cloneable (no onSkip: it is called here, on the consuming thread, for
- * each row the reader thread reports skipped, in order with the batches).
+ * The same data with every pass read, parsed and hashed on a second thread,
+ * at most `depth` batches ahead (true: DEFAULT_PREFETCH_DEPTH). The thread
+ * opens the files with the options they were opened with (format and schema
+ * resolved) and runs the same reader, so the batches are the same bytes in
+ * the same order and a model trained from them is the same bit for bit; only
+ * the wall time changes. Depth 0 (or false) returns the data as it is.
  */
-export async function* prefetchPass(
-  file: DataFile, options: ReadOptions, range: { start?: number; end?: number }, depth: number, onSkip?: (e: DataError) => void,
-): AsyncGenerator<Batch, ReadStats> {
-  const { prefetch: _ignored, onSkip: _fn, ...rest } = options;
+export function prefetched(file: DataFile, depth: number | boolean = true): DataFile {
+  const d = depth === true ? DEFAULT_PREFETCH_DEPTH : depth === false ? 0 : depth;
+  if (!(Number.isSafeInteger(d) && d >= 0 && d <= 1024)) throw new RangeError(`prefetch depth ${String(depth)} must be true, false or a depth in [0, 1024] batches`);
+  if (d === 0) return file;
+  const own = file.options.range;
+  const wrapped: DataFile = {
+    ...file,
+    stats: { rows: 0, skipped: 0, firstBad: [], seen: 0 },
+    // A pass's own range overrides the file's, field by field, as in openData.
+    batches: (range) => prefetchPass(wrapped, { start: range?.start ?? own?.start, end: range?.end ?? own?.end }, d),
+  };
+  return wrapped;
+}
+
+/**
+ * One pass of `file` on a second thread; the thread is stopped when the pass
+ * ends, fails, or the consumer stops early (a `break` out of `for await`).
+ * The options' onSkip is called here, on the consuming thread, for each row
+ * the reader thread reports skipped, in order with the batches.
+ */
+async function* prefetchPass(file: DataFile, range: { start?: number; end?: number }, depth: number): AsyncGenerator<Batch, ReadStats> {
+  const { onSkip, ...rest } = file.options;
   // Batches come over a port the consumer reads synchronously (no event-loop
   // turn per batch while the trainer is busy); a shared counter of messages
   // sent lets it sleep, without spinning, only when none is waiting.

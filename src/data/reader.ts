@@ -1,7 +1,7 @@
 // openData: opens one file or several read as one (format, fields, schema),
-// and gives passes over their rows, on this thread or a second one.
-import type { Batch } from "./batch.js";
-import { checkMaxBadRows, DEFAULT_MAX_BAD_ROWS, type MaxBadRows } from "./badrows.js";
+// and gives passes over their rows (data/prefetch.ts runs them on a second thread).
+import type { DataFile, MaxBadRows, ReadOptions } from "./types.js";
+import { checkMaxBadRows, DEFAULT_MAX_BAD_ROWS } from "./badrows.js";
 import { detectFormat, FORMATS, type Format } from "./detect.js";
 import { DataError } from "./errors.js";
 import { pass, type PassPlan } from "./pass.js";
@@ -14,96 +14,6 @@ import { CsvParser } from "./formats/csv.js";
 import { inferSchema } from "./formats/infer.js";
 import { loadSchema, type Schema } from "./formats/schema.js";
 import type { RowParser } from "./formats/parser.js";
-import { DEFAULT_PREFETCH_DEPTH, prefetchPass } from "./prefetch.js";
-
-/** Options of `openData`. */
-export interface ReadOptions {
-  /** Force a format instead of detecting it (csv needs `schema` or `labelColumn`). */
-  format?: Format;
-  /** Schema for csv: a JSON file path or an object (see formats/schema.ts). */
-  schema?: string | Partial<Schema>;
-  /**
-   * A headerless csv of categorical columns without a schema: the 0-based
-   * column of the label. openData builds the schema from the first line of
-   * the (first) file: no header, tab-delimited when that line holds a tab and
-   * no comma, else comma-delimited, columns "c0", "c1", ..., the label
-   * "c<labelColumn>", every other column categorical (DataFile.schema).
-   * Not with `schema`, nor with a format other than csv.
-   */
-  labelColumn?: number;
-  /** libsvm: the `field:value<TAB>index` dictionary giving each index its field. */
-  featindex?: string;
-  /** Rows per batch (default 512). */
-  batchSize?: number;
-  /** Skip and count malformed rows instead of stopping at the first (up to `maxBadRows`). */
-  skipBadRows?: boolean;
-  /**
-   * With skipBadRows, how many rows a pass may skip before it fails with a
-   * DataError: { count: N }, more than N rows fail it (as soon as the N+1st
-   * is met); { fraction: F }, more than F x the rows read (yielded + skipped
-   * within the range) fail it, checked as the pass goes once 1000 rows were
-   * read and at its end whatever the number. Default { fraction: 0.01 }.
-   * Only with skipBadRows.
-   */
-  maxBadRows?: MaxBadRows;
-  /**
-   * With skipBadRows, called with each skipped row's error as it is skipped,
-   * in file order, on the thread consuming the batches (also when prefetching).
-   */
-  onSkip?: (e: DataError) => void;
-  /** Only data rows with index in [start, end) (0-based over the files in order, headers excluded, bad rows counted). */
-  range?: { start?: number; end?: number };
-  /**
-   * Read, parse and hash on a second thread, this many batches ahead (true:
-   * DEFAULT_PREFETCH_DEPTH). Same batches, same order: only the wall time changes.
-   */
-  prefetch?: boolean | number;
-}
-
-/** What a pass over the files met, complete once its batches are exhausted. */
-export interface ReadStats {
-  /** Data rows yielded. */
-  rows: number;
-  /** Rows skipped as malformed (with skipBadRows). */
-  skipped: number;
-  /** The first few skipped rows' errors (each names its file and line). */
-  firstBad: DataError[];
-  /** Data rows seen (yielded + skipped), including those outside the range, over the files read so far. */
-  seen: number;
-}
-
-/**
- * Opened data: one file, or several read one after the other as one stream
- * (the same format and fields); its schema of fields, and passes over its rows.
- */
-export interface DataFile {
-  /** The first file (`paths[0]`). */
-  path: string;
-  /** The files, in reading order; a batch's `part` indexes them. */
-  paths: readonly string[];
-  format: Format;
-  /** Key field names, in key order. */
-  fields: readonly string[];
-  /** Numeric (unbucketed) field names. */
-  numeric: readonly string[];
-  /** Whether the first file's first line is a header rather than a row. */
-  header: boolean;
-  /** Whether each file's first line is a header (Avazu files may have it or not). */
-  headers: readonly boolean[];
-  /**
-   * csv: the schema the rows are read with (loaded from `schema`, or built
-   * for `labelColumn`): a model can record it to read new files the same way.
-   */
-  schema?: Schema;
-  /**
-   * One streaming pass over the rows, in file order, in batches: those of
-   * `range` where given, else of the range the file was opened with (each of
-   * start and end on its own). A batch holds rows of one file only.
-   */
-  batches(range?: { start?: number; end?: number }): AsyncGenerator<Batch, ReadStats>;
-  /** Statistics of the last completed or running pass. */
-  stats: ReadStats;
-}
 
 /** Largest batch (keys, numeric values, labels and line numbers), 1 GiB. */
 const MAX_BATCH_BYTES = 2 ** 30;
@@ -159,16 +69,10 @@ export async function openData(paths: string | readonly string[], opts: ReadOpti
   const plan: PassPlan = { makeParser, batchSize, skip: opts.skipBadRows ?? false, limit, onSkip: opts.onSkip };
   const file: DataFile = {
     path, paths: [...list], format, fields, numeric, header: headers[0], headers, schema,
+    options: { ...opts, format, ...(schema ? { schema, labelColumn: undefined } : {}) },
     stats: { rows: 0, skipped: 0, firstBad: [], seen: 0 },
-    batches: (range) => {
-      // A pass's own range overrides the file's, field by field.
-      const r = { start: range?.start ?? opts.range?.start, end: range?.end ?? opts.range?.end };
-      const depth = opts.prefetch === true ? DEFAULT_PREFETCH_DEPTH : Number(opts.prefetch ?? 0);
-      if (depth === 0) return pass(plan, r, file);
-      // The reader thread opens the same files with the resolved format and schema.
-      const { onSkip, prefetch: _p, labelColumn: _l, ...rest } = opts;
-      return prefetchPass(file, { ...rest, format, ...(schema ? { schema } : {}) }, r, depth, onSkip);
-    },
+    // A pass's own range overrides the file's, field by field.
+    batches: (range) => pass(plan, { start: range?.start ?? opts.range?.start, end: range?.end ?? opts.range?.end }, file),
   };
   return file;
 }
@@ -177,7 +81,6 @@ export async function openData(paths: string | readonly string[], opts: ReadOpti
 function checkOptions(opts: ReadOptions): { batchSize: number; limit: MaxBadRows } {
   if (opts.format !== undefined && !FORMATS.includes(opts.format)) throw new Error(`unknown format "${String(opts.format)}": use ${FORMATS.join(", ")}`);
   const batchSize = opts.batchSize ?? 512;
-  if (opts.prefetch !== undefined && typeof opts.prefetch !== "boolean" && !(Number.isSafeInteger(opts.prefetch) && opts.prefetch >= 0 && opts.prefetch <= 1024)) throw new RangeError(`prefetch ${String(opts.prefetch)} must be true, false or a depth in [0, 1024] batches`);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1 << 20) throw new RangeError(`batch size ${batchSize} must be an integer in [1, 2^20]`);
   if (opts.labelColumn !== undefined) {
     if (opts.schema !== undefined) throw new Error("give either a schema or a labelColumn (which builds the schema), not both");

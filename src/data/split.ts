@@ -2,7 +2,7 @@
 import { lineBlocks } from "./lines.js";
 import { fileChunks } from "./source.js";
 import { avazuDay } from "./formats/avazu.js";
-import type { DataFile } from "./reader.js";
+import type { DataFile } from "./types.js";
 
 /** A time-ordered holdout: the end of the stream is the test part. */
 export type Holdout =

@@ -34,12 +34,8 @@ export const M_INITA = 10; // f64 at words 10-11 (8-byte aligned): low or mean
 export const M_INITB = 12; // f64 at words 12-13: high or std
 export const M_SEED = 14; // u32
 export const M_ZEROS = 15; // rows whose weights are all exactly 0
-export const R_SGD = 0;
-export const R_MOMENTUM = 1;
-export const R_ADAGRAD = 2;
-export const R_ADAM = 3;
-export const R_AMSGRAD = 4;
-export const R_ADAHESSIAN = 5;
+// The moment rules' ids are defined with the rules.
+export { R_SGD, R_MOMENTUM, R_ADAGRAD, R_ADAM, R_AMSGRAD, R_ADAHESSIAN } from "../math/rules/ids.js";
 export const H_TAU = 0; // u32: step of the row's last update, 0 = never
 export const H_ALPHA = 4; // f32: learning rate used at that update
 export const H_COUNT = 8; // u32: number of updates of this row

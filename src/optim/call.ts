@@ -3,7 +3,7 @@ import {
   P_RULE, P_GROUP, P_D, P_NORM, P_ROWSTEP, P_T, P_SLOTOFF, P_BIAS, P_ALPHA, P_B1, P_OMB1, P_B2,
   P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, P_BIASCAP, R_ADAGRAD, HEADER_BYTES,
 } from "../kernels/layout.js";
-import { RULES } from "./rules/index.js";
+import { RULES } from "../math/rules/index.js";
 import { ruleSpec, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
 
 const PARAM_WORDS = 21;

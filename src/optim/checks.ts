@@ -1,3 +1,4 @@
+export { namedErrors } from "../util/named-errors.js";
 import type { Heap } from "../kernels/heap.js";
 import { MAX_ROW, R_ADAHESSIAN } from "../kernels/layout.js";
 import { ruleSpec, type OptimizerName } from "./hyper.js";
@@ -48,15 +49,3 @@ export function checkFinite(name: string, what: string, bad: number, d: number, 
   );
 }
 
-/**
- * Runs f; an error it throws is rethrown (same class family) with `what: `
- * in front, so that a loader's failures name the state being loaded.
- */
-export function namedErrors<T>(what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
-    throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
-  }
-}

@@ -31,7 +31,7 @@ export interface Hyperparams {
   l21?: number;
   /** l2 strength (group rules only). */
   l2?: number;
-  /** Norm the l21 threshold is compared with: see optim/prox.ts. */
+  /** Norm the l21 threshold is compared with: see math/prox.ts. */
   l21Norm?: "raw" | "scaled" | "eq10";
   /** Step used for bias correction and sqrt(t) of lazily updated rows. */
   rowStep?: "global" | "per-row";

@@ -3,7 +3,8 @@ import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { createModel, isModelName, type Model, type ModelConfig, type ModelName } from "../models/index.js";
 import { resolveConfig } from "../models/config.js";
-import type { ResolvedModelConfig } from "../models/types.js";
+import { minParamValues } from "../models/size.js";
+import { namedErrors } from "../util/named-errors.js";
 import { sigmoid } from "../nn/loss.js";
 import { Vocabulary } from "../data/vocab.js";
 import type { Batch } from "../data/batch.js";
@@ -107,7 +108,7 @@ export class Predictor {
     const input = checkInputSpec(h.input, what);
     if (!isObject(h.config)) throw new RangeError(`${what}: header field "config" is not an object`);
     if (h.config.fields !== input.fields.length) throw new RangeError(`${what}: config.fields = ${JSON.stringify(h.config.fields)}, the input has ${input.fields.length} fields`);
-    const config = named(what, () => resolveConfig(modelName, h.config as unknown as ModelConfig));
+    const config = namedErrors(what, () => resolveConfig(modelName, h.config as unknown as ModelConfig));
     let off = 0;
     const take = (n: number, label: string): Uint8Array => {
       if (!Number.isSafeInteger(n) || n < 0 || off + n > body.length) throw new RangeError(`${what}: ${label} needs ${n} bytes at ${off}, the body has ${body.length}`);
@@ -129,7 +130,7 @@ export class Predictor {
     // compared with the file's: bound the config by the values the file holds.
     const needed = minParamValues(modelName, config);
     if (!(needed <= stored)) throw new RangeError(`${what}: the ${modelName} config ${JSON.stringify(h.config).slice(0, 200)} needs ${needed} parameter values, the file holds ${stored}`);
-    const model = named(what, () => createModel(modelName, h.config as unknown as ModelConfig, {
+    const model = namedErrors(what, () => createModel(modelName, h.config as unknown as ModelConfig, {
       params: (name, rows, rowLength, init) => {
         const v = values.get(name);
         if (!v || v.length !== rows * rowLength) throw new RangeError(`${what}: parameter ${name} (${rows} x ${rowLength}) is missing or has another shape`);
@@ -225,42 +226,7 @@ function shown(v: unknown): string {
   return v === undefined ? "missing" : (JSON.stringify(v) ?? String(v)).slice(0, 80);
 }
 
-/** Runs f, giving its errors (a config's or a model's checks) the name of what is loaded. */
-export function named<T>(what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (!(e instanceof Error) || e.message.startsWith(what)) throw e;
-    throw new (e instanceof TypeError ? TypeError : RangeError)(`${what}: ${e.message}`);
-  }
-}
 
-/**
- * The number of parameter values (dense weights and biases) a model of this
- * configuration has, computed without building it: loaders compare it with
- * the values a file holds before a hostile config makes the model allocate
- * gigabytes. (A lower bound by construction: it counts the layers of
- * src/models; a model with more parameters passes it.)
- */
-export function minParamValues(name: ModelName, c: ResolvedModelConfig): number {
-  const linear = (i: number, o: number, bias = true): number => i * o + (bias ? o : 0);
-  const tower = (inDim: number, sizes: readonly number[]): [number, number] => {
-    let n = 0, d = inDim;
-    for (const h of sizes) { n += linear(d, h); d = h; }
-    return [n, d];
-  };
-  const x = c.fields * c.embedding;
-  switch (name) {
-    case "lr": return 1;
-    case "mlp": { const [n, d] = tower(x, c.hidden); return n + linear(d, 1); }
-    case "deepfm": { const [n, d] = tower(x, c.hidden); return 1 + n + linear(d, 1, false); }
-    case "opnn": {
-      const h0 = c.hidden[0] ?? 1, [n, d] = tower(h0, c.hidden.slice(1));
-      return linear(x, h0) + linear(c.embedding * c.embedding, h0, false) + n + linear(d, 1);
-    }
-    case "dcn": { const [n, d] = tower(x, c.hidden); return c.crossLayers * 2 * x + n + linear(x + d, 1); }
-  }
-}
 
 function bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));

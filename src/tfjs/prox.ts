@@ -1,4 +1,4 @@
-// The closed-form proximal step of Algorithm 1 (src/optim/prox.ts) over a
+// The closed-form proximal step of Algorithm 1 (src/math/prox.ts) over a
 // whole variable, with tfjs ops:
 //
 //   s_i     = 0 if |z_i| <= l1, else sign(z_i) l1 - z_i

@@ -1,10 +1,10 @@
-// The moment rules of src/optim/rules/*.ts written with tfjs ops. Every
+// The moment rules of src/math/rules/*.ts written with tfjs ops. Every
 // elementwise operation is the same float32 operation, in the same order, as
 // the reference rules (a tfjs op rounds each result to float32, as Math.fround
 // does there), so on the CPU backend the moments and P_t agree bit for bit.
 import { add, div, maximum, mul, scalar, sqrt, square, sub, type Tensor } from "@tensorflow/tfjs-core";
 import type { ResolvedHyperparams } from "../optim/hyper.js";
-import type { RowContext } from "../optim/rules/rule.js";
+import type { RowContext } from "../math/rules/rule.js";
 import type { Family } from "./options.js";
 
 const f = Math.fround;

@@ -6,7 +6,7 @@
  * so AUC is unchanged; the log loss of a model that grew over-confident in
  * its last passes comes back to what its ranking allows.
  */
-import type { DataFile } from "../data/reader.js";
+import type { DataFile } from "../data/types.js";
 
 /** An affine map of the logits. */
 export interface Calibration {

@@ -6,7 +6,8 @@ import type { CtrModel, TrainSettings } from "./model.js";
 import type { TrainPosition } from "./trainer.js";
 import { assembleModel } from "./restore.js";
 import { copyState, type StateCopy, type ValidationRecord } from "./validation.js";
-import { minParamValues, named } from "../serve/model-file.js";
+import { minParamValues } from "../models/size.js";
+import { namedErrors } from "../util/named-errors.js";
 import { isModelName, type ModelConfig } from "../models/index.js";
 import { resolveConfig } from "../models/config.js";
 import { MAX_SHARDS } from "../optim/sharded.js";
@@ -109,13 +110,13 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrM
   // The model is built from the settings before the saved states are compared
   // with it: bound its size by the dense states' bytes first.
   const s = meta.settings;
-  const config = named(what, () => resolveConfig(s.model, { ...(s.modelConfig ?? {}), fields: meta.fields.length, seed: s.seed ?? 0 } as ModelConfig));
+  const config = namedErrors(what, () => resolveConfig(s.model, { ...(s.modelConfig ?? {}), fields: meta.fields.length, seed: s.seed ?? 0 } as ModelConfig));
   const needed = minParamValues(s.model, config), stored = db.reduce((a, n) => a + n, 0) / 4;
   if (!(needed <= stored)) throw new RangeError(`${what}: the ${s.model} settings need ${needed} dense parameter values, the dense states hold at most ${Math.floor(stored)}`);
   let o = 0;
   const cut = (n: number): Uint8Array => body.subarray(o, (o += n));
   const tables = tb.map(cut), dense = db.map(cut), admission = ab ? cut(ab) : undefined;
-  const model = named(what, () => assembleModel(s, meta.fields.length, meta.params, tables, dense, what, admission));
+  const model = namedErrors(what, () => assembleModel(s, meta.fields.length, meta.params, tables, dense, what, admission));
   let best: StateCopy | undefined;
   if (bestSizes) {
     best = { tables: bestSizes.tb.map(cut), dense: bestSizes.db.map(cut), admission: bestSizes.ab ? cut(bestSizes.ab) : undefined };

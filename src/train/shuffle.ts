@@ -7,7 +7,7 @@
  * file and line, so errors still name where it came from.
  */
 import type { Batch } from "../data/batch.js";
-import type { DataFile } from "../data/reader.js";
+import type { DataFile } from "../data/types.js";
 import { deriveSeed, Random } from "../nn/random.js";
 import type { RowSource } from "./trainer.js";
 

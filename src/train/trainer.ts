@@ -4,7 +4,7 @@
  * the evaluation of a model on a file (evaluateModel).
  */
 import type { Batch } from "../data/batch.js";
-import type { DataFile } from "../data/reader.js";
+import type { DataFile } from "../data/types.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
 import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
 import { ruleSpec } from "../optim/hyper.js";

@@ -6,7 +6,7 @@
  * restoration of the best state at the end (Keras' EarlyStopping with
  * restore_best_weights; FuxiCTR's and the BARS benchmark's recipe).
  */
-import type { DataFile } from "../data/reader.js";
+import type { DataFile } from "../data/types.js";
 import { DenseParam } from "../optim/dense.js";
 import { loadTable } from "../optim/sharded.js";
 import { Admission } from "./admission.js";

@@ -10,9 +10,8 @@
 import { HourClock } from "./clock.js";
 import { checkConfig } from "./config.js";
 import { seedKey, STREAM, streamPrefix, word } from "./hash.js";
-import { writeRows, type ChunkSink, type WriteRowsOptions } from "./stream.js";
 import { calibrateBias, Teacher } from "./teacher.js";
-import type { SynthConfig, SynthFormat } from "./types.js";
+import type { SynthConfig } from "./types.js";
 import { FieldCodec } from "./values.js";
 import { AliasSampler, rankSampler, RejectionInversionSampler, type RankSampler } from "./zipf.js";
 
@@ -139,14 +138,6 @@ export class Generator {
   /** The true probability of any combination of ranks (a multiple of 1e-9). */
   probabilityOf(ranks: ArrayLike<number>): number {
     return this.quantize(this.teacher.bias + this.teacher.score(Int32Array.from(ranks))) / P_SCALE;
-  }
-
-  /**
-   * Writes rows start .. start + count - 1 in a format to a sink (chunks of
-   * bytes; a returned promise is awaited, which is the backpressure).
-   */
-  writeRows(format: SynthFormat, start: number, count: number, sink: ChunkSink, opts?: WriteRowsOptions): Promise<void> {
-    return writeRows(this, format, start, count, sink, opts);
   }
 }
 

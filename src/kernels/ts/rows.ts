@@ -1,14 +1,14 @@
 // Scalar TypeScript twin of src/kernels/assembly/rows.ts, built from the
-// reference moment rules and the shared proximal step in src/optim.
+// reference moment rules and the shared proximal step in src/math.
 import {
   P_RULE, P_GROUP, P_D, P_NORM, P_ROWSTEP, P_T, P_SLOTOFF, P_BIAS, P_ALPHA, P_B1, P_OMB1,
   P_B2, P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, P_BIASCAP,
   H_TAU, H_ALPHA, H_COUNT, H_FLAGS, HEADER_BYTES,
 } from "../layout.js";
 import type { Heap } from "../heap.js";
-import { RULES } from "../../optim/rules/index.js";
-import type { MomentRule, Moments, RowContext } from "../../optim/rules/index.js";
-import { normTerm, proxWeight, shrinkFactor, softThreshold } from "../../optim/prox.js";
+import { RULES } from "../../math/rules/index.js";
+import type { MomentRule, Moments, RowContext } from "../../math/rules/index.js";
+import { normTerm, proxWeight, shrinkFactor, softThreshold } from "../../math/prox.js";
 
 const f = Math.fround;
 

@@ -1,4 +1,4 @@
-import { R_AMSGRAD } from "../../kernels/layout.js";
+import { R_AMSGRAD } from "./ids.js";
 import type { MomentRule } from "./rule.js";
 import { adamMoments, adamP } from "./adam.js";
 

@@ -1,4 +1,4 @@
-import { R_ADAHESSIAN } from "../../kernels/layout.js";
+import { R_ADAHESSIAN } from "./ids.js";
 import type { MomentRule } from "./rule.js";
 import { adamMoments, adamP } from "./adam.js";
 

@@ -1,4 +1,4 @@
-import { R_MOMENTUM } from "../../kernels/layout.js";
+import { R_MOMENTUM } from "./ids.js";
 import type { MomentRule } from "./rule.js";
 
 const f = Math.fround;

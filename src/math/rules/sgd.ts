@@ -1,4 +1,4 @@
-import { R_SGD } from "../../kernels/layout.js";
+import { R_SGD } from "./ids.js";
 import type { MomentRule } from "./rule.js";
 
 const f = Math.fround;

@@ -1,4 +1,4 @@
-import { R_ADAM } from "../../kernels/layout.js";
+import { R_ADAM } from "./ids.js";
 import type { MomentRule, RowContext } from "./rule.js";
 
 const f = Math.fround;

@@ -1,4 +1,4 @@
-import { R_ADAGRAD } from "../../kernels/layout.js";
+import { R_ADAGRAD } from "./ids.js";
 import type { MomentRule } from "./rule.js";
 
 const f = Math.fround;
