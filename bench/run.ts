@@ -2,7 +2,7 @@ import { benchOptim } from "./optim.js";
 import { benchIndex } from "./index-scale.js";
 import { benchData } from "./data.js";
 import { benchTrain } from "./train.js";
-import { benchDense } from "./dense.js";
+import { benchLayers } from "./layers.js";
 import { benchScale } from "./scale.js";
 import { benchIo } from "./io.js";
 import { benchReal } from "./real.js";
@@ -16,7 +16,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   index: benchIndex,
   data: benchData,
   train: benchTrain,
-  dense: benchDense,
+  layers: benchLayers,
   io: benchIo,
   scale: benchScale,
   real: benchReal,

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { configureDense, denseReady, openData, prefetched } from "../src/index.js";
+import { configureLayers, layersReady, openData, prefetched } from "../src/index.js";
 import { buildModel } from "../src/train/model.js";
 import { trainModel } from "../src/train/trainer.js";
 
@@ -50,8 +50,8 @@ export async function benchScale(emit: (o: object) => void, quick: boolean): Pro
       renameSync(`${path}.tmp`, path);
       genSecs = Number(process.hrtime.bigint() - g0) / 1e9;
     }
-    const fma = configureDense({ threads: 2 }).threads > 1 && tryFma();
-    await denseReady();
+    const fma = configureLayers({ threads: 2 }).threads > 1 && tryFma();
+    await layersReady();
     const f = prefetched(await openData(path, { batchSize: 512 }), true);
     const m = buildModel(f.fields.length, { model: "dcn", optimizer: "group-adam", hyper: { l21: 2e-3, l2: 1e-5 }, seed: 1, shards: 2 });
     const r = await trainModel(m, f);
@@ -62,7 +62,7 @@ export async function benchScale(emit: (o: object) => void, quick: boolean): Pro
       train_loss: +r.loss.toFixed(5), threads: 2, shards: 2, fma,
     });
   } finally {
-    configureDense({ threads: 1, fma: false });
+    configureLayers({ threads: 1, fma: false });
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -70,7 +70,7 @@ export async function benchScale(emit: (o: object) => void, quick: boolean): Pro
 /** Fused multiply-adds where the runtime has them. */
 function tryFma(): boolean {
   try {
-    return configureDense({ fma: true }).fma;
+    return configureLayers({ fma: true }).fma;
   } catch {
     return false;
   }

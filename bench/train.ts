@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configureDense, denseReady, openData, prefetched } from "../src/index.js";
-import { denseCopiedBytes, denseSplitProducts } from "../src/kernels/dense.js";
+import { configureLayers, layersReady, openData, prefetched } from "../src/index.js";
+import { layerCopiedBytes, layerSplitProducts } from "../src/kernels/layers/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel } from "../src/train/model.js";
 import { evaluateModel, trainModel } from "../src/train/trainer.js";
@@ -32,28 +32,28 @@ export async function benchTrain(emit: (o: object) => void, quick: boolean): Pro
       const group = { l21, l2: 1e-5 };
       const runs = [["adam", {}, 1, false], ["group-adam", group, 1, false], ["adam", {}, 2, false], ["group-adam", group, 2, false], ["adam", {}, 2, true], ["group-adam", group, 2, true]] as const;
       for (const [optimizer, hyper, threads, fma] of runs) {
-        configureDense({ threads, fma });
-        await denseReady();
+        configureLayers({ threads, fma });
+        await layersReady();
         const featindex = format === "libsvm" ? `${trainPath}.fi` : undefined;
         const train = prefetched(await openData(trainPath, { batchSize: 512, featindex, range: { end: n } }), threads > 1);
         const test = await openData(testPath, { batchSize: 4096, featindex });
         const m = buildModel(train.fields.length, { model: model as ModelName, optimizer, hyper, seed: 1 });
-        const splitBefore = denseSplitProducts(), copiedBefore = denseCopiedBytes();
+        const splitBefore = layerSplitProducts(), copiedBefore = layerCopiedBytes();
         const r = await trainModel(m, train);
-        const copied = denseCopiedBytes() - copiedBefore;
+        const copied = layerCopiedBytes() - copiedBefore;
         const e = await evaluateModel(m, test);
         emit({
           bench: "train", model, optimizer, rows: r.rows, seconds: +r.seconds.toFixed(2), rows_per_sec: Math.round(r.rows / r.seconds),
           auc: +e.auc.toFixed(5), bayes_auc: t.truth?.bayes.auc ?? null, logloss: +e.logloss.toFixed(5),
           feature_rate: +m.featureRate.toFixed(5), features: m.features, model_bytes: m.modelBytes, threads, fma,
-          split_products: denseSplitProducts() - splitBefore,
+          split_products: layerSplitProducts() - splitBefore,
           // Bytes the dense kernels copied in and out per training step (two threads: only parameters and gradients).
-          dense_copied_kb_per_step: +(copied / 1024 / Math.max(1, Math.ceil(r.rows / 512))).toFixed(1),
+          layer_copied_kb_per_step: +(copied / 1024 / Math.max(1, Math.ceil(r.rows / 512))).toFixed(1),
         });
       }
     }
   } finally {
-    configureDense({ threads: 1, fma: false });
+    configureLayers({ threads: 1, fma: false });
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rng, randomArray, sameBits } from "./helpers/rng.js";
 import { type MatmulBackend } from "../src/nn/matmul.js";
-import { denseAvailable } from "../src/kernels/dense.js";
+import { layersAvailable } from "../src/kernels/layers/index.js";
 import { CrossLayer, CrossNet } from "../src/nn/index.js";
 import { withBackend, sparseArray } from "./helpers/backend.js";
 import * as kernelsModule from "../src/kernels/wasm.js";
@@ -36,7 +36,7 @@ function runLayer(b: MatmulBackend, dim: number, batch: number, seed: number, sa
 const DIMS = [1, 3, 4, 8, 312, 313];
 const BATCHES = [1, 2, 5, 64];
 
-test("cross layer: WebAssembly SIMD loops give the same bits as the TypeScript reference", { skip: !denseAvailable() }, () => {
+test("cross layer: WebAssembly SIMD loops give the same bits as the TypeScript reference", { skip: !layersAvailable() }, () => {
   let seed = 1;
   for (const dim of DIMS) {
     for (const batch of BATCHES) {
@@ -52,7 +52,7 @@ test("cross layer: WebAssembly SIMD loops give the same bits as the TypeScript r
   }
 });
 
-test("cross layer: the batch may change between calls on both backends", { skip: !denseAvailable() }, () => {
+test("cross layer: the batch may change between calls on both backends", { skip: !layersAvailable() }, () => {
   const dim = 13;
   const layers = { ts: new CrossLayer("c", dim, 3), wasm: new CrossLayer("c", dim, 3) };
   for (const batch of [7, 2, 40, 1]) {
@@ -66,7 +66,7 @@ test("cross layer: the batch may change between calls on both backends", { skip:
   }
 });
 
-test("cross network (the DCN shape and others): same bits on both backends and run to run", { skip: !denseAvailable() }, () => {
+test("cross network (the DCN shape and others): same bits on both backends and run to run", { skip: !layersAvailable() }, () => {
   for (const [dim, count, batch] of [[312, 2, 33], [1, 1, 3], [3, 3, 5], [313, 3, 7], [8, 0, 4]]) {
     const run = (b: MatmulBackend) => withBackend(b, () => {
       const r = rng(77), net = new CrossNet("cross", dim, count, 5);

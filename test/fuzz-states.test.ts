@@ -38,7 +38,7 @@ const CASES = 2000;
 /** Header keys to prefer when mutating: sizes, counts, shapes, names. */
 const FOCUS = [
   "size", "zeroRows", "recordBytes", "rowLength", "rows", "step", "seed", "optimizer", "kind", "version", "hyper", "init",
-  "tableBytes", "denseBytes", "params", "tables", "config", "model", "fields", "embedding", "hidden", "crossLayers", "dropout",
+  "tableBytes", "matmulBytes", "params", "tables", "config", "model", "fields", "embedding", "hidden", "crossLayers", "dropout",
   "input", "format", "settings", "position", "epoch", "seen", "steps", "batch", "epochs", "name", "modelConfig", "dense", "lr", "args", "data", "shards", "bytes",
 ];
 
@@ -256,7 +256,7 @@ function mutateNestedParts(r: Rand, bytes: Uint8Array, key: string): Uint8Array 
 /** A checkpoint with one nested state (table or dense) altered and re-sealed, the outer sizes kept right or not. */
 function mutateNested(r: Rand, bytes: Uint8Array, pool: readonly Uint8Array[]): Uint8Array {
   const { header, body } = openEnvelope(bytes);
-  const tb = header.tableBytes as number[], db = header.denseBytes as number[];
+  const tb = header.tableBytes as number[], db = header.matmulBytes as number[];
   const sizes = [...tb, ...db];
   const k = r.int(sizes.length);
   const parts: Uint8Array[] = [];
@@ -268,7 +268,7 @@ function mutateNested(r: Rand, bytes: Uint8Array, pool: readonly Uint8Array[]): 
   if (r.chance(0.05)) parts[k] = parts[(k + 1) % parts.length]; // a state of another part
   const newSizes = parts.map((p) => p.length);
   const h = { ...header };
-  if (r.chance(0.9)) { h.tableBytes = newSizes.slice(0, tb.length); h.denseBytes = newSizes.slice(tb.length); }
+  if (r.chance(0.9)) { h.tableBytes = newSizes.slice(0, tb.length); h.matmulBytes = newSizes.slice(tb.length); }
   const nb = new Uint8Array(newSizes.reduce((s, n) => s + n, 0));
   o = 0;
   for (const p of parts) { nb.set(p, o); o += p.length; }

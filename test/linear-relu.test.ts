@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Linear } from "../src/nn/linear.js";
 import { Relu } from "../src/nn/relu.js";
 import { LinearRelu } from "../src/nn/linear-relu.js";
-import { denseAvailable } from "../src/kernels/dense.js";
+import { layersAvailable } from "../src/kernels/layers/index.js";
 import { rng, randomArray, sameBits } from "./helpers/rng.js";
 import { withBackend } from "./helpers/backend.js";
 
@@ -31,7 +31,7 @@ function run(backend: "ts" | "wasm", fused: boolean, batch: number, k: number, n
   });
 }
 
-test("LinearRelu = Linear then Relu, bit for bit, on both backends and ragged shapes", { skip: !denseAvailable() }, () => {
+test("LinearRelu = Linear then Relu, bit for bit, on both backends and ragged shapes", { skip: !layersAvailable() }, () => {
   let s = 1;
   for (const [batch, k, n] of [[512, 312, 64], [512, 64, 64], [7, 5, 3], [1, 9, 1], [33, 17, 13], [64, 400, 512], [2, 1, 6]]) {
     const ref = run("ts", false, batch, k, n, s);

@@ -76,8 +76,8 @@ test("Dropout layer: the same outputs and input gradients on every backend, the 
   }
 });
 
-test("MaskStream.dropoutBits: the mask as bits (ragged lengths); denseDropoutBackward gives dy times the float mask", async () => {
-  const { denseDropoutBackward } = await import("../src/kernels/dense.js");
+test("MaskStream.dropoutBits: the mask as bits (ragged lengths); layerDropoutBackward gives dy times the float mask", async () => {
+  const { layerDropoutBackward } = await import("../src/kernels/layers/index.js");
   for (const [threshold, keep, n] of CASES) {
     const a = new MaskStream(31), ref = new Reference(31), r = rng(8);
     const x = randomArray(r, n), dy = randomArray(r, n), y = new Float32Array(n), dx = new Float32Array(n);
@@ -92,7 +92,7 @@ test("MaskStream.dropoutBits: the mask as bits (ragged lengths); denseDropoutBac
       assert.equal((bits[i >>> 5] >>> (i & 31)) & 1, m === 0 ? 0 : 1, `n ${n}: bit ${i}`);
     }
     assert.ok(sameBits(y, yRef), `n ${n}: outputs`);
-    withBackend("wasm", () => denseDropoutBackward(bits, dy, dx, n, keep));
+    withBackend("wasm", () => layerDropoutBackward(bits, dy, dx, n, keep));
     assert.ok(sameBits(dx, dxRef), `n ${n}: input gradient`);
   }
 });

@@ -7,7 +7,7 @@ import {
   WASM_MIN_WORK, getMatmulBackend, matmul, matmulTransA, matmulTransATs, matmulTransB, matmulTransBTs, matmulTs,
   setMatmulBackend, type MatmulBackend,
 } from "../src/nn/matmul.js";
-import { denseAvailable, denseExportsForTest, denseMemoryBytes, denseWorkBytes } from "../src/kernels/dense.js";
+import { layersAvailable, layerExportsForTest, layerMemoryBytes, matmulWorkBytes } from "../src/kernels/layers/index.js";
 import { Linear, OuterProductLayer, gradCheck, type Param } from "../src/nn/index.js";
 import { MODEL_NAMES, MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
 
@@ -29,7 +29,7 @@ function both(v: (typeof VARIANTS)[number], a: Float32Array, b: Float32Array, m:
 }
 
 test("the WebAssembly kernels load here", () => {
-  assert.ok(denseAvailable());
+  assert.ok(layersAvailable());
 });
 
 test("wasm equals the TypeScript reference bit for bit: every m, k, n in 1..12 and random sizes up to 70", () => {
@@ -128,9 +128,9 @@ test("k = 0 gives zeros; longer inputs are read only as far as needed; short arr
 });
 
 test("the work-area formula matches the module's; the memory grows and its views stay fresh", () => {
-  const ex = denseExportsForTest();
+  const ex = layerExportsForTest();
   for (const [m, k, n] of [[1, 1, 1], [5, 7, 9], [512, 312, 64], [100, 3, 17], [4, 0, 8]]) {
-    assert.equal(ex.sgemmWorkBytes(m, k, n), denseWorkBytes(m, k, n), `${m}x${k}x${n}`);
+    assert.equal(ex.sgemmWorkBytes(m, k, n), matmulWorkBytes(m, k, n), `${m}x${k}x${n}`);
   }
   const r = rng(14), v = VARIANTS[0];
   const small = (): void => {
@@ -139,13 +139,13 @@ test("the work-area formula matches the module's; the memory grows and its views
     assert.ok(sameBits(w, t));
   };
   small();
-  const before = denseMemoryBytes();
+  const before = layerMemoryBytes();
   // Bigger than anything so far: the memory must grow (and the cached views be re-made).
   const m = 900, k = 700, n = 300;
   const a = sparseArray(r, m * k), b = sparseArray(r, k * n);
   const [w, t] = both(v, a, b, m, k, n);
   assert.ok(sameBits(w, t), "after growth");
-  assert.ok(denseMemoryBytes() > before, "memory grew");
+  assert.ok(layerMemoryBytes() > before, "memory grew");
   small();
 });
 

@@ -12,7 +12,7 @@ import { openData, prefetched, holdoutSplit, type DataFile, type ReadOptions } f
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { POOLINGS, type Pooling } from "../nn/bag.js";
 import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams, type OptimizerName } from "../optim/hyper.js";
-import { configureDense } from "../kernels/dense.js";
+import { configureLayers } from "../kernels/layers/index.js";
 import { buildModel, bytesPerFeature, type CtrModel } from "../train/model.js";
 import { evaluateModel, trainModel, type Progress, type TrainControl, type RowSource } from "../train/trainer.js";
 import { dataChange, dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
@@ -145,7 +145,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   if (threads < 1 || threads > 2) throw new UsageError(`--threads ${threads}: use 1 or 2`);
   const fma = a.values.fma === true;
   try {
-    configureDense({ threads, fma });
+    configureLayers({ threads, fma });
   } catch (e) {
     throw new UsageError(`--fma: ${(e as Error).message}`);
   }

@@ -5,9 +5,9 @@ import { initBound, uniformInit } from "./init.js";
 import { checkDim } from "./linear.js";
 import { matmul, matmulTransA, runsInWasm } from "./matmul.js";
 import {
-  crossFits, crossNetFits, denseCrossBackward, denseCrossForward, denseCrossNetBackward, denseCrossNetForward,
+  crossFits, crossNetFits, layerCrossBackward, layerCrossForward, layerCrossNetBackward, layerCrossNetForward,
   type CrossNetLayer,
-} from "../kernels/dense.js";
+} from "../kernels/layers/index.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
 const fr = Math.fround;
@@ -78,7 +78,7 @@ export class CrossLayer {
     checkInput(this.name, xl, n);
     const s = this.s.take(batch), y = this.y.take(n), w = this.w.value, b = this.b.value;
     if (crossWasm(batch, d)) {
-      denseCrossForward(x0, xl, w, b, s, y, batch, d);
+      layerCrossForward(x0, xl, w, b, s, y, batch, d);
     } else {
       // s = x_l . w for every sample at once: a (batch x dim) by (dim x 1) product.
       matmul(xl, w, s, batch, d, 1);
@@ -102,7 +102,7 @@ export class CrossLayer {
     const s = this.s.take(batch), x0 = this.x0, xl = this.xl, w = this.w.value;
     const dx0 = this.dx0.take(n), dxl = this.dxl.take(n), ds = this.ds.take(batch), db = this.b.grad;
     if (crossWasm(batch, d)) {
-      denseCrossBackward(dy, x0, xl, s, w, dx0, dxl, ds, db, this.w.grad, batch, d);
+      layerCrossBackward(dy, x0, xl, s, w, dx0, dxl, ds, db, this.w.grad, batch, d);
       return { dx0, dxl };
     }
     db.fill(0);
@@ -190,7 +190,7 @@ export class CrossNet implements Layer {
         x = b.y;
         return b;
       });
-      denseCrossNetForward(x0, io, batch, this.inDim);
+      layerCrossNetForward(x0, io, batch, this.inDim);
     } else {
       for (const l of this.layers) x = l.forward(x0, x, batch);
     }
@@ -212,7 +212,7 @@ export class CrossNet implements Layer {
     if (count > 0 && crossWasm(batch, this.inDim, count)) {
       // The same sums in WebAssembly, the whole network in one call.
       const out = this.dx.take(n);
-      denseCrossNetBackward(dy, this.x0, this.layers.map((l) => l.netBuffers(batch)), out, addend, batch, this.inDim);
+      layerCrossNetBackward(dy, this.x0, this.layers.map((l) => l.netBuffers(batch)), out, addend, batch, this.inDim);
       return out;
     }
     const dx = this.dx.take(n).fill(0);

@@ -3,7 +3,7 @@ import type { Param } from "./param.js";
 import { checkDim } from "./linear.js";
 import { deriveSeed } from "./random.js";
 import { MaskStream } from "./mask-stream.js";
-import { denseDropoutBackward } from "../kernels/dense.js";
+import { layerDropoutBackward } from "../kernels/layers/index.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
 /**
@@ -79,7 +79,7 @@ export class Dropout implements Layer {
     const dx = this.dx.take(n);
     if (this.inBits) {
       // dx = dy * mask, the mask from its bits: the same numbers as the forward's.
-      denseDropoutBackward(this.bits, dy, dx, n, this.scale);
+      layerDropoutBackward(this.bits, dy, dx, n, this.scale);
       return dx;
     }
     const m = this.mask.take(n);

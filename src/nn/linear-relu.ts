@@ -2,7 +2,7 @@ import type { Layer } from "./layer.js";
 import type { Param } from "./param.js";
 import { Linear, type LinearOptions } from "./linear.js";
 import { matmul, matmulTransA, matmulTransB, runsInWasm } from "./matmul.js";
-import { denseFits, denseLinearReluBackward, denseLinearReluForward, linearReluBytes } from "../kernels/dense.js";
+import { matmulFits, layerLinearReluBackward, layerLinearReluForward, linearReluBytes } from "../kernels/layers/index.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 
 /**
@@ -19,7 +19,7 @@ import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
  */
 /** Whether a fused step of this size runs in WebAssembly: the products' backend switch decides ("auto": when it loads and fits). */
 function fusedHere(batch: number, k: number, n: number): boolean {
-  return runsInWasm(() => denseFits(batch, k, n) && linearReluBytes(batch, k, n) <= 2 ** 32 - 65536);
+  return runsInWasm(() => matmulFits(batch, k, n) && linearReluBytes(batch, k, n) <= 2 ** 32 - 65536);
 }
 
 /**
@@ -28,7 +28,7 @@ function fusedHere(batch: number, k: number, n: number): boolean {
  */
 export function linearReluForward(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, batch: number, k: number, n: number): void {
   if (fusedHere(batch, k, n)) {
-    denseLinearReluForward(x, w, b, y, batch, k, n);
+    layerLinearReluForward(x, w, b, y, batch, k, n);
     return;
   }
   matmul(x, w, y, batch, k, n);
@@ -53,7 +53,7 @@ export function linearReluBackward(
   dz: Float32Array, batch: number, k: number, n: number,
 ): void {
   if (fusedHere(batch, k, n)) {
-    denseLinearReluBackward(dy, y, x, w, dw, db, dx, batch, k, n);
+    layerLinearReluBackward(dy, y, x, w, dw, db, dx, batch, k, n);
     return;
   }
   if (sums.length < n) sums = new Float64Array(n);

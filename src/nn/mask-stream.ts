@@ -1,4 +1,4 @@
-import { denseDropout } from "../kernels/dense.js";
+import { layerDropout } from "../kernels/layers/index.js";
 import { runsInWasm } from "./matmul.js";
 import { Random } from "./random.js";
 
@@ -44,18 +44,18 @@ export class MaskStream {
    * mask[i] = u >= threshold ? keep : 0 and y[i] = x[i] * mask[i].
    */
   dropout(x: Float32Array, y: Float32Array, mask: Float32Array, n: number, threshold: number, keep: number): void {
-    if (MaskStream.inWasm(n, threshold)) denseDropout(this.state, x, y, mask, null, n, threshold, keep);
+    if (MaskStream.inWasm(n, threshold)) layerDropout(this.state, x, y, mask, null, n, threshold, keep);
     else this.dropoutTs(x, y, mask, n, threshold, keep);
   }
 
   /**
    * {@link dropout} in WebAssembly (the caller checks {@link MaskStream.inWasm})
    * with the mask kept as bits (bit i % 32 of word i / 32 set where
-   * u >= threshold, room for n / 32 words), which denseDropoutBackward
+   * u >= threshold, room for n / 32 words), which layerDropoutBackward
    * applies to a gradient.
    */
   dropoutBits(x: Float32Array, y: Float32Array, bits: Uint32Array, n: number, threshold: number, keep: number): void {
-    denseDropout(this.state, x, y, null, bits, n, threshold, keep);
+    layerDropout(this.state, x, y, null, bits, n, threshold, keep);
   }
 
   /** The TypeScript twin of the WebAssembly loop. */

@@ -13,13 +13,13 @@
  * Two implementations follow the contract: the plain TypeScript kernels here
  * (`matmulTs`, `matmulTransATs`, `matmulTransBTs`: the reference, and the
  * fallback where WebAssembly is unavailable) and the WebAssembly SIMD kernels
- * of src/kernels/dense.ts, about 15x faster on the models' shapes. `matmul`,
+ * of src/kernels/layers/, about 15x faster on the models' shapes. `matmul`,
  * `matmulTransA` and `matmulTransB` choose between them by size only (see
  * {@link setMatmulBackend}), so the same inputs always take the same path;
  * both paths give the same bits anyway.
  */
 
-import { denseAvailable, denseFits, denseMatmul, type DenseLayout } from "../kernels/dense.js";
+import { layersAvailable, matmulFits, layerMatmul, type MatmulLayout } from "../kernels/layers/index.js";
 
 const fr = Math.fround;
 
@@ -29,7 +29,7 @@ export type MatmulBackend = "ts" | "wasm" | "auto";
 /**
  * In "auto", products with m * k * n at least this go to WebAssembly (when it
  * loads); smaller ones stay in TypeScript, where the copies in and out and the
- * call cost more than they save. Measured by `npm run bench -- dense`.
+ * call cost more than they save. Measured by `npm run bench -- layers`.
  */
 export const WASM_MIN_WORK = 256;
 
@@ -62,11 +62,11 @@ export function getMatmulBackend(): MatmulBackend {
 export function runsInWasm(worth: () => boolean = () => true): boolean {
   if (backend === "ts") return false;
   if (backend === "wasm") return true;
-  return worth() && denseAvailable();
+  return worth() && layersAvailable();
 }
 
 function useWasm(m: number, k: number, n: number): boolean {
-  return runsInWasm(() => m * k * n >= WASM_MIN_WORK && denseFits(m, k, n));
+  return runsInWasm(() => m * k * n >= WASM_MIN_WORK && matmulFits(m, k, n));
 }
 
 function checkSizes(where: string, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
@@ -80,9 +80,9 @@ function checkSizes(where: string, a: Float32Array, b: Float32Array, out: Float3
   }
 }
 
-function dispatch(layout: DenseLayout, where: string, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
+function dispatch(layout: MatmulLayout, where: string, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
   checkSizes(where, a, b, out, m, k, n);
-  if (useWasm(m, k, n)) denseMatmul(layout, a, b, out, m, k, n);
+  if (useWasm(m, k, n)) layerMatmul(layout, a, b, out, m, k, n);
   else if (layout === "nn") matmulTs(a, b, out, m, k, n);
   else if (layout === "tn") matmulTransATs(a, b, out, m, k, n);
   else matmulTransBTs(a, b, out, m, k, n);

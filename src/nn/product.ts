@@ -4,7 +4,7 @@ import { Linear, checkDim } from "./linear.js";
 import { linearReluBackward, linearReluForward } from "./linear-relu.js";
 import { Scratch, checkBackward, checkBatch, checkInput } from "./scratch.js";
 import { runsInWasm } from "./matmul.js";
-import { denseOuterProductBackward, denseOuterProductForward } from "../kernels/dense.js";
+import { layerOuterProductBackward, layerOuterProductForward } from "../kernels/layers/index.js";
 
 /**
  * The product layer of OPNN (Qu et al. 2016) with sum pooling of the outer
@@ -67,7 +67,7 @@ export class OuterProductLayer implements Layer {
     checkInput(this.name, x, batch * this.inDim);
     const d = this.dim, F = this.fields, Fd = this.inDim, wd = this.width, n = this.outDim;
     const f = this.f.take(batch * d), xc = this.xc.take(batch * wd);
-    if (runsInWasm()) denseOuterProductForward(x, xc, f, batch, F, d);
+    if (runsInWasm()) layerOuterProductForward(x, xc, f, batch, F, d);
     else stackInputs(x, xc, f, batch, F, d);
     const w = this.w.take(wd * n);
     w.set(this.lz.weight.value);
@@ -90,7 +90,7 @@ export class OuterProductLayer implements Layer {
     this.lz.weight.grad.set(dw.subarray(0, Fd * n));
     unfoldGradient(dw.subarray(Fd * n, wd * n), this.lp.weight.grad, d, n);
     const f = this.f.take(batch * d), dx = this.dx.take(batch * Fd);
-    if (runsInWasm()) denseOuterProductBackward(dxc, f, dx, batch, F, d);
+    if (runsInWasm()) layerOuterProductBackward(dxc, f, dx, batch, F, d);
     else inputGradient(dxc, f, dx, this.df, batch, F, d);
     return dx;
   }
@@ -125,7 +125,7 @@ function unfoldGradient(dwq: Float32Array, dwp: Float32Array, d: number, n: numb
   }
 }
 
-/** The TypeScript twin of denseOuterProductForward: f = the sum over fields, xc = [x row | q]. */
+/** The TypeScript twin of layerOuterProductForward: f = the sum over fields, xc = [x row | q]. */
 function stackInputs(x: Float32Array, xc: Float32Array, f: Float32Array, batch: number, F: number, d: number): void {
   const Fd = F * d, wd = Fd + (d * (d + 1)) / 2;
   for (let r = 0; r < batch; r++) {
@@ -145,7 +145,7 @@ function stackInputs(x: Float32Array, xc: Float32Array, f: Float32Array, batch: 
 }
 
 /**
- * The TypeScript twin of denseOuterProductBackward: df_k = sum over j, in
+ * The TypeScript twin of layerOuterProductBackward: df_k = sum over j, in
  * order, of dq(min(k, j), max(k, j)) f_j, twice that at j = k (f_k enters
  * q_kk twice), in float64; then dx = dxc's embedding part + df.
  */

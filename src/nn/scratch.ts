@@ -1,15 +1,15 @@
 /** Growable work buffers, so that batch sizes may change between calls. */
-import { denseBuffer, denseRelease } from "../kernels/dense.js";
+import { layerBuffer, layerRelease } from "../kernels/layers/index.js";
 
 /** A Scratch's buffer, held apart from it so that it can be freed once the Scratch is collected. */
 interface Held { data: Float32Array }
 
-const collected = new FinalizationRegistry<Held>((h) => denseRelease(h.data));
+const collected = new FinalizationRegistry<Held>((h) => layerRelease(h.data));
 
 /**
  * A float32 buffer handed out as an exact-length view; it grows, never
  * shrinks. It lives where the dense kernels work in place when they run
- * (see denseBuffer): layer outputs and gradients then cross into kernel
+ * (see layerBuffer): layer outputs and gradients then cross into kernel
  * memory no more. Such a buffer is freed when the Scratch grows or is
  * collected: views of it are valid until the next call, as ever, and no
  * longer than the Scratch (the layer, the model) lives.
@@ -27,8 +27,8 @@ export class Scratch {
     if (this.view.length === n) return this.view;
     const h = this.held;
     if (h.data.length < n) {
-      denseRelease(h.data);
-      h.data = denseBuffer(n);
+      layerRelease(h.data);
+      h.data = layerBuffer(n);
     }
     this.view = h.data.subarray(0, n);
     return this.view;

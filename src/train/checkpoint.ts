@@ -62,7 +62,7 @@ export function dataChange(was: DataIdentity | DataIdentity[], now: DataIdentity
 export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy): void {
   const now = copyState(m);
   const sizes = (s: StateCopy): Record<string, unknown> => ({
-    tableBytes: s.tables.map((b) => b.length), denseBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
+    tableBytes: s.tables.map((b) => b.length), matmulBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
   });
   const header = { kind: "checkpoint", version: 1, ...meta, ...sizes(now), best: best ? sizes(best) : null };
   const parts = (s: StateCopy): Uint8Array[] => [...s.tables, ...s.dense, ...(s.admission ? [s.admission] : [])];
@@ -98,7 +98,7 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrM
   const partSizes = (o: Record<string, unknown>): { tb: number[]; db: number[]; ab: number } => {
     const ab = o.admissionBytes ?? 0;
     if (typeof ab !== "number" || !Number.isSafeInteger(ab) || ab < 0) throw new RangeError(`${what}: header field admissionBytes is not a size`);
-    return { tb: sizes(o, "tableBytes"), db: sizes(o, "denseBytes"), ab };
+    return { tb: sizes(o, "tableBytes"), db: sizes(o, "matmulBytes"), ab };
   };
   const { tb, db, ab } = partSizes(h);
   const bestSizes = h.best === undefined || h.best === null ? undefined : partSizes(h.best as Record<string, unknown>);

@@ -9,7 +9,7 @@ import { sigmoidLogLoss } from "../nn/loss.js";
 import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
 import { ruleSpec } from "../optim/hyper.js";
 import { R_ADAHESSIAN } from "../kernels/layout.js";
-import { configureDense, denseActive, denseAvailable, denseSplitting } from "../kernels/dense.js";
+import { configureLayers, layersActive, layersAvailable, layersSplitting } from "../kernels/layers/index.js";
 import { getMatmulBackend } from "../nn/matmul.js";
 import { lookaheadThread } from "../optim/lookahead.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
@@ -77,10 +77,10 @@ export interface TrainControl {
   /**
    * Look up each next batch's ids in the tables on another thread while this
    * one trains on the current batch (the same model bit for bit). Default:
-   * on when the dense kernels may use two threads (`configureDense`), and
+   * on when the dense kernels may use two threads (`configureLayers`), and
    * never with maxFeatures (eviction changes the index between batches).
    * Even when on, a step whose dense products are split between the cores
-   * (`denseSplitting`) looks up on this thread.
+   * (`layersSplitting`) looks up on this thread.
    */
   lookahead?: boolean;
   /**
@@ -186,8 +186,8 @@ export async function trainModel(
   if (source.numeric.length) throw new Error(`${source.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);
   let dlogits = new Float32Array(0);
   // The kernels made now, so that the inputs (and the layers' buffers, made
-  // at the first step) live in their memory (see denseBuffer).
-  if (getMatmulBackend() !== "ts") denseAvailable();
+  // at the first step) live in their memory (see layerBuffer).
+  if (getMatmulBackend() !== "ts") layersAvailable();
   // Only the AdaHessian rules pay for the Hessian estimate.
   const hutch = ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)
     ? new HutchinsonEstimator(m.model) : undefined;
@@ -203,7 +203,7 @@ export async function trainModel(
     evaluated = control.evaluate !== undefined;
     return control.evaluate !== undefined && await control.evaluate({ ...pos });
   };
-  const lookahead = (control.lookahead ?? configureDense({}).threads > 1) && control.maxFeatures === undefined;
+  const lookahead = (control.lookahead ?? configureLayers({}).threads > 1) && control.maxFeatures === undefined;
   // Started, not waited for: it starts as the reader thread does, and until
   // it runs the tables look up on this thread (the same model).
   if (lookahead) lookaheadThread();
@@ -225,7 +225,7 @@ export async function trainModel(
       // unless the products are split between the cores: then that thread
       // would only take the core from the product helper (opnn measured
       // 3-11% faster without it), and the lookup runs on this thread.
-      if (lookahead && next !== undefined && !denseSplitting()) {
+      if (lookahead && next !== undefined && !layersSplitting()) {
         routedNext = m.inputs.route(next, false);
         for (const t of m.tables) t.lookahead(routedNext.keys);
       }
@@ -234,15 +234,15 @@ export async function trainModel(
       const seed = stepSeed(m.settings.seed, m.tables[0]?.stepCount ?? pos.steps);
       const hess: TrainedArrays | undefined = hutch?.estimate(routed.keys, inputs, b.labels, n, seed);
       m.model.reseed(seed);
-      denseActive(true);
+      layersActive(true);
       const logits = m.model.forward(inputs, n, true);
       const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
       const fail = (detail: string): DivergenceError => new DivergenceError(pos.steps + 1, b.lines.subarray(0, n), source.paths?.[b.part ?? 0] ?? source.path, detail);
       let bad: string | undefined = Number.isFinite(loss) ? undefined : `the log loss is ${loss}`;
-      if (bad !== undefined) denseActive(false);
+      if (bad !== undefined) layersActive(false);
       if (bad === undefined) {
         const grads = m.model.backward(dlogits, n);
-        denseActive(false);
+        layersActive(false);
         // With skipping, look before touching anything, so a skipped batch changes nothing.
         if (control.skipNonFinite) bad = nonFiniteGradient(m, grads);
         if (bad === undefined) {

@@ -8,7 +8,7 @@
 // every element's sum is the same sequence of float32 operations as in the
 // scalar code: the same bits.
 //
-// Built with relaxed SIMD (dist/dense-fma.wasm, opt-in), the SIMD lanes fuse
+// Built with relaxed SIMD (dist/layers-fma.wasm, opt-in), the SIMD lanes fuse
 // each multiply-add instead (f32x4.relaxed_madd: one rounding per step, about
 // twice the throughput); the scalar tail of vectorTimesRows stays unfused. Every
 // element still adds its products for p = 0, 1, ..., k-1 in order, so results

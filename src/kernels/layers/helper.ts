@@ -2,22 +2,22 @@ import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import {
   C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_ROWS, C_SEQ, C_SLEEPING, C_WORK,
-  CONTROL_WORDS, OP_BLOCKS, OP_QUIT, type DenseWorkerData,
-} from "./dense-protocol.js";
+  CONTROL_WORDS, OP_BLOCKS, OP_QUIT, type LayerWorkerData,
+} from "./protocol.js";
 
 /** How long the main thread waits for the helper's half before it calls the helper dead. */
 const STALL_MS = 60_000;
 
 /**
- * The second thread of the dense products: a worker with its own instance
- * of the dense module over the same shared memory. `start` hands it a
+ * The second thread of the matrix products: a worker with its own instance
+ * of the layer module over the same shared memory. `start` hands it a
  * product whose blocks of rows both threads then take (`take`); `finish`
  * waits for the helper's last block.
  * The worker spins between jobs only during an active phase (see
- * {@link DenseHelper.active}) and otherwise sleeps in Atomics.wait; it is
+ * {@link LayerHelper.active}) and otherwise sleeps in Atomics.wait; it is
  * unref'd: it never keeps the process alive.
  */
-export class DenseHelper {
+export class LayerHelper {
   private readonly ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   private readonly worker: Worker;
   private seq = 0;
@@ -25,11 +25,11 @@ export class DenseHelper {
   private failure: Error | undefined;
 
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory) {
-    const data: DenseWorkerData = { module, memory, control: this.ctl.buffer as SharedArrayBuffer };
-    this.worker = new Worker(new URL("./dense-worker.js", import.meta.url), { workerData: data });
+    const data: LayerWorkerData = { module, memory, control: this.ctl.buffer as SharedArrayBuffer };
+    this.worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: data });
     this.worker.unref();
     this.worker.on("error", (e) => { this.failure ??= e; });
-    this.worker.on("exit", (code) => { this.failure ??= new Error(`sparsectr: the dense product thread exited (code ${code})`); });
+    this.worker.on("exit", (code) => { this.failure ??= new Error(`sparsectr: the product thread exited (code ${code})`); });
   }
 
   /**
@@ -63,7 +63,7 @@ export class DenseHelper {
    */
   start(layout: number, a: number, b: number, c: number, m: number, k: number, n: number, work: number, block: number): void {
     if (this.failure) throw this.failure;
-    if (this.busy) throw new Error("sparsectr: dense product thread is already busy");
+    if (this.busy) throw new Error("sparsectr: product thread is already busy");
     const t = this.ctl;
     t[C_OP] = OP_BLOCKS; t[C_LAYOUT] = layout; t[C_A] = a | 0; t[C_B] = b | 0; t[C_C] = c | 0;
     t[C_M] = m; t[C_K] = k; t[C_N] = n; t[C_WORK] = work | 0; t[C_BLOCK] = block;
@@ -97,7 +97,7 @@ export class DenseHelper {
     const t0 = Date.now();
     while (done !== seq) {
       if (Date.now() - t0 > STALL_MS) {
-        this.failure ??= new Error(`sparsectr: the dense product thread did not answer in ${STALL_MS / 1000} s`);
+        this.failure ??= new Error(`sparsectr: the product thread did not answer in ${STALL_MS / 1000} s`);
         throw this.failure;
       }
       Atomics.wait(t, C_DONE, done, 1000);
@@ -105,7 +105,7 @@ export class DenseHelper {
     }
     this.busy = false;
     if (t[C_ERR] !== 0) {
-      this.failure = new Error("sparsectr: a dense product failed on the helper thread");
+      this.failure = new Error("sparsectr: a matrix product failed on the helper thread");
       throw this.failure;
     }
   }

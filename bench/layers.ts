@@ -4,8 +4,8 @@ import {
 import { MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
 import { mulberry } from "./workload.js";
 import { withBackend } from "../test/helpers/backend.js";
-import { configureDense, denseBuffer, denseReady, denseRelease } from "../src/kernels/dense.js";
-import { relaxedSimdAvailable } from "../src/kernels/dense-module.js";
+import { configureLayers, layerBuffer, layersReady, layerRelease } from "../src/kernels/layers/index.js";
+import { relaxedSimdAvailable } from "../src/kernels/layers/module.js";
 
 type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
 
@@ -42,7 +42,7 @@ function best(f: () => void, rounds: number, minMs: number): number {
 }
 
 /**
- * `npm run bench -- dense`: the three matrix products on every dense layer's
+ * `npm run bench -- layers`: the three matrix products on every dense layer's
  * forward (x W: batch x in x out), weight-gradient (x^T dy: in x batch x out)
  * and input-gradient (dy W^T: batch x out x in) shapes at batch 512, in GFLOPS
  * (2mkn per call), plain TypeScript vs WebAssembly SIMD, then WebAssembly on
@@ -50,23 +50,23 @@ function best(f: () => void, rounds: number, minMs: number): number {
  * step of each preset model at batch 512 with each backend and setting.
  * WebAssembly is timed twice: on ordinary arrays (each call copies the
  * operands into the kernels' memory and the result out), and on arrays that
- * live in that memory (denseBuffer), as the trainer's activations and
+ * live in that memory (layerBuffer), as the trainer's activations and
  * gradients do: the kernel alone. The 35 GFLOPS target is the kernel's.
  */
-export async function benchDense(emit: (o: object) => void, quick: boolean): Promise<void> {
+export async function benchLayers(emit: (o: object) => void, quick: boolean): Promise<void> {
   const batch = 512, rounds = quick ? 3 : 7, minMs = quick ? 20 : 60;
   const rand = mulberry(5);
-  configureDense({ threads: 1, fma: false });
-  await denseReady();
+  configureLayers({ threads: 1, fma: false });
+  await layersReady();
   /** Best seconds per call of f on copies of a, b and out that live in the kernels' memory. */
   const resident = (f: Product, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): number => {
-    const ra = denseBuffer(a.length), rb = denseBuffer(b.length), ro = denseBuffer(out.length);
+    const ra = layerBuffer(a.length), rb = layerBuffer(b.length), ro = layerBuffer(out.length);
     ra.set(a);
     rb.set(b);
     try {
       return withBackend("wasm", () => best(() => f(ra, rb, ro, m, k, n), rounds, minMs));
     } finally {
-      for (const x of [ra, rb, ro]) denseRelease(x);
+      for (const x of [ra, rb, ro]) layerRelease(x);
     }
   };
   const fill = (n: number): Float32Array => {
@@ -101,7 +101,7 @@ export async function benchDense(emit: (o: object) => void, quick: boolean): Pro
         largeResident.push(flop / inMemory / 1e9);
       }
       emit({
-        bench: "dense-product", model, variant: name, pass: ["forward", "weight-grad", "input-grad"][v], m, k, n,
+        bench: "layers-product", model, variant: name, pass: ["forward", "weight-grad", "input-grad"][v], m, k, n,
         ts_gflops: +(flop / ts / 1e9).toFixed(2), wasm_gflops: +(flop / wasm / 1e9).toFixed(2), speedup: +(ts / wasm).toFixed(1),
         wasm_resident_gflops: +(flop / inMemory / 1e9).toFixed(2),
         ts_us: +(ts * 1e6).toFixed(1), wasm_us: +(wasm * 1e6).toFixed(1), wasm_resident_us: +(inMemory * 1e6).toFixed(1),
@@ -110,7 +110,7 @@ export async function benchDense(emit: (o: object) => void, quick: boolean): Pro
   }
   for (const [model, acc] of perModel) {
     emit({
-      bench: "dense-products-per-step", model, batch, note: "all dense products of one forward + backward, flop-weighted",
+      bench: "layers-products-per-step", model, batch, note: "all dense products of one forward + backward, flop-weighted",
       ts_ms: +(acc.ts * 1e3).toFixed(2), wasm_ms: +(acc.wasm * 1e3).toFixed(2),
       ts_gflops: +(acc.flop / acc.ts / 1e9).toFixed(2), wasm_gflops: +(acc.flop / acc.wasm / 1e9).toFixed(2),
     });
@@ -118,7 +118,7 @@ export async function benchDense(emit: (o: object) => void, quick: boolean): Pro
   const minOf = (r: number[]): number => +Math.min(...r).toFixed(2);
   const meanOf = (r: number[]): number => +(r.reduce((x, y) => x + y, 0) / r.length).toFixed(2);
   emit({
-    bench: "dense-summary", threads: 1, fma: false, shapes: large.length, note: "shapes with m*k*n >= 2^20 (the compute-bound ones); resident: operands in the kernels' memory",
+    bench: "layers-summary", threads: 1, fma: false, shapes: large.length, note: "shapes with m*k*n >= 2^20 (the compute-bound ones); resident: operands in the kernels' memory",
     wasm_gflops_min: minOf(large), wasm_gflops_mean: meanOf(large),
     wasm_resident_gflops_min: minOf(largeResident), wasm_resident_gflops_mean: meanOf(largeResident),
     target_gflops: 35, meets_target: Math.min(...largeResident) >= 35,
@@ -128,8 +128,8 @@ export async function benchDense(emit: (o: object) => void, quick: boolean): Pro
   const settings: [number, boolean][] = [[2, false]];
   if (relaxedSimdAvailable()) settings.push([1, true], [2, true]);
   for (const [threads, fma] of settings) {
-    configureDense({ threads, fma });
-    await denseReady();
+    configureLayers({ threads, fma });
+    await layersReady();
     const rates: number[] = [], residentRates: number[] = [];
     for (const [, inDim, outDim] of LAYERS) {
       const shapes: [number, number, number][] = [[batch, inDim, outDim], [inDim, batch, outDim], [batch, outDim, inDim]];
@@ -142,12 +142,12 @@ export async function benchDense(emit: (o: object) => void, quick: boolean): Pro
       });
     }
     emit({
-      bench: "dense-summary", threads, fma, shapes: rates.length, note: "shapes with m*k*n >= 2^20",
+      bench: "layers-summary", threads, fma, shapes: rates.length, note: "shapes with m*k*n >= 2^20",
       wasm_gflops_min: minOf(rates), wasm_gflops_mean: meanOf(rates),
       wasm_resident_gflops_min: minOf(residentRates), wasm_resident_gflops_mean: meanOf(residentRates),
     });
   }
-  configureDense({ threads: 1, fma: false });
+  configureLayers({ threads: 1, fma: false });
 
   // Small products: where WebAssembly starts to pay (WASM_MIN_WORK in src/nn/matmul.ts).
   for (const [m, k, n] of [[4, 4, 4], [4, 8, 8], [3, 5, 7], [6, 6, 8], [8, 8, 8], [16, 16, 16], [1, 512, 1], [2, 512, 2]]) {
@@ -155,7 +155,7 @@ export async function benchDense(emit: (o: object) => void, quick: boolean): Pro
     const wasm = withBackend("wasm", () => best(() => matmul(a, b, out, m, k, n), rounds, 5));
     const ts = best(() => matmulTs(a, b, out, m, k, n), rounds, 5);
     emit({
-      bench: "dense-small", m, k, n, mkn: m * k * n, ts_us: +(ts * 1e6).toFixed(3), wasm_us: +(wasm * 1e6).toFixed(3),
+      bench: "layers-small", m, k, n, mkn: m * k * n, ts_us: +(ts * 1e6).toFixed(3), wasm_us: +(wasm * 1e6).toFixed(3),
       auto: m * k * n >= WASM_MIN_WORK ? "wasm" : "ts",
     });
   }
@@ -175,17 +175,17 @@ export async function benchDense(emit: (o: object) => void, quick: boolean): Pro
       ms[b] = withBackend(b, () => best(step, b === "ts" ? (quick ? 2 : 3) : rounds, b === "ts" ? 0 : minMs)) * 1e3;
     }
     for (const [threads, fma] of settings) {
-      configureDense({ threads, fma });
-      await denseReady();
+      configureLayers({ threads, fma });
+      await layersReady();
       // Made under these settings, as training makes it: with two threads
-      // its buffers then live in the kernels' memory (see denseBuffer).
+      // its buffers then live in the kernels' memory (see layerBuffer).
       m = createModel(name, { ...MODEL_PRESETS[name], seed: 1 });
       ms[`wasm_${threads}${fma ? "_fma" : ""}`] = withBackend("wasm", () => best(step, rounds, minMs)) * 1e3;
     }
-    configureDense({ threads: 1, fma: false });
+    configureLayers({ threads: 1, fma: false });
     const samples = batch / (ms.wasm / 1e3);
     emit({
-      bench: "dense-model-step", model: name, batch, what: "forward (training) + backward, no optimizer",
+      bench: "layers-model-step", model: name, batch, what: "forward (training) + backward, no optimizer",
       ts_ms: +ms.ts.toFixed(2), wasm_ms: +ms.wasm.toFixed(2), speedup: +(ms.ts / ms.wasm).toFixed(1),
       wasm_samples_per_sec: Math.round(samples),
       wasm_2_threads_ms: ms.wasm_2 === undefined ? null : +ms.wasm_2.toFixed(2),

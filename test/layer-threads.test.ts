@@ -9,39 +9,39 @@ import { rng, sameBits } from "./helpers/rng.js";
 import { sparseArray } from "./helpers/backend.js";
 import { matmulTransATs, matmulTransBTs, matmulTs } from "../src/nn/matmul.js";
 import {
-  configureDense, denseActive, denseBuffer, denseCopiedBytes, denseHelperRows, denseMatmul, denseMemoryBytes, denseReady, denseRelease, denseSplitProducts,
-  type DenseLayout,
-} from "../src/kernels/dense.js";
+  configureLayers, layersActive, layerBuffer, layerCopiedBytes, layerHelperRows, layerMatmul, layerMemoryBytes, layersReady, layerRelease, layerSplitProducts,
+  type MatmulLayout,
+} from "../src/kernels/layers/index.js";
 import { Scratch } from "../src/nn/scratch.js";
-import { relaxedSimdAvailable } from "../src/kernels/dense-module.js";
-import { SplitPlanner } from "../src/kernels/dense-split.js";
+import { relaxedSimdAvailable } from "../src/kernels/layers/module.js";
+import { SplitPlanner } from "../src/kernels/layers/split.js";
 import { MODEL_NAMES, MODEL_PRESETS, createModel, type ModelName } from "../src/models/index.js";
 
 // The dense kernels on two threads (a helper thread runs a row range of each
 // large product over the shared memory) and with fused multiply-adds.
 
 type Product = (a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number) => void;
-const LAYOUTS: { layout: DenseLayout; ref: Product; aLen: (m: number, k: number) => number; bLen: (k: number, n: number) => number }[] = [
+const LAYOUTS: { layout: MatmulLayout; ref: Product; aLen: (m: number, k: number) => number; bLen: (k: number, n: number) => number }[] = [
   { layout: "nn", ref: matmulTs, aLen: (m, k) => m * k, bLen: (k, n) => k * n },
   { layout: "tn", ref: matmulTransATs, aLen: (m, k) => k * m, bLen: (k, n) => k * n },
   { layout: "nt", ref: matmulTransBTs, aLen: (m, k) => m * k, bLen: (k, n) => n * k },
 ];
 
 after(() => {
-  configureDense({ threads: 1, fma: false, splitMin: 1 << 20 });
+  configureLayers({ threads: 1, fma: false, splitMin: 1 << 20 });
 });
 
 test("two threads: every layout and ragged shapes give the TypeScript reference's bits, whatever the split", async () => {
-  configureDense({ threads: 2, fma: false, splitMin: 0 });
-  const got = await denseReady();
+  configureLayers({ threads: 2, fma: false, splitMin: 0 });
+  const got = await layersReady();
   assert.equal(got.threads, 2, "this machine has 2 cores (the CI machines do)");
   const r = rng(31);
   const shapes: number[][] = [[512, 312, 64], [352, 512, 64], [512, 64, 352], [513, 77, 9], [9, 5, 3], [8, 1, 2], [12, 3, 17], [100, 100, 100]];
   for (let i = 0; i < 40; i++) shapes.push([8 + Math.floor(r() * 300), 1 + Math.floor(r() * 130), 2 + Math.floor(r() * 90)]);
-  const before = denseSplitProducts(), rowsBefore = denseHelperRows();
+  const before = layerSplitProducts(), rowsBefore = layerHelperRows();
   let calls = 0;
   // A phase, as in training: the helper waits for work spinning, so that it takes blocks.
-  denseActive(true);
+  layersActive(true);
   for (const [m, k, n] of shapes) {
     for (const v of LAYOUTS) {
       const a = sparseArray(r, v.aLen(m, k)), b = sparseArray(r, v.bLen(k, n));
@@ -50,48 +50,48 @@ test("two threads: every layout and ragged shapes give the TypeScript reference'
       // Three calls of one shape: split, whole, then whichever was faster.
       for (let rep = 0; rep < 3; rep++) {
         const out = new Float32Array(m * n).fill(NaN);
-        denseMatmul(v.layout, a, b, out, m, k, n);
+        layerMatmul(v.layout, a, b, out, m, k, n);
         calls++;
         assert.ok(sameBits(out, want), `${v.layout} ${m}x${k}x${n} call ${rep}`);
       }
     }
   }
-  denseActive(false);
+  layersActive(false);
   // The first call of a shape is always split (then timings decide), and the helper computed some of their rows.
-  assert.ok(denseSplitProducts() - before >= calls / 3, `${denseSplitProducts() - before} of ${calls} products ran on both threads`);
-  assert.ok(denseHelperRows() - rowsBefore > 0, "the helper thread computed no rows");
+  assert.ok(layerSplitProducts() - before >= calls / 3, `${layerSplitProducts() - before} of ${calls} products ran on both threads`);
+  assert.ok(layerHelperRows() - rowsBefore > 0, "the helper thread computed no rows");
 });
 
 test("one and two threads: products read and write buffers of the kernels' memory in place, and an output overlapping an input still gets the reference's bits", async () => {
   for (const threads of [1, 2]) {
-    configureDense({ threads, fma: false, splitMin: 0 });
-    await denseReady();
+    configureLayers({ threads, fma: false, splitMin: 0 });
+    await layersReady();
     const r = rng(12);
     for (const [m, k, n] of [[64, 48, 48], [37, 19, 19], [512, 64, 64]]) {
       for (const v of LAYOUTS.filter((l) => l.layout !== "tn")) {
         const where = `${threads} thread(s), ${v.layout} ${m}x${k}x${n}`;
-        const a = denseBuffer(v.aLen(m, k)), b = denseBuffer(v.bLen(k, n)), out = denseBuffer(m * n);
+        const a = layerBuffer(v.aLen(m, k)), b = layerBuffer(v.bLen(k, n)), out = layerBuffer(m * n);
         assert.ok(a.buffer instanceof SharedArrayBuffer, `${where}: the buffer lives in the shared memory`);
         a.set(sparseArray(r, a.length));
         b.set(sparseArray(r, b.length));
         const want = new Float32Array(m * n);
         v.ref(a.slice(), b.slice(), want, m, k, n);
         // In place: nothing copied in or out.
-        const copied = denseCopiedBytes();
-        denseMatmul(v.layout, a, b, out, m, k, n);
-        assert.equal(denseCopiedBytes(), copied, `${where}: nothing copied`);
+        const copied = layerCopiedBytes();
+        layerMatmul(v.layout, a, b, out, m, k, n);
+        assert.equal(layerCopiedBytes(), copied, `${where}: nothing copied`);
         assert.ok(sameBits(out, want), `${where} in place`);
         // The output is the input itself (k = n: same length), then overlaps it by a few floats.
         const a2 = a.slice();
-        denseMatmul(v.layout, a, b, a, m, k, n);
+        layerMatmul(v.layout, a, b, a, m, k, n);
         assert.ok(sameBits(a, want), `${where}: output = input`);
-        const big = denseBuffer(v.aLen(m, k) + 3);
+        const big = layerBuffer(v.aLen(m, k) + 3);
         big.set(a2);
         const shifted = big.subarray(3, 3 + m * n);
-        denseMatmul(v.layout, big, b, shifted, m, k, n);
+        layerMatmul(v.layout, big, b, shifted, m, k, n);
         assert.ok(sameBits(shifted, want), `${where}: output overlapping the input`);
         // A short output is refused (written in place, the kernel would write past it).
-        assert.throws(() => denseMatmul(v.layout, a2, b, out.subarray(0, m * n - 1), m, k, n), /output holds/);
+        assert.throws(() => layerMatmul(v.layout, a2, b, out.subarray(0, m * n - 1), m, k, n), /output holds/);
       }
     }
   }
@@ -99,23 +99,23 @@ test("one and two threads: products read and write buffers of the kernels' memor
 
 test("two threads: a freed buffer's memory is reused (zeroed), a growing Scratch frees the buffer it outgrew, other arrays are ignored", async () => {
   // Fresh kernels (a settings change drops them): their memory starts small.
-  configureDense({ threads: 1, fma: false });
-  configureDense({ threads: 2 });
-  await denseReady();
-  const a = denseBuffer(1000);
+  configureLayers({ threads: 1, fma: false });
+  configureLayers({ threads: 2 });
+  await layersReady();
+  const a = layerBuffer(1000);
   a.fill(7);
-  denseRelease(a);
-  const b = denseBuffer(1000);
+  layerRelease(a);
+  const b = layerBuffer(1000);
   assert.equal(b.byteOffset, a.byteOffset, "the freed block is reused");
   assert.ok(b.every((x) => x === 0), "and zeroed");
-  denseRelease(new Float32Array(10));
-  denseRelease(b);
+  layerRelease(new Float32Array(10));
+  layerRelease(b);
   // A Scratch that grows step by step reuses what it freed: the memory (which
   // doubles as it grows) stays within 4x the largest buffer, 4 MiB. Holding
   // them all, 34 MiB, it grew to 56 MiB.
   const s = new Scratch();
   for (let n = 1 << 16; n <= 1 << 20; n += 1 << 16) s.take(n).fill(1);
-  assert.ok(denseMemoryBytes() <= 16 * (1 << 20), `the memory grew to ${denseMemoryBytes()} bytes`);
+  assert.ok(layerMemoryBytes() <= 16 * (1 << 20), `the memory grew to ${layerMemoryBytes()} bytes`);
 });
 
 /** Logits, input gradients and parameter gradients of two training steps of a preset model. */
@@ -136,13 +136,13 @@ function modelSteps(name: ModelName): Float32Array[] {
 
 test("every model: the same logits and gradients, bit for bit, on one thread and on two", async () => {
   for (const name of MODEL_NAMES) {
-    configureDense({ threads: 1, fma: false });
+    configureLayers({ threads: 1, fma: false });
     const one = modelSteps(name);
-    configureDense({ threads: 2, splitMin: 1 << 16 });
-    await denseReady();
-    const before = denseSplitProducts();
+    configureLayers({ threads: 2, splitMin: 1 << 16 });
+    await layersReady();
+    const before = layerSplitProducts();
     const two = modelSteps(name);
-    if (name !== "lr") assert.ok(denseSplitProducts() > before, `${name}: some products were split`);
+    if (name !== "lr") assert.ok(layerSplitProducts() > before, `${name}: some products were split`);
     assert.equal(one.length, two.length);
     one.forEach((a, i) => assert.ok(sameBits(a, two[i]), `${name}: array ${i} differs`));
   }
@@ -163,10 +163,10 @@ test("fma: products are fused (one rounding per multiply-add), on one thread and
   const expectFused = Math.fround(-(2 ** -23 + 2 ** -45)), expectPlain = -(2 ** -23);
   assert.notEqual(expectFused, expectPlain);
   for (const [threads, fma, want] of [[1, false, expectPlain], [1, true, expectFused], [2, true, expectFused]] as const) {
-    configureDense({ threads, fma, splitMin: 0 });
-    await denseReady();
+    configureLayers({ threads, fma, splitMin: 0 });
+    await layersReady();
     const out = new Float32Array(m * n);
-    denseMatmul("nn", a, b, out, m, k, n);
+    layerMatmul("nn", a, b, out, m, k, n);
     assert.equal(out[0], want, `threads ${threads} fma ${fma}`);
     assert.equal(out[1], Math.fround(Math.fround(x * 0.25) + Math.fround(x * 0.25)), "other elements: exact here either way");
   }
@@ -182,13 +182,13 @@ test("fma: within the float32 error bound of the exact product, and the same on 
   for (const [m, k, n] of [[512, 312, 64], [37, 129, 21], [64, 512, 33]]) {
     for (const v of LAYOUTS) {
       const a = sparseArray(r, v.aLen(m, k)), b = sparseArray(r, v.bLen(k, n));
-      configureDense({ threads: 1, fma: true, splitMin: 0 });
+      configureLayers({ threads: 1, fma: true, splitMin: 0 });
       const one = new Float32Array(m * n);
-      denseMatmul(v.layout, a, b, one, m, k, n);
-      configureDense({ threads: 2 });
-      await denseReady();
+      layerMatmul(v.layout, a, b, one, m, k, n);
+      configureLayers({ threads: 2 });
+      await layersReady();
       const two = new Float32Array(m * n);
-      denseMatmul(v.layout, a, b, two, m, k, n);
+      layerMatmul(v.layout, a, b, two, m, k, n);
       assert.ok(sameBits(one, two), `${v.layout} ${m}x${k}x${n}: fma on one thread and on two`);
       const plain = new Float32Array(m * n);
       v.ref(a, b, plain, m, k, n);
@@ -213,14 +213,14 @@ test("fma: within the float32 error bound of the exact product, and the same on 
 });
 
 test("a process with the helper thread running exits on its own (the thread never keeps it alive)", () => {
-  const kernels = fileURLToPath(new URL("../src/kernels/dense.js", import.meta.url));
+  const kernels = fileURLToPath(new URL("../src/kernels/layers/index.js", import.meta.url));
   const script = `
-    import { configureDense, denseReady, denseMatmul, denseSplitProducts } from ${JSON.stringify(kernels)};
-    configureDense({ threads: 2, splitMin: 0 });
-    await denseReady();
+    import { configureLayers, layersReady, layerMatmul, layerSplitProducts } from ${JSON.stringify(kernels)};
+    configureLayers({ threads: 2, splitMin: 0 });
+    await layersReady();
     const a = new Float32Array(64 * 64).fill(1), out = new Float32Array(64 * 64);
-    denseMatmul("nn", a, a, out, 64, 64, 64);
-    console.log(out[0], denseSplitProducts());`;
+    layerMatmul("nn", a, a, out, 64, 64, 64);
+    console.log(out[0], layerSplitProducts());`;
   const dir = mkdtempSync(join(tmpdir(), "sparsectr-dense-exit-"));
   const file = join(dir, "run.mjs");
   writeFileSync(file, script);
@@ -231,10 +231,10 @@ test("a process with the helper thread running exits on its own (the thread neve
   assert.equal(res.stdout.trim(), "64 1");
 });
 
-test("configureDense refuses bad settings", () => {
-  assert.throws(() => configureDense({ threads: 0 }), /positive integer/);
-  assert.throws(() => configureDense({ threads: 1.5 }), /positive integer/);
-  assert.throws(() => configureDense({ splitMin: -1 }), /non-negative/);
+test("configureLayers refuses bad settings", () => {
+  assert.throws(() => configureLayers({ threads: 0 }), /positive integer/);
+  assert.throws(() => configureLayers({ threads: 1.5 }), /positive integer/);
+  assert.throws(() => configureLayers({ splitMin: -1 }), /non-negative/);
 });
 
 test("the split planner: warm-up uncounted, then each way once, then the faster, with probes of the other way", () => {
@@ -314,17 +314,17 @@ test("training on two threads (reader, lookahead, products split or whole) gives
       const shas: string[] = [], copied: number[] = [];
       let splits = 0, paramBytes = 0;
       for (const threads of [1, 2]) {
-        configureDense({ threads });
-        await denseReady();
-        const before = denseSplitProducts();
+        configureLayers({ threads });
+        await layersReady();
+        const before = layerSplitProducts();
         const f = prefetched(await openData(data, { batchSize: 512 }), threads > 1);
         const m = buildModel(f.fields.length, { model, optimizer: "group-adam", hyper: { l21: 1e-3 }, seed: 4 });
-        const c0 = denseCopiedBytes();
+        const c0 = layerCopiedBytes();
         await trainModel(m, f);
-        copied.push(denseCopiedBytes() - c0);
+        copied.push(layerCopiedBytes() - c0);
         shas.push(m.sha256());
         paramBytes = m.params.reduce((s, p) => s + p.value.length * 4, 0);
-        if (threads === 2) splits = denseSplitProducts() - before;
+        if (threads === 2) splits = layerSplitProducts() - before;
       }
       assert.equal(shas[1], shas[0], model);
       // The activations live in the kernels' memory: only parameters and
@@ -336,7 +336,7 @@ test("training on two threads (reader, lookahead, products split or whole) gives
       if (model === "deepfm") assert.ok(splits > 0, "deepfm's products were split");
     }
   } finally {
-    configureDense({ threads: 1 });
+    configureLayers({ threads: 1 });
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,7 +1,7 @@
 /**
  * Whether to split a product between the two threads, learnt per shape
  * (layout, m, k, n) as training runs (the threads then take blocks of rows
- * of C as they go, see dense-protocol.ts). Both choices give the same bits,
+ * of C as they go, see protocol.ts). Both choices give the same bits,
  * so they may follow timings: a moving average of the wall time of split
  * and of whole runs; one call in 32 runs the other way (a probe) to keep
  * both current. The first WARM_UP calls alternate and are not counted: they

@@ -1,4 +1,4 @@
-// Entry point of the dense module (dist/dense.wasm, and dist/dense-fma.wasm
+// Entry point of the layer module (dist/layers.wasm, and dist/layers-fma.wasm
 // with relaxed SIMD): the matrix products and the layer kernels, over a
 // shared memory so that a helper thread can run half of a product.
 export { HEAP_BASE } from "./layout";

@@ -49,7 +49,7 @@ export const OP_BLOCKS = 1;
 export const OP_QUIT = 2;
 
 /** Data the helper thread starts with. */
-export interface DenseWorkerData {
+export interface LayerWorkerData {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 
 /**
- * The dense kernel modules: dist/dense.wasm (plain SIMD, the TypeScript
- * kernels' bits) and dist/dense-fma.wasm (relaxed SIMD: fused multiply-adds
+ * The layer kernel modules: dist/layers.wasm (plain SIMD, the TypeScript
+ * kernels' bits) and dist/layers-fma.wasm (relaxed SIMD: fused multiply-adds
  * in the products), both over a shared memory (with two threads, one
  * instance per thread works on the same operands).
  */
@@ -12,11 +12,11 @@ const compiled = new Map<string, WebAssembly.Module>();
 let relaxedChecked: boolean | undefined;
 
 function fileOf(fma: boolean): string {
-  return `dense${fma ? "-fma" : ""}.wasm`;
+  return `layers${fma ? "-fma" : ""}.wasm`;
 }
 
 function bytes(fma: boolean): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(readFileSync(new URL(`../../${fileOf(fma)}`, import.meta.url)));
+  return new Uint8Array(readFileSync(new URL(`../../../${fileOf(fma)}`, import.meta.url)));
 }
 
 /**
@@ -39,10 +39,10 @@ export function relaxedSimdAvailable(): boolean {
 }
 
 /**
- * The compiled dense module, plain or fused (the caller checks
+ * The compiled layer module, plain or fused (the caller checks
  * {@link relaxedSimdAvailable} first).
  */
-export function denseModule(fma: boolean): WebAssembly.Module {
+export function layerModule(fma: boolean): WebAssembly.Module {
   const key = fileOf(fma);
   let m = compiled.get(key);
   if (!m) {
@@ -54,10 +54,10 @@ export function denseModule(fma: boolean): WebAssembly.Module {
 }
 
 /** Imports of one instance over `memory`. */
-export function denseImports(memory: WebAssembly.Memory): WebAssembly.Imports {
-  return { env: { memory, abort: denseAbort } };
+export function layerImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return { env: { memory, abort: layerAbort } };
 }
 
-function denseAbort(): never {
-  throw new Error("sparsectr: dense WebAssembly kernel aborted");
+function layerAbort(): never {
+  throw new Error("sparsectr: layer WebAssembly kernel aborted");
 }

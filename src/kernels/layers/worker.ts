@@ -1,19 +1,19 @@
 import { performance } from "node:perf_hooks";
 import { workerData } from "node:worker_threads";
-import { denseImports } from "./dense-module.js";
+import { layerImports } from "./module.js";
 import {
   ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_ROWS, C_SEQ, C_SLEEPING, C_WORK,
-  OP_QUIT, type DenseWorkerData,
-} from "./dense-protocol.js";
+  OP_QUIT, type LayerWorkerData,
+} from "./protocol.js";
 
 /**
- * The product helper thread: its own instance of the dense module over the
+ * The product helper thread: its own instance of the layer module over the
  * main thread's shared memory, running the blocks of rows it takes (see
- * dense-protocol.ts) with its own copy of packed B. It never allocates in the
+ * protocol.ts) with its own copy of packed B. It never allocates in the
  * memory, so the instances agree on nothing but the addresses they are passed.
  */
-const { module, memory, control } = workerData as DenseWorkerData;
-const ex = new WebAssembly.Instance(module, denseImports(memory)).exports as unknown as {
+const { module, memory, control } = workerData as LayerWorkerData;
+const ex = new WebAssembly.Instance(module, layerImports(memory)).exports as unknown as {
   sgemmPackB(layout: number, b: number, m: number, k: number, n: number, work: number, copy: number): void;
   sgemmBlock(layout: number, a: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
 };
