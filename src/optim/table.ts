@@ -1,32 +1,29 @@
+/**
+ * The row-sparse table of an embedding: its step pipeline (lookup,
+ * deduplication, gradient sums, the fused row update; the next batch looked
+ * up on another thread), gathers and queries. The rows live in a RowStore
+ * (./row-store.ts), the step's working memory in a StepScratch
+ * (./table-scratch.ts); pruning and eviction are ./table-rows.ts, the saved
+ * state ./table-state.ts. Over 400 lines: the step's halves (prepare and
+ * apply, gather and step a batch, the lookahead) are one sequence of checks
+ * and kernel calls over the same scratch, read together.
+ */
 import { Arena } from "../kernels/arena.js";
 import type { Backend } from "../kernels/kernels.js";
-import {
-  M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA, M_INITB,
-  M_SEED, M_ZEROS, HEADER_BYTES, H_FLAGS, H_COUNT, H_TAU, MAX_ROW,
-} from "../kernels/layout.js";
-import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { HEADER_BYTES, H_FLAGS } from "../kernels/layout.js";
 import { StepCall } from "./call.js";
-import { nonFiniteIn } from "./dense.js";
-import { namedErrors, checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
+import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
+import { namedErrors } from "../util/named-errors.js";
 import { writeIds, type FeatureIds, idToParts } from "./ids.js";
-import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
+import type { OptimizerName, ResolvedHyperparams } from "./hyper.js";
 import { lookaheadThread, type LookaheadThread } from "./lookahead.js";
+import { RowStore, type RowOwner } from "./row-store.js";
+import { StepScratch } from "./table-scratch.js";
+import { evictTo, pruneToTopRows } from "./table-rows.js";
+import { decodeTableState, encodeTableState, recordCheck, TABLE_STATE } from "./table-state.js";
+import { idAt, idCount, parseInit, type RowInit, type TableOptions } from "./table-options.js";
 
-/** How new rows are initialised: a pure function of (seed, id), whatever the order ids arrive in. */
-export type RowInit =
-  | "zeros"
-  | { uniform: readonly [number, number] }
-  | { normal: { mean?: number; std: number } };
-
-/** Options of a sparse table. */
-export interface TableOptions {
-  /** Row length d (embedding width). */
-  rowLength: number;
-  /** Seed of the row initialiser (unsigned 32-bit). Default 0. */
-  seed?: number;
-  /** Initial values of new rows. Default `{ normal: { std: 1e-4 } }`. */
-  init?: RowInit;
-}
+export type { RowInit, TableOptions } from "./table-options.js";
 
 /** A step whose rows are looked up and whose gradients are summed (see prepareStep). @internal */
 export interface PreparedStep {
@@ -36,10 +33,6 @@ export interface PreparedStep {
   readonly stamp: number;
 }
 
-const META_WORDS = 16;
-const MAX_LOAD = 0.75;
-const INDEX_SLOT = 12;
-const CHUNK_TARGET_BYTES = 4 << 20;
 
 /**
  * A row-sparse table (an embedding): rows addressed by 64-bit feature ids,
@@ -48,37 +41,23 @@ const CHUNK_TARGET_BYTES = 4 << 20;
  * [header | x | z | moments] in a WebAssembly memory; the id index is an
  * open-addressing hash table (u64 keys, u32 rows) in the same memory.
  */
-export class SparseTable {
+export class SparseTable implements RowOwner {
   readonly rowLength: number;
   readonly hyper: ResolvedHyperparams;
   readonly seed: number;
   readonly init: RowInit;
   readonly arena: Arena;
   private readonly call: StepCall;
-  private readonly meta: number;
-  private readonly recBytes: number;
-  private readonly shift: number;
-  private chunkCount = 0;
-  private chunkCap = 0;
+  private readonly store: RowStore;
   private t = 0;
-  private scratchN = 0;
-  private sIds = 0;
-  private sRecs = 0;
-  private sGrad = 0;
-  private sHess = 0;
-  private sURecs = 0;
-  private sUGrad = 0;
-  private sUHess = 0;
-  private sTab = 0;
+  /** The step's working memory in the arena (see ./table-scratch.ts). */
+  private readonly sc: StepScratch;
   /** Counts prepared steps, so that applyStep can refuse a stale one; also bumped when the scratch moves. */
   private stamp = 0;
-  private sInv = 0;
   /** Rows of the batch prepared by gatherBatch, -1 when none is ready. */
   private batchRows = -1;
   private batchDistinct = 0;
   private disposed = false;
-  /** The lookahead's scratch (shared memory only): same capacity as the batch lookup's, swapped with it when used. */
-  private la = { ids: 0, hashes: 0, inverse: 0, recs: 0, keys: 0, tab: 0, init: 0 };
   /** A lookup of the next batch in flight on the lookahead thread. */
   private ahead: { ids: FeatureIds; n: number; seq: number; thread: LookaheadThread } | undefined;
 
@@ -99,27 +78,14 @@ export class SparseTable {
     // only the WebAssembly kernels do).
     this.arena = new Arena(backend, { shared: backend === "wasm" });
     this.call = new StepCall(this.arena, optimizer, hyper, d, true);
-    this.recBytes = this.call.recordBytes(true);
-    this.shift = Math.max(6, Math.min(20, Math.floor(Math.log2(CHUNK_TARGET_BYTES / this.recBytes))));
-    const heap = this.arena.heap;
-    this.meta = heap.alloc(META_WORDS * 4);
-    const m = this.meta >>> 2, u = heap.u32;
-    u[m + M_SHIFT] = this.shift;
-    u[m + M_RECBYTES] = this.recBytes;
-    u[m + M_D] = d;
-    u[m + M_INIT] = kind;
-    heap.f64[(this.meta + M_INITA * 4) >>> 3] = a;
-    heap.f64[(this.meta + M_INITB * 4) >>> 3] = b;
-    u[m + M_SEED] = seed;
-    const cap = 1024;
-    heap.u32[m + M_SLOTS] = heap.alloc(cap * INDEX_SLOT);
-    heap.u32[m + M_CAP] = cap;
+    this.store = new RowStore(this.arena, d, this.call.recordBytes(true), [kind, a, b], seed);
+    this.sc = new StepScratch(this.arena, d, ruleUsesHessian(optimizer));
   }
 
   /** Rows present (features seen so far). */
-  get size(): number { return this.word(M_SIZE); }
+  get size(): number { return this.rows.size; }
   /** Rows whose weights are all exactly 0.0; O(1). */
-  get zeroRows(): number { return this.word(M_ZEROS); }
+  get zeroRows(): number { return this.rows.zeroRows; }
   /** Rows with at least one non-zero weight; O(1). */
   get liveRows(): number { return this.size - this.zeroRows; }
   /** Number of completed steps (the global step t). */
@@ -127,7 +93,8 @@ export class SparseTable {
   /** Bytes of WebAssembly memory the table holds (rows, index, scratch). */
   get memoryBytes(): number { return this.arena.heap.byteLength; }
   /** Bytes of one row's record (weights and optimizer state). */
-  get recordBytes(): number { return this.recBytes; }
+  get recordBytes(): number { return this.store.recBytes; }
+
 
   /**
    * The weights of each id (ids.length x rowLength floats, into `out` when
@@ -144,13 +111,13 @@ export class SparseTable {
       this.quiesce();
       this.batchRows = -1;
       this.ensureScratch(n);
-      writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
-      this.arena.kernels.gatherExisting(this.meta, this.sIds, n, this.sGrad);
+      writeIds(this.optimizer, ids, this.arena.heap, this.sc.ids);
+      this.arena.kernels.gatherExisting(this.store.meta, this.sc.ids, n, this.sc.grad);
     } else {
       this.resolveIds(ids);
-      this.arena.kernels.gather(this.sRecs, n, d, this.sGrad);
+      this.arena.kernels.gather(this.sc.recs, n, d, this.sc.grad);
     }
-    res.set(this.arena.heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
+    res.set(this.arena.heap.f32.subarray(this.sc.grad >>> 2, (this.sc.grad >>> 2) + n * d));
     return res;
   }
 
@@ -178,39 +145,39 @@ export class SparseTable {
     const count = idCount(this.optimizer, ids);
     const d = this.rowLength, heap = this.arena.heap, k = this.arena.kernels;
     this.ensureScratch(count);
-    copyInto(this.optimizer, "gradient", grads, count * d, heap, this.sGrad);
+    copyInto(this.optimizer, "gradient", grads, count * d, heap, this.sc.grad);
     const label = (i: number): string => `position ${i} (id ${String(idAt(ids, i))})`;
     // Finiteness is checked on the sums, inside the lookup before any row is
     // created (see stepBatch); the errors keep their order: each one below
     // is reported only once the inputs checked before it are known finite.
     let h = 0;
     const inputsFinite = (): void => {
-      checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, count * d), d, label);
-      if (h) checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, count * d), d, label);
+      checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sc.grad, count * d), d, label);
+      if (h) checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sc.hess, count * d), d, label);
     };
     try {
-      if (this.sHess) {
+      if (this.sc.hess) {
         if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-        copyInto(this.optimizer, "hessian", opts.hessian, count * d, heap, this.sHess);
-        h = this.sHess;
+        copyInto(this.optimizer, "hessian", opts.hessian, count * d, heap, this.sc.hess);
+        h = this.sc.hess;
       } else if (opts.hessian !== undefined) {
         throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
       }
       this.ensureRows(this.size + count);
       this.batchRows = -1;
-      writeIds(this.optimizer, ids, heap, this.sIds);
+      writeIds(this.optimizer, ids, heap, this.sc.ids);
     } catch (e) {
       inputsFinite();
       throw e;
     }
     this.stamp++;
-    const uh = h ? this.sUHess : 0;
-    let distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab, this.sGrad, h, d, this.sUGrad, uh);
+    const uh = h ? this.sc.uhess : 0;
+    let distinct = k.dedupResolve(this.store.meta, this.sc.ids, count, this.sc.recs, this.sc.inverse, this.sc.urecs, this.sc.tab, this.sc.grad, h, d, this.sc.ugrad, uh);
     if (distinct < 0) {
       inputsFinite();
       // Finite inputs whose sum overflowed: no error, as ever.
-      distinct = k.dedupResolve(this.meta, this.sIds, count, this.sRecs, this.sInv, this.sURecs, this.sTab, 0, 0, d, 0, 0);
-      k.accumulateInverse(this.sInv, count, this.sGrad, h, d, this.sUGrad, uh, distinct);
+      distinct = k.dedupResolve(this.store.meta, this.sc.ids, count, this.sc.recs, this.sc.inverse, this.sc.urecs, this.sc.tab, 0, 0, d, 0, 0);
+      k.accumulateInverse(this.sc.inverse, count, this.sc.grad, h, d, this.sc.ugrad, uh, distinct);
     }
     return { distinct, lr, hessian: h !== 0, stamp: this.stamp };
   }
@@ -236,25 +203,25 @@ export class SparseTable {
       this.ahead = undefined;
       const u = a.thread.wait(a.seq);
       this.stamp++;
-      const la = this.la;
-      k.createMissing(this.meta, la.hashes, la.keys, la.recs, u, la.init);
-      [this.sIds, la.ids] = [la.ids, this.sIds];
-      [this.sRecs, la.hashes] = [la.hashes, this.sRecs];
-      [this.sInv, la.inverse] = [la.inverse, this.sInv];
-      [this.sURecs, la.recs] = [la.recs, this.sURecs];
-      [this.sTab, la.tab] = [la.tab, this.sTab];
+      const la = this.sc.la;
+      k.createMissing(this.store.meta, la.hashes, la.keys, la.recs, u, la.init);
+      [this.sc.ids, la.ids] = [la.ids, this.sc.ids];
+      [this.sc.recs, la.hashes] = [la.hashes, this.sc.recs];
+      [this.sc.inverse, la.inverse] = [la.inverse, this.sc.inverse];
+      [this.sc.urecs, la.recs] = [la.recs, this.sc.urecs];
+      [this.sc.tab, la.tab] = [la.tab, this.sc.tab];
       this.batchDistinct = u;
     } else {
       this.quiesce();
       this.ensureScratch(n);
       this.ensureRows(this.size + n);
-      writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
+      writeIds(this.optimizer, ids, this.arena.heap, this.sc.ids);
       this.stamp++;
-      this.batchDistinct = k.dedupResolve(this.meta, this.sIds, n, this.sRecs, this.sInv, this.sURecs, this.sTab, 0, 0, d, 0, 0);
+      this.batchDistinct = k.dedupResolve(this.store.meta, this.sc.ids, n, this.sc.recs, this.sc.inverse, this.sc.urecs, this.sc.tab, 0, 0, d, 0, 0);
     }
     this.batchRows = n;
-    k.gatherInverse(this.sURecs, this.sInv, n, d, this.sGrad, this.batchDistinct);
-    res.set(this.arena.heap.f32.subarray(this.sGrad >>> 2, (this.sGrad >>> 2) + n * d));
+    k.gatherInverse(this.sc.urecs, this.sc.inverse, n, d, this.sc.grad, this.batchDistinct);
+    res.set(this.arena.heap.f32.subarray(this.sc.grad >>> 2, (this.sc.grad >>> 2) + n * d));
     return res;
   }
 
@@ -272,15 +239,15 @@ export class SparseTable {
     this.live();
     const thread = this.arena.backend === "wasm" ? lookaheadThread() : undefined;
     const n = idCount(this.optimizer, ids);
-    if (thread === undefined || n === 0 || n > this.scratchN) return false;
+    if (thread === undefined || n === 0 || n > this.sc.capacity) return false;
     this.quiesce();
     // The chunks of the rows the batch may create, made now: the thread maps
     // their fresh pages (see dedupLookup).
     this.ensureRows(this.size + n);
-    const la = this.la;
+    const la = this.sc.la;
     writeIds(this.optimizer, ids, this.arena.heap, la.ids);
     const seq = thread.post({
-      memory: this.arena.heap.memory, meta: this.meta, ids: la.ids, n, hashes: la.hashes, inverse: la.inverse, recs: la.recs, keys: la.keys, tab: la.tab, init: la.init,
+      memory: this.arena.heap.memory, meta: this.store.meta, ids: la.ids, n, hashes: la.hashes, inverse: la.inverse, recs: la.recs, keys: la.keys, tab: la.tab, init: la.init,
     });
     this.ahead = { ids, n, seq, thread };
     return true;
@@ -303,14 +270,14 @@ export class SparseTable {
     // finite inputs, which is no error), a pass over the distinct rows instead
     // of over every position. The checks keep their order: each error below
     // is reported only once the gradient is known to be finite.
-    const gradientFinite = (): void => checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sGrad, n * d), d, label);
-    copyInto(this.optimizer, "gradient", grads, n * d, heap, this.sGrad);
+    const gradientFinite = (): void => checkFinite(this.optimizer, "gradient", k.findNonFinite(this.sc.grad, n * d), d, label);
+    copyInto(this.optimizer, "gradient", grads, n * d, heap, this.sc.grad);
     let h = 0;
     try {
-      if (this.sHess) {
+      if (this.sc.hess) {
         if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-        copyInto(this.optimizer, "hessian", opts.hessian, n * d, heap, this.sHess);
-        h = this.sHess;
+        copyInto(this.optimizer, "hessian", opts.hessian, n * d, heap, this.sc.hess);
+        h = this.sc.hess;
       } else if (opts.hessian !== undefined) {
         throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
       }
@@ -318,11 +285,11 @@ export class SparseTable {
       gradientFinite();
       throw e;
     }
-    k.accumulateInverse(this.sInv, n, this.sGrad, h, d, this.sUGrad, h ? this.sUHess : 0, u);
-    if (k.findNonFinite(this.sUGrad, u * d) >= 0) gradientFinite();
-    if (h && k.findNonFinite(this.sUHess, u * d) >= 0) {
+    k.accumulateInverse(this.sc.inverse, n, this.sc.grad, h, d, this.sc.ugrad, h ? this.sc.uhess : 0, u);
+    if (k.findNonFinite(this.sc.ugrad, u * d) >= 0) gradientFinite();
+    if (h && k.findNonFinite(this.sc.uhess, u * d) >= 0) {
       gradientFinite();
-      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sHess, n * d), d, label);
+      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.sc.hess, n * d), d, label);
     }
     this.batchRows = -1;
     this.applyStep({ distinct: u, lr, hessian: h !== 0, stamp: this.stamp });
@@ -336,8 +303,8 @@ export class SparseTable {
     if (p.stamp !== this.stamp) throw new Error(`${this.optimizer}: applyStep of a stale prepared step`);
     this.call.prepare(this.t + 1, p.lr);
     this.t++;
-    const delta = this.arena.kernels.updateSparse(this.call.ptr, this.sURecs, p.distinct, this.sUGrad, p.hessian ? this.sUHess : 0);
-    this.arena.heap.u32[(this.meta >>> 2) + M_ZEROS] -= delta;
+    const delta = this.arena.kernels.updateSparse(this.call.ptr, this.sc.urecs, p.distinct, this.sc.ugrad, p.hessian ? this.sc.uhess : 0);
+    this.store.addZeros(-delta);
   }
 
   /**
@@ -348,33 +315,7 @@ export class SparseTable {
    * Returns the number of rows zeroed by this call.
    */
   pruneToTopRows(keep: number): number {
-    this.live();
-    this.quiesce();
-    const n = this.size, d = this.rowLength, heap = this.arena.heap;
-    if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`${this.optimizer}: keep = ${keep} must be a non-negative integer`);
-    this.batchRows = -1;
-    const chunks = heap.u32[(this.meta >>> 2) + M_CHUNKS] >>> 2, mask = (1 << this.shift) - 1;
-    const rec = (r: number): number => heap.u32[chunks + (r >>> this.shift)] + (r & mask) * this.recBytes;
-    const norms = new Float64Array(n);
-    const w = heap.f32;
-    for (let r = 0; r < n; r++) {
-      const x = (rec(r) + HEADER_BYTES) >>> 2;
-      let s = 0;
-      for (let j = 0; j < d; j++) s += w[x + j] * w[x + j];
-      norms[r] = s;
-    }
-    const order = Array.from({ length: n }, (_, r) => r).sort((a, b) => norms[b] - norms[a] || a - b);
-    let zeroed = 0;
-    for (let k = keep; k < n; k++) {
-      const r = order[k], base = rec(r), flags = (base + H_FLAGS) >>> 2;
-      heap.f32.fill(0, (base + HEADER_BYTES) >>> 2, ((base + HEADER_BYTES) >>> 2) + d);
-      if ((heap.u32[flags] & 1) === 0) {
-        heap.u32[flags] |= 1;
-        heap.u32[(this.meta >>> 2) + M_ZEROS]++;
-        zeroed++;
-      }
-    }
-    return zeroed;
+    return pruneToTopRows(this, keep);
   }
 
   /**
@@ -388,50 +329,7 @@ export class SparseTable {
    * the number of rows removed and how many of them were zero.
    */
   evictTo(keep: number): { evicted: number; zeroEvicted: number } {
-    this.live();
-    this.quiesce();
-    if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`${this.optimizer}: keep = ${keep} must be a non-negative integer`);
-    const n = this.size, heap = this.arena.heap, m = this.meta >>> 2, rb = this.recBytes;
-    if (keep >= n) return { evicted: 0, zeroEvicted: 0 };
-    this.batchRows = -1;
-    const chunks = heap.u32[m + M_CHUNKS] >>> 2, mask = (1 << this.shift) - 1;
-    const rec = (r: number): number => heap.u32[chunks + (r >>> this.shift)] + (r & mask) * rb;
-    const zero = new Uint8Array(n), count = new Uint32Array(n), tau = new Uint32Array(n);
-    for (let r = 0; r < n; r++) {
-      const b = rec(r) >>> 2;
-      zero[r] = heap.u32[b + (H_FLAGS >>> 2)] & 1;
-      count[r] = heap.u32[b + (H_COUNT >>> 2)];
-      tau[r] = heap.u32[b + (H_TAU >>> 2)];
-    }
-    const order = Uint32Array.from({ length: n }, (_, r) => r).sort((a, b) => zero[b] - zero[a] || count[a] - count[b] || tau[a] - tau[b] || a - b);
-    const gone = new Uint8Array(n);
-    let zeroEvicted = 0;
-    for (let k = 0; k < n - keep; k++) {
-      gone[order[k]] = 1;
-      zeroEvicted += zero[order[k]];
-    }
-    // The kept rows' keys and records, in row order, then the table is refilled with them.
-    const ids = this.ids(), keys = new BigUint64Array(keep), recs = new Uint8Array(keep * rb);
-    for (let r = 0, w = 0; r < n; r++) {
-      if (gone[r]) continue;
-      keys[w] = ids[r];
-      const b = rec(r);
-      recs.set(heap.u8.subarray(b, b + rb), w * rb);
-      w++;
-    }
-    heap.u8.fill(0, heap.u32[m + M_SLOTS], heap.u32[m + M_SLOTS] + heap.u32[m + M_CAP] * INDEX_SLOT);
-    heap.u32[m + M_SIZE] = 0;
-    let zeros = 0;
-    for (let r0 = 0; r0 < keep; r0 += 65536) {
-      const k = this.resolveIds(keys.subarray(r0, Math.min(keep, r0 + 65536)));
-      for (let i = 0; i < k; i++) {
-        const at = heap.u32[(this.sRecs >>> 2) + i];
-        heap.u8.set(recs.subarray((r0 + i) * rb, (r0 + i + 1) * rb), at);
-        zeros += heap.u32[(at + H_FLAGS) >>> 2] & 1;
-      }
-    }
-    heap.u32[m + M_ZEROS] = zeros;
-    return { evicted: n - keep, zeroEvicted };
+    return evictTo(this, keep);
   }
 
   /** A copy of the weights of one id, or undefined when the id has no row. */
@@ -455,97 +353,66 @@ export class SparseTable {
 
   /** Every id with a row, in order of first sight. */
   ids(): BigUint64Array {
-    this.live();
-    const n = this.size, heap = this.arena.heap;
-    const out = heap.alloc(Math.max(8, n * 8));
-    this.arena.kernels.keysInRowOrder(this.meta, out);
-    const res = heap.u64.slice(out >>> 3, (out >>> 3) + n);
-    heap.release(out);
-    return res;
+    return this.rows.ids();
   }
 
   /** The complete state (rows, ids, optimizer state, step, initialiser) as bytes. */
   save(): Uint8Array {
-    this.live();
-    const n = this.size, heap = this.arena.heap;
-    const keys = new Uint8Array(this.ids().buffer);
-    const recs = new Uint8Array(n * this.recBytes);
-    const rowsPerChunk = 1 << this.shift, chunks = heap.u32[(this.meta >>> 2) + M_CHUNKS] >>> 2;
-    for (let r = 0; r < n; r += rowsPerChunk) {
-      const rows = Math.min(rowsPerChunk, n - r);
-      const base = heap.u32[chunks + (r >>> this.shift)];
-      recs.set(heap.u8.subarray(base, base + rows * this.recBytes), r * this.recBytes);
-    }
-    return encodeEnvelope(
-      {
-        kind: "table", version: 1, optimizer: this.optimizer, hyper: this.hyper, rowLength: this.rowLength,
-        seed: this.seed, init: this.init, step: this.t, size: n, zeroRows: this.zeroRows, recordBytes: this.recBytes,
-      },
-      [keys, recs],
+    const rows = this.rows, n = rows.size;
+    return encodeTableState(
+      { optimizer: this.optimizer, hyper: this.hyper, rowLength: this.rowLength, seed: this.seed, init: this.init, step: this.t, size: n, zeroRows: rows.zeroRows, recordBytes: rows.recBytes },
+      rows.ids(), rows.records(0, n),
     );
   }
 
   /** Restores a table saved by `save`; continuing it equals never having stopped. */
   static load(bytes: Uint8Array, backend: Backend = "wasm"): SparseTable {
-    const what = "sparse table state";
-    const named = <T>(f: () => T): T => namedErrors(what, f);
-    const { header: h, body } = decodeEnvelope(bytes, what);
-    if (h.kind !== "table" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not table/1`);
-    if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
-    const name = h.optimizer;
-    const hyper = named(() => resolveHyperparams(name, h.hyper as Record<string, never>));
-    const d = intField(h, "rowLength", what, MAX_ROW);
-    const seed = intField(h, "seed", what, 0xffffffff);
-    const step = intField(h, "step", what, 2 ** 32 - 2);
-    const size = intField(h, "size", what, 2 ** 31);
-    const zeroRows = intField(h, "zeroRows", what, size);
-    const recBytes = intField(h, "recordBytes", what);
-    if (body.length !== size * 8 + size * recBytes) throw new RangeError(`${what}: body has ${body.length} bytes, the header implies ${size * (8 + recBytes)}`);
-    const t = named(() => new SparseTable(name, hyper, { rowLength: d, seed, init: h.init as RowInit }, backend));
-    if (t.recBytes !== recBytes) {
+    const { header: h, ids, records } = decodeTableState(bytes);
+    const t = namedErrors(TABLE_STATE, () => new SparseTable(h.optimizer, h.hyper, { rowLength: h.rowLength, seed: h.seed, init: h.init }, backend));
+    try {
+      if (t.recordBytes !== h.recordBytes) throw new RangeError(`${TABLE_STATE}: record size ${h.recordBytes} does not match ${t.recordBytes} of ${h.optimizer}`);
+      const zeros = t.refill(ids, records, recordCheck(t.arena.heap, h, ids), `${TABLE_STATE}: the ${h.size} saved ids are not distinct`);
+      if (zeros !== h.zeroRows) throw new RangeError(`${TABLE_STATE}: ${zeros} rows are flagged zero, the header says ${h.zeroRows}`);
+      t.t = h.step;
+      return t;
+    } catch (e) {
       t.dispose();
-      throw new RangeError(`${what}: record size ${recBytes} does not match ${t.recBytes} of ${h.optimizer}`);
+      throw e;
     }
-    const keys = new BigUint64Array(body.slice(0, size * 8).buffer);
-    const heap = t.arena.heap, recs = body.subarray(size * 8);
-    const batch = 65536;
+  }
+
+  /**
+   * For row surgery (./table-rows.ts): the row store, once no lookup is in
+   * flight and the prepared batch is cancelled (its rows may move). @internal
+   */
+  mutate(): RowStore {
+    this.live();
+    this.quiesce();
+    this.batchRows = -1;
+    return this.store;
+  }
+
+  /**
+   * Creates the rows of distinct `keys` (in order, after the present ones)
+   * and writes their records from `recs` (recordBytes each); `check` sees
+   * each record in place. Sets and returns the zero-row count of the rows
+   * written when the table held none before. @internal
+   */
+  refill(keys: BigUint64Array, recs: Uint8Array, check?: (rec: number, row: number) => void, notDistinct = `${this.optimizer}: the ids to refill are not distinct`): number {
+    const heap = this.arena.heap, rb = this.store.recBytes, size0 = this.size;
     let zeros = 0;
-    for (let r0 = 0; r0 < size; r0 += batch) {
-      const n = t.resolveIds(keys.subarray(r0, Math.min(size, r0 + batch)));
-      if (t.size !== r0 + n) {
-        t.dispose();
-        throw new RangeError(`${what}: the ${size} saved ids are not distinct`);
-      }
+    for (let r0 = 0; r0 < keys.length; r0 += 65536) {
+      const n = this.resolveIds(keys.subarray(r0, Math.min(keys.length, r0 + 65536)));
+      if (this.size !== size0 + r0 + n) throw new RangeError(notDistinct);
       for (let i = 0; i < n; i++) {
-        const rec = heap.u32[(t.sRecs >>> 2) + i], r = r0 + i;
-        heap.u8.set(recs.subarray(r * recBytes, (r + 1) * recBytes), rec);
-        // The record header must agree with the weights and the step: the
-        // kernels index the bias-correction table by a row's last step and
-        // update count, and the zero flag drives the live-row counts.
-        const u = heap.u32, x = (rec + HEADER_BYTES) >>> 2;
-        const flags = u[(rec + H_FLAGS) >>> 2], tau = u[(rec + H_TAU) >>> 2], count = u[(rec + H_COUNT) >>> 2];
-        let zero = 1;
-        for (let j = 0; j < d; j++) if (heap.f32[x + j] !== 0) { zero = 0; break; }
-        if (flags !== zero || tau > step || count > step) {
-          t.dispose();
-          throw new RangeError(`${what}: row ${r} (id ${keys[r]}) has zero flag ${flags}, last step ${tau} and ${count} updates, which do not fit its ${zero ? "zero" : "non-zero"} weights and step ${step}`);
-        }
-        // Weights, the last learning rate and the moments must be numbers: a NaN would spread through every later step.
-        const bad = nonFiniteIn(heap.f32, (rec + 4) >>> 2, 1) ?? nonFiniteIn(heap.f32, x, (recBytes - HEADER_BYTES) >>> 2);
-        if (bad !== undefined) {
-          t.dispose();
-          throw new RangeError(`${what}: row ${r} (id ${keys[r]}) holds a non-finite value (${bad}) in its weights or optimizer state`);
-        }
-        zeros += zero;
+        const rec = heap.u32[(this.sc.recs >>> 2) + i], r = r0 + i;
+        heap.u8.set(recs.subarray(r * rb, (r + 1) * rb), rec);
+        check?.(rec, r);
+        zeros += heap.u32[(rec + H_FLAGS) >>> 2] & 1;
       }
     }
-    if (zeros !== zeroRows) {
-      t.dispose();
-      throw new RangeError(`${what}: ${zeros} rows are flagged zero, the header says ${zeroRows}`);
-    }
-    heap.u32[(t.meta >>> 2) + M_ZEROS] = zeros;
-    t.t = step;
-    return t;
+    if (size0 === 0) this.store.setZeros(zeros);
+    return zeros;
   }
 
   /** Frees the table's memory (its whole arena). */
@@ -562,9 +429,10 @@ export class SparseTable {
     a.thread.wait(a.seq);
   }
 
-  private word(w: number): number {
+  /** The row store of a live table. */
+  private get rows(): RowStore {
     this.live();
-    return this.arena.heap.u32[(this.meta >>> 2) + w];
+    return this.store;
   }
 
   private live(): void {
@@ -572,9 +440,8 @@ export class SparseTable {
   }
 
   private lookup(id: number | bigint): number {
-    this.live();
     const [lo, hi] = idToParts(this.optimizer, id);
-    return this.arena.kernels.lookup(this.meta, lo, hi) >>> 0;
+    return this.rows.lookup(lo, hi);
   }
 
   /** Copies ids to scratch and resolves them to record addresses at sRecs; returns their count. */
@@ -585,90 +452,21 @@ export class SparseTable {
     const n = idCount(this.optimizer, ids);
     this.ensureScratch(n);
     this.ensureRows(this.size + n);
-    writeIds(this.optimizer, ids, this.arena.heap, this.sIds);
-    this.arena.kernels.resolve(this.meta, this.sIds, n, this.sRecs);
+    writeIds(this.optimizer, ids, this.arena.heap, this.sc.ids);
+    this.arena.kernels.resolve(this.store.meta, this.sc.ids, n, this.sc.recs);
     return n;
   }
 
   private ensureScratch(n: number): void {
-    if (n <= this.scratchN) return;
+    if (n <= this.sc.capacity) return;
     this.quiesce();
-    const heap = this.arena.heap, d = this.rowLength, la = this.la;
-    for (const p of [this.sIds, this.sRecs, this.sGrad, this.sHess, this.sURecs, this.sUGrad, this.sUHess, this.sTab, this.sInv, ...Object.values(la)]) if (p) heap.release(p);
     this.batchRows = -1;
-    const cap = Math.max(64, 2 ** Math.ceil(Math.log2(n)));
-    this.sIds = heap.alloc(cap * 8);
-    this.sRecs = heap.alloc(cap * 4);
-    this.sGrad = heap.alloc(cap * d * 4);
-    this.sURecs = heap.alloc(cap * 8);
-    this.sInv = heap.alloc(cap * 4);
-    this.sUGrad = heap.alloc(cap * d * 4);
-    const hess = ruleUsesHessian(this.optimizer);
-    this.sHess = hess ? heap.alloc(cap * d * 4) : 0;
-    this.sUHess = hess ? heap.alloc(cap * d * 4) : 0;
-    // Dedup entries (u32) at load <= 0.5 even when every id of a batch is distinct.
-    this.sTab = heap.alloc(cap * 2 * 4);
-    if (this.arena.backend === "wasm") {
-      // The lookahead's set, in the layout of the batch lookup's above (the two are swapped).
-      this.la = { ids: heap.alloc(cap * 8), hashes: heap.alloc(cap * 4), inverse: heap.alloc(cap * 4), recs: heap.alloc(cap * 8), keys: heap.alloc(cap * 8), tab: heap.alloc(cap * 2 * 4), init: heap.alloc(cap * d * 4) };
-    }
+    this.sc.ensure(n);
     this.stamp++;
-    this.scratchN = cap;
   }
 
   /** Makes room for `rows` rows: record chunks and index capacity. */
   private ensureRows(rows: number): void {
-    const heap = this.arena.heap, m = this.meta >>> 2;
-    const need = Math.ceil(rows / (1 << this.shift));
-    if (need > this.chunkCount) {
-      if (need > this.chunkCap) {
-        const cap = Math.max(16, 2 ** Math.ceil(Math.log2(need)));
-        const p = heap.alloc(cap * 4);
-        const old = heap.u32[m + M_CHUNKS];
-        if (old) {
-          heap.u32.copyWithin(p >>> 2, old >>> 2, (old >>> 2) + this.chunkCount);
-          heap.release(old);
-        }
-        heap.u32[m + M_CHUNKS] = p;
-        this.chunkCap = cap;
-      }
-      while (this.chunkCount < need) {
-        const c = heap.alloc((1 << this.shift) * this.recBytes);
-        heap.u32[(heap.u32[m + M_CHUNKS] >>> 2) + this.chunkCount++] = c;
-      }
-    }
-    const cap = heap.u32[m + M_CAP];
-    if (rows > cap * MAX_LOAD) {
-      let nc = cap;
-      while (rows > nc * MAX_LOAD) nc *= 2;
-      if (nc > 2 ** 31) throw new RangeError(`${this.optimizer}: ${rows} rows exceed the index limit of one table shard`);
-      const old = heap.u32[m + M_SLOTS];
-      this.arena.kernels.rehash(this.meta, heap.alloc(nc * INDEX_SLOT), nc);
-      heap.release(old);
-    }
+    this.store.ensureRows(rows, this.optimizer);
   }
-}
-
-function parseInit(name: string, init: RowInit): [number, number, number] {
-  if (init === "zeros") return [0, 0, 0];
-  const ok = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-  if (init && typeof init === "object" && "uniform" in init) {
-    const [lo, hi] = init.uniform ?? [];
-    if (ok(lo) && ok(hi) && lo <= hi) return [1, lo, hi];
-  } else if (init && typeof init === "object" && "normal" in init) {
-    const mean = init.normal?.mean ?? 0, std = init.normal?.std;
-    if (ok(mean) && ok(std) && std >= 0) return [2, mean, std];
-  }
-  throw new RangeError(`${name}: init ${JSON.stringify(init)} is invalid: use "zeros", { uniform: [low, high] } or { normal: { mean?, std } }`);
-}
-
-function idCount(name: string, ids: FeatureIds): number {
-  if (ids === null || typeof ids !== "object" || typeof (ids as ArrayLike<unknown>).length !== "number") {
-    throw new TypeError(`${name}: ids must be a BigUint64Array, Uint32Array, Int32Array, Float64Array or an array`);
-  }
-  return ids.length;
-}
-
-function idAt(ids: FeatureIds, i: number): number | bigint {
-  return (ids as ArrayLike<number | bigint>)[i];
 }
