@@ -5,7 +5,8 @@ import { configureLayers, layersReady, openData, prefetched } from "../src/index
 import { layerCopiedBytes, layerSplitProducts } from "../src/kernels/layers/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel } from "../src/train/model.js";
-import { evaluateModel, trainModel } from "../src/train/trainer.js";
+import { trainModel } from "../src/train/trainer.js";
+import { evaluateModel } from "../src/train/evaluate.js";
 import type { ModelName } from "../src/models/index.js";
 
 /**

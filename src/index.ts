@@ -25,7 +25,9 @@ export type { Model, ModelConfig, ModelName, ModelInput } from "./models/index.j
 export type { Param, ParamFactory } from "./nn/param.js";
 export { buildModel, CtrModel, plainOf } from "./train/model.js";
 export type { TrainSettings } from "./train/model.js";
-export { trainModel, evaluateModel, fileSource } from "./train/trainer.js";
+export { trainModel, fileSource } from "./train/trainer.js";
+export { evaluateModel } from "./train/evaluate.js";
+export { MemoryBudgetError } from "./train/budget.js";
 export type { Progress, RowSource, TrainResult } from "./train/trainer.js";
 export { Predictor, exportModel, encodeModel } from "./serve/model-file.js";
 export type { InputSpec } from "./serve/model-file.js";

@@ -9,7 +9,8 @@ import { openData } from "../src/index.js";
 import { createModel } from "../src/models/index.js";
 import { sigmoid } from "../src/nn/loss.js";
 import { buildModel } from "../src/train/model.js";
-import { evaluateModel, trainModel } from "../src/train/trainer.js";
+import { trainModel } from "../src/train/trainer.js";
+import { evaluateModel } from "../src/train/evaluate.js";
 import {
   HutchinsonEstimator, hessianVectorProduct, rademacherInputs, rademacherParams, stepSeed,
 } from "../src/train/hutchinson.js";

@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { openData } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel } from "../src/train/model.js";
-import { evaluateModel, MemoryBudgetError, trainModel, type TrainControl } from "../src/train/trainer.js";
+import { trainModel, type TrainControl } from "../src/train/trainer.js";
+import { evaluateModel } from "../src/train/evaluate.js";
+import { MemoryBudgetError } from "../src/train/budget.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-budget-"));
 const data = join(dir, "train.txt");

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { openData, prefetched, DataError, type ReadOptions } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { buildModel } from "../src/train/model.js";
-import { evaluateModel, trainModel } from "../src/train/trainer.js";
+import { trainModel } from "../src/train/trainer.js";
+import { evaluateModel } from "../src/train/evaluate.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-prefetch-"));
 const path = join(dir, "train.txt");

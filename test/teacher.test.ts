@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { openData, prefetched, featureKey } from "../src/index.js";
 import { createGenerator, generateFiles, synthConfig, type TruthJson } from "../src/data/synth/index.js";
 import { buildModel, type CtrModel } from "../src/train/model.js";
-import { evaluateModel, trainModel } from "../src/train/trainer.js";
+import { trainModel } from "../src/train/trainer.js";
+import { evaluateModel } from "../src/train/evaluate.js";
 
 const ROWS = 1_000_000, TEST_ROWS = 200_000;
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-teacher-"));

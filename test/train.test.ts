@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { openData } from "../src/index.js";
 import { buildModel } from "../src/train/model.js";
-import { evaluateModel, trainModel } from "../src/train/trainer.js";
+import { trainModel } from "../src/train/trainer.js";
+import { evaluateModel } from "../src/train/evaluate.js";
 
 const SHARED = new URL("../../../shared/data/", import.meta.url).pathname;
 const have = existsSync(join(SHARED, "criteo/train.txt"));

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { openData, prefetched } from "../data/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../data/synth/index.js";
 import { buildModel } from "../train/model.js";
-import { evaluateModel, trainModel } from "../train/trainer.js";
+import { trainModel } from "../train/trainer.js";
+import { evaluateModel } from "../train/evaluate.js";
 import { num, str, UsageError, type Command } from "./args.js";
 
 /**

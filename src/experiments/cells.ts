@@ -8,7 +8,8 @@
  */
 import { createHash } from "node:crypto";
 import { buildModel, type TrainSettings } from "../train/model.js";
-import { evaluateModel, trainModel } from "../train/trainer.js";
+import { trainModel } from "../train/trainer.js";
+import { evaluateModel } from "../train/evaluate.js";
 import { openPart, type DatasetSpec } from "./data.js";
 import { disposeModel, magnitudePruning, type EvalNumbers, type ModelNumbers, type PrunedResult, type PruneTarget } from "./prune.js";
 

@@ -14,7 +14,8 @@
  * and every (target, k) starts from a restored copy.
  */
 import { buildModel, type CtrModel, type TrainSettings } from "../train/model.js";
-import { evaluateModel, trainModel } from "../train/trainer.js";
+import { trainModel } from "../train/trainer.js";
+import { evaluateModel } from "../train/evaluate.js";
 import { assembleModel } from "../train/restore.js";
 import type { DataFile } from "../data/index.js";
 

@@ -16,7 +16,8 @@
  */
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { buildModel, plainOf, type CtrModel, type TrainSettings } from "../train/model.js";
-import { evaluateModel, trainModel } from "../train/trainer.js";
+import { trainModel } from "../train/trainer.js";
+import { evaluateModel } from "../train/evaluate.js";
 import { openPart, type DatasetSpec } from "./data.js";
 import { indexFeatures, selectionReport, type SelectionReport } from "./features.js";
 import { disposeModel, magnitudePruning, type PrunedResult } from "./prune.js";

@@ -1,19 +1,19 @@
 /**
  * The training loop (trainModel): passes over a row source with checkpoints,
- * stopping, evaluations, the feature budget and the divergence policy; and
- * the evaluation of a model on a file (evaluateModel).
+ * stopping, evaluations, the feature budget (./budget.ts) and the divergence
+ * policy.
  */
 import type { Batch } from "../data/batch.js";
 import type { DataFile } from "../data/types.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
-import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
 import { ruleSpec } from "../optim/hyper.js";
 import { R_ADAHESSIAN } from "../kernels/layout.js";
 import { configureLayers, layersActive, layersAvailable, layersSplitting } from "../kernels/layers/index.js";
 import { getMatmulBackend } from "../nn/matmul.js";
 import { lookaheadThread } from "../optim/lookahead.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
-import { bytesPerFeature, type CtrModel } from "./model.js";
+import type { CtrModel } from "./model.js";
+import { enforceBudget, type BudgetControl } from "./budget.js";
 import type { RoutedBatch } from "./inputs.js";
 
 /** Progress of a run, reported after every step. */
@@ -50,7 +50,7 @@ export interface TrainPosition {
 }
 
 /** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
-export interface TrainControl {
+export interface TrainControl extends BudgetControl {
   /** Continue from this position (the model must hold the state saved with it). */
   start?: TrainPosition;
   /** Called with the position after a step when a checkpoint is due, and at the end. */
@@ -63,21 +63,10 @@ export interface TrainControl {
   skipNonFinite?: boolean;
   /** Polled after every step: true stops the run after a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
-  /** At most this many rows (features) per table. */
-  maxFeatures?: number;
-  /**
-   * What to do at maxFeatures: "stop" (default) throws a MemoryBudgetError
-   * before the batch that would exceed it; "evict" removes rows (zero rows
-   * first, then the least updated: SparseTable.evictTo) down to 80% of the
-   * budget less one batch's ids.
-   */
-  onFull?: "stop" | "evict";
-  /** Called after each eviction. */
-  onEvict?: (e: { table: number; evicted: number; zeroEvicted: number; rows: number }) => void;
   /**
    * Look up each next batch's ids in the tables on another thread while this
    * one trains on the current batch (the same model bit for bit). Default:
-   * on when the dense kernels may use two threads (`configureLayers`), and
+   * on when the layer kernels may use two threads (`configureLayers`), and
    * never with maxFeatures (eviction changes the index between batches).
    * Even when on, a step whose dense products are split between the cores
    * (`layersSplitting`) looks up on this thread.
@@ -95,14 +84,6 @@ export interface TrainControl {
   beforeStep?: () => void;
   /** Called when the run is complete (not when stopped), before its final checkpoint (e.g. to restore the best state). */
   finish?: () => void;
-}
-
-/** A run that would exceed its feature budget (--max-features or --max-memory). */
-export class MemoryBudgetError extends Error {
-  constructor(readonly features: number, readonly maxFeatures: number, readonly bytesPerFeature: number, readonly rows: number) {
-    super(`the embedding table would hold ${features} features after ${rows} training rows, over the budget of ${maxFeatures} (about ${Math.round(bytesPerFeature)} bytes each: ${(features * bytesPerFeature / 2 ** 20).toFixed(1)} MiB needed, ${(maxFeatures * bytesPerFeature / 2 ** 20).toFixed(1)} MiB allowed); raise the budget, hash the features into fewer rows, or let rows be evicted (--evict)`);
-    this.name = "MemoryBudgetError";
-  }
 }
 
 /** A run that diverged: the loss or a gradient of a batch is not finite. */
@@ -343,25 +324,6 @@ async function* withNext(batches: AsyncGenerator<Batch, unknown>): AsyncGenerato
   }
 }
 
-/** Keeps every table within control.maxFeatures before a batch adds its new rows. */
-function enforceBudget(m: CtrModel, keys: BigUint64Array, rows: number, control: TrainControl): void {
-  const max = control.maxFeatures!, ids = keys.length;
-  m.tables.forEach((t, k) => {
-    if (t.size + ids <= max) return;
-    if (control.onFull === "evict") {
-      const keep = Math.floor(0.8 * max) - ids;
-      if (keep < 0) throw new RangeError(`the feature budget ${max} (--max-features or --max-memory) is too small: one batch alone brings up to ${ids} features; allow at least ${Math.ceil(ids / 0.8)}`);
-      const e = t.evictTo(keep);
-      control.onEvict?.({ table: k, ...e, rows });
-      return;
-    }
-    // Near the budget: count the batch's new features exactly.
-    const fresh = new Set<bigint>();
-    for (const key of keys) if (!t.has(key)) fresh.add(key);
-    if (t.size + fresh.size > max) throw new MemoryBudgetError(t.size + fresh.size, max, bytesPerFeature(t), rows);
-  });
-}
-
 /** Where the first non-finite gradient of a batch is, or undefined when all are finite. */
 function nonFiniteGradient(m: CtrModel, grads: readonly Float32Array[]): string | undefined {
   for (let k = 0; k < grads.length; k++) {
@@ -375,20 +337,4 @@ function nonFiniteGradient(m: CtrModel, grads: readonly Float32Array[]): string 
   return undefined;
 }
 
-/** AUC and log loss of the model on rows of a file (no rows are created in the tables). */
-export async function evaluateModel(m: CtrModel, file: DataFile, range?: { start?: number; end?: number }): Promise<{ auc: number; logloss: number; rows: number }> {
-  const auc = new AucAccumulator(), ll = new LoglossAccumulator();
-  let p = new Float64Array(0);
-  let rows = 0;
-  for await (const b of file.batches(range)) {
-    if (p.length < b.rows) p = new Float64Array(b.rows);
-    m.predict(b, p);
-    for (let i = 0; i < b.rows; i++) {
-      auc.add(p[i], b.labels[i]);
-      ll.add(p[i], b.labels[i]);
-    }
-    rows += b.rows;
-  }
-  return { auc: auc.value(), logloss: ll.value(), rows };
-}
 

@@ -11,7 +11,8 @@ import { DenseParam } from "../optim/dense.js";
 import { loadTable } from "../optim/sharded.js";
 import { Admission } from "./admission.js";
 import type { CtrModel } from "./model.js";
-import { evaluateModel, type TrainPosition } from "./trainer.js";
+import { type TrainPosition } from "./trainer.js";
+import { evaluateModel } from "./evaluate.js";
 
 /** The metrics early stopping may watch. */
 export type Monitor = "auc" | "logloss";
