@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { inflateSync } from "node:zlib";
 import { buildFigures } from "../src/experiments/figures.js";
 import { svgToPng } from "../src/experiments/png.js";
-import { stat, type CurvePoint, type Results } from "../src/experiments/plan.js";
+import { stat, type CurvePoint, type Results } from "../src/experiments/results.js";
 import { textPathData, textWidth } from "../src/experiments/font.js";
 
 function curve(rates: number[], aucs: number[]): CurvePoint[] {

@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runExperiment, type ExperimentOptions } from "../src/experiments/experiment.js";
 import { welchTTest } from "../src/experiments/stats.js";
-import { interpolateLog, type Results, type Stat } from "../src/experiments/plan.js";
+import { interpolateLog, type Results, type Stat } from "../src/experiments/results.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-exp-test-"));

@@ -5,7 +5,7 @@
  * and Fig. 3 (feature rate against strength, l1 alone and l21 alone).
  * Points are means over the seeds, bars one standard deviation.
  */
-import type { CurvePoint, Results } from "./plan.js";
+import type { CurvePoint, Results } from "./results.js";
 import { renderFigure, type PlotPanel, type PlotPoint } from "./plot.js";
 
 export interface Figure {

@@ -7,7 +7,7 @@
  * rates with 3 decimals (in scientific notation with 2 digits below 0.01),
  * p-values with 3 significant digits (scientific below 0.001).
  */
-import type { Arm, Results, Stat, TTest } from "./plan.js";
+import type { Arm, Results, Stat, TTest } from "./results.js";
 
 export const fmtAuc = (x: number): string => x.toFixed(4);
 export const fmtRate = (x: number): string => (x >= 0.01 || x === 0 ? x.toFixed(3) : x.toExponential(1));
