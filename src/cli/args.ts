@@ -12,8 +12,10 @@ export interface OptionSpec {
   type: "string" | "boolean";
   /** Help text. */
   help: string;
-  /** Default shown in help (values are returned as given). */
+  /** The value an absent option takes (str and num return it), shown in help: each default is written here once. */
   default?: string;
+  /** Shown in help as the default when it is computed (the option is then absent from the values). */
+  defaultHelp?: string;
   /** The option may be given several times (its value is then a list). */
   multiple?: boolean;
 }
@@ -28,10 +30,12 @@ export interface Command {
 }
 
 export interface ParsedArgs {
-  /** Option values by name (strings for "string", lists for "multiple", true for flags). */
+  /** Option values given, by name (strings for "string", lists for "multiple", true for flags). */
   values: Record<string, string | true | string[]>;
   /** Arguments that are not options. */
   positional: string[];
+  /** The options' defaults (OptionSpec.default), for those not given. */
+  defaults: Record<string, string>;
 }
 
 /** Raised for command-line mistakes: printed without a stack trace, exit code 2. */
@@ -61,7 +65,7 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     if (Array.isArray(v)) values[k] = v.map(String);
     else values[k] = v === true ? true : String(v);
   }
-  return { values, positional: parsed.positionals };
+  return { values, positional: parsed.positionals, defaults: defaultsOf(specs) };
 }
 
 /** node:util's parse errors, worded as this CLI's (the option named, "see --help"). */
@@ -77,23 +81,35 @@ function usageMessage(e: Error & { code?: string }): string {
   }
 }
 
+/** The literal defaults of a command's options. */
+export function defaultsOf(specs: readonly OptionSpec[]): Record<string, string> {
+  const d: Record<string, string> = {};
+  for (const s of specs) if (s.default !== undefined) d[s.name] = s.default;
+  return d;
+}
+
 /** Help text of a command. */
 export function helpText(cmd: Command): string {
   const width = Math.max(...cmd.options.map((o) => o.name.length + (o.type === "string" ? 8 : 0)), 6) + 4;
   const lines = [`sparsectr ${cmd.name}: ${cmd.summary}`, "", "Usage:", ...cmd.usage.split("\n").map((u) => `  sparsectr ${u}`), "", "Options:"];
   for (const o of cmd.options) {
     const left = `--${o.name}${o.type === "string" ? " VALUE" : ""}`;
-    lines.push(`  ${left.padEnd(width)}${o.help}${o.default !== undefined ? ` (default ${o.default})` : ""}`);
+    const def = o.default ?? o.defaultHelp;
+    lines.push(`  ${left.padEnd(width)}${o.help}${def !== undefined ? ` (default ${def})` : ""}`);
   }
   lines.push(`  ${"--help".padEnd(width)}this text`);
   return lines.join("\n");
 }
 
-/** A string option, or the fallback (the last value of an option given several times). */
+/**
+ * A string option (the last value of an option given several times); when
+ * absent, the fallback given for a computed default, else the option's own
+ * default, else undefined.
+ */
 export function str(a: ParsedArgs, name: string, fallback?: string): string | undefined {
   const v = a.values[name];
   if (Array.isArray(v)) return v[v.length - 1];
-  return typeof v === "string" ? v : fallback;
+  return typeof v === "string" ? v : fallback ?? a.defaults[name];
 }
 
 /** Every value of an option that may be given several times ([] when absent). */
@@ -102,10 +118,23 @@ export function list(a: ParsedArgs, name: string): string[] {
   return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
 }
 
-/** A numeric option checked to be finite (and integral when asked), or the fallback. */
-export function num(a: ParsedArgs, name: string, fallback: number, integer = false): number {
+/**
+ * A numeric option checked to be finite (and integral when asked); when
+ * absent, its default (OptionSpec.default). Use it on an absent option
+ * without a default only behind a check that it was given.
+ */
+export function num(a: ParsedArgs, name: string, integer = false): number {
+  return numOf(name, a.values[name] ?? a.defaults[name], integer);
+}
+
+/** A numeric option, or, when absent, a computed fallback (a preset's value, say). */
+export function numOr(a: ParsedArgs, name: string, fallback: number, integer = false): number {
   const v = a.values[name];
-  if (v === undefined) return fallback;
+  return v === undefined ? fallback : numOf(name, v, integer);
+}
+
+function numOf(name: string, v: string | true | string[] | undefined, integer: boolean): number {
+  if (v === undefined) throw new Error(`internal: option --${name} has no value and no default`);
   const n = Number(v);
   if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
     throw new UsageError(`option --${name} = ${String(v)} is not ${integer ? "an integer" : "a number"}`);

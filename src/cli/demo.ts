@@ -28,8 +28,8 @@ export const demo: Command = {
   ],
   async run(a) {
     if (a.positional.length) throw new UsageError(`unexpected argument "${a.positional[0]}"`);
-    const rows = num(a, "rows", 200_000, true), testRows = num(a, "test-rows", 50_000, true);
-    const l21 = num(a, "l21", 0.002), seed = num(a, "seed", 1, true), scale = num(a, "scale", 0.05);
+    const rows = num(a, "rows", true), testRows = num(a, "test-rows", true);
+    const l21 = num(a, "l21"), seed = num(a, "seed", true), scale = num(a, "scale");
     if (rows < 1000 || testRows < 100) throw new UsageError("--rows must be >= 1000 and --test-rows >= 100");
     const keep = str(a, "keep");
     const dir = keep ?? mkdtempSync(join(tmpdir(), "sparsectr-demo-"));

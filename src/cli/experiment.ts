@@ -21,7 +21,7 @@ export const experiment: Command = {
     { name: "out", type: "string", help: "output folder: results.json, report.md, figures/, cells/ (finished cells, reused by a re-run), data/" },
     { name: "repeats", type: "string", help: "runs of every cell, with seeds seed..seed+repeats-1", default: "5" },
     { name: "seed", type: "string", help: "first model seed", default: "1" },
-    { name: "jobs", type: "string", help: "worker threads running cells in parallel", default: "the number of cores" },
+    { name: "jobs", type: "string", help: "worker threads running cells in parallel", defaultHelp: "the number of cores" },
     { name: "scale", type: "string", help: "generated data: rows (and vocabularies) times this", default: "1" },
     { name: "datasets", type: "string", help: `generated datasets of Tables 2-3 and Fig. 1, comma-separated (${GENERATED_NAMES.join(", ")})`, default: GENERATED_NAMES.join(",") },
     { name: "data-seed", type: "string", help: "seed of the generated data", default: "1" },
@@ -34,7 +34,7 @@ export const experiment: Command = {
     { name: "model", type: "string", help: "model for --data: dcn, mlp, opnn, lr, deepfm", default: "dcn" },
     { name: "name", type: "string", help: "name of --data in the tables", default: "data" },
     { name: "val-fraction", type: "string", help: "validation share of the training rows", default: "0.1" },
-    { name: "test-fraction", type: "string", help: "test share of --data when no --test is given", default: "0.142857 (1/7)" },
+    { name: "test-fraction", type: "string", help: "test share of --data when no --test is given", defaultHelp: "0.142857 (1/7)" },
     { name: "l21", type: "string", help: "λ21 grid of Table 2 / Fig. 1, comma-separated", default: "1e-4,5e-4,1e-3,5e-3,1e-2" },
     { name: "fig2-l21", type: "string", help: "λ21 grid of Fig. 2 (both norms)", default: "1e-4,5e-4,1e-3,5e-3,1e-2" },
     { name: "fig3-strengths", type: "string", help: "strengths of Fig. 3 (l1 alone, l21 alone)", default: "1e-4,5e-4,1e-3,5e-3,1e-2" },
@@ -57,7 +57,7 @@ export const experiment: Command = {
     if (!out) throw new UsageError("--out DIR is required");
     const data = str(a, "data");
     for (const o of ["test", "format", "featindex", "schema", "truth"]) if (!data && a.values[o] !== undefined) throw new UsageError(`--${o} goes with --data`);
-    const model = str(a, "model", "dcn")!;
+    const model = str(a, "model")!;
     if (!isModelName(model)) throw new UsageError(`unknown model "${model}"`);
     const format = str(a, "format");
     if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown format "${format}" (use ${FORMATS.join(", ")})`);
@@ -69,29 +69,29 @@ export const experiment: Command = {
     const { results, outDir } = await runExperiment({
       name: name as ExperimentName,
       out,
-      repeats: num(a, "repeats", 5, true),
-      seed: num(a, "seed", 1, true),
-      jobs: a.values.jobs === undefined ? defaultJobs() : num(a, "jobs", 1, true),
-      scale: num(a, "scale", 1),
-      dataSeed: num(a, "data-seed", 1, true),
+      repeats: num(a, "repeats", true),
+      seed: num(a, "seed", true),
+      jobs: a.values.jobs === undefined ? defaultJobs() : num(a, "jobs", true),
+      scale: num(a, "scale"),
+      dataSeed: num(a, "data-seed", true),
       ...(datasets ? { datasets: datasets as (keyof typeof GENERATED)[] } : {}),
       ...(data ? {
         real: {
-          data, model: model as ModelName, name: str(a, "name", "data"),
+          data, model: model as ModelName, name: str(a, "name"),
           ...(str(a, "test") ? { test: str(a, "test") } : {}),
           ...(format ? { format: format as Format } : {}),
           ...(str(a, "featindex") ? { featindex: str(a, "featindex") } : {}),
           ...(str(a, "schema") ? { schema: str(a, "schema") } : {}),
           ...(str(a, "truth") ? { truth: str(a, "truth") } : {}),
-          valFraction: num(a, "val-fraction", 0.1),
-          ...(a.values["test-fraction"] !== undefined ? { testFraction: num(a, "test-fraction", 1 / 7) } : {}),
+          valFraction: num(a, "val-fraction"),
+          ...(a.values["test-fraction"] !== undefined ? { testFraction: num(a, "test-fraction") } : {}),
         },
       } : {}),
       l21Grid: list(a, "l21"),
       fig2Grid: list(a, "fig2-l21"),
       fig3Grid: list(a, "fig3-strengths"),
       ks: list(a, "ks", true),
-      lr: { adam: num(a, "lr-adam", 1e-3), adagrad: num(a, "lr-adagrad", 1e-2) },
+      lr: { adam: num(a, "lr-adam"), adagrad: num(a, "lr-adagrad") },
       embeddings: list(a, "embeddings", true),
       ...(a.values["group-adam"] !== undefined || a.values["group-adagrad"] !== undefined ? {
         chosen: {

@@ -1,7 +1,7 @@
 /**
  * `sparsectr generate`: synthetic CTR data with a known ground truth.
  */
-import { num, str, UsageError, type Command, type ParsedArgs } from "./args.js";
+import { num, numOr, str, UsageError, type Command, type ParsedArgs } from "./args.js";
 import { createGenerator } from "../data/synth/generator.js";
 import { synthConfig } from "../data/synth/config.js";
 import { PRESETS } from "../data/synth/presets.js";
@@ -20,20 +20,20 @@ export const generate: Command = {
   ].join("\n"),
   options: [
     { name: "preset", type: "string", help: `dataset shape: ${presetNames.join(", ")}`, default: "criteo" },
-    { name: "format", type: "string", help: `output format: ${FORMATS.join(", ")}`, default: "the preset's own" },
+    { name: "format", type: "string", help: `output format: ${FORMATS.join(", ")}`, defaultHelp: "the preset's own" },
     { name: "rows", type: "string", help: "number of rows to write (required)" },
     { name: "start-row", type: "string", help: "index of the first row: rows K..K+N-1 of the seed's stream", default: "0" },
     { name: "seed", type: "string", help: "seed (non-negative integer): same seed, same bytes", default: "1" },
     { name: "scale", type: "string", help: "multiplies categorical vocabulary sizes", default: "1" },
-    { name: "click-rate", type: "string", help: "mean click probability", default: "the preset's" },
-    { name: "informative", type: "string", help: "informative fields: a count, or comma-separated field names", default: "the preset's" },
+    { name: "click-rate", type: "string", help: "mean click probability", defaultHelp: "the preset's" },
+    { name: "informative", type: "string", help: "informative fields: a count, or comma-separated field names", defaultHelp: "the preset's" },
     { name: "linear-share", type: "string", help: "share of the teacher's logit variance in first-order terms, the rest in field pairs (1: no pairs)", default: "0.6" },
     { name: "informative-ranks", type: "string", help: "candidate informative values per field: ranks below this", default: "1000" },
-    { name: "rows-per-hour", type: "string", help: "rows per hour of the Avazu hour column", default: "the preset's" },
+    { name: "rows-per-hour", type: "string", help: "rows per hour of the Avazu hour column", defaultHelp: "the preset's" },
     { name: "out", type: "string", help: "output file; .gz compresses; - writes to stdout (required)" },
-    { name: "featindex", type: "string", help: "libsvm feature dictionary path", default: "<out>.featindex" },
+    { name: "featindex", type: "string", help: "libsvm feature dictionary path", defaultHelp: "<out>.featindex" },
     { name: "no-featindex", type: "boolean", help: "libsvm: do not write the feature dictionary" },
-    { name: "truth", type: "string", help: "base path of <base>.truth.json and <base>.prob", default: "<out>" },
+    { name: "truth", type: "string", help: "base path of <base>.truth.json and <base>.prob", defaultHelp: "<out>" },
     { name: "no-truth", type: "boolean", help: "do not write the truth and probability files" },
     { name: "gzip-level", type: "string", help: "gzip compression level 1-9 for a .gz output", default: "6" },
   ],
@@ -42,26 +42,26 @@ export const generate: Command = {
 
 async function run(a: ParsedArgs): Promise<number> {
   if (a.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(a.positional[0])}`);
-  const presetName = str(a, "preset", "criteo")!;
+  const presetName = str(a, "preset")!;
   const preset = PRESETS[presetName];
   if (!preset) throw new UsageError(`option --preset = ${presetName} is not one of ${presetNames.join(", ")}`);
   const format = str(a, "format", preset.format) as SynthFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`option --format = ${format} is not one of ${FORMATS.join(", ")}`);
   if (a.values.rows === undefined) throw new UsageError("option --rows is required");
-  const rows = num(a, "rows", 0, true);
+  const rows = num(a, "rows", true);
   if (rows < 1) throw new UsageError(`option --rows = ${rows} must be at least 1`);
-  const start = num(a, "start-row", 0, true);
+  const start = num(a, "start-row", true);
   if (start < 0) throw new UsageError(`option --start-row = ${start} must be non-negative`);
   if (start + rows > 2 ** 53) throw new UsageError("options --start-row + --rows must stay below 2^53");
-  const seed = num(a, "seed", 1, true);
+  const seed = num(a, "seed", true);
   if (seed < 0) throw new UsageError(`option --seed = ${seed} must be non-negative`);
-  const scale = num(a, "scale", 1);
+  const scale = num(a, "scale");
   if (!(scale > 0)) throw new UsageError(`option --scale = ${scale} must be positive`);
-  const clickRate = num(a, "click-rate", preset.clickRate);
+  const clickRate = numOr(a, "click-rate", preset.clickRate);
   if (!(clickRate > 0 && clickRate < 1)) throw new UsageError(`option --click-rate = ${clickRate} must be in (0, 1)`);
-  const rowsPerHour = num(a, "rows-per-hour", preset.rowsPerHour, true);
+  const rowsPerHour = numOr(a, "rows-per-hour", preset.rowsPerHour, true);
   if (rowsPerHour < 1) throw new UsageError(`option --rows-per-hour = ${rowsPerHour} must be at least 1`);
-  const gzipLevel = num(a, "gzip-level", 6, true);
+  const gzipLevel = num(a, "gzip-level", true);
   if (gzipLevel < 1 || gzipLevel > 9) throw new UsageError(`option --gzip-level = ${gzipLevel} must be 1 to 9`);
   const out = str(a, "out");
   if (out === undefined || out === "") throw new UsageError("option --out is required (a file, or - for stdout)");
@@ -74,8 +74,8 @@ async function run(a: ParsedArgs): Promise<number> {
   let config;
   try {
     const teacher: Record<string, number> = {};
-    if (a.values["linear-share"] !== undefined) teacher.linearShare = num(a, "linear-share", 0.6);
-    if (a.values["informative-ranks"] !== undefined) teacher.informativeRanks = num(a, "informative-ranks", 1000, true);
+    if (a.values["linear-share"] !== undefined) teacher.linearShare = num(a, "linear-share");
+    if (a.values["informative-ranks"] !== undefined) teacher.informativeRanks = num(a, "informative-ranks", true);
     config = synthConfig({ preset: presetName, seed, scale, clickRate, informative, rowsPerHour, teacher });
   } catch (e) {
     const msg = (e as Error).message;

@@ -23,9 +23,9 @@ export function readOptionsOf(a: ParsedArgs, onSkip?: (e: DataError) => void): R
   if (a.values["max-bad-rows"] !== undefined && !skip) throw new UsageError("--max-bad-rows goes with --skip-bad-rows");
   return {
     format: str(a, "format") as Format | undefined, schema: str(a, "schema"), featindex: str(a, "featindex"),
-    labelColumn: a.values["label-column"] !== undefined ? num(a, "label-column", 0, true) : undefined,
+    labelColumn: a.values["label-column"] !== undefined ? num(a, "label-column", true) : undefined,
     skipBadRows: skip,
-    ...(skip ? { maxBadRows: parseMaxBad(str(a, "max-bad-rows", "1%")!) } : {}),
+    ...(skip ? { maxBadRows: parseMaxBad(str(a, "max-bad-rows")!) } : {}),
     ...(onSkip ? { onSkip } : {}),
   };
 }

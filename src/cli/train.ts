@@ -11,7 +11,9 @@ import { availableParallelism } from "node:os";
 import { openData, prefetched, holdoutSplit, type DataFile, type ReadOptions } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../models/index.js";
 import { POOLINGS, type Pooling } from "../nn/bag.js";
-import { isOptimizerName, OPTIMIZER_NAMES, type Hyperparams, type OptimizerName } from "../optim/hyper.js";
+import {
+  isL21Norm, isOptimizerName, isRowStep, L21_NORMS, NUMERIC_HYPERPARAMS, OPTIMIZER_NAMES, ROW_STEPS, type Hyperparams, type NumericHyperparam, type OptimizerName,
+} from "../optim/hyper.js";
 import { configureLayers } from "../kernels/layers/index.js";
 import { buildModel, bytesPerFeature, type CtrModel } from "../train/model.js";
 import { trainModel, type Progress, type TrainControl, type RowSource } from "../train/trainer.js";
@@ -28,10 +30,8 @@ import { inputSpec } from "./serve-io.js";
 import { list, num, str, UsageError, type Command, type ParsedArgs } from "./args.js";
 import { expandFiles, READ_OPTIONS, readOptionsOf } from "./read-options.js";
 
-const HYPER: [string, keyof Hyperparams][] = [
-  ["lr", "lr"], ["beta1", "beta1"], ["beta2", "beta2"], ["epsilon", "epsilon"], ["momentum", "momentum"],
-  ["l1", "l1"], ["l21", "l21"], ["l2", "l2"], ["initial-accumulator", "initialAccumulator"],
-];
+/** The options of the numeric hyperparameters. */
+const HYPER: readonly [string, NumericHyperparam][] = NUMERIC_HYPERPARAMS.map((k) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), k]);
 
 /** Rows held in memory for shuffled passes at most (about 1 GiB of Criteo rows). */
 const MAX_SHUFFLE_BYTES = 2 ** 30;
@@ -48,11 +48,11 @@ export const train: Command = {
     { name: "holdout-last-day", type: "boolean", help: "Avazu: test on the last day of the training rows" },
     { name: "validation", type: "string", multiple: true, help: "validation file(s) to stop on (default: the last --val-fraction of the training rows)" },
     { name: "val-fraction", type: "string", help: "validation rows taken from the end of the training rows; 0: no validation, one pass", default: "0.1" },
-    { name: "eval-every", type: "string", help: "training rows between evaluations within a pass", default: "a quarter of a pass from 200k training rows, else once a pass" },
+    { name: "eval-every", type: "string", help: "training rows between evaluations within a pass", defaultHelp: "a quarter of a pass from 200k training rows, else once a pass" },
     { name: "monitor", type: "string", help: `metric that picks the best state: ${MONITORS.join(" or ")}`, default: "auc" },
     { name: "patience", type: "string", help: "evaluations without improvement before stopping", default: "2" },
-    { name: "refit", type: "string", help: "on: after the run, train once more on the validation rows taken from the training files (the newest rows), once they have chosen the state and the calibration", default: "on for one-pass schedules" },
-    { name: "calibrate", type: "string", help: "on: fit Platt scaling (a scale and bias of the logits) on the validation rows at the end, which leaves AUC as it is and corrects over-confident probabilities; off: none", default: "on with validation rows" },
+    { name: "refit", type: "string", help: "on: after the run, train once more on the validation rows taken from the training files (the newest rows), once they have chosen the state and the calibration", defaultHelp: "on for one-pass schedules" },
+    { name: "calibrate", type: "string", help: "on: fit Platt scaling (a scale and bias of the logits) on the validation rows at the end, which leaves AUC as it is and corrects over-confident probabilities; off: none", defaultHelp: "on with validation rows" },
     ...READ_OPTIONS,
     { name: "model", type: "string", help: `model: ${MODEL_NAMES.join(", ")}`, default: "dcn" },
     { name: "embedding", type: "string", help: "embedding size (default the model's preset)" },
@@ -62,17 +62,17 @@ export const train: Command = {
     { name: "optimizer", type: "string", help: `optimizer of the embeddings: ${OPTIMIZER_NAMES.join(", ")}`, default: "group-adam" },
     ...HYPER.map(([o]) => ({ name: o, type: "string" as const, help: o === "l21" ? "the paper's group lasso strength per step (instead of --sparsity)" : `hyperparameter ${o} (default the optimizer's)` })),
     { name: "sparsity", type: "string", help: "group lasso strength per training row, for the group-* optimizers: l21 = sparsity / batch, so that its effect does not change with the batch size", default: String(DEFAULT_SPARSITY) },
-    { name: "l21-norm", type: "string", help: "raw, scaled or eq10", default: "raw" },
-    { name: "row-step", type: "string", help: "global or per-row bias correction of lazy rows", default: "global" },
+    { name: "l21-norm", type: "string", help: `the norm the l21 threshold is compared with: ${L21_NORMS.join(", ")}`, default: "raw" },
+    { name: "row-step", type: "string", help: `${ROW_STEPS.join(" or ")} bias correction of lazy rows`, default: "global" },
     { name: "dense", type: "string", help: "dense layers: plain (the paper) or group (rows of units regularised too)", default: "plain" },
-    { name: "min-count", type: "string", help: "sightings in the training rows before a feature gets its own row; rarer and unseen features use their field's OOV row", default: "the schedule's" },
+    { name: "min-count", type: "string", help: "sightings in the training rows before a feature gets its own row; rarer and unseen features use their field's OOV row", defaultHelp: "the schedule's" },
     { name: "pooling", type: "string", help: `how several features of one field (multi-valued fields, feature values) combine: ${POOLINGS.join(" or ")}`, default: "mean" },
-    { name: "epochs", type: "string", help: "most passes over the training rows (validation stops sooner)", default: "the schedule's: 20 under 200k training rows, else 1" },
-    { name: "batch", type: "string", help: "rows per step", default: "the schedule's, by the number of training rows" },
-    { name: "shuffle", type: "string", help: "on: each pass visits the rows (held in memory) in a new order; off: file order", default: "the schedule's: on under 200k training rows" },
+    { name: "epochs", type: "string", help: "most passes over the training rows (validation stops sooner)", defaultHelp: "the schedule's: 20 under 200k training rows, else 1" },
+    { name: "batch", type: "string", help: "rows per step", defaultHelp: "the schedule's, by the number of training rows" },
+    { name: "shuffle", type: "string", help: "on: each pass visits the rows (held in memory) in a new order; off: file order", defaultHelp: "the schedule's: on under 200k training rows" },
     { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
     { name: "shards", type: "string", help: "split each embedding table over this many WebAssembly memories (4 GiB each; the paper's Criteo table needs 2)", default: "1" },
-    { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread and split large matrix products between two (the same model bit for bit)", default: "2 when the machine has 2+ cores" },
+    { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread and split large matrix products between two (the same model bit for bit)", defaultHelp: "2 when the machine has 2+ cores" },
     { name: "fma", type: "boolean", help: "fused multiply-adds in the matrix products (WebAssembly relaxed SIMD): faster, deterministic on one machine, but rounded differently from the default kernels" },
     { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
     { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
@@ -90,10 +90,13 @@ export const train: Command = {
 };
 
 function hyperOf(a: ParsedArgs, optimizer: OptimizerName, batch: number): Hyperparams {
-  const h: Hyperparams = { l21Norm: str(a, "l21-norm", "raw") as Hyperparams["l21Norm"], rowStep: str(a, "row-step", "global") as Hyperparams["rowStep"] };
-  for (const [o, k] of HYPER) if (a.values[o] !== undefined) (h as Record<string, unknown>)[k] = num(a, o, 0);
+  const l21Norm = str(a, "l21-norm"), rowStep = str(a, "row-step");
+  if (!isL21Norm(l21Norm)) throw new UsageError(`--l21-norm ${l21Norm}: use ${L21_NORMS.join(", ")}`);
+  if (!isRowStep(rowStep)) throw new UsageError(`--row-step ${rowStep}: use ${ROW_STEPS.join(" or ")}`);
+  const h: Hyperparams = { l21Norm, rowStep };
+  for (const [o, k] of HYPER) if (a.values[o] !== undefined) h[k] = num(a, o);
   if (a.values.l21 !== undefined && a.values.sparsity !== undefined) throw new UsageError("give --sparsity or --l21, not both");
-  const sparsity = num(a, "sparsity", DEFAULT_SPARSITY);
+  const sparsity = num(a, "sparsity");
   if (!(sparsity >= 0)) throw new UsageError(`--sparsity ${sparsity}: give a number >= 0`);
   if (h.l21 === undefined && optimizer.startsWith("group-")) h.l21 = sparsity / batch;
   else if (a.values.sparsity !== undefined && !optimizer.startsWith("group-")) throw new UsageError(`--sparsity needs a group-* optimizer (${optimizer} has no group lasso)`);
@@ -128,21 +131,21 @@ async function runTrain(given: ParsedArgs): Promise<number> {
       delete values[k];
       if (given.values[k] !== undefined) values[k] = given.values[k];
     }
-    a = { values, positional: [] };
+    a = { values, positional: [], defaults: given.defaults };
   }
   const trainPaths = expandFiles(list(a, "train"));
   if (!trainPaths.length) throw new UsageError("--train FILE is required");
-  const model = str(a, "model", "dcn")!;
+  const model = str(a, "model")!;
   if (!isModelName(model)) throw new UsageError(`--model ${model}: use one of ${MODEL_NAMES.join(", ")}`);
-  const optimizer = str(a, "optimizer", "group-adam")!;
+  const optimizer = str(a, "optimizer")!;
   if (!isOptimizerName(optimizer)) throw new UsageError(`--optimizer ${optimizer}: use one of ${OPTIMIZER_NAMES.join(", ")}`);
-  const dense = str(a, "dense", "plain");
+  const dense = str(a, "dense");
   if (dense !== "plain" && dense !== "group") throw new UsageError(`--dense ${dense}: use plain or group`);
-  const pooling = str(a, "pooling", "mean") as Pooling;
+  const pooling = str(a, "pooling") as Pooling;
   if (!POOLINGS.includes(pooling)) throw new UsageError(`--pooling ${pooling}: use ${POOLINGS.join(" or ")}`);
-  const monitor = str(a, "monitor", "auc") as Monitor;
+  const monitor = str(a, "monitor") as Monitor;
   if (!MONITORS.includes(monitor)) throw new UsageError(`--monitor ${monitor}: use ${MONITORS.join(" or ")}`);
-  const threads = a.values.threads === undefined ? Math.min(2, availableParallelism()) : num(a, "threads", 2, true);
+  const threads = a.values.threads === undefined ? Math.min(2, availableParallelism()) : num(a, "threads", true);
   if (threads < 1 || threads > 2) throw new UsageError(`--threads ${threads}: use 1 or 2`);
   const fma = a.values.fma === true;
   try {
@@ -150,17 +153,17 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   } catch (e) {
     throw new UsageError(`--fma: ${(e as Error).message}`);
   }
-  const seed = num(a, "seed", 0, true);
+  const seed = num(a, "seed", true);
   const holdouts = ["test", "holdout", "holdout-rows", "holdout-last-day"].filter((k) => a.values[k] !== undefined);
   if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
-  const valFraction = num(a, "val-fraction", 0.1);
+  const valFraction = num(a, "val-fraction");
   if (!(valFraction >= 0 && valFraction < 1)) throw new UsageError(`--val-fraction ${valFraction}: give a fraction in [0, 1)`);
   const valPaths = expandFiles(list(a, "validation"));
   if (valPaths.length && a.values["val-fraction"] !== undefined) throw new UsageError("give --validation FILE or --val-fraction, not both");
   const modelConfig: Record<string, unknown> = {};
-  if (a.values.embedding !== undefined) modelConfig.embedding = num(a, "embedding", 0, true);
-  if (a.values.dropout !== undefined) modelConfig.dropout = num(a, "dropout", 0);
-  if (a.values["cross-layers"] !== undefined) modelConfig.crossLayers = num(a, "cross-layers", 0, true);
+  if (a.values.embedding !== undefined) modelConfig.embedding = num(a, "embedding", true);
+  if (a.values.dropout !== undefined) modelConfig.dropout = num(a, "dropout");
+  if (a.values["cross-layers"] !== undefined) modelConfig.crossLayers = num(a, "cross-layers", true);
   const hidden = str(a, "hidden");
   if (hidden !== undefined) {
     modelConfig.hidden = hidden.split(",").map((x) => Number(x));
@@ -183,11 +186,11 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const plan = await planRows(probe, a, valPaths.length ? 0 : valFraction);
   const validated = valPaths.length > 0 || plan.val !== undefined;
   const sched: Schedule = { ...(validated ? defaultSchedule(plan.rows) : unvalidatedSchedule(plan.rows)) };
-  if (a.values.batch !== undefined) sched.batch = num(a, "batch", 0, true);
-  if (a.values.epochs !== undefined) sched.epochs = num(a, "epochs", 0, true);
-  if (a.values["min-count"] !== undefined) sched.minCount = num(a, "min-count", 0, true);
-  if (a.values["eval-every"] !== undefined) sched.evalEvery = num(a, "eval-every", 0, true);
-  if (a.values.patience !== undefined) sched.patience = num(a, "patience", 0, true);
+  if (a.values.batch !== undefined) sched.batch = num(a, "batch", true);
+  if (a.values.epochs !== undefined) sched.epochs = num(a, "epochs", true);
+  if (a.values["min-count"] !== undefined) sched.minCount = num(a, "min-count", true);
+  if (a.values["eval-every"] !== undefined) sched.evalEvery = num(a, "eval-every", true);
+  if (a.values.patience !== undefined) sched.patience = num(a, "patience", true);
   const refitOpt = str(a, "refit");
   if (refitOpt !== undefined && refitOpt !== "on" && refitOpt !== "off") throw new UsageError(`--refit ${refitOpt}: use on or off`);
   if (refitOpt !== undefined) sched.refit = refitOpt === "on";
@@ -212,8 +215,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }
 
   const out = str(a, "out");
-  const everyRows = a.values["checkpoint-every"] !== undefined ? num(a, "checkpoint-every", 0, true) : undefined;
-  const everySecs = num(a, "checkpoint-secs", 60);
+  const everyRows = a.values["checkpoint-every"] !== undefined ? num(a, "checkpoint-every", true) : undefined;
+  const everySecs = num(a, "checkpoint-secs");
   if (!(everySecs >= 0)) throw new UsageError(`--checkpoint-secs ${everySecs}: give a number of seconds >= 0`);
   if (!out && (a.values["checkpoint-every"] !== undefined || a.values["checkpoint-secs"] !== undefined)) throw new UsageError("checkpoints need --out DIR");
   if (out) {
@@ -229,9 +232,9 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }
   const m = ckpt ? ckpt.model : buildModel(trainFile.fields.length, {
     model: model as ModelName, modelConfig, optimizer, hyper: hyperOf(a, optimizer, batch), dense, batch, epochs: sched.epochs, seed,
-    shards: num(a, "shards", 1, true), minCount: sched.minCount, pooling,
+    shards: num(a, "shards", true), minCount: sched.minCount, pooling,
   });
-  let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", 0, true) : undefined;
+  let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", true) : undefined;
   const maxMemory = a.values["max-memory"] !== undefined ? parseBytes(str(a, "max-memory")!) : undefined;
   if (maxMemory !== undefined) {
     const fixed = m.params.reduce((b, p) => b + p.value.length * 16, 0);
@@ -346,11 +349,11 @@ async function planRows(file: DataFile, a: ParsedArgs, valFraction: number): Pro
   } else {
     total = (await holdoutSplit(file, { lastRows: 1 }).catch(() => undefined))?.total ?? 1;
     if (a.values.holdout !== undefined) {
-      const f = num(a, "holdout", 0);
+      const f = num(a, "holdout");
       if (!(f > 0 && f < 1)) throw new UsageError(`--holdout ${f}: give a fraction in (0, 1)`);
       test = { start: total - Math.round(total * f), end: total };
     } else if (a.values["holdout-rows"] !== undefined) {
-      const n = num(a, "holdout-rows", 0, true);
+      const n = num(a, "holdout-rows", true);
       if (n < 1 || n >= total) throw new UsageError(`--holdout-rows ${n}: give an integer in [1, ${total - 1}] for ${total} rows`);
       test = { start: total - n, end: total };
     }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isModelName, type ModelName } from "../models/index.js";
 import { FORMATS, type Format } from "../data/index.js";
-import { isOptimizerName } from "../optim/hyper.js";
+import { isL21Norm, isOptimizerName, L21_NORMS } from "../optim/hyper.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { GENERATED, GENERATED_NAMES, prepareGenerated, prepareReal } from "../experiments/data.js";
 import { tune as runTune, type Budget, type TuneResult } from "../experiments/tune.js";
@@ -52,16 +52,16 @@ export const tune: Command = {
     if (a.positional.length) throw new UsageError(`unexpected argument "${a.positional[0]}"`);
     const rate = a.values["target-feature-rate"], bytes = a.values["max-model-bytes"];
     if ((rate === undefined) === (bytes === undefined)) throw new UsageError("give exactly one budget: --target-feature-rate R or --max-model-bytes B");
-    const budget: Budget = rate !== undefined ? { featureRate: num(a, "target-feature-rate", 0) } : { modelBytes: num(a, "max-model-bytes", 0) };
-    const optimizer = str(a, "optimizer", "group-adam")!;
+    const budget: Budget = rate !== undefined ? { featureRate: num(a, "target-feature-rate") } : { modelBytes: num(a, "max-model-bytes") };
+    const optimizer = str(a, "optimizer")!;
     if (!isOptimizerName(optimizer) || !optimizer.startsWith("group-")) throw new UsageError(`--optimizer must be a group-* optimizer, not "${optimizer}"`);
     const model = str(a, "model");
     if (model !== undefined && !isModelName(model)) throw new UsageError(`unknown model "${model}"`);
     const format = str(a, "format");
     if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown format "${format}"`);
-    const norm = str(a, "l21-norm", "raw")!;
-    if (!["raw", "scaled", "eq10"].includes(norm)) throw new UsageError(`--l21-norm must be raw, scaled or eq10`);
-    const dataset = str(a, "dataset", "criteo")!;
+    const norm = str(a, "l21-norm")!;
+    if (!isL21Norm(norm)) throw new UsageError(`--l21-norm must be ${L21_NORMS.join(", ")}`);
+    const dataset = str(a, "dataset")!;
     if (!(dataset in GENERATED)) throw new UsageError(`unknown dataset "${dataset}" (use ${GENERATED_NAMES.join(", ")})`);
     const out = str(a, "out");
     const data = str(a, "data");
@@ -71,20 +71,20 @@ export const tune: Command = {
     try {
       let ds = data
         ? await prepareReal({
-          data, model: (model ?? "dcn") as ModelName, valFraction: num(a, "val-fraction", 0.1),
+          data, model: (model ?? "dcn") as ModelName, valFraction: num(a, "val-fraction"),
           ...(str(a, "test") ? { test: str(a, "test") } : {}), ...(format ? { format: format as Format } : {}),
           ...(str(a, "featindex") ? { featindex: str(a, "featindex") } : {}), ...(str(a, "schema") ? { schema: str(a, "schema") } : {}),
           ...(str(a, "truth") ? { truth: str(a, "truth") } : {}),
         })
-        : await prepareGenerated(dataset as keyof typeof GENERATED, work, { scale: num(a, "scale", 1), seed: num(a, "data-seed", 1, true) });
+        : await prepareGenerated(dataset as keyof typeof GENERATED, work, { scale: num(a, "scale"), seed: num(a, "data-seed", true) });
       if (model && !data) ds = { ...ds, model: model as ModelName };
       const hyper = {
-        ...(a.values.lr !== undefined ? { lr: num(a, "lr", 0) } : {}),
-        l1: num(a, "l1", 0), l2: num(a, "l2", 0), l21Norm: norm as "raw",
+        ...(a.values.lr !== undefined ? { lr: num(a, "lr") } : {}),
+        l1: num(a, "l1"), l2: num(a, "l2"), l21Norm: norm,
       };
       const r = await runTune({
-        dataset: ds, optimizer, hyper, seed: num(a, "seed", 1, true), budget,
-        tolerance: num(a, "tolerance", 0.1), maxRuns: num(a, "max-runs", 10, true), start: num(a, "start", 1e-3),
+        dataset: ds, optimizer, hyper, seed: num(a, "seed", true), budget,
+        tolerance: num(a, "tolerance"), maxRuns: num(a, "max-runs", true), start: num(a, "start"),
         pruning: !a.values["no-pruning"], log: say,
       });
       const md = tuneMarkdown(r);

@@ -4,7 +4,7 @@ import {
   P_OMB2, P_EPS, P_MOM, P_L1, P_L2X2, P_L2, P_THR, P_AGINIT, P_BIASCAP, R_ADAGRAD, HEADER_BYTES,
 } from "../kernels/layout.js";
 import { RULES } from "../math/rules/index.js";
-import { ruleSpec, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
+import { ruleSpec, type OptimizerName, type ResolvedHyperparams, L21_NORMS } from "./hyper.js";
 
 const PARAM_WORDS = 21;
 
@@ -41,7 +41,7 @@ export class StepCall {
     i32[b + P_RULE] = rule;
     i32[b + P_GROUP] = group ? 1 : 0;
     i32[b + P_D] = d;
-    i32[b + P_NORM] = h.l21Norm === "raw" ? 0 : h.l21Norm === "scaled" ? 1 : 2;
+    i32[b + P_NORM] = L21_NORMS.indexOf(h.l21Norm);
     i32[b + P_ROWSTEP] = h.rowStep === "global" ? 0 : 1;
     i32[b + P_SLOTOFF] = HEADER_BYTES + (fused ? d * 4 : 0);
     w[b + P_B1] = h.beta1;

@@ -9,6 +9,24 @@ export const OPTIMIZER_NAMES = [
 
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 
+/** The norms the l21 threshold may be compared with (see math/prox.ts), in the kernels' order (P_NORM 0, 1, 2). */
+export const L21_NORMS = ["raw", "scaled", "eq10"] as const;
+export type L21Norm = (typeof L21_NORMS)[number];
+export function isL21Norm(v: unknown): v is L21Norm {
+  return (L21_NORMS as readonly unknown[]).includes(v);
+}
+
+/** The steps a lazily updated row's bias correction may use. */
+export const ROW_STEPS = ["global", "per-row"] as const;
+export type RowStep = (typeof ROW_STEPS)[number];
+export function isRowStep(v: unknown): v is RowStep {
+  return (ROW_STEPS as readonly unknown[]).includes(v);
+}
+
+/** The hyperparameters that are numbers (every one but l21Norm and rowStep). */
+export const NUMERIC_HYPERPARAMS = ["lr", "beta1", "beta2", "epsilon", "momentum", "l1", "l21", "l2", "initialAccumulator"] as const;
+export type NumericHyperparam = (typeof NUMERIC_HYPERPARAMS)[number];
+
 /**
  * Hyperparameters. Unset fields take the defaults of `defaultsFor(name)`.
  * Regularisers follow TensorFlow's FTRL convention: the penalty is
@@ -32,9 +50,9 @@ export interface Hyperparams {
   /** l2 strength (group rules only). */
   l2?: number;
   /** Norm the l21 threshold is compared with: see math/prox.ts. */
-  l21Norm?: "raw" | "scaled" | "eq10";
+  l21Norm?: L21Norm;
   /** Step used for bias correction and sqrt(t) of lazily updated rows. */
-  rowStep?: "global" | "per-row";
+  rowStep?: RowStep;
   /** Adagrad and FTRL: added to V_0 (TensorFlow's initial_accumulator_value). */
   initialAccumulator?: number;
 }
@@ -105,10 +123,10 @@ export function resolveHyperparams(name: OptimizerName, hyper: Hyperparams = {})
   num("l21", (v) => v >= 0, "a finite number >= 0");
   num("l2", (v) => v >= 0, "a finite number >= 0");
   num("initialAccumulator", (v) => v >= 0, "a finite number >= 0");
-  if (!["raw", "scaled", "eq10"].includes(h.l21Norm)) {
+  if (!isL21Norm(h.l21Norm)) {
     throw new RangeError(`${name}: l21Norm = "${String(h.l21Norm)}" is invalid: use "raw", "scaled" or "eq10"`);
   }
-  if (!["global", "per-row"].includes(h.rowStep)) {
+  if (!isRowStep(h.rowStep)) {
     throw new RangeError(`${name}: rowStep = "${String(h.rowStep)}" is invalid: use "global" or "per-row"`);
   }
   const { rule, group } = ruleSpec(name);

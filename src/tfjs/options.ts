@@ -1,5 +1,5 @@
 import type { serialization } from "@tensorflow/tfjs-core";
-import { resolveHyperparams, type Hyperparams, type ResolvedHyperparams } from "../optim/hyper.js";
+import { resolveHyperparams, type Hyperparams, type L21Norm, type ResolvedHyperparams } from "../optim/hyper.js";
 import type { VectorGroups } from "./groups.js";
 
 type ConfigDict = serialization.ConfigDict;
@@ -23,7 +23,7 @@ export interface GroupOptionsBase {
   /** l2 strength: penalty l2 ||x||_2^2, so it enters the update as 2 l2 (TensorFlow's FTRL convention). */
   l2?: number;
   /** Norm the l21 threshold is compared with: `"raw"` (the paper's Algorithm 1), `"scaled"` (the exact minimiser of Eq. 6) or `"eq10"`. */
-  l21Norm?: "raw" | "scaled" | "eq10";
+  l21Norm?: L21Norm;
   /** The variables that are regularised (default: all). */
   regularize?: RegularizeFilter;
   /** 1-D variables: one group per element (default) or one group per vector. */

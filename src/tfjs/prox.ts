@@ -11,7 +11,7 @@
 // backend's (sparsectr sums in four float32 lanes), so k may differ from
 // sparsectr's in its last bits.
 import { abs, add, div, greater, mul, reshape, sign, sqrt, square, sub, sum, where, type Tensor } from "@tensorflow/tfjs-core";
-import type { ResolvedHyperparams } from "../optim/hyper.js";
+import type { L21Norm, ResolvedHyperparams } from "../optim/hyper.js";
 
 const f = Math.fround;
 
@@ -23,7 +23,7 @@ export interface ProxConstants {
   l2x2: number;
   /** sqrt(d) l21, the group threshold. */
   thr: number;
-  norm: "raw" | "scaled" | "eq10";
+  norm: L21Norm;
 }
 
 /** The constants for groups of d entries, rounded as src/optim/call.ts rounds them. */
