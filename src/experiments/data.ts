@@ -58,8 +58,8 @@ export interface GeneratedDefaults {
 
 /**
  * Sizes that let `sparsectr experiment paper` finish in well under 30 minutes
- * on 2 cores (see docs/experiments.md for the measured time). opnn trains at
- * about 13k rows/s, so its dataset is the smallest.
+ * on 2 cores (see docs/experiments.md for the measured time). opnn is the
+ * slowest model to train, so its dataset is the smallest.
  */
 export const GENERATED: Record<"criteo" | "avazu" | "ipinyou", GeneratedDefaults> = {
   criteo: { preset: "criteo", format: "criteo", ext: "txt", model: "dcn", label: "DCN", vocabScale: 0.05, train: 200_000, val: 20_000, test: 40_000 },

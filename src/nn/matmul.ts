@@ -13,7 +13,8 @@
  * Two implementations follow the contract: the plain TypeScript kernels here
  * (`matmulTs`, `matmulTransATs`, `matmulTransBTs`: the reference, and the
  * fallback where WebAssembly is unavailable) and the WebAssembly SIMD kernels
- * of src/kernels/layers/, about 15x faster on the models' shapes. `matmul`,
+ * of src/kernels/layers/, many times faster on the models' shapes (bench
+ * `layers`). `matmul`,
  * `matmulTransA` and `matmulTransB` choose between them by size only (see
  * {@link setMatmulBackend}), so the same inputs always take the same path;
  * both paths give the same bits anyway.

@@ -34,9 +34,9 @@ function lookupOf(id: number): Lookup {
 
 /**
  * Waits for a job after `done`. It naps 1 ms at a time rather than being
- * notified, because a notify costs the posting thread about 130 µs on these
- * virtual machines (a cross-core wake-up), and a lookup has a whole dense
- * step to finish in; after NAPS idle naps it sleeps until notified.
+ * notified, because a notify costs the posting thread a cross-core wake-up
+ * (far dearer than a nap's latency), and a lookup has a whole dense step to
+ * finish in; after NAPS idle naps it sleeps until notified.
  */
 function nextPosted(): number {
   for (let naps = 0; ; naps++) {

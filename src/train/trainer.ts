@@ -204,8 +204,8 @@ export async function trainModel(
       const inputs = m.inputs.gatherTrain(routed);
       // The next batch's ids are looked up on another thread during this step,
       // unless the products are split between the cores: then that thread
-      // would only take the core from the product helper (opnn measured
-      // 3-11% faster without it), and the lookup runs on this thread.
+      // would only take the core from the product helper (opnn trains
+      // faster without it), and the lookup runs on this thread.
       if (lookahead && next !== undefined && !layersSplitting()) {
         routedNext = m.inputs.route(next, false);
         for (const t of m.tables) t.lookahead(routedNext.keys);

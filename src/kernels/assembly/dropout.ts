@@ -4,7 +4,7 @@
 // keep : 0 and y[i] = x[i] * mask[i]; a call advances every lane ceil(n / 8)
 // times. Eight independent lanes rather than one stream so that the
 // generator runs in two 4-lane vectors (one stream is a chain of dependent
-// steps: about 4 ns an element here, against a fraction of that in SIMD).
+// steps that no vector can shorten).
 // The state is 32 u32 at st: word k of lane l at st[k * 8 + l], read and
 // written back, so the stream continues where it stopped.
 

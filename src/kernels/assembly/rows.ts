@@ -372,9 +372,8 @@ const PAIR_MAX_D: i32 = 512;
 }
 
 // Two distinct rows' group updates, each pass of one written after the
-// other's: a row is one chain of dependent divisions and square roots
-// (about 40 ns on these machines), and two independent chains overlap in
-// the processor. The same operations on each row as updateRow.
+// other's: a row is one chain of dependent divisions and square roots, and
+// two independent chains overlap in the processor. The same operations on each row as updateRow.
 @inline function updatePair(
   xa: usize, ha: usize, ga: usize, qa: usize, xb: usize, hb: usize, gb: usize, qb: usize, d: i32,
 ): i32 {

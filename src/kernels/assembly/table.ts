@@ -309,7 +309,7 @@ export function dedupLookup(meta: usize, ids: usize, n: i32, hashes: usize, inve
  * record is 0 will take (rows size, size + 1, ...; the caller made their
  * chunks). Those records are not written by anyone until createMissing
  * creates them, so this races with nothing; it makes the kernel map the
- * fresh pages (about 2 µs a page here) on this thread, not on the one that
+ * fresh pages (a page fault each) on this thread, not on the one that
  * creates the rows.
  */
 function faultInNewRows(meta: usize, recs: usize, u: u32): void {

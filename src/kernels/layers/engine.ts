@@ -32,9 +32,9 @@ export interface LayerKernelOptions {
 /**
  * An active phase has the helper spinning, and splits its products, while
  * split products take at least this share of such phases on average: opnn's
- * take about 60%, dcn's and mlp's under 25% (and dcn trained at 104-113k
- * rows/s with its products whole and the helper asleep, against 80-88k
- * before).
+ * products take most of its phases and pay for the helper, dcn's and mlp's
+ * a minority, and those two train faster with their products whole and the
+ * helper asleep (bench `train`, docs/benchmarks.md).
  */
 const SPIN_SHARE = 0.35;
 
@@ -44,8 +44,8 @@ const LAYOUT_CODE: Record<MatmulLayout, number> = { nn: 0, tn: 1, nt: 2 };
  * With two threads, while splitting does not pay, a phase still spins the
  * helper and splits to measure again after this many phases, twice as many
  * after each probe that confirms it, up to MAX_PROBE_PHASES: waking the
- * helper costs the calling thread about 1 ms here (dcn probed 36 of 586
- * phases at a fixed 16).
+ * helper costs the calling thread far more than a small product, so the
+ * probes back off while they keep confirming.
  */
 const PROBE_PHASES = 16;
 const MAX_PROBE_PHASES = 1024;
@@ -56,10 +56,9 @@ export class LayerEngine {
    * Where the kernels run: a shared memory (with two threads the helper works
    * in it too) in which the model's activations live (see layerBuffer), so
    * that most calls copy nothing. Also on one thread: an ordinary memory
-   * would save nothing (copies into either cost the same here), and with
-   * the activations outside it one thread copied them in and out of every
-   * call (opnn: 24 MB a step) and trained dcn 8%, mlp 6% and opnn 2%
-   * slower.
+   * would save nothing (copies into either cost the same), and with the
+   * activations outside it one thread copied them in and out of every call
+   * (tens of megabytes a step for opnn) and trained every model slower.
    */
   private readonly space: Space;
   /** Whether the helper spins through the current phase (see active); products split only then, or outside phases. */
