@@ -50,11 +50,6 @@ export interface PrefetchWorkerData extends PrefetchStart {
   control: Int32Array;
 }
 
-/** Atomics.waitAsync (Node 16+; not in the ES2022 library types). */
-export interface AtomicsWaitAsync {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}
-
 /** The buffers of a batch (its bags' too), handed to the other thread without copying. */
 export function batchBuffers(b: Batch): ArrayBuffer[] {
   const set = new Set<ArrayBuffer>();

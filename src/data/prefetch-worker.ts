@@ -3,7 +3,7 @@ import { workerData } from "node:worker_threads";
 import { openData } from "./reader.js";
 import { DataError } from "./errors.js";
 import {
-  CREDITS, SENT, SLEEPING, batchBuffers, type AtomicsWaitAsync, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
+  CREDITS, SENT, SLEEPING, batchBuffers, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
 } from "./prefetch-protocol.js";
 
 /**
@@ -38,7 +38,7 @@ async function credit(): Promise<void> {
     } else {
       // The flag first, then a last look: a take after it notifies.
       Atomics.store(ctl, SLEEPING, 1);
-      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, CREDITS, taken);
+      const w = Atomics.waitAsync(ctl, CREDITS, taken);
       if (w.async) {
         // A pending waitAsync does not keep a thread's event loop alive.
         const alive = setInterval(() => undefined, 1 << 30);

@@ -5,7 +5,7 @@ import { DataError } from "./errors.js";
 import { MAX_BAD_KEPT } from "./badrows.js";
 import type { DataFile, ReadStats } from "./types.js";
 import {
-  CONTROL_WORDS, CREDITS, SENT, SLEEPING, type AtomicsWaitAsync, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
+  CONTROL_WORDS, CREDITS, SENT, SLEEPING, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
 } from "./prefetch-protocol.js";
 
 /** Batches the reader thread may run ahead by default (about 1.3 MB at Criteo's 39 fields and batch 512). */
@@ -75,7 +75,7 @@ async function* prefetchPass(file: DataFile, range: { start?: number; end?: numb
       const count = Atomics.load(ctl, SENT);
       // Counted but not yet readable: let the message land.
       if (count > received) { await new Promise((res) => setImmediate(res)); continue; }
-      const w = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, SENT, count);
+      const w = Atomics.waitAsync(ctl, SENT, count);
       if (w.async) await Promise.race([w.value, new Promise<void>((res) => { wake = res; })]);
       wake = undefined;
     }

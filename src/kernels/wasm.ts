@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Kernels } from "./kernels.js";
+import { bindExports } from "./bind.js";
+import { KERNEL_MODULE_FUNCTIONS, type KernelModule } from "./generated/kernel-exports.js";
 
 const compiled = new Map<boolean, WebAssembly.Module>();
 
@@ -26,7 +28,12 @@ export function wasmAbort(): never {
   throw new Error("sparsectr: WebAssembly kernel aborted");
 }
 
+/** The kernel module's functions over a memory, checked and typed. */
+export function kernelModuleExports(memory: WebAssembly.Memory): KernelModule {
+  return bindExports<KernelModule>(wasmExports(memory), KERNEL_MODULE_FUNCTIONS, "kernels.wasm");
+}
+
 /** WebAssembly SIMD kernels bound to one memory (one instance per memory). */
 export function wasmKernels(memory: WebAssembly.Memory): Kernels {
-  return wasmExports(memory) as unknown as Kernels;
+  return kernelModuleExports(memory);
 }

@@ -1,5 +1,7 @@
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
 import { wasmAbort } from "../kernels/wasm.js";
+import { bindExports } from "../kernels/bind.js";
+import type { KernelModule } from "../kernels/generated/kernel-exports.js";
 import {
   C_DONE, C_ERR, C_JOBS, C_NAP, C_POSTED, C_READY, C_SLEEPING, JOB_WORDS, J_HASHES, J_IDS, J_INV, J_KEYS, J_MEM, J_META, J_N, J_RECS,
   J_INIT, J_RESULT, J_TAB, RING, type LookaheadData,
@@ -11,7 +13,7 @@ import {
  * tables (and writes the job's own scratch), and sleeps in Atomics.wait
  * between jobs.
  */
-type Lookup = (meta: number, ids: number, n: number, hashes: number, inverse: number, outRecs: number, keys: number, tab: number, init: number) => number;
+type Lookup = KernelModule["dedupLookup"];
 const { module, control, port } = workerData as LookaheadData;
 const ctl = new Int32Array(control);
 const lookups = new Map<number, Lookup>();
@@ -24,7 +26,8 @@ function lookupOf(id: number): Lookup {
     const m = receiveMessageOnPort(port);
     if (m) {
       const { id: mid, memory } = m.message as { id: number; memory: WebAssembly.Memory };
-      const ex = new WebAssembly.Instance(module, { env: { memory, abort: wasmAbort } }).exports as unknown as { dedupLookup: Lookup };
+      const instance = new WebAssembly.Instance(module, { env: { memory, abort: wasmAbort } });
+      const ex = bindExports<Pick<KernelModule, "dedupLookup">>(instance.exports, ["dedupLookup"], "kernels-shared.wasm");
       lookups.set(mid, ex.dedupLookup);
     } else {
       Atomics.wait(ctl, C_NAP, 0, 0.1);

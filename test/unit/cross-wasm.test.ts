@@ -90,17 +90,8 @@ test("cross network (the DCN shape and others): same bits on both backends and r
 });
 
 test("crossBackwardAccumulate: crossBackward's ds, dxl and db, the input gradient summed in float32 as src/nn/cross.ts sums it, and dw = x_l^T ds: signed zeros, ragged widths, every case", () => {
-  const { wasmExports } = kernelsModule;
   const memory = new WebAssembly.Memory({ initial: 16 });
-  const ex = wasmExports(memory) as unknown as {
-    crossBackward(
-      dy: number, x0: number, xl: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, dw: number, batch: number, d: number,
-    ): void;
-    crossBackwardAccumulate(
-      dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
-      first: number, last: number, add: number, xl: number, dw: number,
-    ): void;
-  };
+  const ex = kernelsModule.kernelModuleExports(memory);
   const f = new Float32Array(memory.buffer), r = rng(41);
   // Zeros of both signs where a sum of +0 and -0 shows: dy and s hold many.
   const signed = (n: number): Float32Array => Float32Array.from({ length: n }, () => {

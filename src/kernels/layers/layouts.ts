@@ -9,29 +9,8 @@ import { HEAP_BASE } from "../layout.js";
 /** Which product: a*b ("nn"), transpose(a)*b ("tn", a stored [k x m]), a*transpose(b) ("nt", b stored [n x k]). */
 export type MatmulLayout = "nn" | "tn" | "nt";
 
-export interface LayerExports {
-  sgemm(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
-  sgemmTransA(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
-  sgemmTransB(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
-  sgemmWorkBytes(m: number, k: number, n: number): number;
-  sgemmPackB(layout: number, b: number, m: number, k: number, n: number, work: number, copy: number): void;
-  sgemmBlock(layout: number, a: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
-  crossForward(x0: number, xl: number, s: number, b: number, y: number, batch: number, d: number): void;
-  crossBackward(
-    dy: number, x0: number, xl: number, s: number, w: number, dx0: number, dxl: number, ds: number, db: number, dw: number,
-    batch: number, d: number,
-  ): void;
-  crossBackwardAccumulate(
-    dy: number, x0: number, s: number, w: number, acc: number, dxl: number, ds: number, db: number, batch: number, d: number,
-    first: number, last: number, add: number, xl: number, dw: number,
-  ): void;
-  biasRelu(c: number, b: number, m: number, n: number): void;
-  reluBackward(dy: number, y: number, dz: number, db: number, m: number, n: number): void;
-  dropout(st: number, x: number, y: number, mask: number, bits: number, n: number, threshold: number, keep: number): void;
-  dropoutBackward(bits: number, dy: number, dx: number, n: number, keep: number): void;
-  outerProductForward(x: number, xc: number, f: number, batch: number, fields: number, d: number): void;
-  outerProductBackward(dxc: number, f: number, dx: number, batch: number, fields: number, d: number, df: number): void;
-}
+/** The layer module's function exports (generated from the compiler's declarations). */
+export type { LayerModule as LayerExports } from "../generated/layer-exports.js";
 
 export const PAGE = 65536;
 export const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit of one memory

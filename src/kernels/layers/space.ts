@@ -3,6 +3,8 @@ import { HEAP_BASE } from "../layout.js";
 import { Heap } from "../heap.js";
 import type { LayerExports } from "./layouts.js";
 import { layerImports } from "./module.js";
+import { bindExports } from "../bind.js";
+import { LAYER_MODULE_FUNCTIONS, type LayerModule } from "../generated/layer-exports.js";
 
 /** One memory with its instance of the layer module, and views of it. */
 export class Space {
@@ -20,7 +22,7 @@ export class Space {
   readonly buffers = new WeakSet<ArrayBufferLike>();
 
   constructor(readonly memory: WebAssembly.Memory, module: WebAssembly.Module) {
-    this.ex = new WebAssembly.Instance(module, layerImports(memory)).exports as unknown as LayerExports;
+    this.ex = bindExports<LayerModule>(new WebAssembly.Instance(module, layerImports(memory)).exports, LAYER_MODULE_FUNCTIONS, "layers.wasm");
     this.heap = new Heap(memory);
     this.f32 = new Float32Array(memory.buffer);
     this.buffers.add(memory.buffer);

@@ -1,6 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { workerData } from "node:worker_threads";
 import { layerImports } from "./module.js";
+import { bindExports } from "../bind.js";
+import type { LayerModule } from "../generated/layer-exports.js";
 import {
   ACTIVE_SPIN_MS, C_ACTIVE, C_A, C_B, C_BLOCK, C_C, C_DONE, C_ERR, C_K, C_LAYOUT, C_M, C_N, C_NEXT, C_OP, C_READY, C_ROWS, C_SEQ, C_SLEEPING, C_WORK,
   OP_QUIT, type LayerWorkerData,
@@ -13,10 +15,9 @@ import {
  * memory, so the instances agree on nothing but the addresses they are passed.
  */
 const { module, memory, control } = workerData as LayerWorkerData;
-const ex = new WebAssembly.Instance(module, layerImports(memory)).exports as unknown as {
-  sgemmPackB(layout: number, b: number, m: number, k: number, n: number, work: number, copy: number): void;
-  sgemmBlock(layout: number, a: number, c: number, m: number, k: number, n: number, i0: number, i1: number, work: number, copy: number): void;
-};
+const ex = bindExports<Pick<LayerModule, "sgemmPackB" | "sgemmBlock">>(
+  new WebAssembly.Instance(module, layerImports(memory)).exports, ["sgemmPackB", "sgemmBlock"], "layers.wasm",
+);
 const ctl = new Int32Array(control);
 let seen = Atomics.load(ctl, C_SEQ);
 Atomics.store(ctl, C_READY, 1);
