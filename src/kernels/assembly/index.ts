@@ -2,7 +2,8 @@
 // (exported so a test can check the TypeScript side agrees).
 export * from "./layout";
 export { updateDense, updateSparse } from "./rows";
-export { resolve, dedupResolve, dedupLookup, createMissing, accumulateInverse, gatherInverse, lookup, rehash, keysInRowOrder, gather, gatherExisting, findNonFinite } from "./table";
+export { resolve, dedupResolve, dedupLookup, createMissing, lookup, rehash, keysInRowOrder, gatherExisting } from "./table";
+export { accumulateInverse, gatherInverse, gather, findNonFinite } from "./batch-rows";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";
 export { crossForward, crossBackward, crossBackwardAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";
