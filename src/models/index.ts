@@ -39,5 +39,11 @@ export function isModelName(name: string): name is ModelName {
  */
 export function createModel(name: ModelName, config: ModelConfig, opts: ModelOptions = {}): Model {
   if (!isModelName(name)) throw new RangeError(`unknown model "${String(name)}" (models: ${MODEL_NAMES.join(", ")})`);
-  return BUILDERS[name](resolveConfig(name, config), opts.params);
+  return createResolvedModel(name, resolveConfig(name, config), opts);
+}
+
+/** {@link createModel} from a configuration resolveConfig returned (a stored model's, checked). */
+export function createResolvedModel(name: ModelName, config: ResolvedModelConfig, opts: ModelOptions = {}): Model {
+  if (!isModelName(name)) throw new RangeError(`unknown model "${String(name)}" (models: ${MODEL_NAMES.join(", ")})`);
+  return BUILDERS[name](config, opts.params);
 }

@@ -106,8 +106,9 @@ export function resolveHyperparams(name: OptimizerName, hyper: Hyperparams = {})
       throw new TypeError(`${name}: unknown hyperparameter "${k}" (known: ${KEYS.join(", ")})`);
     }
   }
-  const h: ResolvedHyperparams = { ...defaultsFor(name) };
-  for (const k of KEYS) if (hyper[k] !== undefined) (h as unknown as Record<string, unknown>)[k] = hyper[k];
+  // Every key is one of KEYS (checked above); an undefined value keeps the default.
+  const given = Object.fromEntries(Object.entries(hyper).filter(([, v]) => v !== undefined));
+  const h: ResolvedHyperparams = { ...defaultsFor(name), ...given };
   const num = (k: keyof Hyperparams, ok: (v: number) => boolean, what: string): void => {
     const v = h[k];
     if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) {

@@ -42,7 +42,8 @@ export function createOptimizer(name: OptimizerName, hyper: Hyperparams = {}, op
     backend,
     dense(init, shape, arena) {
       if (arena && arena.backend !== backend) throw new TypeError(`${name}: arena backend ${arena.backend} differs from the optimizer's ${backend}`);
-      return new DenseParam(name, h, init, shape ?? ({} as never), arena ?? new Arena(backend));
+      if (shape === null || typeof shape !== "object") throw new TypeError(`${name}: dense() needs a shape { rows, rowLength }`);
+      return new DenseParam(name, h, init, shape, arena ?? new Arena(backend));
     },
     table(options) {
       return new SparseTable(name, h, options, backend);

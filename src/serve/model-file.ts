@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { writeFileAtomic } from "../io/atomic.js";
-import { createModel, isModelName, type Model, type ModelConfig, type ModelName } from "../models/index.js";
+import { createModel, createResolvedModel, isModelName, type Model, type ModelConfig, type ModelName } from "../models/index.js";
 import { resolveConfig } from "../models/config.js";
 import { minParamValues } from "../models/size.js";
 import { namedErrors } from "../util/named-errors.js";
@@ -95,20 +95,23 @@ export class Predictor {
     if (h.kind !== KIND || h.version !== 1) throw new RangeError(`${what}: not a sparsectr model file (kind ${shown(h.kind)}, version ${shown(h.version)})`);
     if (typeof h.model !== "string" || !isModelName(h.model)) throw new RangeError(`${what}: unknown model ${JSON.stringify(h.model)}`);
     const modelName = h.model;
-    const params = h.params as { name: string; rows: number; rowLength: number }[];
-    const tables = h.tables as { rowLength: number; rows: number }[];
-    if (!Array.isArray(params) || !Array.isArray(tables)) throw new RangeError(`${what}: header lacks params or tables`);
     const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+    if (!Array.isArray(h.params) || !Array.isArray(h.tables)) throw new RangeError(`${what}: header lacks params or tables`);
     const names = new Set<string>();
-    for (const p of params) {
+    const params = h.params.map((p: unknown) => {
       if (!isObject(p) || typeof p.name !== "string" || names.has(p.name)) throw new RangeError(`${what}: parameter entry ${shown(p)} is not { name, rows, rowLength } with a name of its own`);
       names.add(p.name);
-    }
-    if (!tables.every(isObject)) throw new RangeError(`${what}: a table entry is not { rows, rowLength }`);
+      return { name: p.name, rows: intField(p, "rows", what, 1 << 26), rowLength: intField(p, "rowLength", what, 1 << 20) };
+    });
+    const tables = h.tables.map((t: unknown) => {
+      if (!isObject(t)) throw new RangeError(`${what}: a table entry is not { rows, rowLength }`);
+      return { rows: intField(t, "rows", what, 1 << 30), rowLength: intField(t, "rowLength", what, 1024) };
+    });
     const input = checkInputSpec(h.input, what);
-    if (!isObject(h.config)) throw new RangeError(`${what}: header field "config" is not an object`);
-    if (h.config.fields !== input.fields.length) throw new RangeError(`${what}: config.fields = ${JSON.stringify(h.config.fields)}, the input has ${input.fields.length} fields`);
-    const config = namedErrors(what, () => resolveConfig(modelName, h.config as unknown as ModelConfig));
+    const rawConfig = h.config;
+    if (!isObject(rawConfig)) throw new RangeError(`${what}: header field "config" is not an object`);
+    if (rawConfig.fields !== input.fields.length) throw new RangeError(`${what}: config.fields = ${JSON.stringify(rawConfig.fields)}, the input has ${input.fields.length} fields`);
+    const config = namedErrors(what, () => resolveConfig(modelName, rawConfig));
     let off = 0;
     const take = (n: number, label: string): Uint8Array => {
       if (!Number.isSafeInteger(n) || n < 0 || off + n > body.length) throw new RangeError(`${what}: ${label} needs ${n} bytes at ${off}, the body has ${body.length}`);
@@ -119,7 +122,7 @@ export class Predictor {
     const values = new Map<string, Float32Array>();
     let stored = 0;
     for (const p of params) {
-      const rows = intField(p as unknown as Record<string, unknown>, "rows", what, 1 << 26), len = intField(p as unknown as Record<string, unknown>, "rowLength", what, 1 << 20);
+      const { rows, rowLength: len } = p;
       const v = new Float32Array(take(rows * len * 4, `parameter ${p.name}`).buffer);
       const bad = v.findIndex((x) => !Number.isFinite(x));
       if (bad >= 0) throw new RangeError(`${what}: parameter ${p.name} holds ${v[bad]} at ${bad}: a trained model's weights are finite`);
@@ -130,7 +133,7 @@ export class Predictor {
     // compared with the file's: bound the config by the values the file holds.
     const needed = minParamValues(modelName, config);
     if (!(needed <= stored)) throw new RangeError(`${what}: the ${modelName} config ${JSON.stringify(h.config).slice(0, 200)} needs ${needed} parameter values, the file holds ${stored}`);
-    const model = namedErrors(what, () => createModel(modelName, h.config as unknown as ModelConfig, {
+    const model = namedErrors(what, () => createResolvedModel(modelName, config, {
       params: (name, rows, rowLength, init) => {
         const v = values.get(name);
         if (!v || v.length !== rows * rowLength) throw new RangeError(`${what}: parameter ${name} (${rows} x ${rowLength}) is missing or has another shape`);
@@ -141,7 +144,7 @@ export class Predictor {
     if (model.params().length !== params.length) throw new RangeError(`${what}: ${params.length} parameters in the file, the model has ${model.params().length}`);
     if (model.inputs.length !== tables.length) throw new RangeError(`${what}: ${tables.length} tables in the file, the model reads ${model.inputs.length}`);
     const loaded = tables.map((t, k) => {
-      const rows = intField(t as unknown as Record<string, unknown>, "rows", what, 1 << 30), d = intField(t as unknown as Record<string, unknown>, "rowLength", what, 1024);
+      const { rows, rowLength: d } = t;
       if (d !== model.inputs[k].rowLength) throw new RangeError(`${what}: table ${k} has rows of ${d}, the model reads ${model.inputs[k].rowLength}`);
       const keys = new Uint32Array(take(rows * 8, `table ${k} keys`).buffer);
       const weights = new Float32Array(take(rows * d * 4, `table ${k} weights`).buffer);
@@ -154,18 +157,19 @@ export class Predictor {
       return { rowLength: d, index, weights, keys };
     });
     if (off !== body.length) throw new RangeError(`${what}: ${body.length - off} bytes left after the last table`);
-    const inputs = (h.inputs ?? { pooling: "mean", oov: false }) as { pooling?: unknown; oov?: unknown };
-    if (!isObject(inputs) || !POOLINGS.includes(inputs.pooling as Pooling) || typeof inputs.oov !== "boolean") throw new RangeError(`${what}: header field "inputs" is not { pooling, oov }`);
+    const inputs: unknown = h.inputs ?? { pooling: "mean", oov: false };
+    if (!isObject(inputs) || !isPooling(inputs.pooling) || typeof inputs.oov !== "boolean") throw new RangeError(`${what}: header field "inputs" is not { pooling, oov }`);
+    const pooling = inputs.pooling;
     const oov = inputs.oov ? loaded.map((t) => {
       const w = oovTable(input.fields.length), rows = new Int32Array(input.fields.length);
       for (let f = 0; f < rows.length; f++) rows[f] = t.index.lookup(w[2 * f], w[2 * f + 1]);
       return rows;
     }) : undefined;
-    const cal = (h.calibration ?? NO_CALIBRATION) as Calibration;
+    const cal: unknown = h.calibration ?? NO_CALIBRATION;
     if (!isObject(cal) || !(typeof cal.scale === "number" && cal.scale > 0 && Number.isFinite(cal.scale)) || !(typeof cal.bias === "number" && Number.isFinite(cal.bias))) {
       throw new RangeError(`${what}: header field "calibration" is not { scale > 0, bias }`);
     }
-    return new Predictor(modelName, input, model, loaded, raw.length, inputs.pooling as Pooling, oov, { scale: cal.scale, bias: cal.bias });
+    return new Predictor(modelName, input, model, loaded, raw.length, pooling, oov, { scale: cal.scale, bias: cal.bias });
   }
 
   /** Features with at least one live row in some table (the model's features; OOV rows are not counted). */
@@ -212,14 +216,18 @@ export class Predictor {
 }
 
 /** The input spec of a model file's header, checked: a format the readers know and the field names. */
-function checkInputSpec(v: unknown, what: string): InputSpec {
-  const o = v as Record<string, unknown> | null;
+function checkInputSpec(o: unknown, what: string): InputSpec {
   if (o === null || typeof o !== "object" || Array.isArray(o)) throw new RangeError(`${what}: header field "input" is not an object`);
-  if (!FORMATS.includes(o.format as Format)) throw new RangeError(`${what}: input format ${shown(o.format)} is not one of ${FORMATS.join(", ")}`);
-  if (!Array.isArray(o.fields) || o.fields.length === 0 || !o.fields.every((f) => typeof f === "string")) throw new RangeError(`${what}: input fields is not a list of field names`);
-  if (o.featindex !== undefined && typeof o.featindex !== "string") throw new RangeError(`${what}: input featindex is not a path`);
-  return o as unknown as InputSpec;
+  const spec = new Map(Object.entries(o));
+  const format = spec.get("format"), fields = spec.get("fields"), featindex = spec.get("featindex");
+  if (!isFormat(format)) throw new RangeError(`${what}: input format ${shown(format)} is not one of ${FORMATS.join(", ")}`);
+  if (!Array.isArray(fields) || fields.length === 0 || !fields.every((f): f is string => typeof f === "string")) throw new RangeError(`${what}: input fields is not a list of field names`);
+  if (featindex !== undefined && typeof featindex !== "string") throw new RangeError(`${what}: input featindex is not a path`);
+  return { format, fields, ...(spec.has("schema") ? { schema: spec.get("schema") } : {}), ...(featindex !== undefined ? { featindex } : {}) };
 }
+
+const isFormat = (v: unknown): v is Format => FORMATS.some((f) => f === v);
+const isPooling = (v: unknown): v is Pooling => POOLINGS.some((p) => p === v);
 
 /** A header value for a message: its JSON, or "missing". */
 function shown(v: unknown): string {

@@ -5,15 +5,18 @@ import { TMP_PREFIX, writeFileAtomic } from "../io/atomic.js";
 import type { CtrModel, TrainSettings } from "./model.js";
 import type { TrainPosition } from "./trainer.js";
 import { assembleModel } from "./restore.js";
-import { copyState, type StateCopy, type ValidationRecord } from "./validation.js";
+import { copyState, type EvalPoint, type StateCopy, type ValidationRecord } from "./validation.js";
 import { minParamValues } from "../models/size.js";
 import { namedErrors } from "../util/named-errors.js";
-import { isModelName, type ModelConfig } from "../models/index.js";
+import { JsonFields } from "../util/json-fields.js";
 import { resolveConfig } from "../models/config.js";
-import { MAX_SHARDS } from "../optim/sharded.js";
+import { readRun, readSettings, type TrainRun } from "./run.js";
 
 /** The checkpoint file of an output folder. */
 export const CHECKPOINT_FILE = "checkpoint.sparsectr-state";
+
+/** The checkpoint format (2: the run's resolved options instead of its command line). */
+const VERSION = 2;
 
 /** Identity of the training data: a resumed run refuses a file that changed. */
 export interface DataIdentity { path: string; size: number; mtimeMs: number }
@@ -25,12 +28,10 @@ export interface CheckpointMeta {
   format: string;
   params: string[];
   position: TrainPosition;
-  /** The command's options, so that `--resume` needs nothing else. */
-  args: Record<string, string | true | string[]>;
+  /** The run's resolved options, so that `--resume` needs nothing else (the model's settings are in `settings`). */
+  run: TrainRun;
   /** The training files as they were (one per file). */
   data: DataIdentity | DataIdentity[];
-  /** Anything else the caller wants back (e.g. the input spec). */
-  extra?: Record<string, unknown>;
   /** A validation-driven run's evaluations and early-stopping state. */
   validation?: ValidationRecord;
 }
@@ -64,7 +65,7 @@ export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, 
   const sizes = (s: StateCopy): Record<string, unknown> => ({
     tableBytes: s.tables.map((b) => b.length), matmulBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
   });
-  const header = { kind: "checkpoint", version: 1, ...meta, ...sizes(now), best: best ? sizes(best) : null };
+  const header = { kind: "checkpoint", version: VERSION, ...meta, ...sizes(now), best: best ? sizes(best) : null };
   const parts = (s: StateCopy): Uint8Array[] => [...s.tables, ...s.dense, ...(s.admission ? [s.admission] : [])];
   writeFileAtomic(join(dir, CHECKPOINT_FILE), envelopeChunks(header, [...parts(now), ...(best ? parts(best) : [])]));
 }
@@ -89,28 +90,27 @@ export function readCheckpoint(dir: string): { model: CtrModel; meta: Checkpoint
 /** {@link readCheckpoint} on bytes already read. */
 export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrModel; meta: CheckpointMeta; best?: StateCopy } {
   const { header: h, body } = decodeEnvelope(bytes, what);
-  if (h.kind !== "checkpoint" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not checkpoint/1`);
-  const sizes = (o: Record<string, unknown>, k: string): number[] => {
-    const v = o[k];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isSafeInteger(x) || x < 16)) throw new RangeError(`${what}: header field ${k} is not a list of part sizes`);
-    return v as number[];
+  if (h.kind !== "checkpoint" || h.version !== VERSION) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not checkpoint/${VERSION}`);
+  const sizes = (o: JsonFields, k: string): number[] => {
+    const v = o.raw(k);
+    if (!Array.isArray(v) || !v.every((x): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 16)) throw new RangeError(`${what}: header field ${k} is not a list of part sizes`);
+    return v;
   };
-  const partSizes = (o: Record<string, unknown>): { tb: number[]; db: number[]; ab: number } => {
-    const ab = o.admissionBytes ?? 0;
-    if (typeof ab !== "number" || !Number.isSafeInteger(ab) || ab < 0) throw new RangeError(`${what}: header field admissionBytes is not a size`);
-    return { tb: sizes(o, "tableBytes"), db: sizes(o, "matmulBytes"), ab };
+  const partSizes = (o: JsonFields): { tb: number[]; db: number[]; ab: number } => {
+    if (o.has("admissionBytes") && !(typeof o.raw("admissionBytes") === "number")) throw new RangeError(`${what}: header field admissionBytes is not a size`);
+    return { tb: sizes(o, "tableBytes"), db: sizes(o, "matmulBytes"), ab: o.optionalInteger("admissionBytes") ?? 0 };
   };
-  const { tb, db, ab } = partSizes(h);
-  const bestSizes = h.best === undefined || h.best === null ? undefined : partSizes(h.best as Record<string, unknown>);
+  const header = new JsonFields(h, what);
+  const { tb, db, ab } = partSizes(header);
+  const bestSizes = h.best === undefined || h.best === null ? undefined : partSizes(header.object("best"));
   const sum = (p: { tb: number[]; db: number[]; ab: number }): number => [...p.tb, ...p.db].reduce((s, x) => s + x, 0) + p.ab;
   const total = sum({ tb, db, ab }) + (bestSizes ? sum(bestSizes) : 0);
   if (total !== body.length) throw new RangeError(`${what}: the parts add up to ${total} bytes, the body holds ${body.length}`);
-  const meta = h as unknown as CheckpointMeta;
-  checkMeta(meta, what);
+  const meta = readMeta(header);
   // The model is built from the settings before the saved states are compared
   // with it: bound its size by the dense states' bytes first.
   const s = meta.settings;
-  const config = namedErrors(what, () => resolveConfig(s.model, { ...(s.modelConfig ?? {}), fields: meta.fields.length, seed: s.seed ?? 0 } as ModelConfig));
+  const config = namedErrors(what, () => resolveConfig(s.model, { ...(s.modelConfig ?? {}), fields: meta.fields.length, seed: s.seed ?? 0 }));
   const needed = minParamValues(s.model, config), stored = db.reduce((a, n) => a + n, 0) / 4;
   if (!(needed <= stored)) throw new RangeError(`${what}: the ${s.model} settings need ${needed} dense parameter values, the dense states hold at most ${Math.floor(stored)}`);
   let o = 0;
@@ -125,32 +125,44 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrM
   return { model, meta, best };
 }
 
-function checkMeta(m: CheckpointMeta, what: string): void {
-  const p = m.position as unknown as Record<string, unknown>;
-  if (p === null || typeof p !== "object") throw new RangeError(`${what}: no position`);
-  for (const k of ["epoch", "seen", "rows", "steps", "lossRows", "skippedBatches"]) {
-    if (typeof p[k] !== "number" || !Number.isSafeInteger(p[k]) || (p[k] as number) < 0) throw new RangeError(`${what}: position.${k} = ${JSON.stringify(p[k])} is not a count`);
-  }
-  if (typeof p.lossSum !== "number" || typeof p.done !== "boolean") throw new RangeError(`${what}: position.lossSum/done are missing`);
-  if (!Array.isArray(m.fields) || m.fields.some((f) => typeof f !== "string")) throw new RangeError(`${what}: fields is not a list of names`);
-  if (!Array.isArray(m.params) || m.params.some((f) => typeof f !== "string")) throw new RangeError(`${what}: params is not a list of names`);
-  const s = m.settings as unknown as Record<string, unknown>;
-  if (s === null || typeof s !== "object" || Array.isArray(s)) throw new RangeError(`${what}: no settings`);
-  if (typeof s.model !== "string" || !isModelName(s.model)) throw new RangeError(`${what}: settings.model ${JSON.stringify(s.model)} is not a model`);
-  if (s.modelConfig !== undefined && (s.modelConfig === null || typeof s.modelConfig !== "object" || Array.isArray(s.modelConfig))) throw new RangeError(`${what}: settings.modelConfig is not an object`);
-  // (shards before the model is built: it makes that many tables, then checks the count.)
-  for (const [k, max] of [["batch", 2 ** 20], ["epochs", 2 ** 31], ["seed", 0xffffffff], ["shards", MAX_SHARDS]] as const) {
-    const v = s[k];
-    if (v !== undefined && (typeof v !== "number" || !Number.isSafeInteger(v) || v < (k === "seed" ? 0 : 1) || v > max)) throw new RangeError(`${what}: settings.${k} = ${JSON.stringify(v)} is not an integer in [${k === "seed" ? 0 : 1}, ${max}]`);
-  }
-  if (s.dense !== undefined && s.dense !== "plain" && s.dense !== "group") throw new RangeError(`${what}: settings.dense = ${JSON.stringify(s.dense)} is not "plain" or "group"`);
-  if (m.args === null || typeof m.args !== "object" || Array.isArray(m.args)) throw new RangeError(`${what}: no recorded options`);
-  for (const [k, v] of Object.entries(m.args)) {
-    if (typeof v !== "string" && v !== true && !(Array.isArray(v) && v.every((x) => typeof x === "string"))) throw new RangeError(`${what}: recorded option --${k} = ${JSON.stringify(v)} is not a string, a list of strings or true`);
-  }
-  for (const d of (Array.isArray(m.data) ? m.data : [m.data]) as unknown as Record<string, unknown>[]) {
-    if (d === null || typeof d !== "object" || typeof d.path !== "string" || typeof d.size !== "number" || typeof d.mtimeMs !== "number") throw new RangeError(`${what}: no data identity`);
-  }
+/** The header of a checkpoint, field by field. */
+function readMeta(h: JsonFields): CheckpointMeta {
+  const p = h.object("position");
+  const position = {
+    epoch: p.integer("epoch"), seen: p.integer("seen"), rows: p.integer("rows"), steps: p.integer("steps"),
+    lossSum: p.number("lossSum"), lossRows: p.integer("lossRows"), skippedBatches: p.integer("skippedBatches"), done: p.boolean("done"),
+    evaluatedRows: p.optionalInteger("evaluatedRows"),
+  };
+  const identity = (v: unknown, what: string): DataIdentity => {
+    const d = new JsonFields(v, h.what, what);
+    return { path: d.string("path"), size: d.integer("size"), mtimeMs: d.number("mtimeMs") };
+  };
+  const data = h.raw("data");
+  const v = h.optionalObject("validation");
+  return {
+    settings: readSettings(h.object("settings")),
+    fields: h.strings("fields"),
+    format: h.string("format"),
+    params: h.strings("params"),
+    position,
+    run: readRun(h.object("run")),
+    data: Array.isArray(data) ? data.map((d, i) => identity(d, `data[${i}]`)) : identity(data, "data"),
+    ...(v ? { validation: readValidation(v) } : {}),
+  };
+}
+
+function readValidation(v: JsonFields): ValidationRecord {
+  const curve = v.raw("curve");
+  if (!Array.isArray(curve)) throw new RangeError(`${v.name("curve")} is not a list`);
+  const point = (x: unknown, i: number): EvalPoint => {
+    const e = new JsonFields(x, v.what, `${v.path}.curve[${i}]`);
+    return {
+      rows: e.integer("rows"), epoch: e.integer("epoch"), steps: e.integer("steps"), auc: e.number("auc"), logloss: e.number("logloss"),
+      liveFeatures: e.integer("liveFeatures"), features: e.integer("features"),
+    };
+  };
+  const points = curve.map(point);
+  return { curve: points, best: v.integer("best", -1, points.length - 1), bad: v.integer("bad"), bestIsCurrent: v.boolean("bestIsCurrent") };
 }
 
 /** Removes temporary files a killed write left in the folder; returns how many. */

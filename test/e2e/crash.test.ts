@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
 import { CHECKPOINT_FILE, hasCheckpoint, readCheckpoint } from "../../src/train/checkpoint.js";
+import { decodeEnvelope } from "../../src/io/envelope.js";
 import { rng } from "../helpers/rng.js";
 
 const CLI = new URL("../../src/cli/main.js", import.meta.url).pathname;
@@ -107,6 +108,20 @@ test("a full disk during a checkpoint: the run stops with the error, the previou
   const again = runSync(["--resume", out, "--json"]);
   assert.equal(again.code, 0, again.err);
   assert.equal(report(again.out).modelSha256, reference.modelSha256);
+});
+
+test("a checkpoint records the run's resolved options once (no command line): --resume reads the plan, schedule and settings from it", () => {
+  const { header } = decodeEnvelope(readFileSync(join(dir, "ref", CHECKPOINT_FILE)), "ref");
+  assert.equal(header.args, undefined, "no raw options");
+  const text = JSON.stringify(header);
+  assert.equal(text.match(/"l21"/g)?.length, 1, "l21 is stored once (the model's settings)");
+  const { meta } = readCheckpoint(join(dir, "ref"));
+  assert.deepEqual(meta.run.plan, { train: { start: 0, end: 49_500 }, val: { start: 49_500, end: 55_000 }, test: { start: 55_000, end: 60_000 }, rows: 49_500 });
+  assert.deepEqual(meta.run.files, { train: [data], test: [], validation: [] });
+  assert.equal(meta.run.checkpoint.everyRows, 2048);
+  assert.equal(meta.settings.batch, 128);
+  assert.equal(meta.settings.epochs, 4);
+  assert.equal(meta.settings.hyper?.l21, 1e-3);
 });
 
 test("a corrupt or truncated checkpoint is refused, never loaded", () => {

@@ -26,6 +26,7 @@ import { resolveConfig } from "../../src/models/config.js";
 import { H_COUNT, H_FLAGS, H_TAU } from "../../src/kernels/layout.js";
 import { decodeEnvelope, encodeEnvelope } from "../../src/io/envelope.js";
 import { openEnvelope, Rand, sealEnvelope } from "../helpers/fuzz.js";
+import { testRun } from "../helpers/run.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-fuzz-regressions-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -268,7 +269,7 @@ test("checkpoint: hostile settings are refused before the model is built (was 'o
   const m = buildModel(FIELDS.length, MODELS[1]);
   const out = join(dir, "ckpt");
   mkdirSync(out);
-  writeCheckpoint(out, m, { settings: m.settings, fields: FIELDS, format: "csv", params: m.params.map((p) => p.name), position: startPosition(), args: {}, data: { path: "x", size: 0, mtimeMs: 0 } });
+  writeCheckpoint(out, m, { settings: m.settings, fields: FIELDS, format: "csv", params: m.params.map((p) => p.name), position: startPosition(), run: testRun(), data: { path: "x", size: 0, mtimeMs: 0 } });
   const bytes = new Uint8Array(readFileSync(join(out, CHECKPOINT_FILE)));
   const what = "ckpt";
   const settings = (h: Record<string, unknown>) => h.settings as Record<string, unknown>;
@@ -278,12 +279,14 @@ test("checkpoint: hostile settings are refused before the model is built (was 'o
   });
   assert.ok(mb < 64, `peak resident set +${mb.toFixed(0)} MB`);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).batch = 0; }), what), /^RangeError: ckpt: settings.batch = 0 is not an integer in \[1, 1048576\]$/);
-  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).model = "x"; }), what), /settings.model "x" is not a model/);
+  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).model = "x"; }), what), /^RangeError: ckpt: settings.model = "x" is not one of mlp, opnn, dcn, lr, deepfm$/);
   const [, shardMb] = await peakRise(() => assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).shards = 1e6; }), what), /^RangeError: ckpt: settings.shards = 1000000 is not an integer in \[1, 64\]$/));
   assert.ok(shardMb < 64, `peak resident set +${shardMb.toFixed(0)} MB`);
-  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).hyper = 5; }), what), /^TypeError: ckpt: adam: hyperparameters must be an object$/);
+  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).hyper = 5; }), what), /^RangeError: ckpt: settings.hyper is not an object$/);
   assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).modelConfig = { hidden: [4, 3], crossLayers: 1 }; }), what), /^RangeError: ckpt: mlp: setting "crossLayers" does not apply/);
-  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { h.args = { train: 5 }; }), what), /^RangeError: ckpt: recorded option --train = 5 is not a string, a list of strings or true$/);
+  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { (h.run as { files: Record<string, unknown> }).files.train = [5]; }), what), /^RangeError: ckpt: run.files.train = \[5\] is not a list of strings$/);
+  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { (h.run as Record<string, unknown>).monitor = "acc"; }), what), /^RangeError: ckpt: run.monitor = "acc" is not one of auc, logloss$/);
+  assert.throws(() => decodeCheckpoint(edited(bytes, (h) => { settings(h).hyper = { lr: 0.1, l12: 1 }; }), what), /^RangeError: ckpt: settings.hyper: unknown hyperparameter "l12"$/);
   assert.equal(decodeCheckpoint(bytes, what).model.params.length, m.params.length);
 });
 

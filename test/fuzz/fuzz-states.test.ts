@@ -32,6 +32,7 @@ import {
   type FuzzReport, type FuzzTarget,
 } from "../helpers/fuzz.js";
 import { randomArray, rng } from "../helpers/rng.js";
+import { testRun } from "../helpers/run.js";
 
 const CASES = 2000;
 
@@ -39,7 +40,7 @@ const CASES = 2000;
 const FOCUS = [
   "size", "zeroRows", "recordBytes", "rowLength", "rows", "step", "seed", "optimizer", "kind", "version", "hyper", "init",
   "tableBytes", "matmulBytes", "params", "tables", "config", "model", "fields", "embedding", "hidden", "crossLayers", "dropout",
-  "input", "format", "settings", "position", "epoch", "seen", "steps", "batch", "epochs", "name", "modelConfig", "dense", "lr", "args", "data", "shards", "bytes",
+  "input", "format", "settings", "position", "epoch", "seen", "steps", "batch", "epochs", "name", "modelConfig", "dense", "lr", "run", "files", "plan", "schedule", "data", "shards", "bytes",
 ];
 
 /** One case's bytes: raw damage, a hostile header, or a hostile body, re-sealed. */
@@ -204,7 +205,7 @@ async function trained(kind: "model" | "checkpoint"): Promise<ModelCtx> {
       mkdirSync(out);
       writeCheckpoint(out, m, {
         settings: m.settings, fields: [...file.fields], format: file.format, params: m.params.map((p) => p.name),
-        position: run.position, args: { train: data, model: s.model }, data: dataIdentity(data), extra: { input: { format: file.format, fields: file.fields } },
+        position: run.position, run: testRun([data]), data: dataIdentity(data),
       });
       seeds.push({ name: s.model, bytes: new Uint8Array(readFileSync(join(out, CHECKPOINT_FILE))) });
     }

@@ -14,6 +14,7 @@ import { writeCheckpoint, readCheckpoint } from "../../src/train/checkpoint.js";
 import { ShardedTable, loadTable } from "../../src/optim/sharded.js";
 import { SparseTable } from "../../src/optim/table.js";
 import { rng } from "../helpers/rng.js";
+import { testRun } from "../helpers/run.js";
 
 test("3 shards = 1 table, bit for bit, over 40 lazy steps with duplicates, zero rows and a save/load in between", () => {
   const opt = createOptimizer("group-adam", { lr: 0.05, l21: 0.3, l1: 1e-3 });
@@ -64,7 +65,7 @@ test("training with the table in 3 shards gives the model of one table; a checkp
       shas.push(m.sha256());
       if (shards === 3) {
         assert.ok(m.tables.every((t) => t instanceof ShardedTable));
-        writeCheckpoint(dir, m, { settings: m.settings, fields: [...f.fields], format: f.format, params: m.params.map((p) => p.name), position: startPosition(), args: {}, data: { path, size: 0, mtimeMs: 0 } });
+        writeCheckpoint(dir, m, { settings: m.settings, fields: [...f.fields], format: f.format, params: m.params.map((p) => p.name), position: startPosition(), run: testRun(), data: { path, size: 0, mtimeMs: 0 } });
         const back = readCheckpoint(dir).model;
         assert.ok(back.tables.every((t) => t instanceof ShardedTable));
         assert.equal(back.sha256(), m.sha256());

@@ -1,8 +1,6 @@
 import { R_ADAHESSIAN } from "./ids.js";
 import type { MomentRule } from "./rule.js";
-import { adamMoments, adamP } from "./adam.js";
-
-const f = Math.fround;
+import { adamFamily } from "./adam.js";
 
 /**
  * AdaHessian (Yao et al., 2021): Adam whose second moment tracks the squared
@@ -12,19 +10,4 @@ const f = Math.fround;
  *
  * D_t is an input of each step (the models compute it). Slots: mh, vh.
  */
-export const adahessian: MomentRule = {
-  id: R_ADAHESSIAN,
-  slots: ["m", "v"],
-  group(c, s, o, ss, g, h, out) {
-    const v = s[o + ss];
-    adamMoments(c, s, o, ss, g, h);
-    out.mt = f(s[o] * c.c1);
-    out.P = adamP(s[o + ss], c.c2, c.eps, c.alpha);
-    out.Pp = c.first ? 0 : adamP(v, c.c2p, c.eps, c.alphaP);
-  },
-  plain(c, s, o, ss, x, g, h) {
-    adamMoments(c, s, o, ss, g, h);
-    const step = f(c.alpha * f(s[o] * c.c1));
-    return f(x - f(step / f(f(Math.sqrt(f(s[o + ss] * c.c2))) + c.eps)));
-  },
-};
+export const adahessian: MomentRule = adamFamily(R_ADAHESSIAN, true);

@@ -24,19 +24,27 @@ export function adamMoments(c: RowContext, s: Float32Array, o: number, ss: numbe
  * Plain form: x_{t+1} = x_t - alpha m_t / (sqrt(V_t) + eps).
  * Slots: mh, vh.
  */
-export const adam: MomentRule = {
-  id: R_ADAM,
-  slots: ["m", "v"],
-  group(c, s, o, ss, g, _h, out) {
-    const v = s[o + ss];
-    adamMoments(c, s, o, ss, g, g);
-    out.mt = f(s[o] * c.c1);
-    out.P = adamP(s[o + ss], c.c2, c.eps, c.alpha);
-    out.Pp = c.first ? 0 : adamP(v, c.c2p, c.eps, c.alphaP);
-  },
-  plain(c, s, o, ss, x, g) {
-    adamMoments(c, s, o, ss, g, g);
-    const step = f(c.alpha * f(s[o] * c.c1));
-    return f(x - f(step / f(f(Math.sqrt(f(s[o + ss] * c.c2))) + c.eps)));
-  },
-};
+export const adam: MomentRule = adamFamily(R_ADAM, false);
+
+/**
+ * The Adam update with the second moment fed by g_t (Adam) or by the
+ * Hessian input h_t (AdaHessian): the one difference between the two.
+ */
+export function adamFamily(id: number, hessian: boolean): MomentRule {
+  return {
+    id,
+    slots: ["m", "v"],
+    group(c, s, o, ss, g, h, out) {
+      const v = s[o + ss];
+      adamMoments(c, s, o, ss, g, hessian ? h : g);
+      out.mt = f(s[o] * c.c1);
+      out.P = adamP(s[o + ss], c.c2, c.eps, c.alpha);
+      out.Pp = c.first ? 0 : adamP(v, c.c2p, c.eps, c.alphaP);
+    },
+    plain(c, s, o, ss, x, g, h) {
+      adamMoments(c, s, o, ss, g, hessian ? h : g);
+      const step = f(c.alpha * f(s[o] * c.c1));
+      return f(x - f(step / f(f(Math.sqrt(f(s[o + ss] * c.c2))) + c.eps)));
+    },
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * The options of `sparsectr train` and their resolution, for a new run, into
+ * the model's settings and a TrainRun (files, row plan, schedule, stopping,
+ * checkpoints, budget): the values the run uses, stored in its checkpoint so
+ * that `--resume` reads them back instead of parsing a command line again.
+ */
+import { availableParallelism } from "node:os";
+import { openData, holdoutSplit, type DataError, type DataFile } from "../data/index.js";
+import { isModelName, MODEL_NAMES, type ModelConfig } from "../models/index.js";
+import { POOLINGS } from "../nn/bag.js";
+import {
+  isL21Norm, isOptimizerName, isRowStep, L21_NORMS, NUMERIC_HYPERPARAMS, OPTIMIZER_NAMES, ROW_STEPS, type Hyperparams, type NumericHyperparam, type OptimizerName,
+} from "../optim/hyper.js";
+import { buildModel, bytesPerFeature, type CtrModel } from "../train/model.js";
+import { MONITORS } from "../train/validation.js";
+import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule } from "../train/schedule.js";
+import type { RowPlan, TrainRun } from "../train/run.js";
+import { rowBytes } from "../train/shuffle.js";
+import { list, num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
+import { expandFiles, READ_OPTIONS, readOptionsOf } from "./read-options.js";
+
+/** The options of the numeric hyperparameters. */
+const HYPER: readonly [string, NumericHyperparam][] = NUMERIC_HYPERPARAMS.map((k) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), k]);
+
+/** Rows held in memory for shuffled passes at most (about 1 GiB of Criteo rows). */
+const MAX_SHUFFLE_BYTES = 2 ** 30;
+
+/** Options a resumed run may set anew; every other one comes from the checkpoint. */
+export const RESUME_OPTIONS = new Set(["resume", "json", "threads"]);
+
+export const TRAIN_OPTIONS: readonly OptionSpec[] = [
+  { name: "train", type: "string", multiple: true, help: "training file (criteo, avazu, libsvm or csv; plain or gzip); repeat it, or give a quoted pattern such as 'day*.csv', for several files, read in order" },
+  { name: "test", type: "string", multiple: true, help: "test file(s) in the same format" },
+  { name: "holdout", type: "string", help: "test on the last fraction of the training rows (Criteo's 1/7: 0.142857)" },
+  { name: "holdout-rows", type: "string", help: "test on the last N rows of the training rows" },
+  { name: "holdout-last-day", type: "boolean", help: "Avazu: test on the last day of the training rows" },
+  { name: "validation", type: "string", multiple: true, help: "validation file(s) to stop on (default: the last --val-fraction of the training rows)" },
+  { name: "val-fraction", type: "string", help: "validation rows taken from the end of the training rows; 0: no validation, one pass", default: "0.1" },
+  { name: "eval-every", type: "string", help: "training rows between evaluations within a pass", defaultHelp: "a quarter of a pass from 200k training rows, else once a pass" },
+  { name: "monitor", type: "string", help: `metric that picks the best state: ${MONITORS.join(" or ")}`, default: "auc" },
+  { name: "patience", type: "string", help: "evaluations without improvement before stopping", default: "2" },
+  { name: "refit", type: "string", help: "on: after the run, train once more on the validation rows taken from the training files (the newest rows), once they have chosen the state and the calibration", defaultHelp: "on for one-pass schedules" },
+  { name: "calibrate", type: "string", help: "on: fit Platt scaling (a scale and bias of the logits) on the validation rows at the end, which leaves AUC as it is and corrects over-confident probabilities; off: none", defaultHelp: "on with validation rows" },
+  ...READ_OPTIONS,
+  { name: "model", type: "string", help: `model: ${MODEL_NAMES.join(", ")}`, default: "dcn" },
+  { name: "embedding", type: "string", help: "embedding size (default the model's preset)" },
+  { name: "hidden", type: "string", help: "hidden layer sizes, comma-separated (default the preset's)" },
+  { name: "dropout", type: "string", help: "dropout rate after hidden layers (default the preset's)" },
+  { name: "cross-layers", type: "string", help: "DCN cross layers (default 2)" },
+  { name: "optimizer", type: "string", help: `optimizer of the embeddings: ${OPTIMIZER_NAMES.join(", ")}`, default: "group-adam" },
+  ...HYPER.map(([o]) => ({ name: o, type: "string" as const, help: o === "l21" ? "the paper's group lasso strength per step (instead of --sparsity)" : `hyperparameter ${o} (default the optimizer's)` })),
+  { name: "sparsity", type: "string", help: "group lasso strength per training row, for the group-* optimizers: l21 = sparsity / batch, so that its effect does not change with the batch size", default: String(DEFAULT_SPARSITY) },
+  { name: "l21-norm", type: "string", help: `the norm the l21 threshold is compared with: ${L21_NORMS.join(", ")}`, default: "raw" },
+  { name: "row-step", type: "string", help: `${ROW_STEPS.join(" or ")} bias correction of lazy rows`, default: "global" },
+  { name: "dense", type: "string", help: "dense layers: plain (the paper) or group (rows of units regularised too)", default: "plain" },
+  { name: "min-count", type: "string", help: "sightings in the training rows before a feature gets its own row; rarer and unseen features use their field's OOV row", defaultHelp: "the schedule's" },
+  { name: "pooling", type: "string", help: `how several features of one field (multi-valued fields, feature values) combine: ${POOLINGS.join(" or ")}`, default: "mean" },
+  { name: "epochs", type: "string", help: "most passes over the training rows (validation stops sooner)", defaultHelp: "the schedule's: 20 under 200k training rows, else 1" },
+  { name: "batch", type: "string", help: "rows per step", defaultHelp: "the schedule's, by the number of training rows" },
+  { name: "shuffle", type: "string", help: "on: each pass visits the rows (held in memory) in a new order; off: file order", defaultHelp: "the schedule's: on under 200k training rows" },
+  { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
+  { name: "shards", type: "string", help: "split each embedding table over this many WebAssembly memories (4 GiB each; the paper's Criteo table needs 2)", default: "1" },
+  { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread and split large matrix products between two (the same model bit for bit)", defaultHelp: "2 when the machine has 2+ cores" },
+  { name: "fma", type: "boolean", help: "fused multiply-adds in the matrix products (WebAssembly relaxed SIMD): faster, deterministic on one machine, but rounded differently from the default kernels" },
+  { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
+  { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
+  { name: "checkpoint-secs", type: "string", help: "with --out: a checkpoint every this many seconds (0: only at the end)", default: "60" },
+  { name: "resume", type: "string", help: "continue the run whose --out folder this is, from its last complete checkpoint (its options are recorded there)" },
+  { name: "max-features", type: "string", help: "at most this many features (embedding rows) per table" },
+  { name: "max-memory", type: "string", help: "memory budget of the model state in bytes (suffixes K, M, G): sets --max-features from the bytes a feature costs" },
+  { name: "evict", type: "boolean", help: "at the budget, evict rows (zeroed by group lasso first, then the least updated) instead of stopping with an error" },
+  { name: "skip-nonfinite", type: "boolean", help: "skip and count batches whose loss or gradients are not finite instead of stopping" },
+  { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
+];
+
+/** The worker threads of a run (--threads; not part of the run's record: a resumed run may change it). */
+export function threadsOf(a: ParsedArgs): number {
+  const threads = a.values.threads === undefined ? Math.min(2, availableParallelism()) : num(a, "threads", true);
+  if (threads < 1 || threads > 2) throw new UsageError(`--threads ${threads}: use 1 or 2`);
+  return threads;
+}
+
+/**
+ * A new run from its command line: the options checked, one counting pass
+ * over the training files to place the validation and test rows and size the
+ * schedule, the untrained model, and the run's record.
+ */
+export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Promise<{ run: TrainRun; model: CtrModel; out?: string }> {
+  const trainPaths = expandFiles(list(a, "train"));
+  if (!trainPaths.length) throw new UsageError("--train FILE is required");
+  const model = str(a, "model")!;
+  if (!isModelName(model)) throw new UsageError(`--model ${model}: use one of ${MODEL_NAMES.join(", ")}`);
+  const optimizer = str(a, "optimizer")!;
+  if (!isOptimizerName(optimizer)) throw new UsageError(`--optimizer ${optimizer}: use one of ${OPTIMIZER_NAMES.join(", ")}`);
+  const dense = oneOf(a, "dense", ["plain", "group"] as const);
+  const pooling = oneOf(a, "pooling", POOLINGS);
+  const monitor = oneOf(a, "monitor", MONITORS);
+  const seed = num(a, "seed", true);
+  const holdouts = ["test", "holdout", "holdout-rows", "holdout-last-day"].filter((k) => a.values[k] !== undefined);
+  if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
+  const valFraction = num(a, "val-fraction");
+  if (!(valFraction >= 0 && valFraction < 1)) throw new UsageError(`--val-fraction ${valFraction}: give a fraction in [0, 1)`);
+  const valPaths = expandFiles(list(a, "validation"));
+  if (valPaths.length && a.values["val-fraction"] !== undefined) throw new UsageError("give --validation FILE or --val-fraction, not both");
+  const modelConfig: Omit<ModelConfig, "fields" | "seed"> = {};
+  if (a.values.embedding !== undefined) modelConfig.embedding = num(a, "embedding", true);
+  if (a.values.dropout !== undefined) modelConfig.dropout = num(a, "dropout");
+  if (a.values["cross-layers"] !== undefined) modelConfig.crossLayers = num(a, "cross-layers", true);
+  const hidden = str(a, "hidden");
+  if (hidden !== undefined) {
+    const sizes = hidden.split(",").map((x) => Number(x));
+    if (sizes.some((x) => !Number.isSafeInteger(x) || x < 1)) throw new UsageError(`--hidden ${hidden}: give positive integers separated by commas`);
+    modelConfig.hidden = sizes;
+  }
+  const calibrate = oneOf(a, "calibrate", ["on", "off"] as const) ?? "on";
+  const out = str(a, "out");
+  const everyRows = a.values["checkpoint-every"] !== undefined ? num(a, "checkpoint-every", true) : undefined;
+  const everySeconds = num(a, "checkpoint-secs");
+  if (!(everySeconds >= 0)) throw new UsageError(`--checkpoint-secs ${everySeconds}: give a number of seconds >= 0`);
+  if (!out && (a.values["checkpoint-every"] !== undefined || a.values["checkpoint-secs"] !== undefined)) throw new UsageError("checkpoints need --out DIR");
+  const readOpts = readOptionsOf(a);
+
+  // One counting pass places the validation and test rows and sizes the schedule.
+  const probe = await openData(trainPaths, { ...readOpts, onSkip });
+  const plan = await planRows(probe, a, valPaths.length ? 0 : valFraction);
+  const validated = valPaths.length > 0 || plan.val !== undefined;
+  const sched: Schedule = { ...(validated ? defaultSchedule(plan.rows) : unvalidatedSchedule(plan.rows)) };
+  if (a.values.batch !== undefined) sched.batch = num(a, "batch", true);
+  if (a.values.epochs !== undefined) sched.epochs = num(a, "epochs", true);
+  if (a.values["min-count"] !== undefined) sched.minCount = num(a, "min-count", true);
+  if (a.values["eval-every"] !== undefined) sched.evalEvery = num(a, "eval-every", true);
+  if (a.values.patience !== undefined) sched.patience = num(a, "patience", true);
+  const refit = oneOf(a, "refit", ["on", "off"] as const);
+  if (refit !== undefined) sched.refit = refit === "on";
+  const shuffle = oneOf(a, "shuffle", ["on", "off"] as const);
+  if (shuffle !== undefined) sched.shuffle = shuffle === "on";
+  for (const [k, v] of [["batch", sched.batch], ["epochs", sched.epochs], ["min-count", sched.minCount], ["patience", sched.patience]] as const) {
+    if (v < 1) throw new UsageError(`--${k} ${v}: give a positive integer`);
+  }
+  if (sched.evalEvery !== undefined && sched.evalEvery < 1) throw new UsageError(`--eval-every ${sched.evalEvery}: give a positive number of rows`);
+  if (sched.shuffle && shuffle === undefined && plan.rows * rowBytes(probe.fields.length) > MAX_SHUFFLE_BYTES) sched.shuffle = false;
+
+  const m = buildModel(probe.fields.length, {
+    model, modelConfig, optimizer, hyper: hyperOf(a, optimizer, sched.batch), dense, batch: sched.batch, epochs: sched.epochs, seed,
+    shards: num(a, "shards", true), minCount: sched.minCount, pooling,
+  });
+  let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", true) : undefined;
+  const maxMemory = a.values["max-memory"] !== undefined ? parseBytes(str(a, "max-memory")!) : undefined;
+  if (maxMemory !== undefined) {
+    const fixed = m.params.reduce((b, p) => b + p.value.length * 16, 0);
+    const perFeature = m.tables.reduce((b, t) => b + bytesPerFeature(t), 0);
+    const fromMemory = Math.floor((maxMemory - fixed) / perFeature);
+    if (fromMemory < 1) throw new UsageError(`--max-memory ${maxMemory}: the dense layers alone take ${fixed} bytes`);
+    maxFeatures = Math.min(maxFeatures ?? Infinity, fromMemory);
+  }
+  const evict = a.values.evict === true;
+  if (evict && maxFeatures === undefined) throw new UsageError("--evict needs --max-features or --max-memory");
+  const { onSkip: _, ...read } = readOpts;
+  const run: TrainRun = {
+    files: { train: trainPaths, test: expandFiles(list(a, "test")), validation: valPaths },
+    read: { ...read, schema: typeof read.schema === "string" ? read.schema : undefined },
+    plan,
+    schedule: { evalEvery: sched.evalEvery, patience: sched.patience, shuffle: sched.shuffle, refit: sched.refit },
+    monitor: monitor ?? "auc",
+    calibrate: calibrate === "on",
+    fma: a.values.fma === true,
+    checkpoint: { everyRows, everySeconds },
+    budget: { maxFeatures, evict },
+    skipNonFinite: a.values["skip-nonfinite"] === true,
+  };
+  return { run, model: m, out };
+}
+
+/** A string option that must be one of a list (undefined when not given and without a default). */
+function oneOf<T extends string>(a: ParsedArgs, name: string, values: readonly T[]): T | undefined {
+  const v = str(a, name);
+  if (v === undefined) return undefined;
+  const hit = values.find((x) => x === v);
+  if (hit === undefined) throw new UsageError(`--${name} ${v}: use ${values.join(" or ")}`);
+  return hit;
+}
+
+function hyperOf(a: ParsedArgs, optimizer: OptimizerName, batch: number): Hyperparams {
+  const l21Norm = str(a, "l21-norm"), rowStep = str(a, "row-step");
+  if (!isL21Norm(l21Norm)) throw new UsageError(`--l21-norm ${l21Norm}: use ${L21_NORMS.join(", ")}`);
+  if (!isRowStep(rowStep)) throw new UsageError(`--row-step ${rowStep}: use ${ROW_STEPS.join(" or ")}`);
+  const h: Hyperparams = { l21Norm, rowStep };
+  for (const [o, k] of HYPER) if (a.values[o] !== undefined) h[k] = num(a, o);
+  if (a.values.l21 !== undefined && a.values.sparsity !== undefined) throw new UsageError("give --sparsity or --l21, not both");
+  const sparsity = num(a, "sparsity");
+  if (!(sparsity >= 0)) throw new UsageError(`--sparsity ${sparsity}: give a number >= 0`);
+  if (h.l21 === undefined && optimizer.startsWith("group-")) h.l21 = sparsity / batch;
+  else if (a.values.sparsity !== undefined && !optimizer.startsWith("group-")) throw new UsageError(`--sparsity needs a group-* optimizer (${optimizer} has no group lasso)`);
+  return h;
+}
+
+/** Where the training, validation and test rows of the training files are (one counting pass). */
+async function planRows(file: DataFile, a: ParsedArgs, valFraction: number): Promise<RowPlan> {
+  let test: { start: number; end: number } | undefined, total: number;
+  if (a.values["holdout-last-day"]) {
+    const s = await holdoutSplit(file, { lastDay: true });
+    test = s.test;
+    total = s.total;
+  } else {
+    total = (await holdoutSplit(file, { lastRows: 1 }).catch(() => undefined))?.total ?? 1;
+    if (a.values.holdout !== undefined) {
+      const f = num(a, "holdout");
+      if (!(f > 0 && f < 1)) throw new UsageError(`--holdout ${f}: give a fraction in (0, 1)`);
+      test = { start: total - Math.round(total * f), end: total };
+    } else if (a.values["holdout-rows"] !== undefined) {
+      const n = num(a, "holdout-rows", true);
+      if (n < 1 || n >= total) throw new UsageError(`--holdout-rows ${n}: give an integer in [1, ${total - 1}] for ${total} rows`);
+      test = { start: total - n, end: total };
+    }
+  }
+  const end = test ? test.start : total;
+  if (valFraction === 0) return { train: test ? { start: 0, end } : {}, test, rows: end };
+  const v = Math.round(end * valFraction);
+  if (v < 1 || end - v < 1) throw new Error(`${file.path}: ${end} training rows are too few to keep ${valFraction} of them for validation (--val-fraction 0 turns validation off)`);
+  return { train: { start: 0, end: end - v }, val: { start: end - v, end }, test, rows: end - v };
+}
+
+/** "1000", "64K", "1.5G" (powers of 1024) as bytes. */
+function parseBytes(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`--max-memory ${v}: give bytes, optionally with K, M or G`);
+  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  return Math.floor(Number(m[1]) * mult);
+}
