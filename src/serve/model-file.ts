@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { writeFileAtomic } from "../io/atomic.js";
-import { createModel, createResolvedModel, isModelName, type Model, type ModelConfig, type ModelName } from "../models/index.js";
+import { createResolvedModel, isModelName, type Model, type ModelConfig, type ModelName } from "../models/index.js";
 import { resolveConfig } from "../models/config.js";
 import { minParamValues } from "../models/size.js";
 import { namedErrors } from "../util/named-errors.js";
