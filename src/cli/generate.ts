@@ -29,6 +29,8 @@ export const generate: Command = {
     { name: "informative", type: "string", help: "informative fields: a count, or comma-separated field names", defaultHelp: "the preset's" },
     { name: "linear-share", type: "string", help: "share of the teacher's logit variance in first-order terms, the rest in field pairs (1: no pairs)", default: "0.6" },
     { name: "informative-ranks", type: "string", help: "candidate informative values per field: ranks below this", default: "1000" },
+    { name: "day", type: "string", help: "day of a drifting stream: on each day 1..N a share --churn of each categorical field's values is replaced by new ones, and what is informative moves with them (0: no drift; not with libsvm)", default: "0" },
+    { name: "churn", type: "string", help: "with --day: share of the values replaced each day", default: "0.1" },
     { name: "rows-per-hour", type: "string", help: "rows per hour of the Avazu hour column", defaultHelp: "the preset's" },
     { name: "out", type: "string", help: "output file; .gz compresses; - writes to stdout (required)" },
     { name: "featindex", type: "string", help: "libsvm feature dictionary path", defaultHelp: "<out>.featindex" },
@@ -76,11 +78,14 @@ async function run(a: ParsedArgs): Promise<number> {
     const teacher: Record<string, number> = {};
     if (a.values["linear-share"] !== undefined) teacher.linearShare = num(a, "linear-share");
     if (a.values["informative-ranks"] !== undefined) teacher.informativeRanks = num(a, "informative-ranks", true);
-    config = synthConfig({ preset: presetName, seed, scale, clickRate, informative, rowsPerHour, teacher });
+    const day = num(a, "day", true), churn = num(a, "churn");
+    if (day < 0) throw new UsageError(`option --day = ${day} must be >= 0`);
+    if (!(churn >= 0 && churn <= 1)) throw new UsageError(`option --churn = ${churn} must be in [0, 1]`);
+    config = synthConfig({ preset: presetName, seed, scale, clickRate, informative, rowsPerHour, teacher, drift: { day, churn } });
   } catch (e) {
     const msg = (e as Error).message;
     if (inf !== undefined && msg.startsWith("informative")) throw new UsageError(`option --${msg}`);
-    if (msg.startsWith("teacher")) throw new UsageError(`option ${msg}`);
+    if (msg.startsWith("teacher") || msg.startsWith("drift")) throw new UsageError(`option ${msg}`);
     throw e;
   }
 

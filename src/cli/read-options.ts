@@ -1,12 +1,17 @@
 /**
  * The options every command that reads data files shares (format, schema,
- * label column, featindex, bad rows), the ReadOptions they make, and the
- * expansion of quoted wildcards in file arguments.
+ * label column, featindex, bad rows), the ReadOptions they make, the
+ * expansion of quoted wildcards in file arguments, and standard input ("-")
+ * in them: one option at most, spooled to a file for commands that read
+ * their files several times.
  */
-import { readdirSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
 import type { DataError, Format, ReadOptions } from "../data/index.js";
-import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
+import { isSpoolFile, isStdin, spoolStdin, STDIN_NAME, type Spool } from "../data/stdin.js";
+import { hasCheckpoint } from "../train/checkpoint.js";
+import { list, num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 
 export const READ_OPTIONS: readonly OptionSpec[] = [
   { name: "format", type: "string", help: "criteo, avazu, libsvm or csv (detected when unambiguous)" },
@@ -66,4 +71,61 @@ export function expandFiles(paths: readonly string[]): string[] {
     out.push(...hits.map((n) => join(dir, n)));
   }
   return out;
+}
+
+/**
+ * The file lists of the options `names` (each through expandFiles), where at
+ * most one value of one option may be "-", standard input: two are a usage
+ * error naming them.
+ */
+export function inputFiles<K extends string>(a: ParsedArgs, names: readonly K[]): Record<K, string[]> {
+  const files = {} as Record<K, string[]>;
+  const stdin: string[] = [];
+  for (const n of names) {
+    files[n] = expandFiles(list(a, n));
+    for (const p of files[n]) if (isStdin(p)) stdin.push(`--${n} -`);
+  }
+  if (stdin.length > 1) throw new UsageError(`${stdin.join(" and ")}: ${STDIN_NAME} can be read by one option only, once`);
+  return files;
+}
+
+/**
+ * Spools standard input for the lists that name it ("-": at most one, see
+ * inputFiles), replacing "-" in its list by the spool's path. The spool goes
+ * in `out` when given (created if need be, and refused if it holds a
+ * checkpoint: that is a run to resume, not to write over) and is kept there
+ * at exit while `out` holds the run's checkpoint, so that `--resume` can read
+ * it; else in the OS temporary folder. It is removed at exit otherwise.
+ */
+export async function spoolInputs(lists: readonly string[][], out: string | undefined): Promise<Spool | undefined> {
+  const target = lists.find((l) => l.some(isStdin));
+  if (target === undefined) return undefined;
+  let dir = tmpdir();
+  if (out !== undefined) {
+    if (hasCheckpoint(out)) throw new UsageError(`${out} holds a checkpoint of another run: continue it with --resume ${out}, or choose another --out`);
+    mkdirSync(out, { recursive: true });
+    dir = resolve(out);
+  }
+  const spool = await spoolStdin(dir);
+  if (out !== undefined) spool.keepIf = () => hasCheckpoint(out);
+  target[target.findIndex(isStdin)] = spool.path;
+  return spool;
+}
+
+/**
+ * A resumed run's files: a copy of standard input it spooled in its folder
+ * that is no longer where the checkpoint says (the folder moved) is read
+ * from `dir`, where the folder is now; one that is gone is an error saying so.
+ */
+export function spooledIn<F extends Record<string, readonly string[]>>(files: F, dir: string): F {
+  const out: Record<string, string[]> = {};
+  for (const [k, paths] of Object.entries(files)) {
+    out[k] = paths.map((p) => {
+      if (!isSpoolFile(p) || existsSync(p)) return p;
+      const here = join(dir, basename(p));
+      if (!existsSync(here)) throw new Error(`${here}: the run read its --${k} from ${STDIN_NAME}, and this spooled copy of it is gone: the run cannot be resumed (train it anew)`);
+      return here;
+    });
+  }
+  return { ...files, ...out };
 }

@@ -1,15 +1,21 @@
+/**
+ * The serving commands: `predict` (scores, one line per row), `eval` (AUC and
+ * log loss) and `export` (the serving file of a run folder). `--data -` reads
+ * standard input in one streaming pass; `predict --out -` writes standard output.
+ */
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { openData, type Format, type ReadOptions } from "../data/index.js";
+import { isStdin, STDIN_NAME } from "../data/stdin.js";
 import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
-import { Predictor, exportModel, type InputSpec } from "../serve/model-file.js";
-import { restoreModel } from "../train/restore.js";
+import { Predictor, checkInputSpec, exportModel } from "../serve/model-file.js";
+import { restoreModel } from "../train/checkpoint.js";
 import { str, UsageError, type Command, type ParsedArgs } from "./args.js";
 import { READ_OPTIONS, readOptionsOf } from "./read-options.js";
 
 const INPUT_OPTIONS = [
   { name: "model", type: "string" as const, help: "model file (model.sparsectr, from train --out or export)" },
-  { name: "data", type: "string" as const, help: "file to score, in the training format (plain or gzip)" },
+  { name: "data", type: "string" as const, help: "file to score, in the training format (plain or gzip); - reads standard input (plain or gzip) in one streaming pass, nothing spooled" },
   { name: "format", type: "string" as const, help: "override the model's input format" },
   { name: "schema", type: "string" as const, help: "override the csv schema" },
   { name: "featindex", type: "string" as const, help: "override the libsvm featindex" },
@@ -31,22 +37,34 @@ async function open(a: ParsedArgs): Promise<{ p: Predictor; file: Awaited<Return
     batchSize: 4096,
   });
   if (file.fields.join(",") !== p.input.fields.join(",")) {
-    throw new Error(`${data}: its fields (${file.fields.length}) are not the model's (${p.input.fields.length}): ${file.fields.slice(0, 5).join(",")}... vs ${p.input.fields.slice(0, 5).join(",")}...`);
+    throw new Error(`${isStdin(data) ? STDIN_NAME : data}: its fields (${file.fields.length}) are not the model's (${p.input.fields.length}): ${file.fields.slice(0, 5).join(",")}... vs ${p.input.fields.slice(0, 5).join(",")}...`);
   }
   return { p, file };
+}
+
+/**
+ * A reader of standard output that closes it early (`| head`) ends the
+ * command: quietly, with exit code 0, as for any reader that has read enough.
+ */
+function quietOnClosedStdout(): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    process.stderr.write(`sparsectr: standard output: ${e.message}\n`);
+    process.exit(1);
+  });
 }
 
 /** `sparsectr predict`: one click probability per row, streaming. */
 export const predict: Command = {
   name: "predict",
   summary: "score a file with an exported model: one click probability per line",
-  usage: "predict --model model.sparsectr --data FILE [--out scores.txt]",
-  options: [...INPUT_OPTIONS, { name: "out", type: "string", help: "output file (default standard output)" }],
+  usage: "predict --model model.sparsectr --data FILE|- [--out scores.txt|-]",
+  options: [...INPUT_OPTIONS, { name: "out", type: "string", help: "output file; - or none: standard output (then only the scores go there, messages to standard error)" }],
   async run(a) {
+    const given = str(a, "out");
+    const out = given === undefined || isStdin(given) ? undefined : given;
+    if (!out) quietOnClosedStdout();
     const { p, file } = await open(a);
-    const out = str(a, "out");
-    // A closed pipe (`| head`) ends the output early: not an error.
-    if (!out) process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE") process.exit(0); });
     const sink = out ? createWriteStream(out) : process.stdout;
     let scores = new Float64Array(0);
     for await (const b of file.batches()) {
@@ -69,9 +87,10 @@ export const predict: Command = {
 export const evaluate: Command = {
   name: "eval",
   summary: "AUC and log loss of an exported model on a labelled file",
-  usage: "eval --model model.sparsectr --data FILE [--json]",
+  usage: "eval --model model.sparsectr --data FILE|- [--json]",
   options: [...INPUT_OPTIONS, { name: "json", type: "boolean", help: "print one JSON object" }],
   async run(a) {
+    quietOnClosedStdout();
     const { p, file } = await open(a);
     const auc = new AucAccumulator(), ll = new LoglossAccumulator();
     let scores = new Float64Array(0), rows = 0;
@@ -99,8 +118,8 @@ export const exportCmd: Command = {
   async run(a) {
     const from = str(a, "from"), out = str(a, "out");
     if (!from || !out) throw new UsageError("--from DIR and --out FILE are required");
-    const { model, record } = restoreModel(from);
-    const n = exportModel(model, (record.input ?? { format: record.format, fields: record.fields }) as InputSpec, out);
+    const { model, meta } = restoreModel(from);
+    const n = exportModel(model, checkInputSpec(meta.input ?? { format: meta.format, fields: meta.fields }, from), out);
     process.stdout.write(`wrote ${out}: ${n} bytes, ${model.liveFeatures} live features of ${model.features}\n`);
     return 0;
   },

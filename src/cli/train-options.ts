@@ -11,16 +11,20 @@ import { POOLINGS } from "../nn/bag.js";
 import {
   isL21Norm, isOptimizerName, isRowStep, L21_NORMS, NUMERIC_HYPERPARAMS, OPTIMIZER_NAMES, ROW_STEPS, type Hyperparams, type NumericHyperparam, type OptimizerName,
 } from "../optim/hyper.js";
-import { buildModel, bytesPerFeature, type CtrModel } from "../train/model.js";
+import { buildModel, bytesPerFeature, CtrModel } from "../train/model.js";
+import { restoreModel } from "../train/checkpoint.js";
 import { MONITORS } from "../train/validation.js";
 import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule } from "../train/schedule.js";
 import type { RowPlan, TrainRun } from "../train/run.js";
 import { rowBytes } from "../train/shuffle.js";
-import { list, num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
-import { expandFiles, READ_OPTIONS, readOptionsOf } from "./read-options.js";
+import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
+import { inputFiles, READ_OPTIONS, readOptionsOf, spoolInputs } from "./read-options.js";
 
 /** The options of the numeric hyperparameters. */
 const HYPER: readonly [string, NumericHyperparam][] = NUMERIC_HYPERPARAMS.map((k) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), k]);
+
+/** The share of --max-memory (after the dense layers) that the admission counts may take. */
+const ADMISSION_SHARE = 0.2;
 
 /** Rows held in memory for shuffled passes at most (about 1 GiB of Criteo rows). */
 const MAX_SHUFFLE_BYTES = 2 ** 30;
@@ -28,13 +32,19 @@ const MAX_SHUFFLE_BYTES = 2 ** 30;
 /** Options a resumed run may set anew; every other one comes from the checkpoint. */
 export const RESUME_OPTIONS = new Set(["resume", "json", "threads"]);
 
+/** Options that set the model (its architecture, optimizer, hyperparameters, batch, seed, storage, admission, pooling): a run started --init-from another keeps that run's. */
+const MODEL_OPTIONS = [
+  "model", "embedding", "hidden", "dropout", "cross-layers", "optimizer", ...HYPER.map(([o]) => o), "sparsity", "l21-norm", "row-step",
+  "dense", "min-count", "pooling", "batch", "seed", "shards",
+];
+
 export const TRAIN_OPTIONS: readonly OptionSpec[] = [
-  { name: "train", type: "string", multiple: true, help: "training file (criteo, avazu, libsvm or csv; plain or gzip); repeat it, or give a quoted pattern such as 'day*.csv', for several files, read in order" },
-  { name: "test", type: "string", multiple: true, help: "test file(s) in the same format" },
+  { name: "train", type: "string", multiple: true, help: "training file (criteo, avazu, libsvm or csv; plain or gzip); repeat it, or give a quoted pattern such as 'day*.csv', for several files, read in order; - reads standard input, spooled to a file in --out DIR (kept there for --resume until the run completes) or else in the OS temporary folder (removed at exit)" },
+  { name: "test", type: "string", multiple: true, help: "test file(s) in the same format; - reads standard input, spooled as for --train (one option may be -)" },
   { name: "holdout", type: "string", help: "test on the last fraction of the training rows (Criteo's 1/7: 0.142857)" },
   { name: "holdout-rows", type: "string", help: "test on the last N rows of the training rows" },
   { name: "holdout-last-day", type: "boolean", help: "Avazu: test on the last day of the training rows" },
-  { name: "validation", type: "string", multiple: true, help: "validation file(s) to stop on (default: the last --val-fraction of the training rows)" },
+  { name: "validation", type: "string", multiple: true, help: "validation file(s) to stop on (default: the last --val-fraction of the training rows); - reads standard input, spooled as for --train" },
   { name: "val-fraction", type: "string", help: "validation rows taken from the end of the training rows; 0: no validation, one pass", default: "0.1" },
   { name: "eval-every", type: "string", help: "training rows between evaluations within a pass", defaultHelp: "a quarter of a pass from 200k training rows, else once a pass" },
   { name: "monitor", type: "string", help: `metric that picks the best state: ${MONITORS.join(" or ")}`, default: "auc" },
@@ -66,8 +76,9 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
   { name: "checkpoint-secs", type: "string", help: "with --out: a checkpoint every this many seconds (0: only at the end)", default: "60" },
   { name: "resume", type: "string", help: "continue the run whose --out folder this is, from its last complete checkpoint (its options are recorded there)" },
+  { name: "init-from", type: "string", help: "start from the trained state of a finished run's --out folder (tables with their optimizer state, dense layers, steps, admission counts) and train on new data, e.g. the next day's log: the model's settings are that run's" },
   { name: "max-features", type: "string", help: "at most this many features (embedding rows) per table" },
-  { name: "max-memory", type: "string", help: "memory budget of the model state in bytes (suffixes K, M, G): sets --max-features from the bytes a feature costs" },
+  { name: "max-memory", type: "string", help: "memory budget of the model state in bytes (suffixes K, M, G): sets --max-features from the bytes a feature costs; with admission (--min-count > 1) a fifth of it bounds the occurrence counts, whose keys not yet admitted are then forgotten when full" },
   { name: "evict", type: "boolean", help: "at the budget, evict rows (zeroed by group lasso first, then the least updated) instead of stopping with an error" },
   { name: "skip-nonfinite", type: "boolean", help: "skip and count batches whose loss or gradients are not finite instead of stopping" },
   { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
@@ -86,7 +97,7 @@ export function threadsOf(a: ParsedArgs): number {
  * schedule, the untrained model, and the run's record.
  */
 export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Promise<{ run: TrainRun; model: CtrModel; out?: string }> {
-  const trainPaths = expandFiles(list(a, "train"));
+  const { train: trainPaths, test: testPaths, validation: valPaths } = inputFiles(a, ["train", "test", "validation"]);
   if (!trainPaths.length) throw new UsageError("--train FILE is required");
   const model = str(a, "model")!;
   if (!isModelName(model)) throw new UsageError(`--model ${model}: use one of ${MODEL_NAMES.join(", ")}`);
@@ -100,7 +111,6 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
   if (holdouts.length > 1) throw new UsageError(`give one of --test, --holdout, --holdout-rows, --holdout-last-day (got ${holdouts.map((h) => "--" + h).join(", ")})`);
   const valFraction = num(a, "val-fraction");
   if (!(valFraction >= 0 && valFraction < 1)) throw new UsageError(`--val-fraction ${valFraction}: give a fraction in [0, 1)`);
-  const valPaths = expandFiles(list(a, "validation"));
   if (valPaths.length && a.values["val-fraction"] !== undefined) throw new UsageError("give --validation FILE or --val-fraction, not both");
   const modelConfig: Omit<ModelConfig, "fields" | "seed"> = {};
   if (a.values.embedding !== undefined) modelConfig.embedding = num(a, "embedding", true);
@@ -120,6 +130,8 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
   if (!out && (a.values["checkpoint-every"] !== undefined || a.values["checkpoint-secs"] !== undefined)) throw new UsageError("checkpoints need --out DIR");
   const readOpts = readOptionsOf(a);
 
+  // Standard input ("-") is spooled to a file: the run reads it several times.
+  await spoolInputs([trainPaths, testPaths, valPaths], out);
   // One counting pass places the validation and test rows and sizes the schedule.
   const probe = await openData(trainPaths, { ...readOpts, onSkip });
   const plan = await planRows(probe, a, valPaths.length ? 0 : valFraction);
@@ -140,16 +152,20 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
   if (sched.evalEvery !== undefined && sched.evalEvery < 1) throw new UsageError(`--eval-every ${sched.evalEvery}: give a positive number of rows`);
   if (sched.shuffle && shuffle === undefined && plan.rows * rowBytes(probe.fields.length) > MAX_SHUFFLE_BYTES) sched.shuffle = false;
 
-  const m = buildModel(probe.fields.length, {
+  const initDir = str(a, "init-from");
+  const m = initDir !== undefined ? continuedModel(a, initDir, probe, sched.epochs) : buildModel(probe.fields.length, {
     model, modelConfig, optimizer, hyper: hyperOf(a, optimizer, sched.batch), dense, batch: sched.batch, epochs: sched.epochs, seed,
     shards: num(a, "shards", true), minCount: sched.minCount, pooling,
   });
   let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", true) : undefined;
   const maxMemory = a.values["max-memory"] !== undefined ? parseBytes(str(a, "max-memory")!) : undefined;
+  let admissionBytes: number | undefined;
   if (maxMemory !== undefined) {
     const fixed = m.params.reduce((b, p) => b + p.value.length * 16, 0);
     const perFeature = m.tables.reduce((b, t) => b + bytesPerFeature(t), 0);
-    const fromMemory = Math.floor((maxMemory - fixed) / perFeature);
+    // With admission, a fifth of the budget holds the occurrence counts.
+    if (m.admission) admissionBytes = Math.floor(Math.max(0, maxMemory - fixed) * ADMISSION_SHARE);
+    const fromMemory = Math.floor((maxMemory - fixed - (admissionBytes ?? 0)) / perFeature);
     if (fromMemory < 1) throw new UsageError(`--max-memory ${maxMemory}: the dense layers alone take ${fixed} bytes`);
     maxFeatures = Math.min(maxFeatures ?? Infinity, fromMemory);
   }
@@ -157,7 +173,7 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
   if (evict && maxFeatures === undefined) throw new UsageError("--evict needs --max-features or --max-memory");
   const { onSkip: _, ...read } = readOpts;
   const run: TrainRun = {
-    files: { train: trainPaths, test: expandFiles(list(a, "test")), validation: valPaths },
+    files: { train: trainPaths, test: testPaths, validation: valPaths },
     read: { ...read, schema: typeof read.schema === "string" ? read.schema : undefined },
     plan,
     schedule: { evalEvery: sched.evalEvery, patience: sched.patience, shuffle: sched.shuffle, refit: sched.refit },
@@ -165,10 +181,34 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
     calibrate: calibrate === "on",
     fma: a.values.fma === true,
     checkpoint: { everyRows, everySeconds },
-    budget: { maxFeatures, evict },
+    budget: { maxFeatures, evict, ...(admissionBytes !== undefined ? { admissionBytes } : {}) },
     skipNonFinite: a.values["skip-nonfinite"] === true,
   };
   return { run, model: m, out };
+}
+
+/**
+ * The model of a finished run (`--init-from DIR`), to train on new data: its
+ * state as it finished (calibration included, refit again at the end of the
+ * new run), with the passes of the new data's schedule; every other setting
+ * is that run's.
+ */
+function continuedModel(a: ParsedArgs, dir: string, probe: DataFile, epochs: number): CtrModel {
+  const given = MODEL_OPTIONS.filter((k) => a.values[k] !== undefined);
+  if (given.length) throw new UsageError(`--init-from ${dir} continues that run's model with its settings: drop ${given.map((k) => "--" + k).join(", ")}`);
+  let init: ReturnType<typeof restoreModel>;
+  try {
+    init = restoreModel(dir);
+  } catch (e) {
+    throw new UsageError(`--init-from ${dir}: ${(e as Error).message}`);
+  }
+  const { model: m, meta } = init;
+  if (meta.fields.join("\u0000") !== probe.fields.join("\u0000")) {
+    throw new UsageError(`--init-from ${dir}: that run read the fields ${meta.fields.join(",")}, ${probe.path} has ${probe.fields.join(",")}`);
+  }
+  const next = new CtrModel(m.model, m.tables, m.dense, m.params, { ...m.settings, epochs }, m.admission);
+  next.calibration = m.calibration;
+  return next;
 }
 
 /** A string option that must be one of a list (undefined when not given and without a default). */

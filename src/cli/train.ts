@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { openData, prefetched, type DataError, type DataFile, type ReadOptions } from "../data/index.js";
 import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
-import { trainModel, type Progress, type TrainControl, type RowSource } from "../train/trainer.js";
+import { trainModel, type TrainControl, type RowSource } from "../train/trainer.js";
+import { RunMonitor } from "./train-monitor.js";
+import { writeCurves } from "../experiments/curves.js";
 import { evaluateModel } from "../train/evaluate.js";
 import { dataChange, dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
 import { EarlyStopping } from "../train/validation.js";
@@ -23,6 +25,8 @@ import { exportModel } from "../serve/model-file.js";
 import { inputSpec } from "./serve-io.js";
 import { str, UsageError, type Command, type ParsedArgs } from "./args.js";
 import { newRun, RESUME_OPTIONS, threadsOf, TRAIN_OPTIONS } from "./train-options.js";
+import { spooledIn } from "./read-options.js";
+import { removeSpoolFiles } from "../data/stdin.js";
 
 export const train: Command = {
   name: "train",
@@ -55,7 +59,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     const extra = Object.keys(given.values).filter((k) => !RESUME_OPTIONS.has(k));
     if (extra.length) throw new UsageError(`--resume takes the run's options from its checkpoint: drop ${extra.map((k) => "--" + k).join(", ")}`);
     ckpt = readCheckpoint(resumeDir);
-    run = ckpt.meta.run;
+    run = { ...ckpt.meta.run, files: spooledIn(ckpt.meta.run.files, resumeDir) };
     m = ckpt.model;
     out = resumeDir;
   } else {
@@ -88,13 +92,17 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     if (change) throw new Error(`${change}: a resumed run needs the same data`);
   }
   const { maxFeatures, evict } = run.budget;
+  if (m.admission && run.budget.admissionBytes !== undefined) m.admission.maxBytes = run.budget.admissionBytes;
 
-  const source: DataFile | RowSource = sched.shuffle ? await ShuffledRows.load(trainFile, plan.train, batch, m.settings.seed) : trainFile;
-  const stopper = valFile ? new EarlyStopping(m, { file: valFile, range: files.validation.length ? undefined : plan.val }, {
+  // A resumed run that had finished only re-evaluates and rewrites its outputs.
+  const finished = ckpt?.meta.finished;
+  const source: DataFile | RowSource = sched.shuffle && !finished ? await ShuffledRows.load(trainFile, plan.train, batch, m.settings.seed) : trainFile;
+  const monitor = new RunMonitor({
+    tty: tty === true, verbose: !json, out, append: ckpt !== undefined, passRows: plan.rows, epochs: m.settings.epochs, featureRate: () => m.featureRate,
+  });
+  const stopper = valFile && !finished ? new EarlyStopping(m, { file: valFile, range: files.validation.length ? undefined : plan.val }, {
     monitor: run.monitor, patience: sched.patience,
-    onEvaluation: (p, best) => {
-      if (!json) process.stderr.write(`${tty ? "\r" : ""}pass ${p.epoch}, ${p.rows} rows: validation AUC ${p.auc.toFixed(4)}, log loss ${p.logloss.toFixed(4)}, live features ${p.liveFeatures}/${p.features}${best ? " (best)" : ""}\n`);
-    },
+    onEvaluation: (p, best) => monitor.evaluation(p, best),
   }) : undefined;
   if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
 
@@ -124,32 +132,30 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
-  let last = 0;
-  const progress = (p: Progress): void => {
-    if (!tty || p.seconds - last < 0.5) return;
-    last = p.seconds;
-    const rate = p.rows / p.seconds;
-    process.stderr.write(`\r${p.rows} rows  ${Math.round(rate)} rows/s  loss ${p.loss.toFixed(4)}  live features ${p.liveFeatures}/${p.features}   `);
-  };
   let r;
   try {
-    r = await trainModel(m, source, plan.train, progress, control);
+    r = await trainModel(m, source, plan.train, monitor.progress, control);
+  } catch (e) {
+    monitor.close();
+    throw e;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  if (tty) process.stderr.write("\n");
+  monitor.clear();
   if (r.stopped) {
+    monitor.close();
     process.stderr.write(`stopped after ${r.position.rows} rows; the checkpoint in ${out} continues it: sparsectr train --resume ${out}\n`);
     return 130;
   }
-  if (valFile && run.calibrate) {
+  if (finished) m.calibration = { ...finished.calibration };
+  else if (valFile && run.calibrate) {
     const { z, y } = await collectLogits((b, o) => m.logits(b, o), valFile, files.validation.length ? undefined : plan.val);
     m.calibration = fitCalibration(z, y);
   }
   // The validation rows of the training files train last (one pass, in order).
-  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0;
-  let refitRows = 0;
+  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished;
+  let refitRows = finished?.refitRows ?? 0;
   if (refit) {
     const rr = await trainModel(m, trainFile, plan.val, undefined, { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict });
     refitRows = rr.rows;
@@ -162,29 +168,46 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     refitRows,
     batch, minCount: m.settings.minCount, shuffle: sched.shuffle,
     seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
-    resumed: ckpt !== undefined, skippedBatches: r.position.skippedBatches,
+    resumed: ckpt !== undefined, initFrom: str(given, "init-from") ?? null, skippedBatches: r.position.skippedBatches,
     bestEpoch: best?.epoch ?? null, bestRows: best?.rows ?? null,
     validationAuc: best?.auc ?? null, validationLogloss: best?.logloss ?? null, earlyStopped: r.earlyStopped, calibration: m.calibration,
     validationRows: valFile ? (plan.val ? plan.val.end - plan.val.start : null) : 0,
-    curve: stopper?.curve ?? [],
+    curve: stopper?.curve ?? ckpt?.meta.validation?.curve ?? [],
     bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null, memoryBytes: m.memoryBytes,
     maxFeatures: maxFeatures ?? null, evictions, evictedFeatures: evicted,
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
     featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
     admittedFeatures: m.admission?.admitted ?? m.features, oovRouted: m.admission?.routed ?? 0,
+    admissionBytes: m.admission?.bytes ?? 0, forgottenCounts: m.admission?.forgotten ?? 0,
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: trainFile.stats.skipped,
   };
-  if (out) writeOutputs(out, m, trainFile, readOpts, report);
+  if (out) {
+    // The folder's one copy of the trained state: the checkpoint, marked finished.
+    writeCheckpoint(out, m, {
+      settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
+      position: r.position, run, data: identity, validation: stopper?.record().record ?? ckpt?.meta.validation,
+      input: inputSpec(trainFile, readOpts), finished: { calibration: m.calibration, refitRows },
+    });
+    writeOutputs(out, m, trainFile, readOpts, report);
+  }
+  monitor.finish(report);
+  if (out) {
+    // A figure that fails to draw does not fail a trained run: `sparsectr plot` redraws it.
+    try {
+      await writeCurves(out, `${m.settings.model}, ${m.settings.optimizer}`);
+    } catch (e) {
+      process.stderr.write(`curves not drawn: ${(e as Error).message} (sparsectr plot ${out} redraws them)\n`);
+    }
+  }
+  // The run is complete: the copy of standard input it kept in its folder for --resume goes.
+  if (out) removeSpoolFiles([...files.train, ...files.test, ...files.validation], out);
   if (json) process.stdout.write(JSON.stringify(report) + "\n");
   else process.stdout.write(summary(report, m, r, ev, trainFile) + "\n");
   return 0;
 }
 
-/** The folder of a finished run: the serving model, every state, the settings and report. */
+/** Beside the checkpoint of a finished run: the serving model and model.json (its settings and report, for people). */
 function writeOutputs(out: string, m: CtrModel, trainFile: DataFile, readOpts: ReadOptions, report: Record<string, unknown>): void {
-  m.tables.forEach((t, k) => writeFileAtomic(join(out, `table${k}.state`), t.save()));
-  m.dense.forEach((d, i) => writeFileAtomic(join(out, `dense${i}.state`), d.save()));
-  if (m.admission) writeFileAtomic(join(out, "admission.state"), m.admission.save());
   const input = inputSpec(trainFile, readOpts);
   writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, input, params: m.params.map((p) => p.name), calibration: m.calibration, report }, null, 2)));
   exportModel(m, input, join(out, "model.sparsectr"));

@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
+import { isStdin, stdinChunks } from "./stdin.js";
 
 const CHUNK = 1 << 20;
 
@@ -19,9 +20,14 @@ export async function isGzip(path: string): Promise<boolean> {
 /**
  * The bytes of a file, plain or gzip (detected by its magic bytes), in chunks
  * of about 1 MiB. A truncated or corrupt gzip stream is an error naming the
- * file, never a silent short read.
+ * file, never a silent short read. The path "-" is standard input, read in
+ * one pass (data/stdin.ts).
  */
 export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  if (isStdin(path)) {
+    yield* stdinChunks();
+    return;
+  }
   const gz = await isGzip(path);
   const raw = createReadStream(path, { highWaterMark: CHUNK });
   const stream = gz ? raw.pipe(createGunzip({ chunkSize: CHUNK })) : raw;

@@ -18,7 +18,10 @@ export interface PlotSeries {
   name: string;
   points: PlotPoint[];
   color?: string;
-  marker?: "circle" | "square" | "triangle" | "diamond";
+  /** "none": a plain line, no point markers (the legend shows the line alone). */
+  marker?: "circle" | "square" | "triangle" | "diamond" | "none";
+  /** A class attribute on each point's marker (not the legend's), so that a reader can count the points. */
+  markerClass?: string;
   dashed?: boolean;
 }
 
@@ -28,6 +31,8 @@ export interface PlotPanel {
   yLabel: string;
   xLog?: boolean;
   yLog?: boolean;
+  /** Values the x axis spans besides the points' (e.g. the same range in every panel). */
+  xInclude?: number[];
   series: PlotSeries[];
 }
 
@@ -114,7 +119,7 @@ function ticks(ax: Axis): Tick[] {
 function renderPanel(p: PlotPanel, ox: number, oy: number, w: number, h: number): string {
   const x0 = ox + M.left, x1 = ox + w - M.right, y0 = oy + h - M.bottom, y1 = oy + M.top;
   const all = p.series.flatMap((s) => s.points);
-  const xs = all.flatMap((q) => [q.x, q.x - (q.xErr ?? 0), q.x + (q.xErr ?? 0)]).filter((v) => !p.xLog || v > 0);
+  const xs = all.flatMap((q) => [q.x, q.x - (q.xErr ?? 0), q.x + (q.xErr ?? 0)]).concat(p.xInclude ?? []).filter((v) => !p.xLog || v > 0);
   const ys = all.flatMap((q) => [q.y, q.y - (q.yErr ?? 0), q.y + (q.yErr ?? 0)]).filter((v) => !p.yLog || v > 0);
   const X = axis(xs, !!p.xLog, x0, x1), Y = axis(ys, !!p.yLog, y0, y1);
   const o: string[] = [];
@@ -153,7 +158,7 @@ function renderPanel(p: PlotPanel, ox: number, oy: number, w: number, h: number)
         const lo = X.px(p.xLog ? Math.max(q.x - q.xErr, X.lo) : q.x - q.xErr), hi = X.px(q.x + q.xErr);
         o.push(`<path d="M${f(lo)} ${f(cy)}H${f(hi)}M${f(lo)} ${f(cy - 3.5)}v7M${f(hi)} ${f(cy - 3.5)}v7" stroke="${color}" stroke-width="1.1" fill="none"/>`);
       }
-      o.push(markerSvg(marker, cx, cy, color));
+      o.push(markerSvg(marker, cx, cy, color, s.markerClass));
     }
   });
   o.push(legend(p, X, Y, x0, x1, y0, y1));
@@ -169,12 +174,13 @@ function tickLabel(t: Tick, x: number, y: number, anchor: "middle" | "end"): str
   return svgText(base, start, y, FONT - 1) + svgText(sup, start + wb + 1, y - 5, FONT - 3);
 }
 
-function markerSvg(m: NonNullable<PlotSeries["marker"]>, x: number, y: number, c: string): string {
-  const r = 3.6;
-  if (m === "circle") return `<circle cx="${f(x)}" cy="${f(y)}" r="${r}" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
-  if (m === "square") return `<rect x="${f(x - r)}" y="${f(y - r)}" width="${2 * r}" height="${2 * r}" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
-  if (m === "triangle") return `<path d="M${f(x)} ${f(y - r * 1.2)}L${f(x + r * 1.1)} ${f(y + r * 0.8)}H${f(x - r * 1.1)}Z" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
-  return `<path d="M${f(x)} ${f(y - r * 1.3)}L${f(x + r)} ${f(y)}L${f(x)} ${f(y + r * 1.3)}L${f(x - r)} ${f(y)}Z" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
+function markerSvg(m: NonNullable<PlotSeries["marker"]>, x: number, y: number, c: string, cls?: string): string {
+  const r = 3.6, a = cls ? ` class="${escapeXml(cls)}"` : "";
+  if (m === "none") return "";
+  if (m === "circle") return `<circle${a} cx="${f(x)}" cy="${f(y)}" r="${r}" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
+  if (m === "square") return `<rect${a} x="${f(x - r)}" y="${f(y - r)}" width="${2 * r}" height="${2 * r}" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
+  if (m === "triangle") return `<path${a} d="M${f(x)} ${f(y - r * 1.2)}L${f(x + r * 1.1)} ${f(y + r * 0.8)}H${f(x - r * 1.1)}Z" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
+  return `<path${a} d="M${f(x)} ${f(y - r * 1.3)}L${f(x + r)} ${f(y)}L${f(x)} ${f(y + r * 1.3)}L${f(x - r)} ${f(y)}Z" fill="${c}" stroke="#fff" stroke-width="0.8"/>`;
 }
 
 /** The legend, in the plot corner with the fewest points. */

@@ -216,7 +216,7 @@ export class Predictor {
 }
 
 /** The input spec of a model file's header, checked: a format the readers know and the field names. */
-function checkInputSpec(o: unknown, what: string): InputSpec {
+export function checkInputSpec(o: unknown, what: string): InputSpec {
   if (o === null || typeof o !== "object" || Array.isArray(o)) throw new RangeError(`${what}: header field "input" is not an object`);
   const spec = new Map(Object.entries(o));
   const format = spec.get("format"), fields = spec.get("fields"), featindex = spec.get("featindex");

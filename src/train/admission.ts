@@ -59,6 +59,16 @@ export class Admission {
   private readonly oov: Uint32Array;
   /** Occurrences routed to an OOV row during training. */
   routed = 0;
+  /**
+   * Bytes the counts may take (a memory budget; default unbounded). When they
+   * would outgrow it, the keys not yet admitted are forgotten (their counts
+   * start again) instead: the counts then hold about the admitted keys, whose
+   * number the table's budget bounds. Only when the admitted keys alone fill
+   * the counts do they grow past it.
+   */
+  maxBytes = Infinity;
+  /** Keys forgotten under maxBytes. */
+  forgotten = 0;
 
   constructor(minCount: number, fields: number, capacity = 1 << 16) {
     if (!Number.isSafeInteger(minCount) || minCount < 2) throw new RangeError(`min count ${minCount} must be an integer >= 2 (1 admits every feature: no counts needed)`);
@@ -94,7 +104,12 @@ export class Admission {
   route(words: Uint32Array, n: number, out: Uint32Array, fieldOf: Int32Array | undefined, count: boolean): void {
     const N = this.minCount, F = this.fields, oov = this.oov;
     // Room for every key of the call first: no check per key.
-    if (count) while (this.used + n >= this.cap * MAX_LOAD) this.grow();
+    if (count) {
+      while (this.used + n >= this.cap * MAX_LOAD) {
+        if (this.cap * 2 * STRIDE * 4 > this.maxBytes && this.forgetUnadmitted(n)) break;
+        this.grow();
+      }
+    }
     let routed = 0;
     for (let j = 0, f = 0; j < n; j++) {
       const lo = words[2 * j], hi = words[2 * j + 1];
@@ -193,6 +208,18 @@ export class Admission {
     w[i * STRIDE + 2] = c;
     this.used++;
     if (c >= this.minCount) this.admittedKeys++;
+  }
+
+  /** Drops the keys counted fewer than minCount times; true when n more keys then fit. */
+  private forgetUnadmitted(n: number): boolean {
+    const old = this.slots, admitted = this.admittedKeys, before = this.used;
+    this.slots = new Uint32Array(this.cap * STRIDE);
+    this.used = 0;
+    this.admittedKeys = 0;
+    for (let s = 0; s < old.length; s += STRIDE) if (old[s + 2] >= this.minCount) this.insert(old[s], old[s + 1], old[s + 2]);
+    if (this.admittedKeys !== admitted) throw new Error("feature admission: forgetting lost admitted keys");
+    this.forgotten += before - this.used;
+    return this.used + n < this.cap * MAX_LOAD;
   }
 
   private grow(): void {

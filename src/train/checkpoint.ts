@@ -5,6 +5,7 @@ import { TMP_PREFIX, writeFileAtomic } from "../io/atomic.js";
 import type { CtrModel, TrainSettings } from "./model.js";
 import type { TrainPosition } from "./trainer.js";
 import { assembleModel } from "./restore.js";
+import type { Calibration } from "./calibration.js";
 import { copyState, type EvalPoint, type StateCopy, type ValidationRecord } from "./validation.js";
 import { minParamValues } from "../models/size.js";
 import { namedErrors } from "../util/named-errors.js";
@@ -34,7 +35,19 @@ export interface CheckpointMeta {
   data: DataIdentity | DataIdentity[];
   /** A validation-driven run's evaluations and early-stopping state. */
   validation?: ValidationRecord;
+  /** How inputs are read (format, fields, schema or featindex), for the serving file and `export`. */
+  input?: StoredInput;
+  /**
+   * Set by the run's last write, once the model is final (its best state,
+   * refit on the newest rows and calibrated): the folder's one copy of the
+   * trained state. A resumed finished run only re-evaluates and rewrites the
+   * outputs; `--init-from` starts from it.
+   */
+  finished?: { calibration: Calibration; refitRows: number };
 }
+
+/** How a run's inputs are read, as a checkpoint records it. */
+export interface StoredInput { format: string; fields: readonly string[]; schema?: unknown; featindex?: string }
 
 /** The identity of a data file now. */
 export function dataIdentity(path: string): DataIdentity {
@@ -85,6 +98,18 @@ export function readCheckpoint(dir: string): { model: CtrModel; meta: Checkpoint
   let bytes: Uint8Array;
   try { bytes = readFileSync(path); } catch (e) { throw new Error(`${dir}: no checkpoint to resume from (${(e as Error).message})`); }
   return decodeCheckpoint(bytes, path);
+}
+
+/**
+ * The trained model of a finished run's folder (`train --out DIR`), from its
+ * checkpoint, calibrated as trained; an unfinished run is an error that says
+ * how to finish it.
+ */
+export function restoreModel(dir: string): { model: CtrModel; meta: CheckpointMeta } {
+  const { model, meta } = readCheckpoint(dir);
+  if (!meta.finished) throw new Error(`${dir}: the run has not finished (continue it with sparsectr train --resume ${dir})`);
+  model.calibration = { ...meta.finished.calibration };
+  return { model, meta };
 }
 
 /** {@link readCheckpoint} on bytes already read. */
@@ -148,7 +173,21 @@ function readMeta(h: JsonFields): CheckpointMeta {
     run: readRun(h.object("run")),
     data: Array.isArray(data) ? data.map((d, i) => identity(d, `data[${i}]`)) : identity(data, "data"),
     ...(v ? { validation: readValidation(v) } : {}),
+    ...(h.has("input") ? { input: readInput(h.object("input")) } : {}),
+    ...(h.has("finished") ? { finished: readFinished(h.object("finished")) } : {}),
   };
+}
+
+function readInput(f: JsonFields): StoredInput {
+  return {
+    format: f.string("format"), fields: f.strings("fields"),
+    ...(f.has("schema") ? { schema: f.raw("schema") } : {}), ...(f.has("featindex") ? { featindex: f.string("featindex") } : {}),
+  };
+}
+
+function readFinished(f: JsonFields): { calibration: Calibration; refitRows: number } {
+  const c = f.object("calibration");
+  return { calibration: { scale: c.number("scale", (v) => v > 0, "a positive number"), bias: c.number("bias") }, refitRows: f.integer("refitRows") };
 }
 
 function readValidation(v: JsonFields): ValidationRecord {

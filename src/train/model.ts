@@ -113,6 +113,11 @@ export class CtrModel {
     this.tables.splice(0, tables.length, ...tables);
     this.dense.splice(0, dense.length, ...dense);
     this.params.forEach((p, i) => p.value.set(this.dense[i].view()));
+    // The counts' budget and what it forgot are the run's, not the saved state's.
+    if (admission && this.admission) {
+      admission.maxBytes = this.admission.maxBytes;
+      admission.forgotten = this.admission.forgotten;
+    }
     this.admission = admission;
     this.inputs = new BatchInputs(this.tables, this.inputs.fields, this.settings.pooling, admission);
   }

@@ -1,46 +1,12 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+/**
+ * A trained model rebuilt from saved states (a checkpoint's parts): the
+ * settings build the architecture, the states fill it, and every name, shape
+ * and count is checked against it.
+ */
 import { DenseParam } from "../optim/dense.js";
 import { loadTable } from "../optim/sharded.js";
 import { buildModel, CtrModel, denseShape, type TrainSettings } from "./model.js";
 import { Admission } from "./admission.js";
-import type { Calibration } from "./calibration.js";
-
-/** What `sparsectr train --out DIR` records beside the states, in DIR/model.json. */
-export interface RunRecord {
-  settings: TrainSettings;
-  fields: string[];
-  format: string;
-  /** How inputs are read (format, fields, schema or featindex). */
-  input?: { format: string; fields: string[]; schema?: unknown; featindex?: string };
-  params: string[];
-  report?: Record<string, unknown>;
-  /** The Platt scaling the model applies (absent: none). */
-  calibration?: Calibration;
-}
-
-/**
- * Rebuilds a trained model from a training output folder: the settings in
- * model.json, every table's and dense parameter's saved state (tableK.state,
- * denseK.state) and the admission counts (admission.state, with minCount > 1). The result equals the model at the end of training bit for bit.
- */
-export function restoreModel(dir: string): { model: CtrModel; record: RunRecord } {
-  let record: RunRecord;
-  try {
-    record = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as RunRecord;
-  } catch (e) {
-    throw new Error(`${dir}: not a training output folder (model.json: ${(e as Error).message})`);
-  }
-  const fresh = buildModel(record.fields.length, record.settings);
-  const tables = fresh.tables.map((_, k) => readFileSync(join(dir, `table${k}.state`)));
-  const dense = fresh.params.map((_, i) => readFileSync(join(dir, `dense${i}.state`)));
-  const admission = fresh.admission ? readFileSync(join(dir, "admission.state")) : undefined;
-  fresh.tables.forEach((t) => t.dispose());
-  fresh.dense.forEach((d) => d.dispose());
-  const model = assembleModel(record.settings, record.fields.length, record.params, tables, dense, dir, admission);
-  if (record.calibration) model.calibration = { scale: record.calibration.scale, bias: record.calibration.bias };
-  return { model, record };
-}
 
 /**
  * A model from its settings and the saved states of its tables and dense

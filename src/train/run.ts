@@ -53,8 +53,8 @@ export interface TrainRun {
   /** Fused multiply-adds in the matrix products. */
   fma: boolean;
   checkpoint: { everyRows?: number; everySeconds: number };
-  /** Features per table at most, and what happens at that budget. */
-  budget: { maxFeatures?: number; evict: boolean };
+  /** Features per table at most, what happens at that budget, and the bytes of the admission counts at most. */
+  budget: { maxFeatures?: number; evict: boolean; admissionBytes?: number };
   skipNonFinite: boolean;
 }
 
@@ -90,7 +90,7 @@ export function readRun(f: JsonFields): TrainRun {
     calibrate: f.boolean("calibrate"),
     fma: f.boolean("fma"),
     checkpoint: { everyRows: checkpoint.optionalInteger("everyRows", 1), everySeconds: checkpoint.number("everySeconds", (v) => v >= 0, "seconds >= 0") },
-    budget: { maxFeatures: budget.optionalInteger("maxFeatures", 1), evict: budget.boolean("evict") },
+    budget: { maxFeatures: budget.optionalInteger("maxFeatures", 1), evict: budget.boolean("evict"), admissionBytes: budget.optionalInteger("admissionBytes", 1) },
     skipNonFinite: f.boolean("skipNonFinite"),
   };
 }

@@ -4,6 +4,7 @@
 import { fmix, mix, seedKey } from "./hash.js";
 import { PRESETS } from "./presets.js";
 import type { FieldSpec, Preset, SynthConfig, TeacherSpec } from "./types.js";
+import { checkDrift } from "./drift.js";
 
 /** Overrides of a preset (every one optional). */
 export interface SynthOptions {
@@ -25,6 +26,8 @@ export interface SynthOptions {
   informative?: number | readonly string[];
   /** Rows per hour of `hour` fields. */
   rowsPerHour?: number;
+  /** Daily drift: day (0: none) and the share of values replaced each day (default 0.1); see drift.ts. */
+  drift?: { day: number; churn?: number };
   /**
    * Teacher overrides, e.g. `{ linearShare: 1 }` for a first-order teacher
    * (no pairwise terms), which a model can learn from far fewer rows.
@@ -55,6 +58,7 @@ export function synthConfig(opts: SynthOptions = {}): SynthConfig {
     rowsPerHour: opts.rowsPerHour ?? preset.rowsPerHour,
     fields,
     teacher: { ...preset.teacher, ...(opts.teacher ?? {}) },
+    ...(opts.drift && opts.drift.day > 0 ? { drift: { day: opts.drift.day, churn: opts.drift.churn ?? 0.1 } } : {}),
   };
   checkConfig(config);
   return config;
@@ -117,4 +121,5 @@ export function checkConfig(c: SynthConfig): void {
   }
   if (!(t.signal >= 0 && Number.isFinite(t.signal))) throw new RangeError(`teacher signal ${t.signal} must be >= 0`);
   if (!Number.isInteger(t.calibrationRows) || t.calibrationRows < 1) throw new RangeError(`teacher calibrationRows must be a positive integer`);
+  checkDrift(c);
 }

@@ -35,7 +35,10 @@ export function rowFormat(format: SynthFormat, g: Generator): RowFormat {
     case "criteo": return new DelimitedFormat(TAB, undefined, valueBytes + 2);
     case "csv": return new DelimitedFormat(COMMA, ["click", ...fields.map((f) => f.name)].join(",") + "\n", valueBytes + 2);
     case "avazu": return new AvazuFormat(g, valueBytes + 24);
-    case "libsvm": return new LibsvmFormat(fields, fields.length * (String(featIndexSize(fields)).length + 4) + 2);
+    case "libsvm":
+      // Its feature indices are laid out by vocabulary: a drifting day's new ids have none.
+      if (g.drift.fields.length) throw new RangeError("libsvm output has no indices for a drifting day's new values: write criteo, avazu or csv");
+      return new LibsvmFormat(fields, fields.length * (String(featIndexSize(fields)).length + 4) + 2);
     default: throw new RangeError(`format ${JSON.stringify(format)} is unknown (known: ${FORMATS.join(", ")})`);
   }
 }

@@ -12,6 +12,7 @@ import { checkConfig } from "./config.js";
 import { seedKey, STREAM, streamPrefix, word } from "./hash.js";
 import { calibrateBias, Teacher } from "./teacher.js";
 import type { SynthConfig } from "./types.js";
+import { Drift, idExtent } from "./drift.js";
 import { FieldCodec } from "./values.js";
 import { AliasSampler, rankSampler, RejectionInversionSampler, type RankSampler } from "./zipf.js";
 
@@ -52,6 +53,9 @@ export class Generator {
   private readonly rejectionFields: Int32Array;
   private readonly rejectionSamplers: RejectionInversionSampler[];
   private readonly hourFields: Int32Array;
+  /** The day's drift, and the ranks the teacher scores when a field drifts (else {@link ranks}). */
+  readonly drift: Drift;
+  private readonly teacherRanks: Int32Array;
 
   constructor(config: SynthConfig) {
     checkConfig(config);
@@ -59,10 +63,12 @@ export class Generator {
     this.key = seedKey(config.seed);
     this.clock = new HourClock(config.startHour);
     const fields = config.fields;
-    this.codecs = fields.map((f, i) => new FieldCodec(f, i, this.key, this.clock));
+    this.codecs = fields.map((f, i) => new FieldCodec(f, i, this.key, this.clock, idExtent(config, i)));
+    this.drift = new Drift(config, this.key);
     this.samplers = fields.map((f) => rankSampler(f.kind === "hour" ? 1 : f.vocab, f.exponent, f.shift ?? 0));
     this.missing = Float64Array.from(fields, (f) => Math.round((f.missing ?? 0) * TWO32));
     this.ranks = new Int32Array(fields.length);
+    this.teacherRanks = this.drift.fields.length ? new Int32Array(fields.length) : this.ranks;
     const group = <T extends RankSampler>(cls: new (...a: never[]) => T): [Int32Array, T[]] => {
       const idx = fields.flatMap((f, i) => (f.kind !== "hour" && this.samplers[i] instanceof cls ? [i] : []));
       return [Int32Array.from(idx), idx.map((i) => this.samplers[i] as T)];
@@ -110,7 +116,20 @@ export class Generator {
     }
     const hf = this.hourFields;
     for (let k = 0; k < hf.length; k++) ranks[hf[k]] = Math.floor(i / this.config.rowsPerHour);
-    const q = this.quantize(this.teacher.bias + this.teacher.score(ranks));
+    const df = this.drift.fields;
+    if (df.length) {
+      // Drift: popularity ranks become the day's value ids; the teacher scores their ranks.
+      const tr = this.teacherRanks;
+      tr.set(ranks);
+      for (let k = 0; k < df.length; k++) {
+        const f = df[k], r = ranks[f];
+        if (r < 0) continue;
+        const id = this.drift.idOf(f, r);
+        ranks[f] = id;
+        tr[f] = this.drift.teacherRank(f, id);
+      }
+    }
+    const q = this.quantize(this.teacher.bias + this.teacher.score(this.teacherRanks));
     this.q = q;
     // P(label = 1) = ceil(q * 2^32 / 1e9) / 2^32, within 2.4e-10 of q / 1e9.
     this.label = word(prefix, 0) < q * (TWO32 / P_SCALE) ? 1 : 0;
@@ -135,9 +154,10 @@ export class Generator {
     };
   }
 
-  /** The true probability of any combination of ranks (a multiple of 1e-9). */
+  /** The true probability of any combination of ranks (value ids, on a drifting day; a multiple of 1e-9). */
   probabilityOf(ranks: ArrayLike<number>): number {
-    return this.quantize(this.teacher.bias + this.teacher.score(Int32Array.from(ranks))) / P_SCALE;
+    const tr = Int32Array.from(ranks, (r, f) => (r < 0 ? r : this.drift.teacherRank(f, r)));
+    return this.quantize(this.teacher.bias + this.teacher.score(tr)) / P_SCALE;
   }
 }
 

@@ -82,6 +82,7 @@ export const STREAM = {
   values: 0x80000004,
   ids: 0x80000005,
   pairs: 0x80000006,
+  drift: 0x80000007,
 } as const;
 
 /** The multiplicative inverse of an odd 32-bit word modulo 2^32 (Newton's iteration). */

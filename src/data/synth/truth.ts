@@ -7,6 +7,7 @@ import { criteoBucket } from "../formats/bucket.js";
 import { CompensatedSum, LoglossAccumulator } from "../../metrics/index.js";
 import { HourClock } from "./clock.js";
 import { checkConfig } from "./config.js";
+import { Drift, idExtent } from "./drift.js";
 import { seedKey } from "./hash.js";
 import type { Generator } from "./generator.js";
 import { candidateKeys, keyIsInformative } from "./teacher.js";
@@ -199,6 +200,7 @@ interface Resolver {
   codecs: FieldCodec[];
   candidates: number[];
   key: number;
+  drift: Drift;
 }
 const resolvers = new WeakMap<object, Resolver>();
 
@@ -210,7 +212,8 @@ function resolver(truth: Pick<TruthJson, "config">): Resolver {
     const key = seedKey(c.seed), clock = new HourClock(c.startHour);
     r = {
       index: new Map(c.fields.map((f, i) => [f.name, i])),
-      codecs: c.fields.map((f, i) => new FieldCodec(f, i, key, clock)),
+      codecs: c.fields.map((f, i) => new FieldCodec(f, i, key, clock, idExtent(c, i))),
+      drift: new Drift(c, key),
       candidates: c.fields.map((f) => candidateKeys(f, c.teacher)),
       key,
     };
@@ -244,7 +247,8 @@ export function isInformative(truth: Pick<TruthJson, "config" | "format">, field
     if (!bucketed && v >= spec.vocab) return false;
     key = bucketed ? v : criteoBucket(v);
   } else {
-    key = r.codecs[f].decode(value);
+    const id = r.codecs[f].decode(value);
+    key = id < 0 ? id : r.drift.teacherRank(f, id);
   }
   return keyIsInformative(r.key, f, key, r.candidates[f], truth.config.teacher.keep);
 }

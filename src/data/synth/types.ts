@@ -85,6 +85,8 @@ export interface SynthConfig {
   startHour: string;
   /** The preset's native format. */
   format: SynthFormat;
+  /** Daily drift (see drift.ts); absent: day 0, no drift. */
+  drift?: { day: number; churn: number };
 }
 
 /** A preset: a config without a seed. */

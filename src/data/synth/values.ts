@@ -32,7 +32,8 @@ export class FieldCodec {
    * @param seed the config's seed key
    * @param clock the clock of `hour` fields
    */
-  constructor(private readonly spec: FieldSpec, field: number, seed: number, private readonly clock: HourClock) {
+  /** `extent`: the ids the field spells (its vocabulary, or more on a drifting day: see drift.ts). */
+  constructor(private readonly spec: FieldSpec, field: number, seed: number, private readonly clock: HourClock, private readonly extent = spec.vocab) {
     this.style = spec.kind === "integer" ? INT : spec.kind === "hour" ? HOUR : STYLES[spec.style ?? "hex8"];
     if (this.style === undefined) throw new RangeError(`field ${spec.name}: unknown style ${JSON.stringify(spec.style)}`);
     this.codeText = spec.kind === "categorical" ? (spec.codes ?? []).slice(0, spec.vocab) : [];
@@ -142,7 +143,7 @@ export class FieldCodec {
         break;
       }
     }
-    if (j < 0 || j >= this.spec.vocab - this.codeText.length) return -1;
+    if (j < 0 || j >= this.extent - this.codeText.length) return -1;
     return this.styleText(j) === text ? j : -1;
   }
 }

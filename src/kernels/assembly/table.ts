@@ -1,6 +1,8 @@
 // Row-sparse table kernels: the id index (open addressing on u64 keys), row
 // creation with a seeded initialiser, per-batch deduplication (with the
 // gradient sums of batch-rows.ts), lookups. src/kernels/ts/table.ts is the twin.
+// Slightly over 400 lines: every function here walks the same open-addressing
+// probe sequence over the same slot layout, which reads best in one place.
 
 import {
   M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT,
