@@ -6,6 +6,7 @@ import { benchLayers } from "./layers.js";
 import { benchScale } from "./scale.js";
 import { benchIo } from "./io.js";
 import { benchReal } from "./real.js";
+import { benchServe } from "./serve.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -20,6 +21,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   io: benchIo,
   scale: benchScale,
   real: benchReal,
+  serve: benchServe,
 };
 
 const args = process.argv.slice(2);
