@@ -99,9 +99,11 @@ export class Admission {
    * field's OOV key. Key j's field is fieldOf[j], or j % fields without
    * fieldOf (one key per slot). With `count`, every key is first counted (an
    * occurrence in the first pass over the training rows), so the occurrence
-   * that brings a key to minCount is already its own.
+   * that brings a key to minCount is already its own. `tally: false` leaves
+   * {@link routed} as it is (a provisional routing, made again when the
+   * batch trains).
    */
-  route(words: Uint32Array, n: number, out: Uint32Array, fieldOf: Int32Array | undefined, count: boolean): void {
+  route(words: Uint32Array, n: number, out: Uint32Array, fieldOf: Int32Array | undefined, count: boolean, tally = true): void {
     const N = this.minCount, F = this.fields, oov = this.oov;
     // Room for every key of the call first: no check per key.
     if (count) {
@@ -130,7 +132,7 @@ export class Admission {
         routed++;
       }
     }
-    this.routed += routed;
+    if (tally) this.routed += routed;
   }
 
   /** Counts, minCount and fields as bytes (a checkpoint's part). */

@@ -46,14 +46,14 @@ export class BatchInputs {
    * admission each key or its field's OOV key (`count`: this is the first
    * pass over these rows, so the keys are counted first).
    */
-  route(b: Batch, count: boolean): RoutedBatch {
+  route(b: Batch, count: boolean, tally = true): RoutedBatch {
     const a = this.admission;
     if (a === undefined) return { batch: b, keys: b.keys };
     const n = b.keys.length;
     this.turn = (this.turn + 1) % this.routeBufs.length;
     if (this.routeBufs[this.turn].length < 2 * n) this.routeBufs[this.turn] = new Uint32Array(2 * Math.max(n, 1024));
     const out = this.routeBufs[this.turn];
-    a.route(b.keyWords, n, out, b.bags ? this.bagFieldsOf(b.bags.offsets) : undefined, count);
+    a.route(b.keyWords, n, out, b.bags ? this.bagFieldsOf(b.bags.offsets) : undefined, count, tally);
     return { batch: b, keys: new BigUint64Array(out.buffer, 0, n) };
   }
 

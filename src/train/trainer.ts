@@ -207,7 +207,7 @@ export async function trainModel(
       // would only take the core from the product helper (opnn trains
       // faster without it), and the lookup runs on this thread.
       if (lookahead && next !== undefined && !layersSplitting()) {
-        routedNext = m.inputs.route(next, false);
+        routedNext = m.inputs.route(next, false, false);
         for (const t of m.tables) t.lookahead(routedNext.keys);
       }
       if (dlogits.length < n) dlogits = new Float32Array(n);

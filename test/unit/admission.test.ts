@@ -81,7 +81,8 @@ test("training with minCount N creates exactly the rows of features seen >= N ti
     const N = 3;
     const file = await openData(path, { batchSize: 64 });
     const m = buildModel(F, { model: "dcn", optimizer: "adam", seed: 1, minCount: N, epochs: 2 });
-    await trainModel(m, file);
+    // The next batch looked up ahead (routed provisionally) where the machine allows it.
+    await trainModel(m, file, undefined, undefined, { lookahead: true });
     const counts = new Map<string, number>();
     for (const v of values) v.forEach((x, f) => counts.set(`${f}:${x}`, (counts.get(`${f}:${x}`) ?? 0) + 1));
     const admitted = [...counts.values()].filter((c) => c >= N).length;
@@ -90,6 +91,14 @@ test("training with minCount N creates exactly the rows of features seen >= N ti
     assert.equal(m.tables[0].size, admitted + usedOov.size, "rows = admitted features + OOV rows used");
     assert.equal(m.features, counts.size, "features: every distinct feature of the training rows");
     assert.equal(m.admission!.admitted, admitted);
+    // Occurrences routed to an OOV row, each counted once however the steps
+    // were looked up ahead: in the first pass while the running count is
+    // under N, in the second when the feature's count is.
+    const running = new Map<string, number>();
+    let routed = 0;
+    for (const v of values) v.forEach((x, f) => { const c = (running.get(`${f}:${x}`) ?? 0) + 1; running.set(`${f}:${x}`, c); if (c < N) routed++; });
+    for (const v of values) v.forEach((x, f) => { if (counts.get(`${f}:${x}`)! < N) routed++; });
+    assert.equal(m.admission!.routed, routed, "occurrences routed to OOV rows");
     for (const f of usedOov) assert.ok(m.tables[0].has(oovKey(f)), `OOV row of field ${f}`);
     // A row of features never seen: each reads its field's OOV row; zeroing
     // those rows changes the score, so they were read (not a zero vector).
