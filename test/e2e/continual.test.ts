@@ -46,6 +46,7 @@ test("warm start: day 2 trained from day 1's run beats a cold start on day 2, on
     const c = train(["--train", d2, "--test", d3]);
     assert.equal(w.initFrom, first);
     assert.ok(w.auc > c.auc + 0.003, `seed ${seed}: warm ${w.auc.toFixed(4)} vs cold ${c.auc.toFixed(4)}`);
+    console.log(`# seed ${seed}: test AUC on day 3, warm start ${w.auc.toFixed(4)}, cold start ${c.auc.toFixed(4)}`);
   }
 });
 
@@ -71,6 +72,7 @@ test("ten daily increments under --max-memory: the table and the counts stay wit
   const gain1 = aucs[1] - await cold(1), gain9 = aucs[9] - await cold(9);
   assert.ok(gain1 > 0 && gain9 >= gain1 - 0.005, `AUC by day: ${aucs.map((a) => a.toFixed(4)).join(" ")}; over a cold start: day 1 ${gain1.toFixed(4)}, day 9 ${gain9.toFixed(4)}`);
   assert.ok(forgotten > 0, "new ids arrive each day: the counts of rare ones are forgotten");
+  console.log(`# AUC by day ${aucs.map((a) => a.toFixed(4)).join(" ")}; over a cold start: day 1 ${gain1.toFixed(4)}, day 9 ${gain9.toFixed(4)}; admission bytes ${Math.max(...admission)} at most; ${forgotten} counts forgotten`);
 });
 
 test("--init-from refuses model settings and an unfinished or missing run, naming them", async () => {
