@@ -200,11 +200,12 @@ export class Predictor {
     if (bags ? bags.offsets.length !== n * F + 1 : batch.keys.length !== n * F) throw new RangeError(`predict: the batch has ${(bags ? bags.offsets.length - 1 : batch.keys.length) / Math.max(n, 1)} fields, the model ${F}`);
     const field = bags ? bagFields(bags.offsets, F) : undefined;
     const inputs = this.tables.map((t, k) => {
-      const d = t.rowLength, x = new Float32Array(keys * d), w = batch.keyWords, oov = this.oovRows?.[k];
+      const d = t.rowLength, x = new Float32Array(keys * d), w = batch.keyWords, oov = this.oovRows?.[k], weights = t.weights;
       for (let j = 0; j < keys; j++) {
         let r = t.index.lookup(w[2 * j], w[2 * j + 1]);
         if (r < 0 && oov) r = oov[field ? field[j] : j % F];
-        if (r >= 0) x.set(t.weights.subarray(r * d, r * d + d), j * d);
+        // A plain loop: a subarray view per row cost more than the copy of its few floats.
+        if (r >= 0) for (let c = 0, src = r * d, dst = j * d; c < d; c++) x[dst + c] = weights[src + c];
       }
       return bags ? poolBags(x, d, bags.offsets, bags.values, this.pooling, new Float32Array(n * F * d)) : x;
     });
