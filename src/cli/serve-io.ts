@@ -1,5 +1,5 @@
 import type { DataFile, ReadOptions } from "../data/index.js";
-import type { InputSpec } from "../serve/model-file.js";
+import type { InputSpec } from "../data/input-spec.js";
 
 /** The input description stored in a model file, from the file it was trained on. */
 export function inputSpec(file: DataFile, opts: ReadOptions): InputSpec {

@@ -8,7 +8,8 @@ import { once } from "node:events";
 import { openData, type Format, type ReadOptions } from "../data/index.js";
 import { isStdin, STDIN_NAME } from "../data/stdin.js";
 import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
-import { Predictor, checkInputSpec, exportModel } from "../serve/model-file.js";
+import { Predictor, exportModel } from "../serve/model-file.js";
+import { readInputSpec } from "../data/input-spec.js";
 import { restoreModel } from "../train/checkpoint.js";
 import { str, UsageError, type Command, type ParsedArgs } from "./args.js";
 import { READ_OPTIONS, readOptionsOf } from "./read-options.js";
@@ -119,7 +120,7 @@ export const exportCmd: Command = {
     const from = str(a, "from"), out = str(a, "out");
     if (!from || !out) throw new UsageError("--from DIR and --out FILE are required");
     const { model, meta } = restoreModel(from);
-    const n = exportModel(model, checkInputSpec(meta.input ?? { format: meta.format, fields: meta.fields }, from), out);
+    const n = exportModel(model, meta.input ?? readInputSpec({ format: meta.format, fields: meta.fields }, from), out);
     process.stdout.write(`wrote ${out}: ${n} bytes, ${model.liveFeatures} live features of ${model.features}\n`);
     return 0;
   },

@@ -5,6 +5,9 @@ import { AVAZU_HEADER } from "./formats/avazu.js";
 /** The formats the readers understand. */
 export type Format = "criteo" | "avazu" | "libsvm" | "csv";
 export const FORMATS: readonly Format[] = ["criteo", "avazu", "libsvm", "csv"];
+export function isFormat(v: unknown): v is Format {
+  return FORMATS.some((f) => f === v);
+}
 
 /** The first line of a file (plain or gzip), at most 64 KiB of it; "" for an empty file. */
 export async function firstLine(path: string): Promise<string> {

@@ -15,6 +15,9 @@ export type Pooling = "mean" | "sum";
 
 /** The pooling modes, in the order --help lists them. */
 export const POOLINGS: readonly Pooling[] = ["mean", "sum"];
+export function isPooling(v: unknown): v is Pooling {
+  return POOLINGS.some((p) => p === v);
+}
 
 /** The factor of entry e of a slot of `count` entries. */
 function scale(mode: Pooling, value: number, count: number): number {

@@ -8,20 +8,13 @@ import { namedErrors } from "../util/named-errors.js";
 import { sigmoid } from "../nn/loss.js";
 import { Vocabulary } from "../data/vocab.js";
 import type { Batch } from "../data/batch.js";
-import { FORMATS, type Format } from "../data/detect.js";
 import type { CtrModel } from "../train/model.js";
 import { oovTable } from "../train/admission.js";
 import { NO_CALIBRATION, type Calibration } from "../train/calibration.js";
-import { bagFields, poolBags, POOLINGS, type Pooling } from "../nn/bag.js";
+import { bagFields, isPooling, poolBags, type Pooling } from "../nn/bag.js";
+import { readInputSpec, type InputSpec } from "../data/input-spec.js";
 
-/** How the served model's input files are read (the keys are hashed from field and value). */
-export interface InputSpec {
-  format: Format;
-  fields: readonly string[];
-  /** csv schema or libsvm featindex path used in training, for reference. */
-  schema?: unknown;
-  featindex?: string;
-}
+export type { InputSpec } from "../data/input-spec.js";
 
 const KIND = "sparsectr-model";
 
@@ -107,7 +100,7 @@ export class Predictor {
       if (!isObject(t)) throw new RangeError(`${what}: a table entry is not { rows, rowLength }`);
       return { rows: intField(t, "rows", what, 1 << 30), rowLength: intField(t, "rowLength", what, 1024) };
     });
-    const input = checkInputSpec(h.input, what);
+    const input = readInputSpec(h.input, what);
     const rawConfig = h.config;
     if (!isObject(rawConfig)) throw new RangeError(`${what}: header field "config" is not an object`);
     if (rawConfig.fields !== input.fields.length) throw new RangeError(`${what}: config.fields = ${JSON.stringify(rawConfig.fields)}, the input has ${input.fields.length} fields`);
@@ -215,20 +208,6 @@ export class Predictor {
     return out;
   }
 }
-
-/** The input spec of a model file's header, checked: a format the readers know and the field names. */
-export function checkInputSpec(o: unknown, what: string): InputSpec {
-  if (o === null || typeof o !== "object" || Array.isArray(o)) throw new RangeError(`${what}: header field "input" is not an object`);
-  const spec = new Map(Object.entries(o));
-  const format = spec.get("format"), fields = spec.get("fields"), featindex = spec.get("featindex");
-  if (!isFormat(format)) throw new RangeError(`${what}: input format ${shown(format)} is not one of ${FORMATS.join(", ")}`);
-  if (!Array.isArray(fields) || fields.length === 0 || !fields.every((f): f is string => typeof f === "string")) throw new RangeError(`${what}: input fields is not a list of field names`);
-  if (featindex !== undefined && typeof featindex !== "string") throw new RangeError(`${what}: input featindex is not a path`);
-  return { format, fields, ...(spec.has("schema") ? { schema: spec.get("schema") } : {}), ...(featindex !== undefined ? { featindex } : {}) };
-}
-
-const isFormat = (v: unknown): v is Format => FORMATS.some((f) => f === v);
-const isPooling = (v: unknown): v is Pooling => POOLINGS.some((p) => p === v);
 
 /** A header value for a message: its JSON, or "missing". */
 function shown(v: unknown): string {

@@ -10,6 +10,7 @@ import { copyState, type EvalPoint, type StateCopy, type ValidationRecord } from
 import { minParamValues } from "../models/size.js";
 import { namedErrors } from "../util/named-errors.js";
 import { JsonFields } from "../util/json-fields.js";
+import { readInputSpec, type InputSpec } from "../data/input-spec.js";
 import { resolveConfig } from "../models/config.js";
 import { readRun, readSettings, type TrainRun } from "./run.js";
 
@@ -36,7 +37,7 @@ export interface CheckpointMeta {
   /** A validation-driven run's evaluations and early-stopping state. */
   validation?: ValidationRecord;
   /** How inputs are read (format, fields, schema or featindex), for the serving file and `export`. */
-  input?: StoredInput;
+  input?: InputSpec;
   /**
    * Set by the run's last write, once the model is final (its best state,
    * refit on the newest rows and calibrated): the folder's one copy of the
@@ -46,8 +47,6 @@ export interface CheckpointMeta {
   finished?: { calibration: Calibration; refitRows: number };
 }
 
-/** How a run's inputs are read, as a checkpoint records it. */
-export interface StoredInput { format: string; fields: readonly string[]; schema?: unknown; featindex?: string }
 
 /** The identity of a data file now. */
 export function dataIdentity(path: string): DataIdentity {
@@ -173,15 +172,8 @@ function readMeta(h: JsonFields): CheckpointMeta {
     run: readRun(h.object("run")),
     data: Array.isArray(data) ? data.map((d, i) => identity(d, `data[${i}]`)) : identity(data, "data"),
     ...(v ? { validation: readValidation(v) } : {}),
-    ...(h.has("input") ? { input: readInput(h.object("input")) } : {}),
+    ...(h.has("input") ? { input: readInputSpec(h.raw("input"), h.what) } : {}),
     ...(h.has("finished") ? { finished: readFinished(h.object("finished")) } : {}),
-  };
-}
-
-function readInput(f: JsonFields): StoredInput {
-  return {
-    format: f.string("format"), fields: f.strings("fields"),
-    ...(f.has("schema") ? { schema: f.raw("schema") } : {}), ...(f.has("featindex") ? { featindex: f.string("featindex") } : {}),
   };
 }
 

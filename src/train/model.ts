@@ -9,7 +9,7 @@ import type { Batch } from "../data/batch.js";
 import { createModel, type Model, type ModelConfig, type ModelName } from "../models/index.js";
 import type { Param } from "../nn/param.js";
 import { sigmoid } from "../nn/loss.js";
-import { POOLINGS, type Pooling } from "../nn/bag.js";
+import { isPooling, POOLINGS, type Pooling } from "../nn/bag.js";
 import { createOptimizer, type Optimizer } from "../optim/optimizer.js";
 import type { DenseParam } from "../optim/dense.js";
 import type { RowInit } from "../optim/table.js";
@@ -208,7 +208,7 @@ export function buildModel(fields: number, s: TrainSettings): CtrModel {
   const seed = s.seed ?? 0;
   const settings: ResolvedSettings = { dense: "plain", batch: 512, epochs: 1, seed, shards: 1, minCount: 1, pooling: "mean", ...s };
   if (!Number.isSafeInteger(settings.minCount) || settings.minCount < 1) throw new RangeError(`minCount = ${settings.minCount} must be an integer >= 1`);
-  if (!POOLINGS.includes(settings.pooling)) throw new RangeError(`pooling ${JSON.stringify(settings.pooling)} is not one of ${POOLINGS.join(", ")}`);
+  if (!isPooling(settings.pooling)) throw new RangeError(`pooling ${JSON.stringify(settings.pooling)} is not one of ${POOLINGS.join(", ")}`);
   const embOpt = createOptimizer(s.optimizer, s.hyper ?? {});
   const lr = embOpt.hyper.lr;
   const denseOpt: Optimizer = settings.dense === "group"
