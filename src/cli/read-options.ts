@@ -92,8 +92,8 @@ export function inputFiles<K extends string>(a: ParsedArgs, names: readonly K[])
 /**
  * Spools standard input for the lists that name it ("-": at most one, see
  * inputFiles), replacing "-" in its list by the spool's path. The spool goes
- * in `out` when given (created if need be, and refused if it holds a
- * checkpoint: that is a run to resume, not to write over) and is kept there
+ * in `out` when given (created if need be; the caller has refused an `out`
+ * holding another run's checkpoint) and is kept there
  * at exit while `out` holds the run's checkpoint, so that `--resume` can read
  * it; else in the OS temporary folder. It is removed at exit otherwise.
  */
@@ -102,7 +102,6 @@ export async function spoolInputs(lists: readonly string[][], out: string | unde
   if (target === undefined) return undefined;
   let dir = tmpdir();
   if (out !== undefined) {
-    if (hasCheckpoint(out)) throw new UsageError(`${out} holds a checkpoint of another run: continue it with --resume ${out}, or choose another --out`);
     mkdirSync(out, { recursive: true });
     dir = resolve(out);
   }

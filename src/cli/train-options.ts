@@ -12,7 +12,7 @@ import {
   isL21Norm, isOptimizerName, isRowStep, L21_NORMS, NUMERIC_HYPERPARAMS, OPTIMIZER_NAMES, ROW_STEPS, type Hyperparams, type NumericHyperparam, type OptimizerName,
 } from "../optim/hyper.js";
 import { buildModel, bytesPerFeature, CtrModel } from "../train/model.js";
-import { restoreModel } from "../train/checkpoint.js";
+import { hasCheckpoint, restoreModel } from "../train/checkpoint.js";
 import { MONITORS } from "../train/validation.js";
 import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule } from "../train/schedule.js";
 import type { RowPlan, TrainRun } from "../train/run.js";
@@ -129,6 +129,7 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
   if (!(everySeconds >= 0)) throw new UsageError(`--checkpoint-secs ${everySeconds}: give a number of seconds >= 0`);
   if (!out && (a.values["checkpoint-every"] !== undefined || a.values["checkpoint-secs"] !== undefined)) throw new UsageError("checkpoints need --out DIR");
   const readOpts = readOptionsOf(a);
+  if (out) refuseOtherRun(out);
 
   // Standard input ("-") is spooled to a file: the run reads it several times.
   await spoolInputs([trainPaths, testPaths, valPaths], out);
@@ -209,6 +210,11 @@ function continuedModel(a: ParsedArgs, dir: string, probe: DataFile, epochs: num
   const next = new CtrModel(m.model, m.tables, m.dense, m.params, { ...m.settings, epochs }, m.admission);
   next.calibration = m.calibration;
   return next;
+}
+
+/** A new run's --out must not hold another run's checkpoint (checked before reading, and again under the folder's lock). */
+export function refuseOtherRun(out: string): void {
+  if (hasCheckpoint(out)) throw new UsageError(`${out} holds a checkpoint of another run: continue it with --resume ${out}, or choose another --out`);
 }
 
 /** A string option that must be one of a list (undefined when not given and without a default). */

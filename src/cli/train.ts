@@ -14,7 +14,7 @@ import { trainModel, type TrainControl, type RowSource } from "../train/trainer.
 import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
 import { evaluateModel } from "../train/evaluate.js";
-import { dataChange, dataIdentity, hasCheckpoint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
+import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
 import { EarlyStopping } from "../train/validation.js";
 import type { TrainRun } from "../train/run.js";
 import { ShuffledRows } from "../train/shuffle.js";
@@ -23,8 +23,9 @@ import { lockDir } from "../io/lock.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { exportModel } from "../serve/model-file.js";
 import { inputSpec } from "./serve-io.js";
+import type { InputSpec } from "../data/input-spec.js";
 import { str, UsageError, type Command, type ParsedArgs } from "./args.js";
-import { newRun, RESUME_OPTIONS, threadsOf, TRAIN_OPTIONS } from "./train-options.js";
+import { newRun, refuseOtherRun, RESUME_OPTIONS, threadsOf, TRAIN_OPTIONS } from "./train-options.js";
 import { spooledIn } from "./read-options.js";
 import { removeSpoolFiles } from "../data/stdin.js";
 
@@ -84,7 +85,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     mkdirSync(out, { recursive: true });
     lockDir(out);
     removeStaleTemporaries(out);
-    if (!ckpt && hasCheckpoint(out)) throw new UsageError(`${out} holds a checkpoint of another run: continue it with --resume ${out}, or choose another --out`);
+    if (!ckpt) refuseOtherRun(out);
   }
   const identity = files.train.map(dataIdentity);
   if (ckpt) {
@@ -182,13 +183,14 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: trainFile.stats.skipped,
   };
   if (out) {
+    const input = inputSpec(trainFile, readOpts);
     // The folder's one copy of the trained state: the checkpoint, marked finished.
     writeCheckpoint(out, m, {
       settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
       position: r.position, run, data: identity, validation: stopper?.record().record ?? ckpt?.meta.validation,
-      input: inputSpec(trainFile, readOpts), finished: { calibration: m.calibration, refitRows },
+      input, finished: { calibration: m.calibration, refitRows },
     });
-    writeOutputs(out, m, trainFile, readOpts, report);
+    writeOutputs(out, m, input);
   }
   monitor.finish(report);
   if (out) {
@@ -206,10 +208,13 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   return 0;
 }
 
-/** Beside the checkpoint of a finished run: the serving model and model.json (its settings and report, for people). */
-function writeOutputs(out: string, m: CtrModel, trainFile: DataFile, readOpts: ReadOptions, report: Record<string, unknown>): void {
-  const input = inputSpec(trainFile, readOpts);
-  writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, fields: trainFile.fields, format: trainFile.format, input, params: m.params.map((p) => p.name), calibration: m.calibration, report }, null, 2)));
+/**
+ * Beside the checkpoint of a finished run: the serving model, and model.json
+ * (the settings, inputs and calibration, for people; the report is the last
+ * line of metrics.jsonl).
+ */
+function writeOutputs(out: string, m: CtrModel, input: InputSpec): void {
+  writeFileAtomic(join(out, "model.json"), new TextEncoder().encode(JSON.stringify({ settings: m.settings, input, params: m.params.map((p) => p.name), calibration: m.calibration }, null, 2)));
   exportModel(m, input, join(out, "model.sparsectr"));
 }
 

@@ -28,7 +28,7 @@ async function day(d: number, rows: number, seed = 5): Promise<string> {
   return path;
 }
 
-interface Report { auc: number; memoryBytes: number; modelSha256: string; features: number; tableRows: number; maxFeatures: number; admissionBytes: number; forgottenCounts: number; initFrom: string | null }
+interface Report { curve: unknown[]; auc: number; memoryBytes: number; modelSha256: string; features: number; tableRows: number; maxFeatures: number; admissionBytes: number; forgottenCounts: number; initFrom: string | null }
 
 function train(args: string[]): Report {
   const r = spawnSync(process.execPath, [CLI, "train", ...args, "--json"], { encoding: "utf8" });
@@ -36,6 +36,9 @@ function train(args: string[]): Report {
   assert.equal(r.stderr, "", "nothing on stderr with --json");
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
+
+/** The --json reports of the warm-start runs, by folder. */
+const warmReports = new Map<string, Report>();
 
 test("warm start: day 2 trained from day 1's run beats a cold start on day 2, on day 3's rows (two seeds)", async () => {
   for (const seed of [5, 6]) {
@@ -45,6 +48,7 @@ test("warm start: day 2 trained from day 1's run beats a cold start on day 2, on
     const w = train(["--init-from", first, "--train", d2, "--test", d3, "--out", warm]);
     const c = train(["--train", d2, "--test", d3]);
     assert.equal(w.initFrom, first);
+    warmReports.set(warm, w);
     assert.ok(w.auc > c.auc + 0.003, `seed ${seed}: warm ${w.auc.toFixed(4)} vs cold ${c.auc.toFixed(4)}`);
     console.log(`# seed ${seed}: test AUC on day 3, warm start ${w.auc.toFixed(4)}, cold start ${c.auc.toFixed(4)}`);
   }
@@ -90,7 +94,8 @@ test("a run folder: one copy of the state, metrics.jsonl ending with the --json 
   const files = readdirSync(out).sort();
   assert.deepEqual(files, ["checkpoint.sparsectr-state", "curves.png", "curves.svg", "metrics.jsonl", "model.json", "model.sparsectr"]);
   const { lines, summary } = parseMetrics(readFileSync(join(out, "metrics.jsonl"), "utf8"), "metrics.jsonl");
-  const report = JSON.parse(readFileSync(join(out, "model.json"), "utf8")).report as { curve: unknown[] };
+  const report = warmReports.get(out)!;
+  assert.ok(report, "the warm-start test ran first");
   assert.deepEqual(summary, report, "the last line is the run's report");
   const evaluations = lines.filter((l) => l.kind === "evaluation");
   assert.equal(evaluations.length, report.curve.length);
