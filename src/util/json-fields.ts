@@ -111,6 +111,6 @@ export class JsonFields {
   }
 }
 
-export function isPlainObject(v: unknown): v is object {
+function isPlainObject(v: unknown): v is object {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
