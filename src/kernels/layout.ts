@@ -39,7 +39,8 @@ export { R_SGD, R_MOMENTUM, R_ADAGRAD, R_ADAM, R_AMSGRAD, R_ADAHESSIAN } from ".
 export const H_TAU = 0; // u32: step of the row's last update, 0 = never
 export const H_ALPHA = 4; // f32: learning rate used at that update
 export const H_COUNT = 8; // u32: number of updates of this row
-export const H_FLAGS = 12; // u32: bit 0 = weights all exactly zero
+export const H_FLAGS = 12; // u32: bit 0 = weights all exactly zero, bit 1 = row lock (shared tables)
+export const ROW_LOCK = 2; // the row lock bit of H_FLAGS
 export const HEADER_BYTES = 16;
 export const TMP_S = 4096; // s of the current row, up to 1024 floats
 export const TMP_DEN = 8192; // P + 2 l2 of the current row

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Kernels } from "./kernels.js";
 import { bindExports } from "./bind.js";
 import { KERNEL_MODULE_FUNCTIONS, type KernelModule } from "./generated/kernel-exports.js";
+import { SHARED_KERNEL_MODULE_FUNCTIONS, type SharedKernelModule } from "./generated/shared-kernel-exports.js";
 
 const compiled = new Map<boolean, WebAssembly.Module>();
 
@@ -31,6 +32,12 @@ export function wasmAbort(): never {
 /** The kernel module's functions over a memory, checked and typed. */
 export function kernelModuleExports(memory: WebAssembly.Memory): KernelModule {
   return bindExports<KernelModule>(wasmExports(memory), KERNEL_MODULE_FUNCTIONS, "kernels.wasm");
+}
+
+/** The shared build's functions over a shared memory (a thread's own instance: its own globals), checked and typed. */
+export function sharedKernelExports(memory: WebAssembly.Memory): SharedKernelModule {
+  if (!isShared(memory)) throw new TypeError("the concurrent table kernels need a shared memory");
+  return bindExports<SharedKernelModule>(wasmExports(memory), SHARED_KERNEL_MODULE_FUNCTIONS, "kernels-shared.wasm");
 }
 
 /** WebAssembly SIMD kernels bound to one memory (one instance per memory). */

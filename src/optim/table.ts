@@ -415,6 +415,14 @@ export class SparseTable implements RowOwner {
     return zeros;
   }
 
+  /** Takes the global step count that worker threads reached on the table (./table-share.ts). @internal */
+  adoptStepCount(t: number): void {
+    this.live();
+    this.quiesce();
+    this.batchRows = -1;
+    this.t = t;
+  }
+
   /** Frees the table's memory (its whole arena). */
   dispose(): void {
     this.quiesce();

@@ -9,6 +9,7 @@ import { bindExports } from "../../src/kernels/bind.js";
 import { kernelModule, kernelModuleExports } from "../../src/kernels/wasm.js";
 import { KERNEL_MODULE_FUNCTIONS, type KernelModule } from "../../src/kernels/generated/kernel-exports.js";
 import { LAYER_MODULE_FUNCTIONS } from "../../src/kernels/generated/layer-exports.js";
+import { SHARED_KERNEL_MODULE_FUNCTIONS } from "../../src/kernels/generated/shared-kernel-exports.js";
 
 const source = (name: string): string => readFileSync(new URL(`../../../src/kernels/generated/${name}`, import.meta.url), "utf8");
 
@@ -22,12 +23,13 @@ function declared(text: string): Map<string, number> {
 for (const [file, wasm, names] of [
   ["kernel-exports.ts", "kernels.wasm", KERNEL_MODULE_FUNCTIONS],
   ["layer-exports.ts", "layers.wasm", LAYER_MODULE_FUNCTIONS],
+  ["shared-kernel-exports.ts", "kernels-shared.wasm", SHARED_KERNEL_MODULE_FUNCTIONS],
 ] as const) {
   test(`${file} lists every function export of dist/${wasm} with its parameter count`, () => {
     const module = new WebAssembly.Module(readFileSync(new URL(`../../${wasm}`, import.meta.url)));
     const compiled = WebAssembly.Module.exports(module).filter((e) => e.kind === "function").map((e) => e.name).sort();
     assert.deepEqual([...names].sort(), compiled);
-    const shared = wasm === "layers.wasm";
+    const shared = wasm !== "kernels.wasm";
     const memory = new WebAssembly.Memory(shared ? { initial: 2, maximum: 65536, shared: true } : { initial: 2 });
     const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("abort"); } } });
     const counts = declared(source(file));

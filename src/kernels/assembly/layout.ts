@@ -53,7 +53,8 @@ export const R_ADAHESSIAN: i32 = 5;
 export const H_TAU: i32 = 0; // u32: step of the row's last update, 0 = never
 export const H_ALPHA: i32 = 4; // f32: learning rate used at that update
 export const H_COUNT: i32 = 8; // u32: number of updates of this row
-export const H_FLAGS: i32 = 12; // u32: bit 0 = weights all exactly zero
+export const H_FLAGS: i32 = 12; // u32: bit 0 = weights all exactly zero, bit 1 = row lock (shared tables)
+export const ROW_LOCK: u32 = 2; // the row lock bit of H_FLAGS
 export const HEADER_BYTES: i32 = 16;
 
 // Scratch space in the first page (the JS heap starts at 65536).

@@ -21,6 +21,23 @@ import {
 
 const TOUCH_BLOCK: i32 = 256;
 
+// Where this instance's row scratch (TMP_S .. TMP_REC + 256) lies: 0 puts it
+// at the fixed addresses below the heap; each thread that updates rows of a
+// shared memory moves its own elsewhere (setScratchBase).
+let tmpBase: usize = 0;
+// Header flag bits a row update keeps set (concurrent.ts holds the row lock bit while it updates).
+let flagKeep: u32 = 0;
+
+/** Moves this instance's row scratch to [p, p + TMP_SINK - TMP_S) (a thread's own, on a shared memory). */
+export function setScratchBase(p: usize): void {
+  tmpBase = p - TMP_S;
+}
+
+/** Sets the header flag bits that row updates keep (0, or the row lock while concurrent.ts updates). */
+export function setFlagKeep(bits: u32): void {
+  flagKeep = bits;
+}
+
 /**
  * Loads one word of every cache line of n records (u32 addresses at recs) of
  * recBytes each and returns them xor-ed (a value for a sink, so the loads
@@ -67,10 +84,10 @@ export function touchRecords(recs: usize, n: i32, recBytes: usize): u32 {
 // A row's last `tail` (1..3) floats of x, g, h and every slot (stride ss)
 // into the padded scratch chunk at TMP_REC (x, g, h, slots; 16 bytes each).
 @inline function tailIn(xp: usize, gp: usize, hp: usize, sp: usize, ss: usize, tail: i32): void {
-  moveTail(xp, 0, 1, tail, TMP_REC, false);
-  moveTail(gp, 0, 1, tail, TMP_REC + 16, false);
-  if (rule == R_ADAHESSIAN) moveTail(hp, 0, 1, tail, TMP_REC + 32, false);
-  moveTail(sp, ss, nslots, tail, TMP_REC + 48, false);
+  moveTail(xp, 0, 1, tail, tmpBase + TMP_REC, false);
+  moveTail(gp, 0, 1, tail, tmpBase + TMP_REC + 16, false);
+  if (rule == R_ADAHESSIAN) moveTail(hp, 0, 1, tail, tmpBase + TMP_REC + 32, false);
+  moveTail(sp, ss, nslots, tail, tmpBase + TMP_REC + 48, false);
 }
 
 // The step a row's update makes, from its header.
@@ -113,8 +130,8 @@ export function touchRecords(recs: usize, n: i32, recBytes: usize): u32 {
     const o = <usize>full * 4;
     // The padded chunk is copied in and back here, so rows in flight together share it.
     tailIn(xp + o, gp + o, hp + o, sp + o, ss, tail);
-    acc = f32x4.add(acc, groupChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16, so + o, dn + o, first, c1, c2, c2p, aP, sqT, sqTp));
-    moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, true);
+    acc = f32x4.add(acc, groupChunk(tmpBase + TMP_REC, tmpBase + TMP_REC + 16, tmpBase + TMP_REC + 32, tmpBase + TMP_REC + 48, 16, so + o, dn + o, first, c1, c2, c2p, aP, sqT, sqTp));
+    moveTail(sp + o, ss, nslots, tail, tmpBase + TMP_REC + 48, true);
   }
   return acc;
 }
@@ -163,13 +180,13 @@ export function touchRecords(recs: usize, n: i32, recBytes: usize): u32 {
   store<u32>(hdr + H_TAU, tau);
   store<f32>(hdr + H_ALPHA, alpha);
   store<u32>(hdr + H_COUNT, count + 1);
-  store<u32>(hdr + H_FLAGS, nonzero ? 0 : 1);
+  store<u32>(hdr + H_FLAGS, (nonzero ? 0 : 1) | flagKeep);
   return wasZero && nonzero ? 1 : !wasZero && !nonzero ? -1 : 0;
 }
 
 // Updates one row; returns +1 if it came back to life, -1 if it became zero, else 0.
-@inline function updateRow(xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
-  if (group) return groupStore(xp, hdr, d, groupScale(groupPass(xp, hdr, gp, hp, d, TMP_S, TMP_DEN)), TMP_S, TMP_DEN);
+@inline export function updateRow(xp: usize, hdr: usize, gp: usize, hp: usize, d: i32): i32 {
+  if (group) return groupStore(xp, hdr, d, groupScale(groupPass(xp, hdr, gp, hp, d, tmpBase + TMP_S, tmpBase + TMP_DEN)), tmpBase + TMP_S, tmpBase + TMP_DEN);
   const tau = rowTau(hdr);
   const first = load<u32>(hdr + H_TAU) == 0;
   let c1 = ZERO, c2 = ZERO, sqT = ZERO;
@@ -190,9 +207,9 @@ export function touchRecords(recs: usize, n: i32, recBytes: usize): u32 {
   if (tail) {
     const o = <usize>full * 4;
     tailIn(xp + o, gp + o, hp + o, sp + o, ss, tail);
-    plainChunk(TMP_REC, TMP_REC + 16, TMP_REC + 32, TMP_REC + 48, 16, first, c1, c2, sqT);
-    moveTail(sp + o, ss, nslots, tail, TMP_REC + 48, true);
-    moveTail(xp + o, 0, 1, tail, TMP_REC, true);
+    plainChunk(tmpBase + TMP_REC, tmpBase + TMP_REC + 16, tmpBase + TMP_REC + 32, tmpBase + TMP_REC + 48, 16, first, c1, c2, sqT);
+    moveTail(sp + o, ss, nslots, tail, tmpBase + TMP_REC + 48, true);
+    moveTail(xp + o, 0, 1, tail, tmpBase + TMP_REC, true);
   }
   let any = ZERO;
   for (let i = 0; i < full; i += 4) any = v128.or(any, f32x4.ne(v128.load(xp + <usize>i * 4), ZERO));
@@ -207,20 +224,20 @@ const TMP_DEN2: usize = TMP_DEN + 2048;
 const PAIR_MAX_D: i32 = 512;
 
 // Whether rows of d floats go through updatePair: the group form's.
-@inline function pairs(d: i32): bool {
+@inline export function pairs(d: i32): bool {
   return group != 0 && d <= PAIR_MAX_D;
 }
 
 // Two distinct rows' group updates, each pass of one written after the
 // other's: a row is one chain of dependent divisions and square roots, and
 // two independent chains overlap in the processor. The same operations on each row as updateRow.
-@inline function updatePair(
+@inline export function updatePair(
   xa: usize, ha: usize, ga: usize, qa: usize, xb: usize, hb: usize, gb: usize, qb: usize, d: i32,
 ): i32 {
-  const accA = groupPass(xa, ha, ga, qa, d, TMP_S, TMP_DEN);
-  const accB = groupPass(xb, hb, gb, qb, d, TMP_S2, TMP_DEN2);
+  const accA = groupPass(xa, ha, ga, qa, d, tmpBase + TMP_S, tmpBase + TMP_DEN);
+  const accB = groupPass(xb, hb, gb, qb, d, tmpBase + TMP_S2, tmpBase + TMP_DEN2);
   const kA = groupScale(accA), kB = groupScale(accB);
-  return groupStore(xa, ha, d, kA, TMP_S, TMP_DEN) + groupStore(xb, hb, d, kB, TMP_S2, TMP_DEN2);
+  return groupStore(xa, ha, d, kA, tmpBase + TMP_S, tmpBase + TMP_DEN) + groupStore(xb, hb, d, kB, tmpBase + TMP_S2, tmpBase + TMP_DEN2);
 }
 
 /**

@@ -12,15 +12,15 @@ import { touchRecords } from "./rows";
 import { fmix32 } from "./hash";
 import { accumulateInverse, copyRow, findNonFinite } from "./batch-rows";
 
-@inline function keyHash(lo: u32, hi: u32): u32 {
+@inline export function keyHash(lo: u32, hi: u32): u32 {
   return fmix32(lo ^ fmix32(hi));
 }
 
-@inline function meta32(meta: usize, w: i32): u32 {
+@inline export function meta32(meta: usize, w: i32): u32 {
   return load<u32>(meta + <usize>w * 4);
 }
 
-@inline function recAddr(meta: usize, row: u32): usize {
+@inline export function recAddr(meta: usize, row: u32): usize {
   const shift = meta32(meta, M_SHIFT);
   const chunk = <usize>load<u32>(<usize>meta32(meta, M_CHUNKS) + (<usize>(row >>> shift)) * 4);
   return chunk + <usize>(row & ((1 << shift) - 1)) * <usize>meta32(meta, M_RECBYTES);
@@ -58,9 +58,15 @@ function initValues(meta: usize, dst: usize, lo: u32, hi: u32): bool {
   return nonzero;
 }
 
-// A new row's record: zero state, the initial weights (computed, or copied
-// from init when it is not 0), and the zero-row flag and count.
+// A new row's record and the table's zero-row count.
 @inline function initRow(meta: usize, rec: usize, lo: u32, hi: u32, init: usize): void {
+  if (initRecord(meta, rec, lo, hi, init)) store<u32>(meta + <usize>M_ZEROS * 4, meta32(meta, M_ZEROS) + 1);
+}
+
+// A new row's record: zero state, the initial weights (computed, or copied
+// from init when it is not 0) and the zero-row flag; returns whether the
+// weights are all zero (for the caller's count).
+@inline export function initRecord(meta: usize, rec: usize, lo: u32, hi: u32, init: usize): bool {
   zeroBytes(rec, <usize>meta32(meta, M_RECBYTES));
   let nonzero = false;
   if (init) {
@@ -70,10 +76,8 @@ function initValues(meta: usize, dst: usize, lo: u32, hi: u32): bool {
   } else {
     nonzero = initValues(meta, rec + HEADER_BYTES, lo, hi);
   }
-  if (!nonzero) {
-    store<u32>(rec + H_FLAGS, 1);
-    store<u32>(meta + <usize>M_ZEROS * 4, meta32(meta, M_ZEROS) + 1);
-  }
+  if (!nonzero) store<u32>(rec + H_FLAGS, 1);
+  return !nonzero;
 }
 
 // Zeroes a record (a multiple of 4 bytes): memory.fill is a runtime call,
@@ -85,7 +89,7 @@ function initValues(meta: usize, dst: usize, lo: u32, hi: u32): bool {
   for (; o < bytes; o += 4) store<u32>(p + o, 0);
 }
 
-const SLOT: usize = 12;
+export const SLOT: usize = 12;
 
 // Finds the row of one id from its home slot h, creating it when absent (with
 // the initial weights at init, when not 0); returns its record address.
@@ -177,7 +181,7 @@ function hashIds(ids: usize, n: i32, out: usize): void {
  * on about a third of the ids of a heavy-tailed batch): the entry, key and
  * hash are written either way and the distinct count grows by 0 or 1.
  */
-@inline function dedupIds(ids: usize, n: i32, hashes: usize, inverse: usize, keys: usize, tab: usize): u32 {
+@inline export function dedupIds(ids: usize, n: i32, hashes: usize, inverse: usize, keys: usize, tab: usize): u32 {
   hashIds(ids, n, hashes);
   let tcap: u32 = 16;
   while (tcap < <u32>n * 2) tcap <<= 1;

@@ -1,0 +1,223 @@
+/**
+ * A sparse table trained by several threads at once: the owner side
+ * ({@link shareTable}, {@link reserveRows}, {@link adoptShared}) and the
+ * view each worker thread trains through ({@link SharedTableView}).
+ *
+ * The rows stay in the owner's shared WebAssembly memory, one copy for every
+ * thread. Each worker has its own kernel instance over that memory and its
+ * own working memory in it (batch scratch, a parameter block, the row
+ * update's scratch), all allocated by the owner before the workers start:
+ * a worker never allocates. New ids are inserted concurrently and each row's
+ * step holds the row's lock (kernels/assembly/concurrent.ts); the global
+ * step t is one shared counter that every worker's step takes the next
+ * value of. The index and the row chunks grow only on the owner while no
+ * worker runs: the owner reserves room for a number of new rows
+ * ({@link reserveRows}) and a worker checks {@link SharedTableView.hasRoom}
+ * before each batch (asking the owner for more when it is short).
+ */
+import { Heap } from "../kernels/heap.js";
+import { HEADER_BYTES, M_SIZE, M_ZEROS, P_ALPHA, P_T, TMP_S, TMP_SINK } from "../kernels/layout.js";
+import { sharedKernelExports } from "../kernels/wasm.js";
+import type { SharedKernelModule } from "../kernels/generated/shared-kernel-exports.js";
+import { StepCall } from "./call.js";
+import { checkLr, ruleUsesHessian, type StepOptions } from "./checks.js";
+import type { OptimizerName, ResolvedHyperparams } from "./hyper.js";
+import { writeIds, type FeatureIds, idToParts } from "./ids.js";
+import type { SparseTable } from "./table.js";
+
+/** Steps whose bias corrections a worker's parameter block holds (the kernels clamp later steps to the last). */
+const BIAS_STEPS = 2 ** 20 - 1;
+
+/** One worker's working memory in the table's memory (byte addresses). */
+export interface WorkerScratch {
+  /** Ids a batch may hold. */
+  capacity: number;
+  params: number;
+  rowScratch: number;
+  ids: number;
+  keys: number;
+  inverse: number;
+  recs: number;
+  tab: number;
+  grad: number;
+  ugrad: number;
+  hess: number;
+  uhess: number;
+}
+
+/** What a worker thread needs to train a shared table (plain data: posted to the thread). */
+export interface TableShare {
+  memory: WebAssembly.Memory;
+  meta: number;
+  optimizer: OptimizerName;
+  hyper: ResolvedHyperparams;
+  rowLength: number;
+  /** u32 words: [0] the global step count, [1] the rows the index and chunks have room for. */
+  words: number;
+  workers: WorkerScratch[];
+}
+
+const W_STEP = 0;
+const W_ROOM = 1;
+
+/**
+ * Prepares a table for `workers` threads with batches of up to `maxIds` ids
+ * each: their scratch and parameter blocks, the step counter (at the
+ * table's step count) and room for `room` new rows (default: every worker's
+ * batch 16 times over).
+ */
+export function shareTable(t: SparseTable, workers: number, maxIds: number, room = workers * maxIds * 16): TableShare {
+  if (t.arena.backend !== "wasm") throw new Error(`${t.optimizer}: only tables on the WebAssembly backend can be shared by threads`);
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers = ${workers} must be a positive integer`);
+  if (!Number.isSafeInteger(maxIds) || maxIds < 1) throw new RangeError(`maxIds = ${maxIds} must be a positive integer`);
+  const store = t.mutate(), heap = t.arena.heap, d = t.rowLength, hessian = ruleUsesHessian(t.optimizer);
+  const words = heap.alloc(16);
+  const list: WorkerScratch[] = [];
+  for (let w = 0; w < workers; w++) {
+    const call = new StepCall(t.arena, t.optimizer, t.hyper, d, true);
+    call.prepare(BIAS_STEPS, t.hyper.lr);
+    const cap = Math.max(64, 2 ** Math.ceil(Math.log2(maxIds)));
+    list.push({
+      capacity: cap,
+      params: call.ptr,
+      rowScratch: heap.alloc(TMP_SINK - TMP_S),
+      ids: heap.alloc(cap * 8),
+      keys: heap.alloc(cap * 8),
+      inverse: heap.alloc(cap * 4),
+      recs: heap.alloc(cap * 4),
+      tab: heap.alloc(cap * 2 * 4),
+      grad: heap.alloc(cap * d * 4),
+      ugrad: heap.alloc(cap * d * 4),
+      hess: hessian ? heap.alloc(cap * d * 4) : 0,
+      uhess: hessian ? heap.alloc(cap * d * 4) : 0,
+    });
+  }
+  const share: TableShare = { memory: heap.memory, meta: store.meta, optimizer: t.optimizer, hyper: t.hyper, rowLength: d, words, workers: list };
+  heap.u32[(words >>> 2) + W_STEP] = t.stepCount;
+  reserveRows(t, share, room);
+  return share;
+}
+
+/**
+ * Makes room for `rows` more rows than the table holds (index and chunks)
+ * and tells the workers. Only while no worker uses the table.
+ */
+export function reserveRows(t: SparseTable, share: TableShare, rows: number): void {
+  const store = t.mutate(), heap = t.arena.heap;
+  const target = store.size + rows;
+  store.ensureRows(target, t.optimizer);
+  heap.u32[(share.words >>> 2) + W_ROOM] = target;
+}
+
+/** The global step count the workers reached (the owner adopts it: see SparseTable.adoptStepCount). */
+export function sharedStepCount(t: SparseTable, share: TableShare): number {
+  return t.arena.heap.u32[(share.words >>> 2) + W_STEP];
+}
+
+/**
+ * A worker thread's handle of a shared table: the training half of
+ * SparseTable's interface (gatherBatch, stepBatch) over the owner's rows,
+ * safe while other workers use the same table.
+ */
+export class SharedTableView {
+  readonly optimizer: OptimizerName;
+  readonly rowLength: number;
+  readonly hyper: ResolvedHyperparams;
+  private readonly heap: Heap;
+  private readonly k: SharedKernelModule;
+  private readonly sc: WorkerScratch;
+  private readonly meta: number;
+  private readonly words: number;
+  private batchRows = -1;
+  private distinct = 0;
+
+  constructor(share: TableShare, worker: number) {
+    const sc = share.workers[worker];
+    if (sc === undefined) throw new RangeError(`${share.optimizer}: the table is shared with ${share.workers.length} workers, not worker ${worker}`);
+    this.optimizer = share.optimizer;
+    this.rowLength = share.rowLength;
+    this.hyper = share.hyper;
+    this.heap = new Heap(share.memory);
+    this.k = sharedKernelExports(share.memory);
+    this.k.setScratchBase(sc.rowScratch);
+    this.sc = sc;
+    this.meta = share.meta;
+    this.words = share.words;
+  }
+
+  /** Rows present (all workers'). */
+  get size(): number { return Atomics.load(this.heap.u32, (this.meta >>> 2) + M_SIZE); }
+  /** Rows whose weights are all exactly zero. */
+  get zeroRows(): number { return Atomics.load(this.heap.u32, (this.meta >>> 2) + M_ZEROS); }
+  get liveRows(): number { return this.size - this.zeroRows; }
+  /** Steps taken by all workers together. */
+  get stepCount(): number { return Atomics.load(this.heap.u32, (this.words >>> 2) + W_STEP); }
+
+  /** True when a batch of n ids surely fits in the room the owner reserved. */
+  hasRoom(n: number): boolean {
+    return this.size + n <= Atomics.load(this.heap.u32, (this.words >>> 2) + W_ROOM);
+  }
+
+  /**
+   * The weights of a batch's ids (n x rowLength floats), creating the rows
+   * of new ids; the lookup is kept for the stepBatch that follows. The
+   * caller checked hasRoom(ids.length).
+   */
+  gatherBatch(ids: FeatureIds, out?: Float32Array): Float32Array {
+    const n = ids.length, d = this.rowLength, sc = this.sc;
+    if (n > sc.capacity) throw new RangeError(`${this.optimizer}: a batch of ${n} ids is larger than the ${sc.capacity} the shared table was prepared for`);
+    if (!this.hasRoom(n)) throw new RangeError(`${this.optimizer}: no room reserved for ${n} new rows (the owner must reserve more while the workers wait)`);
+    const res = out ?? new Float32Array(n * d);
+    if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gatherBatch output has ${res.length} floats, expected ${n * d}`);
+    writeIds(this.optimizer, ids, this.heap, sc.ids);
+    this.distinct = this.k.dedupResolveShared(this.meta, sc.ids, n, sc.recs, sc.inverse, sc.keys, sc.tab);
+    this.k.gatherInverse(sc.recs, sc.inverse, n, d, sc.grad, this.distinct);
+    res.set(this.heap.f32.subarray(sc.grad >>> 2, (sc.grad >>> 2) + n * d));
+    this.batchRows = n;
+    return res;
+  }
+
+  /**
+   * One step on the rows of the last gatherBatch with one gradient row per
+   * id (duplicates summed first, in order), at the next global step; each
+   * row's update holds its lock.
+   */
+  stepBatch(grads: ArrayLike<number>, opts: StepOptions = {}): void {
+    const n = this.batchRows, d = this.rowLength, sc = this.sc, heap = this.heap, k = this.k;
+    if (n < 0) throw new Error(`${this.optimizer}: stepBatch needs a gatherBatch just before it`);
+    const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
+    if (grads.length !== n * d) throw new RangeError(`${this.optimizer}: gradient has ${grads.length} floats, expected ${n * d}`);
+    heap.f32.set(grads, sc.grad >>> 2);
+    let h = 0;
+    if (sc.hess) {
+      if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
+      heap.f32.set(opts.hessian, sc.hess >>> 2);
+      h = sc.hess;
+    }
+    const u = this.distinct;
+    k.accumulateInverse(sc.inverse, n, sc.grad, h, d, sc.ugrad, h ? sc.uhess : 0, u);
+    const bad = k.findNonFinite(sc.ugrad, u * d);
+    if (bad >= 0) throw new RangeError(`${this.optimizer}: the gradient sum of a row is not finite (${heap.f32[(sc.ugrad >>> 2) + bad]})`);
+    this.batchRows = -1;
+    const t = Atomics.add(heap.u32, (this.words >>> 2) + W_STEP, 1) + 1;
+    const p = sc.params >>> 2;
+    heap.u32[p + P_T] = t;
+    heap.f32[p + P_ALPHA] = lr;
+    const delta = k.updateSparseShared(sc.params, sc.recs, u, sc.ugrad, h ? sc.uhess : 0);
+    if (delta !== 0) Atomics.sub(heap.u32, (this.meta >>> 2) + M_ZEROS, delta);
+  }
+
+  /** A worker never looks ahead on another thread. */
+  lookahead(): boolean {
+    return false;
+  }
+
+  /** A copy of the weights of one id, or undefined when it has no row (for tests; not safe against concurrent inserts). */
+  get(id: number | bigint): Float32Array | undefined {
+    const [lo, hi] = idToParts(this.optimizer, id);
+    const rec = this.k.lookup(this.meta, lo, hi) >>> 0;
+    if (!rec) return undefined;
+    const o = (rec + HEADER_BYTES) >>> 2;
+    return this.heap.f32.slice(o, o + this.rowLength);
+  }
+}
