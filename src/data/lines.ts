@@ -13,16 +13,25 @@ export interface LineBlock {
   count: number;
   /** 1-based line number of the block's first line. */
   firstLine: number;
+  /** Byte offset in the stream of `buf[0]` (a line of the block starts at `offset + starts[k]`). */
+  offset: number;
 }
 
 const MAX_LINE = 64 << 20;
 
-/** The lines of a stream of chunks, as above; a line over 64 MiB is a DataError located by `name` (the file's). */
-export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, name = "input"): AsyncGenerator<LineBlock> {
+/**
+ * The lines of a stream of chunks, as above; a line over 64 MiB is a DataError
+ * located by `name` (the file's). Lines are numbered from `firstLine` (a
+ * stream that starts at a line in the middle of a file numbers its lines as
+ * in the file); block offsets count from the stream's first byte.
+ */
+export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, name = "input", firstLine = 1): AsyncGenerator<LineBlock> {
   // The start of an unfinished line: the chunks it spans, joined only once the
   // line ends (joining at every chunk made a long line cost quadratic time).
   let carry: Buffer[] = [], carryLen = 0;
-  let line = 1;
+  let line = firstLine;
+  // Bytes of the chunks before the current one: the carry is their last carryLen.
+  let consumed = 0;
   let starts: Int32Array = new Int32Array(1 << 14), ends: Int32Array = new Int32Array(1 << 14);
   let inQuote = false;
   const tooLong = (at: number): DataError => new DataError(name, at, undefined, `the line is longer than ${MAX_LINE} bytes: not a text file of rows, or a runaway quoted field`);
@@ -43,11 +52,14 @@ export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, 
       if (!closes) {
         carry.push(chunk);
         carryLen += chunk.length;
+        consumed += chunk.length;
         if (carryLen > MAX_LINE) throw tooLong(line);
         continue;
       }
     }
     const buf: Buffer = carryLen ? Buffer.concat([...carry, chunk]) : chunk;
+    const offset = consumed - carryLen;
+    consumed += chunk.length;
     const scanFrom = carryLen;
     let count = 0, s = 0;
     // Quote state carries over the part of the line already scanned.
@@ -79,14 +91,14 @@ export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, 
     carryLen = buf.length - s;
     if (carryLen > MAX_LINE) throw tooLong(line + count);
     if (count > 0) {
-      yield { buf, starts, ends, count, firstLine: line };
+      yield { buf, starts, ends, count, firstLine: line, offset };
       line += count;
     }
   }
   if (carryLen > 0) {
     const last = carry.length === 1 ? carry[0] : Buffer.concat(carry);
     const e = last[last.length - 1] === 13 ? last.length - 1 : last.length;
-    yield { buf: last, starts: Int32Array.of(0), ends: Int32Array.of(e), count: 1, firstLine: line };
+    yield { buf: last, starts: Int32Array.of(0), ends: Int32Array.of(e), count: 1, firstLine: line, offset: consumed - carryLen };
   }
 }
 

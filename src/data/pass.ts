@@ -4,6 +4,8 @@ import { BatchAssembler } from "./assemble.js";
 import { BadRows } from "./badrows.js";
 import { DataError, RowError } from "./errors.js";
 import { lineBlocks } from "./lines.js";
+import { readHeader } from "./probe.js";
+import { seekStart } from "./seek.js";
 import { fileChunks } from "./source.js";
 import type { RowParser } from "./formats/parser.js";
 import type { DataFile, MaxBadRows, ReadStats } from "./types.js";
@@ -24,7 +26,11 @@ export interface PassPlan {
  * never spans two files: each file's last batch may be short), those with
  * index in [range.start, range.end) over the files' concatenation. Each
  * batch carries its file's index (`part`), each row its line in that file.
- * file.stats is this pass's, updated as it goes.
+ * file.stats is this pass's, updated as it goes. With seek points in the
+ * file's options (ReadOptions.seek) and a start past row 0, the pass starts
+ * at the best point (data/seek.ts): the files before its file and the bytes
+ * before it are not read (a header-bound parser reads its file's header
+ * line on its own); what it yields, counts and throws is the same.
  */
 export async function* pass(plan: PassPlan, range: { start?: number; end?: number }, file: DataFile): AsyncGenerator<Batch, ReadStats> {
   // Header-bound parsers learn their fields on the header line: take the counts the file was opened with.
@@ -35,13 +41,24 @@ export async function* pass(plan: PassPlan, range: { start?: number; end?: numbe
   const bad = plan.skip ? new BadRows(plan.limit, stats, plan.onSkip) : undefined;
   const asm = new BatchAssembler(plan.batchSize, F, N, 0);
   const last = file.paths.length - 1;
-  files: for (let part = 0; part <= last; part++) {
+  const from = await seekStart(file.options.seek, start, file);
+  // The rows before the point are before the range: only their count matters.
+  if (from !== undefined) stats.seen = from.row;
+  files: for (let part = from?.part ?? 0; part <= last; part++) {
     const path = file.paths[part];
     const parser = await plan.makeParser(part);
     let bag = parser.bag;
     asm.setPart(part);
     let headerDone = !parser.hasHeader;
-    for await (const blk of lineBlocks(fileChunks(path), parser.quoted, path)) {
+    const at = from !== undefined && from.part === part ? from : undefined;
+    if (at !== undefined && !headerDone) {
+      // The header line is before the point: read it on its own.
+      await readHeader(path, parser);
+      headerDone = true;
+      bag = parser.bag;
+      if (parser.fields.length !== F || parser.numeric.length !== N) throw changed(path, 1);
+    }
+    for await (const blk of lineBlocks(fileChunks(path, at?.byte ?? 0), parser.quoted, path, at?.line ?? 1)) {
       for (let k = 0; k < blk.count; k++) {
         const line = blk.firstLine + k, s = blk.starts[k], e = blk.ends[k];
         if (!headerDone) {
@@ -53,7 +70,7 @@ export async function* pass(plan: PassPlan, range: { start?: number; end?: numbe
           }
           headerDone = true;
           bag = parser.bag; // a header-bound parser makes its bag with its fields
-          if (parser.fields.length !== F || parser.numeric.length !== N) throw new DataError(path, line, undefined, "the header changed since the file was opened");
+          if (parser.fields.length !== F || parser.numeric.length !== N) throw changed(path, line);
           continue;
         }
         const idx = stats.seen++;
@@ -90,4 +107,9 @@ export async function* pass(plan: PassPlan, range: { start?: number; end?: numbe
   const b = asm.takeRest(Math.min(stats.seen, end));
   if (b !== null) yield b;
   return stats;
+}
+
+/** The error of a file whose header no longer gives the fields it was opened with. */
+function changed(path: string, line: number): DataError {
+  return new DataError(path, line, undefined, "the header changed since the file was opened");
 }

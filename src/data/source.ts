@@ -21,15 +21,19 @@ export async function isGzip(path: string): Promise<boolean> {
  * The bytes of a file, plain or gzip (detected by its magic bytes), in chunks
  * of about 1 MiB. A truncated or corrupt gzip stream is an error naming the
  * file, never a silent short read. The path "-" is standard input, read in
- * one pass (data/stdin.ts).
+ * one pass (data/stdin.ts). With `start` > 0, the bytes of a plain file from
+ * that offset on (a gzip file or standard input cannot start there: an error).
  */
-export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+export async function* fileChunks(path: string, start = 0): AsyncGenerator<Buffer> {
+  if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`${path}: start byte ${start} must be an integer >= 0`);
   if (isStdin(path)) {
+    if (start > 0) throw new Error(`${path}: standard input cannot be read from byte ${start}`);
     yield* stdinChunks();
     return;
   }
   const gz = await isGzip(path);
-  const raw = createReadStream(path, { highWaterMark: CHUNK });
+  if (gz && start > 0) throw new Error(`${path}: a gzip file cannot be read from byte ${start}`);
+  const raw = createReadStream(path, start > 0 ? { highWaterMark: CHUNK, start } : { highWaterMark: CHUNK });
   const stream = gz ? raw.pipe(createGunzip({ chunkSize: CHUNK })) : raw;
   if (gz) raw.on("error", (e) => stream.destroy(e));
   try {

@@ -12,6 +12,21 @@ import type { Schema } from "./formats/schema.js";
  */
 export type MaxBadRows = { fraction: number } | { count: number };
 
+/**
+ * Where a pass may start reading instead of the files' beginning (see
+ * data/seek.ts, which finds them): data row `row` (0-based over the files
+ * in order, headers excluded, bad and empty lines counted, as a range's
+ * index) is the line `line` (1-based) of file `part` (an index into the
+ * DataFile's paths), starting at byte `byte` of that file. Plain data, so
+ * that options holding points can be posted to another thread.
+ */
+export interface SeekPoint {
+  row: number;
+  part: number;
+  byte: number;
+  line: number;
+}
+
 /** Options of `openData`. */
 export interface ReadOptions {
   /** Force a format instead of detecting it (csv needs `schema` or `labelColumn`). */
@@ -49,6 +64,17 @@ export interface ReadOptions {
   onSkip?: (e: DataError) => void;
   /** Only data rows with index in [start, end) (0-based over the files in order, headers excluded, bad rows counted). */
   range?: { start?: number; end?: number };
+  /**
+   * Seek points of these files (data/seek.ts `seekPoints`): a pass whose
+   * range starts past row 0 starts reading at the point of largest row <=
+   * the start (points in a gzip file or standard input are passed over) and
+   * skips the bytes before it instead of reading them. Its batches, stats
+   * and errors are those of the pass without points. Points must be those of
+   * these files as they are: a point whose byte does not follow a newline,
+   * is past its file's end or is a header line is an error, but other
+   * mismatches (a file changed before the point) go unnoticed.
+   */
+  seek?: readonly SeekPoint[];
 }
 
 /** What a pass over the files met, complete once its batches are exhausted. */
