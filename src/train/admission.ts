@@ -135,8 +135,8 @@ export class Admission {
     if (tally) this.routed += routed;
   }
 
-  /** Counts, minCount and fields as bytes (a checkpoint's part). */
-  save(): Uint8Array {
+  /** Every counted key as (lo, hi, count) triples, in slot order (the body {@link save} writes). */
+  entries(): Uint32Array {
     const body = new Uint32Array(this.used * 3);
     let k = 0;
     for (let s = 0; s < this.slots.length; s += STRIDE) {
@@ -145,6 +145,34 @@ export class Admission {
       body[k++] = this.slots[s + 1];
       body[k++] = this.slots[s + 2];
     }
+    return body;
+  }
+
+  /**
+   * Counts from (lo, hi, count) triples (as {@link entries} gives them, in
+   * any order) and a number of routed occurrences. Throws a RangeError on a
+   * count of 0 or a repeated key.
+   */
+  static fromEntries(minCount: number, fields: number, words: Uint32Array, routed = 0): Admission {
+    if (words.length % 3 !== 0) throw new RangeError(`admission entries: ${words.length} words are not (lo, hi, count) triples`);
+    const keys = words.length / 3;
+    if (keys >= MAX_CAP * MAX_LOAD) throw new RangeError(`admission entries: more than ${MAX_CAP * MAX_LOAD} distinct features`);
+    if (!Number.isSafeInteger(routed) || routed < 0) throw new RangeError(`admission entries: routed = ${routed} must be a non-negative integer`);
+    let cap = 1 << 16;
+    while (keys >= cap * MAX_LOAD) cap *= 2;
+    const a = new Admission(minCount, fields, cap);
+    a.routed = routed;
+    for (let k = 0; k < keys; k++) {
+      const lo = words[3 * k], hi = words[3 * k + 1], c = words[3 * k + 2];
+      if (c === 0 || a.find(lo, hi) >= 0) throw new RangeError(`admission entries: entry ${k} has count 0 or repeats a key`);
+      a.insert(lo, hi, c);
+    }
+    return a;
+  }
+
+  /** Counts, minCount and fields as bytes (a checkpoint's part). */
+  save(): Uint8Array {
+    const body = this.entries();
     return encodeEnvelope({ kind: "admission", version: 1, minCount: this.minCount, fields: this.fields, keys: this.used, routed: this.routed },
       [new Uint8Array(body.buffer)]);
   }

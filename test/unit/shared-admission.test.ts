@@ -1,0 +1,213 @@
+// Shared admission counts: on one thread they route exactly as Admission
+// does, call by call; they convert to and from Admission and keep every
+// count through a grow; and when 8 worker threads count overlapping streams
+// at once against one set of counts, every key ends with its brute-force
+// count and exactly min(count, minCount - 1) of its occurrences went to OOV.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
+import { Admission } from "../../src/train/admission.js";
+import { SharedAdmission } from "../../src/train/shared-admission.js";
+import { burstIds, keyWords, roundIds, type FromWorker, type StreamSpec, type WorkerJob } from "../helpers/shared-admission-worker.js";
+import { rng } from "../helpers/rng.js";
+
+// BatchInputs (src/train/inputs.ts) reads route, fields and minCount of its admission: the shapes agree.
+const _shape: Pick<Admission, "route" | "fields" | "minCount"> = SharedAdmission.create(2, 1, 4);
+
+/** Sorted (lo, hi, count) triples as strings, for comparing two sets of counts. */
+function triples(e: Uint32Array): string[] {
+  const t: string[] = [];
+  for (let k = 0; k < e.length; k += 3) t.push(`${e[k]}:${e[k + 1]}:${e[k + 2]}`);
+  return t.sort();
+}
+
+/** n random keys ((lo, hi) words) with fields: skewed values per field, some rare ones. */
+function randomKeys(r: () => number, n: number, F: number, explicit: boolean): { words: Uint32Array; fieldOf: Int32Array } {
+  const words = new Uint32Array(2 * n), fieldOf = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const f = explicit ? Math.floor(r() * F) : j % F;
+    const v = r() < 0.9 ? Math.floor(Math.pow(r(), 3) * 400) : 1000 + Math.floor(r() * 1e6);
+    fieldOf[j] = f;
+    keyWords(f * 2 ** 24 + v, words, 2 * j);
+  }
+  return { words, fieldOf };
+}
+
+function sameState(a: Admission, s: SharedAdmission, what: string): void {
+  assert.equal(s.seen, a.seen, `${what}: seen`);
+  assert.equal(s.admitted, a.admitted, `${what}: admitted`);
+  assert.equal(s.routed, a.routed, `${what}: routed`);
+}
+
+test("one thread: shared counts route as Admission, call by call (count, no count, no tally; 1-26 fields, minCount 2-5)", () => {
+  for (const [F, N, seed] of [[1, 2, 1], [3, 3, 2], [7, 5, 3], [26, 4, 4], [5, 2, 5]]) {
+    const a = new Admission(N, F, 16), s = SharedAdmission.create(N, F, 16), r = rng(seed);
+    let grows = 0;
+    for (let call = 0; call < 300; call++) {
+      const explicit = r() < 0.4, n = explicit ? Math.floor(r() * 500) : F * Math.floor(r() * (500 / F));
+      const { words, fieldOf } = randomKeys(r, n, F, explicit);
+      const count = r() < 0.75, tally = r() < 0.8, what = `F ${F} N ${N} call ${call}`;
+      if (count && !s.room(n)) {
+        s.grow(s.seen + n);
+        grows++;
+      }
+      const outA = new Uint32Array(2 * n), outS = new Uint32Array(2 * n);
+      a.route(words, n, outA, explicit ? fieldOf : undefined, count, tally);
+      s.route(words, n, outS, explicit ? fieldOf : undefined, count, tally);
+      assert.deepEqual(outS, outA, `${what}: routed keys`);
+      sameState(a, s, what);
+    }
+    assert.ok(grows >= 2, `F ${F}: the counts grew (${grows} times)`);
+    const e = a.entries();
+    for (let k = 0; k < e.length; k += 3) assert.equal(s.count(e[k], e[k + 1]), e[k + 2], `F ${F}: count of entry ${k / 3}`);
+    assert.equal(s.count(0x12345, 0x6789), 0, "an unseen key counts 0");
+    assert.deepEqual(triples(s.entries()), triples(e));
+  }
+});
+
+test("from(a) and toAdmission() keep the counts, seen, admitted and routed; grow keeps every count; another handle sees the growth", () => {
+  const F = 6, N = 3, a = new Admission(N, F, 16), r = rng(11);
+  for (let call = 0; call < 100; call++) {
+    const n = F * Math.floor(r() * 80), { words } = randomKeys(r, n, F, false);
+    a.route(words, n, new Uint32Array(2 * n), undefined, true);
+  }
+  const s = SharedAdmission.from(a);
+  sameState(a, s, "from");
+  assert.deepEqual(triples(s.entries()), triples(a.entries()));
+  const b = s.toAdmission();
+  sameState(b, s, "toAdmission");
+  assert.deepEqual(triples(b.entries()), triples(a.entries()));
+  assert.deepEqual(triples(Admission.load(b.save()).entries()), triples(a.entries()), "toAdmission saves in Admission's format");
+
+  // A handle attached before the memory grows routes with it afterwards.
+  const t = SharedAdmission.attach(s.state()), cap = s.capacity, bytes = s.bytes;
+  s.grow();
+  assert.equal(s.capacity, 2 * cap);
+  s.grow(20 * cap);
+  assert.ok(s.capacity >= (20 * cap) / 0.75 && s.bytes > bytes, `capacity ${s.capacity}, bytes ${s.bytes}`);
+  assert.ok(s.room(20 * cap - s.seen - 1));
+  assert.deepEqual(triples(t.entries()), triples(a.entries()), "grow keeps every count");
+  sameState(a, t, "after grow");
+  const n = 3000, { words } = randomKeys(r, n, F, false), outA = new Uint32Array(2 * n), outT = new Uint32Array(2 * n);
+  a.route(words, n, outA, undefined, true);
+  t.route(words, n, outT, undefined, true);
+  assert.deepEqual(outT, outA);
+  sameState(a, s, "routed by the other handle");
+  assert.deepEqual(triples(s.entries()), triples(a.entries()));
+});
+
+test("counts saturate at 2^32 - 1 and cross minCount near 2^31 as Admission's do", () => {
+  const keys = new Uint32Array(8);
+  for (let k = 0; k < 4; k++) keyWords(k, keys, 2 * k);
+  for (const N of [2, 0x80000000, 0xffffffff]) {
+    const e = Uint32Array.of(keys[0], keys[1], 0xfffffffe, keys[2], keys[3], 0x7fffffff, keys[4], keys[5], 0x7ffffffe, keys[6], keys[7], 1);
+    const a = Admission.fromEntries(N, 2, e, 7), s = SharedAdmission.from(a);
+    const seq = [0, 0, 0, 1, 1, 2, 2, 2, 3, 3], words = new Uint32Array(2 * seq.length);
+    seq.forEach((k, j) => { words[2 * j] = keys[2 * k]; words[2 * j + 1] = keys[2 * k + 1]; });
+    const outA = new Uint32Array(words.length), outS = new Uint32Array(words.length);
+    for (let j = 0; j < seq.length; j++) {
+      a.route(words.subarray(2 * j), 1, outA.subarray(2 * j), Int32Array.of(j % 2), true);
+      s.route(words.subarray(2 * j), 1, outS.subarray(2 * j), Int32Array.of(j % 2), true);
+      sameState(a, s, `minCount ${N}, key ${j}`);
+    }
+    assert.deepEqual(outS, outA, `minCount ${N}`);
+    for (let k = 0; k < 4; k++) assert.equal(s.count(keys[2 * k], keys[2 * k + 1]), a.count(keys[2 * k], keys[2 * k + 1]), `minCount ${N}, key ${k}`);
+    assert.equal(s.count(keys[0], keys[1]), 0xffffffff);
+  }
+});
+
+test("refusals: a counting route without room, an Admission with a memory budget, a capacity past the limit, a mismatched attach", () => {
+  const s = SharedAdmission.create(2, 1, 16), words = new Uint32Array(2 * 12), out = new Uint32Array(2 * 12);
+  for (let k = 0; k < 12; k++) keyWords(k, words, 2 * k);
+  assert.ok(s.room(11) && !s.room(12), "load 0.75 of 16 slots: 11 more keys fit, 12 may not");
+  assert.throws(() => s.route(words, 12, out, undefined, true), (e: unknown) => e instanceof RangeError && /room\(\)/.test(e.message));
+  assert.equal(s.seen, 0, "a refused route counts nothing");
+  s.route(words, 12, out, undefined, false);
+  assert.equal(s.routed, 12, "routing without counting needs no room");
+  s.route(words, 11, out, undefined, true);
+  assert.equal(s.seen, 11);
+  assert.throws(() => s.route(words, 1, out, undefined, true), RangeError, "11 keys leave no room for one more");
+  assert.throws(() => s.grow(2 ** 27), RangeError);
+  assert.equal(s.capacity, 16, "a refused grow changes nothing");
+  const a = new Admission(3, 2);
+  a.maxBytes = 1 << 20;
+  assert.throws(() => SharedAdmission.from(a), (e: unknown) => e instanceof RangeError && /maxBytes/.test(e.message));
+  assert.throws(() => SharedAdmission.attach({ ...s.state(), minCount: 3 }), RangeError);
+  assert.throws(() => SharedAdmission.create(2, 1, 24), RangeError);
+  assert.throws(() => SharedAdmission.create(1, 1), RangeError);
+});
+
+function next(w: Worker): Promise<FromWorker> {
+  return once(w, "message").then(([m]) => m as FromWorker);
+}
+
+test("8 worker threads count overlapping streams at once: brute-force counts, and min(count, minCount - 1) occurrences of each key to OOV", { timeout: 120_000 }, async () => {
+  // 8 workers on a machine of 2 cores (oversubscribed on purpose: threads are
+  // preempted mid-route, in the middle of claiming a slot or incrementing).
+  // Rounds: every worker routes a batch of its stream (hot keys in all
+  // workers, a skewed middle range, many rare keys) while the counts grow in
+  // between. Storm: thousands of bursts of 16 new keys that every worker
+  // routes at the same moment, so that threads meet on slots being claimed.
+  const W = 8, N = 3, spec: StreamSpec = { fields: 8, rows: 1500, rounds: 10, seed: 5, bursts: 3000, burstKeys: 16 };
+  const sa = SharedAdmission.create(N, spec.fields, 1024);
+  const url = new URL("../helpers/shared-admission-worker.js", import.meta.url), gate = new SharedArrayBuffer(16);
+  const ws = Array.from({ length: W }, (_, w) => new Worker(url, { workerData: { ...spec, sharedAdmission: sa.state(), worker: w, workers: W, gate } satisfies WorkerJob }));
+  try {
+    await Promise.all(ws.map(next));
+    let grows = 0;
+    const perRound = W * spec.rows * spec.fields;
+    for (let round = 0; round < spec.rounds; round++) {
+      // The workers wait for this message: no thread routes while the counts grow.
+      if (!sa.room(perRound)) {
+        sa.grow(sa.seen + perRound);
+        grows++;
+      }
+      const done = ws.map(next);
+      for (const w of ws) w.postMessage({ k: "round", round });
+      for (const m of await Promise.all(done)) assert.deepEqual(m, { k: "done", round });
+    }
+    if (!sa.room(spec.bursts * spec.burstKeys)) sa.grow(sa.seen + spec.bursts * spec.burstKeys);
+    const stormed = ws.map(next);
+    for (const w of ws) w.postMessage({ k: "storm" });
+    for (const m of await Promise.all(stormed)) assert.deepEqual(m, { k: "stormed" });
+    const reports = ws.map(next);
+    for (const w of ws) w.postMessage({ k: "report" });
+    const got = await Promise.all(reports);
+
+    const occ = new Map<number, number>(), add = (id: number): void => void occ.set(id, (occ.get(id) ?? 0) + 1);
+    for (let w = 0; w < W; w++) {
+      for (let round = 0; round < spec.rounds; round++) roundIds(spec, w, round).forEach(add);
+      for (let b = 0; b < spec.bursts; b++) burstIds(spec, b).forEach(add);
+    }
+    const own = new Map<number, number>(), oov = new Map<number, number>();
+    for (const m of got) {
+      if (m.k !== "report") throw new Error(`expected a report, got ${m.k}`);
+      assert.equal(m.bad, 0, "every key went to itself or its field's OOV key");
+      m.ids.forEach((id, k) => {
+        own.set(id, (own.get(id) ?? 0) + m.own[k]);
+        oov.set(id, (oov.get(id) ?? 0) + m.oov[k]);
+      });
+    }
+    const kw = new Uint32Array(2);
+    let admitted = 0, routed = 0, lost = 0, split = 0, hot = 0;
+    for (const [id, c] of occ) {
+      keyWords(id, kw, 0);
+      if (sa.count(kw[0], kw[1]) !== c) lost++;
+      if (own.get(id) !== Math.max(0, c - (N - 1)) || oov.get(id) !== Math.min(c, N - 1)) split++;
+      if (c >= N) admitted++;
+      if (c > 1000) hot++;
+      routed += Math.min(c, N - 1);
+    }
+    assert.ok(grows >= 2 && hot >= 16, `the counts grew ${grows} times; ${hot} keys were hot`);
+    assert.equal(sa.seen, occ.size, "seen = distinct keys");
+    assert.equal(lost, 0, `keys whose count is not their number of occurrences (of ${occ.size})`);
+    assert.equal(split, 0, `keys whose occurrences did not go min(count, ${N - 1}) to OOV and the rest to the key (of ${occ.size})`);
+    assert.equal(sa.admitted, admitted, "admitted = keys seen at least minCount times");
+    assert.equal(sa.routed, routed, "routed = sum of min(count, minCount - 1)");
+    const a = sa.toAdmission();
+    assert.deepEqual([a.seen, a.admitted, a.routed], [occ.size, admitted, routed]);
+  } finally {
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+});
