@@ -30,7 +30,7 @@ const ADMISSION_SHARE = 0.2;
 const MAX_SHUFFLE_BYTES = 2 ** 30;
 
 /** Options a resumed run may set anew; every other one comes from the checkpoint. */
-export const RESUME_OPTIONS = new Set(["resume", "json", "threads"]);
+export const RESUME_OPTIONS = new Set(["resume", "json", "threads", "deterministic", "parallel"]);
 
 /** Options that set the model (its architecture, optimizer, hyperparameters, batch, seed, storage, admission, pooling): a run started --init-from another keeps that run's. */
 const MODEL_OPTIONS = [
@@ -70,7 +70,9 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "shuffle", type: "string", help: "on: each pass visits the rows (held in memory) in a new order; off: file order", defaultHelp: "the schedule's: on under 200k training rows" },
   { name: "seed", type: "string", help: "seed of every random choice", default: "0" },
   { name: "shards", type: "string", help: "split each embedding table over this many WebAssembly memories (4 GiB each; the paper's Criteo table needs 2)", default: "1" },
-  { name: "threads", type: "string", help: "1: all work on one thread; 2: read and parse on a second thread and split large matrix products between two (the same model bit for bit)", defaultHelp: "2 when the machine has 2+ cores" },
+  { name: "threads", type: "string", help: "threads that train: with more than 2 (or --parallel), that many workers each read their part of the rows and train one shared model (not bit-reproducible); else the deterministic trainer, which reads on a second thread and splits large matrix products between two", defaultHelp: "the number of cores" },
+  { name: "deterministic", type: "boolean", help: "the deterministic trainer whatever --threads: the same seed gives the same model bit for bit (at most 2 threads)" },
+  { name: "parallel", type: "boolean", help: "data-parallel workers even with --threads 1 or 2" },
   { name: "fma", type: "boolean", help: "fused multiply-adds in the matrix products (WebAssembly relaxed SIMD): faster, deterministic on one machine, but rounded differently from the default kernels" },
   { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
   { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
@@ -84,11 +86,20 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
 ];
 
-/** The worker threads of a run (--threads; not part of the run's record: a resumed run may change it). */
-export function threadsOf(a: ParsedArgs): number {
-  const threads = a.values.threads === undefined ? Math.min(2, availableParallelism()) : num(a, "threads", true);
-  if (threads < 1 || threads > 2) throw new UsageError(`--threads ${threads}: use 1 or 2`);
-  return threads;
+/** Most threads of a run. */
+const MAX_THREADS = 256;
+
+/**
+ * The threads of a run and its trainer (--threads, --deterministic,
+ * --parallel; not part of the run's record: a resumed run may change them).
+ * Data-parallel workers by default when there are more than 2 threads: on 1
+ * or 2 cores the deterministic trainer's pipeline is as fast (bench threads).
+ */
+export function threadsOf(a: ParsedArgs): { threads: number; parallel: boolean } {
+  const threads = a.values.threads === undefined ? availableParallelism() : num(a, "threads", true);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads}: use an integer from 1 to ${MAX_THREADS}`);
+  if (a.values.deterministic === true && a.values.parallel === true) throw new UsageError("--deterministic and --parallel exclude each other");
+  return { threads, parallel: a.values.parallel === true || (threads > 2 && a.values.deterministic !== true) };
 }
 
 /**

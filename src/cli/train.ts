@@ -11,6 +11,7 @@ import { openData, prefetched, type DataError, type DataFile, type ReadOptions }
 import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type RowSource } from "../train/trainer.js";
+import { parallelUnsupported, trainParallel } from "../train/parallel.js";
 import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
 import { evaluateModel } from "../train/evaluate.js";
@@ -52,7 +53,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     if (reported.size <= 10) process.stderr.write(`${tty ? "\r" : ""}skipped a bad row: ${e.message}\n`);
     else if (reported.size === 11) process.stderr.write("skipping more bad rows (counted in the report)\n");
   };
-  const threads = threadsOf(given);
+  const { threads, parallel: wantParallel } = threadsOf(given);
   const resumeDir = str(given, "resume");
   let ckpt: ReturnType<typeof readCheckpoint> | undefined;
   let run: TrainRun, m: CtrModel, out: string | undefined;
@@ -67,7 +68,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     ({ run, model: m, out } = await newRun(given, onSkip));
   }
   try {
-    configureLayers({ threads, fma: run.fma });
+    configureLayers({ threads: Math.min(threads, 2), fma: run.fma });
   } catch (e) {
     throw new UsageError(`--fma: ${(e as Error).message}`);
   }
@@ -133,9 +134,22 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
+  // A run checkpointed by N worker threads continues with N.
+  const parts = ckpt && !ckpt.meta.position.done ? ckpt.meta.position.parts : undefined;
+  const workers = parts?.length ?? threads;
+  if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
+  let parallel = false;
+  if ((wantParallel || parts) && !finished) {
+    const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control);
+    if (why === undefined) parallel = true;
+    else if (parts || given.values.parallel === true) throw new UsageError(`data-parallel training does not support ${why}`);
+    else if (given.values.threads !== undefined && !json) process.stderr.write(`training with the deterministic trainer: data-parallel training does not support ${why}\n`);
+  }
   let r;
   try {
-    r = await trainModel(m, source, plan.train, monitor.progress, control);
+    r = parallel
+      ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control)
+      : await trainModel(m, source, plan.train, monitor.progress, control);
   } catch (e) {
     monitor.close();
     throw e;
@@ -165,7 +179,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const best = stopper?.best;
   const report = {
     // rows: the distinct rows trained on (the validation rows too when they trained last).
-    model: m.settings.model, optimizer: m.settings.optimizer, threads, fma: run.fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
+    model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: parallel ? "parallel" : "deterministic", fma: run.fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
     refitRows,
     batch, minCount: m.settings.minCount, shuffle: sched.shuffle,
     seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),

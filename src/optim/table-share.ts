@@ -165,7 +165,7 @@ export class SharedTableView {
    */
   gatherBatch(ids: FeatureIds, out?: Float32Array): Float32Array {
     const n = ids.length, d = this.rowLength, sc = this.sc;
-    if (n > sc.capacity) throw new RangeError(`${this.optimizer}: a batch of ${n} ids is larger than the ${sc.capacity} the shared table was prepared for`);
+    if (n > sc.capacity) throw new RangeError(`${this.optimizer}: a batch of ${n} features is more than the ${sc.capacity} the worker threads were prepared for (rows with many features of one field): train with the deterministic trainer or a smaller batch`);
     if (!this.hasRoom(n)) throw new RangeError(`${this.optimizer}: no room reserved for ${n} new rows (the owner must reserve more while the workers wait)`);
     const res = out ?? new Float32Array(n * d);
     if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gatherBatch output has ${res.length} floats, expected ${n * d}`);
@@ -210,6 +210,11 @@ export class SharedTableView {
   /** A worker never looks ahead on another thread. */
   lookahead(): boolean {
     return false;
+  }
+
+  /** Reads without creating rows are the owner's (evaluation runs while no worker trains). */
+  gather(): never {
+    throw new Error(`${this.optimizer}: a worker thread's view of a shared table only trains: evaluate on the owner`);
   }
 
   /** A copy of the weights of one id, or undefined when it has no row (for tests; not safe against concurrent inserts). */

@@ -156,6 +156,7 @@ function readMeta(h: JsonFields): CheckpointMeta {
     epoch: p.integer("epoch"), seen: p.integer("seen"), rows: p.integer("rows"), steps: p.integer("steps"),
     lossSum: p.number("lossSum"), lossRows: p.integer("lossRows"), skippedBatches: p.integer("skippedBatches"), done: p.boolean("done"),
     evaluatedRows: p.optionalInteger("evaluatedRows"),
+    ...(p.has("parts") ? { parts: p.integers("parts") } : {}),
   };
   const identity = (v: unknown, what: string): DataIdentity => {
     const d = new JsonFields(v, h.what, what);

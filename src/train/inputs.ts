@@ -10,7 +10,13 @@ import { bagFields, poolBags, unpoolBags, type Pooling } from "../nn/bag.js";
 import { Scratch } from "../nn/scratch.js";
 import type { StepOptions } from "../optim/checks.js";
 import type { EmbeddingTable } from "../optim/sharded.js";
+import type { SharedTableView } from "../optim/table-share.js";
 import { oovTable, type Admission } from "./admission.js";
+
+/** A table the inputs read and step: one of the model's, or a worker thread's view of a shared one (training only). */
+export type InputTable = EmbeddingTable | SharedTableView;
+/** What routing needs of the admission counts: Admission, or SharedAdmission on a worker thread. */
+export type AdmissionRouter = Pick<Admission, "route" | "fields" | "minCount">;
 
 /** A batch's keys after routing, ready for the tables (the array a lookahead was posted with). */
 export interface RoutedBatch {
@@ -30,10 +36,10 @@ export class BatchInputs {
   private trained: RoutedBatch | undefined;
 
   constructor(
-    private readonly tables: readonly EmbeddingTable[],
+    private readonly tables: readonly InputTable[],
     readonly fields: number,
     readonly pooling: Pooling,
-    readonly admission: Admission | undefined,
+    readonly admission: AdmissionRouter | undefined,
   ) {
     this.bufs = tables.map(() => new Scratch());
     this.entryBufs = tables.map(() => new Float32Array(0));

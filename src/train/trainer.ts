@@ -47,6 +47,11 @@ export interface TrainPosition {
   done: boolean;
   /** Training rows at the last evaluation (control.evaluate). */
   evaluatedRows?: number;
+  /**
+   * With several worker threads (./parallel.ts): each worker's next row in
+   * the current pass (`seen` is then 0); only such a run can continue it.
+   */
+  parts?: number[];
 }
 
 /** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
@@ -162,6 +167,8 @@ export async function trainModel(
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
   const source = "pass" in data ? data : fileSource(data, range);
   const pos: TrainPosition = { ...(control.start ?? startPosition()) };
+  if (pos.parts !== undefined && !pos.done) throw new Error(`the run was checkpointed with ${pos.parts.length} worker threads: resume it with as many (--threads ${pos.parts.length})`);
+  delete pos.parts;
   const rows0 = pos.rows;
   let recent = 0, lastCkptRows = pos.rows, lastCkptTime = 0, stopped = false, earlyStopped = false;
   if (source.numeric.length) throw new Error(`${source.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);

@@ -100,6 +100,13 @@ export class JsonFields {
     return v;
   }
 
+  /** A list of integers >= 0. */
+  integers(key: string): number[] {
+    const v = this.need(key, "a list of integers");
+    if (!Array.isArray(v) || !v.every((x): x is number => Number.isSafeInteger(x) && x >= 0)) throw this.bad(key, v, "a list of integers >= 0");
+    return v;
+  }
+
   private need(key: string, expected: string): unknown {
     const v = this.map.get(key);
     if (v === undefined) throw new RangeError(`${this.name(key)} is missing (${expected})`);

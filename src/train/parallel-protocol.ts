@@ -1,0 +1,82 @@
+/**
+ * What the data-parallel trainer (./parallel.ts) and its worker threads
+ * (./parallel-worker.ts) share: the words of the control block (Int32, in a
+ * SharedArrayBuffer), the run's totals (Float64), the commands, and the data
+ * a worker starts with.
+ */
+import type { ResolvedSettings } from "./model.js";
+import type { ReadOptions } from "../data/types.js";
+import type { TableShare } from "../optim/table-share.js";
+import type { SharedAdmissionState } from "./shared-admission.js";
+
+/** Int32 words of the control block. */
+export const C_ARRIVED = 0; // workers at the step barrier
+export const C_ROUND = 1; // step barrier generation (worker 0 bumps it after the dense step)
+export const C_STATE = 2; // what the last round decided: S_GO, S_PARK, S_EPOCH_END
+export const C_PAUSE = 3; // the coordinator asks the workers to park at the next round
+export const C_PARKED = 4; // workers parked
+export const C_GEN = 5; // park generation (the coordinator bumps it to release)
+export const C_COMMAND = 6; // what released workers do: K_CONTINUE, K_NEXT_EPOCH, K_STOP
+export const C_NEED_ROOM = 7; // a table or the counts need more room before the next round
+export const C_FAILED = 8; // a worker failed: every worker stops at the next barrier
+export const CONTROL_WORDS = 16;
+
+export const S_GO = 0;
+export const S_PARK = 1;
+export const S_EPOCH_END = 2;
+
+export const K_CONTINUE = 0;
+export const K_NEXT_EPOCH = 1;
+export const K_STOP = 2;
+
+/** Float64 words of the totals block (written by worker 0 only, read by the coordinator). */
+export const T_ROWS = 0; // rows trained in this run (all workers)
+export const T_STEPS = 1; // rounds (one dense step each)
+export const T_LOSS_SUM = 2; // sum of loss x rows over the run
+export const T_RECENT = 3; // moving mean of the rounds' losses
+export const T_EVAL_ROWS = 4; // rows at the last evaluation
+export const T_CKPT_ROWS = 5; // rows at the last checkpoint
+export const TOTAL_WORDS = 8;
+
+/** Per worker, Float64 words of the arrivals block: rows and loss of its batch this round, its next row. */
+export const A_ROWS = 0;
+export const A_LOSS = 1;
+export const A_SEEN = 2;
+export const ARRIVAL_WORDS = 4;
+
+/** What a worker thread starts with. */
+export interface WorkerInit {
+  worker: number;
+  workers: number;
+  settings: ResolvedSettings;
+  fields: number;
+  paths: readonly string[];
+  read: ReadOptions;
+  /** This worker's rows of the training range (per pass) and where it continues in the first one. */
+  part: { start: number; end: number };
+  seen: number;
+  epoch: number;
+  tables: TableShare[];
+  admission: SharedAdmissionState | undefined;
+  /** Worker 0 steps the dense parameters: their saved states (DenseParam.save). */
+  dense: Uint8Array[] | undefined;
+  /** Float length of each parameter, in model order (their values and gradients are concatenated). */
+  paramSizes: number[];
+  control: SharedArrayBuffer;
+  totals: SharedArrayBuffer;
+  arrivals: SharedArrayBuffer;
+  /** N x P gradient floats (one block per worker) and P weight floats. */
+  grads: SharedArrayBuffer;
+  weights: SharedArrayBuffer;
+  /** Worker 0 parks the run when these many rows passed since the last evaluation / checkpoint (0: never). */
+  evalEveryRows: number;
+  checkpointEveryRows: number;
+  /** Room for this many new rows per worker each round (batch x fields). */
+  maxIds: number;
+}
+
+/** What a worker posts. */
+export type WorkerMessage =
+  | { kind: "parked"; worker: number; dense?: Uint8Array[] }
+  | { kind: "done"; worker: number }
+  | { kind: "error"; worker: number; message: string; stack?: string };

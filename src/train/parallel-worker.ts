@@ -1,0 +1,204 @@
+/**
+ * One worker thread of the data-parallel trainer (./parallel.ts): reads and
+ * parses its own part of the training rows, and trains on its batches the
+ * model every worker shares. The embedding tables are the owner's shared
+ * tables (optim/table-share.ts: concurrent inserts, each row's step under
+ * its lock) and the admission counts the shared counts; the dense layers
+ * are a replica whose gradients meet the other workers' at a barrier each
+ * round: worker 0 adds them up (weighted by rows, in worker order), takes
+ * the one dense step and publishes the weights every worker copies.
+ * Worker 0 also decides, at the barrier, when the run parks for the
+ * coordinator (an evaluation or checkpoint due, more room needed, the end of
+ * a pass, a pause asked for).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { openData } from "../data/reader.js";
+import type { Batch } from "../data/batch.js";
+import { createModel } from "../models/index.js";
+import { sigmoidLogLoss } from "../nn/loss.js";
+import { getMatmulBackend } from "../nn/matmul.js";
+import { configureLayers, layersActive, layersAvailable } from "../kernels/layers/index.js";
+import { DenseParam } from "../optim/dense.js";
+import { SharedTableView } from "../optim/table-share.js";
+import { stepSeed } from "./hutchinson.js";
+import { BatchInputs } from "./inputs.js";
+import { SharedAdmission } from "./shared-admission.js";
+import {
+  A_LOSS, A_ROWS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_ROUND, C_STATE,
+  K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
+  type WorkerInit, type WorkerMessage,
+} from "./parallel-protocol.js";
+
+const init = workerData as WorkerInit;
+const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
+
+/** Thrown out of the loop when another worker failed (its error is the one reported). */
+class Abandoned extends Error {}
+
+async function main(): Promise<void> {
+  const { worker: w, workers: N, settings: s } = init;
+  configureLayers({ threads: 1 });
+  if (getMatmulBackend() !== "ts") layersAvailable();
+  const ctl = new Int32Array(init.control), tot = new Float64Array(init.totals), arr = new Float64Array(init.arrivals);
+  const P = init.paramSizes.reduce((a, b) => a + b, 0);
+  const gradAll = new Float32Array(init.grads), weights = new Float32Array(init.weights);
+  const myGrad = gradAll.subarray(w * P, (w + 1) * P);
+  const model = createModel(s.model, { ...(s.modelConfig ?? {}), fields: init.fields, seed: s.seed }, { params: (_n, _r, _c, v) => v });
+  const params = model.params();
+  const copyWeights = (): void => {
+    let o = 0;
+    for (const p of params) { p.value.set(weights.subarray(o, o + p.value.length)); o += p.value.length; }
+  };
+  copyWeights();
+  const tables = init.tables.map((t) => new SharedTableView(t, w));
+  const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
+  const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
+  const dense = init.dense?.map((b) => DenseParam.load(b));
+  const file = await openData(init.paths, { ...init.read, batchSize: s.batch });
+  let dlogits = new Float32Array(0);
+  let round = Atomics.load(ctl, C_ROUND);
+
+  /** Parks until the coordinator releases the run; returns its command. */
+  const park = (): number => {
+    const gen = Atomics.load(ctl, C_GEN);
+    post({ kind: "parked", worker: w, dense: w === 0 ? dense!.map((d) => d.save()) : undefined });
+    Atomics.add(ctl, C_PARKED, 1);
+    while (Atomics.load(ctl, C_GEN) === gen) Atomics.wait(ctl, C_GEN, gen, 1000);
+    return Atomics.load(ctl, C_COMMAND);
+  };
+
+  // One dense step takes the rows of N batches: its learning rate is N times
+  // the step's (the linear scaling rule), so that the dense layers move as
+  // far per row as with one worker.
+  const rounds = N;
+
+  /** Worker 0 at the barrier: the dense step of the round, the totals, and what happens next. */
+  const reduce = (): void => {
+    let rows = 0, lossRows = 0;
+    for (let k = 0; k < N; k++) {
+      rows += arr[k * ARRIVAL_WORDS + A_ROWS];
+      lossRows += arr[k * ARRIVAL_WORDS + A_LOSS] * arr[k * ARRIVAL_WORDS + A_ROWS];
+    }
+    if (rows > 0) {
+      // The mean gradient over every row of the round: each block holds its
+      // batch's mean x its rows (one worker's block is its mean as it is).
+      const sum = gradAll.subarray(0, P), inv = 1 / rows;
+      if (N > 1) {
+        for (let k = 1; k < N; k++) {
+          const g = gradAll.subarray(k * P, (k + 1) * P);
+          for (let i = 0; i < P; i++) sum[i] += g[i];
+        }
+        for (let i = 0; i < P; i++) sum[i] *= inv;
+      }
+      let o = 0;
+      for (let i = 0; i < dense!.length; i++) {
+        const n = init.paramSizes[i];
+        dense![i].step(sum.subarray(o, o + n), { lr: dense![i].hyper.lr * rounds });
+        weights.set(dense![i].view(), o);
+        o += n;
+      }
+      const loss = lossRows / rows;
+      tot[T_ROWS] += rows;
+      tot[T_STEPS] += 1;
+      tot[T_LOSS_SUM] += lossRows;
+      tot[T_RECENT] = tot[T_STEPS] === 1 ? loss : 0.98 * tot[T_RECENT] + 0.02 * loss;
+    }
+    let state = rows === 0 ? S_EPOCH_END : S_GO;
+    if (state === S_GO) {
+      const room = tables.every((t) => t.hasRoom(N * init.maxIds)) && (admission === undefined || admission.room(N * init.maxIds));
+      if (!room) Atomics.store(ctl, C_NEED_ROOM, 1);
+      const due = (every: number, last: number): boolean => every > 0 && tot[T_ROWS] - tot[last] >= every;
+      if (!room || Atomics.load(ctl, C_PAUSE) !== 0 || due(init.evalEveryRows, T_EVAL_ROWS) || due(init.checkpointEveryRows, T_CKPT_ROWS)) state = S_PARK;
+    }
+    if (Atomics.load(ctl, C_FAILED) !== 0) state = S_PARK;
+    Atomics.store(ctl, C_STATE, state);
+  };
+
+  let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
+  while (true) {
+    const batches = file.batches({ start: seen, end: init.part.end });
+    let next: IteratorResult<Batch, unknown> = await batches.next();
+    let command = K_STOP;
+    round: while (true) {
+      let n = 0, loss = 0;
+      if (next.done !== true) {
+        const b = next.value;
+        n = b.rows;
+        const routed = inputs.route(b, epoch === 0);
+        const x = inputs.gatherTrain(routed);
+        model.reseed(stepSeed(s.seed, (round >>> 0) * N + w));
+        layersActive(true);
+        const logits = model.forward(x, n, true);
+        if (dlogits.length < n) dlogits = new Float32Array(n);
+        loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
+        if (!Number.isFinite(loss)) {
+          layersActive(false);
+          throw new Error(`training diverged (rows on lines ${b.lines[0]}..${b.lines[n - 1]} of ${file.paths[b.part ?? 0]}): the log loss is ${loss}`);
+        }
+        const grads = model.backward(dlogits, n);
+        layersActive(false);
+        inputs.stepTrain(grads, () => ({}));
+        let o = 0;
+        for (const p of params) {
+          const g = p.grad;
+          if (N === 1) myGrad.set(g, o);
+          else for (let i = 0; i < g.length; i++) myGrad[o + i] = g[i] * n;
+          o += g.length;
+        }
+        seen = b.seen;
+        next = await batches.next();
+      } else {
+        myGrad.fill(0);
+      }
+      arr[w * ARRIVAL_WORDS + A_ROWS] = n;
+      arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
+      arr[w * ARRIVAL_WORDS + A_SEEN] = seen;
+      // The barrier: the last to arrive is not special; worker 0 waits for all and reduces.
+      if (w === 0) {
+        while (true) {
+          const a = Atomics.load(ctl, C_ARRIVED);
+          if (a >= N - 1) break;
+          Atomics.wait(ctl, C_ARRIVED, a, 1000);
+        }
+        reduce();
+        Atomics.store(ctl, C_ARRIVED, 0);
+        round = Atomics.add(ctl, C_ROUND, 1) + 1;
+        Atomics.notify(ctl, C_ROUND);
+      } else {
+        Atomics.add(ctl, C_ARRIVED, 1);
+        Atomics.notify(ctl, C_ARRIVED);
+        while (Atomics.load(ctl, C_ROUND) === round) Atomics.wait(ctl, C_ROUND, round, 1000);
+        round = Atomics.load(ctl, C_ROUND);
+      }
+      if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
+      copyWeights();
+      const state = Atomics.load(ctl, C_STATE);
+      if (state === S_GO) continue;
+      command = park();
+      if (command === K_STOP) break round;
+      if (state === S_EPOCH_END || command === K_NEXT_EPOCH) break round;
+      copyWeights();
+    }
+    await batches.return({ rows: 0, skipped: 0, firstBad: [], seen });
+    if (command !== K_NEXT_EPOCH) break;
+    epoch++;
+    seen = init.part.start;
+    copyWeights();
+  }
+  post({ kind: "done", worker: w });
+}
+
+main().catch((e: unknown) => {
+  const ctl = new Int32Array(init.control);
+  if (!(e instanceof Abandoned)) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    post({ kind: "error", worker: init.worker, message: err.message, stack: err.stack });
+  }
+  // The others stop at their next barrier instead of waiting for this worker.
+  Atomics.store(ctl, C_FAILED, 1);
+  Atomics.add(ctl, C_ARRIVED, 1);
+  Atomics.store(ctl, C_STATE, S_PARK);
+  Atomics.add(ctl, C_ROUND, 1);
+  Atomics.notify(ctl, C_ARRIVED);
+  Atomics.notify(ctl, C_ROUND);
+});

@@ -1,0 +1,243 @@
+/**
+ * Data-parallel training (trainParallel): N worker threads
+ * (./parallel-worker.ts), each reading and parsing its own contiguous part
+ * of the training rows (plain files are entered at a seek point near the
+ * part's first row: data/seek.ts), all training one model. The embedding
+ * tables stay where they are, in shared WebAssembly memory, and every worker
+ * updates them concurrently (optim/table-share.ts); the admission counts
+ * become shared counts for the run (./shared-admission.ts); the dense layers
+ * are stepped synchronously, once per round, with the mean gradient of the
+ * N batches of the round.
+ *
+ * This thread coordinates: the workers park at a round boundary when an
+ * evaluation or a checkpoint is due, a pass ends, the tables or counts need
+ * room, or the run is asked to stop; then the model here holds one
+ * consistent state (tables, counts, dense weights and moments, step counts)
+ * for the evaluation, the checkpoint (with each worker's position) and the
+ * growth, and the workers go on. The result is not bit-reproducible (the
+ * order in which workers update a row varies); trainModel is the
+ * deterministic trainer.
+ */
+import { Worker } from "node:worker_threads";
+import type { DataFile } from "../data/types.js";
+import { seekPoints } from "../data/seek.js";
+import { DenseParam } from "../optim/dense.js";
+import { SparseTable } from "../optim/table.js";
+import { reserveRows, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
+import { ruleSpec } from "../optim/hyper.js";
+import { R_ADAHESSIAN } from "../kernels/layout.js";
+import type { CtrModel } from "./model.js";
+import { SharedAdmission } from "./shared-admission.js";
+import { BatchInputs } from "./inputs.js";
+import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
+import {
+  A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, type WorkerInit, type WorkerMessage,
+} from "./parallel-protocol.js";
+
+/** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
+const ROOM_ROUNDS = 64;
+
+/** Why the data-parallel trainer cannot take a run (undefined when it can). */
+export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl): string | undefined {
+  if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards > 1)";
+  if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
+  if (ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)) return "AdaHessian";
+  if (control.maxFeatures !== undefined) return "a feature budget (--max-memory)";
+  if (m.admission && Number.isFinite(m.admission.maxBytes)) return "a budget of the admission counts";
+  if (data.paths.some((p) => p === "-")) return "standard input";
+  if (data.numeric.length) return "numeric inputs";
+  return undefined;
+}
+
+/** The rows [start, end) cut into `n` contiguous parts, as even as can be. */
+export function splitRows(start: number, end: number, n: number): { start: number; end: number }[] {
+  return Array.from({ length: n }, (_, k) => ({ start: start + Math.floor(((end - start) * k) / n), end: start + Math.floor(((end - start) * (k + 1)) / n) }));
+}
+
+/**
+ * Trains `m` on the rows `range` of `data` (a file opened with the model's
+ * batch size; range.end is needed) with `workers` threads, as trainModel
+ * does (epochs, evaluations and early stopping, checkpoints, stopping) but
+ * not bit-reproducibly. Batches with multi-valued fields, sharded tables,
+ * AdaHessian, budgets and standard input are refused (parallelUnsupported):
+ * use trainModel.
+ */
+export async function trainParallel(
+  m: CtrModel, data: DataFile, range: { start?: number; end?: number }, workers: number,
+  onProgress?: (p: Progress) => void, control: TrainControl = {},
+): Promise<TrainResult> {
+  const t0 = process.hrtime.bigint();
+  const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
+  const why = parallelUnsupported(m, data, control);
+  if (why !== undefined) throw new Error(`training with ${workers} worker threads does not support ${why}: train with one (deterministic) instead`);
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers = ${workers} must be a positive integer`);
+  if (range.end === undefined) throw new Error(`${data.path}: data-parallel training needs the end of the training rows`);
+  const N = workers, s = m.settings, fields = m.inputs.fields;
+  const parts = splitRows(range.start ?? 0, range.end, N);
+  const pos: TrainPosition = { ...(control.start ?? startPosition()) };
+  if (control.start !== undefined && !pos.done && (pos.parts === undefined || pos.parts.length !== N)) {
+    throw new Error(`the run was checkpointed with ${pos.parts?.length ?? 1} worker thread(s): resume it with as many (--threads ${pos.parts?.length ?? 1})`);
+  }
+  const rows0 = pos.rows;
+  // Room per batch: one key a field, twice that where a row may hold several features of a field.
+  const maxIds = s.batch * fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
+  const seek = await seekPoints(data);
+  const tables = m.tables as SparseTable[];
+  const shares: TableShare[] = tables.map((t) => shareTable(t, N, maxIds, Math.max(ROOM_ROUNDS * N * maxIds, t.size)));
+  const admission = m.admission ? SharedAdmission.from(m.admission) : undefined;
+  if (admission && !admission.room(ROOM_ROUNDS * N * maxIds)) admission.grow(admission.seen + ROOM_ROUNDS * N * maxIds);
+  const paramSizes = m.params.map((p) => p.value.length), P = paramSizes.reduce((a, b) => a + b, 0);
+  const control32 = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  const totals = new Float64Array(new SharedArrayBuffer(TOTAL_WORDS * 8));
+  const arrivals = new Float64Array(new SharedArrayBuffer(N * ARRIVAL_WORDS * 8));
+  const grads = new SharedArrayBuffer(N * P * 4), weights = new Float32Array(new SharedArrayBuffer(P * 4));
+  let o = 0;
+  for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+  totals[T_ROWS] = pos.rows;
+  totals[T_STEPS] = pos.steps;
+  totals[T_LOSS_SUM] = pos.lossSum;
+  totals[T_EVAL_ROWS] = pos.evaluatedRows ?? pos.rows;
+  totals[T_CKPT_ROWS] = pos.rows;
+  const dense = m.dense.map((d) => d.save());
+  const threads = parts.map((part, w) => {
+    const init: WorkerInit = {
+      worker: w, workers: N, settings: s, fields, paths: data.paths, read: { ...data.options, onSkip: undefined, range: undefined, seek }, part,
+      seen: pos.parts?.[w] ?? part.start, epoch: pos.epoch, tables: shares, admission: admission?.state(), dense: w === 0 ? dense : undefined,
+      paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
+      grads, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
+      checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds,
+    };
+    return new Worker(new URL("./parallel-worker.js", import.meta.url), { workerData: init });
+  });
+
+  // Messages: every parked worker (worker 0 with the dense states), the end, failures.
+  let parked = 0, done = 0, denseStates: Uint8Array[] | undefined, failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const event = (): void => { wake?.(); };
+  threads.forEach((t) => {
+    t.on("message", (msg: WorkerMessage) => {
+      if (msg.kind === "parked") {
+        parked++;
+        if (msg.dense) denseStates = msg.dense;
+      } else if (msg.kind === "done") {
+        done++;
+      } else {
+        failure ??= Object.assign(new Error(msg.message), { stack: msg.stack });
+      }
+      event();
+    });
+    t.on("error", (e) => { failure ??= e; event(); });
+    t.on("exit", (code) => { if (code !== 0) failure ??= new Error(`a training worker thread exited with code ${code}`); event(); });
+  });
+  const until = async (ok: () => boolean): Promise<void> => {
+    while (!ok()) {
+      if (failure) throw failure;
+      await new Promise<void>((r) => { wake = r; setTimeout(r, 100); });
+    }
+    if (failure) throw failure;
+  };
+  const progress = (): void => onProgress?.({
+    rows: totals[T_ROWS], steps: totals[T_STEPS], epoch: pos.epoch, loss: totals[T_RECENT], seconds: seconds(),
+    liveFeatures: tables[tables.length - 1].liveRows, features: m.features,
+  });
+  // The coordinator's own reasons to park: Ctrl-C, a checkpoint by the clock, and progress reports.
+  let lastCkpt = 0;
+  const ticker = setInterval(() => {
+    progress();
+    const timed = control.checkpoint !== undefined && control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds;
+    if (control.shouldStop?.() || timed) Atomics.store(control32, C_PAUSE, 1);
+  }, 100);
+
+  /** The shared state as this model's: step counts, counts, dense weights and moments, the position. */
+  const adopt = (): void => {
+    tables.forEach((t, k) => t.adoptStepCount(sharedStepCount(t, shares[k])));
+    if (admission) {
+      const a = admission.toAdmission();
+      a.maxBytes = m.admission!.maxBytes;
+      m.admission = a;
+      m.inputs = new BatchInputs(m.tables, fields, s.pooling, a);
+    }
+    if (denseStates) {
+      m.dense.forEach((d, i) => {
+        const next = DenseParam.load(denseStates![i], d.arena);
+        d.dispose();
+        m.dense[i] = next;
+        m.params[i].value.set(next.view());
+      });
+    }
+    pos.rows = totals[T_ROWS];
+    pos.steps = totals[T_STEPS];
+    pos.lossSum = totals[T_LOSS_SUM];
+    pos.lossRows = pos.rows;
+    pos.parts = parts.map((_, w) => arrivals[w * ARRIVAL_WORDS + A_SEEN] || pos.parts?.[w] || parts[w].start);
+    pos.seen = 0;
+  };
+  /** Lets the parked workers go on with `command`. */
+  const release = (command: number): void => {
+    parked = 0;
+    denseStates = undefined;
+    Atomics.store(control32, C_PAUSE, 0);
+    Atomics.store(control32, C_NEED_ROOM, 0);
+    Atomics.store(control32, C_PARKED, 0);
+    Atomics.store(control32, C_COMMAND, command);
+    Atomics.add(control32, C_GEN, 1);
+    Atomics.notify(control32, C_GEN);
+  };
+
+  let stopped = false, earlyStopped = false, evaluated = false;
+  try {
+    while (true) {
+      await until(() => parked === N);
+      const state = Atomics.load(control32, C_STATE);
+      adopt();
+      if (Atomics.load(control32, C_NEED_ROOM) !== 0) {
+        tables.forEach((t, k) => reserveRows(t, shares[k], Math.max(ROOM_ROUNDS * N * maxIds, t.size)));
+        if (admission && !admission.room(ROOM_ROUNDS * N * maxIds)) admission.grow(admission.seen + ROOM_ROUNDS * N * maxIds);
+      }
+      const passEnd = state === S_EPOCH_END;
+      if (passEnd) pos.parts = parts.map((p) => p.end);
+      let stop = false;
+      if (control.evaluate && (passEnd || (control.evaluateEveryRows !== undefined && pos.rows - totals[T_EVAL_ROWS] >= control.evaluateEveryRows))) {
+        totals[T_EVAL_ROWS] = pos.rows;
+        pos.evaluatedRows = pos.rows;
+        evaluated = true;
+        if (await control.evaluate({ ...pos })) stop = earlyStopped = true;
+      }
+      if (!stop && control.shouldStop?.()) stop = stopped = true;
+      const lastPass = passEnd && pos.epoch + 1 >= s.epochs;
+      const ckptDue = control.checkpoint !== undefined && !stop && !lastPass && (control.checkpointEveryRows !== undefined && pos.rows - totals[T_CKPT_ROWS] >= control.checkpointEveryRows || control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds || passEnd);
+      if (stop || lastPass) {
+        release(K_STOP);
+        break;
+      }
+      if (passEnd) {
+        pos.epoch++;
+        pos.parts = parts.map((p) => p.start);
+      }
+      if (ckptDue) {
+        control.checkpoint!({ ...pos, parts: [...pos.parts!] });
+        totals[T_CKPT_ROWS] = pos.rows;
+        lastCkpt = seconds();
+      }
+      if (evaluated) {
+        evaluated = false;
+        control.beforeStep?.();
+      }
+      release(passEnd ? K_NEXT_EPOCH : K_CONTINUE);
+    }
+    await until(() => done === N);
+  } finally {
+    clearInterval(ticker);
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+  progress();
+  if (!stopped) {
+    pos.done = true;
+    pos.seen = 0;
+    pos.parts = undefined;
+    control.finish?.();
+  }
+  control.checkpoint?.({ ...pos });
+  return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped, earlyStopped };
+}

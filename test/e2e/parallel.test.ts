@@ -1,0 +1,77 @@
+// `sparsectr train` with data-parallel worker threads (--threads N
+// --parallel): the report names the trainer; checkpoints record each
+// worker's position; a run killed with SIGKILL after a checkpoint resumes
+// with as many workers and ends as good as an uninterrupted one; the
+// deterministic trainer refuses such a checkpoint; unsupported runs fall
+// back to the deterministic trainer (or are refused with --parallel).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
+import { hasCheckpoint, readCheckpoint } from "../../src/train/checkpoint.js";
+
+const CLI = new URL("../../src/cli/main.js", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "sparsectr-parallel-cli-"));
+const data = join(dir, "train.txt");
+await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 5, scale: 0.02 })), { format: "criteo", start: 0, rows: 80_000, out: data, truth: null });
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const ARGS = ["--train", data, "--holdout-rows", "10000", "--model", "dcn", "--batch", "256", "--epochs", "2", "--shuffle", "off",
+  "--seed", "3", "--checkpoint-every", "8192", "--threads", "2", "--parallel", "--json"];
+
+function run(args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, "train", ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const report = (out: string): Record<string, unknown> => JSON.parse(out.trim().split("\n").pop()!) as Record<string, unknown>;
+
+test("two workers: killed after a checkpoint and resumed, the run ends as good as an uninterrupted one", async () => {
+  const ref = run([...ARGS, "--out", join(dir, "ref")]);
+  assert.equal(ref.code, 0, ref.err);
+  const want = report(ref.out);
+  assert.equal(want.trainer, "parallel");
+  assert.equal(want.threads, 2);
+  assert.ok((want.rows as number) > 60_000);
+
+  const out = join(dir, "killed");
+  const child = spawn(process.execPath, [CLI, "train", ...ARGS, "--out", out], { stdio: "ignore" });
+  const closed = new Promise<number | null>((res) => child.on("close", res));
+  for (let i = 0; i < 3000 && !hasCheckpoint(out); i++) await new Promise((r) => setTimeout(r, 10));
+  child.kill("SIGKILL");
+  assert.equal(await closed, null, "killed before it finished");
+  const ck = readCheckpoint(out).meta.position;
+  assert.equal(ck.done, false);
+  assert.equal(ck.parts?.length, 2, "each worker's position is recorded");
+  assert.ok(ck.rows > 0 && ck.rows < 140_000);
+
+  const det = run(["--resume", out, "--deterministic", "--json"]);
+  assert.notEqual(det.code, 0);
+  assert.match(det.err, /checkpointed with 2 worker threads|does not support/);
+
+  const again = run(["--resume", out, "--json"]);
+  assert.equal(again.code, 0, again.err);
+  const got = report(again.out);
+  assert.equal(got.trainer, "parallel");
+  assert.equal(got.resumed, true);
+  assert.equal(got.steps, want.steps, "the resumed run trains the remaining rounds");
+  assert.equal(got.rows, want.rows);
+  assert.ok(Math.abs((got.auc as number) - (want.auc as number)) < 0.01, `AUC ${got.auc as number} vs ${want.auc as number}`);
+  assert.equal(readCheckpoint(out).meta.position.done, true);
+});
+
+test("runs the data-parallel trainer cannot take: the deterministic one trains them, or --parallel refuses", () => {
+  const base = ["--train", data, "--holdout-rows", "10000", "--model", "dcn", "--epochs", "1", "--json"];
+  // Shuffled passes hold the rows in memory: not split between workers.
+  const fallback = run([...base, "--shuffle", "on", "--threads", "3"]);
+  assert.equal(fallback.code, 0, fallback.err);
+  assert.equal(report(fallback.out).trainer, "deterministic");
+  const refused = run([...base, "--shuffle", "on", "--threads", "2", "--parallel"]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.err, /data-parallel training does not support shuffled passes/);
+  const both = run([...base, "--deterministic", "--parallel"]);
+  assert.notEqual(both.code, 0);
+  assert.match(both.err, /exclude each other/);
+});
