@@ -17,6 +17,7 @@ import { MONITORS } from "../train/validation.js";
 import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule } from "../train/schedule.js";
 import type { RowPlan, TrainRun } from "../train/run.js";
 import { rowBytes } from "../train/shuffle.js";
+import { DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
 import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 import { inputFiles, READ_OPTIONS, readOptionsOf, spoolInputs } from "./read-options.js";
 
@@ -30,7 +31,7 @@ const ADMISSION_SHARE = 0.2;
 const MAX_SHUFFLE_BYTES = 2 ** 30;
 
 /** Options a resumed run may set anew; every other one comes from the checkpoint. */
-export const RESUME_OPTIONS = new Set(["resume", "json", "threads", "deterministic", "parallel"]);
+export const RESUME_OPTIONS = new Set(["resume", "json", "threads", "deterministic", "parallel", "dense-updates"]);
 
 /** Options that set the model (its architecture, optimizer, hyperparameters, batch, seed, storage, admission, pooling): a run started --init-from another keeps that run's. */
 const MODEL_OPTIONS = [
@@ -73,6 +74,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "threads", type: "string", help: "threads that train: with more than 2 (or --parallel), that many workers each read their part of the rows and train one shared model (not bit-reproducible); else the deterministic trainer, which reads on a second thread and splits large matrix products between two", defaultHelp: "the number of cores" },
   { name: "deterministic", type: "boolean", help: "the deterministic trainer whatever --threads: the same seed gives the same model bit for bit (at most 2 threads)" },
   { name: "parallel", type: "boolean", help: "data-parallel workers even with --threads 1 or 2" },
+  { name: "dense-updates", type: "string", help: "data-parallel workers' dense layers: sync (one step a round with the mean gradient of the workers' batches) or async (each worker steps the shared weights as it goes)", default: "sync" },
   { name: "fma", type: "boolean", help: "fused multiply-adds in the matrix products (WebAssembly relaxed SIMD): faster, deterministic on one machine, but rounded differently from the default kernels" },
   { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
   { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
@@ -95,11 +97,12 @@ const MAX_THREADS = 256;
  * Data-parallel workers by default when there are more than 2 threads: on 1
  * or 2 cores the deterministic trainer's pipeline is as fast (bench threads).
  */
-export function threadsOf(a: ParsedArgs): { threads: number; parallel: boolean } {
+export function threadsOf(a: ParsedArgs): { threads: number; parallel: boolean; denseUpdates: DenseUpdates } {
   const threads = a.values.threads === undefined ? availableParallelism() : num(a, "threads", true);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads}: use an integer from 1 to ${MAX_THREADS}`);
   if (a.values.deterministic === true && a.values.parallel === true) throw new UsageError("--deterministic and --parallel exclude each other");
-  return { threads, parallel: a.values.parallel === true || (threads > 2 && a.values.deterministic !== true) };
+  const denseUpdates = oneOf(a, "dense-updates", DENSE_UPDATES)!;
+  return { threads, parallel: a.values.parallel === true || (threads > 2 && a.values.deterministic !== true), denseUpdates };
 }
 
 /**

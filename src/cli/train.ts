@@ -53,7 +53,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     if (reported.size <= 10) process.stderr.write(`${tty ? "\r" : ""}skipped a bad row: ${e.message}\n`);
     else if (reported.size === 11) process.stderr.write("skipping more bad rows (counted in the report)\n");
   };
-  const { threads, parallel: wantParallel } = threadsOf(given);
+  const { threads, parallel: wantParallel, denseUpdates } = threadsOf(given);
   const resumeDir = str(given, "resume");
   let ckpt: ReturnType<typeof readCheckpoint> | undefined;
   let run: TrainRun, m: CtrModel, out: string | undefined;
@@ -148,7 +148,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   let r;
   try {
     r = parallel
-      ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control)
+      ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, denseUpdates)
       : await trainModel(m, source, plan.train, monitor.progress, control);
   } catch (e) {
     monitor.close();
@@ -179,7 +179,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const best = stopper?.best;
   const report = {
     // rows: the distinct rows trained on (the validation rows too when they trained last).
-    model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: parallel ? "parallel" : "deterministic", fma: run.fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
+    model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: parallel ? "parallel" : "deterministic", ...(parallel ? { denseUpdates } : {}), fma: run.fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
     refitRows,
     batch, minCount: m.settings.minCount, shuffle: sched.shuffle,
     seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),

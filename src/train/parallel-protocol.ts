@@ -38,11 +38,23 @@ export const T_EVAL_ROWS = 4; // rows at the last evaluation
 export const T_CKPT_ROWS = 5; // rows at the last checkpoint
 export const TOTAL_WORDS = 8;
 
-/** Per worker, Float64 words of the arrivals block: rows and loss of its batch this round, its next row. */
+/**
+ * Per worker, Float64 words of the arrivals block: rows and loss of its
+ * batch this round, its next row; and with asynchronous dense updates (no
+ * rounds) its own totals in this run: rows, loss x rows, steps, moving loss.
+ */
 export const A_ROWS = 0;
 export const A_LOSS = 1;
 export const A_SEEN = 2;
-export const ARRIVAL_WORDS = 4;
+export const A_RUN_ROWS = 3;
+export const A_RUN_LOSS = 4;
+export const A_RUN_STEPS = 5;
+export const A_RECENT = 6;
+export const ARRIVAL_WORDS = 8;
+
+/** How the dense layers are updated: one step a round with the mean gradient of the workers' batches, or by each worker on the shared weights as it goes. */
+export const DENSE_UPDATES = ["sync", "async"] as const;
+export type DenseUpdates = (typeof DENSE_UPDATES)[number];
 
 /** What a worker thread starts with. */
 export interface WorkerInit {
@@ -73,10 +85,11 @@ export interface WorkerInit {
   checkpointEveryRows: number;
   /** Room for this many new rows per worker each round (batch x fields). */
   maxIds: number;
+  denseUpdates: DenseUpdates;
 }
 
 /** What a worker posts. */
 export type WorkerMessage =
-  | { kind: "parked"; worker: number; dense?: Uint8Array[] }
+  | { kind: "parked"; worker: number; dense?: Uint8Array[]; end?: boolean }
   | { kind: "done"; worker: number }
   | { kind: "error"; worker: number; message: string; stack?: string };

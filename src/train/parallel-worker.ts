@@ -24,8 +24,8 @@ import { stepSeed } from "./hutchinson.js";
 import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
 import {
-  A_LOSS, A_ROWS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_ROUND, C_STATE,
-  K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
+  A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_ROUND, C_STATE,
+  K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
   type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
@@ -59,9 +59,9 @@ async function main(): Promise<void> {
   let round = Atomics.load(ctl, C_ROUND);
 
   /** Parks until the coordinator releases the run; returns its command. */
-  const park = (): number => {
+  const park = (end = false): number => {
     const gen = Atomics.load(ctl, C_GEN);
-    post({ kind: "parked", worker: w, dense: w === 0 ? dense!.map((d) => d.save()) : undefined });
+    post({ kind: "parked", worker: w, dense: w === 0 ? dense!.map((d) => d.save()) : undefined, end });
     Atomics.add(ctl, C_PARKED, 1);
     while (Atomics.load(ctl, C_GEN) === gen) Atomics.wait(ctl, C_GEN, gen, 1000);
     return Atomics.load(ctl, C_COMMAND);
@@ -114,77 +114,150 @@ async function main(): Promise<void> {
     Atomics.store(ctl, C_STATE, state);
   };
 
-  let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
-  while (true) {
-    const batches = file.batches({ start: seen, end: init.part.end });
-    let next: IteratorResult<Batch, unknown> = await batches.next();
-    let command = K_STOP;
-    round: while (true) {
-      let n = 0, loss = 0;
-      if (next.done !== true) {
-        const b = next.value;
-        n = b.rows;
-        const routed = inputs.route(b, epoch === 0);
-        const x = inputs.gatherTrain(routed);
-        model.reseed(stepSeed(s.seed, (round >>> 0) * N + w));
-        layersActive(true);
-        const logits = model.forward(x, n, true);
-        if (dlogits.length < n) dlogits = new Float32Array(n);
-        loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
-        if (!Number.isFinite(loss)) {
-          layersActive(false);
-          throw new Error(`training diverged (rows on lines ${b.lines[0]}..${b.lines[n - 1]} of ${file.paths[b.part ?? 0]}): the log loss is ${loss}`);
+  /** Trains one batch: its tables' steps; the dense gradients are left in the parameters. Returns its loss. */
+  const trainBatch = (b: Batch, epoch: number, seed: number): number => {
+    const n = b.rows;
+    const x = inputs.gatherTrain(inputs.route(b, epoch === 0));
+    model.reseed(seed);
+    layersActive(true);
+    const logits = model.forward(x, n, true);
+    if (dlogits.length < n) dlogits = new Float32Array(n);
+    const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
+    if (!Number.isFinite(loss)) {
+      layersActive(false);
+      throw new Error(`training diverged (rows on lines ${b.lines[0]}..${b.lines[n - 1]} of ${file.paths[b.part ?? 0]}): the log loss is ${loss}`);
+    }
+    const grads = model.backward(dlogits, n);
+    layersActive(false);
+    inputs.stepTrain(grads, () => ({}));
+    return loss;
+  };
+
+  /** Synchronous dense updates: rounds of one batch per worker, a barrier and one dense step (worker 0). */
+  const runSync = async (): Promise<void> => {
+    let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
+    while (true) {
+      const batches = file.batches({ start: seen, end: init.part.end });
+      let next: IteratorResult<Batch, unknown> = await batches.next();
+      let command = K_STOP;
+      round: while (true) {
+        let n = 0, loss = 0;
+        if (next.done !== true) {
+          const b = next.value;
+          n = b.rows;
+          loss = trainBatch(b, epoch, stepSeed(s.seed, (round >>> 0) * N + w));
+          let o = 0;
+          for (const p of params) {
+            const g = p.grad;
+            if (N === 1) myGrad.set(g, o);
+            else for (let i = 0; i < g.length; i++) myGrad[o + i] = g[i] * n;
+            o += g.length;
+          }
+          seen = b.seen;
+          next = await batches.next();
+        } else {
+          myGrad.fill(0);
         }
-        const grads = model.backward(dlogits, n);
-        layersActive(false);
-        inputs.stepTrain(grads, () => ({}));
-        let o = 0;
-        for (const p of params) {
-          const g = p.grad;
-          if (N === 1) myGrad.set(g, o);
-          else for (let i = 0; i < g.length; i++) myGrad[o + i] = g[i] * n;
-          o += g.length;
+        arr[w * ARRIVAL_WORDS + A_ROWS] = n;
+        arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
+        arr[w * ARRIVAL_WORDS + A_SEEN] = seen;
+        // The barrier: the last to arrive is not special; worker 0 waits for all and reduces.
+        if (w === 0) {
+          while (true) {
+            const a = Atomics.load(ctl, C_ARRIVED);
+            if (a >= N - 1) break;
+            Atomics.wait(ctl, C_ARRIVED, a, 1000);
+          }
+          reduce();
+          Atomics.store(ctl, C_ARRIVED, 0);
+          round = Atomics.add(ctl, C_ROUND, 1) + 1;
+          Atomics.notify(ctl, C_ROUND);
+        } else {
+          Atomics.add(ctl, C_ARRIVED, 1);
+          Atomics.notify(ctl, C_ARRIVED);
+          while (Atomics.load(ctl, C_ROUND) === round) Atomics.wait(ctl, C_ROUND, round, 1000);
+          round = Atomics.load(ctl, C_ROUND);
         }
-        seen = b.seen;
-        next = await batches.next();
-      } else {
-        myGrad.fill(0);
+        if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
+        copyWeights();
+        const state = Atomics.load(ctl, C_STATE);
+        if (state === S_GO) continue;
+        command = park();
+        if (command === K_STOP) break round;
+        if (state === S_EPOCH_END || command === K_NEXT_EPOCH) break round;
+        copyWeights();
       }
-      arr[w * ARRIVAL_WORDS + A_ROWS] = n;
-      arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
-      arr[w * ARRIVAL_WORDS + A_SEEN] = seen;
-      // The barrier: the last to arrive is not special; worker 0 waits for all and reduces.
-      if (w === 0) {
-        while (true) {
-          const a = Atomics.load(ctl, C_ARRIVED);
-          if (a >= N - 1) break;
-          Atomics.wait(ctl, C_ARRIVED, a, 1000);
-        }
-        reduce();
-        Atomics.store(ctl, C_ARRIVED, 0);
-        round = Atomics.add(ctl, C_ROUND, 1) + 1;
-        Atomics.notify(ctl, C_ROUND);
-      } else {
-        Atomics.add(ctl, C_ARRIVED, 1);
-        Atomics.notify(ctl, C_ARRIVED);
-        while (Atomics.load(ctl, C_ROUND) === round) Atomics.wait(ctl, C_ROUND, round, 1000);
-        round = Atomics.load(ctl, C_ROUND);
-      }
-      if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
-      copyWeights();
-      const state = Atomics.load(ctl, C_STATE);
-      if (state === S_GO) continue;
-      command = park();
-      if (command === K_STOP) break round;
-      if (state === S_EPOCH_END || command === K_NEXT_EPOCH) break round;
+      await batches.return({ rows: 0, skipped: 0, firstBad: [], seen });
+      if (command !== K_NEXT_EPOCH) break;
+      epoch++;
+      seen = init.part.start;
       copyWeights();
     }
-    await batches.return({ rows: 0, skipped: 0, firstBad: [], seen });
-    if (command !== K_NEXT_EPOCH) break;
-    epoch++;
-    seen = init.part.start;
-    copyWeights();
-  }
+  };
+
+  /**
+   * Asynchronous dense updates: no rounds. Each worker steps its own
+   * replica of the dense optimizer on the shared weights as they are, and
+   * adds its change to them (racing with the others', as Hogwild does);
+   * it parks when the coordinator asks, when room runs short, and at the
+   * end of its part.
+   */
+  const runAsync = async (): Promise<void> => {
+    const me = w * ARRIVAL_WORDS, old = new Float32Array(Math.max(...init.paramSizes, 0));
+    let epoch = init.epoch, seen = Math.max(init.seen, init.part.start), steps = 0;
+    while (true) {
+      const batches = file.batches({ start: seen, end: init.part.end });
+      let command = K_CONTINUE;
+      try {
+        while (true) {
+          const short = !tables.every((t) => t.hasRoom(N * init.maxIds)) || (admission !== undefined && !admission.room(N * init.maxIds));
+          if (short) {
+            Atomics.store(ctl, C_NEED_ROOM, 1);
+            Atomics.store(ctl, C_PAUSE, 1);
+          }
+          if (Atomics.load(ctl, C_PAUSE) !== 0) {
+            command = park();
+            if (command === K_STOP) break;
+            copyWeights();
+          }
+          const r = await batches.next();
+          if (r.done === true) break;
+          const b = r.value, n = b.rows;
+          const loss = trainBatch(b, epoch, stepSeed(s.seed, steps * N + w));
+          let o = 0;
+          for (let i = 0; i < dense!.length; i++) {
+            const len = init.paramSizes[i], shared = weights.subarray(o, o + len);
+            old.set(shared);
+            dense![i].view().set(old.subarray(0, len));
+            dense![i].step(params[i].grad);
+            const x = dense![i].view();
+            for (let j = 0; j < len; j++) shared[j] += x[j] - old[j];
+            o += len;
+          }
+          copyWeights();
+          seen = b.seen;
+          steps++;
+          arr[me + A_SEEN] = seen;
+          arr[me + A_RUN_ROWS] += n;
+          arr[me + A_RUN_LOSS] += loss * n;
+          arr[me + A_RUN_STEPS] = steps;
+          arr[me + A_RECENT] = steps === 1 ? loss : 0.98 * arr[me + A_RECENT] + 0.02 * loss;
+        }
+      } finally {
+        await batches.return({ rows: 0, skipped: 0, firstBad: [], seen });
+      }
+      if (command === K_STOP) break;
+      // The part is done: parked until the coordinator starts the next pass or ends the run.
+      while (command === K_CONTINUE) command = park(true);
+      if (command !== K_NEXT_EPOCH) break;
+      epoch++;
+      seen = init.part.start;
+      copyWeights();
+    }
+  };
+
+  if (init.denseUpdates === "async") await runAsync();
+  else await runSync();
   post({ kind: "done", worker: w });
 }
 

@@ -31,8 +31,8 @@ import { SharedAdmission } from "./shared-admission.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import {
-  A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
-  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, type WorkerInit, type WorkerMessage,
+  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, type DenseUpdates, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
 /** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
@@ -65,7 +65,7 @@ export function splitRows(start: number, end: number, n: number): { start: numbe
  */
 export async function trainParallel(
   m: CtrModel, data: DataFile, range: { start?: number; end?: number }, workers: number,
-  onProgress?: (p: Progress) => void, control: TrainControl = {},
+  onProgress?: (p: Progress) => void, control: TrainControl = {}, denseUpdates: DenseUpdates = "sync",
 ): Promise<TrainResult> {
   const t0 = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -103,22 +103,23 @@ export async function trainParallel(
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
       worker: w, workers: N, settings: s, fields, paths: data.paths, read: { ...data.options, onSkip: undefined, range: undefined, seek }, part,
-      seen: pos.parts?.[w] ?? part.start, epoch: pos.epoch, tables: shares, admission: admission?.state(), dense: w === 0 ? dense : undefined,
+      seen: pos.parts?.[w] ?? part.start, epoch: pos.epoch, tables: shares, admission: admission?.state(), dense: w === 0 || denseUpdates === "async" ? dense : undefined,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
-      checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds,
+      checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
     };
     return new Worker(new URL("./parallel-worker.js", import.meta.url), { workerData: init });
   });
 
   // Messages: every parked worker (worker 0 with the dense states), the end, failures.
-  let parked = 0, done = 0, denseStates: Uint8Array[] | undefined, failure: Error | undefined;
+  let parked = 0, ended = 0, done = 0, denseStates: Uint8Array[] | undefined, failure: Error | undefined;
   let wake: (() => void) | undefined;
   const event = (): void => { wake?.(); };
   threads.forEach((t) => {
     t.on("message", (msg: WorkerMessage) => {
       if (msg.kind === "parked") {
         parked++;
+        if (msg.end === true) ended++;
         if (msg.dense) denseStates = msg.dense;
       } else if (msg.kind === "done") {
         done++;
@@ -137,6 +138,22 @@ export async function trainParallel(
     }
     if (failure) throw failure;
   };
+  // With asynchronous dense updates each worker keeps its own totals: the run's are their sums.
+  const base = { rows: pos.rows, steps: pos.steps, lossSum: pos.lossSum };
+  const refresh = (): void => {
+    if (denseUpdates !== "async") return;
+    let rows = base.rows, steps = base.steps, loss = base.lossSum, recent = 0;
+    for (let w = 0; w < N; w++) {
+      rows += arrivals[w * ARRIVAL_WORDS + A_RUN_ROWS];
+      loss += arrivals[w * ARRIVAL_WORDS + A_RUN_LOSS];
+      steps += arrivals[w * ARRIVAL_WORDS + A_RUN_STEPS];
+      recent += arrivals[w * ARRIVAL_WORDS + A_RECENT] / N;
+    }
+    totals[T_ROWS] = rows;
+    totals[T_STEPS] = steps;
+    totals[T_LOSS_SUM] = loss;
+    totals[T_RECENT] = recent;
+  };
   const progress = (): void => onProgress?.({
     rows: totals[T_ROWS], steps: totals[T_STEPS], epoch: pos.epoch, loss: totals[T_RECENT], seconds: seconds(),
     liveFeatures: tables[tables.length - 1].liveRows, features: m.features,
@@ -144,10 +161,13 @@ export async function trainParallel(
   // The coordinator's own reasons to park: Ctrl-C, a checkpoint by the clock, and progress reports.
   let lastCkpt = 0;
   const ticker = setInterval(() => {
+    refresh();
     progress();
     const timed = control.checkpoint !== undefined && control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds;
-    if (control.shouldStop?.() || timed) Atomics.store(control32, C_PAUSE, 1);
-  }, 100);
+    // Without rounds, worker 0 does not watch the rows: this thread does (a pause lands within a tick).
+    const due = (every: number | undefined, last: number, on: boolean): boolean => on && denseUpdates === "async" && every !== undefined && every > 0 && totals[T_ROWS] - totals[last] >= every;
+    if (control.shouldStop?.() || timed || due(control.evaluateEveryRows, T_EVAL_ROWS, control.evaluate !== undefined) || due(control.checkpointEveryRows, T_CKPT_ROWS, control.checkpoint !== undefined)) Atomics.store(control32, C_PAUSE, 1);
+  }, 20);
 
   /** The shared state as this model's: step counts, counts, dense weights and moments, the position. */
   const adopt = (): void => {
@@ -159,13 +179,18 @@ export async function trainParallel(
       m.inputs = new BatchInputs(m.tables, fields, s.pooling, a);
     }
     if (denseStates) {
+      let o = 0;
       m.dense.forEach((d, i) => {
         const next = DenseParam.load(denseStates![i], d.arena);
+        // Asynchronous updates: the weights are the shared ones (the moments are worker 0's).
+        if (denseUpdates === "async") next.view().set(weights.subarray(o, o + paramSizes[i]));
+        o += paramSizes[i];
         d.dispose();
         m.dense[i] = next;
         m.params[i].value.set(next.view());
       });
     }
+    refresh();
     pos.rows = totals[T_ROWS];
     pos.steps = totals[T_STEPS];
     pos.lossSum = totals[T_LOSS_SUM];
@@ -176,6 +201,7 @@ export async function trainParallel(
   /** Lets the parked workers go on with `command`. */
   const release = (command: number): void => {
     parked = 0;
+    ended = 0;
     denseStates = undefined;
     Atomics.store(control32, C_PAUSE, 0);
     Atomics.store(control32, C_NEED_ROOM, 0);
@@ -189,7 +215,7 @@ export async function trainParallel(
   try {
     while (true) {
       await until(() => parked === N);
-      const state = Atomics.load(control32, C_STATE);
+      const state = denseUpdates === "async" ? (ended === N ? S_EPOCH_END : -1) : Atomics.load(control32, C_STATE);
       adopt();
       if (Atomics.load(control32, C_NEED_ROOM) !== 0) {
         tables.forEach((t, k) => reserveRows(t, shares[k], Math.max(ROOM_ROUNDS * N * maxIds, t.size)));

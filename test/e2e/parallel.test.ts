@@ -71,6 +71,10 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   const refused = run([...base, "--shuffle", "on", "--threads", "2", "--parallel"]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.err, /data-parallel training does not support shuffled passes/);
+  const async = run([...base, "--shuffle", "off", "--threads", "2", "--parallel", "--dense-updates", "async"]);
+  assert.equal(async.code, 0, async.err);
+  assert.equal(report(async.out).trainer, "parallel");
+  assert.equal(report(async.out).denseUpdates, "async");
   const both = run([...base, "--deterministic", "--parallel"]);
   assert.notEqual(both.code, 0);
   assert.match(both.err, /exclude each other/);

@@ -53,22 +53,22 @@ test("one worker of the data-parallel trainer gives the deterministic trainer's 
   assert.equal(b.sha256(), a.sha256());
 });
 
-test("two and four workers reach the deterministic trainer's test AUC (within 0.002) and stay sparse", async () => {
+test("two and four workers (dense layers sync, and async with two) reach the deterministic trainer's test AUC (within 0.002) and stay sparse", async () => {
   const file = await openData(train, { batchSize: 512 });
   const test = await openData(testFile, { batchSize: 4096 });
   const ref = buildModel(file.fields.length, SETTINGS);
   await trainModel(ref, file, { start: 0, end: 120_000 });
   const want = await evaluateModel(ref, test);
-  for (const workers of [2, 4]) {
+  for (const [workers, dense] of [[2, "sync"], [4, "sync"], [2, "async"]] as const) {
     const m = buildModel(file.fields.length, SETTINGS);
-    const r = await trainParallel(m, file, { start: 0, end: 120_000 }, workers);
+    const r = await trainParallel(m, file, { start: 0, end: 120_000 }, workers, undefined, {}, dense);
     assert.equal(r.rows, 120_000, "every row trained once");
     const got = await evaluateModel(m, test);
-    assert.ok(Math.abs(got.auc - want.auc) <= 0.002, `${workers} workers: AUC ${got.auc} vs ${want.auc}`);
+    assert.ok(Math.abs(got.auc - want.auc) <= 0.002, `${workers} workers, ${dense}: AUC ${got.auc} vs ${want.auc}`);
     assert.equal(m.admission!.seen, ref.admission!.seen, "the same features counted");
     // Sparsity: l21 zeroes rows with any number of workers (the rate is within a factor of two).
     assert.ok(m.featureRate > 0.5 * ref.featureRate && m.featureRate < 2 * ref.featureRate, `${workers} workers: feature rate ${m.featureRate} vs ${ref.featureRate}`);
-    console.log(`# ${workers} workers: AUC ${got.auc.toFixed(4)} (deterministic ${want.auc.toFixed(4)}), feature rate ${m.featureRate.toFixed(4)} (${ref.featureRate.toFixed(4)})`);
+    console.log(`# ${workers} workers, ${dense}: AUC ${got.auc.toFixed(4)} (deterministic ${want.auc.toFixed(4)}), feature rate ${m.featureRate.toFixed(4)} (${ref.featureRate.toFixed(4)})`);
   }
 });
 
