@@ -148,7 +148,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   let r;
   try {
     r = parallel
-      ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, denseUpdates)
+      ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, { denseUpdates })
       : await trainModel(m, source, plan.train, monitor.progress, control);
   } catch (e) {
     monitor.close();

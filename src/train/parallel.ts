@@ -36,7 +36,15 @@ import {
 } from "./parallel-protocol.js";
 
 /** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
-const ROOM_ROUNDS = 64;
+const DEFAULT_ROOM_ROUNDS = 64;
+
+/** Options of {@link trainParallel}. */
+export interface ParallelOptions {
+  /** How the dense layers are updated (default sync). */
+  denseUpdates?: DenseUpdates;
+  /** Rounds of every worker's batches the tables and counts have room for before the workers park to grow them (default 64). */
+  roomRounds?: number;
+}
 
 /** Why the data-parallel trainer cannot take a run (undefined when it can). */
 export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl): string | undefined {
@@ -65,8 +73,10 @@ export function splitRows(start: number, end: number, n: number): { start: numbe
  */
 export async function trainParallel(
   m: CtrModel, data: DataFile, range: { start?: number; end?: number }, workers: number,
-  onProgress?: (p: Progress) => void, control: TrainControl = {}, denseUpdates: DenseUpdates = "sync",
+  onProgress?: (p: Progress) => void, control: TrainControl = {}, opts: ParallelOptions = {},
 ): Promise<TrainResult> {
+  const denseUpdates = opts.denseUpdates ?? "sync", ROOM_ROUNDS = opts.roomRounds ?? DEFAULT_ROOM_ROUNDS;
+  if (!Number.isSafeInteger(ROOM_ROUNDS) || ROOM_ROUNDS < 1) throw new RangeError(`roomRounds = ${ROOM_ROUNDS} must be a positive integer`);
   const t0 = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
   const why = parallelUnsupported(m, data, control);

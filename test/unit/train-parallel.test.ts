@@ -61,7 +61,7 @@ test("two and four workers (dense layers sync, and async with two) reach the det
   const want = await evaluateModel(ref, test);
   for (const [workers, dense] of [[2, "sync"], [4, "sync"], [2, "async"]] as const) {
     const m = buildModel(file.fields.length, SETTINGS);
-    const r = await trainParallel(m, file, { start: 0, end: 120_000 }, workers, undefined, {}, dense);
+    const r = await trainParallel(m, file, { start: 0, end: 120_000 }, workers, undefined, {}, { denseUpdates: dense });
     assert.equal(r.rows, 120_000, "every row trained once");
     const got = await evaluateModel(m, test);
     assert.ok(Math.abs(got.auc - want.auc) <= 0.002, `${workers} workers, ${dense}: AUC ${got.auc} vs ${want.auc}`);
@@ -69,6 +69,26 @@ test("two and four workers (dense layers sync, and async with two) reach the det
     // Sparsity: l21 zeroes rows with any number of workers (the rate is within a factor of two).
     assert.ok(m.featureRate > 0.5 * ref.featureRate && m.featureRate < 2 * ref.featureRate, `${workers} workers: feature rate ${m.featureRate} vs ${ref.featureRate}`);
     console.log(`# ${workers} workers, ${dense}: AUC ${got.auc.toFixed(4)} (deterministic ${want.auc.toFixed(4)}), feature rate ${m.featureRate.toFixed(4)} (${ref.featureRate.toFixed(4)})`);
+  }
+});
+
+test("tables and counts that run out of room grow while the workers wait: the same rows and counts as one worker", async () => {
+  const settings = { ...SETTINGS, batch: 128 };
+  const file = await openData(train, { batchSize: 128 });
+  const one = buildModel(file.fields.length, settings);
+  await trainParallel(one, file, { start: 0, end: 30_000 }, 1);
+  for (const dense of ["sync", "async"] as const) {
+    const m = buildModel(file.fields.length, settings);
+    const seen: number[] = [];
+    // Room for one round at a time: the workers park to grow it again and again.
+    await trainParallel(m, file, { start: 0, end: 30_000 }, 3, (p) => seen.push(p.rows), {}, { denseUpdates: dense, roomRounds: 1 });
+    assert.equal(m.admission!.seen, one.admission!.seen, `${dense}: features counted`);
+    assert.equal(m.admission!.admitted, one.admission!.admitted, `${dense}: features admitted`);
+    assert.deepEqual(new Set(m.tables[0].ids()), new Set(one.tables[0].ids()), `${dense}: the rows are the admitted features' and the OOV rows`);
+    assert.equal(m.tables[0].size, one.tables[0].size);
+    let zeros = 0;
+    for (const id of m.tables[0].ids()) zeros += m.tables[0].isZero(id) ? 1 : 0;
+    assert.equal(m.tables[0].zeroRows, zeros, `${dense}: zero-row count`);
   }
 });
 
