@@ -7,6 +7,7 @@ import { benchScale } from "./scale.js";
 import { benchIo } from "./io.js";
 import { benchReal } from "./real.js";
 import { benchServe } from "./serve.js";
+import { benchThreads } from "./threads.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -22,6 +23,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   scale: benchScale,
   real: benchReal,
   serve: benchServe,
+  threads: benchThreads,
 };
 
 const args = process.argv.slice(2);

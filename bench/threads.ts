@@ -1,0 +1,184 @@
+// `npm run bench -- threads`: the data-parallel trainer with N = 1, 2, 4, 8
+// workers (dense updates sync; async with 2 and 4) against the deterministic
+// trainer (1 and 2 threads) and PyTorch's training loop in the same run, per
+// model: rows/s (file on disk to trained model), test AUC, feature rate and
+// peak RSS, each configuration in a fresh process (threads-run.ts).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { arch, availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
+import { DEFAULT_SPARSITY } from "../src/train/schedule.js";
+import type { ThreadsCase, ThreadsResult } from "./threads-run.js";
+
+const RUNNER = fileURLToPath(new URL("./threads-run.js", import.meta.url));
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const TORCH_PEER = fileURLToPath(new URL("../../../shared/peers/torch_dcn.py", import.meta.url));
+const PYTHON = "/usr/bin/python3";
+const BATCH = 512;
+
+/** The commit (and whether the working tree differs from it), read without touching the index. */
+function commitOf(): { commit: string | null; dirty: boolean | null } {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO, encoding: "utf8" });
+  if (head.status !== 0) return { commit: null, dirty: null };
+  const diff = spawnSync("git", ["diff-index", "--quiet", "HEAD", "--"], { cwd: REPO, encoding: "utf8" });
+  return { commit: head.stdout.trim(), dirty: diff.status === null ? null : diff.status !== 0 };
+}
+
+/** The machine, in a few words and figures. */
+function machine(): { cpu: string; cores: number; logical_cpus: number; memory_gib: number; os: string } {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model.trim() ?? "unknown", cores: availableParallelism(), logical_cpus: c.length,
+    memory_gib: +(totalmem() / 2 ** 30).toFixed(1), os: `${process.platform} ${release()} ${arch()}`,
+  };
+}
+
+/** The end of a child's output, for an error line. */
+const tail = (s: string | undefined, n = 600): string => (s ?? "").trim().slice(-n);
+
+/** One configuration in a fresh process; a failure becomes `{ error }`. */
+function runChild(c: ThreadsCase, timeoutMs: number): { result?: ThreadsResult; error?: string; stderr?: string; process_seconds: number } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [RUNNER, JSON.stringify(c)], { encoding: "utf8", maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: "SIGKILL" });
+  const process_seconds = +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2);
+  const last = r.stdout?.trim().split("\n").pop() ?? "";
+  let parsed: (ThreadsResult & { error?: undefined }) | { error: string } | undefined;
+  try {
+    parsed = last ? JSON.parse(last) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (r.error) return { error: `${r.error.message}${r.signal ? ` (${r.signal}, limit ${timeoutMs / 1000} s)` : ""}`, stderr: tail(r.stderr), process_seconds };
+  if (r.status !== 0 || parsed === undefined || parsed.error !== undefined) {
+    const why = parsed?.error ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.status}`);
+    return { error: why, stderr: tail(r.stderr) || undefined, process_seconds };
+  }
+  return { result: parsed, process_seconds };
+}
+
+/** PyTorch's training loop alone (ids in memory, no parsing): samples/s, or why not. */
+function torchLoop(model: string, threads: number, steps: number): { rows_per_sec?: number; version?: string; error?: string; distinct_rows_per_batch?: number } {
+  if (!existsSync(TORCH_PEER)) return { error: `${TORCH_PEER} not present` };
+  const r = spawnSync(PYTHON, [TORCH_PEER, "--model", model, "--threads", String(threads), "--steps", String(steps), "--batch", String(BATCH)], {
+    encoding: "utf8", maxBuffer: 1 << 24, timeout: 600_000, killSignal: "SIGKILL",
+  });
+  const m = /torch (\S+) .*samples\/s=(\d+)/.exec(r.stdout ?? "");
+  if (r.error || r.status !== 0 || !m) return { error: r.error?.message ?? (tail(r.stderr, 400) || `exit code ${r.status}, no samples/s in its output`) };
+  const d = /distinct rows per batch: (\d+)/.exec(r.stdout);
+  return { rows_per_sec: Number(m[2]), version: m[1], distinct_rows_per_batch: d ? Number(d[1]) : undefined };
+}
+
+/**
+ * `npm run bench -- threads [--quick]`: how training scales with threads.
+ * Per model in its paper shape (dcn: generated Criteo rows, mlp: Avazu,
+ * opnn: iPinYou; 1M / 1M / 300k rows, --quick 100k / 100k / 30k),
+ * group-adam with the CLI's default group lasso (l21 = sparsity 0.25 /
+ * batch 512), batch 512: the data-parallel trainer (trainParallel) with
+ * N = 1, 2, 4, 8 worker threads, and the deterministic trainer as the CLI
+ * runs it (threads 2: prefetched reading, two-thread layer kernels;
+ * threads 1: all on one thread). Each configuration runs in a fresh process
+ * (bench/threads-run.ts): rows/s around the training call, wall time from
+ * file on disk to trained model, test AUC on held-out generated rows,
+ * feature rate, peak resident set, CPU time, and the 1-minute load average
+ * as it started (the machine may be shared). PyTorch's training loop alone
+ * (../shared/peers/torch_dcn.py on ids in memory, one thread and as many as
+ * cores) runs before and after each model's configurations; a last line per
+ * model gives the best configuration's rows/s over PyTorch's (the mean of
+ * its two runs at its best thread count). A configuration that fails gives
+ * a line with its error. SPARSECTR_BENCH_MODELS=dcn,mlp picks models.
+ */
+export async function benchThreads(emit: (o: object) => void, quick: boolean): Promise<void> {
+  const cores = availableParallelism();
+  const info = { ...commitOf(), date: new Date().toISOString().slice(0, 10), machine: machine() };
+  const only = process.env.SPARSECTR_BENCH_MODELS?.split(",");
+  const hyper = { l21: DEFAULT_SPARSITY / BATCH };
+  const torchSteps = quick ? 100 : 400;
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-bench-threads-"));
+  try {
+    const models = [
+      ["dcn", "criteo", "criteo", quick ? 100_000 : 1_000_000],
+      ["mlp", "avazu", "avazu", quick ? 100_000 : 1_000_000],
+      ["opnn", "ipinyou", "libsvm", quick ? 30_000 : 300_000],
+    ] as const;
+    for (const [model, preset, format, rows] of models) {
+      if (only && !only.includes(model)) continue;
+      const testRows = quick ? 20_000 : 100_000;
+      const base = { bench: "threads", model, preset, ...info };
+      const trainPath = join(dir, `${preset}-train`), testPath = join(dir, `${preset}-test`);
+      const featindex = format === "libsvm" ? `${trainPath}.fi` : undefined;
+      try {
+        const g = createGenerator(synthConfig({ preset, seed: 1, scale: 0.05 }));
+        await generateFiles(g, { format, start: 0, rows, out: trainPath, truth: null, featindex: featindex ?? null });
+        await generateFiles(g, { format, start: rows, rows: testRows, out: testPath, truth: null, featindex: null });
+      } catch (e) {
+        emit({ ...base, kind: "data", error: `generating the data: ${(e as Error).message}` });
+        continue;
+      }
+
+      // PyTorch on one thread and on every core, before and after this model's configurations.
+      const torchThreads = [...new Set([1, cores])];
+      const torch = new Map<number, number[]>(torchThreads.map((t) => [t, []]));
+      const runTorch = (when: string): void => {
+        for (const threads of torchThreads) {
+          const load1 = +loadavg()[0].toFixed(2);
+          const t = torchLoop(model, threads, torchSteps);
+          if (t.rows_per_sec !== undefined) torch.get(threads)!.push(t.rows_per_sec);
+          emit({ ...base, kind: "pytorch-loop", when, threads, steps: torchSteps, batch: BATCH, load1, ...t });
+        }
+      };
+      runTorch("before");
+
+      const configs: [ThreadsCase["trainer"], number, ("sync" | "async")?][] = [
+        ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
+      ];
+      const measured: { trainer: string; threads: number; dense?: string; rows_per_sec: number; oversubscribed: boolean }[] = [];
+      for (const [trainer, threads, dense] of configs) {
+        const c: ThreadsCase = { model, optimizer: "group-adam", hyper, train: trainPath, test: testPath, featindex, rows, trainer, threads, dense };
+        // A run is allowed several times what it should take (opnn ~20k rows/s at worst), at least 5 minutes.
+        const load1 = +loadavg()[0].toFixed(2);
+        const r = runChild(c, Math.max(300_000, (rows / 2_000) * 1000));
+        const oversubscribed = threads > cores;
+        const head = {
+          ...base, kind: "sparsectr", trainer, threads, ...(trainer === "parallel" ? { dense: dense ?? "sync" } : {}), cores, oversubscribed,
+          ...(oversubscribed ? { note: `${threads} worker threads on ${cores} cores: they take turns on the cores, so this measures contention, not scaling` } : {}),
+          optimizer: "group-adam", l21: hyper.l21, batch: BATCH, load1,
+        };
+        if (!r.result) {
+          emit({ ...head, error: r.error, stderr: r.stderr, process_seconds: r.process_seconds });
+          continue;
+        }
+        const x = r.result, rowsPerSec = Math.round(x.rows / x.train_seconds);
+        measured.push({ trainer, threads, dense, rows_per_sec: rowsPerSec, oversubscribed });
+        emit({
+          ...head, rows: x.rows, seconds: +x.train_seconds.toFixed(2), rows_per_sec: rowsPerSec,
+          e2e_seconds: +x.e2e_seconds.toFixed(2), e2e_rows_per_sec: Math.round(x.rows / x.e2e_seconds), process_seconds: r.process_seconds,
+          auc: +x.auc.toFixed(5), logloss: +x.logloss.toFixed(5), test_rows: x.test_rows,
+          feature_rate: +x.feature_rate.toFixed(5), live_features: x.live_features, features: x.features,
+          peak_rss_mib: +(x.max_rss_kib / 1024).toFixed(1), cpu_seconds: +x.cpu_seconds.toFixed(2),
+        });
+      }
+
+      runTorch("after");
+
+      const best = measured.reduce<(typeof measured)[number] | undefined>((b, x) => (b === undefined || x.rows_per_sec > b.rows_per_sec ? x : b), undefined);
+      // PyTorch's figure: the mean of its before and after runs, at its best thread count.
+      const means = [...torch].filter(([, v]) => v.length).map(([threads, v]) => ({ threads, rows_per_sec: Math.round(v.reduce((a, b) => a + b, 0) / v.length), runs: v }));
+      const torchBest = means.reduce<(typeof means)[number] | undefined>((b, x) => (b === undefined || x.rows_per_sec > b.rows_per_sec ? x : b), undefined);
+      emit({
+        ...base, kind: "ratio", what: "best sparsectr configuration (rows/s around the training call, file on disk to trained model) / PyTorch's training loop alone (ids in memory; mean of its runs before and after, at its best thread count)",
+        best: best ? { trainer: best.trainer, threads: best.threads, dense: best.dense, oversubscribed: best.oversubscribed } : null,
+        sparsectr_rows_per_sec: best?.rows_per_sec ?? null,
+        pytorch_rows_per_sec: torchBest?.rows_per_sec ?? null, pytorch_threads: torchBest?.threads ?? null, pytorch_by_threads: means,
+        ratio: best && torchBest ? +(best.rows_per_sec / torchBest.rows_per_sec).toFixed(3) : null,
+        ...(best && torchBest ? {} : { error: best ? "no PyTorch figure" : "no sparsectr configuration finished" }),
+      });
+      rmSync(trainPath, { force: true });
+      rmSync(testPath, { force: true });
+      if (featindex) rmSync(featindex, { force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
