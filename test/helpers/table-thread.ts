@@ -17,14 +17,19 @@ export interface TableThreadData {
   gate: SharedArrayBuffer;
 }
 
-const data = workerData as TableThreadData;
-const view = new SharedTableView(data.share, data.worker);
-const gate = new Int32Array(data.gate);
-Atomics.wait(gate, 0, 0);
-const gathered: Float32Array[] = [];
-for (let s = 0; s < data.ids.length; s++) {
-  const rows = view.gatherBatch(data.ids[s]);
-  if (data.grads[s].length) view.stepBatch(data.grads[s]);
-  else gathered.push(rows);
+// The test runner also loads this file on its own (it runs every file under
+// dist/test): then there is no work.
+if (workerData !== null && parentPort !== null) run(workerData as TableThreadData);
+
+function run(data: TableThreadData): void {
+  const view = new SharedTableView(data.share, data.worker);
+  const gate = new Int32Array(data.gate);
+  Atomics.wait(gate, 0, 0);
+  const gathered: Float32Array[] = [];
+  for (let s = 0; s < data.ids.length; s++) {
+    const rows = view.gatherBatch(data.ids[s]);
+    if (data.grads[s].length) view.stepBatch(data.grads[s]);
+    else gathered.push(rows);
+  }
+  parentPort!.postMessage({ gathered });
 }
-parentPort!.postMessage({ gathered });
