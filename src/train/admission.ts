@@ -43,6 +43,22 @@ export function oovTable(fields: number): Uint32Array {
   return w;
 }
 
+/**
+ * Writes key j's routing to out ((lo, hi) pairs): its own key once admitted,
+ * else the OOV key of its field (oov: (lo, hi) per field); returns 1 when the
+ * key went to the OOV row.
+ */
+export function routeKey(out: Uint32Array, j: number, lo: number, hi: number, admitted: boolean, oov: Uint32Array, field: number): number {
+  if (admitted) {
+    out[2 * j] = lo;
+    out[2 * j + 1] = hi;
+    return 0;
+  }
+  out[2 * j] = oov[2 * field];
+  out[2 * j + 1] = oov[2 * field + 1];
+  return 1;
+}
+
 const MAX_LOAD = 0.75;
 const MAX_CAP = 2 ** 30;
 const STRIDE = 3;
@@ -121,16 +137,8 @@ export class Admission {
         const s = this.find(lo, hi);
         c = s < 0 ? 0 : this.slots[s + 2];
       }
-      const field = fieldOf === undefined ? f : fieldOf[j];
+      routed += routeKey(out, j, lo, hi, c >= N, oov, fieldOf === undefined ? f : fieldOf[j]);
       if (++f === F) f = 0;
-      if (c >= N) {
-        out[2 * j] = lo;
-        out[2 * j + 1] = hi;
-      } else {
-        out[2 * j] = oov[2 * field];
-        out[2 * j + 1] = oov[2 * field + 1];
-        routed++;
-      }
     }
     if (tally) this.routed += routed;
   }

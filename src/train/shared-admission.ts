@@ -38,7 +38,7 @@
  * plain counts, so checkpoints keep Admission's format.
  */
 import { fmix32 } from "../util/fmix32.js";
-import { Admission, oovTable } from "./admission.js";
+import { Admission, oovTable, routeKey } from "./admission.js";
 
 /** What a worker thread needs to attach to shared counts (plain data for postMessage / workerData). */
 export interface SharedAdmissionState {
@@ -218,16 +218,8 @@ export class SharedAdmission {
       for (let j = 0, f = 0; j < n; j++) {
         const lo = words[2 * j], hi = words[2 * j + 1];
         const c = count ? this.increment(lo, hi) : this.lookup(lo, hi);
-        const field = fieldOf === undefined ? f : fieldOf[j];
+        routed += routeKey(out, j, lo, hi, c >= N, oov, fieldOf === undefined ? f : fieldOf[j]);
         if (++f === F) f = 0;
-        if (c >= N) {
-          out[2 * j] = lo;
-          out[2 * j + 1] = hi;
-        } else {
-          out[2 * j] = oov[2 * field];
-          out[2 * j + 1] = oov[2 * field + 1];
-          routed++;
-        }
       }
       if (tally && routed > 0) Atomics.add(this.u64, H_ROUTED64, BigInt(routed));
     } finally {
