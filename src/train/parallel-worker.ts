@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
     if (!Number.isFinite(loss)) {
       layersActive(false);
-      throw new Error(`training diverged (rows on lines ${b.lines[0]}..${b.lines[n - 1]} of ${file.paths[b.part ?? 0]}): the log loss is ${loss}`);
+      throw new Error(`training diverged at step ${tables[0]?.stepCount ?? 0} (rows on lines ${b.lines[0]}..${b.lines[n - 1]} of ${file.paths[b.part ?? 0]}): the log loss is ${loss}; the model of the last checkpoint is kept`);
     }
     const grads = model.backward(dlogits, n);
     layersActive(false);

@@ -52,6 +52,7 @@ export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainC
   if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
   if (ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)) return "AdaHessian";
   if (control.maxFeatures !== undefined) return "a feature budget (--max-memory)";
+  if (control.skipNonFinite) return "skipping non-finite batches (--skip-nonfinite)";
   if (m.admission && Number.isFinite(m.admission.maxBytes)) return "a budget of the admission counts";
   if (data.paths.some((p) => p === "-")) return "standard input";
   if (data.numeric.length) return "numeric inputs";
