@@ -8,6 +8,7 @@ import { benchIo } from "./io.js";
 import { benchReal } from "./real.js";
 import { benchServe } from "./serve.js";
 import { benchThreads } from "./threads.js";
+import { benchThreadsQuality } from "./threads-quality.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -24,6 +25,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   real: benchReal,
   serve: benchServe,
   threads: benchThreads,
+  "threads-quality": benchThreadsQuality,
 };
 
 const args = process.argv.slice(2);

@@ -34,6 +34,8 @@ export interface ThreadsCase {
   threads: number;
   /** The parallel trainer's dense updates (default sync). */
   dense?: "sync" | "async";
+  /** The model's seed (default 1). */
+  seed?: number;
 }
 
 /** What the child prints. */
@@ -64,7 +66,7 @@ async function runCase(c: ThreadsCase): Promise<ThreadsResult> {
   configureLayers({ threads: c.trainer === "deterministic" ? c.threads : 1, fma: false });
   await layersReady();
   const file = await openData(c.train, { batchSize: 512, featindex: c.featindex });
-  const m = buildModel(file.fields.length, { model: c.model, optimizer: c.optimizer, hyper: c.hyper, seed: 1 });
+  const m = buildModel(file.fields.length, { model: c.model, optimizer: c.optimizer, hyper: c.hyper, seed: c.seed ?? 1 });
   const range = { start: 0, end: c.rows };
   const tTrain = process.hrtime.bigint();
   const r = c.trainer === "parallel"

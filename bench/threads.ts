@@ -19,7 +19,7 @@ const PYTHON = "/usr/bin/python3";
 const BATCH = 512;
 
 /** The commit (and whether the working tree differs from it), read without touching the index. */
-function commitOf(): { commit: string | null; dirty: boolean | null } {
+export function commitOf(): { commit: string | null; dirty: boolean | null } {
   const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO, encoding: "utf8" });
   if (head.status !== 0) return { commit: null, dirty: null };
   const diff = spawnSync("git", ["diff-index", "--quiet", "HEAD", "--"], { cwd: REPO, encoding: "utf8" });
@@ -27,7 +27,7 @@ function commitOf(): { commit: string | null; dirty: boolean | null } {
 }
 
 /** The machine, in a few words and figures. */
-function machine(): { cpu: string; cores: number; logical_cpus: number; memory_gib: number; os: string } {
+export function machine(): { cpu: string; cores: number; logical_cpus: number; memory_gib: number; os: string } {
   const c = cpus();
   return {
     cpu: c[0]?.model.trim() ?? "unknown", cores: availableParallelism(), logical_cpus: c.length,
@@ -39,7 +39,7 @@ function machine(): { cpu: string; cores: number; logical_cpus: number; memory_g
 const tail = (s: string | undefined, n = 600): string => (s ?? "").trim().slice(-n);
 
 /** One configuration in a fresh process; a failure becomes `{ error }`. */
-function runChild(c: ThreadsCase, timeoutMs: number): { result?: ThreadsResult; error?: string; stderr?: string; process_seconds: number } {
+export function runChild(c: ThreadsCase, timeoutMs: number): { result?: ThreadsResult; error?: string; stderr?: string; process_seconds: number } {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [RUNNER, JSON.stringify(c)], { encoding: "utf8", maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: "SIGKILL" });
   const process_seconds = +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2);
