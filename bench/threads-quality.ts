@@ -1,8 +1,8 @@
 // `npm run bench -- threads-quality`: the quality goal of data-parallel
 // training. For dcn (Criteo-shaped) and mlp (Avazu-shaped) generated rows
 // (1M, --quick 100k), three seeds each of the deterministic trainer and of
-// the data-parallel one (2 workers sync and async, 4 workers sync; 4
-// oversubscribe a 2-core machine): test AUC and live features per run, and
+// the data-parallel one (2 workers sync, sequential and async, 4 workers sync
+// and sequential; 4 oversubscribe a 2-core machine): test AUC and live features per run, and
 // per configuration the mean AUC's difference from the deterministic mean
 // and the mean feature rate's relative difference (goals: within 0.002 and
 // 5%). Each run in its own process (threads-run.ts).
@@ -13,13 +13,16 @@ import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/i
 import { DEFAULT_SPARSITY } from "../src/train/schedule.js";
 import { commitOf, machine, runChild } from "./threads.js";
 import type { ThreadsCase } from "./threads-run.js";
+import type { DenseUpdates } from "../src/train/parallel-protocol.js";
 
 const SEEDS = [1, 2, 3];
-const CONFIGS: { trainer: ThreadsCase["trainer"]; threads: number; dense?: "sync" | "async" }[] = [
+const CONFIGS: { trainer: ThreadsCase["trainer"]; threads: number; dense?: DenseUpdates }[] = [
   { trainer: "deterministic", threads: 1 },
   { trainer: "parallel", threads: 2, dense: "sync" },
+  { trainer: "parallel", threads: 2, dense: "sequential" },
   { trainer: "parallel", threads: 2, dense: "async" },
   { trainer: "parallel", threads: 4, dense: "sync" },
+  { trainer: "parallel", threads: 4, dense: "sequential" },
 ];
 
 export async function benchThreadsQuality(emit: (o: object) => void, quick: boolean): Promise<void> {
@@ -27,7 +30,9 @@ export async function benchThreadsQuality(emit: (o: object) => void, quick: bool
   const dir = mkdtempSync(join(tmpdir(), "sparsectr-bench-quality-"));
   const rows = quick ? 100_000 : 1_000_000, testRows = quick ? 20_000 : 100_000;
   try {
+    const only = process.env.SPARSECTR_BENCH_MODELS?.split(",");
     for (const [model, preset] of [["dcn", "criteo"], ["mlp", "avazu"]] as const) {
+      if (only && !only.includes(model)) continue;
       const base = { bench: "threads-quality", model, preset, rows, ...info };
       const trainPath = join(dir, `${preset}-train`), testPath = join(dir, `${preset}-test`);
       const g = createGenerator(synthConfig({ preset, seed: 1 }));

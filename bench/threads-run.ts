@@ -14,6 +14,7 @@ import { openData, prefetched } from "../src/data/index.js";
 import { buildModel } from "../src/train/model.js";
 import { trainModel } from "../src/train/trainer.js";
 import { trainParallel } from "../src/train/parallel.js";
+import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "../src/train/parallel-protocol.js";
 import { evaluateModel } from "../src/train/evaluate.js";
 import type { ModelName } from "../src/models/index.js";
 import type { Hyperparams, OptimizerName } from "../src/optim/hyper.js";
@@ -33,7 +34,7 @@ export interface ThreadsCase {
   /** Worker threads (parallel) or the CLI's --threads (deterministic: 1 or 2). */
   threads: number;
   /** The parallel trainer's dense updates (default sync). */
-  dense?: "sync" | "async";
+  dense?: DenseUpdates;
   /** The model's seed (default 1). */
   seed?: number;
 }
@@ -70,7 +71,7 @@ async function runCase(c: ThreadsCase): Promise<ThreadsResult> {
   const range = { start: 0, end: c.rows };
   const tTrain = process.hrtime.bigint();
   const r = c.trainer === "parallel"
-    ? await trainParallel(m, file, range, c.threads, undefined, {}, { denseUpdates: c.dense ?? "sync" })
+    ? await trainParallel(m, file, range, c.threads, undefined, {}, { denseUpdates: c.dense ?? DEFAULT_DENSE_UPDATES })
     : await trainModel(m, c.threads > 1 ? prefetched(file) : file, range);
   const trainSeconds = secondsSince(tTrain), e2eSeconds = secondsSince(t0);
   const test = await openData(c.test, { batchSize: 4096, featindex: c.featindex });

@@ -1,5 +1,5 @@
 // `npm run bench -- threads`: the data-parallel trainer with N = 1, 2, 4, 8
-// workers (dense updates sync; async with 2 and 4) against the deterministic
+// workers (default dense updates; sync with 2, async with 2 and 4) against the deterministic
 // trainer (1 and 2 threads) and PyTorch's training loop in the same run, per
 // model: rows/s (file on disk to trained model), test AUC, feature rate and
 // peak RSS, each configuration in a fresh process (threads-run.ts).
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { DEFAULT_SPARSITY } from "../src/train/schedule.js";
+import { DEFAULT_DENSE_UPDATES } from "../src/train/parallel-protocol.js";
 import type { ThreadsCase, ThreadsResult } from "./threads-run.js";
 
 const RUNNER = fileURLToPath(new URL("./threads-run.js", import.meta.url));
@@ -130,8 +131,8 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
       };
       runTorch("before");
 
-      const configs: [ThreadsCase["trainer"], number, ("sync" | "async")?][] = [
-        ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
+      const configs: [ThreadsCase["trainer"], number, ThreadsCase["dense"]?][] = [
+        ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "sync"], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
       ];
       const measured: { trainer: string; threads: number; dense?: string; rows_per_sec: number; oversubscribed: boolean }[] = [];
       for (const [trainer, threads, dense] of configs) {
@@ -141,7 +142,7 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
         const r = runChild(c, Math.max(300_000, (rows / 2_000) * 1000));
         const oversubscribed = threads > cores;
         const head = {
-          ...base, kind: "sparsectr", trainer, threads, ...(trainer === "parallel" ? { dense: dense ?? "sync" } : {}), cores, oversubscribed,
+          ...base, kind: "sparsectr", trainer, threads, ...(trainer === "parallel" ? { dense: dense ?? DEFAULT_DENSE_UPDATES } : {}), cores, oversubscribed,
           ...(oversubscribed ? { note: `${threads} worker threads on ${cores} cores: they take turns on the cores, so this measures contention, not scaling` } : {}),
           optimizer: "group-adam", l21: hyper.l21, batch: BATCH, load1,
         };

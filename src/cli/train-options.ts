@@ -17,7 +17,7 @@ import { MONITORS } from "../train/validation.js";
 import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule } from "../train/schedule.js";
 import type { RowPlan, TrainRun } from "../train/run.js";
 import { rowBytes } from "../train/shuffle.js";
-import { DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
+import { DEFAULT_DENSE_UPDATES, DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
 import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 import { inputFiles, READ_OPTIONS, readOptionsOf, spoolInputs } from "./read-options.js";
 
@@ -74,7 +74,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "threads", type: "string", help: "threads that train: with more than 2 (or --parallel), that many workers each read their part of the rows and train one shared model (not bit-reproducible); else the deterministic trainer, which reads on a second thread and splits large matrix products between two", defaultHelp: "the number of cores" },
   { name: "deterministic", type: "boolean", help: "the deterministic trainer whatever --threads: the same seed gives the same model bit for bit (at most 2 threads)" },
   { name: "parallel", type: "boolean", help: "data-parallel workers even with --threads 1 or 2" },
-  { name: "dense-updates", type: "string", help: "data-parallel workers' dense layers: sync (one step a round with the mean gradient of the workers' batches) or async (each worker steps the shared weights as it goes)", default: "sync" },
+  { name: "dense-updates", type: "string", help: "data-parallel workers' dense layers: sync (one step a round with the mean gradient of the workers' batches), sequential (one step a round per worker's batch, in worker order) or async (each worker steps the shared weights as it goes)", default: DEFAULT_DENSE_UPDATES },
   { name: "fma", type: "boolean", help: "fused multiply-adds in the matrix products (WebAssembly relaxed SIMD): faster, deterministic on one machine, but rounded differently from the default kernels" },
   { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
   { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },

@@ -79,7 +79,28 @@ async function main(): Promise<void> {
       rows += arr[k * ARRIVAL_WORDS + A_ROWS];
       lossRows += arr[k * ARRIVAL_WORDS + A_LOSS] * arr[k * ARRIVAL_WORDS + A_ROWS];
     }
-    if (rows > 0) {
+    if (rows > 0 && init.denseUpdates === "sequential") {
+      // Each worker's batch gradient in turn, one step each at the step's
+      // learning rate, as one worker would take them (computed against the
+      // round's weights).
+      for (let k = 0; k < N; k++) {
+        const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
+        if (nk === 0) continue;
+        const g = gradAll.subarray(k * P, (k + 1) * P);
+        if (N > 1) for (let i = 0; i < P; i++) g[i] /= nk;
+        let o = 0;
+        for (let i = 0; i < dense!.length; i++) {
+          const n = init.paramSizes[i];
+          dense![i].step(g.subarray(o, o + n));
+          o += n;
+        }
+      }
+      let o = 0;
+      for (let i = 0; i < dense!.length; i++) {
+        weights.set(dense![i].view(), o);
+        o += init.paramSizes[i];
+      }
+    } else if (rows > 0) {
       // The mean gradient over every row of the round: each block holds its
       // batch's mean x its rows (one worker's block is its mean as it is).
       const sum = gradAll.subarray(0, P), inv = 1 / rows;
@@ -97,6 +118,8 @@ async function main(): Promise<void> {
         weights.set(dense![i].view(), o);
         o += n;
       }
+    }
+    if (rows > 0) {
       const loss = lossRows / rows;
       tot[T_ROWS] += rows;
       tot[T_STEPS] += 1;

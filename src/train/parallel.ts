@@ -6,8 +6,8 @@
  * tables stay where they are, in shared WebAssembly memory, and every worker
  * updates them concurrently (optim/table-share.ts); the admission counts
  * become shared counts for the run (./shared-admission.ts); the dense layers
- * are stepped synchronously, once per round, with the mean gradient of the
- * N batches of the round.
+ * are stepped synchronously at a barrier each round (by default one step per
+ * worker's batch, in worker order; ./parallel-protocol.ts DENSE_UPDATES).
  *
  * This thread coordinates: the workers park at a round boundary when an
  * evaluation or a checkpoint is due, a pass ends, the tables or counts need
@@ -32,7 +32,7 @@ import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
-  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, type DenseUpdates, type WorkerInit, type WorkerMessage,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, type DenseUpdates, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
 /** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
@@ -40,7 +40,7 @@ const DEFAULT_ROOM_ROUNDS = 64;
 
 /** Options of {@link trainParallel}. */
 export interface ParallelOptions {
-  /** How the dense layers are updated (default sync). */
+  /** How the dense layers are updated (default DEFAULT_DENSE_UPDATES). */
   denseUpdates?: DenseUpdates;
   /** Rounds of every worker's batches the tables and counts have room for before the workers park to grow them (default 64). */
   roomRounds?: number;
@@ -76,7 +76,7 @@ export async function trainParallel(
   m: CtrModel, data: DataFile, range: { start?: number; end?: number }, workers: number,
   onProgress?: (p: Progress) => void, control: TrainControl = {}, opts: ParallelOptions = {},
 ): Promise<TrainResult> {
-  const denseUpdates = opts.denseUpdates ?? "sync", ROOM_ROUNDS = opts.roomRounds ?? DEFAULT_ROOM_ROUNDS;
+  const denseUpdates = opts.denseUpdates ?? DEFAULT_DENSE_UPDATES, ROOM_ROUNDS = opts.roomRounds ?? DEFAULT_ROOM_ROUNDS;
   if (!Number.isSafeInteger(ROOM_ROUNDS) || ROOM_ROUNDS < 1) throw new RangeError(`roomRounds = ${ROOM_ROUNDS} must be a positive integer`);
   const t0 = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;

@@ -42,24 +42,27 @@ test("splitRows cuts a range into contiguous parts that cover it once", () => {
 test("one worker of the data-parallel trainer gives the deterministic trainer's model bit for bit (two passes, admission)", async () => {
   const settings = { ...SETTINGS, epochs: 2 };
   const file = await openData(train, { batchSize: 512 });
-  const a = buildModel(file.fields.length, settings), b = buildModel(file.fields.length, settings);
+  const a = buildModel(file.fields.length, settings);
   const ra = await trainModel(a, file, { start: 0, end: 40_000 });
-  const rb = await trainParallel(b, file, { start: 0, end: 40_000 }, 1);
-  assert.equal(rb.rows, ra.rows);
-  assert.equal(rb.position.steps, ra.position.steps);
-  assert.equal(b.tables[0].stepCount, a.tables[0].stepCount);
-  assert.equal(b.admission!.seen, a.admission!.seen);
-  assert.equal(b.admission!.routed, a.admission!.routed);
-  assert.equal(b.sha256(), a.sha256());
+  for (const dense of ["sync", "sequential"] as const) {
+    const b = buildModel(file.fields.length, settings);
+    const rb = await trainParallel(b, file, { start: 0, end: 40_000 }, 1, undefined, {}, { denseUpdates: dense });
+    assert.equal(rb.rows, ra.rows);
+    assert.equal(rb.position.steps, ra.position.steps);
+    assert.equal(b.tables[0].stepCount, a.tables[0].stepCount);
+    assert.equal(b.admission!.seen, a.admission!.seen);
+    assert.equal(b.admission!.routed, a.admission!.routed);
+    assert.equal(b.sha256(), a.sha256(), `${dense}: model hash`);
+  }
 });
 
-test("two and four workers (dense layers sync, and async with two) reach the deterministic trainer's test AUC (within 0.002) and stay sparse", async () => {
+test("two and four workers (dense layers sync, and sequential and async with two) reach the deterministic trainer's test AUC (within 0.002) and stay sparse", async () => {
   const file = await openData(train, { batchSize: 512 });
   const test = await openData(testFile, { batchSize: 4096 });
   const ref = buildModel(file.fields.length, SETTINGS);
   await trainModel(ref, file, { start: 0, end: 120_000 });
   const want = await evaluateModel(ref, test);
-  for (const [workers, dense] of [[2, "sync"], [4, "sync"], [2, "async"]] as const) {
+  for (const [workers, dense] of [[2, "sync"], [4, "sync"], [2, "sequential"], [2, "async"]] as const) {
     const m = buildModel(file.fields.length, SETTINGS);
     const r = await trainParallel(m, file, { start: 0, end: 120_000 }, workers, undefined, {}, { denseUpdates: dense });
     assert.equal(r.rows, 120_000, "every row trained once");
