@@ -67,11 +67,6 @@ async function main(): Promise<void> {
     return Atomics.load(ctl, C_COMMAND);
   };
 
-  // One dense step takes the rows of N batches: its learning rate is N times
-  // the step's (the linear scaling rule), so that the dense layers move as
-  // far per row as with one worker.
-  const rounds = N;
-
   /** Worker 0 at the barrier: the dense step of the round, the totals, and what happens next. */
   const reduce = (): void => {
     let rows = 0, lossRows = 0;
@@ -79,44 +74,41 @@ async function main(): Promise<void> {
       rows += arr[k * ARRIVAL_WORDS + A_ROWS];
       lossRows += arr[k * ARRIVAL_WORDS + A_LOSS] * arr[k * ARRIVAL_WORDS + A_ROWS];
     }
-    if (rows > 0 && init.denseUpdates === "sequential") {
-      // Each worker's batch gradient in turn, one step each at the step's
-      // learning rate, as one worker would take them (computed against the
-      // round's weights).
-      for (let k = 0; k < N; k++) {
-        const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
-        if (nk === 0) continue;
-        const g = gradAll.subarray(k * P, (k + 1) * P);
-        if (N > 1) for (let i = 0; i < P; i++) g[i] /= nk;
-        let o = 0;
-        for (let i = 0; i < dense!.length; i++) {
-          const n = init.paramSizes[i];
-          dense![i].step(g.subarray(o, o + n));
-          o += n;
+    // Each worker's block holds its batch's mean gradient (nothing when it had no batch).
+    const block = (k: number): Float32Array => gradAll.subarray(k * P, (k + 1) * P);
+    const stepDense = (g: Float32Array, lrScale: number): void => {
+      let o = 0;
+      for (let i = 0; i < dense!.length; i++) {
+        const n = init.paramSizes[i];
+        dense![i].step(g.subarray(o, o + n), { lr: dense![i].hyper.lr * lrScale });
+        o += n;
+      }
+    };
+    if (rows > 0) {
+      if (init.denseUpdates === "sequential") {
+        // Each worker's batch gradient in turn, one step each at the step's
+        // learning rate, as one worker would take them (computed against the
+        // round's weights).
+        for (let k = 0; k < N; k++) if (arr[k * ARRIVAL_WORDS + A_ROWS] > 0) stepDense(block(k), 1);
+      } else {
+        // One step with the mean gradient over every row of the round, at N
+        // times the step's learning rate (the linear scaling rule: one step
+        // takes the rows of N batches). Summed into worker 0's block, in
+        // worker order; with one worker the weight is exactly 1.
+        const sum = block(0), w0 = arr[A_ROWS] / rows;
+        for (let i = 0; i < P; i++) sum[i] *= w0;
+        for (let k = 1; k < N; k++) {
+          const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
+          if (nk === 0) continue;
+          const g = block(k), wk = nk / rows;
+          for (let i = 0; i < P; i++) sum[i] += g[i] * wk;
         }
+        stepDense(sum, N);
       }
       let o = 0;
       for (let i = 0; i < dense!.length; i++) {
         weights.set(dense![i].view(), o);
         o += init.paramSizes[i];
-      }
-    } else if (rows > 0) {
-      // The mean gradient over every row of the round: each block holds its
-      // batch's mean x its rows (one worker's block is its mean as it is).
-      const sum = gradAll.subarray(0, P), inv = 1 / rows;
-      if (N > 1) {
-        for (let k = 1; k < N; k++) {
-          const g = gradAll.subarray(k * P, (k + 1) * P);
-          for (let i = 0; i < P; i++) sum[i] += g[i];
-        }
-        for (let i = 0; i < P; i++) sum[i] *= inv;
-      }
-      let o = 0;
-      for (let i = 0; i < dense!.length; i++) {
-        const n = init.paramSizes[i];
-        dense![i].step(sum.subarray(o, o + n), { lr: dense![i].hyper.lr * rounds });
-        weights.set(dense![i].view(), o);
-        o += n;
       }
     }
     if (rows > 0) {
@@ -156,7 +148,7 @@ async function main(): Promise<void> {
     return loss;
   };
 
-  /** Synchronous dense updates: rounds of one batch per worker, a barrier and one dense step (worker 0). */
+  /** Synchronous dense updates: rounds of one batch per worker, a barrier and worker 0's dense steps. */
   const runSync = async (): Promise<void> => {
     let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
     while (true) {
@@ -171,15 +163,11 @@ async function main(): Promise<void> {
           loss = trainBatch(b, epoch, stepSeed(s.seed, (round >>> 0) * N + w));
           let o = 0;
           for (const p of params) {
-            const g = p.grad;
-            if (N === 1) myGrad.set(g, o);
-            else for (let i = 0; i < g.length; i++) myGrad[o + i] = g[i] * n;
-            o += g.length;
+            myGrad.set(p.grad, o);
+            o += p.grad.length;
           }
           seen = b.seen;
           next = await batches.next();
-        } else {
-          myGrad.fill(0);
         }
         arr[w * ARRIVAL_WORDS + A_ROWS] = n;
         arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
@@ -208,13 +196,11 @@ async function main(): Promise<void> {
         command = park();
         if (command === K_STOP) break round;
         if (state === S_EPOCH_END || command === K_NEXT_EPOCH) break round;
-        copyWeights();
       }
       await batches.return({ rows: 0, skipped: 0, firstBad: [], seen });
       if (command !== K_NEXT_EPOCH) break;
       epoch++;
       seen = init.part.start;
-      copyWeights();
     }
   };
 

@@ -105,6 +105,8 @@ export async function trainParallel(
   const grads = new SharedArrayBuffer(N * P * 4), weights = new Float32Array(new SharedArrayBuffer(P * 4));
   let o = 0;
   for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+  // Each worker's next row, until its first batch.
+  parts.forEach((part, w) => { arrivals[w * ARRIVAL_WORDS + A_SEEN] = pos.parts?.[w] ?? part.start; });
   totals[T_ROWS] = pos.rows;
   totals[T_STEPS] = pos.steps;
   totals[T_LOSS_SUM] = pos.lossSum;
@@ -114,7 +116,7 @@ export async function trainParallel(
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
       worker: w, workers: N, settings: s, fields, paths: data.paths, read: { ...data.options, onSkip: undefined, range: undefined, seek }, part,
-      seen: pos.parts?.[w] ?? part.start, epoch: pos.epoch, tables: shares, admission: admission?.state(), dense: w === 0 || denseUpdates === "async" ? dense : undefined,
+      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense: w === 0 || denseUpdates === "async" ? dense : undefined,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
@@ -180,34 +182,35 @@ export async function trainParallel(
     if (control.shouldStop?.() || timed || due(control.evaluateEveryRows, T_EVAL_ROWS, control.evaluate !== undefined) || due(control.checkpointEveryRows, T_CKPT_ROWS, control.checkpoint !== undefined)) Atomics.store(control32, C_PAUSE, 1);
   }, 20);
 
-  /** The shared state as this model's: step counts, counts, dense weights and moments, the position. */
-  const adopt = (): void => {
+  /** The run's position and the tables' step counts, from the shared state (cheap: at every pause). */
+  const track = (): void => {
     tables.forEach((t, k) => t.adoptStepCount(sharedStepCount(t, shares[k])));
+    refresh();
+    pos.rows = totals[T_ROWS];
+    pos.steps = totals[T_STEPS];
+    pos.lossSum = totals[T_LOSS_SUM];
+    pos.lossRows = pos.rows;
+    pos.parts = parts.map((_, w) => arrivals[w * ARRIVAL_WORDS + A_SEEN]);
+    pos.seen = 0;
+  };
+  /** The shared counts and worker 0's dense weights and moments as this model's (for an evaluation, a checkpoint, the end). */
+  const adoptModel = (): void => {
     if (admission) {
       const a = admission.toAdmission();
       a.maxBytes = m.admission!.maxBytes;
       m.admission = a;
       m.inputs = new BatchInputs(m.tables, fields, s.pooling, a);
     }
-    if (denseStates) {
-      let o = 0;
-      m.dense.forEach((d, i) => {
-        const next = DenseParam.load(denseStates![i], d.arena);
-        // Asynchronous updates: the weights are the shared ones (the moments are worker 0's).
-        if (denseUpdates === "async") next.view().set(weights.subarray(o, o + paramSizes[i]));
-        o += paramSizes[i];
-        d.dispose();
-        m.dense[i] = next;
-        m.params[i].value.set(next.view());
-      });
-    }
-    refresh();
-    pos.rows = totals[T_ROWS];
-    pos.steps = totals[T_STEPS];
-    pos.lossSum = totals[T_LOSS_SUM];
-    pos.lossRows = pos.rows;
-    pos.parts = parts.map((_, w) => arrivals[w * ARRIVAL_WORDS + A_SEEN] || pos.parts?.[w] || parts[w].start);
-    pos.seen = 0;
+    let o = 0;
+    m.dense.forEach((d, i) => {
+      const next = DenseParam.load(denseStates![i], d.arena);
+      // Asynchronous updates: the weights are the shared ones (the moments are worker 0's).
+      if (denseUpdates === "async") next.view().set(weights.subarray(o, o + paramSizes[i]));
+      o += paramSizes[i];
+      d.dispose();
+      m.dense[i] = next;
+      m.params[i].value.set(next.view());
+    });
   };
   /** Lets the parked workers go on with `command`. */
   const release = (command: number): void => {
@@ -227,23 +230,27 @@ export async function trainParallel(
     while (true) {
       await until(() => parked === N);
       const state = denseUpdates === "async" ? (ended === N ? S_EPOCH_END : -1) : Atomics.load(control32, C_STATE);
-      adopt();
+      track();
       if (Atomics.load(control32, C_NEED_ROOM) !== 0) {
         tables.forEach((t, k) => reserveRows(t, shares[k], Math.max(ROOM_ROUNDS * N * maxIds, t.size)));
         if (admission && !admission.room(ROOM_ROUNDS * N * maxIds)) admission.grow(admission.seen + ROOM_ROUNDS * N * maxIds);
       }
       const passEnd = state === S_EPOCH_END;
       if (passEnd) pos.parts = parts.map((p) => p.end);
+      const evalDue = control.evaluate !== undefined && (passEnd || (control.evaluateEveryRows !== undefined && pos.rows - totals[T_EVAL_ROWS] >= control.evaluateEveryRows));
+      const lastPass = passEnd && pos.epoch + 1 >= s.epochs;
+      const ckptDue = control.checkpoint !== undefined && !lastPass && (control.checkpointEveryRows !== undefined && pos.rows - totals[T_CKPT_ROWS] >= control.checkpointEveryRows || control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds || passEnd);
+      const stopAsked = control.shouldStop?.() === true;
+      // A pause only for room leaves the model as it is.
+      if (evalDue || ckptDue || lastPass || stopAsked) adoptModel();
       let stop = false;
-      if (control.evaluate && (passEnd || (control.evaluateEveryRows !== undefined && pos.rows - totals[T_EVAL_ROWS] >= control.evaluateEveryRows))) {
+      if (evalDue) {
         totals[T_EVAL_ROWS] = pos.rows;
         pos.evaluatedRows = pos.rows;
         evaluated = true;
-        if (await control.evaluate({ ...pos })) stop = earlyStopped = true;
+        if (await control.evaluate!({ ...pos })) stop = earlyStopped = true;
       }
-      if (!stop && control.shouldStop?.()) stop = stopped = true;
-      const lastPass = passEnd && pos.epoch + 1 >= s.epochs;
-      const ckptDue = control.checkpoint !== undefined && !stop && !lastPass && (control.checkpointEveryRows !== undefined && pos.rows - totals[T_CKPT_ROWS] >= control.checkpointEveryRows || control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds || passEnd);
+      if (!stop && stopAsked) stop = stopped = true;
       if (stop || lastPass) {
         release(K_STOP);
         break;
