@@ -16,13 +16,13 @@
  * before each batch (asking the owner for more when it is short).
  */
 import { Heap } from "../kernels/heap.js";
-import { HEADER_BYTES, M_SIZE, M_ZEROS, P_ALPHA, P_T, TMP_S, TMP_SINK } from "../kernels/layout.js";
+import { M_SIZE, M_ZEROS, P_ALPHA, P_T, TMP_S, TMP_SINK } from "../kernels/layout.js";
 import { sharedKernelExports } from "../kernels/wasm.js";
 import type { SharedKernelModule } from "../kernels/generated/shared-kernel-exports.js";
 import { StepCall } from "./call.js";
 import { checkLr, ruleUsesHessian, type StepOptions } from "./checks.js";
 import type { OptimizerName, ResolvedHyperparams } from "./hyper.js";
-import { writeIds, type FeatureIds, idToParts } from "./ids.js";
+import { writeIds, type FeatureIds } from "./ids.js";
 import type { SparseTable } from "./table.js";
 
 /** Steps whose bias corrections a worker's parameter block holds (the kernels clamp later steps to the last). */
@@ -63,10 +63,9 @@ const W_ROOM = 1;
 /**
  * Prepares a table for `workers` threads with batches of up to `maxIds` ids
  * each: their scratch and parameter blocks, the step counter (at the
- * table's step count) and room for `room` new rows (default: every worker's
- * batch 16 times over).
+ * table's step count) and room for `room` new rows.
  */
-export function shareTable(t: SparseTable, workers: number, maxIds: number, room = workers * maxIds * 16): TableShare {
+export function shareTable(t: SparseTable, workers: number, maxIds: number, room: number): TableShare {
   if (t.arena.backend !== "wasm") throw new Error(`${t.optimizer}: only tables on the WebAssembly backend can be shared by threads`);
   if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers = ${workers} must be a positive integer`);
   if (!Number.isSafeInteger(maxIds) || maxIds < 1) throw new RangeError(`maxIds = ${maxIds} must be a positive integer`);
@@ -207,22 +206,8 @@ export class SharedTableView {
     if (delta !== 0) Atomics.sub(heap.u32, (this.meta >>> 2) + M_ZEROS, delta);
   }
 
-  /** A worker never looks ahead on another thread. */
-  lookahead(): boolean {
-    return false;
-  }
-
   /** Reads without creating rows are the owner's (evaluation runs while no worker trains). */
   gather(): never {
     throw new Error(`${this.optimizer}: a worker thread's view of a shared table only trains: evaluate on the owner`);
-  }
-
-  /** A copy of the weights of one id, or undefined when it has no row (for tests; not safe against concurrent inserts). */
-  get(id: number | bigint): Float32Array | undefined {
-    const [lo, hi] = idToParts(this.optimizer, id);
-    const rec = this.k.lookup(this.meta, lo, hi) >>> 0;
-    if (!rec) return undefined;
-    const o = (rec + HEADER_BYTES) >>> 2;
-    return this.heap.f32.slice(o, o + this.rowLength);
   }
 }

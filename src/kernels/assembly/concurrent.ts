@@ -17,7 +17,7 @@
 // - Counts: rows created as zeros are added to the zero-row count atomically.
 
 import { M_SLOTS, M_CAP, M_SIZE, M_ZEROS, H_FLAGS, P_D, ROW_LOCK } from "./layout";
-import { SLOT, dedupIds, initRecord, keyHash, meta32, recAddr } from "./table";
+import { SLOT, dedupIds, initRecord, meta32, recAddr } from "./table";
 import { pairs, setFlagKeep, updatePair, updateRow } from "./rows";
 import { readParams } from "./rule-chunks";
 
@@ -54,23 +54,6 @@ function findOrCreateShared(meta: usize, slots: usize, mask: u32, h: u32, lo: u3
     if (atomic.load<u32>(p) == lo && atomic.load<u32>(p, 4) == hi) return recAddr(meta, v - 1);
     h = (h + 1) & mask;
   }
-}
-
-/**
- * resolve for a shared table: the record of each of n u64 ids (to out, u32),
- * creating missing rows, safe while other threads do the same. The caller
- * has reserved index and chunk room for every row all threads may create.
- */
-export function resolveShared(meta: usize, ids: usize, n: i32, out: usize): void {
-  const slots = <usize>meta32(meta, M_SLOTS);
-  const mask = meta32(meta, M_CAP) - 1;
-  zerosMade = 0;
-  for (let i = 0; i < n; i++) {
-    const p = ids + <usize>i * 8;
-    const lo = load<u32>(p), hi = load<u32>(p + 4);
-    store<u32>(out + <usize>i * 4, <u32>findOrCreateShared(meta, slots, mask, keyHash(lo, hi) & mask, lo, hi));
-  }
-  if (zerosMade) atomic.add<u32>(meta + <usize>M_ZEROS * 4, zerosMade);
 }
 
 /**

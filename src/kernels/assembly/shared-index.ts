@@ -3,4 +3,4 @@
 // instance's row scratch (each thread on a shared memory has its own).
 export * from "./index";
 export { setScratchBase } from "./rows";
-export { resolveShared, dedupResolveShared, updateSparseShared } from "./concurrent";
+export { dedupResolveShared, updateSparseShared } from "./concurrent";

@@ -12,7 +12,7 @@ import { touchRecords } from "./rows";
 import { fmix32 } from "./hash";
 import { accumulateInverse, copyRow, findNonFinite } from "./batch-rows";
 
-@inline export function keyHash(lo: u32, hi: u32): u32 {
+@inline function keyHash(lo: u32, hi: u32): u32 {
   return fmix32(lo ^ fmix32(hi));
 }
 

@@ -4,7 +4,6 @@
 /** The function exports of the module compiled from src/kernels/assembly/shared-index.ts. */
 export interface SharedKernelModule {
   setScratchBase(p: number): void;
-  resolveShared(meta: number, ids: number, n: number, out: number): void;
   dedupResolveShared(meta: number, ids: number, n: number, recs: number, inverse: number, keys: number, tab: number): number;
   updateSparseShared(pp: number, recs: number, n: number, gBase: number, hBase: number): number;
   updateDense(pp: number, xBase: number, sBase: number, sStride: number, gBase: number, hBase: number, rows: number): number;
@@ -38,7 +37,6 @@ export interface SharedKernelModule {
 /** The names of SharedKernelModule's functions, which an instance must export. */
 export const SHARED_KERNEL_MODULE_FUNCTIONS = [
   "setScratchBase",
-  "resolveShared",
   "dedupResolveShared",
   "updateSparseShared",
   "updateDense",
