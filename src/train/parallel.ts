@@ -55,6 +55,8 @@ export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainC
   if (control.skipNonFinite) return "skipping non-finite batches (--skip-nonfinite)";
   if (m.admission && Number.isFinite(m.admission.maxBytes)) return "a budget of the admission counts";
   if (data.paths.some((p) => p === "-")) return "standard input";
+  // Each worker would skip and count its own bad rows, which the run does not report.
+  if (data.options.skipBadRows === true) return "skipping bad rows (--skip-bad-rows)";
   if (data.numeric.length) return "numeric inputs";
   return undefined;
 }

@@ -68,6 +68,10 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   const fallback = run([...base, "--shuffle", "on", "--threads", "3"]);
   assert.equal(fallback.code, 0, fallback.err);
   assert.equal(report(fallback.out).trainer, "deterministic");
+  // Bad rows skipped by each worker would go unreported: not split either.
+  const skipping = run([...base, "--shuffle", "off", "--threads", "3", "--skip-bad-rows"]);
+  assert.equal(skipping.code, 0, skipping.err);
+  assert.equal(report(skipping.out).trainer, "deterministic");
   const refused = run([...base, "--shuffle", "on", "--threads", "2", "--parallel"]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.err, /data-parallel training does not support shuffled passes/);
