@@ -7,6 +7,7 @@
 //   optim, nn                  optimizers, tables, dense parameters; layers
 //   models                     the five CTR models
 //   train                      the training loop and the trained model
+//   cluster                    training with the embedding tables in a Redis Cluster
 //   serve                      the model file and Predictor
 //   experiments, cli, tfjs     the paper's experiments, the command, the TensorFlow.js optimizers
 //
@@ -23,9 +24,10 @@ const layers = {
   nn: ["util", "kernels"],
   models: ["util", "nn", "optim", "kernels"],
   train: ["util", "io", "math", "kernels", "data", "metrics", "optim", "nn", "models"],
+  cluster: ["util", "io", "math", "kernels", "data", "metrics", "optim", "nn", "models", "train"],
   serve: ["util", "io", "data", "nn", "models", "train"],
   experiments: ["util", "io", "kernels", "data", "metrics", "optim", "nn", "models", "train"],
-  cli: ["util", "io", "kernels", "data", "metrics", "optim", "nn", "models", "train", "serve", "experiments"],
+  cli: ["util", "io", "kernels", "data", "metrics", "optim", "nn", "models", "train", "cluster", "serve", "experiments"],
   tfjs: ["util", "math", "optim"],
 };
 

@@ -9,6 +9,7 @@ import { benchReal } from "./real.js";
 import { benchServe } from "./serve.js";
 import { benchThreads } from "./threads.js";
 import { benchThreadsQuality } from "./threads-quality.js";
+import { benchCluster } from "./cluster.js";
 
 /**
  * `npm run bench [-- NAME...] [--quick]`: runs the named benchmarks (all by
@@ -26,6 +27,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   serve: benchServe,
   threads: benchThreads,
   "threads-quality": benchThreadsQuality,
+  cluster: benchCluster,
 };
 
 const args = process.argv.slice(2);

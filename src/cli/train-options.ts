@@ -20,6 +20,7 @@ import { rowBytes } from "../train/shuffle.js";
 import { DEFAULT_DENSE_UPDATES, DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
 import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 import { inputFiles, READ_OPTIONS, readOptionsOf, spoolInputs } from "./read-options.js";
+import { CLUSTER_OPTIONS } from "./cluster-options.js";
 
 /** The options of the numeric hyperparameters. */
 const HYPER: readonly [string, NumericHyperparam][] = NUMERIC_HYPERPARAMS.map((k) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), k]);
@@ -86,6 +87,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "evict", type: "boolean", help: "at the budget, evict rows (zeroed by group lasso first, then the least updated) instead of stopping with an error" },
   { name: "skip-nonfinite", type: "boolean", help: "skip and count batches whose loss or gradients are not finite instead of stopping" },
   { name: "json", type: "boolean", help: "no progress line; the last line is one JSON object" },
+  ...CLUSTER_OPTIONS,
 ];
 
 /** Most threads of a run. */

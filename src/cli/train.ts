@@ -12,6 +12,8 @@ import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type RowSource } from "../train/trainer.js";
 import { parallelUnsupported, trainParallel } from "../train/parallel.js";
+import { trainCluster } from "../cluster/train.js";
+import { clusterOf } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
 import { evaluateModel } from "../train/evaluate.js";
@@ -54,7 +56,10 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     else if (reported.size === 11) process.stderr.write("skipping more bad rows (counted in the report)\n");
   };
   const { threads, parallel: wantParallel, denseUpdates } = threadsOf(given);
+  const cluster = clusterOf(given);
   const resumeDir = str(given, "resume");
+  if (cluster && resumeDir !== undefined) throw new UsageError("--resume of a cluster run is not supported: start it again with another --cluster-run");
+  if (cluster && cluster.rank > 0 && str(given, "out") !== undefined) throw new UsageError(`--out: only rank 0 of a cluster run writes the model (this is rank ${cluster.rank})`);
   let ckpt: ReturnType<typeof readCheckpoint> | undefined;
   let run: TrainRun, m: CtrModel, out: string | undefined;
   if (resumeDir !== undefined) {
@@ -107,6 +112,9 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     onEvaluation: (p, best) => monitor.evaluation(p, best),
   }) : undefined;
   if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
+  if (cluster && (valFile || source !== trainFile)) {
+    throw new UsageError(`cluster training does not ${valFile ? "stop on validation rows: give --val-fraction 0 (and --epochs N)" : "shuffle rows in memory: give --shuffle off"}`);
+  }
 
   let evictions = 0, evicted = 0;
   const control: TrainControl = {
@@ -139,7 +147,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const workers = parts?.length ?? threads;
   if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
   let parallel = false;
-  if ((wantParallel || parts) && !finished) {
+  if ((wantParallel || parts) && !finished && !cluster) {
     const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control);
     if (why === undefined) parallel = true;
     else if (parts || given.values.parallel === true) throw new UsageError(`data-parallel training does not support ${why}`);
@@ -147,9 +155,15 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }
   let r;
   try {
-    r = parallel
-      ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, { denseUpdates })
-      : await trainModel(m, source, plan.train, monitor.progress, control);
+    if (cluster) {
+      const start = plan.train.start ?? 0;
+      // Checkpoints are not taken: the run's state is in the store (the model is written at the end).
+      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, cluster, monitor.progress, { ...control, checkpoint: undefined, shouldStop: undefined });
+    } else {
+      r = parallel
+        ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, { denseUpdates })
+        : await trainModel(m, source, plan.train, monitor.progress, control);
+    }
   } catch (e) {
     monitor.close();
     throw e;
@@ -175,11 +189,13 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     const rr = await trainModel(m, trainFile, plan.val, undefined, { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict });
     refitRows = rr.rows;
   }
-  const ev = testFile ? await evaluateModel(m, testFile, files.test.length ? undefined : plan.test) : undefined;
+  // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
+  const ev = testFile && !(cluster && cluster.rank > 0) ? await evaluateModel(m, testFile, files.test.length ? undefined : plan.test) : undefined;
   const best = stopper?.best;
   const report = {
     // rows: the distinct rows trained on (the validation rows too when they trained last).
-    model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: parallel ? "parallel" : "deterministic", ...(parallel ? { denseUpdates } : {}), fma: run.fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
+    model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: cluster ? "cluster" : parallel ? "parallel" : "deterministic", ...(parallel ? { denseUpdates } : {}),
+    ...("cluster" in r ? { cluster: r.cluster } : {}), fma: run.fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
     refitRows,
     batch, minCount: m.settings.minCount, shuffle: sched.shuffle,
     seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),

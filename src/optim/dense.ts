@@ -128,6 +128,47 @@ export class DenseParam {
     return (this.arena.heap.u32[(this.state + r * this.stride + H_FLAGS) >>> 2] & 1) === 1;
   }
 
+  /**
+   * The weights, then each row's optimizer moments, as one float array (the
+   * rows' headers left out): what several trainers' changes are merged on
+   * (../cluster). See {@link setMergeable}.
+   */
+  mergeable(): Float32Array {
+    this.live();
+    const n = this.rows * this.rowLength, per = (this.stride - HEADER_BYTES) >>> 2, f = this.arena.heap.f32;
+    const out = new Float32Array(n + this.rows * per);
+    out.set(f.subarray(this.x >>> 2, (this.x >>> 2) + n));
+    for (let r = 0; r < this.rows; r++) {
+      const o = (this.state + r * this.stride + HEADER_BYTES) >>> 2;
+      out.set(f.subarray(o, o + per), n + r * per);
+    }
+    return out;
+  }
+
+  /** Writes back a {@link mergeable} array (of this parameter's length); the zero rows are counted again. */
+  setMergeable(v: Float32Array): void {
+    this.live();
+    const d = this.rowLength, n = this.rows * d, per = (this.stride - HEADER_BYTES) >>> 2, heap = this.arena.heap;
+    if (v.length !== n + this.rows * per) throw new RangeError(`${this.optimizer}: ${v.length} floats for a parameter of ${n + this.rows * per}`);
+    heap.f32.set(v.subarray(0, n), this.x >>> 2);
+    this.zeros = 0;
+    for (let r = 0; r < this.rows; r++) {
+      heap.f32.set(v.subarray(n + r * per, n + (r + 1) * per), (this.state + r * this.stride + HEADER_BYTES) >>> 2);
+      let zero = 1;
+      for (let j = 0; j < d; j++) if (v[r * d + j] !== 0) { zero = 0; break; }
+      const fl = (this.state + r * this.stride + H_FLAGS) >>> 2;
+      heap.u32[fl] = (heap.u32[fl] & ~1) | zero;
+      this.zeros += zero;
+    }
+  }
+
+  /** Takes a step count reached with other trainers (../cluster: the steps of every worker of a run). */
+  adoptStepCount(t: number): void {
+    this.live();
+    if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`${this.optimizer}: step count ${t} must be a non-negative integer`);
+    this.t = t;
+  }
+
   /** The complete state (weights, optimizer state, step) as bytes; see `DenseParam.load`. */
   save(): Uint8Array {
     this.live();

@@ -10,7 +10,8 @@
  */
 import { Arena } from "../kernels/arena.js";
 import type { Backend } from "../kernels/kernels.js";
-import { HEADER_BYTES, H_FLAGS } from "../kernels/layout.js";
+import { HEADER_BYTES, H_FLAGS, H_TAU } from "../kernels/layout.js";
+import { settleRecord } from "../kernels/ts/rows.js";
 import { StepCall } from "./call.js";
 import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
 import { namedErrors } from "../util/named-errors.js";
@@ -413,6 +414,34 @@ export class SparseTable implements RowOwner {
     }
     if (size0 === 0) this.store.setZeros(zeros);
     return zeros;
+  }
+
+  /**
+   * Writes whole records (recordBytes each, in `recs`) for `keys`, creating
+   * the rows of keys not present, e.g. the merge of several trainers'
+   * changes (../cluster). A record's last step is capped at the table's step
+   * count; group-form weights are recomputed from the record's z and moments
+   * by Algorithm 1's closed form (plain-form weights are the state
+   * themselves), and the zero flags and counts follow. @internal
+   */
+  putRecords(keys: BigUint64Array, recs: Uint8Array): void {
+    const rb = this.store.recBytes;
+    if (recs.length !== keys.length * rb) throw new RangeError(`${this.optimizer}: ${recs.length} record bytes for ${keys.length} ids of ${rb} bytes`);
+    this.call.prepare(this.t + 1, this.hyper.lr);
+    for (let r0 = 0; r0 < keys.length; r0 += 65536) {
+      const n = this.resolveIds(keys.subarray(r0, Math.min(keys.length, r0 + 65536)));
+      const heap = this.arena.heap, u32 = heap.u32;
+      let zeros = 0;
+      for (let i = 0; i < n; i++) {
+        const rec = u32[(this.sc.recs >>> 2) + i], r = r0 + i;
+        zeros -= u32[(rec + H_FLAGS) >>> 2] & 1;
+        heap.u8.set(recs.subarray(r * rb, (r + 1) * rb), rec);
+        const tau = rec + H_TAU;
+        if (u32[tau >>> 2] > this.t) u32[tau >>> 2] = this.t;
+        zeros += settleRecord(heap, this.call.ptr, rec);
+      }
+      this.store.addZeros(zeros);
+    }
   }
 
   /** Takes the global step count that worker threads reached on the table (./table-share.ts). @internal */

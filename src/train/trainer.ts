@@ -87,6 +87,12 @@ export interface TrainControl extends BudgetControl {
   evaluateEveryRows?: number;
   /** Called before the first step after each evaluation (e.g. to keep a copy of the best state). */
   beforeStep?: () => void;
+  /**
+   * Awaited between steps every `everyRows` training rows (whole batches),
+   * and once after the last step (complete or stopped) when rows trained
+   * since: e.g. the exchange with other trainers (../cluster).
+   */
+  sync?: { everyRows: number; run: (pos: TrainPosition) => Promise<void> };
   /** Called when the run is complete (not when stopped), before its final checkpoint (e.g. to restore the best state). */
   finish?: () => void;
 }
@@ -170,7 +176,7 @@ export async function trainModel(
   if (pos.parts !== undefined && !pos.done) throw new Error(`the run was checkpointed with ${pos.parts.length} worker threads: resume it with as many (--threads ${pos.parts.length})`);
   delete pos.parts;
   const rows0 = pos.rows;
-  let recent = 0, lastCkptRows = pos.rows, lastCkptTime = 0, stopped = false, earlyStopped = false;
+  let recent = 0, lastCkptRows = pos.rows, lastCkptTime = 0, stopped = false, earlyStopped = false, lastSync = pos.rows;
   if (source.numeric.length) throw new Error(`${source.path}: numeric (unbucketed) inputs are not used by the models yet: bucket them ("bucket": "criteo") or ignore them`);
   let dlogits = new Float32Array(0);
   // The kernels made now, so that the inputs (and the layers' buffers, made
@@ -263,6 +269,10 @@ export async function trainModel(
         // The last input is the embedding table; its O(1) count keeps the progress cheap.
         liveFeatures: m.tables[m.tables.length - 1].liveRows, features: m.features,
       });
+      if (control.sync && pos.rows - lastSync >= control.sync.everyRows) {
+        await control.sync.run({ ...pos });
+        lastSync = pos.rows;
+      }
       if (control.shouldStop?.()) {
         stopped = true;
         break run;
@@ -283,6 +293,7 @@ export async function trainModel(
       break run;
     }
   }
+  if (control.sync && pos.rows > lastSync) await control.sync.run({ ...pos });
   if (!stopped) {
     pos.done = true;
     pos.seen = 0;

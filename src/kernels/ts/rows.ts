@@ -128,3 +128,52 @@ export function updateSparse(heap: Heap, pp: number, recs: number, n: number, g:
   }
   return delta;
 }
+
+const slotBuf = new Float32Array(16);
+
+/**
+ * Sets the weights of a group-form record (header at rec) from its stored z
+ * and moments by Algorithm 1's closed form, with P_t recomputed exactly as
+ * the row's next update recomputes P_{t-1}: the rule's P of the stored
+ * moments at the row's last step and learning rate. For records whose state
+ * was changed outside the kernels (a merge of several trainers' changes,
+ * ../../cluster). A row never updated keeps its weights. Sets the zero flag
+ * and returns it (1 when every weight is exactly zero).
+ */
+export function settleRecord(heap: Heap, pp: number, rec: number): number {
+  const c = readCall(heap, pp), u32 = heap.u32, w = heap.f32, hb = rec >>> 2;
+  const tau = u32[hb + H_TAU / 4], d = c.d, x = (rec + HEADER_BYTES) >>> 2, sp = (rec + c.slotOff) >>> 2;
+  if (!c.group || tau === 0) {
+    let zero = 1;
+    for (let i = 0; i < d; i++) if (w[x + i] !== 0) { zero = 0; break; }
+    u32[hb + H_FLAGS / 4] = (u32[hb + H_FLAGS / 4] & ~1) | zero;
+    return zero;
+  }
+  const ctx = c.ctx, ti = Math.min(tau, c.biasCap - 1), slots = c.rule.slots.length;
+  ctx.first = false;
+  ctx.c1 = w[(c.bias >>> 2) + ti * 2];
+  ctx.c2 = w[(c.bias >>> 2) + ti * 2 + 1];
+  ctx.c2p = ctx.c2;
+  ctx.alphaP = w[hb + H_ALPHA / 4];
+  ctx.sqT = ctx.sqTp = f(Math.sqrt(tau));
+  acc.fill(0);
+  for (let i = 0; i < d; i++) {
+    // The rule runs on a copy of the coordinate's moments: only its P_{t-1} is kept.
+    for (let k = 0; k < slots; k++) slotBuf[k] = w[sp + d + k * d + i];
+    c.rule.group(ctx, slotBuf, 0, 1, 0, 0, mo);
+    const s = softThreshold(w[sp + i], c.l1);
+    sBuf[i] = s;
+    denBuf[i] = f(mo.Pp + c.l2x2);
+    const n = normTerm(s, mo.Pp, c.l2, c.norm);
+    acc[i & 3] = f(acc[i & 3] + f(n * n));
+  }
+  const k = shrinkFactor(f(f(acc[0] + acc[1]) + f(acc[2] + acc[3])), c.thr);
+  let zero = 1;
+  for (let i = 0; i < d; i++) {
+    const v = proxWeight(sBuf[i], k, denBuf[i]);
+    w[x + i] = v;
+    if (v !== 0) zero = 0;
+  }
+  u32[hb + H_FLAGS / 4] = (u32[hb + H_FLAGS / 4] & ~1) | zero;
+  return zero;
+}

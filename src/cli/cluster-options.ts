@@ -1,0 +1,41 @@
+/**
+ * The options of `sparsectr train` that make a run one worker of a cluster
+ * run (--cluster, --workers, --rank, --sync-every, --cluster-run), and their
+ * resolution into ClusterOptions (../cluster/train.ts).
+ */
+import { DEFAULT_BUCKETS, DEFAULT_SYNC_ROWS, type ClusterOptions } from "../cluster/train.js";
+import { checkRunName, parseClusterUrl } from "../cluster/store.js";
+import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
+
+export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
+  { name: "cluster", type: "string", help: "train as one worker of a cluster run with the embedding tables in this Redis Cluster (redis://host:port[,host:port...]): each worker trains its part of the rows and merges its changes with the store every --sync-every rows; rank 0 writes the model (see docs/cluster.md)" },
+  { name: "workers", type: "string", help: "with --cluster: the workers of the run (each started with the same options and its own --rank)", default: "1" },
+  { name: "rank", type: "string", help: "with --cluster: this worker's rank, 0 to workers - 1; it trains that part of the training rows", default: "0" },
+  { name: "sync-every", type: "string", help: "with --cluster: training rows between a worker's merges with the store", default: String(DEFAULT_SYNC_ROWS) },
+  { name: "cluster-run", type: "string", help: "with --cluster: the run's name (its keys in the cluster are sctr:NAME:*)", default: "sparsectr" },
+];
+
+/** The names of the options above, but --cluster: given without --cluster they are an error. */
+const WITH_CLUSTER = CLUSTER_OPTIONS.map((o) => o.name).filter((n) => n !== "cluster");
+
+/** The cluster options of a command line, or undefined without --cluster. */
+export function clusterOf(a: ParsedArgs): ClusterOptions | undefined {
+  const url = str(a, "cluster");
+  if (url === undefined) {
+    const stray = WITH_CLUSTER.filter((n) => a.values[n] !== undefined);
+    if (stray.length) throw new UsageError(`${stray.map((n) => "--" + n).join(", ")} only go with --cluster`);
+    return undefined;
+  }
+  const run = str(a, "cluster-run")!;
+  try {
+    parseClusterUrl(url);
+    checkRunName(run);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const workers = num(a, "workers", true), rank = num(a, "rank", true), syncEveryRows = num(a, "sync-every", true);
+  if (!(workers >= 1)) throw new UsageError(`--workers ${workers}: use a positive integer`);
+  if (!(rank >= 0 && rank < workers)) throw new UsageError(`--rank ${rank}: use an integer from 0 to ${workers - 1}`);
+  if (!(syncEveryRows >= 1)) throw new UsageError(`--sync-every ${syncEveryRows}: use a positive number of rows`);
+  return { url, workers, rank, syncEveryRows, run, buckets: DEFAULT_BUCKETS };
+}

@@ -1,0 +1,104 @@
+/**
+ * The merge rules of cluster training, as pure functions on bytes: what the
+ * store holds after a worker pushes what it changed since its base (the
+ * state it took at its last synchronisation). ./store.ts applies them
+ * between a read of the stored values and a compare-and-set.
+ *
+ * Table rows: a push counts as if the pusher's updates since its base had
+ * run after every update already stored. Per state slot:
+ *   sums (z of Algorithm 1, Adagrad's V):
+ *     stored + (pushed - base)
+ *   decayed averages (Adam's m and v, momentum) updated n times by the pusher:
+ *     pushed + beta^n (stored - base)
+ *     (pushed = beta^n base + its fresh part, so this decays the stored
+ *     state by the pusher's n updates and adds its fresh part)
+ *   AMSGrad's running max: max(stored, pushed)
+ * With the stored state equal to the base (no other worker changed it) each
+ * gives the pushed state bit for bit: one worker trains exactly as alone.
+ * Computed in float64, rounded to float32.
+ *
+ * A table row's record is the table's own: header (u32 last step, f32
+ * learning rate, u32 updates, u32 flags), d weights, then the state slots of
+ * d floats each (z, then the rule's moments; ../optim/table.ts).
+ */
+import { HEADER_BYTES, H_ALPHA, H_COUNT, H_FLAGS, H_TAU } from "../kernels/layout.js";
+import { RULES } from "../math/rules/index.js";
+import { R_MOMENTUM } from "../math/rules/ids.js";
+import { ruleSpec, type OptimizerName, type ResolvedHyperparams } from "../optim/hyper.js";
+
+/**
+ * How one state slot of a table row merges: beta = 1 for a sum, beta < 1 for a decayed
+ * average, "max" for a running max; `first` is what a row's first update
+ * adds once (Adagrad's initial accumulator), counted once when two workers
+ * both created the row.
+ */
+export interface SlotMerge { beta: number | "max"; first: number }
+
+/** The merges of a parameter's state slots: z first in the group form, then the rule's moments. */
+export function slotMerges(optimizer: OptimizerName, hyper: ResolvedHyperparams, group: boolean): SlotMerge[] {
+  const slots = RULES[ruleSpec(optimizer).rule].slots;
+  const f = Math.fround;
+  const out: SlotMerge[] = group ? [{ beta: 1, first: 0 }] : [];
+  for (const s of slots) {
+    if (s === "V") out.push({ beta: 1, first: f(hyper.epsilon + hyper.initialAccumulator) });
+    else if (s === "vmax") out.push({ beta: "max", first: 0 });
+    else if (s === "v") out.push({ beta: hyper.beta2, first: 0 });
+    else if (s === "m") out.push({ beta: ruleSpec(optimizer).rule === R_MOMENTUM ? hyper.momentum : hyper.beta1, first: 0 });
+    else throw new Error(`internal: no merge rule for the ${s} slot of ${optimizer}`);
+  }
+  return out;
+}
+
+/** One float of a slot: stored g, pushed l, base b (undefined: none), the pusher's n updates. */
+function mergeValue(m: SlotMerge, g: number, l: number, b: number | undefined, n: number): number {
+  if (m.beta === "max") return Math.max(g, l);
+  if (b === undefined) return l + (m.beta === 1 ? 1 : m.beta ** n) * g - m.first;
+  return l + (m.beta === 1 ? 1 : m.beta ** n) * (g - b);
+}
+
+/**
+ * A table row after a push (see the file's rule for the state): updates =
+ * stored + the pusher's since its base; last step = the later; learning
+ * rate, flags and weights = the pusher's (group-form weights follow from the
+ * state: every reader recomputes them). No base: the row is new to the
+ * pusher. No stored row: the pushed record.
+ */
+export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8Array, base: Uint8Array | undefined, d: number, slots: readonly SlotMerge[]): Buffer {
+  const out = Buffer.from(pushed);
+  if (!stored) return out;
+  if (stored.length !== pushed.length || (base && base.length !== pushed.length)) throw new RangeError(`a stored row of ${stored.length} bytes, a pushed one of ${pushed.length}`);
+  if (HEADER_BYTES + 4 * d * (1 + slots.length) !== pushed.length) throw new RangeError(`a row of ${pushed.length} bytes is not a header, ${d} weights and ${slots.length} slots`);
+  const g = view(stored), l = view(pushed), b = base ? view(base) : undefined, o = view(out);
+  const n = l.getUint32(H_COUNT, true) - (b ? b.getUint32(H_COUNT, true) : 0);
+  o.setUint32(H_TAU, Math.max(g.getUint32(H_TAU, true), l.getUint32(H_TAU, true)), true);
+  o.setFloat32(H_ALPHA, l.getFloat32(H_ALPHA, true), true);
+  o.setUint32(H_COUNT, g.getUint32(H_COUNT, true) + n, true);
+  o.setUint32(H_FLAGS, l.getUint32(H_FLAGS, true), true);
+  for (let k = 0; k < slots.length; k++) {
+    for (let j = 0, p = HEADER_BYTES + 4 * d * (1 + k); j < d; j++, p += 4) {
+      o.setFloat32(p, mergeValue(slots[k], g.getFloat32(p, true), l.getFloat32(p, true), b?.getFloat32(p, true), n), true);
+    }
+  }
+  return out;
+}
+
+/**
+ * A dense parameter's floats (DenseParam.mergeable: weights, then each row's
+ * moments) after a push: the workers' models averaged, stored + (pushed -
+ * base) / workers, weights and moments alike (periodic model averaging).
+ * With one worker: pushed + (stored - base), the pushed floats bit for bit
+ * when stored = base. No stored value: as if it held the base (every worker
+ * starts from the same seeded weights).
+ */
+export function mergeDense(stored: Float32Array | undefined, pushed: Float32Array, base: Float32Array, workers: number): Float32Array {
+  if (!stored) stored = base;
+  if (stored.length !== pushed.length || base.length !== pushed.length) throw new RangeError(`${stored.length} stored floats, ${pushed.length} pushed, ${base.length} in the base`);
+  const out = new Float32Array(pushed.length);
+  if (workers === 1) for (let i = 0; i < out.length; i++) out[i] = pushed[i] + (stored[i] - base[i]);
+  else for (let i = 0; i < out.length; i++) out[i] = stored[i] + (pushed[i] - base[i]) / workers;
+  return out;
+}
+
+function view(a: Uint8Array): DataView {
+  return new DataView(a.buffer, a.byteOffset, a.byteLength);
+}

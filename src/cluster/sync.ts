@@ -1,0 +1,243 @@
+/**
+ * One worker's synchronisation with the store (./store.ts): each worker
+ * trains its own copy of the model, and every K rows pushes what it changed
+ * since the last synchronisation and takes back the merged state of those
+ * rows and of the dense layers.
+ *
+ * Embedding rows: the rows whose update count moved since the last
+ * synchronisation are pushed with the record they had then (the base); the
+ * stored row takes each worker's change of z and of the moments as if its
+ * updates had run after those already stored (./merge.ts), so no worker's
+ * update is lost, and the worker takes the merged record,
+ * its weights recomputed from the merged state by Algorithm 1's closed form
+ * (SparseTable.putRecords): a row that state makes zero is exactly zero.
+ * Rows a worker did not touch keep its last copy until it touches them
+ * again (their change is still added to the store's, against that copy).
+ * Dense parameters: the workers' models averaged (weights and moments).
+ * With one worker the merged state is the pushed one bit for bit.
+ */
+import { H_COUNT } from "../kernels/layout.js";
+import { SparseTable } from "../optim/table.js";
+import { ruleSpec } from "../optim/hyper.js";
+import type { CtrModel } from "../train/model.js";
+import type { ClusterStore } from "./store.js";
+import { mergeDense, mergeRecord, slotMerges, type SlotMerge } from "./merge.js";
+import type { DenseParam } from "../optim/dense.js";
+
+/** Rows per merge call at most (one call holds its node for its whole length). */
+const ROWS_PER_CALL = 512;
+
+/** Why a model cannot be trained through the store, or undefined when it can. */
+export function clusterUnsupported(m: CtrModel): string | undefined {
+  if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards above 1)";
+  if (!ruleSpec(m.settings.optimizer).group) return `the plain optimizer ${m.settings.optimizer} (the cluster merges the group form's z: use group-${m.settings.optimizer})`;
+  if (m.settings.dense === "group") return "group-lasso dense layers (--dense group)";
+  return undefined;
+}
+
+/** What the synchronisations of a worker did. */
+export interface SyncCounts { syncs: number; denseSyncs: number; rowsPushed: number; seconds: number }
+
+/** The record of every row as of the last synchronisation (the base of its next push). */
+class Baseline {
+  counts = new Uint32Array(0);
+  recs = new Uint8Array(0);
+  constructor(readonly recBytes: number) {}
+  ensure(rows: number): void {
+    if (rows <= this.counts.length) return;
+    const cap = Math.max(1024, 2 ** Math.ceil(Math.log2(rows)));
+    const c = new Uint32Array(cap), r = new Uint8Array(cap * this.recBytes);
+    c.set(this.counts);
+    r.set(this.recs);
+    this.counts = c;
+    this.recs = r;
+  }
+}
+
+export class ClusterSync {
+  readonly counts: SyncCounts = { syncs: 0, denseSyncs: 0, rowsPushed: 0, seconds: 0 };
+  private readonly bases: Baseline[];
+  private readonly denseBases: Float32Array[];
+  private readonly tableSlots: SlotMerge[][];
+  /** The tables' step count counted in the store (the global step at the last synchronisation). */
+  private steps: number;
+  /** The synchronisation in flight (see start). */
+  private inflight: { done: boolean; failed: unknown; apply: () => void } | undefined;
+
+  constructor(private readonly store: ClusterStore, private readonly m: CtrModel, private readonly workers: number) {
+    const why = clusterUnsupported(m);
+    if (why !== undefined) throw new Error(`cluster training does not support ${why}`);
+    this.bases = m.tables.map((t) => new Baseline(t.recordBytes));
+    // Every worker starts from the same seeded weights: the base of its first push.
+    this.denseBases = m.dense.map((d) => d.mergeable());
+    this.steps = m.tables[0]?.stepCount ?? 0;
+    this.tableSlots = (m.tables as SparseTable[]).map((t) => slotMerges(t.optimizer, t.hyper, true));
+  }
+
+  /** True while a synchronisation started by {@link start} is in flight. */
+  get busy(): boolean { return this.inflight !== undefined; }
+
+  /** Pushes this worker's changes since the last synchronisation and takes the merged state, waiting for it. */
+  async sync(): Promise<void> {
+    this.start();
+    await this.settle();
+  }
+
+  /**
+   * Starts a synchronisation in the background: the rows changed since the
+   * last one and the dense state are taken now and pushed, and training may
+   * go on; {@link poll} or {@link settle} applies the merged state, with the
+   * changes made since on top of it (by the same merge rule), so the worker
+   * never waits for the store. `onApplied` runs once it is applied.
+   */
+  start(onApplied?: () => void): void {
+    if (this.inflight) throw new Error("internal: a synchronisation is already in flight");
+    const t0 = process.hrtime.bigint();
+    const tables = this.m.tables as SparseTable[];
+    const jobs: Promise<() => void>[] = tables.map((t, i) => this.pushTable(t, i));
+    this.m.dense.forEach((d, i) => jobs.push(this.pushDense(d, i)));
+    const own = tables[0]?.stepCount ?? this.steps;
+    const total = this.store.addSteps(own - this.steps);
+    const flight = { done: false, failed: undefined as unknown, apply: (): void => {} };
+    this.inflight = flight;
+    void Promise.all([Promise.all(jobs), total]).then(([writes, t]) => {
+      flight.apply = () => {
+        // Steps and bias corrections continue from every worker's steps (the
+        // run's global step), plus this worker's steps since the snapshot.
+        const since = (tables[0]?.stepCount ?? own) - own;
+        for (const tb of tables) tb.adoptStepCount(t + since);
+        for (const d of this.m.dense) d.adoptStepCount(t + since);
+        this.steps = t;
+        for (const w of writes) w();
+        this.counts.syncs++;
+        this.counts.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+        onApplied?.();
+      };
+      flight.done = true;
+    }, (e: unknown) => {
+      flight.failed = e ?? new Error("synchronisation failed");
+      flight.done = true;
+    });
+  }
+
+  /** Applies a synchronisation that has come back; returns false while one is still in flight. */
+  poll(): boolean {
+    const f = this.inflight;
+    if (!f) return true;
+    if (!f.done) return false;
+    this.inflight = undefined;
+    if (f.failed !== undefined) throw f.failed;
+    f.apply();
+    return true;
+  }
+
+  /** Waits for the synchronisation in flight, if any, and applies it. */
+  async settle(): Promise<void> {
+    while (!this.poll()) await new Promise((r) => setImmediate(r));
+  }
+
+  /**
+   * Takes the store's state of every row and dense parameter (the model of
+   * the whole run, once every worker's last push is in).
+   */
+  async pull(): Promise<void> {
+    const tables = this.m.tables as SparseTable[];
+    // The run's global step first: the records' last steps are within it.
+    const t = await this.store.addSteps(0);
+    for (const tb of tables) tb.adoptStepCount(Math.max(t, tb.stepCount));
+    for (const d of this.m.dense) d.adoptStepCount(Math.max(t, d.stepCount));
+    for (let i = 0; i < tables.length; i++) {
+      const { ids, records } = await this.store.rows(i, tables[i].recordBytes);
+      tables[i].putRecords(ids, records);
+    }
+    for (let i = 0; i < this.m.dense.length; i++) {
+      const v = await this.store.dense(i);
+      if (v === undefined) continue;
+      this.m.dense[i].setMergeable(v);
+      this.m.params[i].value.set(this.m.dense[i].view());
+    }
+    this.rebase();
+  }
+
+  /** Takes the model's present state as the base of the next push (after a pull). */
+  private rebase(): void {
+    (this.m.tables as SparseTable[]).forEach((t, i) => {
+      const base = this.bases[i], rb = t.recordBytes, store = t.mutate(), n = store.size, heap = store.arena.heap;
+      base.ensure(n);
+      for (let r = 0; r < n; r++) {
+        const rec = store.record(r);
+        base.recs.set(heap.u8.subarray(rec, rec + rb), r * rb);
+        base.counts[r] = heap.u32[(rec + H_COUNT) >>> 2];
+      }
+    });
+    this.m.dense.forEach((d, i) => { this.denseBases[i] = d.mergeable(); });
+    this.steps = this.m.tables[0]?.stepCount ?? this.steps;
+  }
+
+  /** Pushes dense parameter i; resolves to the write of the merged state (with the steps taken since on top). */
+  private async pushDense(d: DenseParam, i: number): Promise<() => void> {
+    const pushed = d.mergeable();
+    const merged = await this.store.mergeDense(i, this.workers, pushed, this.denseBases[i]);
+    return () => {
+      const now = d.mergeable();
+      // Steps taken since the snapshot stay, on top of the merged state.
+      d.setMergeable(now.every((v, k) => v === pushed[k]) ? merged : mergeDense(merged, now, pushed, 1));
+      this.m.params[i].value.set(d.view());
+      this.denseBases[i] = merged;
+    };
+  }
+
+  /** Pushes table i's changed rows; resolves to the write of the merged records into the table. */
+  private async pushTable(t: SparseTable, i: number): Promise<() => void> {
+    const base = this.bases[i], rb = t.recordBytes, store = t.mutate(), n = store.size, heap = store.arena.heap;
+    base.ensure(n);
+    const changed: number[] = [];
+    for (let r = 0; r < n; r++) {
+      const c = heap.u32[(store.record(r) + H_COUNT) >>> 2];
+      if (c !== base.counts[r]) changed.push(r);
+    }
+    if (!changed.length) return () => {};
+    const ids = store.ids();
+    const byBucket = new Map<number, number[]>();
+    const idBufs: Buffer[] = [], pushed: Buffer[] = [], bases: (Buffer | undefined)[] = [];
+    changed.forEach((r, k) => {
+      const id = ids[r], idb = Buffer.alloc(8);
+      idb.writeBigUInt64LE(id);
+      idBufs.push(idb);
+      const rec = store.record(r);
+      pushed.push(Buffer.from(heap.u8.slice(rec, rec + rb).buffer));
+      bases.push(base.counts[r] === 0 ? undefined : Buffer.from(base.recs.subarray(r * rb, (r + 1) * rb)));
+      const b = this.store.bucketOf(Number(id & 0xffffffffn), Number(id >> 32n));
+      const list = byBucket.get(b);
+      if (list) list.push(k);
+      else byBucket.set(b, [k]);
+    });
+    const merged: Buffer[] = new Array<Buffer>(changed.length);
+    const calls: Promise<void>[] = [];
+    for (const [b, list] of byBucket) {
+      for (let o = 0; o < list.length; o += ROWS_PER_CALL) {
+        const part = list.slice(o, o + ROWS_PER_CALL);
+        const call = this.store.mergeRows(i, b, t.rowLength, this.tableSlots[i], part.map((k) => idBufs[k]), part.map((k) => pushed[k]), part.map((k) => bases[k]))
+          .then((out) => { part.forEach((k, j) => { merged[k] = out[j]; }); });
+        calls.push(call);
+      }
+    }
+    await Promise.all(calls);
+    this.counts.rowsPushed += changed.length;
+    return () => {
+      // Rows updated since the snapshot keep those updates, on top of the merged record.
+      const now = t.mutate(), h = now.arena.heap, slots = this.tableSlots[i];
+      const keys = BigUint64Array.from(changed, (r) => ids[r]), recs = new Uint8Array(changed.length * rb);
+      merged.forEach((m, k) => {
+        const rec = now.record(changed[k]);
+        const cur = h.u8.subarray(rec, rec + rb);
+        recs.set(h.u32[(rec + H_COUNT) >>> 2] === pushed[k].readUInt32LE(H_COUNT) ? m : mergeRecord(m, cur, pushed[k], t.rowLength, slots), k * rb);
+      });
+      t.putRecords(keys, recs);
+      changed.forEach((r, k) => {
+        base.recs.set(merged[k], r * rb);
+        base.counts[r] = merged[k].readUInt32LE(8);
+      });
+    };
+  }
+}

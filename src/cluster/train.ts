@@ -1,0 +1,145 @@
+/**
+ * Training with the embedding tables in a Redis Cluster (trainCluster): one
+ * worker of W, rank R, trains its part of the rows with the deterministic
+ * trainer and synchronises with the store every K rows (./sync.ts), training
+ * on while each synchronisation is in flight, and records its position once
+ * one is applied (a worker started again rejoins from there); at the end
+ * every worker pushes its last changes, and rank 0 waits for all of them and
+ * takes the whole model from the store.
+ */
+import type { DataFile } from "../data/types.js";
+import type { CtrModel } from "../train/model.js";
+import { splitRows } from "../train/parallel.js";
+import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
+import { ClusterStore } from "./store.js";
+import { ClusterSync, clusterUnsupported, type SyncCounts } from "./sync.js";
+
+/** Buckets (hash keys) each table's rows are spread over in the cluster. */
+export const DEFAULT_BUCKETS = 1024;
+
+/** Training rows between a worker's synchronisations, by default (see docs/cluster.md for the measurements behind it). */
+export const DEFAULT_SYNC_ROWS = 65_536;
+
+export interface ClusterOptions {
+  /** The cluster's nodes, `redis://host:port[,host:port...]`. */
+  url: string;
+  workers: number;
+  rank: number;
+  /** Training rows between synchronisations (rounded up to whole batches). */
+  syncEveryRows: number;
+  /** The run's name: its keys in the cluster are sctr:NAME:*. */
+  run: string;
+  buckets?: number;
+  /**
+   * Train on while a synchronisation is in flight (default true); false
+   * waits for each one (every `syncEveryRows` rows exactly, as the
+   * equivalence test wants).
+   */
+  overlap?: boolean;
+}
+
+/** What a cluster worker did beyond training: its exchanges with the store and what they cost. */
+export interface ClusterReport extends SyncCounts {
+  workers: number;
+  rank: number;
+  /** This worker's part of the training rows, and the rows it trained in this process (after a rejoin, those after its recorded position). */
+  partRows: number;
+  trainedRows: number;
+  syncEveryRows: number;
+  bytesSent: number;
+  bytesReceived: number;
+  calls: number;
+  /** CPU seconds the masters used from this worker's start to its end (every worker's load, not only this one's). */
+  storeCpuSeconds: number;
+  /** Seconds rank 0 waited for the others and took the model from the store. */
+  gatherSeconds: number;
+}
+
+/**
+ * Trains rank `o.rank`'s part of `range` (split in `o.workers` contiguous
+ * parts) of `data`. The model's settings must be every worker's (checked
+ * against the run's record in the store). Early stopping is not available:
+ * the run trains its passes. On rank 0 the model ends as the store's merged
+ * state; on the others as their last synchronisation left it.
+ */
+export async function trainCluster(
+  m: CtrModel, data: DataFile, range: { start: number; end: number }, o: ClusterOptions,
+  onProgress?: (p: Progress) => void, control: TrainControl = {},
+): Promise<TrainResult & { cluster: ClusterReport }> {
+  if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`--workers ${o.workers}: use a positive integer`);
+  if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.workers) throw new RangeError(`--rank ${o.rank}: use an integer from 0 to ${o.workers - 1}`);
+  if (!Number.isInteger(o.syncEveryRows) || o.syncEveryRows < 1) throw new RangeError(`--sync-every ${o.syncEveryRows}: use a positive number of rows`);
+  if (control.evaluate) throw new Error("cluster training does not stop on validation rows: it trains its passes");
+  const why = clusterUnsupported(m);
+  if (why !== undefined) throw new Error(`cluster training does not support ${why}`);
+  const store = await ClusterStore.connect(o.url, o.run, o.buckets ?? DEFAULT_BUCKETS);
+  try {
+    await store.join(JSON.stringify({ settings: m.settings, range, fields: data.fields }), o.workers);
+    const cpu0 = await store.cpuSeconds();
+    const sync = new ClusterSync(store, m, o.workers);
+    const part = splitRows(range.start, range.end, o.workers)[o.rank];
+    // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then.
+    const saved = await store.position(o.rank);
+    const start = saved === undefined ? undefined : readPosition(saved, o.rank);
+    if (start?.done) throw new Error(`cluster run "${o.run}": rank ${o.rank} has finished its part`);
+    if (start) await sync.pull();
+    // Each synchronisation runs while the worker trains on (ClusterSync.start);
+    // the worker's position is recorded once its merge is applied.
+    const overlap = o.overlap ?? true;
+    let lastStart = start?.rows ?? 0, toSave: string | undefined;
+    const saveApplied = async (): Promise<void> => {
+      if (toSave === undefined) return;
+      const at = toSave;
+      toSave = undefined;
+      await store.savePosition(o.rank, at);
+    };
+    const run = async (pos: TrainPosition): Promise<void> => {
+      if (!overlap) {
+        await sync.sync();
+        await store.savePosition(o.rank, JSON.stringify(pos));
+        return;
+      }
+      if (!sync.poll()) return;
+      await saveApplied();
+      if (pos.rows - lastStart >= o.syncEveryRows) {
+        lastStart = pos.rows;
+        const at = JSON.stringify(pos);
+        sync.start(() => { toSave = at; });
+      }
+    };
+    const r = await trainModel(m, data, part, onProgress, { ...control, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
+    // The last changes, merged and waited for.
+    await sync.settle();
+    await saveApplied();
+    await sync.sync();
+    await store.savePosition(o.rank, JSON.stringify(r.position));
+    const t0 = process.hrtime.bigint();
+    if (!r.stopped) {
+      await store.arrive();
+      if (o.rank === 0) {
+        await store.waitFor(o.workers, (n) => process.stderr.write(`rank 0: ${n} of ${o.workers} workers have finished; waiting for the others\n`));
+        await sync.pull();
+        await store.finish();
+      }
+    }
+    const gatherSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return {
+      ...r,
+      cluster: {
+        workers: o.workers, rank: o.rank, partRows: part.end - part.start, trainedRows: r.rows, syncEveryRows: o.syncEveryRows, ...sync.counts, ...store.counts,
+        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds,
+      },
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** A position the store recorded for a worker, checked. */
+function readPosition(json: string, rank: number): TrainPosition {
+  const p = JSON.parse(json) as Record<string, unknown>;
+  for (const k of ["epoch", "seen", "rows", "steps", "lossSum", "lossRows", "skippedBatches"]) {
+    if (typeof p[k] !== "number" || !Number.isFinite(p[k])) throw new Error(`the position the cluster holds for rank ${rank} has no valid ${k}: ${json}`);
+  }
+  return p as unknown as TrainPosition;
+}

@@ -1,0 +1,180 @@
+// `sparsectr train --cluster` with worker processes against local Redis
+// Clusters: two workers and three masters train one model that rank 0
+// writes; a table larger than any one node's maxmemory trains (capacity);
+// a worker killed with SIGKILL rejoins from its last synchronisation and the
+// run finishes; a master killed under load fails over to its replica and
+// training goes on; the options are checked.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
+import { redisServerAvailable, startLocalCluster, type LocalCluster } from "../../src/cluster/local-redis.js";
+
+const skip = redisServerAvailable() ? false : "redis-server is not installed (CI installs it: see .ci/run)";
+const CLI = new URL("../../src/cli/main.js", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "sparsectr-cluster-cli-"));
+const data = join(dir, "train.txt"), testData = join(dir, "test.txt");
+const gen = createGenerator(synthConfig({ preset: "criteo", seed: 6, scale: 0.05 }));
+await generateFiles(gen, { format: "criteo", start: 0, rows: 60_000, out: data, truth: null });
+await generateFiles(gen, { format: "criteo", start: 60_000, rows: 10_000, out: testData, truth: null });
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const ARGS = ["--train", data, "--test", testData, "--val-fraction", "0", "--epochs", "1", "--shuffle", "off", "--batch", "256",
+  "--embedding", "8", "--seed", "2", "--threads", "1", "--json"];
+type Report = Record<string, unknown> & { auc: number; rows: number; liveFeatures: number; cluster: Record<string, number> };
+const report = (out: string): Report => JSON.parse(out.trim().split("\n").pop()!) as Report;
+
+/** Runs a worker; resolves to its exit code and output. */
+function worker(args: string[]): { done: Promise<{ code: number | null; out: string; err: string }>; kill: () => void } {
+  const p = spawn(process.execPath, [CLI, "train", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  p.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+  p.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+  return { done: new Promise((res) => p.on("close", (code) => res({ code, out, err }))), kill: () => p.kill("SIGKILL") };
+}
+
+const clusterArgs = (c: LocalCluster, rank: number, extra: string[] = []): string[] =>
+  [...ARGS, "--cluster", c.url, "--workers", "2", "--rank", String(rank), "--sync-every", "8192", ...extra];
+
+async function masterInfo(c: LocalCluster): Promise<{ used: number; max: number }[]> {
+  return Promise.all(c.nodes.filter((n) => n.role === "master").map(async (n) => {
+    const r = new Redis({ host: n.host, port: n.port, lazyConnect: true });
+    await r.connect();
+    const info = await r.info("memory");
+    r.disconnect();
+    const num = (k: string): number => Number(new RegExp(`^${k}:(\\d+)`, "m").exec(info)?.[1] ?? 0);
+    return { used: num("used_memory"), max: num("maxmemory") };
+  }));
+}
+
+test("two workers and three masters train one model: rank 0 writes it, near the single process", { skip }, async () => {
+  const single = spawnSync(process.execPath, [CLI, "train", ...ARGS, "--deterministic"], { encoding: "utf8" });
+  assert.equal(single.status, 0, single.stderr);
+  const want = report(single.stdout);
+  const c = await startLocalCluster({ masters: 3 });
+  try {
+    const out = join(dir, "two");
+    const [r0, r1] = await Promise.all([worker(clusterArgs(c, 0, ["--out", out])).done, worker(clusterArgs(c, 1)).done]);
+    assert.equal(r0.code, 0, r0.err);
+    assert.equal(r1.code, 0, r1.err);
+    const a = report(r0.out), b = report(r1.out);
+    assert.equal(a.trainer, "cluster");
+    assert.equal(a.cluster.workers, 2);
+    assert.equal(a.cluster.rank, 0);
+    assert.equal(a.cluster.trainedRows + b.cluster.trainedRows, want.rows, "every row trained once");
+    assert.equal(a.cluster.partRows, 30_000);
+    assert.ok(a.cluster.syncs >= 2 && a.cluster.rowsPushed > 0 && a.cluster.bytesSent > 0, JSON.stringify(a.cluster));
+    assert.equal(b.auc, null, "rank 1 does not evaluate");
+    assert.ok(existsSync(join(out, "model.sparsectr")), "rank 0 writes the model");
+    // A sanity bound (the quality goal itself is measured by `npm run bench -- cluster`).
+    assert.ok(a.auc > want.auc - 0.02, `AUC ${a.auc} vs single process ${want.auc}`);
+    assert.ok(a.liveFeatures > 0.5 * want.liveFeatures, `live features ${a.liveFeatures} vs ${want.liveFeatures}`);
+    console.log(`# 2 workers x 3 masters: AUC ${a.auc.toFixed(4)} (single ${want.auc.toFixed(4)}), live ${a.liveFeatures} (${want.liveFeatures})`);
+  } finally {
+    await c.stop();
+  }
+});
+
+test("capacity: a table larger than any one node's maxmemory trains across three masters", { skip }, async () => {
+  // The table's size in the store, from a run without a limit.
+  let size = 0;
+  const free = await startLocalCluster({ masters: 3 });
+  try {
+    const before = await masterInfo(free);
+    const rs = await Promise.all([worker(clusterArgs(free, 0)).done, worker(clusterArgs(free, 1)).done]);
+    for (const r of rs) assert.equal(r.code, 0, r.err);
+    size = (await masterInfo(free)).reduce((s, m, i) => s + m.used - before[i].used, 0);
+  } finally {
+    await free.stop();
+  }
+  // Each node may hold 60% of it (plus what an empty node uses): no one node could hold it all.
+  const c0 = await startLocalCluster({ masters: 1 });
+  const empty = (await masterInfo(c0))[0].used;
+  await c0.stop();
+  const max = empty + Math.ceil(0.6 * size);
+  const c = await startLocalCluster({ masters: 3, maxmemoryBytes: max });
+  try {
+    const [r0, r1] = await Promise.all([worker(clusterArgs(c, 0)).done, worker(clusterArgs(c, 1)).done]);
+    assert.equal(r0.code, 0, r0.err);
+    assert.equal(r1.code, 0, r1.err);
+    const mem = await masterInfo(c);
+    for (const m of mem) assert.ok(m.max === max && m.used <= max, `a node holds ${m.used} of its ${m.max} bytes`);
+    assert.ok(size - empty > 0.6 * size && mem.reduce((s, m) => s + m.used, 0) > max, `the table (${size} bytes) is larger than a node's limit (${max})`);
+    assert.ok(report(r0.out).auc > 0.6);
+  } finally {
+    await c.stop();
+  }
+});
+
+test("a worker killed with SIGKILL rejoins from its last synchronisation, and the run finishes", { skip }, async () => {
+  const c = await startLocalCluster({ masters: 3 });
+  try {
+    const r0 = worker(clusterArgs(c, 0, ["--cluster-run", "kill"]));
+    const first = worker(clusterArgs(c, 1, ["--cluster-run", "kill"]));
+    // Wait for rank 1's first recorded position, then kill it.
+    const probe = new Redis({ host: c.nodes[0].host, port: c.nodes[0].port });
+    const cl = new (await import("ioredis")).Cluster([{ host: c.nodes[0].host, port: c.nodes[0].port }]);
+    try {
+      let pos: string | null = null;
+      for (let i = 0; i < 600 && !pos; i++) {
+        pos = await cl.hget("sctr:kill:pos:{m}", "1");
+        if (!pos) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(pos, "rank 1 recorded a position");
+      first.kill();
+      const k = await first.done;
+      assert.equal(k.code, null, "killed");
+      const at = (JSON.parse((await cl.hget("sctr:kill:pos:{m}", "1"))!) as { rows: number }).rows;
+      const again = await worker(clusterArgs(c, 1, ["--cluster-run", "kill"])).done;
+      assert.equal(again.code, 0, again.err);
+      const a = await r0.done;
+      assert.equal(a.code, 0, a.err);
+      const rank1 = report(again.out);
+      assert.equal(rank1.cluster.trainedRows, 30_000 - at, "the rejoined worker trains the rows after its recorded position");
+      assert.ok(report(a.out).auc > 0.6);
+    } finally {
+      probe.disconnect();
+      cl.disconnect();
+    }
+  } finally {
+    await c.stop();
+  }
+});
+
+test("a master killed under load fails over to its replica and training goes on", { skip }, async () => {
+  const c = await startLocalCluster({ masters: 3, replicasPerMaster: 1 });
+  try {
+    const runs = [worker(clusterArgs(c, 0, ["--sync-every", "2048"])), worker(clusterArgs(c, 1, ["--sync-every", "2048"]))];
+    await new Promise((r) => setTimeout(r, 2500));
+    c.kill(c.nodes[1].port);
+    const [a, b] = await Promise.all(runs.map((r) => r.done));
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b.code, 0, b.err);
+    assert.ok(report(a.out).auc > 0.6);
+    assert.equal(report(a.out).cluster.trainedRows + report(b.out).cluster.trainedRows, 60_000);
+  } finally {
+    await c.stop();
+  }
+});
+
+test("the cluster options are checked", () => {
+  const run = (args: string[]): { code: number | null; err: string } => {
+    const r = spawnSync(process.execPath, [CLI, "train", ...args], { encoding: "utf8" });
+    return { code: r.status, err: r.stderr };
+  };
+  let r = run([...ARGS, "--rank", "1"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /--rank only go(es)? with --cluster/);
+  r = run([...ARGS, "--cluster", "redis://127.0.0.1:1", "--workers", "2", "--rank", "2"]);
+  assert.match(r.err, /--rank 2: use an integer from 0 to 1/);
+  r = run([...ARGS, "--cluster", "nohost", "--workers", "2"]);
+  assert.match(r.err, /is not host:port/);
+  r = run([...ARGS, "--cluster", "redis://127.0.0.1:1", "--workers", "2", "--rank", "1", "--out", join(dir, "x")]);
+  assert.match(r.err, /only rank 0 of a cluster run writes the model/);
+  r = run(["--train", data, "--cluster", "redis://127.0.0.1:1"]);
+  assert.match(r.err, /does not stop on validation rows: give --val-fraction 0/);
+});

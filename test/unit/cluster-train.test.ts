@@ -1,0 +1,121 @@
+// Cluster training (src/cluster/train.ts) against a local Redis Cluster: one
+// worker on one master that synchronises after every step gives the
+// single-process model after 1,000 steps (the issue's bound is 1e-5 relative
+// with the same zero rows; the merge rules make it bit for bit), with the
+// model rank 0 takes back from the store at the end; a worker that stopped
+// rejoins from its last synchronisation and the run ends near an
+// uninterrupted one; the store's rows and counts hold what the workers pushed.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openData } from "../../src/data/index.js";
+import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
+import { configureLayers } from "../../src/kernels/layers/index.js";
+import { buildModel, type TrainSettings } from "../../src/train/model.js";
+import { trainModel } from "../../src/train/trainer.js";
+import type { SparseTable } from "../../src/optim/table.js";
+import { trainCluster } from "../../src/cluster/train.js";
+import { ClusterStore } from "../../src/cluster/store.js";
+import { redisServerAvailable, startLocalCluster } from "../../src/cluster/local-redis.js";
+
+const skip = redisServerAvailable() ? false : "redis-server is not installed (CI installs it: see .ci/run)";
+const dir = mkdtempSync(join(tmpdir(), "sparsectr-cluster-train-"));
+const train = join(dir, "train.txt");
+await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 4, scale: 0.05 })), { format: "criteo", start: 0, rows: 40_000, out: train, truth: null });
+after(() => rmSync(dir, { recursive: true, force: true }));
+configureLayers({ threads: 1 });
+
+// A small dcn so that 1,000 synchronisations stay quick; l21 strong enough to zero rows.
+const SETTINGS: TrainSettings = {
+  model: "dcn", optimizer: "group-adam", hyper: { lr: 0.003, l21: 2e-3 }, batch: 16, epochs: 1, seed: 11, minCount: 2,
+  modelConfig: { embedding: 4, hidden: [16], crossLayers: 1 },
+};
+
+function maxRelative(a: SparseTable, b: SparseTable): { rel: number; zeroDiff: number } {
+  let rel = 0, zeroDiff = 0;
+  for (const id of a.ids()) {
+    const x = a.get(id)!, y = b.get(id);
+    assert.ok(y, `row ${id} is in both models`);
+    if (a.isZero(id) !== b.isZero(id)) zeroDiff++;
+    for (let j = 0; j < x.length; j++) rel = Math.max(rel, Math.abs(x[j] - y[j]) / Math.max(Math.abs(x[j]), 1e-30));
+  }
+  return { rel, zeroDiff };
+}
+
+test("one worker, one master, a synchronisation every step: the single-process model after 1,000 steps (within 1e-5, the same zero rows)", { skip }, async () => {
+  const file = await openData(train, { batchSize: 16 });
+  const range = { start: 0, end: 16_000 };
+  const single = buildModel(file.fields.length, SETTINGS);
+  await trainModel(single, file, range);
+  const c = await startLocalCluster({ masters: 1 });
+  try {
+    const m = buildModel(file.fields.length, SETTINGS);
+    const r = await trainCluster(m, file, range, { url: c.url, workers: 1, rank: 0, syncEveryRows: 16, run: "equal", overlap: false });
+    assert.equal(r.position.steps, 1000);
+    assert.ok(r.cluster.syncs >= 1000, `a synchronisation after every step (${r.cluster.syncs})`);
+    assert.ok(single.tables[0].zeroRows > 0 && single.tables[0].liveRows > 0, "some rows zero, some live");
+    assert.equal(m.tables[0].size, single.tables[0].size);
+    assert.equal(m.tables[0].zeroRows, single.tables[0].zeroRows, "zero rows");
+    const { rel, zeroDiff } = maxRelative(single.tables[0] as SparseTable, m.tables[0] as SparseTable);
+    assert.equal(zeroDiff, 0, "the same rows are zero");
+    assert.ok(rel <= 1e-5, `largest relative difference of a weight ${rel}`);
+    for (let i = 0; i < m.dense.length; i++) assert.deepEqual(m.dense[i].weights(), single.dense[i].weights(), `dense parameter ${m.params[i].name}`);
+    // The merge rules return the pushed state itself when no other worker changed it: bit for bit.
+    assert.equal(m.sha256(), single.sha256());
+  } finally {
+    await c.stop();
+  }
+});
+
+test("the store holds every row the worker trained, with its update count; the run refuses to join again once finished", { skip }, async () => {
+  const file = await openData(train, { batchSize: 64 });
+  const c = await startLocalCluster({ masters: 3 });
+  try {
+    const m = buildModel(file.fields.length, { ...SETTINGS, batch: 64 });
+    await trainCluster(m, file, { start: 0, end: 8_000 }, { url: c.url, workers: 1, rank: 0, syncEveryRows: 1024, run: "held", buckets: 16 });
+    const store = await ClusterStore.connect(c.url, "held", 16);
+    try {
+      const t = m.tables[0] as SparseTable;
+      const { ids } = await store.rows(0, t.recordBytes);
+      const stored = new Set(ids);
+      let updated = 0;
+      for (const id of t.ids()) if (t.stepCount > 0 && t.has(id) && stored.has(id)) updated++;
+      assert.equal(stored.size, ids.length, "each id once");
+      assert.ok(updated >= stored.size - 0 && stored.size > 0, `${stored.size} rows in the store`);
+      await assert.rejects(store.join("{}", 1), /has finished/);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await c.stop();
+  }
+});
+
+test("a worker that stopped rejoins from its last synchronisation: the position and model come from the store, and the run ends near an uninterrupted one", { skip }, async () => {
+  const file = await openData(train, { batchSize: 64 });
+  const range = { start: 0, end: 20_000 };
+  // Every feature admitted: the rejoined worker's admission counts (not kept in the store) do not matter.
+  const settings = { ...SETTINGS, batch: 64, minCount: 1 };
+  const c = await startLocalCluster({ masters: 3 });
+  try {
+    const whole = buildModel(file.fields.length, settings);
+    await trainCluster(whole, file, range, { url: c.url, workers: 1, rank: 0, syncEveryRows: 2048, run: "whole" });
+    // The first attempt stops (Ctrl-C) after 6,000 rows: it pushes its changes and records where it is.
+    const first = buildModel(file.fields.length, settings);
+    let stopAt = false;
+    const r1 = await trainCluster(first, file, range, { url: c.url, workers: 1, rank: 0, syncEveryRows: 2048, run: "rejoin" }, (p) => { stopAt = p.rows >= 6_000; }, { shouldStop: () => stopAt });
+    assert.equal(r1.stopped, true);
+    const again = buildModel(file.fields.length, settings);
+    const r2 = await trainCluster(again, file, range, { url: c.url, workers: 1, rank: 0, syncEveryRows: 2048, run: "rejoin" });
+    assert.equal(r2.stopped, false);
+    assert.equal(r2.position.rows, 20_000, "the rejoined worker continues to the end of its part");
+    assert.equal(r2.rows, 20_000 - r1.position.rows, "it trains only the rows after its last synchronisation");
+    assert.equal(again.tables[0].size, whole.tables[0].size, "the same rows: those of the first attempt came from the store");
+    const { zeroDiff } = maxRelative(whole.tables[0] as SparseTable, again.tables[0] as SparseTable);
+    assert.ok(zeroDiff <= 0.05 * whole.tables[0].size, `${zeroDiff} rows zero in one model only`);
+  } finally {
+    await c.stop();
+  }
+});
