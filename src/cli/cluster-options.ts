@@ -1,9 +1,10 @@
 /**
  * The options of `sparsectr train` that make a run one worker of a cluster
- * run (--cluster, --workers, --rank, --sync-every, --cluster-run), and their
+ * run (--cluster, --workers, --rank, --sync-every, --sync-dense-every,
+ * --cluster-run), and their
  * resolution into ClusterOptions (../cluster/train.ts).
  */
-import { DEFAULT_BUCKETS, DEFAULT_SYNC_ROWS, type ClusterOptions } from "../cluster/train.js";
+import { DEFAULT_BUCKETS, DEFAULT_DENSE_SYNC_ROWS, DEFAULT_SYNC_ROWS, type ClusterOptions } from "../cluster/train.js";
 import { checkRunName, parseClusterUrl } from "../cluster/store.js";
 import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 
@@ -12,6 +13,7 @@ export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
   { name: "workers", type: "string", help: "with --cluster: the workers of the run (each started with the same options and its own --rank)", default: "1" },
   { name: "rank", type: "string", help: "with --cluster: this worker's rank, 0 to workers - 1; it trains that part of the training rows", default: "0" },
   { name: "sync-every", type: "string", help: "with --cluster: training rows between a worker's merges with the store", default: String(DEFAULT_SYNC_ROWS) },
+  { name: "sync-dense-every", type: "string", help: "with --cluster: training rows between a worker's merges of its dense layers", default: String(DEFAULT_DENSE_SYNC_ROWS) },
   { name: "cluster-run", type: "string", help: "with --cluster: the run's name (its keys in the cluster are sctr:NAME:*)", default: "sparsectr" },
 ];
 
@@ -33,9 +35,10 @@ export function clusterOf(a: ParsedArgs): ClusterOptions | undefined {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const workers = num(a, "workers", true), rank = num(a, "rank", true), syncEveryRows = num(a, "sync-every", true);
+  const workers = num(a, "workers", true), rank = num(a, "rank", true), syncEveryRows = num(a, "sync-every", true), syncDenseEveryRows = num(a, "sync-dense-every", true);
   if (!(workers >= 1)) throw new UsageError(`--workers ${workers}: use a positive integer`);
   if (!(rank >= 0 && rank < workers)) throw new UsageError(`--rank ${rank}: use an integer from 0 to ${workers - 1}`);
   if (!(syncEveryRows >= 1)) throw new UsageError(`--sync-every ${syncEveryRows}: use a positive number of rows`);
-  return { url, workers, rank, syncEveryRows, run, buckets: DEFAULT_BUCKETS };
+  if (!(syncDenseEveryRows >= 1)) throw new UsageError(`--sync-dense-every ${syncDenseEveryRows}: use a positive number of rows`);
+  return { url, workers, rank, syncEveryRows, syncDenseEveryRows, run, buckets: DEFAULT_BUCKETS };
 }

@@ -116,12 +116,12 @@ export class ClusterStore {
    * merged records, in order: read, merge here, compare-and-set, again when
    * another worker wrote the bucket in between.
    */
-  async mergeRows(table: number, bucket: number, d: number, slots: readonly SlotMerge[], ids: Buffer[], pushed: Buffer[], bases: (Buffer | undefined)[]): Promise<Buffer[]> {
+  async mergeRows(table: number, bucket: number, d: number, slots: readonly SlotMerge[], ids: Buffer[], pushed: Buffer[], bases: (Buffer | undefined)[], shared?: number): Promise<Buffer[]> {
     const key = `${this.prefix}:t${table}:{${table}.${bucket}}`;
     return this.cas(key, ids, async () => {
       const got = await this.redis.hmgetBuffer(key, "v", ...ids);
       this.count(ids, got);
-      return { version: got[0], values: ids.map((_, i) => mergeRecord(got[i + 1], pushed[i], bases[i], d, slots)) };
+      return { version: got[0], values: ids.map((_, i) => mergeRecord(got[i + 1], pushed[i], bases[i], d, slots, shared)) };
     });
   }
 

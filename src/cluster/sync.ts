@@ -35,6 +35,9 @@ export function clusterUnsupported(m: CtrModel): string | undefined {
   return undefined;
 }
 
+/** A synchronisation in flight: done once the store answered; apply writes its result into the model. */
+interface Flight { done: boolean; failed: unknown; apply: () => void }
+
 /** What the synchronisations of a worker did. */
 export interface SyncCounts { syncs: number; denseSyncs: number; rowsPushed: number; seconds: number }
 
@@ -61,8 +64,8 @@ export class ClusterSync {
   private readonly tableSlots: SlotMerge[][];
   /** The tables' step count counted in the store (the global step at the last synchronisation). */
   private steps: number;
-  /** The synchronisation in flight (see start). */
-  private inflight: { done: boolean; failed: unknown; apply: () => void } | undefined;
+  /** The synchronisations in flight (see start and startDense). */
+  private readonly flights: { rows?: Flight; dense?: Flight } = {};
 
   constructor(private readonly store: ClusterStore, private readonly m: CtrModel, private readonly workers: number) {
     const why = clusterUnsupported(m);
@@ -74,44 +77,63 @@ export class ClusterSync {
     this.tableSlots = (m.tables as SparseTable[]).map((t) => slotMerges(t.optimizer, t.hyper, true));
   }
 
-  /** True while a synchronisation started by {@link start} is in flight. */
-  get busy(): boolean { return this.inflight !== undefined; }
+  /** True while a synchronisation of the tables (start) or of the dense layers (startDense) is in flight. */
+  get busy(): boolean { return this.rowsBusy || this.denseBusy; }
+  get rowsBusy(): boolean { return this.flights.rows !== undefined; }
+  get denseBusy(): boolean { return this.flights.dense !== undefined; }
 
-  /** Pushes this worker's changes since the last synchronisation and takes the merged state, waiting for it. */
+  /** Pushes this worker's changes since the last synchronisation (tables and dense layers) and takes the merged state, waiting for it. */
   async sync(): Promise<void> {
+    await this.settle();
     this.start();
+    this.startDense();
     await this.settle();
   }
 
   /**
-   * Starts a synchronisation in the background: the rows changed since the
-   * last one and the dense state are taken now and pushed, and training may
-   * go on; {@link poll} or {@link settle} applies the merged state, with the
-   * changes made since on top of it (by the same merge rule), so the worker
-   * never waits for the store. `onApplied` runs once it is applied.
+   * Starts a synchronisation of the tables (and of the run's step count) in
+   * the background: the rows changed since the last one are taken now and
+   * pushed, and training may go on; {@link poll} or {@link settle} applies
+   * the merged records, with the updates made since on top of them (by the
+   * same merge rule), so the worker never waits for the store. `onApplied`
+   * runs once it is applied.
    */
   start(onApplied?: () => void): void {
-    if (this.inflight) throw new Error("internal: a synchronisation is already in flight");
-    const t0 = process.hrtime.bigint();
     const tables = this.m.tables as SparseTable[];
-    const jobs: Promise<() => void>[] = tables.map((t, i) => this.pushTable(t, i));
-    this.m.dense.forEach((d, i) => jobs.push(this.pushDense(d, i)));
     const own = tables[0]?.stepCount ?? this.steps;
+    const jobs = tables.map((t, i) => this.pushTable(t, i));
     const total = this.store.addSteps(own - this.steps);
-    const flight = { done: false, failed: undefined as unknown, apply: (): void => {} };
-    this.inflight = flight;
-    void Promise.all([Promise.all(jobs), total]).then(([writes, t]) => {
+    this.launch("rows", Promise.all([Promise.all(jobs), total]).then(([writes, t]) => () => {
+      // Steps and bias corrections continue from every worker's steps (the
+      // run's global step), plus this worker's steps since the snapshot.
+      const since = (tables[0]?.stepCount ?? own) - own;
+      for (const tb of tables) tb.adoptStepCount(t + since);
+      for (const d of this.m.dense) d.adoptStepCount(t + since);
+      this.steps = t;
+      for (const w of writes) w();
+      this.counts.syncs++;
+      onApplied?.();
+    }));
+  }
+
+  /** Starts a synchronisation of the dense layers in the background (as start does for the tables). */
+  startDense(): void {
+    const jobs = this.m.dense.map((d, i) => this.pushDense(d, i));
+    this.launch("dense", Promise.all(jobs).then((writes) => () => {
+      for (const w of writes) w();
+      this.counts.denseSyncs++;
+    }));
+  }
+
+  private launch(kind: "rows" | "dense", work: Promise<() => void>): void {
+    if (this.flights[kind]) throw new Error(`internal: a synchronisation of the ${kind} is already in flight`);
+    const t0 = process.hrtime.bigint();
+    const flight: Flight = { done: false, failed: undefined, apply: () => {} };
+    this.flights[kind] = flight;
+    work.then((apply) => {
       flight.apply = () => {
-        // Steps and bias corrections continue from every worker's steps (the
-        // run's global step), plus this worker's steps since the snapshot.
-        const since = (tables[0]?.stepCount ?? own) - own;
-        for (const tb of tables) tb.adoptStepCount(t + since);
-        for (const d of this.m.dense) d.adoptStepCount(t + since);
-        this.steps = t;
-        for (const w of writes) w();
-        this.counts.syncs++;
+        apply();
         this.counts.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
-        onApplied?.();
       };
       flight.done = true;
     }, (e: unknown) => {
@@ -120,18 +142,19 @@ export class ClusterSync {
     });
   }
 
-  /** Applies a synchronisation that has come back; returns false while one is still in flight. */
+  /** Applies the synchronisations that have come back; returns false while one is still in flight. */
   poll(): boolean {
-    const f = this.inflight;
-    if (!f) return true;
-    if (!f.done) return false;
-    this.inflight = undefined;
-    if (f.failed !== undefined) throw f.failed;
-    f.apply();
-    return true;
+    for (const kind of ["rows", "dense"] as const) {
+      const f = this.flights[kind];
+      if (!f?.done) continue;
+      this.flights[kind] = undefined;
+      if (f.failed !== undefined) throw f.failed;
+      f.apply();
+    }
+    return !this.busy;
   }
 
-  /** Waits for the synchronisation in flight, if any, and applies it. */
+  /** Waits for the synchronisations in flight, if any, and applies them. */
   async settle(): Promise<void> {
     while (!this.poll()) await new Promise((r) => setImmediate(r));
   }
@@ -231,7 +254,8 @@ export class ClusterSync {
       merged.forEach((m, k) => {
         const rec = now.record(changed[k]);
         const cur = h.u8.subarray(rec, rec + rb);
-        recs.set(h.u32[(rec + H_COUNT) >>> 2] === pushed[k].readUInt32LE(H_COUNT) ? m : mergeRecord(m, cur, pushed[k], t.rowLength, slots), k * rb);
+        // (the worker's own updates on top of its own push: the sequential rule)
+        recs.set(h.u32[(rec + H_COUNT) >>> 2] === pushed[k].readUInt32LE(H_COUNT) ? m : mergeRecord(m, cur, pushed[k], t.rowLength, slots, Infinity), k * rb);
       });
       t.putRecords(keys, recs);
       changed.forEach((r, k) => {

@@ -17,16 +17,21 @@ import { ClusterSync, clusterUnsupported, type SyncCounts } from "./sync.js";
 /** Buckets (hash keys) each table's rows are spread over in the cluster. */
 export const DEFAULT_BUCKETS = 1024;
 
-/** Training rows between a worker's synchronisations, by default (see docs/cluster.md for the measurements behind it). */
+/** Training rows between a worker's synchronisations of its tables, by default (see docs/cluster.md for the measurements behind it). */
 export const DEFAULT_SYNC_ROWS = 65_536;
+
+/** Training rows between a worker's synchronisations of its dense layers, by default (one read and one write of each parameter). */
+export const DEFAULT_DENSE_SYNC_ROWS = 4_096;
 
 export interface ClusterOptions {
   /** The cluster's nodes, `redis://host:port[,host:port...]`. */
   url: string;
   workers: number;
   rank: number;
-  /** Training rows between synchronisations (rounded up to whole batches). */
+  /** Training rows between synchronisations of the tables (rounded up to whole batches). */
   syncEveryRows: number;
+  /** Training rows between synchronisations of the dense layers (default DEFAULT_DENSE_SYNC_ROWS; with overlap only). */
+  syncDenseEveryRows?: number;
   /** The run's name: its keys in the cluster are sctr:NAME:*. */
   run: string;
   buckets?: number;
@@ -86,7 +91,8 @@ export async function trainCluster(
     // Each synchronisation runs while the worker trains on (ClusterSync.start);
     // the worker's position is recorded once its merge is applied.
     const overlap = o.overlap ?? true;
-    let lastStart = start?.rows ?? 0, toSave: string | undefined;
+    let lastStart = start?.rows ?? 0, lastDense = lastStart, toSave: string | undefined;
+    const denseEvery = o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS;
     const saveApplied = async (): Promise<void> => {
       if (toSave === undefined) return;
       const at = toSave;
@@ -99,12 +105,16 @@ export async function trainCluster(
         await store.savePosition(o.rank, JSON.stringify(pos));
         return;
       }
-      if (!sync.poll()) return;
+      sync.poll();
       await saveApplied();
-      if (pos.rows - lastStart >= o.syncEveryRows) {
+      if (!sync.rowsBusy && pos.rows - lastStart >= o.syncEveryRows) {
         lastStart = pos.rows;
         const at = JSON.stringify(pos);
         sync.start(() => { toSave = at; });
+      }
+      if (!sync.denseBusy && pos.rows - lastDense >= denseEvery) {
+        lastDense = pos.rows;
+        sync.startDense();
       }
     };
     const r = await trainModel(m, data, part, onProgress, { ...control, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });

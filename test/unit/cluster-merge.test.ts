@@ -69,14 +69,14 @@ function checkRecord(got: Buffer, stored: Buffer, pushed: Buffer, base: Buffer |
   });
 }
 
-test("mergeRecord: sums, decayed averages and maxima of the slots, counts summed, later step, the pusher's rate, flags and weights", () => {
+test("mergeRecord (the sequential rule alone): sums, decayed averages and maxima of the slots, counts summed, later step, the pusher's rate, flags and weights", () => {
   const r = rng(1);
   for (let trial = 0; trial < 2000; trial++) {
     const d = 1 + Math.floor(r() * 8), slots = randomSlots(r);
     const base = randomRecord(r, d, slots), stored = randomRecord(r, d, slots, base), pushed = randomRecord(r, d, slots, base);
-    checkRecord(mergeRecord(stored, pushed, base, d, slots), stored, pushed, base, d, slots, `trial ${trial}`);
+    checkRecord(mergeRecord(stored, pushed, base, d, slots, Infinity), stored, pushed, base, d, slots, `trial ${trial}`);
     // No base: the row was new to the pusher.
-    checkRecord(mergeRecord(stored, pushed, undefined, d, slots), stored, pushed, undefined, d, slots, `trial ${trial}, no base`);
+    checkRecord(mergeRecord(stored, pushed, undefined, d, slots, Infinity), stored, pushed, undefined, d, slots, `trial ${trial}, no base`);
     // No stored row: the pushed record.
     assert.deepEqual(mergeRecord(null, pushed, base, d, slots), pushed);
     assert.deepEqual(mergeRecord(undefined, pushed, undefined, d, slots), pushed);
@@ -85,6 +85,33 @@ test("mergeRecord: sums, decayed averages and maxima of the slots, counts summed
   }
   assert.throws(() => mergeRecord(Buffer.alloc(32), Buffer.alloc(36), undefined, 1, [SUM]), RangeError);
   assert.throws(() => mergeRecord(Buffer.alloc(28), Buffer.alloc(28), undefined, 1, [SUM]), RangeError);
+});
+
+test("mergeRecord blends a row both the pusher and others updated often towards the update-weighted average of their changes", () => {
+  const r = rng(11);
+  for (let trial = 0; trial < 1000; trial++) {
+    const d = 1 + Math.floor(r() * 6), slots = randomSlots(r), C = [1, 8, 32][trial % 3];
+    const base = randomRecord(r, d, slots), stored = randomRecord(r, d, slots, base), pushed = randomRecord(r, d, slots, base);
+    const useBase = trial % 4 !== 0;
+    const got = mergeRecord(stored, pushed, useBase ? base : undefined, d, slots, C);
+    const seq = mergeRecord(stored, pushed, useBase ? base : undefined, d, slots, Infinity);
+    const bc = useBase ? base.readUInt32LE(H_COUNT) : 0;
+    const k = stored.readUInt32LE(H_COUNT) - bc, n = pushed.readUInt32LE(H_COUNT) - bc;
+    const a = k === 0 ? 1 : C / (C + Math.min(k, n));
+    assert.deepEqual(got.subarray(0, HEADER_BYTES + 4 * d), seq.subarray(0, HEADER_BYTES + 4 * d), "header and weights as the sequential rule");
+    slots.forEach((m, s) => {
+      for (let j = 0, p = HEADER_BYTES + 4 * d * (1 + s); j < d; j++, p += 4) {
+        const g = stored.readFloatLE(p), l = pushed.readFloatLE(p), b = useBase ? base.readFloatLE(p) : 0;
+        const avg = b + (k * (g - b) + n * (l - b)) / Math.max(k + n, 1);
+        const want = m.beta === "max" || a === 1 ? seq.readFloatLE(p) : a * seq.readFloatLE(p) + (1 - a) * avg;
+        const scale = Math.abs(g) + Math.abs(l) + Math.abs(b) + Math.abs(seq.readFloatLE(p));
+        assert.ok(Math.abs(got.readFloatLE(p) - want) <= 2e-6 * scale, `trial ${trial}, slot ${s} [${j}]: ${got.readFloatLE(p)}, want ${want} (a ${a})`);
+      }
+    });
+  }
+  // Nobody else wrote the row: the pushed record bit for bit, whatever C.
+  const base = randomRecord(r, 4, [SUM]), pushed = randomRecord(r, 4, [SUM], base);
+  assert.deepEqual(mergeRecord(Buffer.from(base), pushed, base, 4, [SUM], 1), pushed);
 });
 
 /** A random dense parameter's floats: n floats of random magnitudes and signs. */
@@ -176,7 +203,7 @@ test("three workers from one base, merged one after another: their updates as if
       return { n, p, fresh };
     });
     let merged: Buffer = Buffer.from(base);
-    for (const { p } of work) merged = mergeRecord(merged, p, base, d, slots);
+    for (const { p } of work) merged = mergeRecord(merged, p, base, d, slots, Infinity);
     slots.forEach((m, k) => {
       for (let j = 0, q = HEADER_BYTES + 4 * d * (1 + k); j < d; j++, q += 4) {
         // Sequential: sums add every change, decayed averages decay the earlier state by the later updates, maxima take the max.

@@ -83,7 +83,7 @@ test("six clients pushing 50 rounds to 40 shared rows in 8 buckets lose no updat
           idb.writeBigUInt64LE(ids[i]);
           return idb;
         });
-        const merged = await store.mergeRows(0, b, d, SLOTS, idBufs, rows.map((i) => local.get(i)!), rows.map((i) => base.get(i)));
+        const merged = await store.mergeRows(0, b, d, SLOTS, idBufs, rows.map((i) => local.get(i)!), rows.map((i) => base.get(i)), Infinity);
         rows.forEach((i, k) => {
           local.set(i, merged[k]);
           base.set(i, merged[k]);
