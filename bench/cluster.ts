@@ -12,7 +12,8 @@
 // commandstats); bytes each way per sample; rows pushed per sample;
 // compare-and-set conflicts; each master's memory. The goals: store CPU
 // <= 2 us per sample; AUC within 0.002 and live features within 10% (means
-// of the seeds).
+// of the seeds). First, the store's cost of one row's merge done on the
+// server in Lua and done the way src/cluster does it (./cluster-ops.ts).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +24,7 @@ import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/i
 import { startLocalCluster, type LocalCluster } from "../src/cluster/local-redis.js";
 import { DEFAULT_SYNC_ROWS } from "../src/cluster/train.js";
 import { commitOf, machine } from "./threads.js";
+import { benchClusterOps } from "./cluster-ops.js";
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
 const WORKERS = 2, MASTERS = 3;
@@ -69,6 +71,7 @@ export async function benchCluster(emit: (o: object) => void, quick: boolean): P
   const rows = quick ? 200_000 : 1_000_000, testRows = quick ? 20_000 : 100_000;
   const seeds = quick ? [1] : [1, 2, 3];
   const periods = (process.env.SPARSECTR_BENCH_SYNC ?? String(DEFAULT_SYNC_ROWS)).split(",").map(Number);
+  await benchClusterOps(emit, info);
   const dir = mkdtempSync(join(tmpdir(), "sparsectr-bench-cluster-"));
   try {
     const train = join(dir, "train"), test = join(dir, "test");
