@@ -12,7 +12,7 @@ import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type RowSource } from "../train/trainer.js";
 import { parallelUnsupported, trainParallel } from "../train/parallel.js";
-import { trainCluster } from "../cluster/train.js";
+import { trainCluster, type ClusterReport } from "../cluster/train.js";
 import { clusterOf } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
@@ -192,6 +192,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
   const ev = testFile && !(cluster && cluster.rank > 0) ? await evaluateModel(m, testFile, files.test.length ? undefined : plan.test) : undefined;
   const best = stopper?.best;
+  const clusterFeatures = "cluster" in r ? (r.cluster as ClusterReport).features : undefined;
   const report = {
     // rows: the distinct rows trained on (the validation rows too when they trained last).
     model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: cluster ? "cluster" : parallel ? "parallel" : "deterministic", ...(parallel ? { denseUpdates } : {}),
@@ -207,7 +208,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null, memoryBytes: m.memoryBytes,
     maxFeatures: maxFeatures ?? null, evictions, evictedFeatures: evicted,
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
-    featureRate: m.featureRate, features: m.features, liveFeatures: m.liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
+    // A cluster run's features: every worker's (rank 0's model counts its own part only).
+    featureRate: clusterFeatures ? m.liveFeatures / clusterFeatures : m.featureRate, features: clusterFeatures ?? m.features, liveFeatures: m.liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
     admittedFeatures: m.admission?.admitted ?? m.features, oovRouted: m.admission?.routed ?? 0,
     admissionBytes: m.admission?.bytes ?? 0, forgottenCounts: m.admission?.forgotten ?? 0,
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: trainFile.stats.skipped,
@@ -255,7 +257,7 @@ function summary(report: Record<string, unknown> & { rowsPerSec: number; modelBy
   ];
   if (report.bestEpoch !== null) lines.push(`best validation AUC ${(report.validationAuc as number).toFixed(4)}, log loss ${(report.validationLogloss as number).toFixed(4)} in pass ${report.bestEpoch} after ${report.bestRows} rows${report.earlyStopped ? " (stopped early)" : ""}; the model is that state`);
   lines.push(ev ? `test: AUC ${ev.auc.toFixed(4)}, log loss ${ev.logloss.toFixed(4)} on ${ev.rows} rows` : "no test data (give --test or a --holdout)");
-  lines.push(`features: ${m.liveFeatures} live of ${m.features} (feature rate ${m.featureRate.toFixed(4)}), model ${report.modelBytes} bytes`);
+  lines.push(`features: ${m.liveFeatures} live of ${report.features as number} (feature rate ${(report.featureRate as number).toFixed(4)}), model ${report.modelBytes} bytes`);
   lines.push(`model sha256 ${report.modelSha256}`);
   const skipped = trainFile.stats.skipped;
   if (skipped) lines.push(`skipped ${skipped} malformed rows, the first: ${trainFile.stats.firstBad.map((e) => e.message).join("; ")}`);

@@ -7,12 +7,14 @@
  * Keys of run R (a hash tag in braces picks the cluster slot):
  *   sctr:R:t<i>:{<i>.<b>}   hash: table i's rows of bucket b, field = the id (8 bytes LE), value = its record
  *   sctr:R:d<i>:{d<i>}      hash: x = dense parameter i's weights and moments (float32 LE)
- * Each row and dense hash has a version field "v", bumped by every write.
+ * Each row and dense hash has a version field "v", set to a tag unique to each write.
  *   sctr:R:meta:{m}         hash: the run's settings, its workers and buckets
  *   sctr:R:steps:{m}        counter: steps of every worker (the run's global step)
  *   sctr:R:pos:{m}          hash: each worker's position in its input at its last synchronisation
- *   sctr:R:done:{m}         counter: workers that finished
+ *   sctr:R:keys:{m}         HyperLogLog: the distinct features the workers saw
+ *   sctr:R:done:{m}         set: the ranks that finished
  */
+import { randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";
 import { fmix32 } from "../util/fmix32.js";
 import { mergeDense, mergeRecord, type SlotMerge } from "./merge.js";
@@ -33,6 +35,14 @@ return 1
 
 /** Tries of a compare-and-set before a merge gives up (each loses only to another worker's write). */
 const CAS_TRIES = 1000;
+
+/** How long a call is repeated while the cluster fails over (a replica takes over within cluster-node-timeout). */
+const RETRY_MS = 60_000;
+
+/** An error a failing-over cluster gives, after which the call may be repeated. */
+function transient(e: unknown): boolean {
+  return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|CLUSTERDOWN|TRYAGAIN|\bMOVED\b|\bASK\b|LOADING|READONLY|Too many Cluster redirections|Failed to refresh slots|None of startup nodes/i.test(String((e as Error)?.message ?? e));
+}
 
 interface CasCommand {
   sctrCas(key: string, ...args: (string | Buffer)[]): Promise<number>;
@@ -62,6 +72,9 @@ export function checkRunName(run: string): void {
 export class ClusterStore {
   readonly counts: ExchangeCounts = { bytesSent: 0, bytesReceived: 0, calls: 0, conflicts: 0 };
   private readonly prefix: string;
+  /** This client's tag in the versions it writes, and its count of writes. */
+  private readonly id = randomBytes(6).toString("hex");
+  private writes = 0;
 
   private constructor(private readonly redis: Cluster, readonly run: string, readonly buckets: number) {
     this.prefix = `sctr:${run}`;
@@ -141,18 +154,44 @@ export class ClusterStore {
   /** Read-merge-write of a hash's fields, retried while another worker's write comes between. */
   private async cas(key: string, fields: Buffer[], merge: () => Promise<{ version: Buffer | null; values: Buffer[] }>): Promise<Buffer[]> {
     for (let tries = 0; tries < CAS_TRIES; tries++) {
-      const { version, values } = await merge();
-      const v = version ? version.toString() : "0";
-      const args: (string | Buffer)[] = [v, String(Number(v) + 1)];
+      const { version, values } = await this.retrying(merge);
+      // A version unique to this write: after a lost reply it tells whether the write landed.
+      const v = version ? version.toString() : "0", mine = `${this.id}.${++this.writes}`;
+      const args: (string | Buffer)[] = [v, mine];
       for (let k = 0; k < fields.length; k++) {
         args.push(fields[k], values[k]);
         this.counts.bytesSent += fields[k].length + values[k].length;
       }
       this.counts.calls += 2;
-      if (await (this.redis as unknown as CasCommand).sctrCas(key, ...args) === 1) return values;
+      let ok: boolean;
+      try {
+        ok = await (this.redis as unknown as CasCommand).sctrCas(key, ...args) === 1;
+      } catch (e) {
+        if (!transient(e)) throw e;
+        // The reply was lost (a node failed): the write landed if the version is ours.
+        ok = await this.retrying(async () => (await this.redis.hget(key, "v")) === mine);
+      }
+      if (ok) return values;
       this.counts.conflicts++;
     }
     throw new Error(`cluster run "${this.run}": ${key} changed under ${CAS_TRIES} merges in a row`);
+  }
+
+  /**
+   * Runs a read (or another call safe to repeat) again while the cluster
+   * fails over: a connection closed under it, CLUSTERDOWN, TRYAGAIN, for up
+   * to RETRY_MS.
+   */
+  private async retrying<T>(f: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    for (;;) {
+      try {
+        return await f();
+      } catch (e) {
+        if (!transient(e) || Date.now() - t0 > RETRY_MS) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   private count(fields: Buffer[], got: (Buffer | null)[]): void {
@@ -168,7 +207,7 @@ export class ClusterStore {
       const all: Buffer[] = [];
       let cursor = "0";
       do {
-        const [next, items] = await this.redis.hscanBuffer(key, cursor, "COUNT", 10_000);
+        const [next, items] = await this.retrying(() => this.redis.hscanBuffer(key, cursor, "COUNT", 10_000));
         cursor = next.toString();
         for (const it of items) all.push(it);
       } while (cursor !== "0");
@@ -194,20 +233,21 @@ export class ClusterStore {
 
   /** Dense parameter i's merged floats, or undefined when no worker pushed it yet. */
   async dense(i: number): Promise<Float32Array | undefined> {
-    const b = await this.redis.hgetBuffer(`${this.prefix}:d${i}:{d${i}}`, "x");
+    const b = await this.retrying(() => this.redis.hgetBuffer(`${this.prefix}:d${i}:{d${i}}`, "x"));
     return b ? fromBuffer(b) : undefined;
   }
 
   /** Adds a worker's steps since its last synchronisation to the run's step count; returns the count. */
   async addSteps(n: number): Promise<number> {
     this.counts.calls++;
-    return this.redis.incrby(`${this.prefix}:steps:{m}`, n);
+    // Repeated after a lost reply it may count a worker's steps twice: only the bias correction's step moves.
+    return this.retrying(() => this.redis.incrby(`${this.prefix}:steps:{m}`, n));
   }
 
   /** Records where worker `rank` is in its input (after a synchronisation: what a rejoin continues from). */
   async savePosition(rank: number, position: string): Promise<void> {
     this.counts.calls++;
-    await this.redis.hset(`${this.prefix}:pos:{m}`, String(rank), position);
+    await this.retrying(() => this.redis.hset(`${this.prefix}:pos:{m}`, String(rank), position));
   }
 
   /** Worker `rank`'s last recorded position, or undefined. */
@@ -215,9 +255,27 @@ export class ClusterStore {
     return await this.redis.hget(`${this.prefix}:pos:{m}`, String(rank)) ?? undefined;
   }
 
-  /** Counts this worker as finished; returns how many have. */
-  async arrive(): Promise<number> {
-    return this.redis.incr(`${this.prefix}:done:{m}`);
+  /** Adds feature keys (8 bytes each) a worker saw to the run's HyperLogLog of distinct features. */
+  async countKeys(keys: Buffer[]): Promise<void> {
+    const key = `${this.prefix}:keys:{m}`;
+    for (let i = 0; i < keys.length; i += 10_000) {
+      const part = keys.slice(i, i + 10_000);
+      this.counts.calls++;
+      for (const k of part) this.counts.bytesSent += k.length;
+      await this.retrying(() => this.redis.pfadd(key, ...part));
+    }
+  }
+
+  /** The distinct features every worker saw, estimated (HyperLogLog: a standard error of 0.81%). */
+  async keyCount(): Promise<number> {
+    return this.redis.pfcount(`${this.prefix}:keys:{m}`);
+  }
+
+  /** Counts worker `rank` as finished (once, however often it says so); returns how many have. */
+  async arrive(rank: number): Promise<number> {
+    const key = `${this.prefix}:done:{m}`;
+    await this.retrying(() => this.redis.sadd(key, String(rank)));
+    return this.retrying(() => this.redis.scard(key));
   }
 
   /** Waits until `workers` have arrived, polling; says so every 30 s on `onWait`. */
@@ -225,7 +283,7 @@ export class ClusterStore {
     const key = `${this.prefix}:done:{m}`;
     let last = Date.now();
     for (;;) {
-      const n = Number(await this.redis.get(key) ?? 0);
+      const n = await this.retrying(() => this.redis.scard(key));
       if (n >= workers) return;
       if (Date.now() - last > 30_000) {
         onWait?.(n);

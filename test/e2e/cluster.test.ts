@@ -34,7 +34,9 @@ function worker(args: string[]): { done: Promise<{ code: number | null; out: str
   let out = "", err = "";
   p.stdout.on("data", (d: Buffer) => { out += d.toString(); });
   p.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-  return { done: new Promise((res) => p.on("close", (code) => res({ code, out, err }))), kill: () => p.kill("SIGKILL") };
+  // Bounded: a worker left waiting (a peer that died) is killed and its output shown.
+  const limit = setTimeout(() => p.kill("SIGKILL"), 180_000);
+  return { done: new Promise((res) => p.on("close", (code) => { clearTimeout(limit); res({ code, out, err }); })), kill: () => p.kill("SIGKILL") };
 }
 
 const clusterArgs = (c: LocalCluster, rank: number, extra: string[] = []): string[] =>
@@ -69,6 +71,9 @@ test("two workers and three masters train one model: rank 0 writes it, near the 
     assert.equal(a.cluster.partRows, 30_000);
     assert.ok(a.cluster.syncs >= 2 && a.cluster.rowsPushed > 0 && a.cluster.bytesSent > 0, JSON.stringify(a.cluster));
     assert.equal(b.auc, null, "rank 1 does not evaluate");
+    // The run's features: every worker's distinct keys (a HyperLogLog estimate), as the single process counts them.
+    assert.ok(Math.abs((a.features as number) - (want.features as number)) <= 0.03 * (want.features as number), `features ${String(a.features)} vs ${String(want.features)}`);
+    assert.ok(Math.abs((a.featureRate as number) - a.liveFeatures / (a.features as number)) < 1e-12);
     assert.ok(existsSync(join(out, "model.sparsectr")), "rank 0 writes the model");
     // A sanity bound (the quality goal itself is measured by `npm run bench -- cluster`).
     assert.ok(a.auc > want.auc - 0.02, `AUC ${a.auc} vs single process ${want.auc}`);
