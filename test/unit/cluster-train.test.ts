@@ -16,7 +16,8 @@ import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { trainModel } from "../../src/train/trainer.js";
 import type { SparseTable } from "../../src/optim/table.js";
-import { trainCluster } from "../../src/cluster/train.js";
+import { DEFAULT_BUCKETS, trainCluster } from "../../src/cluster/train.js";
+import { ClusterSync } from "../../src/cluster/sync.js";
 import { ClusterStore } from "../../src/cluster/store.js";
 import { redisServerAvailable, startLocalCluster } from "../../src/cluster/local-redis.js";
 
@@ -64,6 +65,18 @@ test("one worker, one master, a synchronisation every step: the single-process m
     for (let i = 0; i < m.dense.length; i++) assert.deepEqual(m.dense[i].weights(), single.dense[i].weights(), `dense parameter ${m.params[i].name}`);
     // The merge rules return the pushed state itself when no other worker changed it: bit for bit.
     assert.equal(m.sha256(), single.sha256());
+    // And the store alone holds that model: a fresh one pulled from it is the same.
+    const store = await ClusterStore.connect(c.url, "equal", DEFAULT_BUCKETS);
+    try {
+      const fresh = buildModel(file.fields.length, SETTINGS);
+      await new ClusterSync(store, fresh, 1).pull();
+      assert.equal(fresh.tables[0].size, single.tables[0].size, "every row is in the store");
+      for (let i = 0; i < fresh.dense.length; i++) assert.deepEqual(fresh.dense[i].weights(), single.dense[i].weights(), `dense parameter ${fresh.params[i].name} from the store`);
+      const { rel, zeroDiff } = maxRelative(single.tables[0] as SparseTable, fresh.tables[0] as SparseTable);
+      assert.ok(rel === 0 && zeroDiff === 0, `the store's rows: largest relative difference ${rel}, ${zeroDiff} zero rows differ`);
+    } finally {
+      await store.close();
+    }
   } finally {
     await c.stop();
   }
