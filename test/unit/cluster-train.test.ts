@@ -2,7 +2,8 @@
 // worker on one master that synchronises after every step gives the
 // single-process model after 1,000 steps (the bound is 1e-5 relative
 // with the same zero rows; the merge rules make it bit for bit), with the
-// model rank 0 takes back from the store at the end; a worker that stopped
+// model rank 0 takes back from the store at the end (and a fresh model pulled
+// from the store alone is that model too); a worker that stopped
 // rejoins from its last synchronisation and the run ends near an
 // uninterrupted one; the store's rows and counts hold what the workers pushed.
 import { test, after } from "node:test";
