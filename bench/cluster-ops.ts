@@ -48,11 +48,8 @@ export async function benchClusterOps(emit: (o: object) => void, info: object): 
     };
     const ids = Array.from({ length: rows }, (_, i) => { const b = Buffer.alloc(8); b.writeUInt32LE(i * 7919 + 1); return b; });
     const use = async (): Promise<{ cpu: number; usec: number }> => {
-      const s = await node.info("everything");
-      const num = (k: string): number => Number(new RegExp(`^${k}:([0-9.]+)`, "m").exec(s)?.[1] ?? 0);
-      let usec = 0;
-      for (const m of s.matchAll(/^cmdstat_\w+:calls=\d+,usec=(\d+)/gm)) usec += Number(m[1]);
-      return { cpu: num("used_cpu_sys") + num("used_cpu_user"), usec };
+      const [u] = await c.masterUse();
+      return { cpu: u.cpuSeconds, usec: u.commandUsec };
     };
     node.defineCommand("luaMerge", { numberOfKeys: 1, lua: LUA_MERGE });
     const lua = node as unknown as { luaMerge(key: string, ...a: (string | Buffer)[]): Promise<number> };

@@ -19,7 +19,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { startLocalCluster, type LocalCluster } from "../src/cluster/local-redis.js";
 import { DEFAULT_SYNC_ROWS } from "../src/cluster/train.js";
@@ -49,21 +48,10 @@ function cli(args: string[]): Promise<Report> {
   });
 }
 
-/** The masters' CPU seconds and command microseconds, summed. */
+/** The masters' CPU seconds and command microseconds, summed, and each one's memory. */
 async function storeUse(c: LocalCluster): Promise<{ cpu: number; usec: number; memory: number[] }> {
-  let cpu = 0, usec = 0;
-  const memory: number[] = [];
-  for (const n of c.nodes.filter((x) => x.role === "master")) {
-    const r = new Redis({ host: n.host, port: n.port, lazyConnect: true });
-    await r.connect();
-    const info = await r.info("everything");
-    r.disconnect();
-    const num = (k: string): number => Number(new RegExp(`^${k}:([0-9.]+)`, "m").exec(info)?.[1] ?? 0);
-    cpu += num("used_cpu_sys") + num("used_cpu_user");
-    for (const m of info.matchAll(/^cmdstat_\w+:calls=\d+,usec=(\d+)/gm)) usec += Number(m[1]);
-    memory.push(num("used_memory"));
-  }
-  return { cpu, usec, memory };
+  const use = await c.masterUse();
+  return { cpu: use.reduce((s, u) => s + u.cpuSeconds, 0), usec: use.reduce((s, u) => s + u.commandUsec, 0), memory: use.map((u) => u.usedMemory) };
 }
 
 export async function benchCluster(emit: (o: object) => void, quick: boolean): Promise<void> {

@@ -4,7 +4,7 @@
  * --cluster-run), and their
  * resolution into ClusterOptions (../cluster/train.ts).
  */
-import { DEFAULT_BUCKETS, DEFAULT_DENSE_SYNC_ROWS, DEFAULT_SYNC_ROWS, type ClusterOptions } from "../cluster/train.js";
+import { checkClusterOptions, DEFAULT_BUCKETS, DEFAULT_DENSE_SYNC_ROWS, DEFAULT_SYNC_ROWS, type ClusterOptions } from "../cluster/train.js";
 import { checkRunName, parseClusterUrl } from "../cluster/store.js";
 import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 
@@ -29,16 +29,13 @@ export function clusterOf(a: ParsedArgs): ClusterOptions | undefined {
     return undefined;
   }
   const run = str(a, "cluster-run")!;
+  const o = { url, workers: num(a, "workers", true), rank: num(a, "rank", true), syncEveryRows: num(a, "sync-every", true), syncDenseEveryRows: num(a, "sync-dense-every", true), run, buckets: DEFAULT_BUCKETS };
   try {
     parseClusterUrl(url);
     checkRunName(run);
+    checkClusterOptions(o);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const workers = num(a, "workers", true), rank = num(a, "rank", true), syncEveryRows = num(a, "sync-every", true), syncDenseEveryRows = num(a, "sync-dense-every", true);
-  if (!(workers >= 1)) throw new UsageError(`--workers ${workers}: use a positive integer`);
-  if (!(rank >= 0 && rank < workers)) throw new UsageError(`--rank ${rank}: use an integer from 0 to ${workers - 1}`);
-  if (!(syncEveryRows >= 1)) throw new UsageError(`--sync-every ${syncEveryRows}: use a positive number of rows`);
-  if (!(syncDenseEveryRows >= 1)) throw new UsageError(`--sync-dense-every ${syncDenseEveryRows}: use a positive number of rows`);
-  return { url, workers, rank, syncEveryRows, syncDenseEveryRows, run, buckets: DEFAULT_BUCKETS };
+  return o;
 }

@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { serverUse, type ServerUse } from "./store.js";
 
 export interface LocalClusterOptions {
   /** Number of masters (>= 1); the 16384 slots are split evenly between them. */
@@ -40,6 +41,8 @@ export interface LocalCluster {
   waitForState(ok: (info: string) => boolean, timeoutMs?: number): Promise<void>;
   /** SIGTERM every child (SIGKILL after 3 s), waits for them, removes the folder if it made it. */
   stop(): Promise<void>;
+  /** What each live master has used so far (INFO), in the order of `nodes`. */
+  masterUse(): Promise<ServerUse[]>;
 }
 
 const HOST = "127.0.0.1";
@@ -249,5 +252,18 @@ async function startOnce(o: LocalClusterOptions): Promise<LocalCluster> {
       }
     },
     stop,
+    async masterUse(): Promise<ServerUse[]> {
+      const out: ServerUse[] = [];
+      for (const x of nodes.filter((y) => y.role === "master" && !killed.has(y.port))) {
+        const c = client(x.port);
+        try {
+          await c.connect();
+          out.push(serverUse(await cmd(c, "INFO", "everything")));
+        } finally {
+          c.disconnect();
+        }
+      }
+      return out;
+    },
   };
 }

@@ -68,6 +68,24 @@ export function checkRunName(run: string): void {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(run)) throw new RangeError(`--cluster-run ${JSON.stringify(run)}: use 1 to 64 letters, digits, '_', '.' or '-'`);
 }
 
+/** What a Redis server has used, from its `INFO everything` text. */
+export interface ServerUse {
+  /** CPU seconds, user + system. */
+  cpuSeconds: number;
+  /** Microseconds its commands took (INFO commandstats, summed; a script's inner commands count twice). */
+  commandUsec: number;
+  usedMemory: number;
+  /** 0: no limit. */
+  maxMemory: number;
+}
+
+export function serverUse(info: string): ServerUse {
+  const num = (k: string): number => Number(new RegExp(`^${k}:([0-9.]+)`, "m").exec(info)?.[1] ?? 0);
+  let commandUsec = 0;
+  for (const m of info.matchAll(/^cmdstat_\w+:calls=\d+,usec=(\d+)/gm)) commandUsec += Number(m[1]);
+  return { cpuSeconds: num("used_cpu_sys") + num("used_cpu_user"), commandUsec, usedMemory: num("used_memory"), maxMemory: num("maxmemory") };
+}
+
 /** One run's keys in a Redis Cluster and the merges on them. */
 export class ClusterStore {
   readonly counts: ExchangeCounts = { bytesSent: 0, bytesReceived: 0, calls: 0, conflicts: 0 };
@@ -301,20 +319,8 @@ export class ClusterStore {
   /** CPU seconds (user + system) every master has used, summed: the store's cost. */
   async cpuSeconds(): Promise<number> {
     let s = 0;
-    for (const node of this.redis.nodes("master")) {
-      const info = await node.info("cpu");
-      for (const k of ["used_cpu_sys", "used_cpu_user"]) s += Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-    }
+    for (const node of this.redis.nodes("master")) s += serverUse(await node.info("everything")).cpuSeconds;
     return s;
-  }
-
-  /** Bytes of memory every master uses, and its maxmemory (0: none). */
-  async memory(): Promise<{ used: number; max: number }[]> {
-    return Promise.all(this.redis.nodes("master").map(async (node) => {
-      const info = await node.info("memory");
-      const num = (k: string): number => Number(new RegExp(`${k}:(\\d+)`).exec(info)?.[1] ?? 0);
-      return { used: num("used_memory"), max: num("maxmemory") };
-    }));
   }
 
   async close(): Promise<void> {

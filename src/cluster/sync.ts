@@ -41,19 +41,19 @@ interface Flight { done: boolean; failed: unknown; apply: () => void }
 /** What the synchronisations of a worker did. */
 export interface SyncCounts { syncs: number; denseSyncs: number; rowsPushed: number; seconds: number }
 
-/** The record of every row as of the last synchronisation (the base of its next push). */
+/** The record of every row as of the last synchronisation (the base of its next push); zeros for a row never pushed. */
 class Baseline {
-  counts = new Uint32Array(0);
   recs = new Uint8Array(0);
+  private words = new Uint32Array(0);
   constructor(readonly recBytes: number) {}
+  /** Row r's update count in its base record (0: never pushed). */
+  count(r: number): number { return this.words[(r * this.recBytes + H_COUNT) >>> 2]; }
   ensure(rows: number): void {
-    if (rows <= this.counts.length) return;
-    const cap = Math.max(1024, 2 ** Math.ceil(Math.log2(rows)));
-    const c = new Uint32Array(cap), r = new Uint8Array(cap * this.recBytes);
-    c.set(this.counts);
+    if (rows * this.recBytes <= this.recs.length) return;
+    const r = new Uint8Array(Math.max(1024, 2 ** Math.ceil(Math.log2(rows))) * this.recBytes);
     r.set(this.recs);
-    this.counts = c;
     this.recs = r;
+    this.words = new Uint32Array(r.buffer);
   }
 }
 
@@ -190,7 +190,6 @@ export class ClusterSync {
       for (let r = 0; r < n; r++) {
         const rec = store.record(r);
         base.recs.set(heap.u8.subarray(rec, rec + rb), r * rb);
-        base.counts[r] = heap.u32[(rec + H_COUNT) >>> 2];
       }
     });
     this.m.dense.forEach((d, i) => { this.denseBases[i] = d.mergeable(); });
@@ -203,7 +202,8 @@ export class ClusterSync {
     const merged = await this.store.mergeDense(i, this.workers, pushed, this.denseBases[i]);
     return () => {
       const now = d.mergeable();
-      // Steps taken since the snapshot stay, on top of the merged state.
+      // Steps taken since the snapshot stay, on top of the merged state (compared
+      // by value: a table synchronisation may renumber the steps in between).
       d.setMergeable(now.every((v, k) => v === pushed[k]) ? merged : mergeDense(merged, now, pushed, 1));
       this.m.params[i].value.set(d.view());
       this.denseBases[i] = merged;
@@ -216,8 +216,7 @@ export class ClusterSync {
     base.ensure(n);
     const changed: number[] = [];
     for (let r = 0; r < n; r++) {
-      const c = heap.u32[(store.record(r) + H_COUNT) >>> 2];
-      if (c !== base.counts[r]) changed.push(r);
+      if (heap.u32[(store.record(r) + H_COUNT) >>> 2] !== base.count(r)) changed.push(r);
     }
     if (!changed.length) return () => {};
     const ids = store.ids();
@@ -229,7 +228,7 @@ export class ClusterSync {
       idBufs.push(idb);
       const rec = store.record(r);
       pushed.push(Buffer.from(heap.u8.slice(rec, rec + rb).buffer));
-      bases.push(base.counts[r] === 0 ? undefined : Buffer.from(base.recs.subarray(r * rb, (r + 1) * rb)));
+      bases.push(base.count(r) === 0 ? undefined : Buffer.from(base.recs.subarray(r * rb, (r + 1) * rb)));
       const b = this.store.bucketOf(Number(id & 0xffffffffn), Number(id >> 32n));
       const list = byBucket.get(b);
       if (list) list.push(k);
@@ -258,10 +257,7 @@ export class ClusterSync {
         recs.set(h.u32[(rec + H_COUNT) >>> 2] === pushed[k].readUInt32LE(H_COUNT) ? m : mergeRecord(m, cur, pushed[k], t.rowLength, slots, Infinity), k * rb);
       });
       t.putRecords(keys, recs);
-      changed.forEach((r, k) => {
-        base.recs.set(merged[k], r * rb);
-        base.counts[r] = merged[k].readUInt32LE(8);
-      });
+      changed.forEach((r, k) => base.recs.set(merged[k], r * rb));
     };
   }
 }

@@ -66,6 +66,15 @@ export interface ClusterReport extends SyncCounts {
   gatherSeconds: number;
 }
 
+/** Checks the worker count, rank and periods of cluster options (RangeError naming the option). */
+export function checkClusterOptions(o: Pick<ClusterOptions, "workers" | "rank" | "syncEveryRows" | "syncDenseEveryRows">): void {
+  if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`--workers ${o.workers}: use a positive integer`);
+  if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.workers) throw new RangeError(`--rank ${o.rank}: use an integer from 0 to ${o.workers - 1}`);
+  for (const [flag, v] of [["--sync-every", o.syncEveryRows], ["--sync-dense-every", o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${flag} ${v}: use a positive number of rows`);
+  }
+}
+
 /**
  * Trains rank `o.rank`'s part of `range` (split in `o.workers` contiguous
  * parts) of `data`. The model's settings must be every worker's (checked
@@ -77,9 +86,7 @@ export async function trainCluster(
   m: CtrModel, data: DataFile, range: { start: number; end: number }, o: ClusterOptions,
   onProgress?: (p: Progress) => void, control: TrainControl = {},
 ): Promise<TrainResult & { cluster: ClusterReport }> {
-  if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`--workers ${o.workers}: use a positive integer`);
-  if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.workers) throw new RangeError(`--rank ${o.rank}: use an integer from 0 to ${o.workers - 1}`);
-  if (!Number.isInteger(o.syncEveryRows) || o.syncEveryRows < 1) throw new RangeError(`--sync-every ${o.syncEveryRows}: use a positive number of rows`);
+  checkClusterOptions(o);
   if (control.evaluate) throw new Error("cluster training does not stop on validation rows: it trains its passes");
   const why = clusterUnsupported(m);
   if (why !== undefined) throw new Error(`cluster training does not support ${why}`);

@@ -11,7 +11,7 @@
 import { Arena } from "../kernels/arena.js";
 import type { Backend } from "../kernels/kernels.js";
 import { HEADER_BYTES, H_FLAGS, H_TAU } from "../kernels/layout.js";
-import { settleRecord } from "../kernels/ts/rows.js";
+import { settleRecords } from "../kernels/ts/rows.js";
 import { StepCall } from "./call.js";
 import { checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
 import { namedErrors } from "../util/named-errors.js";
@@ -438,9 +438,8 @@ export class SparseTable implements RowOwner {
         heap.u8.set(recs.subarray(r * rb, (r + 1) * rb), rec);
         const tau = rec + H_TAU;
         if (u32[tau >>> 2] > this.t) u32[tau >>> 2] = this.t;
-        zeros += settleRecord(heap, this.call.ptr, rec);
       }
-      this.store.addZeros(zeros);
+      this.store.addZeros(zeros + settleRecords(heap, this.call.ptr, this.sc.recs, n));
     }
   }
 

@@ -17,6 +17,7 @@ import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { trainModel } from "../../src/train/trainer.js";
 import type { SparseTable } from "../../src/optim/table.js";
+import { H_COUNT } from "../../src/kernels/layout.js";
 import { DEFAULT_BUCKETS, trainCluster } from "../../src/cluster/train.js";
 import { ClusterSync } from "../../src/cluster/sync.js";
 import { ClusterStore } from "../../src/cluster/store.js";
@@ -91,13 +92,23 @@ test("the store holds every row the worker trained, with its update count; the r
     await trainCluster(m, file, { start: 0, end: 8_000 }, { url: c.url, workers: 1, rank: 0, syncEveryRows: 1024, run: "held", buckets: 16 });
     const store = await ClusterStore.connect(c.url, "held", 16);
     try {
-      const t = m.tables[0] as SparseTable;
-      const { ids } = await store.rows(0, t.recordBytes);
-      const stored = new Set(ids);
-      let updated = 0;
-      for (const id of t.ids()) if (t.stepCount > 0 && t.has(id) && stored.has(id)) updated++;
+      const t = m.tables[0] as SparseTable, rb = t.recordBytes;
+      const { ids, records } = await store.rows(0, rb);
+      const stored = new Map<bigint, number>();
+      const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+      ids.forEach((id, k) => stored.set(id, view.getUint32(k * rb + H_COUNT, true)));
       assert.equal(stored.size, ids.length, "each id once");
-      assert.ok(updated >= stored.size - 0 && stored.size > 0, `${stored.size} rows in the store`);
+      // Every row the worker updated is there with its update count; no other row is.
+      const rows = t.mutate(), heap = rows.arena.heap;
+      let updated = 0;
+      for (const id of t.ids()) {
+        const count = heap.u32[(rows.lookup(Number(id & 0xffffffffn), Number(id >> 32n)) + H_COUNT) >>> 2];
+        if (count === 0) continue;
+        updated++;
+        assert.equal(stored.get(id), count, `row ${id}: update count in the store`);
+      }
+      assert.ok(updated > 0);
+      assert.equal(stored.size, updated, "the store holds the updated rows, and only those");
       await assert.rejects(store.join("{}", 1), /has finished/);
     } finally {
       await store.close();

@@ -137,11 +137,19 @@ const slotBuf = new Float32Array(16);
  * the row's next update recomputes P_{t-1}: the rule's P of the stored
  * moments at the row's last step and learning rate. For records whose state
  * was changed outside the kernels (a merge of several trainers' changes,
- * ../../cluster). A row never updated keeps its weights. Sets the zero flag
- * and returns it (1 when every weight is exactly zero).
+ * ../../cluster). A row never updated keeps its weights. For the n records
+ * whose addresses are the u32 array at recs: sets each zero flag and
+ * returns how many rows are now zero.
  */
-export function settleRecord(heap: Heap, pp: number, rec: number): number {
-  const c = readCall(heap, pp), u32 = heap.u32, w = heap.f32, hb = rec >>> 2;
+export function settleRecords(heap: Heap, pp: number, recs: number, n: number): number {
+  const c = readCall(heap, pp);
+  let zeros = 0;
+  for (let i = 0; i < n; i++) zeros += settleRecord(heap, c, heap.u32[(recs >>> 2) + i]);
+  return zeros;
+}
+
+function settleRecord(heap: Heap, c: Call, rec: number): number {
+  const u32 = heap.u32, w = heap.f32, hb = rec >>> 2;
   const tau = u32[hb + H_TAU / 4], d = c.d, x = (rec + HEADER_BYTES) >>> 2, sp = (rec + c.slotOff) >>> 2;
   if (!c.group || tau === 0) {
     let zero = 1;
