@@ -2,10 +2,12 @@
  * The options of `sparsectr train` that make a run one worker of a cluster
  * run (--cluster, --workers, --rank, --sync-every, --sync-dense-every,
  * --cluster-run), and their
- * resolution into ClusterOptions (../cluster/train.ts).
+ * resolution into ClusterOptions (../cluster/train.ts), also for `--resume`
+ * of a cluster run's checkpoint.
  */
 import { checkClusterOptions, DEFAULT_BUCKETS, DEFAULT_DENSE_SYNC_ROWS, DEFAULT_SYNC_ROWS, type ClusterOptions } from "../cluster/train.js";
 import { checkRunName, parseClusterUrl } from "../cluster/store.js";
+import type { ClusterRecord } from "../train/checkpoint.js";
 import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 
 export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
@@ -38,4 +40,25 @@ export function clusterOf(a: ParsedArgs): ClusterOptions | undefined {
     throw new UsageError((e as Error).message);
   }
   return o;
+}
+
+/**
+ * The cluster options of `--resume DIR [--cluster URL]`: a cluster run's
+ * checkpoint (its record) is resumed by rank 0 with --cluster (the store's
+ * nodes, which may have changed), the rest from the record; a finished run
+ * or one of a single process takes no --cluster.
+ */
+export function resumedCluster(record: ClusterRecord | undefined, finished: boolean, url: string | undefined): ClusterOptions | undefined {
+  if (url === undefined) {
+    if (record && !finished) throw new UsageError(`the checkpoint is of cluster run "${record.run}": resume it with --cluster redis://host:port[,host:port...] (and start ranks 1 to ${record.workers - 1} again with their commands)`);
+    return undefined;
+  }
+  if (finished) throw new UsageError("--cluster: the run has finished; --resume without --cluster re-evaluates it");
+  if (!record) throw new UsageError("--cluster: the checkpoint is not of a cluster run");
+  try {
+    parseClusterUrl(url);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return { url, workers: record.workers, rank: 0, syncEveryRows: record.syncEveryRows, syncDenseEveryRows: record.syncDenseEveryRows, run: record.run, buckets: record.buckets };
 }

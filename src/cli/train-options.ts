@@ -32,7 +32,7 @@ const ADMISSION_SHARE = 0.2;
 const MAX_SHUFFLE_BYTES = 2 ** 30;
 
 /** Options a resumed run may set anew; every other one comes from the checkpoint. */
-export const RESUME_OPTIONS = new Set(["resume", "json", "threads", "deterministic", "parallel", "dense-updates"]);
+export const RESUME_OPTIONS = new Set(["resume", "json", "threads", "deterministic", "parallel", "dense-updates", "cluster"]);
 
 /** Options that set the model (its architecture, optimizer, hyperparameters, batch, seed, storage, admission, pooling): a run started --init-from another keeps that run's. */
 const MODEL_OPTIONS = [
@@ -80,7 +80,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
   { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
   { name: "checkpoint-secs", type: "string", help: "with --out: a checkpoint every this many seconds (0: only at the end)", default: "60" },
-  { name: "resume", type: "string", help: "continue the run whose --out folder this is, from its last complete checkpoint (its options are recorded there)" },
+  { name: "resume", type: "string", help: "continue the run whose --out folder this is, from its last complete checkpoint (its options are recorded there); a cluster run's checkpoint (rank 0's) with --cluster: the store is restored and ranks 1 and up, started again with their commands, continue from their positions in it" },
   { name: "init-from", type: "string", help: "start from the trained state of a finished run's --out folder (tables with their optimizer state, dense layers, steps, admission counts) and train on new data, e.g. the next day's log: the model's settings are that run's" },
   { name: "max-features", type: "string", help: "at most this many features (embedding rows) per table" },
   { name: "max-memory", type: "string", help: "memory budget of the model state in bytes (suffixes K, M, G): sets --max-features from the bytes a feature costs; with admission (--min-count > 1) a fifth of it bounds the occurrence counts, whose keys not yet admitted are then forgotten when full" },

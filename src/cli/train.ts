@@ -10,14 +10,14 @@ import { join } from "node:path";
 import { openData, prefetched, type DataError, type DataFile, type ReadOptions } from "../data/index.js";
 import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
-import { trainModel, type TrainControl, type RowSource } from "../train/trainer.js";
+import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
 import { parallelUnsupported, trainParallel } from "../train/parallel.js";
-import { trainCluster, type ClusterReport } from "../cluster/train.js";
-import { clusterOf } from "./cluster-options.js";
+import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
+import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
 import { evaluateModel } from "../train/evaluate.js";
-import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from "../train/checkpoint.js";
+import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointMeta } from "../train/checkpoint.js";
 import { EarlyStopping } from "../train/validation.js";
 import type { TrainRun } from "../train/run.js";
 import { ShuffledRows } from "../train/shuffle.js";
@@ -56,9 +56,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     else if (reported.size === 11) process.stderr.write("skipping more bad rows (counted in the report)\n");
   };
   const { threads, parallel: wantParallel, denseUpdates } = threadsOf(given);
-  const cluster = clusterOf(given);
   const resumeDir = str(given, "resume");
-  if (cluster && resumeDir !== undefined) throw new UsageError("--resume of a cluster run is not supported: start it again with another --cluster-run");
+  let cluster = resumeDir === undefined ? clusterOf(given) : undefined;
   if (cluster && cluster.rank > 0 && str(given, "out") !== undefined) throw new UsageError(`--out: only rank 0 of a cluster run writes the model (this is rank ${cluster.rank})`);
   let ckpt: ReturnType<typeof readCheckpoint> | undefined;
   let run: TrainRun, m: CtrModel, out: string | undefined;
@@ -69,6 +68,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     run = { ...ckpt.meta.run, files: spooledIn(ckpt.meta.run.files, resumeDir) };
     m = ckpt.model;
     out = resumeDir;
+    cluster = resumedCluster(ckpt.meta.cluster, ckpt.meta.finished !== undefined, str(given, "cluster"));
   } else {
     ({ run, model: m, out } = await newRun(given, onSkip));
   }
@@ -117,6 +117,9 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }
 
   let evictions = 0, evicted = 0;
+  const checkpointMeta = (position: TrainPosition): CheckpointMeta => ({
+    settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name), position, run, data: identity,
+  });
   const control: TrainControl = {
     start: ckpt?.meta.position,
     skipNonFinite: run.skipNonFinite,
@@ -127,10 +130,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     checkpointEverySeconds: run.checkpoint.everySeconds > 0 ? run.checkpoint.everySeconds : undefined,
     checkpoint: out ? (position) => {
       const v = stopper?.record();
-      writeCheckpoint(out, m, {
-        settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
-        position, run, data: identity, validation: v?.record,
-      }, v?.copy);
+      writeCheckpoint(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy);
     } : undefined,
     ...(stopper ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };
@@ -157,8 +157,13 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   try {
     if (cluster) {
       const start = plan.train.start ?? 0;
-      // Checkpoints are not taken: the run's state is in the store (the model is written at the end).
-      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, cluster, monitor.progress, { ...control, checkpoint: undefined, shouldStop: undefined });
+      // Rank 0 writes the run's checkpoints, of the store's whole model at barriers of every worker, and restores one.
+      const o: ClusterOptions = {
+        ...cluster,
+        ...(out ? { checkpoint: (position, record, rankAdmissions) => writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record }, undefined, rankAdmissions) } satisfies Partial<ClusterOptions> : {}),
+        ...(ckpt?.meta.cluster ? { restore: { record: ckpt.meta.cluster, rankAdmissions: ckpt.rankAdmissions } } : {}),
+      };
+      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, o, monitor.progress, { ...control, checkpoint: undefined, shouldStop: undefined });
     } else {
       r = parallel
         ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, { denseUpdates })

@@ -5,14 +5,17 @@
  * each way, calls, the masters' CPU time).
  *
  * Keys of run R (a hash tag in braces picks the cluster slot):
- *   sctr:R:t<i>:{<i>.<b>}   hash: table i's rows of bucket b, field = the id (8 bytes LE), value = its record
- *   sctr:R:d<i>:{d<i>}      hash: x = dense parameter i's weights and moments (float32 LE)
+ *   sctr:R:gen              counter: the run's generation G (a restore from a checkpoint starts the next one, under new keys)
+ * and of its generation G:
+ *   sctr:R:G:t<i>:{<i>.<b>} hash: table i's rows of bucket b, field = the id (8 bytes LE), value = its record
+ *   sctr:R:G:d<i>:{d<i>}    hash: x = dense parameter i's weights and moments (float32 LE)
  * Each row and dense hash has a version field "v", set to a tag unique to each write.
- *   sctr:R:meta:{m}         hash: the run's settings, its workers and buckets
- *   sctr:R:steps:{m}        counter: steps of every worker (the run's global step)
- *   sctr:R:pos:{m}          hash: each worker's position in its input at its last synchronisation
- *   sctr:R:keys:{m}         HyperLogLog: the distinct features the workers saw
- *   sctr:R:done:{m}         set: the ranks that finished
+ *   sctr:R:G:meta:{m}       hash: the run's settings, its workers and buckets; ready once rank 0 set the generation up
+ *   sctr:R:G:steps:{m}      counter: steps of every worker (the run's global step)
+ *   sctr:R:G:pos:{m}        hash: each worker's position in its input at its last synchronisation
+ *   sctr:R:G:keys:{m}       HyperLogLog: the distinct features the workers saw
+ *   sctr:R:G:done:{m}       set: the ranks that finished
+ * and the checkpoint barrier's keys (./snapshot.ts).
  */
 import { randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";
@@ -89,13 +92,34 @@ export function serverUse(info: string): ServerUse {
 /** One run's keys in a Redis Cluster and the merges on them. */
 export class ClusterStore {
   readonly counts: ExchangeCounts = { bytesSent: 0, bytesReceived: 0, calls: 0, conflicts: 0 };
-  private readonly prefix: string;
+  /** The keys' prefix, sctr:R:G (see enter). */
+  private prefix: string;
+  /** The generation whose keys this client uses. */
+  generation = 1;
   /** This client's tag in the versions it writes, and its count of writes. */
   private readonly id = randomBytes(6).toString("hex");
   private writes = 0;
 
-  private constructor(private readonly redis: Cluster, readonly run: string, readonly buckets: number) {
-    this.prefix = `sctr:${run}`;
+  private constructor(readonly redis: Cluster, readonly run: string, readonly buckets: number) {
+    this.prefix = `sctr:${run}:1`;
+  }
+
+  /** The key `sctr:R:G:<suffix>` of this client's generation. */
+  key(suffix: string): string { return `${this.prefix}:${suffix}`; }
+
+  /** The run's generation counter's key. */
+  get generationKey(): string { return `sctr:${this.run}:gen`; }
+
+  /** The run's present generation, or undefined when the run has none yet. */
+  async currentGeneration(): Promise<number | undefined> {
+    const g = await this.retrying(() => this.redis.get(this.generationKey));
+    return g === null ? undefined : Number(g);
+  }
+
+  /** Uses generation g's keys. */
+  enter(g: number): void {
+    this.generation = g;
+    this.prefix = `sctr:${this.run}:${g}`;
   }
 
   /** Connects to the cluster (any of its nodes; the rest are discovered) and checks it answers. */
@@ -117,28 +141,17 @@ export class ClusterStore {
       redis.disconnect();
       throw new Error(`--cluster ${url}: the Redis Cluster does not answer (${(e as Error).message})`);
     }
-    return new ClusterStore(redis, run, buckets);
+    const store = new ClusterStore(redis, run, buckets);
+    store.enter(await store.currentGeneration() ?? 1);
+    return store;
   }
+
+  private rowKey(table: number, bucket: number): string { return this.key(`t${table}:{${table}.${bucket}}`); }
+  private denseKey(i: number): string { return this.key(`d${i}:{d${i}}`); }
 
   /** The bucket of an id (its low and high 32 bits). */
   bucketOf(lo: number, hi: number): number {
     return fmix32((lo ^ fmix32(hi + 0x9e3779b9)) >>> 0) % this.buckets;
-  }
-
-  /**
-   * Records the run's settings on first use and checks a joining worker's
-   * against them (every worker must train the same model the same way).
-   */
-  async join(settings: string, workers: number): Promise<void> {
-    const key = `${this.prefix}:meta:{m}`;
-    await this.redis.hsetnx(key, "settings", settings);
-    await this.redis.hsetnx(key, "workers", String(workers));
-    await this.redis.hsetnx(key, "buckets", String(this.buckets));
-    const [s, w, b, finished] = await this.redis.hmget(key, "settings", "workers", "buckets", "finished");
-    if (finished) throw new Error(`cluster run "${this.run}" has finished: choose another --cluster-run, or delete its keys (sctr:${this.run}:*)`);
-    if (w !== String(workers)) throw new Error(`cluster run "${this.run}" was started with --workers ${w}, not ${workers}`);
-    if (b !== String(this.buckets)) throw new Error(`cluster run "${this.run}" keeps its rows in ${b} buckets, not ${this.buckets}`);
-    if (s !== settings) throw new Error(`cluster run "${this.run}" was started with other settings: ${s}`);
   }
 
   /**
@@ -148,7 +161,7 @@ export class ClusterStore {
    * another worker wrote the bucket in between.
    */
   async mergeRows(table: number, bucket: number, d: number, slots: readonly SlotMerge[], ids: Buffer[], pushed: Buffer[], bases: (Buffer | undefined)[], shared?: number): Promise<Buffer[]> {
-    const key = `${this.prefix}:t${table}:{${table}.${bucket}}`;
+    const key = this.rowKey(table, bucket);
     return this.cas(key, ids, async () => {
       const got = await this.redis.hmgetBuffer(key, "v", ...ids);
       this.count(ids, got);
@@ -158,7 +171,7 @@ export class ClusterStore {
 
   /** Merges dense parameter `i`'s pushed floats (base: the floats of its last merge) by mergeDense. */
   async mergeDense(i: number, workers: number, pushed: Float32Array, base: Float32Array): Promise<Float32Array> {
-    const key = `${this.prefix}:d${i}:{d${i}}`, field = [Buffer.from("x")];
+    const key = this.denseKey(i), field = [Buffer.from("x")];
     const [out] = await this.cas(key, field, async () => {
       const got = await this.redis.hmgetBuffer(key, "v", "x");
       this.count(field, got);
@@ -200,7 +213,7 @@ export class ClusterStore {
    * fails over: a connection closed under it, CLUSTERDOWN, TRYAGAIN, for up
    * to RETRY_MS.
    */
-  private async retrying<T>(f: () => Promise<T>): Promise<T> {
+  async retrying<T>(f: () => Promise<T>): Promise<T> {
     const t0 = Date.now();
     for (;;) {
       try {
@@ -231,7 +244,7 @@ export class ClusterStore {
       } while (cursor !== "0");
       return all;
     };
-    const parts = await Promise.all(Array.from({ length: this.buckets }, (_, b) => scan(`${this.prefix}:t${table}:{${table}.${b}}`)));
+    const parts = await Promise.all(Array.from({ length: this.buckets }, (_, b) => scan(this.rowKey(table, b))));
     let n = 0;
     for (const p of parts) for (let k = 0; k < p.length; k += 2) if (p[k].length !== 1) n++;
     const ids = new BigUint64Array(n), records = new Uint8Array(n * recBytes);
@@ -251,69 +264,50 @@ export class ClusterStore {
 
   /** Dense parameter i's merged floats, or undefined when no worker pushed it yet. */
   async dense(i: number): Promise<Float32Array | undefined> {
-    const b = await this.retrying(() => this.redis.hgetBuffer(`${this.prefix}:d${i}:{d${i}}`, "x"));
+    const b = await this.retrying(() => this.redis.hgetBuffer(this.denseKey(i), "x"));
     return b ? fromBuffer(b) : undefined;
+  }
+
+  /** Writes rows of table `table` (ids and records) as they are, bucket by bucket: a restore into a new generation. */
+  async writeRows(table: number, ids: BigUint64Array, records: Uint8Array): Promise<void> {
+    const rb = ids.length ? records.length / ids.length : 0;
+    const byBucket = new Map<number, number[]>();
+    ids.forEach((id, k) => {
+      const b = this.bucketOf(Number(id & 0xffffffffn), Number(id >> 32n));
+      const list = byBucket.get(b);
+      if (list) list.push(k);
+      else byBucket.set(b, [k]);
+    });
+    const calls: Promise<unknown>[] = [];
+    for (const [b, list] of byBucket) {
+      for (let o = 0; o < list.length; o += 512) {
+        const args: Buffer[] = [Buffer.from("v"), Buffer.from(`${this.id}.${++this.writes}`)];
+        for (const k of list.slice(o, o + 512)) {
+          const idb = Buffer.alloc(8);
+          idb.writeBigUInt64LE(ids[k]);
+          args.push(idb, Buffer.from(records.subarray(k * rb, (k + 1) * rb)));
+        }
+        calls.push(this.retrying(() => this.redis.hset(this.rowKey(table, b), ...args)));
+      }
+    }
+    await Promise.all(calls);
+  }
+
+  /** Writes dense parameter i's floats as they are (a restore). */
+  async writeDense(i: number, floats: Float32Array): Promise<void> {
+    await this.retrying(() => this.redis.hset(this.denseKey(i), "v", `${this.id}.${++this.writes}`, "x", toBuffer(floats)));
+  }
+
+  /** Sets the run's step count (a restore). */
+  async setSteps(n: number): Promise<void> {
+    await this.retrying(() => this.redis.set(this.key("steps:{m}"), String(n)));
   }
 
   /** Adds a worker's steps since its last synchronisation to the run's step count; returns the count. */
   async addSteps(n: number): Promise<number> {
     this.counts.calls++;
     // Repeated after a lost reply it may count a worker's steps twice: only the bias correction's step moves.
-    return this.retrying(() => this.redis.incrby(`${this.prefix}:steps:{m}`, n));
-  }
-
-  /** Records where worker `rank` is in its input (after a synchronisation: what a rejoin continues from). */
-  async savePosition(rank: number, position: string): Promise<void> {
-    this.counts.calls++;
-    await this.retrying(() => this.redis.hset(`${this.prefix}:pos:{m}`, String(rank), position));
-  }
-
-  /** Worker `rank`'s last recorded position, or undefined. */
-  async position(rank: number): Promise<string | undefined> {
-    return await this.redis.hget(`${this.prefix}:pos:{m}`, String(rank)) ?? undefined;
-  }
-
-  /** Adds feature keys (8 bytes each) a worker saw to the run's HyperLogLog of distinct features. */
-  async countKeys(keys: Buffer[]): Promise<void> {
-    const key = `${this.prefix}:keys:{m}`;
-    for (let i = 0; i < keys.length; i += 10_000) {
-      const part = keys.slice(i, i + 10_000);
-      this.counts.calls++;
-      for (const k of part) this.counts.bytesSent += k.length;
-      await this.retrying(() => this.redis.pfadd(key, ...part));
-    }
-  }
-
-  /** The distinct features every worker saw, estimated (HyperLogLog: a standard error of 0.81%). */
-  async keyCount(): Promise<number> {
-    return this.redis.pfcount(`${this.prefix}:keys:{m}`);
-  }
-
-  /** Counts worker `rank` as finished (once, however often it says so); returns how many have. */
-  async arrive(rank: number): Promise<number> {
-    const key = `${this.prefix}:done:{m}`;
-    await this.retrying(() => this.redis.sadd(key, String(rank)));
-    return this.retrying(() => this.redis.scard(key));
-  }
-
-  /** Waits until `workers` have arrived, polling; says so every 30 s on `onWait`. */
-  async waitFor(workers: number, onWait?: (arrived: number) => void): Promise<void> {
-    const key = `${this.prefix}:done:{m}`;
-    let last = Date.now();
-    for (;;) {
-      const n = await this.retrying(() => this.redis.scard(key));
-      if (n >= workers) return;
-      if (Date.now() - last > 30_000) {
-        onWait?.(n);
-        last = Date.now();
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  /** Marks the run finished (a later worker joining it is refused). */
-  async finish(): Promise<void> {
-    await this.redis.hset(`${this.prefix}:meta:{m}`, "finished", "1");
+    return this.retrying(() => this.redis.incrby(this.key("steps:{m}"), n));
   }
 
   /** CPU seconds (user + system) every master has used, summed: the store's cost. */

@@ -5,13 +5,19 @@
  * on while each synchronisation is in flight, and records its position once
  * one is applied (a worker started again rejoins from there); at the end
  * every worker pushes its last changes, and rank 0 waits for all of them and
- * takes the whole model from the store.
+ * takes the whole model from the store. Rank 0 sets each generation of the
+ * run up (the others wait for it), takes the run's checkpoints at barriers
+ * of every worker, and restores one into a new generation (./snapshot.ts).
  */
 import type { DataFile } from "../data/types.js";
 import type { CtrModel } from "../train/model.js";
 import { splitRows } from "../train/parallel.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
+import type { ClusterRecord } from "../train/checkpoint.js";
+import { Admission } from "../train/admission.js";
 import { ClusterStore } from "./store.js";
+import { RunState } from "./run-state.js";
+import { CheckpointBarrier, restoreRun, type WriteClusterCheckpoint } from "./snapshot.js";
 import { ClusterSync, clusterUnsupported, type SyncCounts } from "./sync.js";
 
 /** Buckets (hash keys) each table's rows are spread over in the cluster. */
@@ -41,6 +47,19 @@ export interface ClusterOptions {
    * equivalence test wants).
    */
   overlap?: boolean;
+  /**
+   * Rank 0: writes the run's checkpoints (at `control.checkpointEveryRows`
+   * or `checkpointEverySeconds` of rank 0's training, each at a barrier of
+   * every worker; the model is then the store's whole model).
+   */
+  checkpoint?: WriteClusterCheckpoint;
+  /**
+   * Rank 0: restores the run from a checkpoint (its model is `m`, its record
+   * and every rank's admission counts these) into a new generation of the
+   * run's keys; the other workers, started again, continue from their
+   * positions in it.
+   */
+  restore?: { record: ClusterRecord; rankAdmissions: readonly Uint8Array[] };
 }
 
 /** What a cluster worker did beyond training: its exchanges with the store and what they cost. */
@@ -64,6 +83,10 @@ export interface ClusterReport extends SyncCounts {
   features?: number;
   /** Seconds rank 0 waited for the others and took the model from the store. */
   gatherSeconds: number;
+  /** The run's generation this worker trained in (each restore from a checkpoint starts the next). */
+  generation: number;
+  /** Checkpoint barriers this worker took part in. */
+  checkpoints: number;
 }
 
 /** Checks the worker count, rank and periods of cluster options (RangeError naming the option). */
@@ -91,31 +114,76 @@ export async function trainCluster(
   const why = clusterUnsupported(m);
   if (why !== undefined) throw new Error(`cluster training does not support ${why}`);
   const store = await ClusterStore.connect(o.url, o.run, o.buckets ?? DEFAULT_BUCKETS);
+  const state = new RunState(store);
   try {
-    await store.join(JSON.stringify({ settings: m.settings, range, fields: data.fields }), o.workers);
+    const settings = JSON.stringify({ settings: m.settings, range, fields: data.fields });
+    if (o.rank > 0 && (o.checkpoint || o.restore)) throw new Error(`rank ${o.rank}: only rank 0 writes or restores the checkpoints of a cluster run`);
+    if (o.rank === 0) {
+      if (o.restore) {
+        const r = o.restore.record;
+        if (r.workers !== o.workers || r.buckets !== store.buckets) throw new Error(`the checkpoint is of ${r.workers} workers and ${r.buckets} buckets, not ${o.workers} and ${store.buckets}`);
+        await state.nextGeneration();
+        await restoreRun(store, state, m, r, o.restore.rankAdmissions);
+      } else {
+        await state.enterRun();
+      }
+      await state.join(settings, o.workers);
+      await state.markReady();
+      if (o.restore) {
+        await state.dropOtherGenerations();
+        if (o.workers > 1) process.stderr.write(`cluster run "${o.run}": checkpoint ${o.restore.record.checkpoint} restored (generation ${store.generation}); start ranks 1 to ${o.workers - 1} again with their commands\n`);
+      }
+    } else {
+      await state.awaitRun(() => process.stderr.write(`rank ${o.rank}: waiting for rank 0 to start cluster run "${o.run}"\n`));
+      await state.join(settings, o.workers);
+    }
     const cpu0 = await store.cpuSeconds();
     const sync = new ClusterSync(store, m, o.workers);
     const part = splitRows(range.start, range.end, o.workers)[o.rank];
-    // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then.
-    const saved = await store.position(o.rank);
+    // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then,
+    // with the admission counts of the run's last checkpoint (if any).
+    const saved = await state.position(o.rank);
     const start = saved === undefined ? undefined : readPosition(saved, o.rank);
     if (start?.done) throw new Error(`cluster run "${o.run}": rank ${o.rank} has finished its part`);
-    if (start) await sync.pull();
+    if (start) {
+      await sync.pull();
+      const counts = (await state.admissions(o.workers))[o.rank];
+      if (m.admission && counts.length) m.setAdmission(Admission.load(counts, `cluster run "${o.run}": rank ${o.rank}'s admission counts`));
+    }
+    const barrier = new CheckpointBarrier(state, sync, m, {
+      rank: o.rank, workers: o.workers, write: o.checkpoint,
+      record: { run: o.run, workers: o.workers, buckets: store.buckets, syncEveryRows: o.syncEveryRows, syncDenseEveryRows: o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS },
+    });
+    await barrier.init();
     // Each synchronisation runs while the worker trains on (ClusterSync.start);
     // the worker's position is recorded once its merge is applied.
     const overlap = o.overlap ?? true;
-    let lastStart = start?.rows ?? 0, lastDense = lastStart, toSave: string | undefined;
+    let lastStart = start?.rows ?? 0, lastDense = lastStart, toSave: string | undefined, checkpoints = 0;
     const denseEvery = o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS;
     const saveApplied = async (): Promise<void> => {
       if (toSave === undefined) return;
       const at = toSave;
       toSave = undefined;
-      await store.savePosition(o.rank, at);
+      await state.checkGeneration();
+      await state.savePosition(o.rank, at);
+    };
+    // Every change pushed and merged, and the position recorded (a checkpoint's barrier, the end).
+    const flush = async (pos: TrainPosition): Promise<void> => {
+      await sync.settle();
+      await saveApplied();
+      await sync.sync();
+      await state.checkGeneration();
+      await state.savePosition(o.rank, JSON.stringify(pos));
+      lastStart = lastDense = pos.rows;
     };
     const run = async (pos: TrainPosition): Promise<void> => {
+      if (await barrier.step(pos, flush)) {
+        checkpoints++;
+        return;
+      }
       if (!overlap) {
-        await sync.sync();
-        await store.savePosition(o.rank, JSON.stringify(pos));
+        barrier.ask();
+        await flush(pos);
         return;
       }
       sync.poll();
@@ -124,28 +192,28 @@ export async function trainCluster(
         lastStart = pos.rows;
         const at = JSON.stringify(pos);
         sync.start(() => { toSave = at; });
+        barrier.ask();
       }
       if (!sync.denseBusy && pos.rows - lastDense >= denseEvery) {
         lastDense = pos.rows;
         sync.startDense();
       }
     };
-    const r = await trainModel(m, data, part, onProgress, { ...control, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
+    // Rank 0's checkpoints are taken at its next synchronisation point, at a barrier of every worker.
+    const checkpoint = o.checkpoint ? (p: TrainPosition): void => { if (!p.done) barrier.due(); } : undefined;
+    const r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
     // The last changes, merged and waited for.
-    await sync.settle();
-    await saveApplied();
-    await sync.sync();
-    await store.savePosition(o.rank, JSON.stringify(r.position));
+    await flush(r.position);
     const t0 = process.hrtime.bigint();
     let features: number | undefined;
     if (!r.stopped) {
-      await store.countKeys(featureKeys(m));
-      await store.arrive(o.rank);
+      await state.countKeys(featureKeys(m));
+      await state.arrive(o.rank);
       if (o.rank === 0) {
-        await store.waitFor(o.workers, (n) => process.stderr.write(`rank 0: ${n} of ${o.workers} workers have finished; waiting for the others\n`));
+        await state.waitFor(o.workers, (n) => process.stderr.write(`rank 0: ${n} of ${o.workers} workers have finished; waiting for the others\n`));
         await sync.pull();
-        features = await store.keyCount();
-        await store.finish();
+        features = await state.keyCount();
+        await state.finish();
       }
     }
     const gatherSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -153,7 +221,7 @@ export async function trainCluster(
       ...r,
       cluster: {
         workers: o.workers, rank: o.rank, ...(features !== undefined ? { features } : {}), partRows: part.end - part.start, trainedRows: r.rows, syncEveryRows: o.syncEveryRows, ...sync.counts, ...store.counts,
-        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds,
+        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, generation: store.generation, checkpoints,
       },
     };
   } finally {

@@ -45,6 +45,31 @@ export interface CheckpointMeta {
    * outputs; `--init-from` starts from it.
    */
   finished?: { calibration: Calibration; refitRows: number };
+  /** A cluster run's checkpoint (rank 0's): the run's record beside the store's whole model. */
+  cluster?: ClusterRecord;
+}
+
+/**
+ * What a checkpoint of a cluster run (../cluster/train.ts) records beside
+ * the store's whole model, taken at a barrier of every worker: enough to
+ * restore the store and let each worker continue from its position.
+ */
+export interface ClusterRecord {
+  run: string;
+  workers: number;
+  buckets: number;
+  syncEveryRows: number;
+  syncDenseEveryRows: number;
+  /** The checkpoint's number in the run (later ones go on from it). */
+  checkpoint: number;
+  /** The run's global step count. */
+  steps: number;
+  /** Each rank's position in its input (as the store recorded it, JSON), null for a rank that recorded none. */
+  positions: (string | null)[];
+  /** The ranks that had finished their parts. */
+  done: number[];
+  /** The bytes of each rank's admission counts, stored after the model's parts in rank order (0: none). */
+  admissionBytes: number[];
 }
 
 
@@ -72,14 +97,17 @@ export function dataChange(was: DataIdentity | DataIdentity[], now: DataIdentity
  * the previous checkpoint stays until the new one is complete on disk. The
  * file is one checksummed envelope of checksummed parts.
  */
-export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy): void {
+export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy, rankAdmissions: readonly Uint8Array[] = []): void {
+  if (meta.cluster && (meta.cluster.admissionBytes.length !== rankAdmissions.length || meta.cluster.admissionBytes.some((n, r) => n !== rankAdmissions[r].length))) {
+    throw new Error("internal: a cluster checkpoint's admission parts do not match its record");
+  }
   const now = copyState(m);
   const sizes = (s: StateCopy): Record<string, unknown> => ({
     tableBytes: s.tables.map((b) => b.length), matmulBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
   });
   const header = { kind: "checkpoint", version: VERSION, ...meta, ...sizes(now), best: best ? sizes(best) : null };
   const parts = (s: StateCopy): Uint8Array[] => [...s.tables, ...s.dense, ...(s.admission ? [s.admission] : [])];
-  writeFileAtomic(join(dir, CHECKPOINT_FILE), envelopeChunks(header, [...parts(now), ...(best ? parts(best) : [])]));
+  writeFileAtomic(join(dir, CHECKPOINT_FILE), envelopeChunks(header, [...parts(now), ...(best ? parts(best) : []), ...rankAdmissions.filter((a) => a.length > 0)]));
 }
 
 /** Whether an output folder has a checkpoint. */
@@ -92,7 +120,7 @@ export function hasCheckpoint(dir: string): boolean {
  * truncated, corrupt or inconsistent file is an error naming what is wrong
  * (never a partial model).
  */
-export function readCheckpoint(dir: string): { model: CtrModel; meta: CheckpointMeta; best?: StateCopy } {
+export function readCheckpoint(dir: string): DecodedCheckpoint {
   const path = join(dir, CHECKPOINT_FILE);
   let bytes: Uint8Array;
   try { bytes = readFileSync(path); } catch (e) { throw new Error(`${dir}: no checkpoint to resume from (${(e as Error).message})`); }
@@ -111,8 +139,11 @@ export function restoreModel(dir: string): { model: CtrModel; meta: CheckpointMe
   return { model, meta };
 }
 
+/** A checkpoint read back: the model, the record, the best state kept, and a cluster checkpoint's admission counts of every rank. */
+export interface DecodedCheckpoint { model: CtrModel; meta: CheckpointMeta; best?: StateCopy; rankAdmissions: Uint8Array[] }
+
 /** {@link readCheckpoint} on bytes already read. */
-export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrModel; meta: CheckpointMeta; best?: StateCopy } {
+export function decodeCheckpoint(bytes: Uint8Array, what: string): DecodedCheckpoint {
   const { header: h, body } = decodeEnvelope(bytes, what);
   if (h.kind !== "checkpoint" || h.version !== VERSION) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not checkpoint/${VERSION}`);
   const sizes = (o: JsonFields, k: string): number[] => {
@@ -128,9 +159,10 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrM
   const { tb, db, ab } = partSizes(header);
   const bestSizes = h.best === undefined || h.best === null ? undefined : partSizes(header.object("best"));
   const sum = (p: { tb: number[]; db: number[]; ab: number }): number => [...p.tb, ...p.db].reduce((s, x) => s + x, 0) + p.ab;
-  const total = sum({ tb, db, ab }) + (bestSizes ? sum(bestSizes) : 0);
-  if (total !== body.length) throw new RangeError(`${what}: the parts add up to ${total} bytes, the body holds ${body.length}`);
   const meta = readMeta(header);
+  const rankBytes = meta.cluster?.admissionBytes ?? [];
+  const total = sum({ tb, db, ab }) + (bestSizes ? sum(bestSizes) : 0) + rankBytes.reduce((a, n) => a + n, 0);
+  if (total !== body.length) throw new RangeError(`${what}: the parts add up to ${total} bytes, the body holds ${body.length}`);
   // The model is built from the settings before the saved states are compared
   // with it: bound its size by the dense states' bytes first.
   const s = meta.settings;
@@ -146,7 +178,8 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): { model: CtrM
     best = { tables: bestSizes.tb.map(cut), dense: bestSizes.db.map(cut), admission: bestSizes.ab ? cut(bestSizes.ab) : undefined };
     if (best.tables.length !== tables.length || best.dense.length !== dense.length) throw new RangeError(`${what}: the best state has other parts than the model`);
   }
-  return { model, meta, best };
+  const rankAdmissions = rankBytes.map((n) => (n ? cut(n) : new Uint8Array(0)));
+  return { model, meta, best, rankAdmissions };
 }
 
 /** The header of a checkpoint, field by field. */
@@ -175,6 +208,22 @@ function readMeta(h: JsonFields): CheckpointMeta {
     ...(v ? { validation: readValidation(v) } : {}),
     ...(h.has("input") ? { input: readInputSpec(h.raw("input"), h.what) } : {}),
     ...(h.has("finished") ? { finished: readFinished(h.object("finished")) } : {}),
+    ...(h.has("cluster") ? { cluster: readCluster(h.object("cluster")) } : {}),
+  };
+}
+
+function readCluster(c: JsonFields): ClusterRecord {
+  const positions = c.raw("positions"), workers = c.integer("workers", 1);
+  if (!Array.isArray(positions) || positions.length !== workers || !positions.every((p) => p === null || typeof p === "string")) {
+    throw new RangeError(`${c.name("positions")} is not a position (or null) for each of ${workers} workers`);
+  }
+  const admissionBytes = c.integers("admissionBytes");
+  if (admissionBytes.length !== workers) throw new RangeError(`${c.name("admissionBytes")} does not give each of ${workers} workers a size`);
+  const done = c.integers("done");
+  if (done.some((r) => r < 0 || r >= workers)) throw new RangeError(`${c.name("done")} names a rank outside 0..${workers - 1}`);
+  return {
+    run: c.string("run"), workers, buckets: c.integer("buckets", 1), syncEveryRows: c.integer("syncEveryRows", 1), syncDenseEveryRows: c.integer("syncDenseEveryRows", 1),
+    checkpoint: c.integer("checkpoint", 1), steps: c.integer("steps"), positions: positions as (string | null)[], done, admissionBytes,
   };
 }
 

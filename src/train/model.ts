@@ -113,6 +113,11 @@ export class CtrModel {
     this.tables.splice(0, tables.length, ...tables);
     this.dense.splice(0, dense.length, ...dense);
     this.params.forEach((p, i) => p.value.set(this.dense[i].view()));
+    this.setAdmission(admission);
+  }
+
+  /** Replaces the admission counts (e.g. by those a checkpoint kept). */
+  setAdmission(admission: Admission | undefined): void {
     // The counts' budget and what it forgot are the run's, not the saved state's.
     if (admission && this.admission) {
       admission.maxBytes = this.admission.maxBytes;

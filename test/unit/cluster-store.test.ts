@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { redisServerAvailable, startLocalCluster, type LocalCluster } from "../../src/cluster/local-redis.js";
 import { ClusterStore } from "../../src/cluster/store.js";
+import { RunState } from "../../src/cluster/run-state.js";
 import type { SlotMerge } from "../../src/cluster/merge.js";
 import { H_COUNT, H_TAU, HEADER_BYTES } from "../../src/kernels/layout.js";
 import { rng } from "../helpers/rng.js";
@@ -148,13 +149,14 @@ test("three clients averaging a dense parameter end at initial + the sum of thei
 });
 
 test("join refuses other settings, worker and bucket counts, naming the run, and every join once finished", { skip }, async () => {
-  await withStores(2, "joins", 8, async ([a, b]) => {
+  await withStores(2, "joins", 8, async (stores) => {
+    const [a, b] = stores.map((x) => new RunState(x));
     await a.join("model=dcn lr=0.01", 2);
     await b.join("model=dcn lr=0.01", 2);
     await assert.rejects(b.join("model=dcn lr=0.02", 2), /cluster run "joins" was started with other settings: model=dcn lr=0\.01/);
     await assert.rejects(b.join("model=dcn lr=0.01", 3), /cluster run "joins" was started with --workers 2, not 3/);
     await withStores(1, "joins", 16, async ([c]) => {
-      await assert.rejects(c.join("model=dcn lr=0.01", 2), /cluster run "joins" keeps its rows in 8 buckets, not 16/);
+      await assert.rejects(new RunState(c).join("model=dcn lr=0.01", 2), /cluster run "joins" keeps its rows in 8 buckets, not 16/);
     });
     await a.finish();
     await assert.rejects(b.join("model=dcn lr=0.01", 2), /cluster run "joins" has finished/);

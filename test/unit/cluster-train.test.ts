@@ -21,6 +21,7 @@ import { H_COUNT } from "../../src/kernels/layout.js";
 import { DEFAULT_BUCKETS, trainCluster } from "../../src/cluster/train.js";
 import { ClusterSync } from "../../src/cluster/sync.js";
 import { ClusterStore } from "../../src/cluster/store.js";
+import { RunState } from "../../src/cluster/run-state.js";
 import { redisServerAvailable, startLocalCluster } from "../../src/cluster/local-redis.js";
 
 const skip = redisServerAvailable() ? false : "redis-server is not installed (CI installs it: see .ci/run)";
@@ -109,7 +110,7 @@ test("the store holds every row the worker trained, with its update count; the r
       }
       assert.ok(updated > 0);
       assert.equal(stored.size, updated, "the store holds the updated rows, and only those");
-      await assert.rejects(store.join("{}", 1), /has finished/);
+      await assert.rejects(new RunState(store).join("{}", 1), /has finished/);
     } finally {
       await store.close();
     }

@@ -1,0 +1,127 @@
+/**
+ * Checkpoints of a cluster run: the barrier at which every worker has
+ * pushed its changes and recorded its position (CheckpointBarrier), and the
+ * restore of a checkpoint into a new generation of the run's keys
+ * (restoreRun), from which each worker continues as a rejoining one.
+ *
+ * A checkpoint is rank 0's: at its checkpoint period it asks for one in the
+ * store; each worker sees the request at its next synchronisation, pushes
+ * its changes (waiting for the merge), records its position and its
+ * admission counts, and waits; once every worker is there (or has
+ * finished), rank 0 takes the store's whole model, writes it with every
+ * position and admission count (../train/checkpoint.ts), and lets them go on.
+ */
+import type { CtrModel } from "../train/model.js";
+import type { ClusterRecord } from "../train/checkpoint.js";
+import type { TrainPosition } from "../train/trainer.js";
+import type { SparseTable } from "../optim/table.js";
+import type { ClusterStore } from "./store.js";
+import type { RunState } from "./run-state.js";
+import type { ClusterSync } from "./sync.js";
+
+/** Writes a checkpoint of the whole run: rank 0's position, the run's record and every rank's admission counts; the model is the store's whole model. */
+export type WriteClusterCheckpoint = (position: TrainPosition, record: ClusterRecord, rankAdmissions: Uint8Array[]) => void;
+
+/** A table's rows as ids and records (the bytes of each row's header, weights and moments). */
+export function tableRecords(t: SparseTable): { ids: BigUint64Array; records: Uint8Array } {
+  const rows = t.mutate(), n = rows.size, rb = t.recordBytes, heap = rows.arena.heap;
+  const ids = BigUint64Array.from(rows.ids().slice(0, n)), records = new Uint8Array(n * rb);
+  for (let r = 0; r < n; r++) {
+    const rec = rows.record(r);
+    records.set(heap.u8.subarray(rec, rec + rb), r * rb);
+  }
+  return { ids, records };
+}
+
+/**
+ * Rank 0: writes a checkpoint's state into the run's present (new)
+ * generation: `m` (the checkpoint's model: the store's whole model then)
+ * as the rows and dense parameters, the step count, every worker's
+ * position, the finished ranks and every rank's admission counts.
+ */
+export async function restoreRun(store: ClusterStore, state: RunState, m: CtrModel, record: ClusterRecord, rankAdmissions: readonly Uint8Array[]): Promise<void> {
+  const tables = m.tables as SparseTable[];
+  for (let i = 0; i < tables.length; i++) {
+    const { ids, records } = tableRecords(tables[i]);
+    await store.writeRows(i, ids, records);
+  }
+  for (let i = 0; i < m.dense.length; i++) await store.writeDense(i, m.dense[i].mergeable());
+  await store.setSteps(record.steps);
+  await state.restorePositions(record.positions, record.done);
+  await state.restoreAdmissions(rankAdmissions);
+  await state.restoreCheckpointNumber(record.checkpoint);
+}
+
+/**
+ * One worker's side of the checkpoint barriers. Rank 0 calls {@link due}
+ * when its checkpoint period has passed; every worker calls {@link step}
+ * at each of its synchronisation points, which runs the barrier when one is
+ * due or asked for.
+ */
+export class CheckpointBarrier {
+  /** The last checkpoint this worker took part in (or that was written before it joined). */
+  private handled = 0;
+  private requested = 0;
+  private isDue = false;
+  private asking: Promise<void> | undefined;
+  private failed: unknown;
+
+  constructor(
+    private readonly state: RunState, private readonly sync: ClusterSync, private readonly m: CtrModel,
+    private readonly o: { rank: number; workers: number; record: Omit<ClusterRecord, "checkpoint" | "steps" | "positions" | "done" | "admissionBytes">; write?: WriteClusterCheckpoint },
+  ) {}
+
+  /** Takes the run's checkpoint numbers (at the worker's start). */
+  async init(): Promise<void> {
+    const c = await this.state.checkpoints();
+    // A checkpoint asked for but not written yet waits for this worker too.
+    this.handled = c.written;
+    this.requested = c.requested;
+  }
+
+  /** Rank 0: a checkpoint is due (taken at the next step). */
+  due(): void {
+    if (this.o.rank === 0 && this.o.write) this.isDue = true;
+  }
+
+  /** Ranks above 0: looks for a request in the background (at each synchronisation). */
+  ask(): void {
+    if (this.o.rank === 0 || this.asking) return;
+    this.asking = this.state.checkpoints().then((c) => {
+      this.requested = Math.max(this.requested, c.requested);
+      this.asking = undefined;
+    }, (e: unknown) => { this.failed = e ?? new Error("reading the checkpoint request failed"); });
+  }
+
+  /**
+   * Runs the barrier when a checkpoint is due (rank 0) or asked for: pushes
+   * this worker's changes and waits for the merge (`flush`, which also
+   * records the position), then waits for the checkpoint; rank 0 writes it.
+   * Returns true when it ran.
+   */
+  async step(pos: TrainPosition, flush: (pos: TrainPosition) => Promise<void>): Promise<boolean> {
+    if (this.failed !== undefined) throw this.failed;
+    const k = this.o.rank === 0 ? (this.isDue ? this.handled + 1 : 0) : (this.requested > this.handled ? this.requested : 0);
+    if (k === 0) return false;
+    this.isDue = false;
+    if (this.o.rank === 0) await this.state.requestCheckpoint(k);
+    await flush(pos);
+    await this.state.atBarrier(k, this.o.rank, this.m.admission?.save());
+    if (this.o.rank === 0) {
+      await this.state.awaitBarrier(k, this.o.workers);
+      // Every worker's changes are in: the store's whole model is the run's at this barrier.
+      await this.sync.pull();
+      const [positions, done, rankAdmissions] = await Promise.all([this.state.positions(), this.state.finished(), this.state.admissions(this.o.workers)]);
+      const record: ClusterRecord = {
+        ...this.o.record, checkpoint: k, steps: this.m.tables[0]?.stepCount ?? 0,
+        positions: Array.from({ length: this.o.workers }, (_, r) => positions[String(r)] ?? null), done, admissionBytes: rankAdmissions.map((a) => a.length),
+      };
+      this.o.write!({ ...pos }, record, rankAdmissions);
+      await this.state.checkpointWritten(k);
+    } else {
+      await this.state.awaitWritten(k, this.o.rank);
+    }
+    this.handled = k;
+    return true;
+  }
+}
