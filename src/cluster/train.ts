@@ -15,6 +15,7 @@ import { splitRows } from "../train/parallel.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
 import { Admission } from "../train/admission.js";
+import { canonicalJson } from "../util/canonical-json.js";
 import { ClusterStore } from "./store.js";
 import { RunState } from "./run-state.js";
 import { CheckpointBarrier, restoreRun, type WriteClusterCheckpoint } from "./snapshot.js";
@@ -116,7 +117,7 @@ export async function trainCluster(
   const store = await ClusterStore.connect(o.url, o.run, o.buckets ?? DEFAULT_BUCKETS);
   const state = new RunState(store);
   try {
-    const settings = JSON.stringify({ settings: m.settings, range, fields: data.fields });
+    const settings = canonicalJson({ settings: m.settings, range, fields: data.fields });
     if (o.rank > 0 && (o.checkpoint || o.restore)) throw new Error(`rank ${o.rank}: only rank 0 writes or restores the checkpoints of a cluster run`);
     if (o.rank === 0) {
       if (o.restore) {

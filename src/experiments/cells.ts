@@ -12,6 +12,7 @@ import { trainModel } from "../train/trainer.js";
 import { evaluateModel } from "../train/evaluate.js";
 import { openPart, type DatasetSpec } from "./data.js";
 import { disposeModel, magnitudePruning, type EvalNumbers, type ModelNumbers, type PrunedResult, type PruneTarget } from "./prune.js";
+import { canonicalJson } from "../util/canonical-json.js";
 
 /** Bumped when a change of the code changes cells' results: old stored cells are then not reused. */
 export const CELL_VERSION = 1;
@@ -48,15 +49,6 @@ export interface PruneResult {
 
 export type CellResult = TrainResult | PruneResult;
 
-/** JSON with object keys sorted at every level (a canonical text for hashing). */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
 
 /** What determines a cell's result: the data's identity (not its paths), settings, targets. */
 function identityOf(c: CellSpec): unknown {

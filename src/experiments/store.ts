@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import { canonicalJson, cellId, cellLabel, CELL_VERSION, type CellResult, type CellSpec } from "./cells.js";
+import { cellId, cellLabel, CELL_VERSION, type CellResult, type CellSpec } from "./cells.js";
+import { canonicalJson } from "../util/canonical-json.js";
 
 interface StoredCell {
   version: number;

@@ -2,8 +2,10 @@
 // Clusters: two workers and three masters train one model that rank 0
 // writes; a table larger than any one node's maxmemory trains (capacity);
 // a worker killed with SIGKILL rejoins from its last synchronisation and the
-// run finishes; a master killed under load fails over to its replica and
-// training goes on; the options are checked.
+// run finishes; a run checkpointed by rank 0 and killed whole (workers and
+// store) resumes from its checkpoint into a new cluster; a master killed
+// under load fails over to its replica and training goes on; the options
+// are checked.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -13,6 +15,7 @@ import { join } from "node:path";
 import { Cluster } from "ioredis";
 import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
 import { redisServerAvailable, startLocalCluster, type LocalCluster } from "../../src/cluster/local-redis.js";
+import { readCheckpoint } from "../../src/train/checkpoint.js";
 
 const skip = redisServerAvailable() ? false : "redis-server is not installed (CI installs it: see .ci/run)";
 const CLI = new URL("../../src/cli/main.js", import.meta.url).pathname;
@@ -119,14 +122,14 @@ test("a worker killed with SIGKILL rejoins from its last synchronisation, and th
     try {
       let pos: string | null = null;
       for (let i = 0; i < 600 && !pos; i++) {
-        pos = await cl.hget("sctr:kill:pos:{m}", "1");
+        pos = await cl.hget("sctr:kill:1:pos:{m}", "1");
         if (!pos) await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(pos, "rank 1 recorded a position");
       first.kill();
       const k = await first.done;
       assert.equal(k.code, null, "killed");
-      const at = (JSON.parse((await cl.hget("sctr:kill:pos:{m}", "1"))!) as { rows: number }).rows;
+      const at = (JSON.parse((await cl.hget("sctr:kill:1:pos:{m}", "1"))!) as { rows: number }).rows;
       const again = await worker(clusterArgs(c, 1, ["--cluster-run", "kill"])).done;
       assert.equal(again.code, 0, again.err);
       const a = await r0.done;
@@ -139,6 +142,63 @@ test("a worker killed with SIGKILL rejoins from its last synchronisation, and th
     }
   } finally {
     await c.stop();
+  }
+});
+
+test("a run checkpointed by rank 0 and killed whole (workers and store) resumes from the checkpoint in a new cluster, each worker from its position with its admission counts", { skip }, async () => {
+  const twice = ["--epochs", "2", "--cluster-run", "ck"];
+  // The uninterrupted run: rank 1's admission counts at its end.
+  const whole = await startLocalCluster({ masters: 3 });
+  let admitted: number;
+  try {
+    const rs = await Promise.all([worker(clusterArgs(whole, 0, twice)).done, worker(clusterArgs(whole, 1, twice)).done]);
+    for (const r of rs) assert.equal(r.code, 0, r.err);
+    admitted = report(rs[1].out).admittedFeatures as number;
+  } finally {
+    await whole.stop();
+  }
+  const out = join(dir, "ck");
+  const first = await startLocalCluster({ masters: 3 });
+  try {
+    // Rank 1 starts first: it waits for rank 0 to set the run up.
+    const r1 = worker(clusterArgs(first, 1, twice));
+    const r0 = worker(clusterArgs(first, 0, [...twice, "--out", out, "--checkpoint-every", "8000"]));
+    for (let i = 0; i < 3000 && !existsSync(join(out, "checkpoint.sparsectr-state")); i++) await new Promise((r) => setTimeout(r, 20));
+    r0.kill();
+    r1.kill();
+    assert.equal((await r0.done).code, null, "rank 0 killed");
+    assert.equal((await r1.done).code, null, "rank 1 killed");
+  } finally {
+    await first.stop();
+  }
+  const ckpt = readCheckpoint(out);
+  const rec = ckpt.meta.cluster;
+  assert.ok(rec && !ckpt.meta.finished, "a checkpoint of the unfinished cluster run");
+  assert.equal(rec.workers, 2);
+  const at = (JSON.parse(rec.positions[1]!) as { rows: number }).rows;
+  assert.ok(at > 0 && at < 60_000, `rank 1 was at row ${at}`);
+  assert.ok(rec.admissionBytes[1] > 0 && ckpt.rankAdmissions[1].length === rec.admissionBytes[1], "rank 1's admission counts are in the checkpoint");
+  // Without --cluster, --resume says how to resume a cluster run.
+  const bare = spawnSync(process.execPath, [CLI, "train", "--resume", out], { encoding: "utf8" });
+  assert.notEqual(bare.status, 0);
+  assert.match(bare.stderr, /the checkpoint is of cluster run "ck": resume it with --cluster/);
+  const second = await startLocalCluster({ masters: 3 });
+  try {
+    const r1 = worker(clusterArgs(second, 1, twice));
+    const r0 = worker(["--resume", out, "--cluster", second.url, "--json"]);
+    const [a, b] = await Promise.all([r0.done, r1.done]);
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b.code, 0, b.err);
+    assert.match(a.err, /checkpoint \d+ restored \(generation 1\); start ranks 1 to 1 again/);
+    const ra = report(a.out), rb = report(b.out);
+    assert.equal(ra.resumed, true);
+    assert.equal(rb.cluster.trainedRows, 60_000 - at, "rank 1 trains the rows after its checkpointed position");
+    assert.equal(ra.cluster.trainedRows, 60_000 - ckpt.meta.position.rows, "rank 0 too");
+    assert.equal(rb.admittedFeatures, admitted, "rank 1's admission counts: those of the uninterrupted run");
+    assert.ok(ra.auc > 0.6, `AUC ${ra.auc}`);
+    assert.ok(existsSync(join(out, "model.sparsectr")));
+  } finally {
+    await second.stop();
   }
 });
 
