@@ -13,6 +13,15 @@
  *     (pushed = beta^n base + its fresh part, so this decays the stored
  *     state by the pusher's n updates and adds its fresh part)
  *   AMSGrad's running max: max(stored, pushed)
+ *   z, when the rule has a first moment m (decay beta; Adam's family,
+ *   momentum), also takes what the pusher's n updates would have added had
+ *   they started from the stored m: update j's m was beta^j (stored_m -
+ *   base_m) larger, and z adds each update's m, so
+ *     z = stored + (pushed - base) + beta (1 - beta^n) / (1 - beta) (stored_m - base_m)
+ *   (Adam's bias correction 1 / (1 - beta1^t) taken as 1: t is the global
+ *   step, in the thousands by the time rows merge). Without this a row whose
+ *   updates are split between workers loses the first moment each chain
+ *   leaves behind, and l21 zeroes rows that one chain keeps.
  * That is right for a row the workers update now and then (each change was
  * computed on a copy close to the others'). A row that both the pusher and
  * other workers updated many times since the pusher's base was moved by
@@ -52,13 +61,19 @@ export const SHARED_ROW_UPDATES = 32;
  * adds once (Adagrad's initial accumulator), counted once when two workers
  * both created the row.
  */
-export interface SlotMerge { beta: number | "max"; first: number }
+export interface SlotMerge {
+  beta: number | "max";
+  first: number;
+  /** z of the group form: the index of the first moment's slot whose change it takes (see the file's rule), if any. */
+  carry?: number;
+}
 
 /** The merges of a parameter's state slots: z first in the group form, then the rule's moments. */
 export function slotMerges(optimizer: OptimizerName, hyper: ResolvedHyperparams, group: boolean): SlotMerge[] {
   const slots = RULES[ruleSpec(optimizer).rule].slots;
   const f = Math.fround;
   const out: SlotMerge[] = group ? [{ beta: 1, first: 0 }] : [];
+  if (group && slots.includes("m")) out[0].carry = 1 + slots.indexOf("m");
   for (const s of slots) {
     if (s === "V") out.push({ beta: 1, first: f(hyper.epsilon + hyper.initialAccumulator) });
     else if (s === "vmax") out.push({ beta: "max", first: 0 });
@@ -101,7 +116,12 @@ export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8
   for (let k = 0; k < slots.length; k++) {
     for (let j = 0, p = HEADER_BYTES + 4 * d * (1 + k); j < d; j++, p += 4) {
       const gv = g.getFloat32(p, true), lv = l.getFloat32(p, true), bv = b?.getFloat32(p, true);
-      const seq = mergeValue(slots[k], gv, lv, bv, n);
+      let seq = mergeValue(slots[k], gv, lv, bv, n);
+      const c = slots[k].carry;
+      if (c !== undefined && n > 0) {
+        const beta = slots[c].beta as number, q = HEADER_BYTES + 4 * d * (1 + c) + 4 * j;
+        seq += beta * (1 - beta ** n) / (1 - beta) * (g.getFloat32(q, true) - (b ? b.getFloat32(q, true) : 0));
+      }
       if (a === 1 || slots[k].beta === "max") o.setFloat32(p, seq, true);
       else {
         const b0 = bv ?? 0;

@@ -187,6 +187,10 @@ export async function trainCluster(
         await flush(pos);
         return;
       }
+      // While a synchronisation is in flight the event loop gets a turn at each
+      // step, so that the store's replies are read as they come (the training
+      // loop itself may never wait for I/O).
+      if (sync.busy) await new Promise((r) => setImmediate(r));
       sync.poll();
       await saveApplied();
       if (!sync.rowsBusy && pos.rows - lastStart >= o.syncEveryRows) {

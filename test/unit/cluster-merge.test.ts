@@ -28,7 +28,11 @@ const SUM: SlotMerge = { beta: 1, first: 0 }, MAX: SlotMerge = { beta: "max", fi
 
 /** Random slot rules: sums (one with a first-update term), decayed averages, maxima. */
 function randomSlots(r: () => number): SlotMerge[] {
-  return Array.from({ length: 1 + Math.floor(r() * 4) }, () => [SUM, MAX, { beta: 1, first: f(0.1) }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }][Math.floor(r() * 5)]);
+  const slots: SlotMerge[] = Array.from({ length: 1 + Math.floor(r() * 4) }, () => [SUM, MAX, { beta: 1, first: f(0.1) }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }][Math.floor(r() * 5)]);
+  // Half the time a leading sum is z taking a decayed slot's carry.
+  const m = slots.findIndex((x) => typeof x.beta === "number" && x.beta < 1);
+  if (slots[0].beta === 1 && m > 0 && r() < 0.5) slots[0] = { ...slots[0], carry: m };
+  return slots;
 }
 
 /** A random float: magnitudes 1e-3 .. 1e3, either sign. */
@@ -63,7 +67,16 @@ function checkRecord(got: Buffer, stored: Buffer, pushed: Buffer, base: Buffer |
   assert.deepEqual(got.subarray(H_FLAGS, HEADER_BYTES + 4 * d), pushed.subarray(H_FLAGS, HEADER_BYTES + 4 * d), `${what}: flags and weights`);
   slots.forEach((m, k) => {
     for (let j = 0, p = HEADER_BYTES + 4 * d * (1 + k); j < d; j++, p += 4) {
-      const [want, scale] = mergedValue(m, stored.readFloatLE(p), pushed.readFloatLE(p), base?.readFloatLE(p), n);
+      let [want, scale] = mergedValue(m, stored.readFloatLE(p), pushed.readFloatLE(p), base?.readFloatLE(p), n);
+      if (m.carry !== undefined && n > 0) {
+        // z's carry: sum over the pusher's updates i = 1..n of beta^i (stored m - base m).
+        const beta = slots[m.carry].beta as number, q = HEADER_BYTES + 4 * d * (1 + m.carry) + 4 * j;
+        let c = 0;
+        for (let i = 1; i <= n; i++) c += beta ** i;
+        const dm = stored.readFloatLE(q) - (base?.readFloatLE(q) ?? 0);
+        want += c * dm;
+        scale += Math.abs(c) * (Math.abs(stored.readFloatLE(q)) + Math.abs(base?.readFloatLE(q) ?? 0));
+      }
       assert.ok(Math.abs(got.readFloatLE(p) - want) <= 1e-6 * scale + 1e-7 * Math.abs(want), `${what}: slot ${k} [${j}] (beta ${m.beta}) = ${got.readFloatLE(p)}, want ${want}`);
     }
   });
@@ -176,20 +189,21 @@ test("an unchanged store gives the pushed dense floats bit for bit with one work
   assert.ok(sameBits(mergeDense(Float32Array.of(0.5, -0.5), Float32Array.of(3e-10, -3e-10), Float32Array.of(0.5, -0.5), 1), Float32Array.of(3e-10, -3e-10)));
 });
 
-test("slotMerges: z and Adagrad's V summed (V's initial accumulator once), m and v decayed by their beta, AMSGrad's vmax a maximum", () => {
+test("slotMerges: z and Adagrad's V summed (V's initial accumulator once; z with the first moment's carry), m and v decayed by their beta, AMSGrad's vmax a maximum", () => {
   const h = (name: Parameters<typeof resolveHyperparams>[0]) => resolveHyperparams(name, { momentum: 0.8 });
   assert.deepEqual(slotMerges("group-sgd", h("group-sgd"), true), [SUM]);
-  assert.deepEqual(slotMerges("group-momentum", h("group-momentum"), true), [SUM, { beta: 0.8, first: 0 }]);
+  assert.deepEqual(slotMerges("group-momentum", h("group-momentum"), true), [{ ...SUM, carry: 1 }, { beta: 0.8, first: 0 }]);
   assert.deepEqual(slotMerges("group-adagrad", h("group-adagrad"), true), [SUM, { beta: 1, first: f(1e-10) }]);
-  assert.deepEqual(slotMerges("group-adam", h("group-adam"), true), [SUM, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }]);
-  assert.deepEqual(slotMerges("group-amsgrad", h("group-amsgrad"), true), [SUM, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }, MAX]);
+  assert.deepEqual(slotMerges("group-adam", h("group-adam"), true), [{ ...SUM, carry: 1 }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }]);
+  assert.deepEqual(slotMerges("group-amsgrad", h("group-amsgrad"), true), [{ ...SUM, carry: 1 }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }, MAX]);
   assert.deepEqual(slotMerges("adam", h("adam"), false), [{ beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }]);
 });
 
 test("three workers from one base, merged one after another: their updates as if run in sequence (no lost update)", () => {
   const r = rng(3);
   for (let trial = 0; trial < 300; trial++) {
-    const d = 1 + Math.floor(r() * 8), slots = randomSlots(r), base = randomRecord(r, d, slots);
+    // (z's carry of the first moment: the split-chain test below)
+    const d = 1 + Math.floor(r() * 8), slots = randomSlots(r).map((x) => ({ beta: x.beta, first: x.first })), base = randomRecord(r, d, slots);
     // Each worker's push: n updates since the base; a decayed slot is beta^n base + its fresh part.
     const work = [0, 1, 2].map(() => {
       const n = 1 + Math.floor(r() * 5), p = Buffer.from(base), fresh = Float32Array.from({ length: d * slots.length }, () => r() * 2 - 1);
@@ -217,6 +231,51 @@ test("three workers from one base, merged one after another: their updates as if
       }
     });
     assert.equal(merged.readUInt32LE(H_COUNT), base.readUInt32LE(H_COUNT) + work.reduce((s, w) => s + w.n, 0));
+  }
+});
+
+test("split update chains: z and m of workers' chains (m = beta m + (1 - beta) g or m = beta m + g, z += m each update) merged one after another equal one chain run in sequence", () => {
+  const r = rng(5);
+  for (let trial = 0; trial < 300; trial++) {
+    const dd = 1 + Math.floor(r() * 4), beta = [0.9, 0.8, 0.99][trial % 3], adam = trial % 2 === 0;
+    const slots: SlotMerge[] = [{ beta: 1, first: 0, carry: 1 }, { beta, first: 0 }];
+    const rec = (z: number[], m: number[], count: number): Buffer => {
+      const b = Buffer.alloc(HEADER_BYTES + 4 * dd * 3);
+      b.writeUInt32LE(count, H_COUNT);
+      for (let j = 0; j < dd; j++) {
+        b.writeFloatLE(z[j], HEADER_BYTES + 4 * (dd + j));
+        b.writeFloatLE(m[j], HEADER_BYTES + 4 * (2 * dd + j));
+      }
+      return b;
+    };
+    // A chain of updates in float64 from (z, m).
+    const chain = (z: number[], m: number[], gs: number[][]): { z: number[]; m: number[] } => {
+      z = [...z];
+      m = [...m];
+      for (const g of gs) {
+        for (let j = 0; j < dd; j++) {
+          m[j] = beta * m[j] + (adam ? 1 - beta : 1) * g[j];
+          z[j] += m[j];
+        }
+      }
+      return { z, m };
+    };
+    const z0 = Array.from({ length: dd }, () => r() * 2 - 1), m0 = Array.from({ length: dd }, () => r() * 0.2 - 0.1), c0 = Math.floor(r() * 50);
+    const base = rec(z0, m0, c0);
+    const works = [0, 1, 2].slice(0, 2 + (trial % 2)).map(() => Array.from({ length: 1 + Math.floor(r() * 6) }, () => Array.from({ length: dd }, () => r() * 2 - 1)));
+    // Each worker's chain from the base; merged one after another.
+    let merged: Buffer = Buffer.from(base);
+    for (const gs of works) {
+      const own = chain(z0, m0, gs);
+      merged = mergeRecord(merged, rec(own.z, own.m, c0 + gs.length), base, dd, slots, Infinity);
+    }
+    // One chain: every worker's updates in sequence.
+    const want = chain(z0, m0, works.flat());
+    for (let j = 0; j < dd; j++) {
+      const gz = merged.readFloatLE(HEADER_BYTES + 4 * (dd + j)), gm = merged.readFloatLE(HEADER_BYTES + 4 * (2 * dd + j));
+      assert.ok(Math.abs(gm - want.m[j]) <= 1e-5 * (1 + Math.abs(want.m[j])), `trial ${trial} m[${j}] ${gm}, want ${want.m[j]}`);
+      assert.ok(Math.abs(gz - want.z[j]) <= 1e-5 * (1 + Math.abs(want.z[j])), `trial ${trial} z[${j}] ${gz}, want ${want.z[j]}`);
+    }
   }
 });
 
