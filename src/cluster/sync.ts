@@ -219,21 +219,27 @@ export class ClusterSync {
       if (heap.u32[(store.record(r) + H_COUNT) >>> 2] !== base.count(r)) changed.push(r);
     }
     if (!changed.length) return () => {};
-    const ids = store.ids();
+    // One copy of the changed rows' ids, records and bases, viewed row by row
+    // (no allocation per row, no BigInt arithmetic: this runs on the training thread).
+    const c = changed.length, ids = store.ids(), ids32 = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+    const idAll = Buffer.alloc(c * 8), pushedAll = Buffer.alloc(c * rb), baseAll = Buffer.from(base.recs.buffer, base.recs.byteOffset, base.recs.byteLength);
+    const id32 = new Uint32Array(idAll.buffer, idAll.byteOffset, c * 2);
     const byBucket = new Map<number, number[]>();
-    const idBufs: Buffer[] = [], pushed: Buffer[] = [], bases: (Buffer | undefined)[] = [];
-    changed.forEach((r, k) => {
-      const id = ids[r], idb = Buffer.alloc(8);
-      idb.writeBigUInt64LE(id);
-      idBufs.push(idb);
+    const idBufs: Buffer[] = new Array<Buffer>(c), pushed: Buffer[] = new Array<Buffer>(c), bases: (Buffer | undefined)[] = new Array<Buffer | undefined>(c);
+    for (let k = 0; k < c; k++) {
+      const r = changed[k], lo = ids32[2 * r], hi = ids32[2 * r + 1];
+      id32[2 * k] = lo;
+      id32[2 * k + 1] = hi;
+      idBufs[k] = idAll.subarray(k * 8, k * 8 + 8);
       const rec = store.record(r);
-      pushed.push(Buffer.from(heap.u8.slice(rec, rec + rb).buffer));
-      bases.push(base.count(r) === 0 ? undefined : Buffer.from(base.recs.subarray(r * rb, (r + 1) * rb)));
-      const b = this.store.bucketOf(Number(id & 0xffffffffn), Number(id >> 32n));
+      pushedAll.set(heap.u8.subarray(rec, rec + rb), k * rb);
+      pushed[k] = pushedAll.subarray(k * rb, (k + 1) * rb);
+      bases[k] = base.count(r) === 0 ? undefined : baseAll.subarray(r * rb, (r + 1) * rb);
+      const b = this.store.bucketOf(lo, hi);
       const list = byBucket.get(b);
       if (list) list.push(k);
       else byBucket.set(b, [k]);
-    });
+    }
     const merged: Buffer[] = new Array<Buffer>(changed.length);
     const calls: Promise<void>[] = [];
     for (const [b, list] of byBucket) {
@@ -249,7 +255,7 @@ export class ClusterSync {
     return () => {
       // Rows updated since the snapshot keep those updates, on top of the merged record.
       const now = t.mutate(), h = now.arena.heap, slots = this.tableSlots[i];
-      const keys = BigUint64Array.from(changed, (r) => ids[r]), recs = new Uint8Array(changed.length * rb);
+      const keys = new BigUint64Array(idAll.buffer, idAll.byteOffset, c), recs = new Uint8Array(c * rb);
       merged.forEach((m, k) => {
         const rec = now.record(changed[k]);
         const cur = h.u8.subarray(rec, rec + rb);
