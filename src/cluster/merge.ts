@@ -134,18 +134,20 @@ export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8
 
 /**
  * A dense parameter's floats (DenseParam.mergeable: weights, then each row's
- * moments) after a push: the workers' models averaged, stored + (pushed -
- * base) / workers, weights and moments alike (periodic model averaging).
- * With one worker: pushed + (stored - base), the pushed floats bit for bit
- * when stored = base. No stored value: as if it held the base (every worker
- * starts from the same seeded weights).
+ * moments) after a push: stored + (pushed - base), weights and moments
+ * alike: each worker's change since its base is added, as z's is (the
+ * workers' steps all count, as one process taking them in turn would).
+ * Averaging the changes instead (periodic model averaging, stored + (pushed
+ * - base) / W) trained the dense layers as if with W times fewer steps:
+ * measured in docs/cluster.md. Computed as pushed + (stored - base): the
+ * pushed floats bit for bit when stored = base. No stored value: as if it
+ * held the base (every worker starts from the same seeded weights).
  */
-export function mergeDense(stored: Float32Array | undefined, pushed: Float32Array, base: Float32Array, workers: number): Float32Array {
+export function mergeDense(stored: Float32Array | undefined, pushed: Float32Array, base: Float32Array): Float32Array {
   if (!stored) stored = base;
   if (stored.length !== pushed.length || base.length !== pushed.length) throw new RangeError(`${stored.length} stored floats, ${pushed.length} pushed, ${base.length} in the base`);
   const out = new Float32Array(pushed.length);
-  if (workers === 1) for (let i = 0; i < out.length; i++) out[i] = pushed[i] + (stored[i] - base[i]);
-  else for (let i = 0; i < out.length; i++) out[i] = stored[i] + (pushed[i] - base[i]) / workers;
+  for (let i = 0; i < out.length; i++) out[i] = pushed[i] + (stored[i] - base[i]);
   return out;
 }
 

@@ -170,14 +170,14 @@ export class ClusterStore {
   }
 
   /** Merges dense parameter `i`'s pushed floats (base: the floats of its last merge) by mergeDense. */
-  async mergeDense(i: number, workers: number, pushed: Float32Array, base: Float32Array): Promise<Float32Array> {
+  async mergeDense(i: number, pushed: Float32Array, base: Float32Array): Promise<Float32Array> {
     const key = this.denseKey(i), field = [Buffer.from("x")];
     const [out] = await this.cas(key, field, async () => {
       const got = await this.redis.hmgetBuffer(key, "v", "x");
       this.count(field, got);
       const stored = got[1] ? fromBuffer(got[1]) : undefined;
       if (stored && stored.length !== pushed.length) throw new Error(`cluster run "${this.run}": dense parameter ${i} holds ${stored.length} floats, this worker ${pushed.length}`);
-      return { version: got[0], values: [toBuffer(mergeDense(stored, pushed, base, workers))] };
+      return { version: got[0], values: [toBuffer(mergeDense(stored, pushed, base))] };
     });
     return fromBuffer(out);
   }

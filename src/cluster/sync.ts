@@ -13,7 +13,7 @@
  * (SparseTable.putRecords): a row that state makes zero is exactly zero.
  * Rows a worker did not touch keep its last copy until it touches them
  * again (their change is still added to the store's, against that copy).
- * Dense parameters: the workers' models averaged (weights and moments).
+ * Dense parameters: each worker's change added (weights and moments).
  * With one worker the merged state is the pushed one bit for bit.
  */
 import { H_COUNT } from "../kernels/layout.js";
@@ -67,7 +67,7 @@ export class ClusterSync {
   /** The synchronisations in flight (see start and startDense). */
   private readonly flights: { rows?: Flight; dense?: Flight } = {};
 
-  constructor(private readonly store: ClusterStore, private readonly m: CtrModel, private readonly workers: number) {
+  constructor(private readonly store: ClusterStore, private readonly m: CtrModel) {
     const why = clusterUnsupported(m);
     if (why !== undefined) throw new Error(`cluster training does not support ${why}`);
     this.bases = m.tables.map((t) => new Baseline(t.recordBytes));
@@ -199,12 +199,12 @@ export class ClusterSync {
   /** Pushes dense parameter i; resolves to the write of the merged state (with the steps taken since on top). */
   private async pushDense(d: DenseParam, i: number): Promise<() => void> {
     const pushed = d.mergeable();
-    const merged = await this.store.mergeDense(i, this.workers, pushed, this.denseBases[i]);
+    const merged = await this.store.mergeDense(i, pushed, this.denseBases[i]);
     return () => {
       const now = d.mergeable();
       // Steps taken since the snapshot stay, on top of the merged state (compared
       // by value: a table synchronisation may renumber the steps in between).
-      d.setMergeable(now.every((v, k) => v === pushed[k]) ? merged : mergeDense(merged, now, pushed, 1));
+      d.setMergeable(now.every((v, k) => v === pushed[k]) ? merged : mergeDense(merged, now, pushed));
       this.m.params[i].value.set(d.view());
       this.denseBases[i] = merged;
     };

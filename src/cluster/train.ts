@@ -139,7 +139,7 @@ export async function trainCluster(
       await state.join(settings, o.workers);
     }
     const cpu0 = await store.cpuSeconds();
-    const sync = new ClusterSync(store, m, o.workers);
+    const sync = new ClusterSync(store, m);
     const part = splitRows(range.start, range.end, o.workers)[o.rank];
     // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then,
     // with the admission counts of the run's last checkpoint (if any).

@@ -87,7 +87,7 @@ test("one worker, a synchronisation every step: checkpointed at step 250 and res
     const store = await ClusterStore.connect(second.url, "ckpt", DEFAULT_BUCKETS);
     try {
       const fresh = buildModel(file.fields.length, SETTINGS);
-      await new ClusterSync(store, fresh, 1).pull();
+      await new ClusterSync(store, fresh).pull();
       const a = single.tables[0] as SparseTable, b = fresh.tables[0] as SparseTable;
       assert.equal(b.size, a.size, "every row is in the store");
       for (const id of a.ids()) assert.deepEqual(b.get(id), a.get(id), `row ${id} in the store`);

@@ -5,10 +5,9 @@
 // pushed + beta^n (stored - base), running maxima max(stored, pushed);
 // counts summed, last step the later, the rest the pusher's; an unchanged
 // store gives the pushed bytes bit for bit, even where |base| >> |pushed|.
-// mergeDense averages the workers' models: with one worker pushed + (stored
-// - base) (the pushed floats bit for bit when stored == base), with more
-// stored + (pushed - base) / workers, checked against the same float64
-// reference. Three workers' pushes merged one after another equal their
+// mergeDense adds each worker's change: pushed + (stored - base) (the
+// pushed floats bit for bit when stored == base), checked against the same
+// float64 reference. Three workers' pushes merged one after another equal their
 // updates run in sequence (no lost update). putRecords of a table's own
 // records into a fresh table gives the kernel's weights bit for bit
 // (Algorithm 1's closed form from z and the moments), and of perturbed
@@ -130,48 +129,29 @@ test("mergeRecord blends a row both the pusher and others updated often towards 
 /** A random dense parameter's floats: n floats of random magnitudes and signs. */
 const randomDense = (r: () => number, n: number) => Float32Array.from({ length: n }, () => rf(r));
 
-test("mergeDense, one worker: pushed + (stored - base); stored == base gives the pushed floats bit for bit", () => {
+test("mergeDense: pushed + (stored - base) for every float, weights and moments alike; stored == base gives the pushed floats bit for bit", () => {
   const r = rng(2);
   for (let trial = 0; trial < 500; trial++) {
     const n = 1 + Math.floor(r() * 40), stored = randomDense(r, n), pushed = randomDense(r, n), base = randomDense(r, n);
-    const got = mergeDense(stored, pushed, base, 1);
+    const got = mergeDense(stored, pushed, base);
     assert.equal(got.length, n);
     for (let i = 0; i < n; i++) {
       const want = pushed[i] + (stored[i] - base[i]), scale = Math.abs(pushed[i]) + Math.abs(stored[i]) + Math.abs(base[i]);
       assert.ok(Math.abs(got[i] - want) <= 2 ** -24 * Math.abs(want) + 1e-15 * scale, `trial ${trial} [${i}] = ${got[i]}, want ${want}`);
     }
-    assert.ok(sameBits(mergeDense(base.slice(), pushed, base, 1), pushed), `trial ${trial}: stored == base`);
-  }
-});
-
-test("mergeDense, three workers: stored + (pushed - base) / 3 for every float, weights and moments alike", () => {
-  const r = rng(4);
-  for (let trial = 0; trial < 500; trial++) {
-    const n = 1 + Math.floor(r() * 40), stored = randomDense(r, n), pushed = randomDense(r, n), base = randomDense(r, n);
-    const got = mergeDense(stored, pushed, base, 3);
-    assert.equal(got.length, n);
-    for (let i = 0; i < n; i++) {
-      const want = stored[i] + (pushed[i] - base[i]) / 3, scale = Math.abs(pushed[i]) + Math.abs(stored[i]) + Math.abs(base[i]);
-      assert.ok(Math.abs(got[i] - want) <= 2 ** -24 * Math.abs(want) + 1e-15 * scale, `trial ${trial} [${i}] = ${got[i]}, want ${want}`);
-    }
-    // Nothing pushed since the base: the stored floats.
-    assert.ok(sameBits(mergeDense(stored, base.slice(), base, 3), stored), `trial ${trial}: pushed == base`);
+    assert.ok(sameBits(mergeDense(base.slice(), pushed, base), pushed), `trial ${trial}: stored == base`);
   }
 });
 
 test("mergeDense: no stored value counts as the base (all workers start from the same weights); mismatched lengths throw", () => {
   const r = rng(5);
-  for (const workers of [1, 3]) {
-    const pushed = randomDense(r, 17), base = randomDense(r, 17);
-    const got = mergeDense(undefined, pushed, base, workers);
-    assert.ok(sameBits(got, mergeDense(base, pushed, base, workers)));
-    if (workers === 1) assert.ok(sameBits(got, pushed), "one worker: the pushed floats");
-    for (let i = 0; i < 17; i++) if (workers === 3) assert.ok(Math.abs(got[i] - (base[i] + (pushed[i] - base[i]) / 3)) <= 1e-6 * (1 + Math.abs(got[i])));
-    assert.notEqual(got, pushed, "a copy");
-    assert.throws(() => mergeDense(new Float32Array(2), new Float32Array(3), new Float32Array(3), workers), RangeError);
-    assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(3), new Float32Array(2), workers), RangeError);
-    assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(2), new Float32Array(3), workers), RangeError);
-  }
+  const pushed = randomDense(r, 17), base = randomDense(r, 17);
+  const got = mergeDense(undefined, pushed, base);
+  assert.ok(sameBits(got, pushed), "the pushed floats");
+  assert.notEqual(got, pushed, "a copy");
+  assert.throws(() => mergeDense(new Float32Array(2), new Float32Array(3), new Float32Array(3)), RangeError);
+  assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(3), new Float32Array(2)), RangeError);
+  assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(2), new Float32Array(3)), RangeError);
 });
 
 test("an unchanged store gives the pushed row bit for bit even when the base is 1e9 times larger (a z crossing zero)", () => {
@@ -185,8 +165,8 @@ test("an unchanged store gives the pushed row bit for bit even when the base is 
 });
 
 test("an unchanged store gives the pushed dense floats bit for bit with one worker even when the base is 1e9 times larger", () => {
-  assert.ok(sameBits(mergeDense(Float32Array.of(0.5), Float32Array.of(3e-10), Float32Array.of(0.5), 1), Float32Array.of(3e-10)));
-  assert.ok(sameBits(mergeDense(Float32Array.of(0.5, -0.5), Float32Array.of(3e-10, -3e-10), Float32Array.of(0.5, -0.5), 1), Float32Array.of(3e-10, -3e-10)));
+  assert.ok(sameBits(mergeDense(Float32Array.of(0.5), Float32Array.of(3e-10), Float32Array.of(0.5)), Float32Array.of(3e-10)));
+  assert.ok(sameBits(mergeDense(Float32Array.of(0.5, -0.5), Float32Array.of(3e-10, -3e-10), Float32Array.of(0.5, -0.5)), Float32Array.of(3e-10, -3e-10)));
 });
 
 test("slotMerges: z and Adagrad's V summed (V's initial accumulator once; z with the first moment's carry), m and v decayed by their beta, AMSGrad's vmax a maximum", () => {

@@ -72,7 +72,7 @@ test("one worker, one master, a synchronisation every step: the single-process m
     const store = await ClusterStore.connect(c.url, "equal", DEFAULT_BUCKETS);
     try {
       const fresh = buildModel(file.fields.length, SETTINGS);
-      await new ClusterSync(store, fresh, 1).pull();
+      await new ClusterSync(store, fresh).pull();
       assert.equal(fresh.tables[0].size, single.tables[0].size, "every row is in the store");
       for (let i = 0; i < fresh.dense.length; i++) assert.deepEqual(fresh.dense[i].weights(), single.dense[i].weights(), `dense parameter ${fresh.params[i].name} from the store`);
       const { rel, zeroDiff } = maxRelative(single.tables[0] as SparseTable, fresh.tables[0] as SparseTable);
