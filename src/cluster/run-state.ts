@@ -6,17 +6,19 @@
  * barrier (a request by rank 0, each worker's arrival with its admission
  * counts, rank 0's word that the snapshot is written).
  *
- * Keys (besides the data keys of ./store.ts), in generation G of run R:
+ * Keys (besides the data keys of ./store.ts), in generation G of run R (a
+ * hash tag in braces picks the cluster slot):
  *   sctr:R:gen               counter: the present generation (rank 0's restore from a checkpoint starts the next)
  *   sctr:R:G:meta:{m}        hash: settings, workers, buckets; ready = rank 0 set the generation up; finished
  *   sctr:R:G:pos:{m}         hash: rank -> its position in its input at its last synchronisation
  *   sctr:R:G:done:{m}        set: the ranks that finished
- *   sctr:R:G:keys:{m}        HyperLogLog: the distinct features the workers saw
+ *   sctr:R:G:keys:{m}        hash: rank -> the HyperLogLog registers of the features it saw (../util/hyperloglog.ts)
  *   sctr:R:G:ckpt:{m}        hash: req = the checkpoint rank 0 asked for last, written = the last one written
  *   sctr:R:G:ckpt<k>:{m}     set: the ranks at checkpoint k's barrier
  *   sctr:R:G:adm:{m}         hash: rank -> its admission counts at the last checkpoint
  */
 import type { ClusterStore } from "./store.js";
+import { HyperLogLog } from "../util/hyperloglog.js";
 
 /** Polling interval of the barriers (ms). */
 const POLL_MS = 50;
@@ -136,20 +138,26 @@ export class RunState {
     if (done.length) await this.retrying(() => this.redis.sadd(this.key("done:{m}"), ...done.map(String)));
   }
 
-  /** Adds feature keys (8 bytes each) a worker saw to the run's HyperLogLog of distinct features. */
-  async countKeys(keys: Buffer[]): Promise<void> {
-    const key = this.key("keys:{m}");
-    for (let i = 0; i < keys.length; i += 10_000) {
-      const part = keys.slice(i, i + 10_000);
-      this.store.counts.calls++;
-      for (const k of part) this.store.counts.bytesSent += k.length;
-      await this.retrying(() => this.redis.pfadd(key, ...part));
-    }
+  /**
+   * Records the sketch of the features worker `rank` saw (built on the
+   * worker: the store only keeps its 16 KiB, whatever the number of keys).
+   */
+  async saveFeatureSketch(rank: number, sketch: HyperLogLog): Promise<void> {
+    const r = sketch.registers;
+    this.store.counts.calls++;
+    this.store.counts.bytesSent += r.length;
+    await this.retrying(() => this.redis.hset(this.key("keys:{m}"), String(rank), Buffer.from(r.buffer, r.byteOffset, r.byteLength)));
   }
 
-  /** The distinct features every worker saw, estimated (HyperLogLog: a standard error of 0.81%). */
-  async keyCount(): Promise<number> {
-    return this.redis.pfcount(this.key("keys:{m}"));
+  /** The distinct features every worker saw: the union of their sketches, estimated (standard error 0.81%). */
+  async featureCount(workers: number): Promise<number> {
+    const got = await this.retrying(() => this.redis.hmgetBuffer(this.key("keys:{m}"), ...Array.from({ length: workers }, (_, r) => String(r))));
+    const all = new HyperLogLog();
+    got.forEach((b, r) => {
+      if (!b) throw new Error(`cluster run "${this.run}": rank ${r} finished without its feature sketch`);
+      all.merge(new HyperLogLog(new Uint8Array(b)));
+    });
+    return all.count();
   }
 
   /** Counts worker `rank` as finished (once, however often it says so); returns how many have. */

@@ -1,21 +1,14 @@
 /**
- * The Redis Cluster side of cluster training: the keys of a run, the
- * merges (read, merge on the worker, compare-and-set), the run's
- * settings check, the end-of-run barrier, and what the exchange costs (bytes
- * each way, calls, the masters' CPU time).
+ * The Redis Cluster side of cluster training: the connection, the keys of
+ * a run's generation, the data keys and their merges (read, merge on the
+ * worker, compare-and-set), and what the exchange costs (bytes each way,
+ * calls, the masters' CPU time). The run's coordination keys: ./run-state.ts.
  *
- * Keys of run R (a hash tag in braces picks the cluster slot):
- *   sctr:R:gen              counter: the run's generation G (a restore from a checkpoint starts the next one, under new keys)
- * and of its generation G:
+ * Data keys of run R in its generation G (a hash tag in braces picks the cluster slot):
  *   sctr:R:G:t<i>:{<i>.<b>} hash: table i's rows of bucket b, field = the id (8 bytes LE), value = its record
  *   sctr:R:G:d<i>:{d<i>}    hash: x = dense parameter i's weights and moments (float32 LE)
- * Each row and dense hash has a version field "v", set to a tag unique to each write.
- *   sctr:R:G:meta:{m}       hash: the run's settings, its workers and buckets; ready once rank 0 set the generation up
  *   sctr:R:G:steps:{m}      counter: steps of every worker (the run's global step)
- *   sctr:R:G:pos:{m}        hash: each worker's position in its input at its last synchronisation
- *   sctr:R:G:keys:{m}       HyperLogLog: the distinct features the workers saw
- *   sctr:R:G:done:{m}       set: the ranks that finished
- * and the checkpoint barrier's keys (./snapshot.ts).
+ * Each row and dense hash has a version field "v", set to a tag unique to each write.
  */
 import { randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";

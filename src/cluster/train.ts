@@ -16,6 +16,7 @@ import { trainModel, type Progress, type TrainControl, type TrainPosition, type 
 import type { ClusterRecord } from "../train/checkpoint.js";
 import { Admission } from "../train/admission.js";
 import { canonicalJson } from "../util/canonical-json.js";
+import { HyperLogLog } from "../util/hyperloglog.js";
 import { ClusterStore } from "./store.js";
 import { RunState } from "./run-state.js";
 import { CheckpointBarrier, restoreRun, type WriteClusterCheckpoint } from "./snapshot.js";
@@ -212,12 +213,12 @@ export async function trainCluster(
     const t0 = process.hrtime.bigint();
     let features: number | undefined;
     if (!r.stopped) {
-      await state.countKeys(featureKeys(m));
+      await state.saveFeatureSketch(o.rank, featureSketch(m));
       await state.arrive(o.rank);
       if (o.rank === 0) {
         await state.waitFor(o.workers, (n) => process.stderr.write(`rank 0: ${n} of ${o.workers} workers have finished; waiting for the others\n`));
         await sync.pull();
-        features = await state.keyCount();
+        features = await state.featureCount(o.workers);
         await state.finish();
       }
     }
@@ -243,23 +244,15 @@ function readPosition(json: string, rank: number): TrainPosition {
   return p as unknown as TrainPosition;
 }
 
-/** The feature keys a worker saw (its admission counts' keys, else its first table's ids), 8 bytes each. */
-function featureKeys(m: CtrModel): Buffer[] {
-  const out: Buffer[] = [];
+/** A sketch of the feature keys a worker saw (its admission counts' keys, else its first table's ids). */
+function featureSketch(m: CtrModel): HyperLogLog {
+  const h = new HyperLogLog();
   if (m.admission) {
     const e = m.admission.entries();
-    for (let i = 0; i < e.length; i += 3) {
-      const b = Buffer.alloc(8);
-      b.writeUInt32LE(e[i], 0);
-      b.writeUInt32LE(e[i + 1], 4);
-      out.push(b);
-    }
+    for (let i = 0; i < e.length; i += 3) h.add(e[i], e[i + 1]);
   } else {
-    for (const id of m.tables[0].ids()) {
-      const b = Buffer.alloc(8);
-      b.writeBigUInt64LE(id);
-      out.push(b);
-    }
+    const ids = m.tables[0].ids(), w = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+    for (let i = 0; i < w.length; i += 2) h.add(w[i], w[i + 1]);
   }
-  return out;
+  return h;
 }
