@@ -163,7 +163,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
         ...(out ? { checkpoint: (position, record, rankAdmissions) => writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record }, undefined, rankAdmissions) } satisfies Partial<ClusterOptions> : {}),
         ...(ckpt?.meta.cluster ? { restore: { record: ckpt.meta.cluster, rankAdmissions: ckpt.rankAdmissions } } : {}),
       };
-      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, o, monitor.progress, { ...control, checkpoint: undefined, shouldStop: undefined });
+      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, o, monitor.progress, { ...control, checkpoint: undefined });
     } else {
       r = parallel
         ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, { denseUpdates })
@@ -179,7 +179,14 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   monitor.clear();
   if (r.stopped) {
     monitor.close();
-    process.stderr.write(`stopped after ${r.position.rows} rows; the checkpoint in ${out} continues it: sparsectr train --resume ${out}\n`);
+    if (cluster && "cluster" in r) {
+      process.stderr.write(cluster.rank === 0
+        ? `stopped after ${r.position.rows} rows at a checkpoint of cluster run "${cluster.run}" (every worker stopped there); continue it with sparsectr train --resume ${out} --cluster ${cluster.url}, and ranks 1 to ${cluster.workers - 1} with their commands\n`
+        : `stopped after ${r.position.rows} rows: rank 0 paused cluster run "${cluster.run}" at a checkpoint; start this worker again with the same command once rank 0 continues the run (sparsectr train --resume DIR --cluster URL)\n`);
+      if (json) process.stdout.write(JSON.stringify({ stopped: true, rows: r.position.rows, cluster: r.cluster }) + "\n");
+    } else {
+      process.stderr.write(`stopped after ${r.position.rows} rows; the checkpoint in ${out} continues it: sparsectr train --resume ${out}\n`);
+    }
     return 130;
   }
   if (finished) m.calibration = { ...finished.calibration };

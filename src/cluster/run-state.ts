@@ -13,7 +13,7 @@
  *   sctr:R:G:pos:{m}         hash: rank -> its position in its input at its last synchronisation
  *   sctr:R:G:done:{m}        set: the ranks that finished
  *   sctr:R:G:keys:{m}        hash: rank -> the HyperLogLog registers of the features it saw (../util/hyperloglog.ts)
- *   sctr:R:G:ckpt:{m}        hash: req = the checkpoint rank 0 asked for last, written = the last one written
+ *   sctr:R:G:ckpt:{m}        hash: req = the checkpoint rank 0 asked for last, written = the last one written, stop = one after which every worker stops
  *   sctr:R:G:ckpt<k>:{m}     set: the ranks at checkpoint k's barrier
  *   sctr:R:G:adm:{m}         hash: rank -> its admission counts at the last checkpoint
  */
@@ -212,16 +212,18 @@ export class RunState {
     }, () => process.stderr.write(`rank 0: waiting for rank(s) ${missing.join(", ")} at checkpoint ${k}\n`));
   }
 
-  /** Rank 0: checkpoint k is written; the workers go on. */
-  async checkpointWritten(k: number): Promise<void> {
+  /** Rank 0: checkpoint k is written; the workers go on, or stop with `stop` (the run is paused: --resume continues it). */
+  async checkpointWritten(k: number, stop = false): Promise<void> {
+    if (stop) await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "stop", String(k)));
     await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "written", String(k)));
     await this.retrying(() => this.redis.unlink(this.key(`ckpt${k}:{m}`)));
   }
 
-  /** A worker at the barrier: waits until rank 0 has written checkpoint k. */
-  async awaitWritten(k: number, rank: number): Promise<void> {
+  /** A worker at the barrier: waits until rank 0 has written checkpoint k; true when the run stops there. */
+  async awaitWritten(k: number, rank: number): Promise<boolean> {
     await this.until(async () => Number(await this.retrying(() => this.redis.hget(this.key("ckpt:{m}"), "written")) ?? 0) >= k,
       () => process.stderr.write(`rank ${rank}: waiting for rank 0 to write checkpoint ${k}\n`));
+    return Number(await this.retrying(() => this.redis.hget(this.key("ckpt:{m}"), "stop")) ?? 0) === k;
   }
 
   /** Every rank's admission counts at the last checkpoint (empty: none). */

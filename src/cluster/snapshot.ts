@@ -9,7 +9,9 @@
  * its changes (waiting for the merge), records its position and its
  * admission counts, and waits; once every worker is there (or has
  * finished), rank 0 takes the store's whole model, writes it with every
- * position and admission count (../train/checkpoint.ts), and lets them go on.
+ * position and admission count (../train/checkpoint.ts), and lets them go on,
+ * or stops them all (rank 0 stopped by Ctrl-C: the run is paused, and
+ * `--resume` continues it).
  */
 import type { CtrModel } from "../train/model.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
@@ -63,6 +65,9 @@ export class CheckpointBarrier {
   private handled = 0;
   private requested = 0;
   private isDue = false;
+  private stopAfter = false;
+  /** Set once the run stopped at a checkpoint (rank 0 was asked to stop): the worker stops too. */
+  stopped = false;
   private asking: Promise<void> | undefined;
   private failed: unknown;
 
@@ -79,9 +84,11 @@ export class CheckpointBarrier {
     this.requested = c.requested;
   }
 
-  /** Rank 0: a checkpoint is due (taken at the next step). */
-  due(): void {
-    if (this.o.rank === 0 && this.o.write) this.isDue = true;
+  /** Rank 0: a checkpoint is due (taken at the next step); with `stop`, every worker stops after it. */
+  due(stop = false): void {
+    if (this.o.rank !== 0 || !this.o.write) return;
+    this.isDue = true;
+    if (stop) this.stopAfter = true;
   }
 
   /** Ranks above 0: looks for a request in the background (at each synchronisation). */
@@ -117,9 +124,10 @@ export class CheckpointBarrier {
         positions: Array.from({ length: this.o.workers }, (_, r) => positions[String(r)] ?? null), done, admissionBytes: rankAdmissions.map((a) => a.length),
       };
       this.o.write!({ ...pos }, record, rankAdmissions);
-      await this.state.checkpointWritten(k);
+      await this.state.checkpointWritten(k, this.stopAfter);
+      this.stopped = this.stopAfter;
     } else {
-      await this.state.awaitWritten(k, this.o.rank);
+      this.stopped = await this.state.awaitWritten(k, this.o.rank);
     }
     this.handled = k;
     return true;

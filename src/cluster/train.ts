@@ -89,6 +89,8 @@ export interface ClusterReport extends SyncCounts {
   generation: number;
   /** Checkpoint barriers this worker took part in. */
   checkpoints: number;
+  /** True when the run was paused at a checkpoint (rank 0 stopped with Ctrl-C): this worker stopped there. */
+  paused: boolean;
 }
 
 /** Checks the worker count, rank and periods of cluster options (RangeError naming the option). */
@@ -207,7 +209,18 @@ export async function trainCluster(
     };
     // Rank 0's checkpoints are taken at its next synchronisation point, at a barrier of every worker.
     const checkpoint = o.checkpoint ? (p: TrainPosition): void => { if (!p.done) barrier.due(); } : undefined;
-    const r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
+    // Stopped (Ctrl-C), rank 0 with checkpoints pauses the whole run: a last
+    // checkpoint, after which every worker stops; without, it stops alone.
+    let pausing = false;
+    const shouldStop = (): boolean => {
+      if (barrier.stopped) return true;
+      if (!control.shouldStop?.()) return false;
+      if (!o.checkpoint) return true;
+      if (!pausing) barrier.due(true);
+      pausing = true;
+      return false;
+    };
+    const r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, shouldStop, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
     // The last changes, merged and waited for.
     await flush(r.position);
     const t0 = process.hrtime.bigint();
@@ -227,7 +240,7 @@ export async function trainCluster(
       ...r,
       cluster: {
         workers: o.workers, rank: o.rank, ...(features !== undefined ? { features } : {}), partRows: part.end - part.start, trainedRows: r.rows, syncEveryRows: o.syncEveryRows, ...sync.counts, ...store.counts,
-        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, generation: store.generation, checkpoints,
+        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, generation: store.generation, checkpoints, paused: barrier.stopped,
       },
     };
   } finally {

@@ -202,6 +202,45 @@ test("a run checkpointed by rank 0 and killed whole (workers and store) resumes 
   }
 });
 
+test("Ctrl-C on rank 0 pauses the whole run at a checkpoint; --resume continues it and nothing is trained twice or lost", { skip }, async () => {
+  const args = ["--epochs", "2", "--cluster-run", "pause"];
+  const out = join(dir, "pause");
+  const c = await startLocalCluster({ masters: 3 });
+  const cl = new Cluster([{ host: c.nodes[0].host, port: c.nodes[0].port }]);
+  try {
+    const r1 = worker(clusterArgs(c, 1, args));
+    const r0 = spawn(process.execPath, [CLI, "train", ...clusterArgs(c, 0, [...args, "--out", out])], { stdio: ["ignore", "pipe", "pipe"] });
+    let err0 = "";
+    r0.stderr.on("data", (d: Buffer) => { err0 += d.toString(); });
+    const exit0 = new Promise<number | null>((res) => r0.on("close", (code) => res(code)));
+    // Once rank 0 has recorded a position (a merge is applied), Ctrl-C.
+    for (let i = 0; i < 600 && !(await cl.hget("sctr:pause:1:pos:{m}", "0")); i++) await new Promise((r) => setTimeout(r, 50));
+    r0.kill("SIGINT");
+    const [code0, b] = await Promise.all([exit0, r1.done]);
+    assert.equal(code0, 130, err0);
+    assert.match(err0, /at a checkpoint of cluster run "pause" \(every worker stopped there\); continue it with sparsectr train --resume/);
+    assert.equal(b.code, 130, b.err);
+    assert.match(b.err, /rank 0 paused cluster run "pause" at a checkpoint/);
+    const ckpt = readCheckpoint(out), rec = ckpt.meta.cluster!;
+    const at = [0, 1].map((r) => (JSON.parse(rec.positions[r]!) as { rows: number }).rows);
+    assert.ok(at[0] > 0 && at[0] < 60_000 && at[1] < 60_000, `positions ${at.join(", ")}`);
+    // Resumed in the same cluster (a new generation): each worker trains exactly the rows after its position.
+    const again1 = worker(clusterArgs(c, 1, args));
+    const again0 = worker(["--resume", out, "--cluster", c.url, "--json"]);
+    const [a, b2] = await Promise.all([again0.done, again1.done]);
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b2.code, 0, b2.err);
+    const ra = report(a.out), rb = report(b2.out);
+    assert.equal(ra.cluster.generation, 2);
+    assert.equal(ra.cluster.trainedRows, 60_000 - at[0], "rank 0 trains the rows after its position");
+    assert.equal(rb.cluster.trainedRows, 60_000 - at[1], "rank 1 too");
+    assert.ok(ra.auc > 0.6, `AUC ${ra.auc}`);
+  } finally {
+    cl.disconnect();
+    await c.stop();
+  }
+});
+
 test("a master killed under load fails over to its replica and training goes on", { skip }, async () => {
   const c = await startLocalCluster({ masters: 3, replicasPerMaster: 1 });
   try {
