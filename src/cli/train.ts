@@ -163,7 +163,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
         ...(out ? { checkpoint: (position, record, rankAdmissions) => writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record }, undefined, rankAdmissions) } satisfies Partial<ClusterOptions> : {}),
         ...(ckpt?.meta.cluster ? { restore: { record: ckpt.meta.cluster, rankAdmissions: ckpt.rankAdmissions } } : {}),
       };
-      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, o, monitor.progress, { ...control, checkpoint: undefined });
+      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, o, monitor.progress, control);
     } else {
       r = parallel
         ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, { denseUpdates })

@@ -26,6 +26,9 @@ const POLL_MS = 50;
 /** How often a waiting worker says what it waits for (ms). */
 const SAY_MS = 30_000;
 
+/** The bytes as a Buffer (a view, no copy), for a hash field's value. */
+const asBuffer = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
 export class RunState {
   constructor(readonly store: ClusterStore) {}
 
@@ -116,8 +119,13 @@ export class RunState {
     if (s !== settings) throw new Error(`cluster run "${this.run}" was started with other settings: ${s}`);
   }
 
-  /** Records where worker `rank` is in its input (after a synchronisation: what a rejoin continues from). */
+  /**
+   * Records where worker `rank` is in its input (after a synchronisation:
+   * what a rejoin continues from), in this worker's generation only: throws
+   * when rank 0 has started another one (checkGeneration).
+   */
   async savePosition(rank: number, position: string): Promise<void> {
+    await this.checkGeneration();
     this.store.counts.calls++;
     await this.retrying(() => this.redis.hset(this.key("pos:{m}"), String(rank), position));
   }
@@ -146,12 +154,17 @@ export class RunState {
     const r = sketch.registers;
     this.store.counts.calls++;
     this.store.counts.bytesSent += r.length;
-    await this.retrying(() => this.redis.hset(this.key("keys:{m}"), String(rank), Buffer.from(r.buffer, r.byteOffset, r.byteLength)));
+    await this.retrying(() => this.redis.hset(this.key("keys:{m}"), String(rank), asBuffer(r)));
+  }
+
+  /** The values of hash `suffix`'s fields 0 .. workers - 1 (one per rank; null where a rank has none). */
+  private byRank(suffix: string, workers: number): Promise<(Buffer | null)[]> {
+    return this.retrying(() => this.redis.hmgetBuffer(this.key(suffix), ...Array.from({ length: workers }, (_, r) => String(r))));
   }
 
   /** The distinct features every worker saw: the union of their sketches, estimated (standard error 0.81%). */
   async featureCount(workers: number): Promise<number> {
-    const got = await this.retrying(() => this.redis.hmgetBuffer(this.key("keys:{m}"), ...Array.from({ length: workers }, (_, r) => String(r))));
+    const got = await this.byRank("keys:{m}", workers);
     const all = new HyperLogLog();
     got.forEach((b, r) => {
       if (!b) throw new Error(`cluster run "${this.run}": rank ${r} finished without its feature sketch`);
@@ -160,11 +173,9 @@ export class RunState {
     return all.count();
   }
 
-  /** Counts worker `rank` as finished (once, however often it says so); returns how many have. */
-  async arrive(rank: number): Promise<number> {
-    const key = this.key("done:{m}");
-    await this.retrying(() => this.redis.sadd(key, String(rank)));
-    return this.retrying(() => this.redis.scard(key));
+  /** Counts worker `rank` as finished (once, however often it says so). */
+  async arrive(rank: number): Promise<void> {
+    await this.retrying(() => this.redis.sadd(this.key("done:{m}"), String(rank)));
   }
 
   /** The ranks that have finished. */
@@ -196,8 +207,7 @@ export class RunState {
 
   /** A worker at checkpoint k's barrier, its changes pushed and its position recorded, with its admission counts. */
   async atBarrier(k: number, rank: number, admission: Uint8Array | undefined): Promise<void> {
-    if (admission) await this.retrying(() => this.redis.hset(this.key("adm:{m}"), String(rank), Buffer.from(admission.buffer, admission.byteOffset, admission.byteLength)));
-    else await this.retrying(() => this.redis.hdel(this.key("adm:{m}"), String(rank)));
+    await this.saveAdmission(rank, admission ?? new Uint8Array(0));
     await this.retrying(() => this.redis.sadd(this.key(`ckpt${k}:{m}`), String(rank)));
   }
 
@@ -226,18 +236,15 @@ export class RunState {
     return Number(await this.retrying(() => this.redis.hget(this.key("ckpt:{m}"), "stop")) ?? 0) === k;
   }
 
-  /** Every rank's admission counts at the last checkpoint (empty: none). */
-  async admissions(workers: number): Promise<Uint8Array[]> {
-    const got = await this.retrying(() => this.redis.hmgetBuffer(this.key("adm:{m}"), ...Array.from({ length: workers }, (_, r) => String(r))));
-    return got.map((b) => (b ? new Uint8Array(b) : new Uint8Array(0)));
+  /** Records rank `rank`'s admission counts of a checkpoint (empty: it has none). */
+  async saveAdmission(rank: number, counts: Uint8Array): Promise<void> {
+    if (counts.length) await this.retrying(() => this.redis.hset(this.key("adm:{m}"), String(rank), asBuffer(counts)));
+    else await this.retrying(() => this.redis.hdel(this.key("adm:{m}"), String(rank)));
   }
 
-  /** Rank 0's restore: every rank's admission counts of a checkpoint. */
-  async restoreAdmissions(admissions: readonly Uint8Array[]): Promise<void> {
-    for (let r = 0; r < admissions.length; r++) {
-      const a = admissions[r];
-      if (a.length) await this.retrying(() => this.redis.hset(this.key("adm:{m}"), String(r), Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
-    }
+  /** Every rank's admission counts at the last checkpoint (empty: none). */
+  async admissions(workers: number): Promise<Uint8Array[]> {
+    return (await this.byRank("adm:{m}", workers)).map((b) => (b ? new Uint8Array(b) : new Uint8Array(0)));
   }
 
   /** The checkpoint number a restored generation starts from (checkpoints go on numbering after it). */

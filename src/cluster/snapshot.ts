@@ -26,13 +26,8 @@ export type WriteClusterCheckpoint = (position: TrainPosition, record: ClusterRe
 
 /** A table's rows as ids and records (the bytes of each row's header, weights and moments). */
 export function tableRecords(t: SparseTable): { ids: BigUint64Array; records: Uint8Array } {
-  const rows = t.mutate(), n = rows.size, rb = t.recordBytes, heap = rows.arena.heap;
-  const ids = BigUint64Array.from(rows.ids().slice(0, n)), records = new Uint8Array(n * rb);
-  for (let r = 0; r < n; r++) {
-    const rec = rows.record(r);
-    records.set(heap.u8.subarray(rec, rec + rb), r * rb);
-  }
-  return { ids, records };
+  const rows = t.mutate();
+  return { ids: rows.ids(), records: rows.records(0, rows.size) };
 }
 
 /**
@@ -50,7 +45,7 @@ export async function restoreRun(store: ClusterStore, state: RunState, m: CtrMod
   for (let i = 0; i < m.dense.length; i++) await store.writeDense(i, m.dense[i].mergeable());
   await store.setSteps(record.steps);
   await state.restorePositions(record.positions, record.done);
-  await state.restoreAdmissions(rankAdmissions);
+  for (let r = 0; r < rankAdmissions.length; r++) await state.saveAdmission(r, rankAdmissions[r]);
   await state.restoreCheckpointNumber(record.checkpoint);
 }
 
@@ -73,7 +68,7 @@ export class CheckpointBarrier {
 
   constructor(
     private readonly state: RunState, private readonly sync: ClusterSync, private readonly m: CtrModel,
-    private readonly o: { rank: number; workers: number; record: Omit<ClusterRecord, "checkpoint" | "steps" | "positions" | "done" | "admissionBytes">; write?: WriteClusterCheckpoint },
+    private readonly o: { rank: number; workers: number; record: Omit<ClusterRecord, "checkpoint" | "steps" | "positions" | "done">; write?: WriteClusterCheckpoint },
   ) {}
 
   /** Takes the run's checkpoint numbers (at the worker's start). */
@@ -121,7 +116,7 @@ export class CheckpointBarrier {
       const [positions, done, rankAdmissions] = await Promise.all([this.state.positions(), this.state.finished(), this.state.admissions(this.o.workers)]);
       const record: ClusterRecord = {
         ...this.o.record, checkpoint: k, steps: this.m.tables[0]?.stepCount ?? 0,
-        positions: Array.from({ length: this.o.workers }, (_, r) => positions[String(r)] ?? null), done, admissionBytes: rankAdmissions.map((a) => a.length),
+        positions: Array.from({ length: this.o.workers }, (_, r) => positions[String(r)] ?? null), done,
       };
       this.o.write!({ ...pos }, record, rankAdmissions);
       await this.state.checkpointWritten(k, this.stopAfter);

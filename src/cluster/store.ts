@@ -29,6 +29,9 @@ redis.call('HSET', KEYS[1], 'v', ARGV[2], unpack(ARGV, 3))
 return 1
 `;
 
+/** Rows per call at most (one call holds its node for its whole length). */
+const ROWS_PER_CALL = 512;
+
 /** Tries of a compare-and-set before a merge gives up (each loses only to another worker's write). */
 const CAS_TRIES = 1000;
 
@@ -145,6 +148,19 @@ export class ClusterStore {
   /** The bucket of an id (its low and high 32 bits). */
   bucketOf(lo: number, hi: number): number {
     return fmix32((lo ^ fmix32(hi + 0x9e3779b9)) >>> 0) % this.buckets;
+  }
+
+  /** The indices of `ids` grouped by bucket and cut into calls of at most ROWS_PER_CALL rows. */
+  callsOf(ids: BigUint64Array): { bucket: number; rows: number[] }[] {
+    const w = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2), byBucket = new Map<number, number[]>();
+    for (let k = 0; k < ids.length; k++) {
+      const b = this.bucketOf(w[2 * k], w[2 * k + 1]), list = byBucket.get(b);
+      if (list) list.push(k);
+      else byBucket.set(b, [k]);
+    }
+    const calls: { bucket: number; rows: number[] }[] = [];
+    for (const [bucket, list] of byBucket) for (let o = 0; o < list.length; o += ROWS_PER_CALL) calls.push({ bucket, rows: list.slice(o, o + ROWS_PER_CALL) });
+    return calls;
   }
 
   /**
@@ -264,26 +280,12 @@ export class ClusterStore {
   /** Writes rows of table `table` (ids and records) as they are, bucket by bucket: a restore into a new generation. */
   async writeRows(table: number, ids: BigUint64Array, records: Uint8Array): Promise<void> {
     const rb = ids.length ? records.length / ids.length : 0;
-    const byBucket = new Map<number, number[]>();
-    ids.forEach((id, k) => {
-      const b = this.bucketOf(Number(id & 0xffffffffn), Number(id >> 32n));
-      const list = byBucket.get(b);
-      if (list) list.push(k);
-      else byBucket.set(b, [k]);
-    });
-    const calls: Promise<unknown>[] = [];
-    for (const [b, list] of byBucket) {
-      for (let o = 0; o < list.length; o += 512) {
-        const args: Buffer[] = [Buffer.from("v"), Buffer.from(`${this.id}.${++this.writes}`)];
-        for (const k of list.slice(o, o + 512)) {
-          const idb = Buffer.alloc(8);
-          idb.writeBigUInt64LE(ids[k]);
-          args.push(idb, Buffer.from(records.subarray(k * rb, (k + 1) * rb)));
-        }
-        calls.push(this.retrying(() => this.redis.hset(this.rowKey(table, b), ...args)));
-      }
-    }
-    await Promise.all(calls);
+    const idBytes = Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength), recBytes = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
+    await Promise.all(this.callsOf(ids).map(({ bucket, rows }) => {
+      const args: Buffer[] = [Buffer.from("v"), Buffer.from(`${this.id}.${++this.writes}`)];
+      for (const k of rows) args.push(idBytes.subarray(k * 8, k * 8 + 8), recBytes.subarray(k * rb, (k + 1) * rb));
+      return this.retrying(() => this.redis.hset(this.rowKey(table, bucket), ...args));
+    }));
   }
 
   /** Writes dense parameter i's floats as they are (a restore). */

@@ -24,9 +24,6 @@ import type { ClusterStore } from "./store.js";
 import { mergeDense, mergeRecord, slotMerges, type SlotMerge } from "./merge.js";
 import type { DenseParam } from "../optim/dense.js";
 
-/** Rows per merge call at most (one call holds its node for its whole length). */
-const ROWS_PER_CALL = 512;
-
 /** Why a model cannot be trained through the store, or undefined when it can. */
 export function clusterUnsupported(m: CtrModel): string | undefined {
   if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards above 1)";
@@ -185,12 +182,9 @@ export class ClusterSync {
   /** Takes the model's present state as the base of the next push (after a pull). */
   private rebase(): void {
     (this.m.tables as SparseTable[]).forEach((t, i) => {
-      const base = this.bases[i], rb = t.recordBytes, store = t.mutate(), n = store.size, heap = store.arena.heap;
-      base.ensure(n);
-      for (let r = 0; r < n; r++) {
-        const rec = store.record(r);
-        base.recs.set(heap.u8.subarray(rec, rec + rb), r * rb);
-      }
+      const store = t.mutate();
+      this.bases[i].ensure(store.size);
+      this.bases[i].recs.set(store.records(0, store.size));
     });
     this.m.dense.forEach((d, i) => { this.denseBases[i] = d.mergeable(); });
     this.steps = this.m.tables[0]?.stepCount ?? this.steps;
@@ -223,39 +217,27 @@ export class ClusterSync {
     // (no allocation per row, no BigInt arithmetic: this runs on the training thread).
     const c = changed.length, ids = store.ids(), ids32 = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     const idAll = Buffer.alloc(c * 8), pushedAll = Buffer.alloc(c * rb), baseAll = Buffer.from(base.recs.buffer, base.recs.byteOffset, base.recs.byteLength);
-    const id32 = new Uint32Array(idAll.buffer, idAll.byteOffset, c * 2);
-    const byBucket = new Map<number, number[]>();
+    const id32 = new Uint32Array(idAll.buffer, idAll.byteOffset, c * 2), keys = new BigUint64Array(idAll.buffer, idAll.byteOffset, c);
     const idBufs: Buffer[] = new Array<Buffer>(c), pushed: Buffer[] = new Array<Buffer>(c), bases: (Buffer | undefined)[] = new Array<Buffer | undefined>(c);
     for (let k = 0; k < c; k++) {
-      const r = changed[k], lo = ids32[2 * r], hi = ids32[2 * r + 1];
-      id32[2 * k] = lo;
-      id32[2 * k + 1] = hi;
+      const r = changed[k];
+      id32[2 * k] = ids32[2 * r];
+      id32[2 * k + 1] = ids32[2 * r + 1];
       idBufs[k] = idAll.subarray(k * 8, k * 8 + 8);
       const rec = store.record(r);
       pushedAll.set(heap.u8.subarray(rec, rec + rb), k * rb);
       pushed[k] = pushedAll.subarray(k * rb, (k + 1) * rb);
       bases[k] = base.count(r) === 0 ? undefined : baseAll.subarray(r * rb, (r + 1) * rb);
-      const b = this.store.bucketOf(lo, hi);
-      const list = byBucket.get(b);
-      if (list) list.push(k);
-      else byBucket.set(b, [k]);
     }
-    const merged: Buffer[] = new Array<Buffer>(changed.length);
-    const calls: Promise<void>[] = [];
-    for (const [b, list] of byBucket) {
-      for (let o = 0; o < list.length; o += ROWS_PER_CALL) {
-        const part = list.slice(o, o + ROWS_PER_CALL);
-        const call = this.store.mergeRows(i, b, t.rowLength, this.tableSlots[i], part.map((k) => idBufs[k]), part.map((k) => pushed[k]), part.map((k) => bases[k]))
-          .then((out) => { part.forEach((k, j) => { merged[k] = out[j]; }); });
-        calls.push(call);
-      }
-    }
-    await Promise.all(calls);
+    const merged: Buffer[] = new Array<Buffer>(c);
+    await Promise.all(this.store.callsOf(keys).map(({ bucket, rows }) =>
+      this.store.mergeRows(i, bucket, t.rowLength, this.tableSlots[i], rows.map((k) => idBufs[k]), rows.map((k) => pushed[k]), rows.map((k) => bases[k]))
+        .then((out) => { rows.forEach((k, j) => { merged[k] = out[j]; }); })));
     this.counts.rowsPushed += changed.length;
     return () => {
       // Rows updated since the snapshot keep those updates, on top of the merged record.
       const now = t.mutate(), h = now.arena.heap, slots = this.tableSlots[i];
-      const keys = new BigUint64Array(idAll.buffer, idAll.byteOffset, c), recs = new Uint8Array(c * rb);
+      const recs = new Uint8Array(c * rb);
       merged.forEach((m, k) => {
         const rec = now.record(changed[k]);
         const cur = h.u8.subarray(rec, rec + rb);

@@ -89,8 +89,6 @@ export interface ClusterReport extends SyncCounts {
   generation: number;
   /** Checkpoint barriers this worker took part in. */
   checkpoints: number;
-  /** True when the run was paused at a checkpoint (rank 0 stopped with Ctrl-C): this worker stopped there. */
-  paused: boolean;
 }
 
 /** Checks the worker count, rank and periods of cluster options (RangeError naming the option). */
@@ -154,21 +152,20 @@ export async function trainCluster(
       const counts = (await state.admissions(o.workers))[o.rank];
       if (m.admission && counts.length) m.setAdmission(Admission.load(counts, `cluster run "${o.run}": rank ${o.rank}'s admission counts`));
     }
+    const denseEvery = o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS;
     const barrier = new CheckpointBarrier(state, sync, m, {
       rank: o.rank, workers: o.workers, write: o.checkpoint,
-      record: { run: o.run, workers: o.workers, buckets: store.buckets, syncEveryRows: o.syncEveryRows, syncDenseEveryRows: o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS },
+      record: { run: o.run, workers: o.workers, buckets: store.buckets, syncEveryRows: o.syncEveryRows, syncDenseEveryRows: denseEvery },
     });
     await barrier.init();
     // Each synchronisation runs while the worker trains on (ClusterSync.start);
     // the worker's position is recorded once its merge is applied.
     const overlap = o.overlap ?? true;
     let lastStart = start?.rows ?? 0, lastDense = lastStart, toSave: string | undefined, checkpoints = 0;
-    const denseEvery = o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS;
     const saveApplied = async (): Promise<void> => {
       if (toSave === undefined) return;
       const at = toSave;
       toSave = undefined;
-      await state.checkGeneration();
       await state.savePosition(o.rank, at);
     };
     // Every change pushed and merged, and the position recorded (a checkpoint's barrier, the end).
@@ -176,7 +173,6 @@ export async function trainCluster(
       await sync.settle();
       await saveApplied();
       await sync.sync();
-      await state.checkGeneration();
       await state.savePosition(o.rank, JSON.stringify(pos));
       lastStart = lastDense = pos.rows;
     };
@@ -240,7 +236,7 @@ export async function trainCluster(
       ...r,
       cluster: {
         workers: o.workers, rank: o.rank, ...(features !== undefined ? { features } : {}), partRows: part.end - part.start, trainedRows: r.rows, syncEveryRows: o.syncEveryRows, ...sync.counts, ...store.counts,
-        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, generation: store.generation, checkpoints, paused: barrier.stopped,
+        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, generation: store.generation, checkpoints,
       },
     };
   } finally {

@@ -68,8 +68,6 @@ export interface ClusterRecord {
   positions: (string | null)[];
   /** The ranks that had finished their parts. */
   done: number[];
-  /** The bytes of each rank's admission counts, stored after the model's parts in rank order (0: none). */
-  admissionBytes: number[];
 }
 
 
@@ -98,14 +96,13 @@ export function dataChange(was: DataIdentity | DataIdentity[], now: DataIdentity
  * file is one checksummed envelope of checksummed parts.
  */
 export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy, rankAdmissions: readonly Uint8Array[] = []): void {
-  if (meta.cluster && (meta.cluster.admissionBytes.length !== rankAdmissions.length || meta.cluster.admissionBytes.some((n, r) => n !== rankAdmissions[r].length))) {
-    throw new Error("internal: a cluster checkpoint's admission parts do not match its record");
-  }
+  if (meta.cluster && rankAdmissions.length !== meta.cluster.workers) throw new Error(`internal: a cluster checkpoint of ${meta.cluster.workers} workers with ${rankAdmissions.length} ranks' admission counts`);
   const now = copyState(m);
   const sizes = (s: StateCopy): Record<string, unknown> => ({
     tableBytes: s.tables.map((b) => b.length), matmulBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
   });
-  const header = { kind: "checkpoint", version: VERSION, ...meta, ...sizes(now), best: best ? sizes(best) : null };
+  // A cluster checkpoint's ranks' admission counts come last, in rank order (0 bytes: none).
+  const header = { kind: "checkpoint", version: VERSION, ...meta, ...sizes(now), best: best ? sizes(best) : null, ...(meta.cluster ? { rankAdmissionBytes: rankAdmissions.map((a) => a.length) } : {}) };
   const parts = (s: StateCopy): Uint8Array[] => [...s.tables, ...s.dense, ...(s.admission ? [s.admission] : [])];
   writeFileAtomic(join(dir, CHECKPOINT_FILE), envelopeChunks(header, [...parts(now), ...(best ? parts(best) : []), ...rankAdmissions.filter((a) => a.length > 0)]));
 }
@@ -160,7 +157,8 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): DecodedCheckp
   const bestSizes = h.best === undefined || h.best === null ? undefined : partSizes(header.object("best"));
   const sum = (p: { tb: number[]; db: number[]; ab: number }): number => [...p.tb, ...p.db].reduce((s, x) => s + x, 0) + p.ab;
   const meta = readMeta(header);
-  const rankBytes = meta.cluster?.admissionBytes ?? [];
+  const rankBytes = meta.cluster ? header.integers("rankAdmissionBytes") : [];
+  if (meta.cluster && rankBytes.length !== meta.cluster.workers) throw new RangeError(`${what}: header field rankAdmissionBytes does not give each of ${meta.cluster.workers} workers a size`);
   const total = sum({ tb, db, ab }) + (bestSizes ? sum(bestSizes) : 0) + rankBytes.reduce((a, n) => a + n, 0);
   if (total !== body.length) throw new RangeError(`${what}: the parts add up to ${total} bytes, the body holds ${body.length}`);
   // The model is built from the settings before the saved states are compared
@@ -217,13 +215,11 @@ function readCluster(c: JsonFields): ClusterRecord {
   if (!Array.isArray(positions) || positions.length !== workers || !positions.every((p) => p === null || typeof p === "string")) {
     throw new RangeError(`${c.name("positions")} is not a position (or null) for each of ${workers} workers`);
   }
-  const admissionBytes = c.integers("admissionBytes");
-  if (admissionBytes.length !== workers) throw new RangeError(`${c.name("admissionBytes")} does not give each of ${workers} workers a size`);
   const done = c.integers("done");
   if (done.some((r) => r < 0 || r >= workers)) throw new RangeError(`${c.name("done")} names a rank outside 0..${workers - 1}`);
   return {
     run: c.string("run"), workers, buckets: c.integer("buckets", 1), syncEveryRows: c.integer("syncEveryRows", 1), syncDenseEveryRows: c.integer("syncDenseEveryRows", 1),
-    checkpoint: c.integer("checkpoint", 1), steps: c.integer("steps"), positions: positions as (string | null)[], done, admissionBytes,
+    checkpoint: c.integer("checkpoint", 1), steps: c.integer("steps"), positions: positions as (string | null)[], done,
   };
 }
 

@@ -177,7 +177,8 @@ test("a run checkpointed by rank 0 and killed whole (workers and store) resumes 
   assert.equal(rec.workers, 2);
   const at = (JSON.parse(rec.positions[1]!) as { rows: number }).rows;
   assert.ok(at > 0 && at < 60_000, `rank 1 was at row ${at}`);
-  assert.ok(rec.admissionBytes[1] > 0 && ckpt.rankAdmissions[1].length === rec.admissionBytes[1], "rank 1's admission counts are in the checkpoint");
+  assert.equal(ckpt.rankAdmissions.length, 2);
+  assert.ok(ckpt.rankAdmissions[1].length > 0, "rank 1's admission counts are in the checkpoint");
   // Without --cluster, --resume says how to resume a cluster run.
   const bare = spawnSync(process.execPath, [CLI, "train", "--resume", out], { encoding: "utf8" });
   assert.notEqual(bare.status, 0);

@@ -6,29 +6,22 @@
 // from the store alone is that model too); a worker that stopped
 // rejoins from its last synchronisation and the run ends near an
 // uninterrupted one; the store's rows and counts hold what the workers pushed.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { openData } from "../../src/data/index.js";
-import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
 import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { trainModel } from "../../src/train/trainer.js";
 import type { SparseTable } from "../../src/optim/table.js";
 import { H_COUNT } from "../../src/kernels/layout.js";
 import { DEFAULT_BUCKETS, trainCluster } from "../../src/cluster/train.js";
-import { ClusterSync } from "../../src/cluster/sync.js";
 import { ClusterStore } from "../../src/cluster/store.js";
 import { RunState } from "../../src/cluster/run-state.js";
-import { redisServerAvailable, startLocalCluster } from "../../src/cluster/local-redis.js";
+import { startLocalCluster } from "../../src/cluster/local-redis.js";
+import { clusterSkip, criteoFile, pulledModel } from "../helpers/cluster.js";
 
-const skip = redisServerAvailable() ? false : "redis-server is not installed (CI installs it: see .ci/run)";
-const dir = mkdtempSync(join(tmpdir(), "sparsectr-cluster-train-"));
-const train = join(dir, "train.txt");
-await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 4, scale: 0.05 })), { format: "criteo", start: 0, rows: 40_000, out: train, truth: null });
-after(() => rmSync(dir, { recursive: true, force: true }));
+const skip = clusterSkip;
+const train = await criteoFile("cluster-train", 4, 40_000);
 configureLayers({ threads: 1 });
 
 // A small dcn so that 1,000 synchronisations stay quick; l21 strong enough to zero rows.
@@ -69,17 +62,11 @@ test("one worker, one master, a synchronisation every step: the single-process m
     // The merge rules return the pushed state itself when no other worker changed it: bit for bit.
     assert.equal(m.sha256(), single.sha256());
     // And the store alone holds that model: a fresh one pulled from it is the same.
-    const store = await ClusterStore.connect(c.url, "equal", DEFAULT_BUCKETS);
-    try {
-      const fresh = buildModel(file.fields.length, SETTINGS);
-      await new ClusterSync(store, fresh).pull();
-      assert.equal(fresh.tables[0].size, single.tables[0].size, "every row is in the store");
-      for (let i = 0; i < fresh.dense.length; i++) assert.deepEqual(fresh.dense[i].weights(), single.dense[i].weights(), `dense parameter ${fresh.params[i].name} from the store`);
-      const { rel, zeroDiff } = maxRelative(single.tables[0] as SparseTable, fresh.tables[0] as SparseTable);
-      assert.ok(rel === 0 && zeroDiff === 0, `the store's rows: largest relative difference ${rel}, ${zeroDiff} zero rows differ`);
-    } finally {
-      await store.close();
-    }
+    const fresh = await pulledModel(c.url, "equal", DEFAULT_BUCKETS, file.fields.length, SETTINGS);
+    assert.equal(fresh.tables[0].size, single.tables[0].size, "every row is in the store");
+    for (let i = 0; i < fresh.dense.length; i++) assert.deepEqual(fresh.dense[i].weights(), single.dense[i].weights(), `dense parameter ${fresh.params[i].name} from the store`);
+    const { rel: storeRel, zeroDiff: storeZeroDiff } = maxRelative(single.tables[0] as SparseTable, fresh.tables[0] as SparseTable);
+    assert.ok(storeRel === 0 && storeZeroDiff === 0, `the store's rows: largest relative difference ${storeRel}, ${storeZeroDiff} zero rows differ`);
   } finally {
     await c.stop();
   }
