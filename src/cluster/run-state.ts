@@ -222,9 +222,16 @@ export class RunState {
     }, () => process.stderr.write(`rank 0: waiting for rank(s) ${missing.join(", ")} at checkpoint ${k}\n`));
   }
 
-  /** Rank 0: checkpoint k is written; the workers go on, or stop with `stop` (the run is paused: --resume continues it). */
+  /**
+   * Rank 0: checkpoint k is written; the workers go on, or stop with `stop`
+   * (the run is paused: the generation is no longer ready, so that a rank
+   * started again waits for rank 0 to continue or restore the run).
+   */
   async checkpointWritten(k: number, stop = false): Promise<void> {
-    if (stop) await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "stop", String(k)));
+    if (stop) {
+      await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "stop", String(k)));
+      await this.retrying(() => this.redis.hdel(this.key("meta:{m}"), "ready"));
+    }
     await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "written", String(k)));
     await this.retrying(() => this.redis.unlink(this.key(`ckpt${k}:{m}`)));
   }
