@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";
 import { fmix32 } from "../util/fmix32.js";
-import { mergeDense, mergeRecord, type SlotMerge } from "./merge.js";
+import { mergeDense, mergeRecord, type DenseMerge, type SlotMerge } from "./merge.js";
 
 /**
  * Compare-and-set of a hash: writes the fields (ARGV[3..], field value ...)
@@ -179,14 +179,14 @@ export class ClusterStore {
   }
 
   /** Merges dense parameter `i`'s pushed floats (base: the floats of its last merge) by mergeDense. */
-  async mergeDense(i: number, pushed: Float32Array, base: Float32Array): Promise<Float32Array> {
+  async mergeDense(i: number, pushed: Float32Array, base: Float32Array, how: DenseMerge): Promise<Float32Array> {
     const key = this.denseKey(i), field = [Buffer.from("x")];
     const [out] = await this.cas(key, field, async () => {
       const got = await this.redis.hmgetBuffer(key, "v", "x");
       this.count(field, got);
       const stored = got[1] ? fromBuffer(got[1]) : undefined;
       if (stored && stored.length !== pushed.length) throw new Error(`cluster run "${this.run}": dense parameter ${i} holds ${stored.length} floats, this worker ${pushed.length}`);
-      return { version: got[0], values: [toBuffer(mergeDense(stored, pushed, base))] };
+      return { version: got[0], values: [toBuffer(mergeDense(stored, pushed, base, how))] };
     });
     return fromBuffer(out);
   }

@@ -13,7 +13,7 @@
  * (SparseTable.putRecords): a row that state makes zero is exactly zero.
  * Rows a worker did not touch keep its last copy until it touches them
  * again (their change is still added to the store's, against that copy).
- * Dense parameters: each worker's change added (weights and moments).
+ * Dense parameters: each worker's change of the weights added, the moments merged as the rows' (mergeDense).
  * With one worker the merged state is the pushed one bit for bit.
  */
 import { H_COUNT } from "../kernels/layout.js";
@@ -58,6 +58,9 @@ export class ClusterSync {
   readonly counts: SyncCounts = { syncs: 0, denseSyncs: 0, rowsPushed: 0, seconds: 0 };
   private readonly bases: Baseline[];
   private readonly denseBases: Float32Array[];
+  /** Each dense parameter's update count at its base (the pusher's steps since are the n of its merge). */
+  private readonly denseUpdates: number[];
+  private readonly denseSlots: SlotMerge[][];
   private readonly tableSlots: SlotMerge[][];
   /** The tables' step count counted in the store (the global step at the last synchronisation). */
   private steps: number;
@@ -70,6 +73,8 @@ export class ClusterSync {
     this.bases = m.tables.map((t) => new Baseline(t.recordBytes));
     // Every worker starts from the same seeded weights: the base of its first push.
     this.denseBases = m.dense.map((d) => d.mergeable());
+    this.denseUpdates = m.dense.map((d) => d.updates);
+    this.denseSlots = m.dense.map((d) => slotMerges(d.optimizer, d.hyper, ruleSpec(d.optimizer).group));
     this.steps = m.tables[0]?.stepCount ?? 0;
     this.tableSlots = (m.tables as SparseTable[]).map((t) => slotMerges(t.optimizer, t.hyper, true));
   }
@@ -186,21 +191,22 @@ export class ClusterSync {
       this.bases[i].ensure(store.size);
       this.bases[i].recs.set(store.records(0, store.size));
     });
-    this.m.dense.forEach((d, i) => { this.denseBases[i] = d.mergeable(); });
+    this.m.dense.forEach((d, i) => { this.denseBases[i] = d.mergeable(); this.denseUpdates[i] = d.updates; });
     this.steps = this.m.tables[0]?.stepCount ?? this.steps;
   }
 
   /** Pushes dense parameter i; resolves to the write of the merged state (with the steps taken since on top). */
   private async pushDense(d: DenseParam, i: number): Promise<() => void> {
-    const pushed = d.mergeable();
-    const merged = await this.store.mergeDense(i, pushed, this.denseBases[i]);
+    const pushed = d.mergeable(), at = d.updates, how = { rows: d.rows, d: d.rowLength, slots: this.denseSlots[i] };
+    const merged = await this.store.mergeDense(i, pushed, this.denseBases[i], { ...how, n: at - this.denseUpdates[i] });
     return () => {
       const now = d.mergeable();
       // Steps taken since the snapshot stay, on top of the merged state (compared
       // by value: a table synchronisation may renumber the steps in between).
-      d.setMergeable(now.every((v, k) => v === pushed[k]) ? merged : mergeDense(merged, now, pushed));
+      d.setMergeable(now.every((v, k) => v === pushed[k]) ? merged : mergeDense(merged, now, pushed, { ...how, n: d.updates - at }));
       this.m.params[i].value.set(d.view());
       this.denseBases[i] = merged;
+      this.denseUpdates[i] = at;
     };
   }
 

@@ -64,6 +64,8 @@ export class DenseParam {
 
   /** Number of completed steps (the global step t of the last update). */
   get stepCount(): number { return this.t; }
+  /** Updates this parameter took in this process (row 0's update count: every step updates every row). */
+  get updates(): number { this.live(); return this.arena.heap.u32[(this.state + H_COUNT) >>> 2]; }
   /** Rows with at least one non-zero weight; O(1). */
   get liveRows(): number { return this.rows - this.zeros; }
   /** Rows whose weights are all exactly 0.0 (pruned groups); O(1). */

@@ -5,9 +5,11 @@
 // pushed + beta^n (stored - base), running maxima max(stored, pushed);
 // counts summed, last step the later, the rest the pusher's; an unchanged
 // store gives the pushed bytes bit for bit, even where |base| >> |pushed|.
-// mergeDense adds each worker's change: pushed + (stored - base) (the
-// pushed floats bit for bit when stored == base), checked against the same
-// float64 reference. Three workers' pushes merged one after another equal their
+// mergeDense adds each worker's change of the weights, pushed + (stored -
+// base), and merges the moments by the rows' rule (the pushed floats bit for
+// bit when stored == base), checked against the same float64 reference; two
+// workers' steps of the dense Adam optimizer from one base merge into the
+// moments of their steps run in sequence. Three workers' pushes merged one after another equal their
 // updates run in sequence (no lost update). putRecords of a table's own
 // records into a fresh table gives the kernel's weights bit for bit
 // (Algorithm 1's closed form from z and the moments), and of perturbed
@@ -129,29 +131,64 @@ test("mergeRecord blends a row both the pusher and others updated often towards 
 /** A random dense parameter's floats: n floats of random magnitudes and signs. */
 const randomDense = (r: () => number, n: number) => Float32Array.from({ length: n }, () => rf(r));
 
-test("mergeDense: pushed + (stored - base) for every float, weights and moments alike; stored == base gives the pushed floats bit for bit", () => {
+/** Dense merge layouts: rows x d weights, then per row each slot's d floats. */
+const denseHow = (rows: number, d: number, slots: SlotMerge[], n: number) => ({ rows, d, slots, n });
+
+test("mergeDense: weights pushed + (stored - base); each slot by its rule (sum, pushed + beta^n (stored - base), max); stored == base gives the pushed floats bit for bit", () => {
   const r = rng(2);
   for (let trial = 0; trial < 500; trial++) {
-    const n = 1 + Math.floor(r() * 40), stored = randomDense(r, n), pushed = randomDense(r, n), base = randomDense(r, n);
-    const got = mergeDense(stored, pushed, base);
-    assert.equal(got.length, n);
-    for (let i = 0; i < n; i++) {
-      const want = pushed[i] + (stored[i] - base[i]), scale = Math.abs(pushed[i]) + Math.abs(stored[i]) + Math.abs(base[i]);
+    const rows = 1 + Math.floor(r() * 4), d = 1 + Math.floor(r() * 5), slots = randomSlots(r).map(({ beta, first }) => ({ beta, first: 0 * first }));
+    const n = 1 + Math.floor(r() * 20), len = rows * d * (1 + slots.length), how = denseHow(rows, d, slots, n);
+    const stored = randomDense(r, len), pushed = randomDense(r, len), base = randomDense(r, len);
+    const got = mergeDense(stored, pushed, base, how);
+    assert.equal(got.length, len);
+    for (let i = 0; i < len; i++) {
+      const slot = i < rows * d ? SUM : slots[Math.floor(((i - rows * d) % (d * slots.length)) / d)];
+      const want = slot.beta === "max" ? Math.max(stored[i], pushed[i]) : pushed[i] + (slot.beta ** n) * (stored[i] - base[i]);
+      const scale = Math.abs(pushed[i]) + Math.abs(stored[i]) + Math.abs(base[i]);
       assert.ok(Math.abs(got[i] - want) <= 2 ** -24 * Math.abs(want) + 1e-15 * scale, `trial ${trial} [${i}] = ${got[i]}, want ${want}`);
     }
-    assert.ok(sameBits(mergeDense(base.slice(), pushed, base), pushed), `trial ${trial}: stored == base`);
+    // (a running max never falls below its base)
+    const grown = pushed.map((v, i) => (i >= rows * d && slots[Math.floor(((i - rows * d) % (d * slots.length)) / d)].beta === "max" ? Math.max(v, base[i]) : v));
+    assert.ok(sameBits(mergeDense(base.slice(), grown, base, how), grown), `trial ${trial}: stored == base`);
   }
 });
 
-test("mergeDense: no stored value counts as the base (all workers start from the same weights); mismatched lengths throw", () => {
-  const r = rng(5);
+test("mergeDense: no stored value counts as the base (all workers start from the same weights); mismatched lengths or layouts throw", () => {
+  const r = rng(5), how = denseHow(17, 1, [], 3);
   const pushed = randomDense(r, 17), base = randomDense(r, 17);
-  const got = mergeDense(undefined, pushed, base);
+  const got = mergeDense(undefined, pushed, base, how);
   assert.ok(sameBits(got, pushed), "the pushed floats");
   assert.notEqual(got, pushed, "a copy");
-  assert.throws(() => mergeDense(new Float32Array(2), new Float32Array(3), new Float32Array(3)), RangeError);
-  assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(3), new Float32Array(2)), RangeError);
-  assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(2), new Float32Array(3)), RangeError);
+  const three = denseHow(3, 1, [], 1);
+  assert.throws(() => mergeDense(new Float32Array(2), new Float32Array(3), new Float32Array(3), three), RangeError);
+  assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(3), new Float32Array(2), three), RangeError);
+  assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(2), new Float32Array(3), three), RangeError);
+  assert.throws(() => mergeDense(new Float32Array(3), new Float32Array(3), new Float32Array(3), denseHow(1, 1, [SUM], 1)), /not 1 x 1 weights and 1 state slots/);
+});
+
+test("mergeDense: two workers' Adam steps from one base merge into the moments of their steps run in sequence (the dense optimizer itself, its update counts as n)", () => {
+  const rows = 3, d = 4, h = resolveHyperparams("adam", { lr: 0.01 });
+  const r = rng(9), init = randomDense(r, rows * d);
+  const param = () => createOptimizer("adam", { lr: 0.01 }).dense(init, { rows, rowLength: d });
+  const grads = (k: number) => Array.from({ length: k }, () => Float32Array.from({ length: rows * d }, () => r() * 2 - 1));
+  // Both workers start from the same state, a few steps in.
+  const warm = grads(3), ga = grads(5), gb = grads(7);
+  const a = param(), b = param(), seq = param();
+  for (const g of warm) for (const p of [a, b, seq]) p.step(g);
+  const base = a.mergeable(), baseUpdates = a.updates;
+  for (const g of ga) a.step(g);
+  for (const g of gb) b.step(g);
+  for (const g of [...gb, ...ga]) seq.step(g);
+  assert.equal(a.updates - baseUpdates, ga.length, "updates counts the steps");
+  const how = (p: typeof a) => denseHow(rows, d, slotMerges("adam", h, false), p.updates - baseUpdates);
+  // b merges first into the store holding the base, then a.
+  const afterB = mergeDense(base, b.mergeable(), base, how(b));
+  const merged = mergeDense(afterB, a.mergeable(), base, how(a)), want = seq.mergeable();
+  for (let i = rows * d; i < want.length; i++) {
+    assert.ok(Math.abs(merged[i] - want[i]) <= 1e-6 * (1e-3 + Math.abs(want[i])), `moment float ${i - rows * d}: ${merged[i]}, the sequence's ${want[i]}`);
+  }
+  for (const p of [a, b, seq]) p.dispose();
 });
 
 test("an unchanged store gives the pushed row bit for bit even when the base is 1e9 times larger (a z crossing zero)", () => {
@@ -165,8 +202,11 @@ test("an unchanged store gives the pushed row bit for bit even when the base is 
 });
 
 test("an unchanged store gives the pushed dense floats bit for bit with one worker even when the base is 1e9 times larger", () => {
-  assert.ok(sameBits(mergeDense(Float32Array.of(0.5), Float32Array.of(3e-10), Float32Array.of(0.5)), Float32Array.of(3e-10)));
-  assert.ok(sameBits(mergeDense(Float32Array.of(0.5, -0.5), Float32Array.of(3e-10, -3e-10), Float32Array.of(0.5, -0.5)), Float32Array.of(3e-10, -3e-10)));
+  for (const slots of [[], [{ beta: 0.9, first: 0 }]]) {
+    const how = denseHow(1, 1, slots, 2), pad = (v: number[]) => Float32Array.from(slots.length ? [...v, ...v] : v);
+    assert.ok(sameBits(mergeDense(pad([0.5]), pad([3e-10]), pad([0.5]), how), pad([3e-10])));
+  }
+  assert.ok(sameBits(mergeDense(Float32Array.of(0.5, -0.5), Float32Array.of(3e-10, -3e-10), Float32Array.of(0.5, -0.5), denseHow(2, 1, [], 1)), Float32Array.of(3e-10, -3e-10)));
 });
 
 test("slotMerges: z and Adagrad's V summed (V's initial accumulator once; z with the first moment's carry), m and v decayed by their beta, AMSGrad's vmax a maximum", () => {

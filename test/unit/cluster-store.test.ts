@@ -132,7 +132,7 @@ test("three clients merging a dense parameter end at initial + the sum of their 
         }
         pushes++;
         // As ClusterSync does: the local copy and the base become the merged floats.
-        local = await store.mergeDense(0, pushed, base);
+        local = await store.mergeDense(0, pushed, base, { rows: n, d: 1, slots: [], n: 1 });
         base = local.slice();
       }
     }));
