@@ -141,3 +141,12 @@ function numOf(name: string, v: string | true | string[] | undefined, integer: b
   }
   return n;
 }
+
+/** Option `name`'s value in bytes: "1000", "64K", "1.5G" (powers of 1024). */
+export function bytes(a: ParsedArgs, name: string): number {
+  const v = str(a, name) ?? "";
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`--${name} ${v}: give bytes, optionally with K, M or G`);
+  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  return Math.floor(Number(m[1]) * mult);
+}

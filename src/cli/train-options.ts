@@ -18,7 +18,7 @@ import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule }
 import type { RowPlan, TrainRun } from "../train/run.js";
 import { rowBytes } from "../train/shuffle.js";
 import { DEFAULT_DENSE_UPDATES, DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
-import { num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
+import { bytes, num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 import { inputFiles, READ_OPTIONS, readOptionsOf, spoolInputs } from "./read-options.js";
 import { CLUSTER_OPTIONS } from "./cluster-options.js";
 
@@ -175,7 +175,7 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
     shards: num(a, "shards", true), minCount: sched.minCount, pooling,
   });
   let maxFeatures = a.values["max-features"] !== undefined ? num(a, "max-features", true) : undefined;
-  const maxMemory = a.values["max-memory"] !== undefined ? parseBytes(str(a, "max-memory")!) : undefined;
+  const maxMemory = a.values["max-memory"] !== undefined ? bytes(a, "max-memory") : undefined;
   let admissionBytes: number | undefined;
   if (maxMemory !== undefined) {
     const fixed = m.params.reduce((b, p) => b + p.value.length * 16, 0);
@@ -282,10 +282,3 @@ async function planRows(file: DataFile, a: ParsedArgs, valFraction: number): Pro
   return { train: { start: 0, end: end - v }, val: { start: end - v, end }, test, rows: end - v };
 }
 
-/** "1000", "64K", "1.5G" (powers of 1024) as bytes. */
-function parseBytes(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(v.trim());
-  if (!m) throw new UsageError(`--max-memory ${v}: give bytes, optionally with K, M or G`);
-  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
-  return Math.floor(Number(m[1]) * mult);
-}

@@ -8,6 +8,7 @@
  *   sctr:R:G:t<i>:{<i>.<b>} hash: table i's rows of bucket b, field = the id (8 bytes LE), value = its record
  *   sctr:R:G:d<i>:{d<i>}    hash: x = dense parameter i's weights and moments (float32 LE)
  *   sctr:R:G:steps:{m}      counter: steps of every worker (the run's global step)
+ *   sctr:R:G:seen:{s<s>}    string: segment s of the run's filter of the features counted (./sightings.ts)
  * Each row and dense hash has a version field "v", set to a tag unique to each write.
  */
 import { randomBytes } from "node:crypto";
@@ -16,11 +17,23 @@ import { fmix32 } from "../util/fmix32.js";
 import { mergeDense, mergeRecord, type DenseMerge, type SlotMerge } from "./merge.js";
 
 /**
+ * OR of a worker's words into a string (a segment of the run's sightings
+ * filter), through a scratch key of the same slot; returns the string.
+ * Repeated, it changes nothing more.
+ */
+const OR = `
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('BITOP', 'OR', KEYS[1], KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[2])
+return redis.call('GET', KEYS[1])
+`;
+
+/**
  * Compare-and-set of a hash: writes the fields (ARGV[3..], field value ...)
  * and the version ARGV[2] when the hash's version field "v" is still ARGV[1]
  * ("0" when it has none); returns 1, or 0 when another worker wrote first.
- * The only script: the merge arithmetic runs on the workers (./merge.ts), so
- * the store does a read and a write per row, natively.
+ * The merge arithmetic runs on the workers (./merge.ts), so the store does a
+ * read and a write per row, natively.
  */
 const CAS = `
 local v = redis.call('HGET', KEYS[1], 'v')
@@ -43,8 +56,9 @@ function transient(e: unknown): boolean {
   return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|CLUSTERDOWN|TRYAGAIN|\bMOVED\b|\bASK\b|LOADING|READONLY|Too many Cluster redirections|Failed to refresh slots|None of startup nodes/i.test(String((e as Error)?.message ?? e));
 }
 
-interface CasCommand {
+interface Scripts {
   sctrCas(key: string, ...args: (string | Buffer)[]): Promise<number>;
+  sctrOrBuffer(key: string, scratch: string, words: Buffer): Promise<Buffer>;
 }
 
 /** Bytes each way and calls of the exchange, from the client's side. */
@@ -131,6 +145,7 @@ export class ClusterStore {
       redisOptions: { connectTimeout: 5000, maxRetriesPerRequest: 20 },
     });
     redis.defineCommand("sctrCas", { numberOfKeys: 1, lua: CAS });
+    redis.defineCommand("sctrOr", { numberOfKeys: 2, lua: OR });
     try {
       await redis.ping();
     } catch (e) {
@@ -205,7 +220,7 @@ export class ClusterStore {
       this.counts.calls += 2;
       let ok: boolean;
       try {
-        ok = await (this.redis as unknown as CasCommand).sctrCas(key, ...args) === 1;
+        ok = await (this.redis as unknown as Scripts).sctrCas(key, ...args) === 1;
       } catch (e) {
         if (!transient(e)) throw e;
         // The reply was lost (a node failed): the write landed if the version is ours.
@@ -275,6 +290,28 @@ export class ClusterStore {
   async dense(i: number): Promise<Float32Array | undefined> {
     const b = await this.retrying(() => this.redis.hgetBuffer(this.denseKey(i), "x"));
     return b ? fromBuffer(b) : undefined;
+  }
+
+  /** ORs a worker's words of segment s of the run's sightings filter into the store's; resolves to the store's words then. */
+  async orSightings(s: number, words: Uint32Array): Promise<Uint32Array> {
+    const b = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
+    this.counts.bytesSent += b.length;
+    this.counts.calls++;
+    return this.words(await this.retrying(() => (this.redis as unknown as Scripts).sctrOrBuffer(this.key(`seen:{s${s}}`), this.key(`seen-in:{s${s}}`), b)));
+  }
+
+  /** Segment s of the run's sightings filter (its words; null: no worker has written it). */
+  async sightings(s: number): Promise<Uint32Array | null> {
+    this.counts.calls++;
+    const b = await this.retrying(() => this.redis.getBuffer(this.key(`seen:{s${s}}`)));
+    return b ? this.words(b) : null;
+  }
+
+  private words(b: Buffer): Uint32Array {
+    this.counts.bytesReceived += b.length;
+    const w = new Uint32Array(b.length >>> 2);
+    new Uint8Array(w.buffer).set(b.subarray(0, w.length * 4));
+    return w;
   }
 
   /** Writes rows of table `table` (ids and records) as they are, bucket by bucket: a restore into a new generation. */

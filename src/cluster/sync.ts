@@ -23,6 +23,8 @@ import type { CtrModel } from "../train/model.js";
 import type { ClusterStore } from "./store.js";
 import { mergeDense, mergeRecord, slotMerges, type SlotMerge } from "./merge.js";
 import type { DenseParam } from "../optim/dense.js";
+import type { Admission } from "../train/admission.js";
+import { ClusterSightings } from "./sightings.js";
 
 /** Why a model cannot be trained through the store, or undefined when it can. */
 export function clusterUnsupported(m: CtrModel): string | undefined {
@@ -64,6 +66,8 @@ export class ClusterSync {
   private readonly tableSlots: SlotMerge[][];
   /** The tables' step count counted in the store (the global step at the last synchronisation). */
   private steps: number;
+  /** The run's features counted, shared with every table synchronisation (see shareSightings). */
+  private sightings: ClusterSightings | undefined;
   /** The synchronisations in flight (see start and startDense). */
   private readonly flights: { rows?: Flight; dense?: Flight } = {};
 
@@ -78,6 +82,22 @@ export class ClusterSync {
     this.steps = m.tables[0]?.stepCount ?? 0;
     this.tableSlots = (m.tables as SparseTable[]).map((t) => slotMerges(t.optimizer, t.hyper, true));
   }
+
+  /**
+   * Shares the features `a` counts with the run's other workers through a
+   * filter of `bytes` bytes in the store (./sightings.ts), from now on: every
+   * table synchronisation exchanges it. Takes the run's filter now.
+   */
+  async shareSightings(a: Admission, bytes: number): Promise<void> {
+    const s = new ClusterSightings(bytes);
+    s.addEntries(a.entries());
+    (await s.exchange(this.store))();
+    a.elsewhere = s;
+    this.sightings = s;
+  }
+
+  /** The estimated false-positive rate of the run's sightings filter as this worker last took it (undefined: not shared). */
+  get sightingsFalsePositiveRate(): number | undefined { return this.sightings?.falsePositiveRate(); }
 
   /** True while a synchronisation of the tables (start) or of the dense layers (startDense) is in flight. */
   get busy(): boolean { return this.rowsBusy || this.denseBusy; }
@@ -105,7 +125,8 @@ export class ClusterSync {
     const own = tables[0]?.stepCount ?? this.steps;
     const jobs = tables.map((t, i) => this.pushTable(t, i));
     const total = this.store.addSteps(own - this.steps);
-    this.launch("rows", Promise.all([Promise.all(jobs), total]).then(([writes, t]) => () => {
+    const seen = this.sightings?.exchange(this.store) ?? Promise.resolve(() => {});
+    this.launch("rows", Promise.all([Promise.all(jobs), total, seen]).then(([writes, t, sightings]) => () => {
       // Steps and bias corrections continue from every worker's steps (the
       // run's global step), plus this worker's steps since the snapshot.
       const since = (tables[0]?.stepCount ?? own) - own;
@@ -113,6 +134,7 @@ export class ClusterSync {
       for (const d of this.m.dense) d.adoptStepCount(t + since);
       this.steps = t;
       for (const w of writes) w();
+      sightings();
       this.counts.syncs++;
       onApplied?.();
     }));

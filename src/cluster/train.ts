@@ -14,13 +14,14 @@ import type { CtrModel } from "../train/model.js";
 import { splitRows } from "../train/parallel.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
-import { Admission } from "../train/admission.js";
+import { Admission, oovTable } from "../train/admission.js";
 import { canonicalJson } from "../util/canonical-json.js";
 import { HyperLogLog } from "../util/hyperloglog.js";
 import { ClusterStore } from "./store.js";
 import { RunState } from "./run-state.js";
 import { CheckpointBarrier, restoreRun, type WriteClusterCheckpoint } from "./snapshot.js";
 import { ClusterSync, clusterUnsupported, type SyncCounts } from "./sync.js";
+import { checkSightingsBytes, DEFAULT_SIGHTINGS_BYTES } from "./sightings.js";
 
 /** Buckets (hash keys) each table's rows are spread over in the cluster. */
 export const DEFAULT_BUCKETS = 1024;
@@ -43,6 +44,8 @@ export interface ClusterOptions {
   /** The run's name: its keys in the cluster are sctr:NAME:*. */
   run: string;
   buckets?: number;
+  /** Bytes of the run's filter of the features the workers counted (./sightings.ts; default DEFAULT_SIGHTINGS_BYTES, 0: each worker counts alone). */
+  sightingsBytes?: number;
   /**
    * Train on while a synchronisation is in flight (default true); false
    * waits for each one (every `syncEveryRows` rows exactly, as the
@@ -85,14 +88,19 @@ export interface ClusterReport extends SyncCounts {
   features?: number;
   /** Seconds rank 0 waited for the others and took the model from the store. */
   gatherSeconds: number;
+  /** Rank 0: CPU seconds the masters used while it took the whole model from the store at the end (a cost per run, not per sample). */
+  gatherStoreCpuSeconds?: number;
   /** The run's generation this worker trained in (each restore from a checkpoint starts the next). */
   generation: number;
   /** Checkpoint barriers this worker took part in. */
   checkpoints: number;
+  /** With admission shared: the estimated share of features never counted that the run's filter reports as counted (admitted one sighting early). */
+  sightingsFalsePositiveRate?: number;
 }
 
 /** Checks the worker count, rank and periods of cluster options (RangeError naming the option). */
-export function checkClusterOptions(o: Pick<ClusterOptions, "workers" | "rank" | "syncEveryRows" | "syncDenseEveryRows">): void {
+export function checkClusterOptions(o: Pick<ClusterOptions, "workers" | "rank" | "syncEveryRows" | "syncDenseEveryRows" | "sightingsBytes">): void {
+  checkSightingsBytes(o.sightingsBytes ?? DEFAULT_SIGHTINGS_BYTES);
   if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`--workers ${o.workers}: use a positive integer`);
   if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.workers) throw new RangeError(`--rank ${o.rank}: use an integer from 0 to ${o.workers - 1}`);
   for (const [flag, v] of [["--sync-every", o.syncEveryRows], ["--sync-dense-every", o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS]] as const) {
@@ -118,7 +126,8 @@ export async function trainCluster(
   const store = await ClusterStore.connect(o.url, o.run, o.buckets ?? DEFAULT_BUCKETS);
   const state = new RunState(store);
   try {
-    const settings = canonicalJson({ settings: m.settings, range, fields: data.fields });
+    const sightingsBytes = o.sightingsBytes ?? DEFAULT_SIGHTINGS_BYTES;
+    const settings = canonicalJson({ settings: m.settings, range, fields: data.fields, sightingsBytes });
     if (o.rank > 0 && (o.checkpoint || o.restore)) throw new Error(`rank ${o.rank}: only rank 0 writes or restores the checkpoints of a cluster run`);
     if (o.rank === 0) {
       if (o.restore) {
@@ -152,10 +161,11 @@ export async function trainCluster(
       const counts = (await state.admissions(o.workers))[o.rank];
       if (m.admission && counts.length) m.setAdmission(Admission.load(counts, `cluster run "${o.run}": rank ${o.rank}'s admission counts`));
     }
+    if (m.admission && sightingsBytes > 0) await sync.shareSightings(m.admission, sightingsBytes);
     const denseEvery = o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS;
     const barrier = new CheckpointBarrier(state, sync, m, {
       rank: o.rank, workers: o.workers, write: o.checkpoint,
-      record: { run: o.run, workers: o.workers, buckets: store.buckets, syncEveryRows: o.syncEveryRows, syncDenseEveryRows: denseEvery },
+      record: { run: o.run, workers: o.workers, buckets: store.buckets, syncEveryRows: o.syncEveryRows, syncDenseEveryRows: denseEvery, sightingsBytes },
     });
     await barrier.init();
     // Each synchronisation runs while the worker trains on (ClusterSync.start);
@@ -220,13 +230,16 @@ export async function trainCluster(
     // The last changes, merged and waited for.
     await flush(r.position);
     const t0 = process.hrtime.bigint();
-    let features: number | undefined;
+    let features: number | undefined, gatherCpu: number | undefined;
     if (!r.stopped) {
       await state.saveFeatureSketch(o.rank, featureSketch(m));
       await state.arrive(o.rank);
       if (o.rank === 0) {
         await state.waitFor(o.workers, (n) => process.stderr.write(`rank 0: ${n} of ${o.workers} workers have finished; waiting for the others\n`));
+        const before = await store.cpuSeconds();
         await sync.pull();
+        gatherCpu = await store.cpuSeconds() - before;
+        admitStored(m);
         features = await state.featureCount(o.workers);
         await state.finish();
       }
@@ -236,7 +249,8 @@ export async function trainCluster(
       ...r,
       cluster: {
         workers: o.workers, rank: o.rank, ...(features !== undefined ? { features } : {}), partRows: part.end - part.start, trainedRows: r.rows, syncEveryRows: o.syncEveryRows, ...sync.counts, ...store.counts,
-        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, generation: store.generation, checkpoints,
+        storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, ...(gatherCpu !== undefined ? { gatherStoreCpuSeconds: gatherCpu } : {}), generation: store.generation, checkpoints,
+        ...(sync.sightingsFalsePositiveRate !== undefined ? { sightingsFalsePositiveRate: sync.sightingsFalsePositiveRate } : {}),
       },
     };
   } finally {
@@ -251,6 +265,26 @@ function readPosition(json: string, rank: number): TrainPosition {
     if (typeof p[k] !== "number" || !Number.isFinite(p[k])) throw new Error(`the position the cluster holds for rank ${rank} has no valid ${k}: ${json}`);
   }
   return p as unknown as TrainPosition;
+}
+
+/**
+ * Admits every feature the model's tables hold a row of (rank 0, once it
+ * took the whole model: rows other workers admitted), so that evaluation
+ * and the written model route those features to their rows, not to their
+ * field's OOV row.
+ */
+function admitStored(m: CtrModel): void {
+  const a = m.admission;
+  if (!a) return;
+  const oov = oovTable(a.fields);
+  const isOov = (lo: number, hi: number): boolean => {
+    for (let f = 0; f < oov.length; f += 2) if (oov[f] === lo && oov[f + 1] === hi) return true;
+    return false;
+  };
+  for (const t of m.tables) {
+    const ids = t.ids(), w = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+    for (let i = 0; i < w.length; i += 2) if (!isOov(w[i], w[i + 1])) a.admit(w[i], w[i + 1]);
+  }
 }
 
 /** A sketch of the feature keys a worker saw (its admission counts' keys, else its first table's ids). */

@@ -59,6 +59,18 @@ export function routeKey(out: Uint32Array, j: number, lo: number, hi: number, ad
   return 1;
 }
 
+/**
+ * Sightings of the features elsewhere (the other workers of a cluster run:
+ * ../cluster/sightings.ts): `add` hears of each key counted here for the
+ * first time; a key `seen` elsewhere counts one sighting more at its first
+ * occurrence here (with minCount 2 it is admitted at once, as one process
+ * reading every worker's rows would admit it at its second).
+ */
+export interface Sightings {
+  add(lo: number, hi: number): void;
+  seen(lo: number, hi: number): boolean;
+}
+
 const MAX_LOAD = 0.75;
 const MAX_CAP = 2 ** 30;
 const STRIDE = 3;
@@ -85,6 +97,8 @@ export class Admission {
   maxBytes = Infinity;
   /** Keys forgotten under maxBytes. */
   forgotten = 0;
+  /** Sightings elsewhere, if any (see {@link Sightings}); keys loaded or admitted are not told. */
+  elsewhere: Sightings | undefined;
 
   constructor(minCount: number, fields: number, capacity = 1 << 16) {
     if (!Number.isSafeInteger(minCount) || minCount < 2) throw new RangeError(`min count ${minCount} must be an integer >= 2 (1 admits every feature: no counts needed)`);
@@ -141,6 +155,25 @@ export class Admission {
       if (++f === F) f = 0;
     }
     if (tally) this.routed += routed;
+  }
+
+  /**
+   * Admits the key (lo, hi): its count becomes at least minCount (a feature
+   * another process admitted, whose row this one holds).
+   */
+  admit(lo: number, hi: number): void {
+    lo >>>= 0;
+    hi >>>= 0;
+    const s = this.find(lo, hi);
+    if (s >= 0) {
+      if (this.slots[s + 2] < this.minCount) {
+        this.slots[s + 2] = this.minCount;
+        this.admittedKeys++;
+      }
+      return;
+    }
+    while (this.used + 1 >= this.cap * MAX_LOAD) this.grow();
+    this.insert(lo, hi, this.minCount);
   }
 
   /** Every counted key as (lo, hi, count) triples, in slot order (the body {@link save} writes). */
@@ -221,12 +254,17 @@ export class Admission {
       const s = i * STRIDE;
       const c = w[s + 2];
       if (c === 0) {
+        let n = 1;
+        if (this.elsewhere) {
+          this.elsewhere.add(lo, hi);
+          if (this.elsewhere.seen(lo, hi)) n = 2;
+        }
         w[s] = lo;
         w[s + 1] = hi;
-        w[s + 2] = 1;
+        w[s + 2] = n;
         this.used++;
-        if (this.minCount <= 1) this.admittedKeys++;
-        return 1;
+        if (n >= this.minCount) this.admittedKeys++;
+        return n;
       }
       if (w[s] === lo && w[s + 1] === hi) {
         if (c === 0xffffffff) return c;

@@ -60,6 +60,8 @@ export interface ClusterRecord {
   buckets: number;
   syncEveryRows: number;
   syncDenseEveryRows: number;
+  /** Bytes of the run's sightings filter (../cluster/sightings.ts); absent in checkpoints written before it existed (the default size). */
+  sightingsBytes?: number;
   /** The checkpoint's number in the run (later ones go on from it). */
   checkpoint: number;
   /** The run's global step count. */
@@ -219,6 +221,7 @@ function readCluster(c: JsonFields): ClusterRecord {
   if (done.some((r) => r < 0 || r >= workers)) throw new RangeError(`${c.name("done")} names a rank outside 0..${workers - 1}`);
   return {
     run: c.string("run"), workers, buckets: c.integer("buckets", 1), syncEveryRows: c.integer("syncEveryRows", 1), syncDenseEveryRows: c.integer("syncDenseEveryRows", 1),
+    ...(c.has("sightingsBytes") ? { sightingsBytes: c.integer("sightingsBytes") } : {}),
     checkpoint: c.integer("checkpoint", 1), steps: c.integer("steps"), positions: positions as (string | null)[], done,
   };
 }

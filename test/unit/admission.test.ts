@@ -2,7 +2,9 @@
 // sightings; the rows a trained table creates are exactly the features seen
 // at least N times (plus the OOV rows used); an unseen feature reads its
 // field's OOV row at evaluation and serving (which differs from a zero
-// vector), and the exported model scores as the trained one.
+// vector), and the exported model scores as the trained one. Sightings
+// elsewhere (a cluster run's other workers) count one sighting more at a
+// key's first occurrence (brute force).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -62,6 +64,43 @@ test("admission routes each sighting as a brute-force count says, in two passes,
   const oovs = new Set(Array.from({ length: F }, (_, f) => oovKey(f)));
   assert.equal(oovs.size, F);
   for (const k of counts.keys()) assert.ok(!oovs.has(k));
+});
+
+test("sightings elsewhere: a key another worker counted counts one sighting more at its first occurrence here (brute force, N = 2 and 3); admit makes a key its own once", () => {
+  const F = 4, rows = 3000;
+  for (const N of [2, 3]) {
+    const keys = stream(rows, F, 7), words = new Uint32Array(keys.buffer);
+    // The other worker's keys: every third distinct key of this stream, and keys this one never sees.
+    const distinct = [...new Set(keys)], other = new Set(distinct.filter((_, i) => i % 3 === 0));
+    const told: bigint[] = [];
+    const key = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    const a = new Admission(N, F, 16);
+    a.elsewhere = { add: (lo, hi) => { told.push(key(lo, hi)); }, seen: (lo, hi) => other.has(key(lo, hi)) };
+    const out = new Uint32Array(words.length);
+    a.route(words, rows * F, out, undefined, true);
+    const counts = new Map<bigint, number>();
+    for (let j = 0; j < rows * F; j++) {
+      const c = counts.get(keys[j]) ?? (other.has(keys[j]) ? 1 : 0);
+      counts.set(keys[j], c + 1);
+      assert.equal(out[2 * j] === words[2 * j] && out[2 * j + 1] === words[2 * j + 1], c + 1 >= N, `N ${N}, key ${j}, sighting ${c + 1}`);
+    }
+    assert.deepEqual(told, distinct, "told of each key once, at its first occurrence");
+    assert.equal(a.admitted, [...counts.values()].filter((c) => c >= N).length);
+    // admit: a key with a row elsewhere routes to itself; admitting again changes nothing.
+    const rare = distinct.find((k) => counts.get(k)! < N)!, w = new Uint32Array(new BigUint64Array([rare]).buffer);
+    const before = a.admitted;
+    a.admit(w[0], w[1]);
+    a.admit(w[0], w[1]);
+    assert.equal(a.admitted, before + 1);
+    assert.equal(a.count(w[0], w[1]), N);
+    const fresh = new Uint32Array(new BigUint64Array([0x1234567890abcn]).buffer), seenBefore = a.seen;
+    a.admit(fresh[0], fresh[1]);
+    assert.equal(a.seen, seenBefore + 1);
+    assert.equal(a.admitted, before + 2);
+    const o = new Uint32Array(2);
+    a.route(fresh, 1, o, undefined, false);
+    assert.deepEqual([...o], [...fresh]);
+  }
 });
 
 test("training with minCount N creates exactly the rows of features seen >= N times, and unseen features read their field's OOV row", async () => {

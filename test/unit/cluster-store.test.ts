@@ -7,7 +7,9 @@
 // hold the sum of every change sent to them, its running-max slot the max of
 // every value pushed, its update count the number of pushes, its last step
 // the latest. Three clients merging a dense parameter (mergeDense) end at
-// initial + the sum of their changes. A run refuses
+// initial + the sum of their changes. Three workers exchanging their
+// sightings filters concurrently each end finding every key the others
+// counted, and the store holds the OR of their filters. A run refuses
 // joins with other settings, worker or bucket counts, and any join once
 // finished.
 import { after, before, test } from "node:test";
@@ -16,6 +18,8 @@ import { redisServerAvailable, startLocalCluster, type LocalCluster } from "../.
 import { ClusterStore } from "../../src/cluster/store.js";
 import { RunState } from "../../src/cluster/run-state.js";
 import type { SlotMerge } from "../../src/cluster/merge.js";
+import { ClusterSightings } from "../../src/cluster/sightings.js";
+import { BloomFilter } from "../../src/util/bloom.js";
 import { H_COUNT, H_TAU, HEADER_BYTES } from "../../src/kernels/layout.js";
 import { rng } from "../helpers/rng.js";
 
@@ -160,5 +164,39 @@ test("join refuses other settings, worker and bucket counts, naming the run, and
     });
     await a.finish();
     await assert.rejects(b.join("model=dcn lr=0.01", 2), /cluster run "joins" has finished/);
+  });
+});
+
+test("sightings: three workers' filters exchanged concurrently through the store; each finds every key the others counted, and the store holds the OR of all (brute force)", { skip, timeout: 30_000 }, async () => {
+  const bytes = 2 ** 16, u32 = (r: () => number) => Math.floor(r() * 2 ** 32) >>> 0;
+  await withStores(3, "sightings", 8, async (stores) => {
+    const all = new BloomFilter(bytes * 8, 3, 1 << 14), keys: [number, number][][] = [[], [], []];
+    const sightings = stores.map(() => new ClusterSightings(bytes));
+    // Three rounds: each worker counts new keys (some shared with the others), then all exchange at once.
+    const r = rng(31), shared: [number, number][] = Array.from({ length: 300 }, () => [u32(r), u32(r)]);
+    for (let round = 0; round < 3; round++) {
+      sightings.forEach((s, w) => {
+        for (let i = 0; i < 2000; i++) {
+          const k: [number, number] = r() < 0.1 ? shared[Math.floor(r() * shared.length)] : [u32(r), u32(r)];
+          s.add(k[0], k[1]);
+          all.add(k[0], k[1]);
+          keys[w].push(k);
+        }
+      });
+      const writes = await Promise.all(sightings.map((s, w) => s.exchange(stores[w])));
+      writes.forEach((f) => f());
+    }
+    // A last exchange with nothing new: every worker then holds every other's keys.
+    (await Promise.all(sightings.map((s, w) => s.exchange(stores[w])))).forEach((f) => f());
+    for (let w = 0; w < 3; w++) {
+      for (let o = 0; o < 3; o++) for (const [lo, hi] of keys[o]) assert.ok(sightings[w].seen(lo, hi), `worker ${w} does not find worker ${o}'s key (${lo}, ${hi})`);
+    }
+    // The store's filter is the OR of the three.
+    for (let s = 0; s < all.segments; s++) assert.deepEqual(await stores[0].sightings(s), all.segment(s), `segment ${s}`);
+    // Keys never counted: found at about the filter's estimated rate.
+    let fp = 0;
+    for (let i = 0; i < 50_000; i++) if (sightings[0].seen(u32(r), u32(r))) fp++;
+    const est = sightings[0].falsePositiveRate();
+    assert.ok(est > 0 && Math.abs(fp / 50_000 - est) < 0.3 * est + 1e-3, `false positives ${fp / 50_000}, estimated ${est}`);
   });
 });

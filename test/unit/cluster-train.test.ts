@@ -5,7 +5,10 @@
 // model rank 0 takes back from the store at the end (and a fresh model pulled
 // from the store alone is that model too); a worker that stopped
 // rejoins from its last synchronisation and the run ends near an
-// uninterrupted one; the store's rows and counts hold what the workers pushed.
+// uninterrupted one; the store's rows and counts hold what the workers pushed;
+// a feature one worker counted counts one sighting more at its first
+// occurrence on another (brute force against the other worker alone), and
+// rank 0 ends routing every row of the run to itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { openData } from "../../src/data/index.js";
@@ -16,6 +19,8 @@ import type { SparseTable } from "../../src/optim/table.js";
 import { H_COUNT } from "../../src/kernels/layout.js";
 import { DEFAULT_BUCKETS, trainCluster } from "../../src/cluster/train.js";
 import { ClusterStore } from "../../src/cluster/store.js";
+import { ClusterSync } from "../../src/cluster/sync.js";
+import { oovKey } from "../../src/train/admission.js";
 import { RunState } from "../../src/cluster/run-state.js";
 import { startLocalCluster } from "../../src/cluster/local-redis.js";
 import { clusterSkip, criteoFile, pulledModel } from "../helpers/cluster.js";
@@ -128,6 +133,56 @@ test("a worker that stopped rejoins from its last synchronisation: the position 
     assert.equal(again.tables[0].size, whole.tables[0].size, "the same rows: those of the first attempt came from the store");
     const { zeroDiff } = maxRelative(whole.tables[0] as SparseTable, again.tables[0] as SparseTable);
     assert.ok(zeroDiff <= 0.05 * whole.tables[0].size, `${zeroDiff} rows zero in one model only`);
+  } finally {
+    await c.stop();
+  }
+});
+
+test("admission across workers: the features one worker counted count one sighting more at their first occurrence on another (brute force); rank 0 routes every row of the run to itself", { skip }, async () => {
+  const file = await openData(train, { batchSize: 64 });
+  const settings = { ...SETTINGS, batch: 64 }, parts = [{ start: 0, end: 6_000 }, { start: 6_000, end: 12_000 }];
+  const c = await startLocalCluster({ masters: 3 });
+  try {
+    // Worker A trains its part and merges; then worker B, sharing sightings, trains the next part; B0 the same part alone.
+    const store = await ClusterStore.connect(c.url, "seen", 64), storeB = await ClusterStore.connect(c.url, "seen", 64);
+    try {
+      const a = buildModel(file.fields.length, settings), b = buildModel(file.fields.length, settings), b0 = buildModel(file.fields.length, settings);
+      const sa = new ClusterSync(store, a), sb = new ClusterSync(storeB, b);
+      await sa.shareSightings(a.admission!, 2 ** 16);
+      await trainModel(a, file, parts[0]);
+      await sa.sync();
+      await sb.shareSightings(b.admission!, 2 ** 16);
+      await trainModel(b, file, parts[1]);
+      await trainModel(b0, file, parts[1]);
+      const e = b0.admission!.entries();
+      let extra = 0, alone = 0;
+      for (let i = 0; i < e.length; i += 3) {
+        const inA = a.admission!.count(e[i], e[i + 1]) > 0, got = b.admission!.count(e[i], e[i + 1]);
+        if (inA) assert.equal(got, e[i + 2] + 1, `key (${e[i]}, ${e[i + 1]}), counted by A: ${got}, B alone ${e[i + 2]}`);
+        else {
+          alone++;
+          assert.ok(got === e[i + 2] || got === e[i + 2] + 1, `key (${e[i]}, ${e[i + 1]}) not counted by A: ${got}, B alone ${e[i + 2]}`);
+          if (got !== e[i + 2]) extra++;
+        }
+      }
+      assert.ok(alone > 100 && alone < e.length / 3, `${alone} of ${e.length / 3} keys of B's part not in A's`);
+      // Only the filter's false positives count a key A did not see.
+      assert.ok(extra <= 3 * sb.sightingsFalsePositiveRate! * alone + 3, `${extra} of ${alone} keys A did not count were counted one more`);
+      assert.ok(b.admission!.admitted > b0.admission!.admitted, "more features admitted");
+    } finally {
+      await Promise.all([store.close(), storeB.close()]);
+    }
+    // A run of two workers: rank 0's model ends with every row of the run (admitted by either), each routed to itself.
+    const ms = [0, 1].map(() => buildModel(file.fields.length, settings));
+    await Promise.all(ms.map((m, rank) => trainCluster(m, file, { start: 0, end: 12_000 }, { url: c.url, workers: 2, rank, syncEveryRows: 2048, run: "routed", buckets: 64 })));
+    const t = ms[0].tables[0], oov = new Set(Array.from({ length: file.fields.length }, (_, f) => oovKey(f)));
+    let rows = 0;
+    for (const id of t.ids()) {
+      if (oov.has(id)) continue;
+      rows++;
+      assert.ok(ms[0].admission!.count(Number(id & 0xffffffffn), Number(id >> 32n)) >= 2, `row ${id} of the run is admitted on rank 0`);
+    }
+    assert.ok(rows > ms[1].admission!.admitted, "rank 0 holds rows rank 1 admitted");
   } finally {
     await c.stop();
   }
