@@ -40,7 +40,7 @@ export async function restoreRun(store: ClusterStore, state: RunState, m: CtrMod
   const tables = m.tables as SparseTable[];
   for (let i = 0; i < tables.length; i++) {
     const { ids, records } = tableRecords(tables[i]);
-    await store.writeRows(i, ids, records);
+    await store.writeRows(i, tables[i].rowLength, ids, records);
   }
   for (let i = 0; i < m.dense.length; i++) await store.writeDense(i, m.dense[i].mergeable());
   await store.setSteps(record.steps);

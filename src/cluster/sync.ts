@@ -194,7 +194,7 @@ export class ClusterSync {
     for (const tb of tables) tb.adoptStepCount(Math.max(t, tb.stepCount));
     for (const d of this.m.dense) d.adoptStepCount(Math.max(t, d.stepCount));
     for (let i = 0; i < tables.length; i++) {
-      const { ids, records } = await this.store.rows(i, tables[i].recordBytes);
+      const { ids, records } = await this.store.rows(i, tables[i].recordBytes, tables[i].rowLength);
       tables[i].putRecords(ids, records);
     }
     for (let i = 0; i < this.m.dense.length; i++) {

@@ -99,7 +99,7 @@ test("six clients pushing 50 rounds to 40 shared rows in 8 buckets lose no updat
   })));
   const conflicts = counts.reduce((s, c) => s + c.conflicts, 0), calls = counts.reduce((s, c) => s + c.calls, 0);
   t.diagnostic(`${conflicts} compare-and-set conflicts in ${calls} calls`);
-  const got = await withStores(1, "stress", 8, ([s]) => s.rows(0, recBytes));
+  const got = await withStores(1, "stress", 8, ([s]) => s.rows(0, recBytes, d));
   assert.equal(got.ids.length, ROWS, "one stored row per id");
   const where = new Map([...got.ids].map((id, r) => [id, r]));
   ids.forEach((id, i) => {

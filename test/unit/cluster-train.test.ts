@@ -86,7 +86,7 @@ test("the store holds every row the worker trained, with its update count; the r
     const store = await ClusterStore.connect(c.url, "held", 16);
     try {
       const t = m.tables[0] as SparseTable, rb = t.recordBytes;
-      const { ids, records } = await store.rows(0, rb);
+      const { ids, records } = await store.rows(0, rb, t.rowLength);
       const stored = new Map<bigint, number>();
       const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
       ids.forEach((id, k) => stored.set(id, view.getUint32(k * rb + H_COUNT, true)));
