@@ -5,7 +5,8 @@
 // workers (`sparsectr train --cluster ... --rank R`, each its own process)
 // against a fresh local cluster of 3 masters, for each synchronisation
 // period (env SPARSECTR_BENCH_SYNC, default the trainer's; env
-// SPARSECTR_BENCH_ARGS adds options to every run). Per run: test
+// SPARSECTR_BENCH_ARGS adds options to every run,
+// SPARSECTR_BENCH_CLUSTER_ARGS to the workers' only). Per run: test
 // AUC and live features against the single process; the store's CPU time
 // per trained sample (the masters' user + system CPU over the run, less
 // their idle rate measured just before), also without rank 0's gather of
@@ -70,6 +71,7 @@ export async function benchCluster(emit: (o: object) => void, quick: boolean): P
     await generateFiles(g, { format: "criteo", start: 0, rows, out: train, truth: null });
     await generateFiles(g, { format: "criteo", start: rows, rows: testRows, out: test, truth: null });
     const extra = process.env.SPARSECTR_BENCH_ARGS?.split(" ").filter((a) => a) ?? [];
+    const workerExtra = process.env.SPARSECTR_BENCH_CLUSTER_ARGS?.split(" ").filter((a) => a) ?? [];
     const common = ["--train", train, "--test", test, "--model", "dcn", "--optimizer", "group-adam", "--val-fraction", "0", "--epochs", "1", "--shuffle", "off", "--threads", "1", "--json", ...extra];
     const sums = new Map<number, { auc: number[]; live: number[]; us: number[]; usTraining: number[] }>();
     for (const seed of seeds) {
@@ -84,7 +86,7 @@ export async function benchCluster(emit: (o: object) => void, quick: boolean): P
           const idleRate = (idle1.cpu - idle0.cpu) / 2;
           const t0 = process.hrtime.bigint();
           const reports = await Promise.all(Array.from({ length: WORKERS }, (_, rank) => cli([
-            ...common, "--seed", String(seed), "--cluster", c.url, "--workers", String(WORKERS), "--rank", String(rank), "--sync-every", String(k), "--cluster-run", `bench${seed}`,
+            ...common, "--seed", String(seed), "--cluster", c.url, "--workers", String(WORKERS), "--rank", String(rank), "--sync-every", String(k), "--cluster-run", `bench${seed}`, ...workerExtra,
           ])));
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           const use = await storeUse(c);
