@@ -66,6 +66,8 @@ export interface SlotMerge {
   first: number;
   /** z of the group form: the index of the first moment's slot whose change it takes (see the file's rule), if any. */
   carry?: number;
+  /** z of the group form of an Adam-family rule (raw l21 norm, global bias correction): the slot P is taken from and the hyperparameters of the closed form (see mergePrimal). */
+  primal?: { v: number; beta2: number; eps: number; l1: number; l21: number; l2: number };
 }
 
 /** The merges of a parameter's state slots: z first in the group form, then the rule's moments. */
@@ -74,6 +76,10 @@ export function slotMerges(optimizer: OptimizerName, hyper: ResolvedHyperparams,
   const f = Math.fround;
   const out: SlotMerge[] = group ? [{ beta: 1, first: 0 }] : [];
   if (group && slots.includes("m")) out[0].carry = 1 + slots.indexOf("m");
+  if (group && slots.includes("v") && hyper.l21Norm === "raw" && hyper.rowStep === "global") {
+    // P_t = (sqrt(V_t) + eps) / alpha, V from v (AMSGrad: its running max).
+    out[0].primal = { v: 1 + (slots.includes("vmax") ? slots.indexOf("vmax") : slots.indexOf("v")), beta2: hyper.beta2, eps: hyper.epsilon, l1: hyper.l1, l21: hyper.l21, l2: hyper.l2 };
+  }
   for (const s of slots) {
     if (s === "V") out.push({ beta: 1, first: f(hyper.epsilon + hyper.initialAccumulator) });
     else if (s === "vmax") out.push({ beta: "max", first: 0 });
@@ -129,7 +135,67 @@ export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8
       }
     }
   }
+  if (slots[0]?.primal && others > 0 && n > 0) mergePrimal(o, g, l, b, d, slots, a, others, n);
   return out;
+}
+
+/** The weights Algorithm 1's closed form gives a record's state (P from Adam's v at the row's last step). */
+function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, out: Float64Array): void {
+  const tau = r.getUint32(H_TAU, true), alpha = r.getFloat32(H_ALPHA, true);
+  if (tau === 0 || !(alpha > 0)) { out.fill(0); return; }
+  const c2 = 1 / (1 - p.beta2 ** tau), z0 = HEADER_BYTES + 4 * d, v0 = HEADER_BYTES + 4 * d * (1 + p.v);
+  let sq = 0;
+  for (let j = 0; j < d; j++) {
+    const z = r.getFloat32(z0 + 4 * j, true), sj = Math.abs(z) > p.l1 ? (z < 0 ? -p.l1 : p.l1) - z : 0;
+    out[j] = sj;
+    sq += sj * sj;
+  }
+  const thr = Math.sqrt(d) * p.l21, nrm = Math.sqrt(sq), k = thr > 0 ? (nrm <= thr ? 0 : 1 - thr / nrm) : 1;
+  for (let j = 0; j < d; j++) {
+    const P = (Math.sqrt(r.getFloat32(v0 + 4 * j, true) * c2) + p.eps) / alpha;
+    out[j] = k === 0 ? 0 : k * out[j] / (P + 2 * p.l2);
+  }
+}
+
+/**
+ * z of a row that the pusher and others both changed since the pusher's
+ * base, re-encoded in the weights' space (the group form of an Adam-family
+ * rule): the merged weights are the base's plus both moves (the stored
+ * state's closed-form weights less the base's, the pushed less the base's),
+ * blended as the slots are, and z becomes the one whose closed form under
+ * the merged v gives them. With l1 = 0 and no l21, z_t = -P_t x_{t+1}:
+ * summing two workers' changes of z instead moves the weights by
+ * (P_0 (a + b) + p_a a + p_b b) / (P_0 + p_a + p_b) for moves a and b and
+ * growths p_a, p_b of P, short of a + b while P grows; l21 then zeroed rows
+ * the single process keeps (docs/cluster.md). A row all three states hold
+ * at zero keeps the summed z (changes below the threshold add up).
+ */
+function mergePrimal(o: DataView, g: DataView, l: DataView, b: DataView | undefined, d: number, slots: readonly SlotMerge[], a: number, others: number, n: number): void {
+  const p = slots[0].primal!, xs = new Float64Array(d), xp = new Float64Array(d), xb = new Float64Array(d);
+  weightsOf(g, d, p, xs);
+  weightsOf(l, d, p, xp);
+  if (b) weightsOf(b, d, p, xb);
+  const x = new Float64Array(d);
+  let any = false;
+  for (let j = 0; j < d; j++) {
+    const ds = xs[j] - xb[j], dp = xp[j] - xb[j];
+    x[j] = xb[j] + a * (ds + dp) + (1 - a) * (others * ds + n * dp) / (others + n);
+    if (x[j] !== 0) any = true;
+  }
+  if (!any) return;
+  const tau = o.getUint32(H_TAU, true), alpha = o.getFloat32(H_ALPHA, true), c2 = 1 / (1 - p.beta2 ** tau);
+  const z0 = HEADER_BYTES + 4 * d, v0 = HEADER_BYTES + 4 * d * (1 + p.v), u = new Float64Array(d);
+  let sq = 0;
+  for (let j = 0; j < d; j++) {
+    const P = (Math.sqrt(o.getFloat32(v0 + 4 * j, true) * c2) + p.eps) / alpha;
+    u[j] = (P + 2 * p.l2) * x[j];
+    sq += u[j] * u[j];
+  }
+  const nu = Math.sqrt(sq), grow = (nu + Math.sqrt(d) * p.l21) / nu;
+  for (let j = 0; j < d; j++) {
+    const sj = u[j] * grow;
+    o.setFloat32(z0 + 4 * j, -sj - (sj === 0 ? 0 : Math.sign(sj) * p.l1), true);
+  }
 }
 
 /**

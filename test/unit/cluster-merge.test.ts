@@ -18,7 +18,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createOptimizer } from "../../src/index.js";
-import { mergeDense, mergeRecord, slotMerges, type SlotMerge } from "../../src/cluster/merge.js";
+import { mergeDense, mergeRecord, SHARED_ROW_UPDATES, slotMerges, type SlotMerge } from "../../src/cluster/merge.js";
 import { resolveHyperparams } from "../../src/optim/hyper.js";
 import { H_ALPHA, H_COUNT, H_FLAGS, H_TAU, HEADER_BYTES } from "../../src/kernels/layout.js";
 import type { SparseTable } from "../../src/optim/table.js";
@@ -214,8 +214,9 @@ test("slotMerges: z and Adagrad's V summed (V's initial accumulator once; z with
   assert.deepEqual(slotMerges("group-sgd", h("group-sgd"), true), [SUM]);
   assert.deepEqual(slotMerges("group-momentum", h("group-momentum"), true), [{ ...SUM, carry: 1 }, { beta: 0.8, first: 0 }]);
   assert.deepEqual(slotMerges("group-adagrad", h("group-adagrad"), true), [SUM, { beta: 1, first: f(1e-10) }]);
-  assert.deepEqual(slotMerges("group-adam", h("group-adam"), true), [{ ...SUM, carry: 1 }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }]);
-  assert.deepEqual(slotMerges("group-amsgrad", h("group-amsgrad"), true), [{ ...SUM, carry: 1 }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }, MAX]);
+  const primal = (v: number) => ({ v, beta2: 0.999, eps: 1e-8, l1: 0, l21: 0, l2: 0 });
+  assert.deepEqual(slotMerges("group-adam", h("group-adam"), true), [{ ...SUM, carry: 1, primal: primal(2) }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }]);
+  assert.deepEqual(slotMerges("group-amsgrad", h("group-amsgrad"), true), [{ ...SUM, carry: 1, primal: primal(3) }, { beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }, MAX]);
   assert.deepEqual(slotMerges("adam", h("adam"), false), [{ beta: 0.9, first: 0 }, { beta: 0.999, first: 0 }]);
 });
 
@@ -388,5 +389,56 @@ for (const [name, spec] of Object.entries(cases)) {
       for (let i = 0; i < n; i++) assert.ok(bu[i * w + H_TAU / 4] <= steps / 2 && bu[i * w + H_TAU / 4] > 0);
       for (const t of [src, dst, behind]) t.dispose();
     }
+  });
+}
+
+for (const name of ["group-adam", "group-amsgrad"] as const) {
+  test(`mergeRecord (${name}): a row both workers changed merges in the weights' space: its closed form gives the base's weights plus both moves, blended (the kernels' own weights)`, () => {
+    const make = () => createOptimizer(name, hyper, { backend: "wasm" }).table({ rowLength: d, seed: 7 });
+    // Two workers from one base state: the same first 40 steps, then 40 steps each on other batches.
+    const tS = make(), tP = make();
+    train(tS, 11, 0);
+    train(tP, 11, 0);
+    const ids = tS.mutate().ids(), n0 = ids.length, baseRecs = tS.mutate().records(0, n0), rb = tS.recordBytes;
+    train(tS, 21, 0);
+    train(tP, 22, 0);
+    const slots = slotMerges(name, resolveHyperparams(name, hyper), true);
+    assert.ok(slots[0].primal, "the z slot carries the closed form's terms");
+    const recOf = (t: SparseTable, id: bigint) => { const m = t.mutate(), r = m.lookup(Number(id & 0xffffffffn), Number(id >> 32n)); return Buffer.from(m.arena.heap.u8.slice(r, r + rb)); };
+    const wts = (rec: Uint8Array) => Array.from({ length: d }, (_, j) => new DataView(rec.buffer, rec.byteOffset).getFloat32(HEADER_BYTES + 4 * j, true));
+    const merged: Buffer[] = [];
+    let checked = 0, zeroKept = 0;
+    for (let i = 0; i < n0; i++) {
+      const id = ids[i], base = Buffer.from(baseRecs.subarray(i * rb, (i + 1) * rb)), s = recOf(tS, id), p = recOf(tP, id);
+      const m = mergeRecord(s, p, base, d, slots);
+      merged.push(m);
+      const k = s.readUInt32LE(H_COUNT) - base.readUInt32LE(H_COUNT), n = p.readUInt32LE(H_COUNT) - base.readUInt32LE(H_COUNT);
+      const xs = wts(s), xp = wts(p), xb = wts(base);
+      if (k === 0 || n === 0) continue;
+      if ([...xs, ...xp, ...xb].every((v) => v === 0)) {
+        // All three zero: the summed z (the sequential rule), as without the weights' space.
+        assert.deepEqual(m, mergeRecord(s, p, base, d, [{ ...slots[0], primal: undefined }, ...slots.slice(1)]), `row ${i}: summed z`);
+        zeroKept++;
+        continue;
+      }
+      const a = SHARED_ROW_UPDATES / (SHARED_ROW_UPDATES + Math.min(k, n));
+      merged[i] = m;
+      (m as Buffer & { want?: number[] }).want = xb.map((b, j) => b + a * (xs[j] - b + xp[j] - b) + (1 - a) * (k * (xs[j] - b) + n * (xp[j] - b)) / (k + n));
+      checked++;
+    }
+    assert.ok(checked > 50 && zeroKept > 0, `${checked} rows merged in the weights' space, ${zeroKept} zero in all three`);
+    // The closed form of each merged state, by the kernel (putRecords), against the blended moves.
+    const dst = make();
+    dst.adoptStepCount(tS.stepCount);
+    dst.putRecords(ids, Buffer.concat(merged));
+    let worst = 0;
+    for (let i = 0; i < n0; i++) {
+      const want = (merged[i] as Buffer & { want?: number[] }).want;
+      if (!want) continue;
+      const got = wts(recOf(dst, ids[i])), scale = Math.max(...want.map(Math.abs));
+      for (let j = 0; j < d; j++) worst = Math.max(worst, Math.abs(got[j] - want[j]) / scale);
+    }
+    assert.ok(worst < 1e-4, `largest difference from the blended moves ${worst} (relative to the row's largest weight)`);
+    for (const t of [tS, tP, dst]) t.dispose();
   });
 }
