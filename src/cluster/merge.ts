@@ -31,6 +31,9 @@
  *   a seq + (1 - a) (base + (k (stored - base) + n (pushed - base)) / (k + n)),
  *   a = C / (C + min(k, n)), k = the others' updates, n = the pusher's,
  * C = SHARED_ROW_UPDATES (maxima keep the sequential rule).
+ * In the group form of the Adam family, the z of a row both the pusher and
+ * others changed is then re-encoded in the weights' space (mergePrimal):
+ * its closed form gives the base's weights plus both moves, blended alike.
  * With the stored state equal to the base (no other worker changed it) each
  * gives the pushed state bit for bit: one worker trains exactly as alone.
  * Computed in float64, rounded to float32.

@@ -13,8 +13,11 @@
  * (SparseTable.putRecords): a row that state makes zero is exactly zero.
  * Rows a worker did not touch keep its last copy until it touches them
  * again (their change is still added to the store's, against that copy).
- * Dense parameters: each worker's change of the weights added, the moments merged as the rows' (mergeDense).
- * With one worker the merged state is the pushed one bit for bit.
+ * Dense parameters: each worker's change of the weights added, the moments
+ * merged as the rows' (mergeDense). With admission, every table
+ * synchronisation also exchanges the run's filter of the features counted
+ * (./sightings.ts). With one worker the merged state is the pushed one bit
+ * for bit.
  */
 import { H_COUNT } from "../kernels/layout.js";
 import { SparseTable } from "../optim/table.js";

@@ -146,7 +146,9 @@ test("a worker killed with SIGKILL rejoins from its last synchronisation, and th
 });
 
 test("a run checkpointed by rank 0 and killed whole (workers and store) resumes from the checkpoint in a new cluster, each worker from its position with its admission counts", { skip }, async () => {
-  const twice = ["--epochs", "2", "--cluster-run", "ck"];
+  // Each worker counts its features alone (no shared sightings): its admission counts are then
+  // those of its rows only, so the resumed run's equal the uninterrupted run's exactly.
+  const twice = ["--epochs", "2", "--cluster-run", "ck", "--sightings-bytes", "0"];
   // The uninterrupted run: rank 1's admission counts at its end.
   const whole = await startLocalCluster({ masters: 3 });
   let admitted: number;
@@ -249,8 +251,7 @@ test("a master killed under load fails over to its replica and training goes on"
     await new Promise((r) => setTimeout(r, 2500));
     c.kill(c.nodes[1].port);
     const [a, b] = await Promise.all(runs.map((r) => r.done));
-    assert.equal(a.code, 0, a.err);
-    assert.equal(b.code, 0, b.err);
+    assert.ok(a.code === 0 && b.code === 0, `exit codes ${a.code}, ${b.code}\nrank 0: ${a.err.slice(-2000)}\nrank 1: ${b.err.slice(-2000)}`);
     assert.ok(report(a.out).auc > 0.6);
     assert.equal(report(a.out).cluster.trainedRows + report(b.out).cluster.trainedRows, 60_000);
   } finally {
