@@ -54,7 +54,7 @@ const RETRY_MS = 60_000;
 
 /** An error a failing-over cluster gives, after which the call may be repeated. */
 function transient(e: unknown): boolean {
-  return /Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|CLUSTERDOWN|TRYAGAIN|\bMOVED\b|\bASK\b|LOADING|READONLY|Too many Cluster redirections|Failed to refresh slots|None of startup nodes/i.test(String((e as Error)?.message ?? e));
+  return /Connection is closed|Command aborted due to connection close|ECONNRESET|ECONNREFUSED|EPIPE|CLUSTERDOWN|TRYAGAIN|\bMOVED\b|\bASK\b|LOADING|READONLY|Too many Cluster redirections|Failed to refresh slots|None of startup nodes/i.test(String((e as Error)?.message ?? e));
 }
 
 interface Scripts {
@@ -350,7 +350,11 @@ export class ClusterStore {
   /** CPU seconds (user + system) every master has used, summed: the store's cost. */
   async cpuSeconds(): Promise<number> {
     let s = 0;
-    for (const node of this.redis.nodes("master")) s += serverUse(await node.info("everything")).cpuSeconds;
+    for (const node of this.redis.nodes("master")) {
+      // A master that has just failed (its replica taking over) is left out: the figure is a report, not state.
+      const info = await node.info("everything").catch((e: unknown) => { if (transient(e)) return undefined; throw e; });
+      if (info !== undefined) s += serverUse(info).cpuSeconds;
+    }
     return s;
   }
 
