@@ -44,6 +44,8 @@
  */
 import { HEADER_BYTES, H_ALPHA, H_COUNT, H_FLAGS, H_TAU } from "../kernels/layout.js";
 import { RULES } from "../math/rules/index.js";
+import { adamP } from "../math/rules/adam.js";
+import { proxWeight, shrinkFactor, softThreshold } from "../math/prox.js";
 import { R_MOMENTUM } from "../math/rules/ids.js";
 import { ruleSpec, type OptimizerName, type ResolvedHyperparams } from "../optim/hyper.js";
 
@@ -142,22 +144,26 @@ export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8
   return out;
 }
 
-/** The weights Algorithm 1's closed form gives a record's state (P from Adam's v at the row's last step). */
-function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, out: Float64Array): void {
-  const tau = r.getUint32(H_TAU, true), alpha = r.getFloat32(H_ALPHA, true);
-  if (tau === 0 || !(alpha > 0)) { out.fill(0); return; }
-  const c2 = 1 / (1 - p.beta2 ** tau), z0 = HEADER_BYTES + 4 * d, v0 = HEADER_BYTES + 4 * d * (1 + p.v);
+/** Row scratch of mergePrimal (rows merge one at a time on one thread). */
+let scratch = new Float64Array(0);
+
+/** P_j of a record's coordinate j: Adam's (sqrt(v c2) + eps) / alpha at the row's last step (0 for a row never updated). */
+function preconditioner(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, j: number): number {
+  const tau = r.getUint32(H_TAU, true);
+  return adamP(r.getFloat32(HEADER_BYTES + 4 * d * (1 + p.v) + 4 * j, true), 1 / (1 - p.beta2 ** tau), p.eps, r.getFloat32(H_ALPHA, true));
+}
+
+/** The weights Algorithm 1's closed form (../math/prox.ts) gives a record's state, into out[o..o+d). */
+function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, out: Float64Array, o: number): void {
+  if (r.getUint32(H_TAU, true) === 0 || !(r.getFloat32(H_ALPHA, true) > 0)) { out.fill(0, o, o + d); return; }
   let sq = 0;
   for (let j = 0; j < d; j++) {
-    const z = r.getFloat32(z0 + 4 * j, true), sj = Math.abs(z) > p.l1 ? (z < 0 ? -p.l1 : p.l1) - z : 0;
-    out[j] = sj;
-    sq += sj * sj;
+    const s = softThreshold(r.getFloat32(HEADER_BYTES + 4 * d + 4 * j, true), p.l1);
+    out[o + j] = s;
+    sq += s * s;
   }
-  const thr = Math.sqrt(d) * p.l21, nrm = Math.sqrt(sq), k = thr > 0 ? (nrm <= thr ? 0 : 1 - thr / nrm) : 1;
-  for (let j = 0; j < d; j++) {
-    const P = (Math.sqrt(r.getFloat32(v0 + 4 * j, true) * c2) + p.eps) / alpha;
-    out[j] = k === 0 ? 0 : k * out[j] / (P + 2 * p.l2);
-  }
+  const k = shrinkFactor(sq, Math.sqrt(d) * p.l21);
+  for (let j = 0; j < d; j++) out[o + j] = proxWeight(out[o + j], k, preconditioner(r, d, p, j) + 2 * p.l2);
 }
 
 /**
@@ -174,30 +180,31 @@ function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, 
  * at zero keeps the summed z (changes below the threshold add up).
  */
 function mergePrimal(o: DataView, g: DataView, l: DataView, b: DataView | undefined, d: number, slots: readonly SlotMerge[], a: number, others: number, n: number): void {
-  const p = slots[0].primal!, xs = new Float64Array(d), xp = new Float64Array(d), xb = new Float64Array(d);
-  weightsOf(g, d, p, xs);
-  weightsOf(l, d, p, xp);
-  if (b) weightsOf(b, d, p, xb);
-  const x = new Float64Array(d);
+  const p = slots[0].primal!;
+  if (scratch.length < 4 * d) scratch = new Float64Array(4 * d);
+  // The stored, pushed and base weights at 0, d and 2d; the merged ones at 3d.
+  const x = scratch;
+  weightsOf(g, d, p, x, 0);
+  weightsOf(l, d, p, x, d);
+  if (b) weightsOf(b, d, p, x, 2 * d);
+  else x.fill(0, 2 * d, 3 * d);
   let any = false;
   for (let j = 0; j < d; j++) {
-    const ds = xs[j] - xb[j], dp = xp[j] - xb[j];
-    x[j] = xb[j] + a * (ds + dp) + (1 - a) * (others * ds + n * dp) / (others + n);
-    if (x[j] !== 0) any = true;
+    const xb = x[2 * d + j], ds = x[j] - xb, dp = x[d + j] - xb;
+    x[3 * d + j] = xb + a * (ds + dp) + (1 - a) * (others * ds + n * dp) / (others + n);
+    if (x[3 * d + j] !== 0) any = true;
   }
   if (!any) return;
-  const tau = o.getUint32(H_TAU, true), alpha = o.getFloat32(H_ALPHA, true), c2 = 1 / (1 - p.beta2 ** tau);
-  const z0 = HEADER_BYTES + 4 * d, v0 = HEADER_BYTES + 4 * d * (1 + p.v), u = new Float64Array(d);
+  // The inverse of the closed form: u = (P + 2 l2) x, s = u (||u|| + sqrt(d) l21) / ||u||, z = -s - l1 sign(s).
   let sq = 0;
   for (let j = 0; j < d; j++) {
-    const P = (Math.sqrt(o.getFloat32(v0 + 4 * j, true) * c2) + p.eps) / alpha;
-    u[j] = (P + 2 * p.l2) * x[j];
-    sq += u[j] * u[j];
+    x[j] = (preconditioner(o, d, p, j) + 2 * p.l2) * x[3 * d + j];
+    sq += x[j] * x[j];
   }
-  const nu = Math.sqrt(sq), grow = (nu + Math.sqrt(d) * p.l21) / nu;
+  const nu = Math.sqrt(sq), grow = (nu + Math.sqrt(d) * p.l21) / nu, z0 = HEADER_BYTES + 4 * d;
   for (let j = 0; j < d; j++) {
-    const sj = u[j] * grow;
-    o.setFloat32(z0 + 4 * j, -sj - (sj === 0 ? 0 : Math.sign(sj) * p.l1), true);
+    const s = x[j] * grow;
+    o.setFloat32(z0 + 4 * j, -s - (s === 0 ? 0 : Math.sign(s) * p.l1), true);
   }
 }
 

@@ -14,7 +14,7 @@ import type { CtrModel } from "../train/model.js";
 import { splitRows } from "../train/parallel.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
-import { Admission, oovTable } from "../train/admission.js";
+import { Admission } from "../train/admission.js";
 import { canonicalJson } from "../util/canonical-json.js";
 import { HyperLogLog } from "../util/hyperloglog.js";
 import { ClusterStore } from "./store.js";
@@ -245,7 +245,9 @@ export async function trainCluster(
         const before = await store.cpuSeconds();
         await sync.pull();
         gatherCpu = await store.cpuSeconds() - before;
-        admitStored(m);
+        // Every feature the run holds a row of is admitted here too, so that evaluation and the
+        // written model route the rows other workers admitted to themselves, not to the OOV rows.
+        for (const t of m.tables) { const ids = t.ids(); m.admission?.admitKeys(new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2)); }
         features = await state.featureCount(o.workers);
         await state.finish();
       }
@@ -271,26 +273,6 @@ function readPosition(json: string, rank: number): TrainPosition {
     if (typeof p[k] !== "number" || !Number.isFinite(p[k])) throw new Error(`the position the cluster holds for rank ${rank} has no valid ${k}: ${json}`);
   }
   return p as unknown as TrainPosition;
-}
-
-/**
- * Admits every feature the model's tables hold a row of (rank 0, once it
- * took the whole model: rows other workers admitted), so that evaluation
- * and the written model route those features to their rows, not to their
- * field's OOV row.
- */
-function admitStored(m: CtrModel): void {
-  const a = m.admission;
-  if (!a) return;
-  const oov = oovTable(a.fields);
-  const isOov = (lo: number, hi: number): boolean => {
-    for (let f = 0; f < oov.length; f += 2) if (oov[f] === lo && oov[f + 1] === hi) return true;
-    return false;
-  };
-  for (const t of m.tables) {
-    const ids = t.ids(), w = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
-    for (let i = 0; i < w.length; i += 2) if (!isOov(w[i], w[i + 1])) a.admit(w[i], w[i + 1]);
-  }
 }
 
 /** A sketch of the feature keys a worker saw (its admission counts' keys, else its first table's ids). */

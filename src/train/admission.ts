@@ -158,22 +158,27 @@ export class Admission {
   }
 
   /**
-   * Admits the key (lo, hi): its count becomes at least minCount (a feature
-   * another process admitted, whose row this one holds).
+   * Admits the keys of `words` ((lo, hi) pairs), but the fields' OOV keys:
+   * each count becomes at least minCount (features another process
+   * admitted, whose rows this one holds: a cluster run's rank 0 once it has
+   * taken the whole model).
    */
-  admit(lo: number, hi: number): void {
-    lo >>>= 0;
-    hi >>>= 0;
-    const s = this.find(lo, hi);
-    if (s >= 0) {
-      if (this.slots[s + 2] < this.minCount) {
-        this.slots[s + 2] = this.minCount;
-        this.admittedKeys++;
+  admitKeys(words: Uint32Array): void {
+    const oov = this.oov;
+    next: for (let i = 0; i < words.length; i += 2) {
+      const lo = words[i] >>> 0, hi = words[i + 1] >>> 0;
+      for (let f = 0; f < oov.length; f += 2) if (oov[f] === lo && oov[f + 1] === hi) continue next;
+      const s = this.find(lo, hi);
+      if (s >= 0) {
+        if (this.slots[s + 2] < this.minCount) {
+          this.slots[s + 2] = this.minCount;
+          this.admittedKeys++;
+        }
+        continue;
       }
-      return;
+      while (this.used + 1 >= this.cap * MAX_LOAD) this.grow();
+      this.insert(lo, hi, this.minCount);
     }
-    while (this.used + 1 >= this.cap * MAX_LOAD) this.grow();
-    this.insert(lo, hi, this.minCount);
   }
 
   /** Every counted key as (lo, hi, count) triples, in slot order (the body {@link save} writes). */

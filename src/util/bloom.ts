@@ -1,7 +1,7 @@
 /**
  * A Bloom filter of 64-bit keys (lo, hi words): 2^b bits, k probes by
  * double hashing (Kirsch & Mitzenmacher 2006: probe i at h1 + i h2), with
- * the hashes from MurmurHash3's finaliser over both words. No false
+ * the key's two hashes of ./fmix32.ts (those the HyperLogLog sketch uses). No false
  * negatives; after n distinct keys a key never added is reported with
  * probability about (1 - e^(-k n / m))^k, which {@link falsePositiveRate}
  * estimates from the bits set. Filters of the same size merge by OR of
@@ -13,7 +13,7 @@
  * the training thread at each new feature) and do not expose their words
  * for a segment-wise merge.
  */
-import { fmix32 } from "./fmix32.js";
+import { keyHashA, keyHashB } from "./fmix32.js";
 
 export class BloomFilter {
   /** The filter's bits, 32 a word (bit j of the filter is bit j & 31 of word j >>> 5). */
@@ -42,7 +42,7 @@ export class BloomFilter {
 
   /** Adds the key (lo, hi). */
   add(lo: number, hi: number): void {
-    const h1 = fmix32((lo ^ fmix32((hi ^ 0x9e3779b9) >>> 0)) >>> 0), h2 = fmix32((hi ^ fmix32((lo ^ 0x7f4a7c15) >>> 0) ^ 0x85ebca6b) >>> 0) | 1;
+    const h1 = keyHashA(lo, hi), h2 = keyHashB(lo, hi) | 1;
     for (let i = 0, h = h1; i < this.k; i++, h = (h + h2) >>> 0) {
       const j = (h & this.mask) >>> 0, w = j >>> 5, bit = 1 << (j & 31);
       if ((this.words[w] & bit) === 0) {
@@ -54,7 +54,7 @@ export class BloomFilter {
 
   /** True when the key (lo, hi) may have been added (always when it was). */
   has(lo: number, hi: number): boolean {
-    const h1 = fmix32((lo ^ fmix32((hi ^ 0x9e3779b9) >>> 0)) >>> 0), h2 = fmix32((hi ^ fmix32((lo ^ 0x7f4a7c15) >>> 0) ^ 0x85ebca6b) >>> 0) | 1;
+    const h1 = keyHashA(lo, hi), h2 = keyHashB(lo, hi) | 1;
     for (let i = 0, h = h1; i < this.k; i++, h = (h + h2) >>> 0) {
       const j = (h & this.mask) >>> 0;
       if ((this.words[j >>> 5] & (1 << (j & 31))) === 0) return false;

@@ -11,7 +11,7 @@
  * (a key here is two u32 words, hashed without allocation) and use the
  * classic estimator with its mid-range bias.
  */
-import { fmix32 } from "./fmix32.js";
+import { keyHashA, keyHashB } from "./fmix32.js";
 
 /** Register index bits: 2^14 registers. */
 const P = 14;
@@ -32,7 +32,7 @@ export class HyperLogLog {
   /** Adds the key (lo, hi) (its low and high 32 bits). */
   add(lo: number, hi: number): void {
     // 64 hash bits from two rounds of MurmurHash3's finaliser over both words.
-    const a = fmix32((lo ^ fmix32((hi ^ 0x9e3779b9) >>> 0)) >>> 0), b = fmix32((hi ^ fmix32((lo ^ 0x7f4a7c15) >>> 0) ^ 0x85ebca6b) >>> 0);
+    const a = keyHashA(lo, hi), b = keyHashB(lo, hi);
     const j = a >>> (32 - P), rest = a & ((1 << (32 - P)) - 1);
     const rank = rest !== 0 ? Math.clz32(rest) - P + 1 : b !== 0 ? 32 - P + Math.clz32(b) + 1 : Q + 1;
     if (rank > this.registers[j]) this.registers[j] = rank;

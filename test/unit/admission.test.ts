@@ -66,7 +66,7 @@ test("admission routes each sighting as a brute-force count says, in two passes,
   for (const k of counts.keys()) assert.ok(!oovs.has(k));
 });
 
-test("sightings elsewhere: a key another worker counted counts one sighting more at its first occurrence here (brute force, N = 2 and 3); admit makes a key its own once", () => {
+test("sightings elsewhere: a key another worker counted counts one sighting more at its first occurrence here (brute force, N = 2 and 3); admitKeys makes a key its own once, OOV keys left out", () => {
   const F = 4, rows = 3000;
   for (const N of [2, 3]) {
     const keys = stream(rows, F, 7), words = new Uint32Array(keys.buffer);
@@ -86,15 +86,16 @@ test("sightings elsewhere: a key another worker counted counts one sighting more
     }
     assert.deepEqual(told, distinct, "told of each key once, at its first occurrence");
     assert.equal(a.admitted, [...counts.values()].filter((c) => c >= N).length);
-    // admit: a key with a row elsewhere routes to itself; admitting again changes nothing.
+    // admitKeys: a key with a row elsewhere routes to itself; admitting again changes nothing; OOV keys are left out.
     const rare = distinct.find((k) => counts.get(k)! < N)!, w = new Uint32Array(new BigUint64Array([rare]).buffer);
-    const before = a.admitted;
-    a.admit(w[0], w[1]);
-    a.admit(w[0], w[1]);
+    const before = a.admitted, oov = oovTable(F);
+    a.admitKeys(w);
+    a.admitKeys(Uint32Array.of(w[0], w[1], oov[0], oov[1], w[0], w[1]));
     assert.equal(a.admitted, before + 1);
     assert.equal(a.count(w[0], w[1]), N);
+    assert.equal(a.count(oov[0], oov[1]), 0, "an OOV key is not admitted");
     const fresh = new Uint32Array(new BigUint64Array([0x1234567890abcn]).buffer), seenBefore = a.seen;
-    a.admit(fresh[0], fresh[1]);
+    a.admitKeys(fresh);
     assert.equal(a.seen, seenBefore + 1);
     assert.equal(a.admitted, before + 2);
     const o = new Uint32Array(2);

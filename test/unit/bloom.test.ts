@@ -56,7 +56,7 @@ test("Bloom filter: filters of overlapping parts merged by segment equal one fil
   assert.ok(want.length > 5 && want.length < a.segments, `${want.length} segments changed`);
   assert.deepEqual(a.takeChanged(), want);
   assert.deepEqual(a.takeChanged(), []);
-  assert.notDeepEqual(before, a.words);
+  assert.notDeepEqual(before, a.words, "the OR added the other filter's bits");
   // A shorter segment is zeros beyond its end.
   const c = new BloomFilter(m, 3, seg);
   c.orSegment(1, Uint32Array.of(5));

@@ -406,7 +406,7 @@ for (const name of ["group-adam", "group-amsgrad"] as const) {
     assert.ok(slots[0].primal, "the z slot carries the closed form's terms");
     const recOf = (t: SparseTable, id: bigint) => { const m = t.mutate(), r = m.lookup(Number(id & 0xffffffffn), Number(id >> 32n)); return Buffer.from(m.arena.heap.u8.slice(r, r + rb)); };
     const wts = (rec: Uint8Array) => Array.from({ length: d }, (_, j) => new DataView(rec.buffer, rec.byteOffset).getFloat32(HEADER_BYTES + 4 * j, true));
-    const merged: Buffer[] = [];
+    const merged: Buffer[] = [], wants: (number[] | undefined)[] = [];
     let checked = 0, zeroKept = 0;
     for (let i = 0; i < n0; i++) {
       const id = ids[i], base = Buffer.from(baseRecs.subarray(i * rb, (i + 1) * rb)), s = recOf(tS, id), p = recOf(tP, id);
@@ -422,8 +422,7 @@ for (const name of ["group-adam", "group-amsgrad"] as const) {
         continue;
       }
       const a = SHARED_ROW_UPDATES / (SHARED_ROW_UPDATES + Math.min(k, n));
-      merged[i] = m;
-      (m as Buffer & { want?: number[] }).want = xb.map((b, j) => b + a * (xs[j] - b + xp[j] - b) + (1 - a) * (k * (xs[j] - b) + n * (xp[j] - b)) / (k + n));
+      wants[i] = xb.map((b, j) => b + a * (xs[j] - b + xp[j] - b) + (1 - a) * (k * (xs[j] - b) + n * (xp[j] - b)) / (k + n));
       checked++;
     }
     assert.ok(checked > 50 && zeroKept > 0, `${checked} rows merged in the weights' space, ${zeroKept} zero in all three`);
@@ -433,7 +432,7 @@ for (const name of ["group-adam", "group-amsgrad"] as const) {
     dst.putRecords(ids, Buffer.concat(merged));
     let worst = 0;
     for (let i = 0; i < n0; i++) {
-      const want = (merged[i] as Buffer & { want?: number[] }).want;
+      const want = wants[i];
       if (!want) continue;
       const got = wts(recOf(dst, ids[i])), scale = Math.max(...want.map(Math.abs));
       for (let j = 0; j < d; j++) worst = Math.max(worst, Math.abs(got[j] - want[j]) / scale);
