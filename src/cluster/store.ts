@@ -366,10 +366,9 @@ export class ClusterStore {
 /**
  * A table record as the store holds it: the header and the state, without
  * the d weights, which every reader recomputes from the state
- * (SparseTable.putRecords): 22% fewer bytes for group-adam rows of 8
- * weights, and about 11% less of the store's CPU per row merged (HMGET and
- * compare-and-set of 112 against 144 bytes, 42 rows a call, measured on
- * Redis 7.0.15 on a 2-core AMD EPYC).
+ * (SparseTable.putRecords): 112 bytes instead of 144 for group-adam rows
+ * of 8 weights, read and written at every merge and by the final gather
+ * (bench cluster: docs/cluster.md).
  */
 function narrow(rec: Uint8Array, d: number): Buffer {
   const out = Buffer.allocUnsafe(rec.length - 4 * d);
