@@ -148,7 +148,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
   let parallel = false;
   if ((wantParallel || parts) && !finished && !cluster) {
-    const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control);
+    const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control, workers);
     if (why === undefined) parallel = true;
     else if (parts || given.values.parallel === true) throw new UsageError(`data-parallel training does not support ${why}`);
     else if (given.values.threads !== undefined && !json) process.stderr.write(`training with the deterministic trainer: data-parallel training does not support ${why}\n`);

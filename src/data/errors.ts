@@ -15,6 +15,19 @@ export class DataError extends Error {
   }
 }
 
+/** A DataError's location and reason, as plain data (structured clone keeps only an Error's message). */
+export interface DataErrorFields { file: string; line: number; column: string | number | undefined; reason: string }
+
+/** A DataError as plain data, to post to another thread. */
+export function dataErrorFields(e: DataError): DataErrorFields {
+  return { file: e.file, line: e.line, column: e.column, reason: e.reason };
+}
+
+/** The DataError of fields posted by another thread. */
+export function dataErrorOf(d: DataErrorFields): DataError {
+  return new DataError(d.file, d.line, d.column, d.reason);
+}
+
 /** Thrown by a row parser; the reader adds file and line. */
 export class RowError extends Error {
   constructor(readonly column: string | number | undefined, readonly reason: string) {

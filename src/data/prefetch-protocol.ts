@@ -2,6 +2,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { Batch } from "./batch.js";
 import type { ReadOptions, ReadStats } from "./types.js";
+import type { DataErrorFields } from "./errors.js";
 
 /** What the main thread sends the reader thread when it starts. */
 export interface PrefetchStart {
@@ -28,8 +29,6 @@ export interface SerializedError {
   data?: DataErrorFields;
 }
 
-/** A DataError's location and reason (structured clone keeps only an Error's message). */
-export interface DataErrorFields { file: string; line: number; column: string | number | undefined; reason: string }
 
 /**
  * The shared counters of a pass (Int32Array of CONTROL_WORDS): [SENT] counts

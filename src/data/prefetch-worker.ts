@@ -1,9 +1,9 @@
 // The reader thread of a prefetched pass.
 import { workerData } from "node:worker_threads";
 import { openData } from "./reader.js";
-import { DataError } from "./errors.js";
+import { DataError, dataErrorFields } from "./errors.js";
 import {
-  CREDITS, SENT, SLEEPING, batchBuffers, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
+  CREDITS, SENT, SLEEPING, batchBuffers, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
 } from "./prefetch-protocol.js";
 
 /**
@@ -57,26 +57,22 @@ function send(m: PrefetchMessage, transfer: ArrayBuffer[] = []): void {
   Atomics.notify(ctl, SENT);
 }
 
-function fields(e: DataError): DataErrorFields {
-  return { file: e.file, line: e.line, column: e.column, reason: e.reason };
-}
-
 function serialize(e: unknown): SerializedError {
-  if (e instanceof DataError) return { name: e.name, message: e.message, data: fields(e) };
+  if (e instanceof DataError) return { name: e.name, message: e.message, data: dataErrorFields(e) };
   if (e instanceof Error) return { name: e.name, message: e.message };
   return { name: "Error", message: String(e) };
 }
 
 try {
   // Each skipped row is reported as it is skipped, in order with the batches.
-  const onSkip = (e: DataError): void => send({ kind: "skip", error: fields(e) });
+  const onSkip = (e: DataError): void => send({ kind: "skip", error: dataErrorFields(e) });
   const file = await openData(start.paths, { ...start.options, onSkip });
   const it = file.batches(start.range);
   for (;;) {
     await credit();
     const n = await it.next();
     if (n.done) {
-      send({ kind: "end", stats: { ...n.value, firstBad: n.value.firstBad.map(fields) } });
+      send({ kind: "end", stats: { ...n.value, firstBad: n.value.firstBad.map(dataErrorFields) } });
       break;
     }
     sentBatches++;

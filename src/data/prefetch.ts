@@ -1,11 +1,11 @@
 // A pass whose reading, parsing and hashing run on a second thread.
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { Batch } from "./batch.js";
-import { DataError } from "./errors.js";
+import { dataErrorOf } from "./errors.js";
 import { MAX_BAD_KEPT } from "./badrows.js";
 import type { DataFile, ReadStats } from "./types.js";
 import {
-  CONTROL_WORDS, CREDITS, SENT, SLEEPING, type DataErrorFields, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
+  CONTROL_WORDS, CREDITS, SENT, SLEEPING, type PrefetchMessage, type PrefetchWorkerData, type SerializedError,
 } from "./prefetch-protocol.js";
 
 /** Batches the reader thread may run ahead by default (about 1.3 MB at Criteo's 39 fields and batch 512). */
@@ -88,11 +88,11 @@ async function* prefetchPass(file: DataFile, range: { start?: number; end?: numb
       const m = take() ?? await waitFor();
       if (m.kind === "error") throw deserialize(m.error);
       if (m.kind === "end") {
-        Object.assign(stats, m.stats, { firstBad: m.stats.firstBad.map(toDataError) });
+        Object.assign(stats, m.stats, { firstBad: m.stats.firstBad.map(dataErrorOf) });
         return stats;
       }
       if (m.kind === "skip") {
-        const e = toDataError(m.error);
+        const e = dataErrorOf(m.error);
         stats.skipped++;
         if (stats.firstBad.length < MAX_BAD_KEPT) stats.firstBad.push(e);
         onSkip?.(e);
@@ -109,12 +109,8 @@ async function* prefetchPass(file: DataFile, range: { start?: number; end?: numb
   }
 }
 
-function toDataError(d: DataErrorFields): DataError {
-  return new DataError(d.file, d.line, d.column, d.reason);
-}
-
 function deserialize(e: SerializedError): Error {
-  if (e.data) return toDataError(e.data);
+  if (e.data) return dataErrorOf(e.data);
   const err = new Error(e.message);
   err.name = e.name;
   return err;

@@ -6,6 +6,7 @@
  */
 import type { ResolvedSettings } from "./model.js";
 import type { ReadOptions } from "../data/types.js";
+import type { DataErrorFields } from "../data/errors.js";
 import type { TableShare } from "../optim/table-share.js";
 import type { SharedAdmissionState } from "./shared-admission.js";
 
@@ -19,6 +20,7 @@ export const C_GEN = 5; // park generation (the coordinator bumps it to release)
 export const C_COMMAND = 6; // what released workers do: K_CONTINUE, K_NEXT_EPOCH, K_STOP
 export const C_NEED_ROOM = 7; // a table or the counts need more room before the next round
 export const C_FAILED = 8; // a worker failed: every worker stops at the next barrier
+export const C_OVER_BUDGET = 9; // a table is at its feature budget: the coordinator evicts (or stops the run)
 export const CONTROL_WORDS = 16;
 
 export const S_GO = 0;
@@ -40,8 +42,10 @@ export const TOTAL_WORDS = 8;
 
 /**
  * Per worker, Float64 words of the arrivals block: rows and loss of its
- * batch this round, its next row; and with asynchronous dense updates (no
- * rounds) its own totals in this run: rows, loss x rows, steps, moving loss.
+ * batch this round (rows 0 when it skipped the batch), whether it had a
+ * batch this round, its next row, the batches it skipped in this run
+ * (skipNonFinite); and with asynchronous dense updates (no rounds) its own
+ * totals in this run: rows, loss x rows, steps, moving loss.
  */
 export const A_ROWS = 0;
 export const A_LOSS = 1;
@@ -50,7 +54,9 @@ export const A_RUN_ROWS = 3;
 export const A_RUN_LOSS = 4;
 export const A_RUN_STEPS = 5;
 export const A_RECENT = 6;
-export const ARRIVAL_WORDS = 8;
+export const A_BATCH = 7;
+export const A_RUN_SKIPPED = 8;
+export const ARRIVAL_WORDS = 10;
 
 /**
  * How the dense layers are updated: one step a round with the mean gradient
@@ -98,10 +104,20 @@ export interface WorkerInit {
   /** Room for this many new rows per worker each round (batch x fields). */
   maxIds: number;
   denseUpdates: DenseUpdates;
+  /** Skip a batch whose loss or gradients are not finite (counted) instead of failing the run. */
+  skipNonFinite: boolean;
+  /**
+   * The feature budget per table (0: none). With evict, worker 0 parks the
+   * run for the coordinator to evict when a round could pass it; without,
+   * when a round did.
+   */
+  maxFeatures: number;
+  evict: boolean;
 }
 
 /** What a worker posts. */
 export type WorkerMessage =
   | { kind: "parked"; worker: number; dense?: Uint8Array[]; end?: boolean }
   | { kind: "done"; worker: number }
+  | { kind: "skip"; worker: number; error: DataErrorFields }
   | { kind: "error"; worker: number; message: string; stack?: string };

@@ -13,6 +13,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { openData } from "../data/reader.js";
+import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
 import { createModel } from "../models/index.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
@@ -23,8 +24,9 @@ import { SharedTableView } from "../optim/table-share.js";
 import { stepSeed } from "./hutchinson.js";
 import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
+import { nonFiniteGradient } from "./trainer.js";
 import {
-  A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_ROUND, C_STATE,
+  A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
   type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
@@ -54,7 +56,9 @@ async function main(): Promise<void> {
   const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
   const dense = init.dense?.map((b) => DenseParam.load(b));
-  const file = await openData(init.paths, { ...init.read, batchSize: s.batch });
+  // Skipped rows go to the coordinator, which reports them and holds the run to its limit.
+  const onSkip = (e: DataError): void => post({ kind: "skip", worker: w, error: dataErrorFields(e) });
+  const file = await openData(init.paths, { ...init.read, batchSize: s.batch, ...(init.read.skipBadRows === true ? { onSkip } : {}) });
   let dlogits = new Float32Array(0);
   let round = Atomics.load(ctl, C_ROUND);
 
@@ -69,8 +73,9 @@ async function main(): Promise<void> {
 
   /** Worker 0 at the barrier: the dense step of the round, the totals, and what happens next. */
   const reduce = (): void => {
-    let rows = 0, lossRows = 0;
+    let rows = 0, lossRows = 0, batches = 0;
     for (let k = 0; k < N; k++) {
+      batches += arr[k * ARRIVAL_WORDS + A_BATCH];
       rows += arr[k * ARRIVAL_WORDS + A_ROWS];
       lossRows += arr[k * ARRIVAL_WORDS + A_LOSS] * arr[k * ARRIVAL_WORDS + A_ROWS];
     }
@@ -118,10 +123,14 @@ async function main(): Promise<void> {
       tot[T_LOSS_SUM] += lossRows;
       tot[T_RECENT] = tot[T_STEPS] === 1 ? loss : 0.98 * tot[T_RECENT] + 0.02 * loss;
     }
-    let state = rows === 0 ? S_EPOCH_END : S_GO;
+    let state = batches === 0 ? S_EPOCH_END : S_GO;
     if (state === S_GO) {
       const room = tables.every((t) => t.hasRoom(N * init.maxIds)) && (admission === undefined || admission.room(N * init.maxIds));
       if (!room) Atomics.store(ctl, C_NEED_ROOM, 1);
+      if (overBudget()) {
+        Atomics.store(ctl, C_OVER_BUDGET, 1);
+        state = S_PARK;
+      }
       const due = (every: number, last: number): boolean => every > 0 && tot[T_ROWS] - tot[last] >= every;
       if (!room || Atomics.load(ctl, C_PAUSE) !== 0 || due(init.evalEveryRows, T_EVAL_ROWS) || due(init.checkpointEveryRows, T_CKPT_ROWS)) state = S_PARK;
     }
@@ -129,8 +138,19 @@ async function main(): Promise<void> {
     Atomics.store(ctl, C_STATE, state);
   };
 
-  /** Trains one batch: its tables' steps; the dense gradients are left in the parameters. Returns its loss. */
-  const trainBatch = (b: Batch, epoch: number, seed: number): number => {
+  /**
+   * With a feature budget: with eviction, whether the next round's new rows
+   * could pass it (the coordinator evicts first); without, whether a table
+   * passed it (the run stops).
+   */
+  const overBudget = (): boolean => init.maxFeatures > 0 && tables.some((t) => t.size + (init.evict ? N * init.maxIds : 0) > init.maxFeatures);
+
+  /**
+   * Trains one batch: its tables' steps; the dense gradients are left in the
+   * parameters. Returns its loss, or undefined when skipNonFinite skipped it
+   * (its loss or a gradient not finite: nothing was stepped).
+   */
+  const trainBatch = (b: Batch, epoch: number, seed: number): number | undefined => {
     const n = b.rows;
     const x = inputs.gatherTrain(inputs.route(b, epoch === 0));
     model.reseed(seed);
@@ -140,12 +160,18 @@ async function main(): Promise<void> {
     const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
     if (!Number.isFinite(loss)) {
       layersActive(false);
+      if (init.skipNonFinite) return skipped();
       throw new Error(`training diverged at step ${tables[0]?.stepCount ?? 0} (rows on lines ${b.lines[0]}..${b.lines[n - 1]} of ${file.paths[b.part ?? 0]}): the log loss is ${loss}; the model of the last checkpoint is kept`);
     }
     const grads = model.backward(dlogits, n);
     layersActive(false);
+    if (init.skipNonFinite && nonFiniteGradient(grads, params) !== undefined) return skipped();
     inputs.stepTrain(grads, () => ({}));
     return loss;
+  };
+  const skipped = (): undefined => {
+    arr[w * ARRIVAL_WORDS + A_RUN_SKIPPED]++;
+    return undefined;
   };
 
   /** Synchronous dense updates: rounds of one batch per worker, a barrier and worker 0's dense steps. */
@@ -156,20 +182,26 @@ async function main(): Promise<void> {
       let next: IteratorResult<Batch, unknown> = await batches.next();
       let command = K_STOP;
       round: while (true) {
-        let n = 0, loss = 0;
+        let n = 0, loss = 0, had = 0;
         if (next.done !== true) {
           const b = next.value;
-          n = b.rows;
-          loss = trainBatch(b, epoch, stepSeed(s.seed, (round >>> 0) * N + w));
-          let o = 0;
-          for (const p of params) {
-            myGrad.set(p.grad, o);
-            o += p.grad.length;
+          had = 1;
+          const l = trainBatch(b, epoch, stepSeed(s.seed, (round >>> 0) * N + w));
+          // A skipped batch counts no rows: the round's dense step leaves its gradient out.
+          if (l !== undefined) {
+            n = b.rows;
+            loss = l;
+            let o = 0;
+            for (const p of params) {
+              myGrad.set(p.grad, o);
+              o += p.grad.length;
+            }
           }
           seen = b.seen;
           next = await batches.next();
         }
         arr[w * ARRIVAL_WORDS + A_ROWS] = n;
+        arr[w * ARRIVAL_WORDS + A_BATCH] = had;
         arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
         arr[w * ARRIVAL_WORDS + A_SEEN] = seen;
         // The barrier: the last to arrive is not special; worker 0 waits for all and reduces.
@@ -224,6 +256,10 @@ async function main(): Promise<void> {
             Atomics.store(ctl, C_NEED_ROOM, 1);
             Atomics.store(ctl, C_PAUSE, 1);
           }
+          if (overBudget()) {
+            Atomics.store(ctl, C_OVER_BUDGET, 1);
+            Atomics.store(ctl, C_PAUSE, 1);
+          }
           if (Atomics.load(ctl, C_PAUSE) !== 0) {
             command = park();
             if (command === K_STOP) break;
@@ -232,7 +268,12 @@ async function main(): Promise<void> {
           const r = await batches.next();
           if (r.done === true) break;
           const b = r.value, n = b.rows;
-          const loss = trainBatch(b, epoch, stepSeed(s.seed, steps * N + w));
+          const loss = trainBatch(b, epoch, stepSeed(s.seed, (steps + arr[me + A_RUN_SKIPPED]) * N + w));
+          if (loss === undefined) {
+            seen = b.seen;
+            arr[me + A_SEEN] = seen;
+            continue;
+          }
           let o = 0;
           for (let i = 0; i < dense!.length; i++) {
             const len = init.paramSizes[i], shared = weights.subarray(o, o + len);

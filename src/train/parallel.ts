@@ -28,10 +28,15 @@ import { ruleSpec } from "../optim/hyper.js";
 import { R_ADAHESSIAN } from "../kernels/layout.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
+import { MemoryBudgetError } from "./budget.js";
+import { bytesPerFeature } from "./model.js";
+import { BadRows, DEFAULT_MAX_BAD_ROWS } from "../data/badrows.js";
+import { dataErrorOf } from "../data/errors.js";
+import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import {
-  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
+  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, type DenseUpdates, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
@@ -46,18 +51,22 @@ export interface ParallelOptions {
   roomRounds?: number;
 }
 
-/** Why the data-parallel trainer cannot take a run (undefined when it can). */
-export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl): string | undefined {
+/** Ids a worker's batch may hold: one key a field, twice that where a row may hold several features of a field. */
+function batchIds(m: CtrModel, data: DataFile): number {
+  return m.settings.batch * m.inputs.fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
+}
+
+/** Why the data-parallel trainer cannot take a run with `workers` threads (undefined when it can). */
+export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1): string | undefined {
   if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards > 1)";
   if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
   if (ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)) return "AdaHessian";
-  if (control.maxFeatures !== undefined) return "a feature budget (--max-memory)";
-  if (control.skipNonFinite) return "skipping non-finite batches (--skip-nonfinite)";
-  if (m.admission && Number.isFinite(m.admission.maxBytes)) return "a budget of the admission counts";
   if (data.paths.some((p) => p === "-")) return "standard input";
-  // Each worker would skip and count its own bad rows, which the run does not report.
-  if (data.options.skipBadRows === true) return "skipping bad rows (--skip-bad-rows)";
   if (data.numeric.length) return "numeric inputs";
+  const round = workers * batchIds(m, data), budget = control.maxFeatures;
+  if (budget !== undefined && control.onFull === "evict" && Math.floor(0.8 * budget) < round) {
+    return `a feature budget of ${budget} with ${workers} workers (one round, a batch of each, brings up to ${round} features: evicting needs a budget of at least ${Math.ceil(round / 0.8)})`;
+  }
   return undefined;
 }
 
@@ -70,9 +79,23 @@ export function splitRows(start: number, end: number, n: number): { start: numbe
  * Trains `m` on the rows `range` of `data` (a file opened with the model's
  * batch size; range.end is needed) with `workers` threads, as trainModel
  * does (epochs, evaluations and early stopping, checkpoints, stopping) but
- * not bit-reproducibly. Batches with multi-valued fields, sharded tables,
- * AdaHessian, budgets and standard input are refused (parallelUnsupported):
- * use trainModel.
+ * not bit-reproducibly. Sharded tables, AdaHessian and standard input are
+ * refused (parallelUnsupported): use trainModel.
+ *
+ * Bad rows (the data's skipBadRows): each worker skips its own and posts
+ * them here, where they are counted into data.stats for the pass, reported
+ * (the options' onSkip) and held to the run's maxBadRows, as one reader
+ * would. skipNonFinite: a worker skips a batch whose loss or gradients are
+ * not finite before it steps anything (position.skippedBatches counts them).
+ * The feature budget (control.maxFeatures): with onFull "evict" the workers
+ * park when a round's new rows could pass it and the tables evict here
+ * (SparseTable.evictTo) down to 80% of it less one round's ids (every
+ * worker's batch); with "stop" the run fails with a MemoryBudgetError once
+ * a round has passed it, so a table may hold up to one round's new rows
+ * more than the budget when it stops (the deterministic trainer stops
+ * before the batch). A memory budget of the admission counts (maxBytes)
+ * forgets unadmitted keys when the workers park for room
+ * (SharedAdmission.makeRoom).
  */
 export async function trainParallel(
   m: CtrModel, data: DataFile, range: { start?: number; end?: number }, workers: number,
@@ -82,9 +105,9 @@ export async function trainParallel(
   if (!Number.isSafeInteger(ROOM_ROUNDS) || ROOM_ROUNDS < 1) throw new RangeError(`roomRounds = ${ROOM_ROUNDS} must be a positive integer`);
   const t0 = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
-  const why = parallelUnsupported(m, data, control);
-  if (why !== undefined) throw new Error(`training with ${workers} worker threads does not support ${why}: train with one (deterministic) instead`);
   if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers = ${workers} must be a positive integer`);
+  const why = parallelUnsupported(m, data, control, workers);
+  if (why !== undefined) throw new Error(`training with ${workers} worker threads does not support ${why}: train with one (deterministic) instead`);
   if (range.end === undefined) throw new Error(`${data.path}: data-parallel training needs the end of the training rows`);
   const N = workers, s = m.settings, fields = m.inputs.fields;
   const parts = splitRows(range.start ?? 0, range.end, N);
@@ -93,13 +116,18 @@ export async function trainParallel(
     throw new Error(`the run was checkpointed with ${pos.parts?.length ?? 1} worker thread(s): resume it with as many (--threads ${pos.parts?.length ?? 1})`);
   }
   const rows0 = pos.rows;
-  // Room per batch: one key a field, twice that where a row may hold several features of a field.
-  const maxIds = s.batch * fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
+  const maxIds = batchIds(m, data);
   const seek = await seekPoints(data);
   const tables = m.tables as SparseTable[];
-  const shares: TableShare[] = tables.map((t) => shareTable(t, N, maxIds, Math.max(ROOM_ROUNDS * N * maxIds, t.size)));
+  const budget = control.maxFeatures, evict = control.onFull === "evict", round = N * maxIds;
+  // Room for new rows, ahead of need; with a budget, no more than it allows (and one round past it, where a round may pass it).
+  const roomFor = (t: SparseTable): number => {
+    const ahead = Math.max(ROOM_ROUNDS * round, t.size);
+    return budget === undefined ? ahead : Math.max(round, Math.min(ahead, budget + round - t.size));
+  };
+  const shares: TableShare[] = tables.map((t) => shareTable(t, N, maxIds, roomFor(t)));
   const admission = m.admission ? SharedAdmission.from(m.admission) : undefined;
-  if (admission && !admission.room(ROOM_ROUNDS * N * maxIds)) admission.grow(admission.seen + ROOM_ROUNDS * N * maxIds);
+  admission?.makeRoom(round, ROOM_ROUNDS * round);
   const paramSizes = m.params.map((p) => p.value.length), P = paramSizes.reduce((a, b) => a + b, 0);
   const control32 = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   const totals = new Float64Array(new SharedArrayBuffer(TOTAL_WORDS * 8));
@@ -115,13 +143,30 @@ export async function trainParallel(
   totals[T_EVAL_ROWS] = pos.evaluatedRows ?? pos.rows;
   totals[T_CKPT_ROWS] = pos.rows;
   const dense = m.dense.map((d) => d.save());
+  // Bad rows: the workers skip without a limit of their own; the run's limit is held here, over every worker's rows.
+  const skipBad = data.options.skipBadRows === true, badLimit = data.options.maxBadRows ?? DEFAULT_MAX_BAD_ROWS;
+  const read = { ...data.options, onSkip: undefined, range: undefined, seek, ...(skipBad ? { maxBadRows: { fraction: 1 } } : {}) };
+  let stats: ReadStats = data.stats, badRows: BadRows | undefined, passStarts = parts.map((_, w) => arrivals[w * ARRIVAL_WORDS + A_SEEN]);
+  const newPass = (): void => {
+    stats = { rows: 0, skipped: 0, firstBad: [], seen: 0 };
+    data.stats = stats;
+    badRows = skipBad ? new BadRows(badLimit, stats, data.options.onSkip) : undefined;
+  };
+  newPass();
+  /** The pass's good rows read so far (every worker's rows up to its next one, less the skipped): its stats.rows. */
+  const passRead = (ends?: number[]): void => {
+    let read = 0;
+    parts.forEach((_, w) => { read += (ends?.[w] ?? arrivals[w * ARRIVAL_WORDS + A_SEEN]) - passStarts[w]; });
+    stats.rows = Math.max(0, read - stats.skipped);
+  };
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
-      worker: w, workers: N, settings: s, fields, paths: data.paths, read: { ...data.options, onSkip: undefined, range: undefined, seek }, part,
+      worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
       seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense: w === 0 || denseUpdates === "async" ? dense : undefined,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
+      skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict,
     };
     return new Worker(new URL("./parallel-worker.js", import.meta.url), { workerData: init });
   });
@@ -138,6 +183,13 @@ export async function trainParallel(
         if (msg.dense) denseStates = msg.dense;
       } else if (msg.kind === "done") {
         done++;
+      } else if (msg.kind === "skip") {
+        try {
+          passRead();
+          badRows?.skip(dataErrorOf(msg.error));
+        } catch (e) {
+          failure ??= e as Error;
+        }
       } else {
         failure ??= Object.assign(new Error(msg.message), { stack: msg.stack });
       }
@@ -154,7 +206,7 @@ export async function trainParallel(
     if (failure) throw failure;
   };
   // With asynchronous dense updates each worker keeps its own totals: the run's are their sums.
-  const base = { rows: pos.rows, steps: pos.steps, lossSum: pos.lossSum };
+  const base = { rows: pos.rows, steps: pos.steps, lossSum: pos.lossSum, skipped: pos.skippedBatches };
   const refresh = (): void => {
     if (denseUpdates !== "async") return;
     let rows = base.rows, steps = base.steps, loss = base.lossSum, recent = 0;
@@ -192,6 +244,8 @@ export async function trainParallel(
     pos.steps = totals[T_STEPS];
     pos.lossSum = totals[T_LOSS_SUM];
     pos.lossRows = pos.rows;
+    pos.skippedBatches = base.skipped;
+    for (let w = 0; w < N; w++) pos.skippedBatches += arrivals[w * ARRIVAL_WORDS + A_RUN_SKIPPED];
     pos.parts = parts.map((_, w) => arrivals[w * ARRIVAL_WORDS + A_SEEN]);
     pos.seen = 0;
   };
@@ -199,7 +253,6 @@ export async function trainParallel(
   const adoptModel = (): void => {
     if (admission) {
       const a = admission.toAdmission();
-      a.maxBytes = m.admission!.maxBytes;
       m.admission = a;
       m.inputs = new BatchInputs(m.tables, fields, s.pooling, a);
     }
@@ -221,6 +274,7 @@ export async function trainParallel(
     denseStates = undefined;
     Atomics.store(control32, C_PAUSE, 0);
     Atomics.store(control32, C_NEED_ROOM, 0);
+    Atomics.store(control32, C_OVER_BUDGET, 0);
     Atomics.store(control32, C_PARKED, 0);
     Atomics.store(control32, C_COMMAND, command);
     Atomics.add(control32, C_GEN, 1);
@@ -233,12 +287,25 @@ export async function trainParallel(
       await until(() => parked === N);
       const state = denseUpdates === "async" ? (ended === N ? S_EPOCH_END : -1) : Atomics.load(control32, C_STATE);
       track();
+      if (Atomics.load(control32, C_OVER_BUDGET) !== 0) {
+        tables.forEach((t, k) => {
+          if (!evict && t.size > budget!) throw new MemoryBudgetError(t.size, budget!, bytesPerFeature(t), pos.rows);
+          if (!evict || t.size + round <= budget!) return;
+          const e = t.evictTo(Math.floor(0.8 * budget!) - round);
+          control.onEvict?.({ table: k, ...e, rows: pos.rows });
+          reserveRows(t, shares[k], roomFor(t));
+        });
+      }
       if (Atomics.load(control32, C_NEED_ROOM) !== 0) {
-        tables.forEach((t, k) => reserveRows(t, shares[k], Math.max(ROOM_ROUNDS * N * maxIds, t.size)));
-        if (admission && !admission.room(ROOM_ROUNDS * N * maxIds)) admission.grow(admission.seen + ROOM_ROUNDS * N * maxIds);
+        tables.forEach((t, k) => reserveRows(t, shares[k], roomFor(t)));
+        admission?.makeRoom(round, ROOM_ROUNDS * round);
       }
       const passEnd = state === S_EPOCH_END;
-      if (passEnd) pos.parts = parts.map((p) => p.end);
+      if (passEnd) {
+        pos.parts = parts.map((p) => p.end);
+        passRead(pos.parts);
+        badRows?.end();
+      }
       const evalDue = control.evaluate !== undefined && (passEnd || (control.evaluateEveryRows !== undefined && pos.rows - totals[T_EVAL_ROWS] >= control.evaluateEveryRows));
       const lastPass = passEnd && pos.epoch + 1 >= s.epochs;
       const ckptDue = control.checkpoint !== undefined && !lastPass && (control.checkpointEveryRows !== undefined && pos.rows - totals[T_CKPT_ROWS] >= control.checkpointEveryRows || control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds || passEnd);
@@ -260,6 +327,8 @@ export async function trainParallel(
       if (passEnd) {
         pos.epoch++;
         pos.parts = parts.map((p) => p.start);
+        passStarts = [...pos.parts];
+        newPass();
       }
       if (ckptDue) {
         control.checkpoint!({ ...pos, parts: [...pos.parts!] });

@@ -33,9 +33,12 @@
  * that meets a grow, throws instead of corrupting the table). A counting
  * route without room throws a RangeError before it counts anything.
  *
- * Unlike {@link Admission}, there is no memory budget (`maxBytes`): shared
- * counts never forget keys. {@link SharedAdmission.toAdmission} gives the
- * plain counts, so checkpoints keep Admission's format.
+ * A memory budget (`maxBytes`, as {@link Admission}'s): when the counts
+ * need room and doubling the slots would pass it, {@link makeRoom} forgets
+ * the keys not yet admitted instead (while no thread routes), and grows only
+ * when the admitted keys alone leave too little room.
+ * {@link SharedAdmission.toAdmission} gives the plain counts, so checkpoints
+ * keep Admission's format.
  */
 import { fmix32 } from "../util/fmix32.js";
 import { Admission, oovTable, routeKey } from "./admission.js";
@@ -80,6 +83,10 @@ export class SharedAdmission {
   /** Keys this thread inserted / admitted during the route in progress (added to the header when it ends). */
   private newKeys = 0;
   private newAdmitted = 0;
+  /** Bytes the slots may take before makeRoom forgets unadmitted keys instead of growing (the owner's; default unbounded). */
+  maxBytes = Infinity;
+  /** Keys forgotten under maxBytes (counted by the owner, which alone makes room). */
+  forgotten = 0;
 
   private constructor(memory: WebAssembly.Memory, minCount: number, fields: number) {
     this.memory = memory;
@@ -110,9 +117,8 @@ export class SharedAdmission {
     return new SharedAdmission(memory, minCount, fields);
   }
 
-  /** Shared counts equal to `a`'s (counts, seen, admitted, routed). Throws when `a` has a memory budget (maxBytes). */
+  /** Shared counts equal to `a`'s (counts, seen, admitted, routed, its memory budget and keys forgotten). */
   static from(a: Admission): SharedAdmission {
-    if (Number.isFinite(a.maxBytes)) throw new RangeError(`shared admission: counts with a memory budget (maxBytes = ${a.maxBytes}) are not supported: shared counts never forget keys`);
     const e = a.entries(), keys = e.length / 3;
     let cap = 1 << 16;
     while (keys >= cap * MAX_LOAD) cap *= 2;
@@ -120,6 +126,8 @@ export class SharedAdmission {
     const s = SharedAdmission.create(a.minCount, a.fields, cap);
     s.fill(e);
     Atomics.store(s.u64, H_ROUTED64, BigInt(a.routed));
+    s.maxBytes = a.maxBytes;
+    s.forgotten = a.forgotten;
     return s;
   }
 
@@ -232,10 +240,55 @@ export class SharedAdmission {
     }
   }
 
-  /** Plain counts equal to these (counts, seen, admitted, routed), e.g. for a checkpoint; exact when no route is in flight. */
+  /**
+   * Makes room for at least `least` more keys, `ahead` when it can (only
+   * while no thread routes), as {@link Admission} does under its budget:
+   * when doubling the slots would pass maxBytes, the keys counted fewer than
+   * minCount times are forgotten (their counts start again); the slots grow
+   * only when that leaves less than `least` of room (or without a budget).
+   */
+  makeRoom(least: number, ahead = least): void {
+    if (this.room(ahead)) return;
+    if (this.capacity * 2 * STRIDE * 4 > this.maxBytes) {
+      this.forgetUnadmitted();
+      if (this.room(least)) return;
+      this.grow(this.seen + least);
+      return;
+    }
+    this.grow(this.seen + ahead);
+  }
+
+  /** Drops the keys counted fewer than minCount times (only while no thread routes). */
+  private forgetUnadmitted(): void {
+    const u = this.views();
+    if (Atomics.compareExchange(u, H_ACTIVE, 0, GROWING) !== 0) throw new Error("shared admission: forgetting counts while threads route them (park the workers first)");
+    try {
+      const all = this.entries(), keep = new Uint32Array(all.length), admitted = u[H_ADMITTED], before = u[H_USED];
+      let k = 0;
+      for (let i = 0; i < all.length; i += 3) {
+        if (all[i + 2] < this.minCount) continue;
+        keep.set(all.subarray(i, i + 3), k);
+        k += 3;
+      }
+      const v = this.views(), cap = v[H_CAP];
+      v.fill(0, HEADER_BYTES / 4, HEADER_BYTES / 4 + cap * STRIDE);
+      v[H_USED] = 0;
+      v[H_ADMITTED] = 0;
+      this.fill(keep.subarray(0, k));
+      if (v[H_ADMITTED] !== admitted) throw new Error("shared admission: forgetting lost admitted keys");
+      this.forgotten += before - v[H_USED];
+    } finally {
+      Atomics.sub(u, H_ACTIVE, GROWING);
+    }
+  }
+
+  /** Plain counts equal to these (counts, seen, admitted, routed, the budget and keys forgotten), e.g. for a checkpoint; exact when no route is in flight. */
   toAdmission(): Admission {
     this.views();
-    return Admission.fromEntries(this.minCount, this.fields, this.entries(), this.routed);
+    const a = Admission.fromEntries(this.minCount, this.fields, this.entries(), this.routed);
+    a.maxBytes = this.maxBytes;
+    a.forgotten = this.forgotten;
+    return a;
   }
 
   /** Every counted key as (lo, hi, count) triples, in slot order (complete when no route is in flight). */

@@ -13,6 +13,7 @@ import { getMatmulBackend } from "../nn/matmul.js";
 import { lookaheadThread } from "../optim/lookahead.js";
 import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
 import type { CtrModel } from "./model.js";
+import type { Param } from "../nn/param.js";
 import { enforceBudget, type BudgetControl } from "./budget.js";
 import type { RoutedBatch } from "./inputs.js";
 
@@ -238,7 +239,7 @@ export async function trainModel(
         const grads = m.model.backward(dlogits, n);
         layersActive(false);
         // With skipping, look before touching anything, so a skipped batch changes nothing.
-        if (control.skipNonFinite) bad = nonFiniteGradient(m, grads);
+        if (control.skipNonFinite) bad = nonFiniteGradient(grads, m.params);
         if (bad === undefined) {
           try {
             m.inputs.stepTrain(grads, (k) => (hess ? { hessian: hess.inputs[k] } : {}));
@@ -342,13 +343,13 @@ async function* withNext(batches: AsyncGenerator<Batch, unknown>): AsyncGenerato
   }
 }
 
-/** Where the first non-finite gradient of a batch is, or undefined when all are finite. */
-function nonFiniteGradient(m: CtrModel, grads: readonly Float32Array[]): string | undefined {
+/** The first non-finite gradient of a step (the tables' input gradients, then the dense parameters'), described; undefined when all are finite. */
+export function nonFiniteGradient(grads: readonly Float32Array[], params: readonly Pick<Param, "name" | "grad">[]): string | undefined {
   for (let k = 0; k < grads.length; k++) {
     const g = grads[k];
     for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i])) return `gradient of table ${k} at position ${i} is ${g[i]}`;
   }
-  for (const p of m.params) {
+  for (const p of params) {
     const g = p.grad;
     for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i])) return `gradient of ${p.name} at ${i} is ${g[i]}`;
   }

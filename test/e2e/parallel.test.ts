@@ -2,12 +2,13 @@
 // --parallel): the report names the trainer; checkpoints record each
 // worker's position; a run killed with SIGKILL after a checkpoint resumes
 // with as many workers and ends as good as an uninterrupted one; the
-// deterministic trainer refuses such a checkpoint; unsupported runs fall
-// back to the deterministic trainer (or are refused with --parallel).
+// deterministic trainer refuses such a checkpoint; bad rows skipped and a
+// memory budget work with several workers; unsupported runs fall back to
+// the deterministic trainer (or are refused with --parallel).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
@@ -68,10 +69,22 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   const fallback = run([...base, "--shuffle", "on", "--threads", "3"]);
   assert.equal(fallback.code, 0, fallback.err);
   assert.equal(report(fallback.out).trainer, "deterministic");
-  // Bad rows skipped by each worker would go unreported: not split either.
-  const skipping = run([...base, "--shuffle", "off", "--threads", "3", "--skip-bad-rows"]);
+  // Bad rows in two workers' parts: each skips its own, the run reports them all.
+  const bad = join(dir, "bad.txt"), lines = readFileSync(data, "utf8").split("\n");
+  lines[5000] = lines[60000] = "not a row";
+  writeFileSync(bad, lines.join("\n"));
+  const skipping = run([...base.map((a) => (a === data ? bad : a)), "--shuffle", "off", "--threads", "3", "--skip-bad-rows"]);
   assert.equal(skipping.code, 0, skipping.err);
-  assert.equal(report(skipping.out).trainer, "deterministic");
+  assert.equal(report(skipping.out).trainer, "parallel");
+  assert.equal(report(skipping.out).skippedRows, 2);
+  // A memory budget: rows evicted and counts forgotten between rounds.
+  const budget = report(run([...base, "--shuffle", "off", "--threads", "3", "--batch", "128", "--max-memory", "6M", "--evict"]).out);
+  assert.equal(budget.trainer, "parallel");
+  assert.ok((budget.evictions as number) > 0 && (budget.forgottenCounts as number) > 0 && (budget.tableRows as number) <= (budget.maxFeatures as number), JSON.stringify(budget));
+  // One too small for the workers' rounds: the deterministic trainer takes it.
+  const small = run([...base, "--shuffle", "off", "--threads", "3", "--batch", "128", "--max-memory", "2M", "--evict"]);
+  assert.equal(small.code, 0, small.err);
+  assert.equal(report(small.out).trainer, "deterministic");
   const refused = run([...base, "--shuffle", "on", "--threads", "2", "--parallel"]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.err, /data-parallel training does not support shuffled passes/);

@@ -117,7 +117,7 @@ test("counts saturate at 2^32 - 1 and cross minCount near 2^31 as Admission's do
   }
 });
 
-test("refusals: a counting route without room, an Admission with a memory budget, a capacity past the limit, a mismatched attach", () => {
+test("refusals: a counting route without room, a capacity past the limit, a mismatched attach", () => {
   const s = SharedAdmission.create(2, 1, 16), words = new Uint32Array(2 * 12), out = new Uint32Array(2 * 12);
   for (let k = 0; k < 12; k++) keyWords(k, words, 2 * k);
   assert.ok(s.room(11) && !s.room(12), "load 0.75 of 16 slots: 11 more keys fit, 12 may not");
@@ -130,12 +130,40 @@ test("refusals: a counting route without room, an Admission with a memory budget
   assert.throws(() => s.route(words, 1, out, undefined, true), RangeError, "11 keys leave no room for one more");
   assert.throws(() => s.grow(2 ** 27), RangeError);
   assert.equal(s.capacity, 16, "a refused grow changes nothing");
-  const a = new Admission(3, 2);
-  a.maxBytes = 1 << 20;
-  assert.throws(() => SharedAdmission.from(a), (e: unknown) => e instanceof RangeError && /maxBytes/.test(e.message));
   assert.throws(() => SharedAdmission.attach({ ...s.state(), minCount: 3 }), RangeError);
   assert.throws(() => SharedAdmission.create(2, 1, 24), RangeError);
   assert.throws(() => SharedAdmission.create(1, 1), RangeError);
+});
+
+test("under a memory budget makeRoom forgets the unadmitted keys as Admission does, call by call; from() and toAdmission() keep the budget and the count forgotten", () => {
+  for (const [F, N, slots, seed] of [[3, 2, 64, 21], [5, 3, 256, 22], [26, 4, 1024, 23]]) {
+    // The same budget in slots: Admission's slot is 12 bytes, the shared one's 16.
+    const a = new Admission(N, F, 16), s = SharedAdmission.create(N, F, 16), r = rng(seed);
+    a.maxBytes = slots * 12;
+    s.maxBytes = slots * 16;
+    let forgot = 0;
+    for (let call = 0; call < 300; call++) {
+      const n = F * Math.floor(r() * (200 / F)), { words } = randomKeys(r, n, F, false), what = `F ${F} N ${N} call ${call}`;
+      const before = s.forgotten;
+      s.makeRoom(n);
+      if (s.forgotten > before) forgot++;
+      const outA = new Uint32Array(2 * n), outS = new Uint32Array(2 * n);
+      a.route(words, n, outA, undefined, true);
+      s.route(words, n, outS, undefined, true);
+      assert.deepEqual(outS, outA, `${what}: routed keys`);
+      sameState(a, s, what);
+      assert.equal(s.forgotten, a.forgotten, `${what}: forgotten`);
+      assert.equal(s.capacity * 12, a.bytes, `${what}: slots`);
+    }
+    assert.ok(forgot >= 2, `F ${F}: forgot ${forgot} times`);
+    assert.deepEqual(triples(s.entries()), triples(a.entries()));
+    const b = s.toAdmission();
+    assert.equal(b.maxBytes, slots * 16);
+    assert.equal(b.forgotten, a.forgotten);
+    const c = SharedAdmission.from(a);
+    assert.equal(c.maxBytes, slots * 12);
+    assert.equal(c.forgotten, a.forgotten);
+  }
 });
 
 function next(w: Worker): Promise<FromWorker> {

@@ -27,6 +27,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 configureLayers({ threads: 1 });
 
 const SETTINGS: TrainSettings = { model: "dcn", optimizer: "group-adam", hyper: { lr: 0.002, l21: 0.25 / 512 }, batch: 512, epochs: 1, seed: 7, minCount: 2 };
+const SETTINGS_512 = SETTINGS;
 
 test("splitRows cuts a range into contiguous parts that cover it once", () => {
   for (const [a, b, n] of [[0, 10, 3], [5, 6, 4], [0, 1000, 7], [3, 3, 2]]) {
@@ -106,4 +107,84 @@ test("a malformed row in one worker's part stops the run with its file and line"
     assert.match(e.message, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:6001`));
     return true;
   });
+});
+
+test("bad rows skipped by several workers are counted, reported and held to the run's limit, as one reader would", async () => {
+  const bad = join(dir, "bad-skip.txt");
+  const lines = readFileSync(train, "utf8").split("\n").slice(0, 8000);
+  // Two bad rows in each worker's half.
+  const at = [1000, 2500, 5000, 7000];
+  for (const i of at) lines[i] = "not a row";
+  writeFileSync(bad, lines.join("\n") + "\n");
+  const reported: number[] = [];
+  const file = await openData(bad, { batchSize: 512, skipBadRows: true, onSkip: (e) => reported.push(e.line) });
+  const ref = buildModel(file.fields.length, SETTINGS);
+  const rr = await trainModel(ref, await openData(bad, { batchSize: 512, skipBadRows: true }), { start: 0, end: 8000 });
+  for (const dense of ["sequential", "async"] as const) {
+    reported.length = 0;
+    const m = buildModel(file.fields.length, SETTINGS);
+    const r = await trainParallel(m, file, { start: 0, end: 8000 }, 2, undefined, {}, { denseUpdates: dense });
+    assert.equal(r.rows, 8000 - at.length, `${dense}: every good row trained once`);
+    assert.equal(r.rows, rr.rows);
+    assert.equal(file.stats.skipped, at.length, `${dense}: the pass's skipped rows`);
+    assert.deepEqual(file.stats.firstBad.map((e) => e.line).sort((a, b) => a - b), at.map((i) => i + 1));
+    assert.deepEqual(reported.sort((a, b) => a - b), at.map((i) => i + 1), `${dense}: onSkip saw each bad row`);
+    assert.equal(m.admission!.seen, ref.admission!.seen, `${dense}: the same features counted`);
+  }
+  // The limit is the run's: 4 bad rows pass { count: 3 } though no worker's part holds more than 2.
+  const strict = await openData(bad, { batchSize: 512, skipBadRows: true, maxBadRows: { count: 3 } });
+  await assert.rejects(trainParallel(buildModel(file.fields.length, SETTINGS), strict, { start: 0, end: 8000 }, 2), (e: Error) => {
+    assert.equal(e.name, "DataError");
+    assert.match(e.message, /too many malformed rows: 4 of \d+ rows read were skipped, more than the limit of 3 rows/);
+    return true;
+  });
+  // And a fraction over every worker's rows: 4 of 8000 is over 0.04%.
+  const frac = (fraction: number): Promise<unknown> => openData(bad, { batchSize: 512, skipBadRows: true, maxBadRows: { fraction } })
+    .then((f) => trainParallel(buildModel(f.fields.length, SETTINGS), f, { start: 0, end: 8000 }, 2));
+  await assert.rejects(frac(0.0004), /too many malformed rows: \d of \d+ rows read/);
+  await frac(0.002);
+});
+
+test("skipNonFinite: workers skip the batches whose loss is not finite, step nothing from them, and count them", async () => {
+  const settings: TrainSettings = { ...SETTINGS, model: "mlp", optimizer: "sgd", hyper: { lr: 1e30 }, minCount: 1 };
+  const file = await openData(train, { batchSize: 512 });
+  await assert.rejects(trainParallel(buildModel(file.fields.length, settings), file, { start: 0, end: 20_000 }, 2), /training diverged/);
+  for (const dense of ["sequential", "async"] as const) {
+    const m = buildModel(file.fields.length, settings);
+    const r = await trainParallel(m, file, { start: 0, end: 20_000 }, 2, undefined, { skipNonFinite: true }, { denseUpdates: dense });
+    const skipped = r.position.skippedBatches;
+    assert.ok(skipped > 0 && r.rows < 20_000 && r.rows >= 20_000 - skipped * 512, `${dense}: ${skipped} batches skipped, ${r.rows} rows trained`);
+    for (const p of m.params) assert.ok(p.value.every(Number.isFinite), `${dense}: ${p.name} finite`);
+    for (const id of m.tables[0].ids()) assert.ok(m.tables[0].get(id)!.every(Number.isFinite), `${dense}: row ${id} finite`);
+  }
+});
+
+test("a feature budget: with eviction the tables stay within it, their counts exact; without, the run stops with a MemoryBudgetError", async () => {
+  // Batches of 64: a round's new rows (at most 2 x 64 x 39) are a small part of the budget.
+  const SETTINGS = { ...SETTINGS_512, batch: 64 };
+  const file = await openData(train, { batchSize: 64 });
+  const full = buildModel(file.fields.length, SETTINGS);
+  await trainModel(full, file, { start: 0, end: 60_000 });
+  const budget = Math.floor(0.7 * full.tables[0].size);
+  for (const dense of ["sequential", "async"] as const) {
+    const m = buildModel(file.fields.length, SETTINGS);
+    const evictions: number[] = [];
+    let most = 0;
+    const r = await trainParallel(m, file, { start: 0, end: 60_000 }, 2, () => { most = Math.max(most, m.tables[0].size); }, {
+      maxFeatures: budget, onFull: "evict", onEvict: (e) => evictions.push(e.evicted),
+    }, { denseUpdates: dense });
+    assert.equal(r.rows, 60_000);
+    assert.ok(evictions.length > 0 && evictions.every((n) => n > 0), `${dense}: evicted ${evictions.join(", ")}`);
+    assert.ok(m.tables[0].size <= budget && most <= budget, `${dense}: ${m.tables[0].size} rows (at most ${most}) within ${budget}`);
+    let zeros = 0;
+    for (const id of m.tables[0].ids()) zeros += m.tables[0].isZero(id) ? 1 : 0;
+    assert.equal(m.tables[0].zeroRows, zeros, `${dense}: zero-row count`);
+    const fails = buildModel(file.fields.length, SETTINGS);
+    await assert.rejects(trainParallel(fails, file, { start: 0, end: 60_000 }, 2, undefined, { maxFeatures: budget }, { denseUpdates: dense }), (e: Error) => {
+      assert.equal(e.name, "MemoryBudgetError");
+      // It stops once a round passed the budget: by at most one round's new rows (a batch of each worker).
+      assert.ok(fails.tables[0].size > budget && fails.tables[0].size <= budget + 2 * 64 * file.fields.length, `${dense}: stopped at ${fails.tables[0].size} rows`);
+      return true;
+    });
+  }
 });
