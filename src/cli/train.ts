@@ -153,20 +153,21 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     else if (parts || given.values.parallel === true) throw new UsageError(`data-parallel training does not support ${why}`);
     else if (given.values.threads !== undefined && !json) process.stderr.write(`training with the deterministic trainer: data-parallel training does not support ${why}\n`);
   }
+  // The workers split the training rows: their end is the rows counted when the range is open (no validation or test rows after them).
+  const start = plan.train.start ?? 0, counted = { start, end: plan.train.end ?? start + plan.rows };
   let r;
   try {
     if (cluster) {
-      const start = plan.train.start ?? 0;
       // Rank 0 writes the run's checkpoints, of the store's whole model at barriers of every worker, and restores one.
       const o: ClusterOptions = {
         ...cluster,
         ...(out ? { checkpoint: (position, record, rankAdmissions) => writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record }, undefined, rankAdmissions) } satisfies Partial<ClusterOptions> : {}),
         ...(ckpt?.meta.cluster ? { restore: { record: ckpt.meta.cluster, rankAdmissions: ckpt.rankAdmissions } } : {}),
       };
-      r = await trainCluster(m, trainFile, { start, end: plan.train.end ?? start + plan.rows }, o, monitor.progress, control);
+      r = await trainCluster(m, trainFile, counted, o, monitor.progress, control);
     } else {
       r = parallel
-        ? await trainParallel(m, trainFile, plan.train, workers, monitor.progress, control, { denseUpdates })
+        ? await trainParallel(m, trainFile, counted, workers, monitor.progress, control, { denseUpdates })
         : await trainModel(m, source, plan.train, monitor.progress, control);
     }
   } catch (e) {

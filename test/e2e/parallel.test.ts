@@ -69,6 +69,10 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   const fallback = run([...base, "--shuffle", "on", "--threads", "3"]);
   assert.equal(fallback.code, 0, fallback.err);
   assert.equal(report(fallback.out).trainer, "deterministic");
+  // No validation or test rows: the workers split every row of the file.
+  const whole = run(["--train", data, "--val-fraction", "0", "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--threads", "2", "--parallel", "--json"]);
+  assert.equal(whole.code, 0, whole.err);
+  assert.equal(report(whole.out).trainer, "parallel");
   // Bad rows in two workers' parts: each skips its own, the run reports them all.
   const bad = join(dir, "bad.txt"), lines = readFileSync(data, "utf8").split("\n");
   lines[5000] = lines[60000] = "not a row";
