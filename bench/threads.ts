@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { DEFAULT_SPARSITY } from "../src/train/schedule.js";
-import { DEFAULT_DENSE_UPDATES } from "../src/train/parallel-protocol.js";
+import { DEFAULT_DENSE_UPDATES, denseSlices } from "../src/train/parallel-protocol.js";
+import { openData } from "../src/data/index.js";
+import { buildModel } from "../src/train/model.js";
+import type { Hyperparams } from "../src/optim/hyper.js";
 import type { ThreadsCase, ThreadsResult } from "./threads-run.js";
 
 const RUNNER = fileURLToPath(new URL("./threads-run.js", import.meta.url));
@@ -72,6 +75,28 @@ function torchLoop(model: string, threads: number, steps: number): { rows_per_se
 }
 
 /**
+ * The dense step of a model (every dense parameter, the optimizer's step of
+ * the model built for `file`), in ms: what one worker takes per batch of a
+ * round, and what each worker takes of it with the step spread over
+ * `workers` workers (its largest share of denseSlices).
+ */
+async function denseStep(model: ThreadsCase["model"], file: string, featindex: string | undefined, hyper: Hyperparams, workers: number): Promise<{ floats: number; ms: number; largest_share_ms: number }> {
+  const f = await openData(file, { batchSize: BATCH, featindex });
+  const m = buildModel(f.fields.length, { model, optimizer: "group-adam", hyper, seed: 1 });
+  const grads = m.params.map((p) => Float32Array.from(p.value, (_, i) => Math.sin(i) * 1e-3));
+  const time = (step: () => void, reps: number): number => {
+    for (let k = 0; k < 20; k++) step();
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < reps; k++) step();
+    return Number(process.hrtime.bigint() - t0) / 1e6 / reps;
+  };
+  const ms = time(() => m.dense.forEach((d, i) => d.step(grads[i])), 200);
+  const slices = denseSlices(m.dense, workers);
+  const shares = slices.map((mine) => time(() => m.dense.forEach((d, i) => d.step(grads[i], {}, mine[i])), 200));
+  return { floats: m.params.reduce((a, p) => a + p.value.length, 0), ms: +ms.toFixed(4), largest_share_ms: +Math.max(...shares).toFixed(4) };
+}
+
+/**
  * `npm run bench -- threads [--quick]`: how training scales with threads.
  * Per model in its paper shape (dcn: generated Criteo rows, mlp: Avazu,
  * opnn: iPinYou; 1M / 1M / 300k rows, --quick 100k / 100k / 30k),
@@ -88,7 +113,11 @@ function torchLoop(model: string, threads: number, steps: number): { rows_per_se
  * cores) runs before and after each model's configurations; a last line per
  * model gives the best configuration's rows/s over PyTorch's (the mean of
  * its two runs at its best thread count). A configuration that fails gives
- * a line with its error. SPARSECTR_BENCH_MODELS=dcn,mlp picks models.
+ * a line with its error. A "dense-step" line per model gives the time of
+ * its dense step, whole and the largest worker's share with the step
+ * spread over as many workers as cores: with the sequential dense updates
+ * one worker alone would take N whole steps a round while the others wait.
+ * SPARSECTR_BENCH_MODELS=dcn,mlp picks models.
  */
 export async function benchThreads(emit: (o: object) => void, quick: boolean): Promise<void> {
   const cores = availableParallelism();
@@ -116,6 +145,17 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
       } catch (e) {
         emit({ ...base, kind: "data", error: `generating the data: ${(e as Error).message}` });
         continue;
+      }
+
+      try {
+        const step = await denseStep(model, trainPath, featindex, hyper, cores);
+        emit({
+          ...base, kind: "dense-step", workers: cores, dense_floats: step.floats, step_ms: step.ms, largest_share_ms: step.largest_share_ms,
+          serial_ms_per_round_if_one_worker_stepped: +(cores * step.ms).toFixed(3), spread_ms_per_round: +(cores * step.largest_share_ms).toFixed(3),
+          note: "sequential dense updates take one step per worker's batch each round: spread over the workers (denseSlices), each takes its rows of every step",
+        });
+      } catch (e) {
+        emit({ ...base, kind: "dense-step", error: (e as Error).message });
       }
 
       // PyTorch on one thread and on every core, before and after this model's configurations.

@@ -74,27 +74,58 @@ export class DenseParam {
   /**
    * One optimizer step with the gradient of all rows (rows x rowLength floats).
    * AdaHessian needs `hessian`, the Hessian-diagonal estimate of the same shape.
+   * With `rows`, only the rows [start, end) step (the gradient and Hessian
+   * still hold every row; the others are not read): the same floats as a
+   * whole step gives those rows, and the step count advances as for a whole
+   * step, so threads that each step their own rows of copies of one
+   * parameter (../train/parallel-worker.ts) hold between them the state of
+   * one parameter stepped whole (see {@link copyRows}).
    * On any error the weights and state are left untouched.
    */
-  step(grad: ArrayLike<number>, opts: StepOptions = {}): void {
+  step(grad: ArrayLike<number>, opts: StepOptions = {}, rows?: { start: number; end: number }): void {
     this.live();
-    const n = this.rows * this.rowLength;
+    const d = this.rowLength, r0 = rows?.start ?? 0, r1 = rows?.end ?? this.rows;
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= this.rows)) throw new RangeError(`${this.optimizer}: rows [${r0}, ${r1}) are not within [0, ${this.rows})`);
+    const n = this.rows * d, o = r0 * d, m = (r1 - r0) * d;
     const heap = this.arena.heap, k = this.arena.kernels;
     const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
-    copyInto(this.optimizer, "gradient", grad, n, heap, this.grad);
-    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.grad, n), this.rowLength, (r) => `row ${r}`);
+    const part = (a: ArrayLike<number>): ArrayLike<number> => {
+      if (a === null || typeof a !== "object" || a.length !== n) return a;
+      return m === n ? a : a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
+    };
+    const check = (a: ArrayLike<number>, what: string): void => {
+      if (a !== null && typeof a === "object" && a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n}`);
+    };
+    check(grad, "gradient");
+    copyInto(this.optimizer, "gradient", part(grad), m, heap, this.grad + o * 4);
+    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.grad + o * 4, m), d, (r) => `row ${r + r0}`);
     let h = 0;
     if (this.hess) {
       if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-      copyInto(this.optimizer, "hessian", opts.hessian, n, heap, this.hess);
-      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.hess, n), this.rowLength, (r) => `row ${r}`);
-      h = this.hess;
+      check(opts.hessian, "hessian");
+      copyInto(this.optimizer, "hessian", part(opts.hessian), m, heap, this.hess + o * 4);
+      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.hess + o * 4, m), d, (r) => `row ${r + r0}`);
+      h = this.hess + o * 4;
     } else if (opts.hessian !== undefined) {
       throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
     }
     this.call.prepare(this.t + 1, lr);
     this.t++;
-    this.zeros -= k.updateDense(this.call.ptr, this.x, this.state, this.stride, this.grad, h, this.rows);
+    if (r1 > r0) this.zeros -= k.updateDense(this.call.ptr, this.x + o * 4, this.state + r0 * this.stride, this.stride, this.grad + o * 4, h, r1 - r0);
+  }
+
+  /** Copies rows [start, end) of `src` (a parameter of the same shape and optimizer): weights and optimizer state; the zero rows are counted again. */
+  copyRows(src: DenseParam, start: number, end: number): void {
+    this.live();
+    src.live();
+    if (src.rows !== this.rows || src.rowLength !== this.rowLength || src.stride !== this.stride) throw new RangeError(`${this.optimizer}: rows of a ${src.rows} x ${src.rowLength} parameter into a ${this.rows} x ${this.rowLength} one`);
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.rows)) throw new RangeError(`${this.optimizer}: rows [${start}, ${end}) are not within [0, ${this.rows})`);
+    const d = this.rowLength, from = src.arena.heap.u8, to = this.arena.heap.u8;
+    to.set(from.subarray(src.x + start * d * 4, src.x + end * d * 4), this.x + start * d * 4);
+    to.set(from.subarray(src.state + start * this.stride, src.state + end * this.stride), this.state + start * this.stride);
+    const u = this.arena.heap.u32;
+    this.zeros = 0;
+    for (let r = 0; r < this.rows; r++) this.zeros += u[(this.state + r * this.stride + H_FLAGS) >>> 2] & 1;
   }
 
   /** A copy of the weights, rows x rowLength. */

@@ -11,8 +11,8 @@ import type { TableShare } from "../optim/table-share.js";
 import type { SharedAdmissionState } from "./shared-admission.js";
 
 /** Int32 words of the control block. */
-export const C_ARRIVED = 0; // workers at the step barrier
-export const C_ROUND = 1; // step barrier generation (worker 0 bumps it after the dense step)
+export const C_ARRIVED = 0; // workers at the round's first barrier (their batches are in)
+export const C_ROUND = 1; // round generation (worker 0 bumps it once every worker stepped its dense rows)
 export const C_STATE = 2; // what the last round decided: S_GO, S_PARK, S_EPOCH_END
 export const C_PAUSE = 3; // the coordinator asks the workers to park at the next round
 export const C_PARKED = 4; // workers parked
@@ -21,6 +21,8 @@ export const C_COMMAND = 6; // what released workers do: K_CONTINUE, K_NEXT_EPOC
 export const C_NEED_ROOM = 7; // a table or the counts need more room before the next round
 export const C_FAILED = 8; // a worker failed: every worker stops at the next barrier
 export const C_OVER_BUDGET = 9; // a table is at its feature budget: the coordinator evicts (or stops the run)
+export const C_STEP = 10; // first barrier generation (the last worker to arrive bumps it: every worker steps its dense rows)
+export const C_STEPPED = 11; // workers other than worker 0 that stepped their dense rows this round
 export const CONTROL_WORDS = 16;
 
 export const S_GO = 0;
@@ -74,6 +76,33 @@ export type DenseUpdates = (typeof DENSE_UPDATES)[number];
  */
 export const DEFAULT_DENSE_UPDATES: DenseUpdates = "sequential";
 
+/**
+ * The rows of each dense parameter each of `workers` workers steps in a
+ * round (sync and sequential dense updates): the parameters' floats, in
+ * model order, cut into `workers` ranges as even as whole rows allow (a row
+ * goes to the worker whose range holds its first float), so the dense step's
+ * work is spread over every worker instead of one. slices[w][i] holds
+ * worker w's rows [start, end) of parameter i (empty where it has none).
+ */
+export function denseSlices(shapes: readonly { rows: number; rowLength: number }[], workers: number): { start: number; end: number }[][] {
+  const P = shapes.reduce((a, s) => a + s.rows * s.rowLength, 0);
+  const out = Array.from({ length: workers }, () => shapes.map(() => ({ start: 0, end: 0 })));
+  let o = 0;
+  shapes.forEach((s, i) => {
+    const owner = (r: number): number => Math.min(workers - 1, Math.floor(((o + r * s.rowLength) * workers) / P));
+    // Owners rise with the row: each worker's rows of the parameter are one range.
+    for (let r = 0, w = -1; r < s.rows; r++) {
+      const k = owner(r);
+      if (k !== w) {
+        out[k][i] = { start: r, end: r + 1 };
+        w = k;
+      } else out[k][i].end = r + 1;
+    }
+    o += s.rows * s.rowLength;
+  });
+  return out;
+}
+
 /** What a worker thread starts with. */
 export interface WorkerInit {
   worker: number;
@@ -88,8 +117,8 @@ export interface WorkerInit {
   epoch: number;
   tables: TableShare[];
   admission: SharedAdmissionState | undefined;
-  /** Worker 0 steps the dense parameters: their saved states (DenseParam.save). */
-  dense: Uint8Array[] | undefined;
+  /** The dense parameters' saved states (DenseParam.save): each worker steps its rows of them (denseSlices), or with async dense updates all of its own replica. */
+  dense: Uint8Array[];
   /** Float length of each parameter, in model order (their values and gradients are concatenated). */
   paramSizes: number[];
   control: SharedArrayBuffer;

@@ -5,11 +5,13 @@
  * tables (optim/table-share.ts: concurrent inserts, each row's step under
  * its lock) and the admission counts the shared counts; the dense layers
  * are a replica whose gradients meet the other workers' at a barrier each
- * round: worker 0 adds them up (weighted by rows, in worker order), takes
- * the one dense step and publishes the weights every worker copies.
- * Worker 0 also decides, at the barrier, when the run parks for the
- * coordinator (an evaluation or checkpoint due, more room needed, the end of
- * a pass, a pause asked for).
+ * round: there every worker takes the round's dense step of its own rows of
+ * the parameters (denseSlices: the step's work is spread over the workers,
+ * none serialises it) and writes them to the shared weights; at a second
+ * barrier every worker copies them. Worker 0 also adds up the round and
+ * decides, at the second barrier, when the run parks for the coordinator
+ * (an evaluation or checkpoint due, more room needed, the end of a pass, a
+ * pause asked for).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { openData } from "../data/reader.js";
@@ -26,9 +28,9 @@ import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { nonFiniteGradient } from "./trainer.js";
 import {
-  A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE,
+  A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
-  type WorkerInit, type WorkerMessage,
+  denseSlices, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
 const init = workerData as WorkerInit;
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   const tables = init.tables.map((t) => new SharedTableView(t, w));
   const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
-  const dense = init.dense?.map((b) => DenseParam.load(b));
+  const dense = init.dense.map((b) => DenseParam.load(b));
   // Skipped rows go to the coordinator, which reports them and holds the run to its limit.
   const onSkip = (e: DataError): void => post({ kind: "skip", worker: w, error: dataErrorFields(e) });
   const file = await openData(init.paths, { ...init.read, batchSize: s.batch, ...(init.read.skipBadRows === true ? { onSkip } : {}) });
@@ -65,56 +67,62 @@ async function main(): Promise<void> {
   /** Parks until the coordinator releases the run; returns its command. */
   const park = (end = false): number => {
     const gen = Atomics.load(ctl, C_GEN);
-    post({ kind: "parked", worker: w, dense: w === 0 ? dense!.map((d) => d.save()) : undefined, end });
+    // Each worker's rows of the dense parameters (all of them with async updates, whose moments are worker 0's).
+    post({ kind: "parked", worker: w, dense: w === 0 || init.denseUpdates !== "async" ? dense.map((d) => d.save()) : undefined, end });
     Atomics.add(ctl, C_PARKED, 1);
     while (Atomics.load(ctl, C_GEN) === gen) Atomics.wait(ctl, C_GEN, gen, 1000);
     return Atomics.load(ctl, C_COMMAND);
   };
 
-  /** Worker 0 at the barrier: the dense step of the round, the totals, and what happens next. */
+  const slices = init.denseUpdates === "async" ? [] : denseSlices(dense, N)[w];
+  const block = (k: number): Float32Array => gradAll.subarray(k * P, (k + 1) * P);
+
+  /**
+   * Every worker, once every batch of the round is in: the dense step of its
+   * own rows of the parameters (denseSlices), written to the shared weights.
+   * Each worker's block holds its batch's mean gradient (nothing when it had
+   * no batch or skipped it: rows 0).
+   */
+  const stepSlice = (): void => {
+    let rows = 0;
+    for (let k = 0; k < N; k++) rows += arr[k * ARRIVAL_WORDS + A_ROWS];
+    if (rows === 0) return;
+    let o = 0;
+    for (let i = 0; i < dense.length; i++) {
+      const len = init.paramSizes[i], d = dense[i].rowLength, mine = slices[i], a = o + mine.start * d, b = o + mine.end * d;
+      if (init.denseUpdates === "sequential") {
+        // Each worker's batch gradient in turn, one step each at the step's
+        // learning rate, as one worker would take them (computed against the
+        // round's weights).
+        for (let k = 0; k < N; k++) if (arr[k * ARRIVAL_WORDS + A_ROWS] > 0) dense[i].step(block(k).subarray(o, o + len), { lr: dense[i].hyper.lr }, mine);
+      } else {
+        // One step with the mean gradient over every row of the round, at N
+        // times the step's learning rate (the linear scaling rule: one step
+        // takes the rows of N batches). Summed into worker 0's block (this
+        // worker's floats of it), in worker order; with one worker the
+        // weight is exactly 1.
+        const sum = block(0), w0 = arr[A_ROWS] / rows;
+        for (let j = a; j < b; j++) sum[j] *= w0;
+        for (let k = 1; k < N; k++) {
+          const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
+          if (nk === 0) continue;
+          const g = block(k), wk = nk / rows;
+          for (let j = a; j < b; j++) sum[j] += g[j] * wk;
+        }
+        dense[i].step(sum.subarray(o, o + len), { lr: dense[i].hyper.lr * N }, mine);
+      }
+      weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), a);
+      o += len;
+    }
+  };
+
+  /** Worker 0 once every worker stepped its dense rows: the totals, and what happens next. */
   const reduce = (): void => {
     let rows = 0, lossRows = 0, batches = 0;
     for (let k = 0; k < N; k++) {
       batches += arr[k * ARRIVAL_WORDS + A_BATCH];
       rows += arr[k * ARRIVAL_WORDS + A_ROWS];
       lossRows += arr[k * ARRIVAL_WORDS + A_LOSS] * arr[k * ARRIVAL_WORDS + A_ROWS];
-    }
-    // Each worker's block holds its batch's mean gradient (nothing when it had no batch).
-    const block = (k: number): Float32Array => gradAll.subarray(k * P, (k + 1) * P);
-    const stepDense = (g: Float32Array, lrScale: number): void => {
-      let o = 0;
-      for (let i = 0; i < dense!.length; i++) {
-        const n = init.paramSizes[i];
-        dense![i].step(g.subarray(o, o + n), { lr: dense![i].hyper.lr * lrScale });
-        o += n;
-      }
-    };
-    if (rows > 0) {
-      if (init.denseUpdates === "sequential") {
-        // Each worker's batch gradient in turn, one step each at the step's
-        // learning rate, as one worker would take them (computed against the
-        // round's weights).
-        for (let k = 0; k < N; k++) if (arr[k * ARRIVAL_WORDS + A_ROWS] > 0) stepDense(block(k), 1);
-      } else {
-        // One step with the mean gradient over every row of the round, at N
-        // times the step's learning rate (the linear scaling rule: one step
-        // takes the rows of N batches). Summed into worker 0's block, in
-        // worker order; with one worker the weight is exactly 1.
-        const sum = block(0), w0 = arr[A_ROWS] / rows;
-        for (let i = 0; i < P; i++) sum[i] *= w0;
-        for (let k = 1; k < N; k++) {
-          const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
-          if (nk === 0) continue;
-          const g = block(k), wk = nk / rows;
-          for (let i = 0; i < P; i++) sum[i] += g[i] * wk;
-        }
-        stepDense(sum, N);
-      }
-      let o = 0;
-      for (let i = 0; i < dense!.length; i++) {
-        weights.set(dense![i].view(), o);
-        o += init.paramSizes[i];
-      }
     }
     if (rows > 0) {
       const loss = lossRows / rows;
@@ -204,20 +212,31 @@ async function main(): Promise<void> {
         arr[w * ARRIVAL_WORDS + A_BATCH] = had;
         arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
         arr[w * ARRIVAL_WORDS + A_SEEN] = seen;
-        // The barrier: the last to arrive is not special; worker 0 waits for all and reduces.
+        // The first barrier: every batch is in (the last to arrive lets the others go); each worker steps its dense rows.
+        const gen = Atomics.load(ctl, C_STEP);
+        if (Atomics.add(ctl, C_ARRIVED, 1) + 1 === N) {
+          Atomics.store(ctl, C_ARRIVED, 0);
+          Atomics.add(ctl, C_STEP, 1);
+          Atomics.notify(ctl, C_STEP);
+        } else {
+          while (Atomics.load(ctl, C_STEP) === gen) Atomics.wait(ctl, C_STEP, gen, 1000);
+        }
+        if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
+        stepSlice();
+        // The second: worker 0 waits for every worker's rows, adds up the round and starts the next.
         if (w === 0) {
-          while (true) {
-            const a = Atomics.load(ctl, C_ARRIVED);
+          while (Atomics.load(ctl, C_FAILED) === 0) {
+            const a = Atomics.load(ctl, C_STEPPED);
             if (a >= N - 1) break;
-            Atomics.wait(ctl, C_ARRIVED, a, 1000);
+            Atomics.wait(ctl, C_STEPPED, a, 1000);
           }
           reduce();
-          Atomics.store(ctl, C_ARRIVED, 0);
+          Atomics.store(ctl, C_STEPPED, 0);
           round = Atomics.add(ctl, C_ROUND, 1) + 1;
           Atomics.notify(ctl, C_ROUND);
         } else {
-          Atomics.add(ctl, C_ARRIVED, 1);
-          Atomics.notify(ctl, C_ARRIVED);
+          Atomics.add(ctl, C_STEPPED, 1);
+          Atomics.notify(ctl, C_STEPPED);
           while (Atomics.load(ctl, C_ROUND) === round) Atomics.wait(ctl, C_ROUND, round, 1000);
           round = Atomics.load(ctl, C_ROUND);
         }
@@ -275,12 +294,12 @@ async function main(): Promise<void> {
             continue;
           }
           let o = 0;
-          for (let i = 0; i < dense!.length; i++) {
+          for (let i = 0; i < dense.length; i++) {
             const len = init.paramSizes[i], shared = weights.subarray(o, o + len);
             old.set(shared);
-            dense![i].view().set(old.subarray(0, len));
-            dense![i].step(params[i].grad);
-            const x = dense![i].view();
+            dense[i].view().set(old.subarray(0, len));
+            dense[i].step(params[i].grad);
+            const x = dense[i].view();
             for (let j = 0; j < len; j++) shared[j] += x[j] - old[j];
             o += len;
           }
@@ -319,9 +338,11 @@ main().catch((e: unknown) => {
   }
   // The others stop at their next barrier instead of waiting for this worker.
   Atomics.store(ctl, C_FAILED, 1);
-  Atomics.add(ctl, C_ARRIVED, 1);
   Atomics.store(ctl, C_STATE, S_PARK);
+  Atomics.add(ctl, C_STEP, 1);
+  Atomics.add(ctl, C_STEPPED, 1);
   Atomics.add(ctl, C_ROUND, 1);
-  Atomics.notify(ctl, C_ARRIVED);
+  Atomics.notify(ctl, C_STEP);
+  Atomics.notify(ctl, C_STEPPED);
   Atomics.notify(ctl, C_ROUND);
 });

@@ -7,7 +7,9 @@
  * updates them concurrently (optim/table-share.ts); the admission counts
  * become shared counts for the run (./shared-admission.ts); the dense layers
  * are stepped synchronously at a barrier each round (by default one step per
- * worker's batch, in worker order; ./parallel-protocol.ts DENSE_UPDATES).
+ * worker's batch, in worker order; ./parallel-protocol.ts DENSE_UPDATES),
+ * each worker stepping its own rows of them (denseSlices); at a pause the
+ * model here takes each worker's rows.
  *
  * This thread coordinates: the workers park at a round boundary when an
  * evaluation or a checkpoint is due, a pass ends, the tables or counts need
@@ -37,7 +39,7 @@ import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
-  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, type DenseUpdates, type WorkerInit, type WorkerMessage,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
 /** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
@@ -162,7 +164,7 @@ export async function trainParallel(
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
-      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense: w === 0 || denseUpdates === "async" ? dense : undefined,
+      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
@@ -172,7 +174,10 @@ export async function trainParallel(
   });
 
   // Messages: every parked worker (worker 0 with the dense states), the end, failures.
-  let parked = 0, ended = 0, done = 0, denseStates: Uint8Array[] | undefined, failure: Error | undefined;
+  let parked = 0, ended = 0, done = 0, failure: Error | undefined;
+  // Each parked worker's dense states (its rows of them; with async updates worker 0's whole replica).
+  const denseStates: (Uint8Array[] | undefined)[] = new Array<Uint8Array[] | undefined>(N).fill(undefined);
+  const slices = denseSlices(m.dense, N);
   let wake: (() => void) | undefined;
   const event = (): void => { wake?.(); };
   threads.forEach((t) => {
@@ -180,7 +185,7 @@ export async function trainParallel(
       if (msg.kind === "parked") {
         parked++;
         if (msg.end === true) ended++;
-        if (msg.dense) denseStates = msg.dense;
+        if (msg.dense) denseStates[msg.worker] = msg.dense;
       } else if (msg.kind === "done") {
         done++;
       } else if (msg.kind === "skip") {
@@ -258,9 +263,19 @@ export async function trainParallel(
     }
     let o = 0;
     m.dense.forEach((d, i) => {
-      const next = DenseParam.load(denseStates![i], d.arena);
+      const next = DenseParam.load(denseStates[0]![i], d.arena);
       // Asynchronous updates: the weights are the shared ones (the moments are worker 0's).
       if (denseUpdates === "async") next.view().set(weights.subarray(o, o + paramSizes[i]));
+      // Else each worker's rows are its own (the others' in its copy are stale).
+      else {
+        for (let w = 1; w < N; w++) {
+          const { start, end } = slices[w][i];
+          if (start === end) continue;
+          const part = DenseParam.load(denseStates[w]![i], d.arena);
+          next.copyRows(part, start, end);
+          part.dispose();
+        }
+      }
       o += paramSizes[i];
       d.dispose();
       m.dense[i] = next;
@@ -271,7 +286,7 @@ export async function trainParallel(
   const release = (command: number): void => {
     parked = 0;
     ended = 0;
-    denseStates = undefined;
+    denseStates.fill(undefined);
     Atomics.store(control32, C_PAUSE, 0);
     Atomics.store(control32, C_NEED_ROOM, 0);
     Atomics.store(control32, C_OVER_BUDGET, 0);

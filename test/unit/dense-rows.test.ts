@@ -1,0 +1,74 @@
+// Dense parameters stepped by rows (DenseParam.step with a row range, the
+// data-parallel trainer's split of the dense step): copies of one parameter
+// whose row ranges step in turn, put together with copyRows, hold the state
+// of the parameter stepped whole, bit for bit (weights, moments, zero rows,
+// step count), for plain and group rules; denseSlices gives every row of
+// every parameter to exactly one worker, in balanced ranges.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createOptimizer } from "../../src/index.js";
+import { DenseParam } from "../../src/optim/dense.js";
+import { denseSlices } from "../../src/train/parallel-protocol.js";
+import { rng, randomArray } from "../helpers/rng.js";
+
+const bytes = (p: DenseParam): string => Buffer.from(p.save()).toString("hex");
+
+test("copies stepping their own row ranges, put together with copyRows, equal the parameter stepped whole (adam, group-adam, group-adagrad, momentum)", () => {
+  for (const name of ["adam", "group-adam", "group-adagrad", "momentum"] as const) {
+    const r = rng(9), rows = 37, d = 8, init = randomArray(r, rows * d);
+    // A strong group lasso zeroes some rows: the zero-row counts are checked too.
+    const hyper = name.startsWith("group-") ? { lr: 0.05, l21: 0.02, l1: 0.001 } : { lr: 0.05 };
+    const whole = createOptimizer(name, hyper).dense(init, { rows, rowLength: d });
+    const cuts = [0, 5, 5, 20, 37];
+    const parts = cuts.slice(1).map(() => DenseParam.load(whole.save()));
+    for (let s = 0; s < 30; s++) {
+      // Rows 0-11 take small gradients: the group lasso holds them at zero.
+      const g = Array.from(randomArray(r, rows * d), (v, i) => v * (i < 12 * d ? 0.001 : 3));
+      whole.step(g);
+      parts.forEach((p, k) => p.step(k % 2 ? Float32Array.from(g) : g, {}, { start: cuts[k], end: cuts[k + 1] }));
+    }
+    const joined = DenseParam.load(parts[0].save());
+    parts.forEach((p, k) => joined.copyRows(p, cuts[k], cuts[k + 1]));
+    assert.equal(bytes(joined), bytes(whole), `${name}: state`);
+    assert.equal(joined.zeroRows, whole.zeroRows, `${name}: zero rows`);
+    assert.equal(joined.stepCount, 30);
+    if (name.startsWith("group-")) assert.ok(whole.zeroRows > 0 && whole.zeroRows < rows, `${name}: ${whole.zeroRows} zero rows`);
+  }
+});
+
+test("a row range is checked; the gradient keeps the whole parameter's length", () => {
+  const p = createOptimizer("adam", { lr: 0.1 }).dense(new Float32Array(12), { rows: 3, rowLength: 4 });
+  assert.throws(() => p.step(new Float32Array(12), {}, { start: 2, end: 4 }), /rows \[2, 4\) are not within \[0, 3\)/);
+  assert.throws(() => p.step(new Float32Array(4), {}, { start: 1, end: 2 }), /gradient has 4 values, expected 12/);
+  const g = new Float32Array(12);
+  g[9] = NaN;
+  assert.throws(() => p.step(g, {}, { start: 2, end: 3 }), /not finite at row 2, column 1/);
+  p.step(g, {}, { start: 0, end: 2 });
+  assert.equal(p.stepCount, 1, "a NaN outside the range is not read");
+});
+
+test("denseSlices: every row of every parameter to one worker, one range each, the floats balanced within a row", () => {
+  const r = rng(3);
+  for (let trial = 0; trial < 200; trial++) {
+    const shapes = Array.from({ length: 1 + Math.floor(r() * 10) }, () => ({ rows: 1 + Math.floor(r() * 300), rowLength: 1 + Math.floor(r() * 70) }));
+    const N = 1 + Math.floor(r() * 16), s = denseSlices(shapes, N);
+    const P = shapes.reduce((a, x) => a + x.rows * x.rowLength, 0), biggest = Math.max(...shapes.map((x) => x.rowLength));
+    assert.equal(s.length, N);
+    shapes.forEach((x, i) => {
+      const owners = new Int32Array(x.rows).fill(-1);
+      for (let w = 0; w < N; w++) {
+        const { start, end } = s[w][i];
+        assert.ok(0 <= start && start <= end && end <= x.rows);
+        for (let k = start; k < end; k++) {
+          assert.equal(owners[k], -1, `trial ${trial}: row ${k} of parameter ${i} owned twice`);
+          owners[k] = w;
+        }
+      }
+      assert.ok(owners.every((o) => o >= 0), `trial ${trial}: parameter ${i} has a row without a worker`);
+    });
+    for (let w = 0; w < N; w++) {
+      const floats = s[w].reduce((a, x, i) => a + (x.end - x.start) * shapes[i].rowLength, 0);
+      assert.ok(Math.abs(floats - P / N) <= biggest + 1, `trial ${trial}: worker ${w} steps ${floats} floats of ${P} (${N} workers)`);
+    }
+  }
+});
