@@ -126,6 +126,8 @@ export interface WorkerInit {
   arrivals: SharedArrayBuffer;
   /** N x P gradient floats (one block per worker) and P weight floats. */
   grads: SharedArrayBuffer;
+  /** AdaHessian: N x P floats of the workers' Hessian estimates of the dense parameters (undefined for other rules). */
+  hessians: SharedArrayBuffer | undefined;
   weights: SharedArrayBuffer;
   /** Worker 0 parks the run when these many rows passed since the last evaluation / checkpoint (0: never). */
   evalEveryRows: number;

@@ -23,7 +23,9 @@ import { getMatmulBackend } from "../nn/matmul.js";
 import { configureLayers, layersActive, layersAvailable } from "../kernels/layers/index.js";
 import { DenseParam } from "../optim/dense.js";
 import { SharedTableView } from "../optim/table-share.js";
-import { stepSeed } from "./hutchinson.js";
+import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
+import { ruleSpec } from "../optim/hyper.js";
+import { R_ADAHESSIAN } from "../kernels/layout.js";
 import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { nonFiniteGradient } from "./trainer.js";
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
   const P = init.paramSizes.reduce((a, b) => a + b, 0);
   const gradAll = new Float32Array(init.grads), weights = new Float32Array(init.weights);
   const myGrad = gradAll.subarray(w * P, (w + 1) * P);
+  // AdaHessian: each worker's batch estimate of the dense parameters' Hessian diagonal, beside its gradient.
+  const hessAll = init.hessians ? new Float32Array(init.hessians) : undefined;
   const model = createModel(s.model, { ...(s.modelConfig ?? {}), fields: init.fields, seed: s.seed }, { params: (_n, _r, _c, v) => v });
   const params = model.params();
   const copyWeights = (): void => {
@@ -58,6 +62,9 @@ async function main(): Promise<void> {
   const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
   const dense = init.dense.map((b) => DenseParam.load(b));
+  const hutch = ruleSpec(s.optimizer).rule === R_ADAHESSIAN || dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN) ? new HutchinsonEstimator(model) : undefined;
+  /** The Hessian estimate of the batch being trained (AdaHessian), for its dense step. */
+  let hess: TrainedArrays | undefined;
   // Skipped rows go to the coordinator, which reports them and holds the run to its limit.
   const onSkip = (e: DataError): void => post({ kind: "skip", worker: w, error: dataErrorFields(e) });
   const file = await openData(init.paths, { ...init.read, batchSize: s.batch, ...(init.read.skipBadRows === true ? { onSkip } : {}) });
@@ -76,6 +83,7 @@ async function main(): Promise<void> {
 
   const slices = init.denseUpdates === "async" ? [] : denseSlices(dense, N)[w];
   const block = (k: number): Float32Array => gradAll.subarray(k * P, (k + 1) * P);
+  const hblock = (k: number): Float32Array | undefined => hessAll?.subarray(k * P, (k + 1) * P);
 
   /**
    * Every worker, once every batch of the round is in: the dense step of its
@@ -94,27 +102,35 @@ async function main(): Promise<void> {
         // Each worker's batch gradient in turn, one step each at the step's
         // learning rate, as one worker would take them (computed against the
         // round's weights).
-        for (let k = 0; k < N; k++) if (arr[k * ARRIVAL_WORDS + A_ROWS] > 0) dense[i].step(block(k).subarray(o, o + len), { lr: dense[i].hyper.lr }, mine);
+        for (let k = 0; k < N; k++) {
+          if (arr[k * ARRIVAL_WORDS + A_ROWS] > 0) dense[i].step(block(k).subarray(o, o + len), { lr: dense[i].hyper.lr, ...hessianOf(hblock(k), o, len) }, mine);
+        }
       } else {
         // One step with the mean gradient over every row of the round, at N
         // times the step's learning rate (the linear scaling rule: one step
         // takes the rows of N batches). Summed into worker 0's block (this
         // worker's floats of it), in worker order; with one worker the
         // weight is exactly 1.
-        const sum = block(0), w0 = arr[A_ROWS] / rows;
-        for (let j = a; j < b; j++) sum[j] *= w0;
-        for (let k = 1; k < N; k++) {
-          const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
-          if (nk === 0) continue;
-          const g = block(k), wk = nk / rows;
-          for (let j = a; j < b; j++) sum[j] += g[j] * wk;
+        // The Hessian estimates (AdaHessian) are averaged alike.
+        for (const at of hessAll ? [block, hblock as (k: number) => Float32Array] : [block]) {
+          const sum = at(0), w0 = arr[A_ROWS] / rows;
+          for (let j = a; j < b; j++) sum[j] *= w0;
+          for (let k = 1; k < N; k++) {
+            const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
+            if (nk === 0) continue;
+            const g = at(k), wk = nk / rows;
+            for (let j = a; j < b; j++) sum[j] += g[j] * wk;
+          }
         }
-        dense[i].step(sum.subarray(o, o + len), { lr: dense[i].hyper.lr * N }, mine);
+        dense[i].step(block(0).subarray(o, o + len), { lr: dense[i].hyper.lr * N, ...hessianOf(hblock(0), o, len) }, mine);
       }
       weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), a);
       o += len;
     }
   };
+
+  /** The step option of a dense parameter's Hessian estimate (floats [o, o + len) of a block), if any. */
+  const hessianOf = (h: Float32Array | undefined, o: number, len: number): { hessian?: Float32Array } => (h ? { hessian: h.subarray(o, o + len) } : {});
 
   /** Worker 0 once every worker stepped its dense rows: the totals, and what happens next. */
   const reduce = (): void => {
@@ -147,6 +163,13 @@ async function main(): Promise<void> {
   };
 
   /**
+   * The seed of a step (dropout masks, AdaHessian's probes): the tables'
+   * global step as the deterministic trainer takes it (with one worker the
+   * same seeds), spread over the workers.
+   */
+  const seedOf = (): number => stepSeed(s.seed, (tables[0]?.stepCount ?? 0) * N + w);
+
+  /**
    * With a feature budget: with eviction, whether the next round's new rows
    * could pass it (the coordinator evicts first); without, whether a table
    * passed it (the run stops).
@@ -160,7 +183,9 @@ async function main(): Promise<void> {
    */
   const trainBatch = (b: Batch, epoch: number, seed: number): number | undefined => {
     const n = b.rows;
-    const x = inputs.gatherTrain(inputs.route(b, epoch === 0));
+    const routed = inputs.route(b, epoch === 0);
+    const x = inputs.gatherTrain(routed);
+    hess = hutch?.estimate(routed.keys, x, b.labels, n, seed);
     model.reseed(seed);
     layersActive(true);
     const logits = model.forward(x, n, true);
@@ -174,7 +199,7 @@ async function main(): Promise<void> {
     const grads = model.backward(dlogits, n);
     layersActive(false);
     if (init.skipNonFinite && nonFiniteGradient(grads, params) !== undefined) return skipped();
-    inputs.stepTrain(grads, () => ({}));
+    inputs.stepTrain(grads, (k) => (hess ? { hessian: hess.inputs[k] } : {}));
     return loss;
   };
   const skipped = (): undefined => {
@@ -194,16 +219,17 @@ async function main(): Promise<void> {
         if (next.done !== true) {
           const b = next.value;
           had = 1;
-          const l = trainBatch(b, epoch, stepSeed(s.seed, (round >>> 0) * N + w));
+          const l = trainBatch(b, epoch, seedOf());
           // A skipped batch counts no rows: the round's dense step leaves its gradient out.
           if (l !== undefined) {
             n = b.rows;
             loss = l;
             let o = 0;
-            for (const p of params) {
+            params.forEach((p, i) => {
               myGrad.set(p.grad, o);
+              if (hess) hessAll!.set(hess.params[i], w * P + o);
               o += p.grad.length;
-            }
+            });
           }
           seen = b.seen;
           next = await batches.next();
@@ -287,7 +313,7 @@ async function main(): Promise<void> {
           const r = await batches.next();
           if (r.done === true) break;
           const b = r.value, n = b.rows;
-          const loss = trainBatch(b, epoch, stepSeed(s.seed, (steps + arr[me + A_RUN_SKIPPED]) * N + w));
+          const loss = trainBatch(b, epoch, seedOf());
           if (loss === undefined) {
             seen = b.seen;
             arr[me + A_SEEN] = seen;
@@ -298,7 +324,7 @@ async function main(): Promise<void> {
             const len = init.paramSizes[i], shared = weights.subarray(o, o + len);
             old.set(shared);
             dense[i].view().set(old.subarray(0, len));
-            dense[i].step(params[i].grad);
+            dense[i].step(params[i].grad, hessianOf(hess?.params[i], 0, len));
             const x = dense[i].view();
             for (let j = 0; j < len; j++) shared[j] += x[j] - old[j];
             o += len;

@@ -62,7 +62,6 @@ function batchIds(m: CtrModel, data: DataFile): number {
 export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1): string | undefined {
   if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards > 1)";
   if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
-  if (ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)) return "AdaHessian";
   if (data.paths.some((p) => p === "-")) return "standard input";
   if (data.numeric.length) return "numeric inputs";
   const round = workers * batchIds(m, data), budget = control.maxFeatures;
@@ -81,8 +80,8 @@ export function splitRows(start: number, end: number, n: number): { start: numbe
  * Trains `m` on the rows `range` of `data` (a file opened with the model's
  * batch size; range.end is needed) with `workers` threads, as trainModel
  * does (epochs, evaluations and early stopping, checkpoints, stopping) but
- * not bit-reproducibly. Sharded tables, AdaHessian and standard input are
- * refused (parallelUnsupported): use trainModel.
+ * not bit-reproducibly. Sharded tables and standard input are refused
+ * (parallelUnsupported): use trainModel.
  *
  * Bad rows (the data's skipBadRows): each worker skips its own and posts
  * them here, where they are counted into data.stats for the pass, reported
@@ -134,7 +133,8 @@ export async function trainParallel(
   const control32 = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   const totals = new Float64Array(new SharedArrayBuffer(TOTAL_WORDS * 8));
   const arrivals = new Float64Array(new SharedArrayBuffer(N * ARRIVAL_WORDS * 8));
-  const grads = new SharedArrayBuffer(N * P * 4), weights = new Float32Array(new SharedArrayBuffer(P * 4));
+  const adahessian = ruleSpec(s.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN);
+  const grads = new SharedArrayBuffer(N * P * 4), hessians = adahessian ? new SharedArrayBuffer(N * P * 4) : undefined, weights = new Float32Array(new SharedArrayBuffer(P * 4));
   let o = 0;
   for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
   // Each worker's next row, until its first batch.
@@ -166,7 +166,7 @@ export async function trainParallel(
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
       seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
-      grads, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
+      grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
       skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict,
     };

@@ -188,3 +188,23 @@ test("a feature budget: with eviction the tables stay within it, their counts ex
     });
   }
 });
+
+test("AdaHessian: one worker gives the deterministic trainer's model bit for bit (the same probes); two workers train as well", async () => {
+  const settings: TrainSettings = { ...SETTINGS, optimizer: "group-adahessian", hyper: { lr: 0.01, l21: 0.25 / 512 } };
+  const file = await openData(train, { batchSize: 512 });
+  const test = await openData(testFile, { batchSize: 4096 });
+  const a = buildModel(file.fields.length, settings);
+  await trainModel(a, file, { start: 0, end: 30_000 });
+  const want = await evaluateModel(a, test);
+  for (const dense of ["sync", "sequential", "async"] as const) {
+    const b = buildModel(file.fields.length, settings);
+    await trainParallel(b, file, { start: 0, end: 30_000 }, 1, undefined, {}, { denseUpdates: dense });
+    assert.equal(b.sha256(), a.sha256(), `${dense}: model hash`);
+  }
+  const m = buildModel(file.fields.length, settings);
+  const r = await trainParallel(m, file, { start: 0, end: 30_000 }, 2);
+  assert.equal(r.rows, 30_000);
+  const got = await evaluateModel(m, test);
+  assert.ok(Math.abs(got.auc - want.auc) < 0.01, `2 workers: AUC ${got.auc} vs ${want.auc}`);
+  console.log(`# AdaHessian, 2 workers: AUC ${got.auc.toFixed(4)} (deterministic ${want.auc.toFixed(4)})`);
+});
