@@ -4,7 +4,9 @@
 // model: rows/s (file on disk to trained model), test AUC, feature rate and
 // peak RSS, each configuration in a fresh process (threads-run.ts).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import { arch, availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,7 +114,11 @@ async function denseStep(model: ThreadsCase["model"], file: string, featindex: s
  * (../shared/peers/torch_dcn.py on ids in memory, one thread and as many as
  * cores) runs before and after each model's configurations; a last line per
  * model gives the best configuration's rows/s over PyTorch's (the mean of
- * its two runs at its best thread count). A configuration that fails gives
+ * its two runs at its best thread count). The Criteo rows also train from
+ * a gzip copy (input "gzip": two workers, as many as cores, and the
+ * deterministic trainer): a gzip file cannot be entered at an offset, so
+ * each worker inflates it from its start and skips the rows before its part
+ * without parsing them. A configuration that fails gives
  * a line with its error. A "dense-step" line per model gives the time of
  * its dense step, whole and the largest worker's share with the step
  * spread over as many workers as cores: with the sequential dense updates
@@ -171,18 +177,28 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
       };
       runTorch("before");
 
-      const configs: [ThreadsCase["trainer"], number, ThreadsCase["dense"]?][] = [
+      const configs: [ThreadsCase["trainer"], number, ThreadsCase["dense"]?, "gzip"?][] = [
         ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "sync"], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
       ];
+      // The Criteo rows gzipped too: a gzip file has no seek points, so each worker inflates the stream from its start.
+      const gzPath = `${trainPath}.gz`;
+      if (preset === "criteo") {
+        try {
+          await pipeline(createReadStream(trainPath), createGzip({ level: 6 }), createWriteStream(gzPath));
+          configs.push(["parallel", 2, undefined, "gzip"], ["parallel", cores, undefined, "gzip"], ["deterministic", 2, undefined, "gzip"]);
+        } catch (e) {
+          emit({ ...base, kind: "data", error: `gzipping the data: ${(e as Error).message}` });
+        }
+      }
       const measured: { trainer: string; threads: number; dense?: string; rows_per_sec: number; oversubscribed: boolean }[] = [];
-      for (const [trainer, threads, dense] of configs) {
-        const c: ThreadsCase = { model, optimizer: "group-adam", hyper, train: trainPath, test: testPath, featindex, rows, trainer, threads, dense };
+      for (const [trainer, threads, dense, gzip] of configs) {
+        const c: ThreadsCase = { model, optimizer: "group-adam", hyper, train: gzip ? gzPath : trainPath, test: testPath, featindex, rows, trainer, threads, dense };
         // A run is allowed several times what it should take (opnn ~20k rows/s at worst), at least 5 minutes.
         const load1 = +loadavg()[0].toFixed(2);
         const r = runChild(c, Math.max(300_000, (rows / 2_000) * 1000));
         const oversubscribed = threads > cores;
         const head = {
-          ...base, kind: "sparsectr", trainer, threads, ...(trainer === "parallel" ? { dense: dense ?? DEFAULT_DENSE_UPDATES } : {}), cores, oversubscribed,
+          ...base, kind: "sparsectr", trainer, threads, ...(trainer === "parallel" ? { dense: dense ?? DEFAULT_DENSE_UPDATES } : {}), input: gzip ? "gzip" : "plain", cores, oversubscribed,
           ...(oversubscribed ? { note: `${threads} worker threads on ${cores} cores: they take turns on the cores, so this measures contention, not scaling` } : {}),
           optimizer: "group-adam", l21: hyper.l21, batch: BATCH, load1,
         };
@@ -191,7 +207,7 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
           continue;
         }
         const x = r.result, rowsPerSec = Math.round(x.rows / x.train_seconds);
-        measured.push({ trainer, threads, dense, rows_per_sec: rowsPerSec, oversubscribed });
+        if (!gzip) measured.push({ trainer, threads, dense, rows_per_sec: rowsPerSec, oversubscribed });
         emit({
           ...head, rows: x.rows, seconds: +x.train_seconds.toFixed(2), rows_per_sec: rowsPerSec,
           e2e_seconds: +x.e2e_seconds.toFixed(2), e2e_rows_per_sec: Math.round(x.rows / x.e2e_seconds), process_seconds: r.process_seconds,
@@ -216,6 +232,7 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
         ...(best && torchBest ? {} : { error: best ? "no PyTorch figure" : "no sparsectr configuration finished" }),
       });
       rmSync(trainPath, { force: true });
+      rmSync(gzPath, { force: true });
       rmSync(testPath, { force: true });
       if (featindex) rmSync(featindex, { force: true });
     }
