@@ -1,7 +1,7 @@
 // Seek points: byte offsets of rows in a DataFile's plain files, found in one
 // scan, so that a pass over a row range can start reading near its start.
-import { open } from "node:fs/promises";
-import { lineBlocks } from "./lines.js";
+import { open, stat } from "node:fs/promises";
+import { lineBlocks, type LineBlock } from "./lines.js";
 import { fileChunks, isGzip } from "./source.js";
 import { isStdin } from "./stdin.js";
 import type { DataFile, SeekPoint } from "./types.js";
@@ -24,26 +24,72 @@ export const DEFAULT_SEEK_EVERY = 65536;
  */
 export async function seekPoints(file: DataFile, every = DEFAULT_SEEK_EVERY): Promise<SeekPoint[]> {
   if (!Number.isSafeInteger(every) || every < 1) throw new RangeError(`seek points every ${every} rows: it must be an integer >= 1`);
-  const points: SeekPoint[] = [];
-  const quote = file.format === "csv";
-  let row = 0;
+  const key = await identity(file, every);
+  if (key !== undefined && remembered?.key === key) return remembered.points.map((p) => ({ ...p }));
+  const quote = file.format === "csv", seek = new SeekCollector(every);
   for (let part = 0; part < file.paths.length; part++) {
     const path = file.paths[part], header = file.headers[part];
     if (isStdin(path)) break;
-    const plain = !(await isGzip(path));
-    // The file's data rows before the next point (Infinity: none in gzip).
-    let next = plain ? 0 : Infinity, local = 0;
+    seek.file(part, !(await isGzip(path)));
     for await (const blk of lineBlocks(fileChunks(path), quote, path)) {
-      let k = header && blk.firstLine === 1 ? 1 : 0;
-      for (; k < blk.count; k++, local++) {
-        if (local !== next) continue;
-        points.push({ row: row + local, part, byte: blk.offset + blk.starts[k], line: blk.firstLine + k });
-        next += every;
-      }
+      for (let k = header && blk.firstLine === 1 ? 1 : 0; k < blk.count; k++) seek.add(blk, k);
     }
-    row += local;
   }
-  return points;
+  await rememberSeekPoints(file, seek);
+  return seek.points;
+}
+
+/**
+ * The seek points of a scan that splits a DataFile's lines (seekPoints, or
+ * a counting pass over the same files, data/split.ts, which then spares the
+ * data-parallel trainer a second scan): give it each file in order, then
+ * each of the file's data rows.
+ */
+export class SeekCollector {
+  readonly points: SeekPoint[] = [];
+  private row = 0;
+  private local = 0;
+  private next = 0;
+  private part = 0;
+
+  constructor(readonly every = DEFAULT_SEEK_EVERY) {}
+
+  /** The next file, `part` of the DataFile's paths (plain: it can be entered at an offset; a gzip file's rows are counted, without points). */
+  file(part: number, plain: boolean): void {
+    this.row += this.local;
+    this.local = 0;
+    this.next = plain ? 0 : Infinity;
+    this.part = part;
+  }
+
+  /** The file's next data row: line k of the block. */
+  add(blk: LineBlock, k: number): void {
+    if (this.local === this.next) {
+      this.points.push({ row: this.row + this.local, part: this.part, byte: blk.offset + blk.starts[k], line: blk.firstLine + k });
+      this.next += this.every;
+    }
+    this.local++;
+  }
+}
+
+/** The points of the files last scanned, by their identity (one entry: a run scans one training file). */
+let remembered: { key: string; points: SeekPoint[] } | undefined;
+
+/** Keeps the points a scan of `file` collected, for seekPoints of the same files (unchanged: path, size, modification time, inode). */
+export async function rememberSeekPoints(file: DataFile, seek: SeekCollector): Promise<void> {
+  const key = await identity(file, seek.every);
+  if (key !== undefined) remembered = { key, points: seek.points.map((p) => ({ ...p })) };
+}
+
+/** The files as scanned: each path with its size, modification time and inode, the format and headers; undefined with standard input. */
+async function identity(file: DataFile, every: number): Promise<string | undefined> {
+  if (file.paths.some(isStdin)) return undefined;
+  const parts: string[] = [file.format, file.headers.join(","), String(every)];
+  for (const p of file.paths) {
+    const st = await stat(p);
+    parts.push(`${p}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ino}`);
+  }
+  return parts.join("\u0001");
 }
 
 /**

@@ -1,6 +1,8 @@
 // Time-ordered holdout splits: row ranges counted over a DataFile's files.
 import { lineBlocks } from "./lines.js";
-import { fileChunks } from "./source.js";
+import { fileChunks, isGzip } from "./source.js";
+import { rememberSeekPoints, SeekCollector } from "./seek.js";
+import { isStdin } from "./stdin.js";
 import { avazuDay } from "./formats/avazu.js";
 import type { DataFile } from "./types.js";
 
@@ -23,16 +25,22 @@ export interface Split {
  * files in order as one (no parsing): the ranges index the rows of all of
  * them, as a pass's ranges do, and the last day may begin in any file.
  * Criteo's "7 parts, the first 6 for training" is { lastFraction: 1/7 }.
+ * The pass also finds the files' seek points (seekPoints then takes them
+ * without scanning again).
  */
 export async function holdoutSplit(file: DataFile, holdout: Holdout): Promise<Split> {
   let total = 0, firstOfLastDay = 0, lastDay = -1;
   const wantDay = "lastDay" in holdout;
   if (wantDay && file.format !== "avazu") throw new Error(`${file.path}: a last-day holdout needs Avazu's hour column (format ${file.format})`);
+  // The same scan finds the files' seek points (data/seek.ts), kept for the data-parallel trainer.
+  const seek = new SeekCollector(), stdin = file.paths.some(isStdin);
   for (let part = 0; part < file.paths.length; part++) {
     const path = file.paths[part], header = file.headers[part];
+    if (!stdin) seek.file(part, !(await isGzip(path)));
     for await (const blk of lineBlocks(fileChunks(path), file.format === "csv", path)) {
       for (let k = 0; k < blk.count; k++) {
         if (header && blk.firstLine + k === 1) continue;
+        if (!stdin) seek.add(blk, k);
         if (wantDay) {
           // The hour is the third column: YYMMDDHH.
           let i = blk.starts[k], commas = 0;
@@ -44,6 +52,7 @@ export async function holdoutSplit(file: DataFile, holdout: Holdout): Promise<Sp
       }
     }
   }
+  if (!stdin) await rememberSeekPoints(file, seek);
   let cut: number;
   if ("lastFraction" in holdout) {
     const f = holdout.lastFraction;

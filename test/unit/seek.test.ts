@@ -4,14 +4,15 @@
 // lines, and a pass with them does not read the bytes before its point.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { openData, prefetched, type Batch, type DataFile, type ReadOptions } from "../../src/index.js";
 import { DataError } from "../../src/data/errors.js";
 import { lineBlocks } from "../../src/data/lines.js";
-import { bestSeekPoint, seekPoints, seekStart, type SeekPoint } from "../../src/data/seek.js";
+import { bestSeekPoint, DEFAULT_SEEK_EVERY, seekPoints, seekStart, type SeekPoint } from "../../src/data/seek.js";
+import { holdoutSplit } from "../../src/data/split.js";
 import { AVAZU_HEADER } from "../../src/data/formats/avazu.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-seek-"));
@@ -305,4 +306,36 @@ test("points that are not of these files, or not points, are refused", async () 
   // Start 0 reads from the beginning: the points are not looked at.
   assert.equal((await (await openData(q, { format: "criteo", seek: points })).batches().next()).value?.rows, 30);
   await assert.rejects(seekPoints(await openData(p, { format: "criteo" }), 0), RangeError);
+});
+
+test("a counting pass (holdoutSplit) keeps the files' seek points: seekPoints takes them without scanning again, and scans a changed file", async () => {
+  const rows = Array.from({ length: 200_000 }, (_, i) => criteoRow(i)), text = rows.join("\n") + "\n";
+  const p = file(text), gz = file(gzipSync(text), "twin.txt.gz");
+  // A whole-second time, which the rewrite below can restore exactly.
+  const when = new Date(1_700_000_000_000);
+  utimesSync(p, when, when);
+  const opened = await openData([p, gz], { format: "criteo" });
+  const byteOf = (r: number, rs: string[]): number => (r === 0 ? 0 : Buffer.byteLength(rs.slice(0, r).join("\n")) + 1);
+  // Another spacing first: kept under its own key.
+  const other = await seekPoints(opened, DEFAULT_SEEK_EVERY + 1);
+  const split = await holdoutSplit(opened, { lastRows: 10 });
+  assert.equal(split.total, 400_000);
+  const counted = await seekPoints(await openData([p, gz], { format: "criteo" }));
+  assert.deepEqual(counted.map((q) => [q.row, q.part, q.byte, q.line]), [0, 65536, 131072, 196608].map((r) => [r, 0, byteOf(r, rows), r + 1]), "the counting pass's points (none in the gzip file)");
+  assert.equal(other[1].row, DEFAULT_SEEK_EVERY + 1);
+  // Rewritten in place, the same size and time, with rows 6-70000 one byte later: the kept points come back (no scan)...
+  const moved = [...rows];
+  moved[5] = rows[5].replace("\tc5\t", "\tc55\t");
+  moved[70000] = rows[70000].replace("\tc70000\t", "\tc7000\t");
+  const text2 = moved.join("\n") + "\n";
+  assert.equal(text2.length, text.length);
+  writeFileSync(p, text2);
+  utimesSync(p, when, when);
+  assert.equal(statSync(p).mtimeMs, when.getTime());
+  assert.deepEqual(await seekPoints(opened), counted, "the kept points");
+  // ...and once its time moves, a scan of its own finds the moved rows.
+  utimesSync(p, when, new Date(when.getTime() + 5000));
+  const rescanned = await seekPoints(opened);
+  assert.deepEqual(rescanned.map((q) => q.byte), [0, 65536, 131072, 196608].map((r) => byteOf(r, moved)));
+  assert.equal(rescanned[1].byte, counted[1].byte + 1);
 });
