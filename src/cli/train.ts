@@ -112,9 +112,9 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     onEvaluation: (p, best) => monitor.evaluation(p, best),
   }) : undefined;
   if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
-  if (cluster && (valFile || source !== trainFile)) {
-    throw new UsageError(`cluster training does not ${valFile ? "stop on validation rows: give --val-fraction 0 (and --epochs N)" : "shuffle rows in memory: give --shuffle off"}`);
-  }
+  if (cluster && source !== trainFile) throw new UsageError("cluster training does not shuffle rows in memory: give --shuffle off");
+  // A cluster run's workers train parts of the rows, none the model: rank 0 evaluates the validation rows once, on the run's model at the end.
+  const evaluating = stopper !== undefined && !cluster;
 
   let evictions = 0, evicted = 0;
   const checkpointMeta = (position: TrainPosition): CheckpointMeta => ({
@@ -132,7 +132,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
       const v = stopper?.record();
       writeCheckpoint(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy);
     } : undefined,
-    ...(stopper ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
+    ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };
   // Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; a second one kills.
   let stop = false;
@@ -190,20 +190,27 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     }
     return 130;
   }
+  // Rank 0 of a cluster run holds the run's model: its one evaluation of the validation rows.
+  const rank0 = !cluster || cluster.rank === 0;
+  if (cluster && stopper && rank0 && !finished) {
+    // At the run's position: every worker's rows of every pass, and the steps of all of them.
+    await stopper.evaluate({ ...r.position, rows: plan.rows * m.settings.epochs, steps: m.tables[0]?.stepCount ?? r.position.steps });
+    stopper.restoreBest();
+  }
   if (finished) m.calibration = { ...finished.calibration };
-  else if (valFile && run.calibrate) {
+  else if (valFile && run.calibrate && rank0) {
     const { z, y } = await collectLogits((b, o) => m.logits(b, o), valFile, files.validation.length ? undefined : plan.val);
     m.calibration = fitCalibration(z, y);
   }
   // The validation rows of the training files train last (one pass, in order).
-  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished;
+  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && rank0;
   let refitRows = finished?.refitRows ?? 0;
   if (refit) {
     const rr = await trainModel(m, trainFile, plan.val, undefined, { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict });
     refitRows = rr.rows;
   }
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
-  const ev = testFile && !(cluster && cluster.rank > 0) ? await evaluateModel(m, testFile, files.test.length ? undefined : plan.test) : undefined;
+  const ev = testFile && rank0 ? await evaluateModel(m, testFile, files.test.length ? undefined : plan.test) : undefined;
   const best = stopper?.best;
   const clusterFeatures = "cluster" in r ? (r.cluster as ClusterReport).features : undefined;
   const report = {
