@@ -73,6 +73,11 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   const whole = run(["--train", data, "--val-fraction", "0", "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--threads", "2", "--parallel", "--json"]);
   assert.equal(whole.code, 0, whole.err);
   assert.equal(report(whole.out).trainer, "parallel");
+  // Standard input is spooled to a file first: the workers split that file.
+  const piped = spawnSync(process.execPath, [CLI, "train", "--train", "-", "--val-fraction", "0", "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--threads", "2", "--parallel", "--json"], { input: readFileSync(data), encoding: "utf8" });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal(report(piped.stdout).trainer, "parallel");
+  assert.equal(report(piped.stdout).rows, 80_000);
   // Bad rows in two workers' parts: each skips its own, the run reports them all.
   const bad = join(dir, "bad.txt"), lines = readFileSync(data, "utf8").split("\n");
   lines[5000] = lines[60000] = "not a row";
