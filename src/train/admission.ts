@@ -316,7 +316,7 @@ export class Admission {
   }
 }
 
-// Keys from hashKey are well mixed, but keys a user builds (sequential ids) may not be.
-function slotOf(lo: number, hi: number): number {
+/** A key's slot hash (Admission's and the shared counts'): keys from hashKey are well mixed, but keys a user builds (sequential ids) may not be. */
+export function slotOf(lo: number, hi: number): number {
   return fmix32((lo ^ fmix32(hi)) >>> 0);
 }

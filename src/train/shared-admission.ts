@@ -40,8 +40,7 @@
  * {@link SharedAdmission.toAdmission} gives the plain counts, so checkpoints
  * keep Admission's format.
  */
-import { fmix32 } from "../util/fmix32.js";
-import { Admission, oovTable, routeKey } from "./admission.js";
+import { Admission, oovTable, routeKey, slotOf } from "./admission.js";
 
 /** What a worker thread needs to attach to shared counts (plain data for postMessage / workerData). */
 export interface SharedAdmissionState {
@@ -414,9 +413,4 @@ export class SharedAdmission {
 /** Pages of a memory holding the header and `cap` slots. */
 function pagesFor(cap: number): number {
   return Math.ceil((HEADER_BYTES + cap * STRIDE * 4) / PAGE);
-}
-
-// The slot hash of Admission: keys a user builds (sequential ids) may not be well mixed.
-function slotOf(lo: number, hi: number): number {
-  return fmix32((lo ^ fmix32(hi)) >>> 0);
 }
