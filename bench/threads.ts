@@ -20,14 +20,16 @@ import type { ThreadsCase, ThreadsResult } from "./threads-run.js";
 
 const RUNNER = fileURLToPath(new URL("./threads-run.js", import.meta.url));
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const TORCH_PEER = fileURLToPath(new URL("../../../shared/peers/torch_dcn.py", import.meta.url));
-const PYTHON = "/usr/bin/python3";
+/** The PyTorch peer and the Python that has torch (SPARSECTR_BENCH_TORCH_PEER, SPARSECTR_BENCH_PYTHON on a machine laid out otherwise). */
+const TORCH_PEER = process.env.SPARSECTR_BENCH_TORCH_PEER ?? fileURLToPath(new URL("../../../shared/peers/torch_dcn.py", import.meta.url));
+const PYTHON = process.env.SPARSECTR_BENCH_PYTHON ?? "/usr/bin/python3";
 const BATCH = 512;
 
 /** The commit (and whether the working tree differs from it), read without touching the index. */
 export function commitOf(): { commit: string | null; dirty: boolean | null } {
   const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO, encoding: "utf8" });
-  if (head.status !== 0) return { commit: null, dirty: null };
+  // A copy of the tree without its repository (a lent machine): the commit it was built from, if given.
+  if (head.status !== 0) return { commit: process.env.SPARSECTR_BENCH_COMMIT ?? null, dirty: null };
   const diff = spawnSync("git", ["diff-index", "--quiet", "HEAD", "--"], { cwd: REPO, encoding: "utf8" });
   return { commit: head.stdout.trim(), dirty: diff.status === null ? null : diff.status !== 0 };
 }
@@ -180,6 +182,8 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
       const configs: [ThreadsCase["trainer"], number, ThreadsCase["dense"]?, "gzip"?][] = [
         ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "sync"], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
       ];
+      // Every core (the CLI's default --threads), where there are more than 8.
+      if (cores > 8) configs.push(["parallel", cores], ["parallel", cores, "async"]);
       // The Criteo rows gzipped too: a gzip file has no seek points, so each worker inflates the stream from its start.
       const gzPath = `${trainPath}.gz`;
       if (preset === "criteo") {
