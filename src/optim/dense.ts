@@ -85,25 +85,22 @@ export class DenseParam {
   step(grad: ArrayLike<number>, opts: StepOptions = {}, rows?: { start: number; end: number }): void {
     this.live();
     const d = this.rowLength, r0 = rows?.start ?? 0, r1 = rows?.end ?? this.rows;
-    if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= this.rows)) throw new RangeError(`${this.optimizer}: rows [${r0}, ${r1}) are not within [0, ${this.rows})`);
+    this.checkRows(r0, r1);
     const n = this.rows * d, o = r0 * d, m = (r1 - r0) * d;
     const heap = this.arena.heap, k = this.arena.kernels;
     const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
-    const part = (a: ArrayLike<number>): ArrayLike<number> => {
-      if (a === null || typeof a !== "object" || a.length !== n) return a;
-      return m === n ? a : a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
+    // The rows' floats of an array of every row (its length checked first: copyInto checks the part's).
+    const part = (a: ArrayLike<number>, what: string): ArrayLike<number> => {
+      if (a === null || typeof a !== "object" || m === n) return a;
+      if (a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n}`);
+      return a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
     };
-    const check = (a: ArrayLike<number>, what: string): void => {
-      if (a !== null && typeof a === "object" && a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n}`);
-    };
-    check(grad, "gradient");
-    copyInto(this.optimizer, "gradient", part(grad), m, heap, this.grad + o * 4);
+    copyInto(this.optimizer, "gradient", part(grad, "gradient"), m, heap, this.grad + o * 4);
     checkFinite(this.optimizer, "gradient", k.findNonFinite(this.grad + o * 4, m), d, (r) => `row ${r + r0}`);
     let h = 0;
     if (this.hess) {
       if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-      check(opts.hessian, "hessian");
-      copyInto(this.optimizer, "hessian", part(opts.hessian), m, heap, this.hess + o * 4);
+      copyInto(this.optimizer, "hessian", part(opts.hessian, "hessian"), m, heap, this.hess + o * 4);
       checkFinite(this.optimizer, "hessian", k.findNonFinite(this.hess + o * 4, m), d, (r) => `row ${r + r0}`);
       h = this.hess + o * 4;
     } else if (opts.hessian !== undefined) {
@@ -119,13 +116,22 @@ export class DenseParam {
     this.live();
     src.live();
     if (src.rows !== this.rows || src.rowLength !== this.rowLength || src.stride !== this.stride) throw new RangeError(`${this.optimizer}: rows of a ${src.rows} x ${src.rowLength} parameter into a ${this.rows} x ${this.rowLength} one`);
-    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.rows)) throw new RangeError(`${this.optimizer}: rows [${start}, ${end}) are not within [0, ${this.rows})`);
+    this.checkRows(start, end);
     const d = this.rowLength, from = src.arena.heap.u8, to = this.arena.heap.u8;
+    // The zero rows of the range change from this parameter's count to the source's.
+    const zerosIn = (p: DenseParam): number => {
+      let z = 0;
+      for (let r = start; r < end; r++) z += p.arena.heap.u32[(p.state + r * p.stride + H_FLAGS) >>> 2] & 1;
+      return z;
+    };
+    this.zeros += zerosIn(src) - zerosIn(this);
     to.set(from.subarray(src.x + start * d * 4, src.x + end * d * 4), this.x + start * d * 4);
     to.set(from.subarray(src.state + start * this.stride, src.state + end * this.stride), this.state + start * this.stride);
-    const u = this.arena.heap.u32;
-    this.zeros = 0;
-    for (let r = 0; r < this.rows; r++) this.zeros += u[(this.state + r * this.stride + H_FLAGS) >>> 2] & 1;
+  }
+
+  /** Refuses rows [start, end) that are not integers within [0, rows). */
+  private checkRows(start: number, end: number): void {
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.rows)) throw new RangeError(`${this.optimizer}: rows [${start}, ${end}) are not within [0, ${this.rows})`);
   }
 
   /** A copy of the weights, rows x rowLength. */

@@ -28,14 +28,26 @@ export class MemoryBudgetError extends Error {
   }
 }
 
+/** The share of the budget an eviction goes down to (less the new rows that may come before the next check). */
+export const EVICT_SHARE = 0.8;
+
+/**
+ * The rows an evicting table keeps when `ids` new ones may come before the
+ * next check (negative: a budget too small for them; it needs at least
+ * ids / EVICT_SHARE).
+ */
+export function evictionKeep(max: number, ids: number): number {
+  return Math.floor(EVICT_SHARE * max) - ids;
+}
+
 /** Keeps every table within control.maxFeatures before a batch adds its new rows. */
 export function enforceBudget(m: CtrModel, keys: BigUint64Array, rows: number, control: BudgetControl): void {
   const max = control.maxFeatures!, ids = keys.length;
   m.tables.forEach((t, k) => {
     if (t.size + ids <= max) return;
     if (control.onFull === "evict") {
-      const keep = Math.floor(0.8 * max) - ids;
-      if (keep < 0) throw new RangeError(`the feature budget ${max} (--max-features or --max-memory) is too small: one batch alone brings up to ${ids} features; allow at least ${Math.ceil(ids / 0.8)}`);
+      const keep = evictionKeep(max, ids);
+      if (keep < 0) throw new RangeError(`the feature budget ${max} (--max-features or --max-memory) is too small: one batch alone brings up to ${ids} features; allow at least ${Math.ceil(ids / EVICT_SHARE)}`);
       const e = t.evictTo(keep);
       control.onEvict?.({ table: k, ...e, rows });
       return;

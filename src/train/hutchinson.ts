@@ -52,6 +52,8 @@ import type { Model } from "../models/types.js";
 import type { Param } from "../nn/param.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
 import { fmix32 } from "../util/fmix32.js";
+import { ruleUsesHessian } from "../optim/checks.js";
+import type { OptimizerName } from "../optim/hyper.js";
 
 /** The default finite-difference step h (absolute; see the module notes). */
 export const DEFAULT_FD_STEP = 1e-2;
@@ -67,6 +69,11 @@ export interface TrainedArrays {
 }
 
 /** The seed of one training step: of its dropout masks and its Rademacher draw. */
+/** Whether a model's rules take the Hessian estimate: AdaHessian in its tables (`optimizer`) or in a dense layer. */
+export function needsHessian(optimizer: OptimizerName, dense: readonly { readonly optimizer: OptimizerName }[]): boolean {
+  return ruleUsesHessian(optimizer) || dense.some((d) => ruleUsesHessian(d.optimizer));
+}
+
 export function stepSeed(seed: number, step: number): number {
   return fmix32((seed >>> 0) ^ fmix32(Math.imul(step >>> 0, GOLDEN) + 0x7f4a7c15));
 }

@@ -23,12 +23,10 @@ import { getMatmulBackend } from "../nn/matmul.js";
 import { configureLayers, layersActive, layersAvailable } from "../kernels/layers/index.js";
 import { DenseParam } from "../optim/dense.js";
 import { SharedTableView } from "../optim/table-share.js";
-import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
-import { ruleSpec } from "../optim/hyper.js";
-import { R_ADAHESSIAN } from "../kernels/layout.js";
+import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
 import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
-import { nonFiniteGradient } from "./trainer.js";
+import { DivergenceError, nonFiniteGradient } from "./divergence.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
@@ -62,7 +60,7 @@ async function main(): Promise<void> {
   const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
   const dense = init.dense.map((b) => DenseParam.load(b));
-  const hutch = ruleSpec(s.optimizer).rule === R_ADAHESSIAN || dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN) ? new HutchinsonEstimator(model) : undefined;
+  const hutch = needsHessian(s.optimizer, dense) ? new HutchinsonEstimator(model) : undefined;
   /** The Hessian estimate of the batch being trained (AdaHessian), for its dense step. */
   let hess: TrainedArrays | undefined;
   // Skipped rows go to the coordinator, which reports them and holds the run to its limit.
@@ -149,14 +147,11 @@ async function main(): Promise<void> {
     }
     let state = batches === 0 ? S_EPOCH_END : S_GO;
     if (state === S_GO) {
-      const room = tables.every((t) => t.hasRoom(N * init.maxIds)) && (admission === undefined || admission.room(N * init.maxIds));
-      if (!room) Atomics.store(ctl, C_NEED_ROOM, 1);
-      if (overBudget()) {
-        Atomics.store(ctl, C_OVER_BUDGET, 1);
-        state = S_PARK;
-      }
+      const short = roomShort(), over = overBudget();
+      if (short) Atomics.store(ctl, C_NEED_ROOM, 1);
+      if (over) Atomics.store(ctl, C_OVER_BUDGET, 1);
       const due = (every: number, last: number): boolean => every > 0 && tot[T_ROWS] - tot[last] >= every;
-      if (!room || Atomics.load(ctl, C_PAUSE) !== 0 || due(init.evalEveryRows, T_EVAL_ROWS) || due(init.checkpointEveryRows, T_CKPT_ROWS)) state = S_PARK;
+      if (short || over || Atomics.load(ctl, C_PAUSE) !== 0 || due(init.evalEveryRows, T_EVAL_ROWS) || due(init.checkpointEveryRows, T_CKPT_ROWS)) state = S_PARK;
     }
     if (Atomics.load(ctl, C_FAILED) !== 0) state = S_PARK;
     Atomics.store(ctl, C_STATE, state);
@@ -175,6 +170,8 @@ async function main(): Promise<void> {
    * passed it (the run stops).
    */
   const overBudget = (): boolean => init.maxFeatures > 0 && tables.some((t) => t.size + (init.evict ? N * init.maxIds : 0) > init.maxFeatures);
+  /** Whether a table or the counts may lack room for the next round's new rows and keys (the coordinator grows them first). */
+  const roomShort = (): boolean => !tables.every((t) => t.hasRoom(N * init.maxIds)) || (admission !== undefined && !admission.room(N * init.maxIds));
 
   /**
    * Trains one batch: its tables' steps; the dense gradients are left in the
@@ -194,7 +191,7 @@ async function main(): Promise<void> {
     if (!Number.isFinite(loss)) {
       layersActive(false);
       if (init.skipNonFinite) return skipped();
-      throw new Error(`training diverged at step ${tables[0]?.stepCount ?? 0} (rows on lines ${b.lines[0]}..${b.lines[n - 1]} of ${file.paths[b.part ?? 0]}): the log loss is ${loss}; the model of the last checkpoint is kept`);
+      throw new DivergenceError((tables[0]?.stepCount ?? 0) + 1, b.lines.subarray(0, n), file.paths[b.part ?? 0], `the log loss is ${loss}`);
     }
     const grads = model.backward(dlogits, n);
     layersActive(false);
@@ -207,7 +204,11 @@ async function main(): Promise<void> {
     return undefined;
   };
 
-  /** Synchronous dense updates: rounds of one batch per worker, a barrier and worker 0's dense steps. */
+  /**
+   * Synchronous dense updates: rounds of one batch per worker; at a first
+   * barrier every worker steps its rows of the dense parameters, at a second
+   * worker 0 adds up the round.
+   */
   const runSync = async (): Promise<void> => {
     let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
     while (true) {
@@ -296,15 +297,10 @@ async function main(): Promise<void> {
       let command = K_CONTINUE;
       try {
         while (true) {
-          const short = !tables.every((t) => t.hasRoom(N * init.maxIds)) || (admission !== undefined && !admission.room(N * init.maxIds));
-          if (short) {
-            Atomics.store(ctl, C_NEED_ROOM, 1);
-            Atomics.store(ctl, C_PAUSE, 1);
-          }
-          if (overBudget()) {
-            Atomics.store(ctl, C_OVER_BUDGET, 1);
-            Atomics.store(ctl, C_PAUSE, 1);
-          }
+          const short = roomShort(), over = overBudget();
+          if (short) Atomics.store(ctl, C_NEED_ROOM, 1);
+          if (over) Atomics.store(ctl, C_OVER_BUDGET, 1);
+          if (short || over) Atomics.store(ctl, C_PAUSE, 1);
           if (Atomics.load(ctl, C_PAUSE) !== 0) {
             command = park();
             if (command === K_STOP) break;

@@ -26,11 +26,10 @@ import { seekPoints } from "../data/seek.js";
 import { DenseParam } from "../optim/dense.js";
 import { SparseTable } from "../optim/table.js";
 import { reserveRows, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
-import { ruleSpec } from "../optim/hyper.js";
-import { R_ADAHESSIAN } from "../kernels/layout.js";
+import { needsHessian } from "./hutchinson.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
-import { MemoryBudgetError } from "./budget.js";
+import { EVICT_SHARE, evictionKeep, MemoryBudgetError } from "./budget.js";
 import { bytesPerFeature } from "./model.js";
 import { BadRows, DEFAULT_MAX_BAD_ROWS } from "../data/badrows.js";
 import { dataErrorOf } from "../data/errors.js";
@@ -65,8 +64,8 @@ export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainC
   if (data.paths.some((p) => p === "-")) return "standard input";
   if (data.numeric.length) return "numeric inputs";
   const round = workers * batchIds(m, data), budget = control.maxFeatures;
-  if (budget !== undefined && control.onFull === "evict" && Math.floor(0.8 * budget) < round) {
-    return `a feature budget of ${budget} with ${workers} workers (one round, a batch of each, brings up to ${round} features: evicting needs a budget of at least ${Math.ceil(round / 0.8)})`;
+  if (budget !== undefined && control.onFull === "evict" && evictionKeep(budget, round) < 0) {
+    return `a feature budget of ${budget} with ${workers} workers (one round, a batch of each, brings up to ${round} features: evicting needs a budget of at least ${Math.ceil(round / EVICT_SHARE)})`;
   }
   return undefined;
 }
@@ -133,8 +132,7 @@ export async function trainParallel(
   const control32 = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   const totals = new Float64Array(new SharedArrayBuffer(TOTAL_WORDS * 8));
   const arrivals = new Float64Array(new SharedArrayBuffer(N * ARRIVAL_WORDS * 8));
-  const adahessian = ruleSpec(s.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN);
-  const grads = new SharedArrayBuffer(N * P * 4), hessians = adahessian ? new SharedArrayBuffer(N * P * 4) : undefined, weights = new Float32Array(new SharedArrayBuffer(P * 4));
+  const grads = new SharedArrayBuffer(N * P * 4), hessians = needsHessian(s.optimizer, m.dense) ? new SharedArrayBuffer(N * P * 4) : undefined, weights = new Float32Array(new SharedArrayBuffer(P * 4));
   let o = 0;
   for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
   // Each worker's next row, until its first batch.
@@ -306,7 +304,7 @@ export async function trainParallel(
         tables.forEach((t, k) => {
           if (!evict && t.size > budget!) throw new MemoryBudgetError(t.size, budget!, bytesPerFeature(t), pos.rows);
           if (!evict || t.size + round <= budget!) return;
-          const e = t.evictTo(Math.floor(0.8 * budget!) - round);
+          const e = t.evictTo(evictionKeep(budget!, round));
           control.onEvict?.({ table: k, ...e, rows: pos.rows });
           reserveRows(t, shares[k], roomFor(t));
         });

@@ -175,23 +175,16 @@ export class SharedAdmission {
    * Throws a RangeError past 2^27 slots; the counts are unchanged then.
    */
   grow(minKeys = 0): void {
-    const u = this.views();
-    if (Atomics.compareExchange(u, H_ACTIVE, 0, GROWING) !== 0) throw new Error("shared admission: grow while threads route these counts (park the workers first)");
-    try {
-      let cap = u[H_CAP] * 2;
+    this.exclusive("grow", () => {
+      let cap = this.u32[H_CAP] * 2;
       while (minKeys >= cap * MAX_LOAD) cap *= 2;
       if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
       const pages = pagesFor(cap), have = this.memory.buffer.byteLength / PAGE;
       if (pages > have) this.memory.grow(pages - have);
-      const e = this.entries(), v = this.views(), used = v[H_USED], admitted = v[H_ADMITTED];
-      v.fill(0, HEADER_BYTES / 4, HEADER_BYTES / 4 + cap * STRIDE);
-      v[H_CAP] = cap;
-      v[H_SLOTS] = HEADER_BYTES;
-      this.fill(e);
-      if (v[H_USED] !== used || v[H_ADMITTED] !== admitted) throw new Error("shared admission: rehash lost keys");
-    } finally {
-      Atomics.sub(u, H_ACTIVE, GROWING);
-    }
+      const u = this.views(), e = this.entries(), used = u[H_USED], admitted = u[H_ADMITTED];
+      this.refill(cap, e);
+      if (this.u32[H_USED] !== used || this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: rehash lost keys");
+    });
   }
 
   /** The count of one key (0 when never counted); safe while threads route, not during a grow. */
@@ -259,26 +252,38 @@ export class SharedAdmission {
 
   /** Drops the keys counted fewer than minCount times (only while no thread routes). */
   private forgetUnadmitted(): void {
-    const u = this.views();
-    if (Atomics.compareExchange(u, H_ACTIVE, 0, GROWING) !== 0) throw new Error("shared admission: forgetting counts while threads route them (park the workers first)");
-    try {
-      const all = this.entries(), keep = new Uint32Array(all.length), admitted = u[H_ADMITTED], before = u[H_USED];
+    this.exclusive("forget counts", () => {
+      const all = this.entries(), keep = new Uint32Array(all.length), admitted = this.u32[H_ADMITTED], before = this.u32[H_USED];
       let k = 0;
       for (let i = 0; i < all.length; i += 3) {
         if (all[i + 2] < this.minCount) continue;
         keep.set(all.subarray(i, i + 3), k);
         k += 3;
       }
-      const v = this.views(), cap = v[H_CAP];
-      v.fill(0, HEADER_BYTES / 4, HEADER_BYTES / 4 + cap * STRIDE);
-      v[H_USED] = 0;
-      v[H_ADMITTED] = 0;
-      this.fill(keep.subarray(0, k));
-      if (v[H_ADMITTED] !== admitted) throw new Error("shared admission: forgetting lost admitted keys");
-      this.forgotten += before - v[H_USED];
+      this.refill(this.u32[H_CAP], keep.subarray(0, k));
+      if (this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: forgetting lost admitted keys");
+      this.forgotten += before - this.u32[H_USED];
+    });
+  }
+
+  /** Runs `f` while no thread routes (holding the growing bit): a route in flight makes it throw, a route started meanwhile throws. */
+  private exclusive(what: string, f: () => void): void {
+    const u = this.views();
+    if (Atomics.compareExchange(u, H_ACTIVE, 0, GROWING) !== 0) throw new Error(`shared admission: ${what} while threads route these counts (park the workers first)`);
+    try {
+      f();
     } finally {
-      Atomics.sub(u, H_ACTIVE, GROWING);
+      Atomics.sub(this.views(), H_ACTIVE, GROWING);
     }
+  }
+
+  /** Empties `cap` slots (the memory holds them) and puts the (lo, hi, count) entries back. */
+  private refill(cap: number, e: Uint32Array): void {
+    const v = this.views();
+    v.fill(0, HEADER_BYTES / 4, HEADER_BYTES / 4 + cap * STRIDE);
+    v[H_CAP] = cap;
+    v[H_SLOTS] = HEADER_BYTES;
+    this.fill(e);
   }
 
   /** Plain counts equal to these (counts, seen, admitted, routed, the budget and keys forgotten), e.g. for a checkpoint; exact when no route is in flight. */

@@ -6,14 +6,12 @@
 import type { Batch } from "../data/batch.js";
 import type { DataFile } from "../data/types.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
-import { ruleSpec } from "../optim/hyper.js";
-import { R_ADAHESSIAN } from "../kernels/layout.js";
 import { configureLayers, layersActive, layersAvailable, layersSplitting } from "../kernels/layers/index.js";
 import { getMatmulBackend } from "../nn/matmul.js";
 import { lookaheadThread } from "../optim/lookahead.js";
-import { HutchinsonEstimator, stepSeed, type TrainedArrays } from "./hutchinson.js";
+import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
 import type { CtrModel } from "./model.js";
-import type { Param } from "../nn/param.js";
+import { DivergenceError, nonFiniteGradient } from "./divergence.js";
 import { enforceBudget, type BudgetControl } from "./budget.js";
 import type { RoutedBatch } from "./inputs.js";
 
@@ -98,28 +96,6 @@ export interface TrainControl extends BudgetControl {
   finish?: () => void;
 }
 
-/** A run that diverged: the loss or a gradient of a batch is not finite. */
-export class DivergenceError extends Error {
-  readonly firstLine: number;
-  readonly lastLine: number;
-  constructor(readonly step: number, lines: ArrayLike<number>, readonly file: string, detail: string) {
-    super(`training diverged at step ${step} (rows on ${lineList(lines)} of ${file}): ${detail}; the model of the last checkpoint is kept (--skip-nonfinite skips such batches)`);
-    this.firstLine = lines[0];
-    this.lastLine = lines[lines.length - 1];
-    this.name = "DivergenceError";
-  }
-}
-
-/** "lines 5..9" for consecutive lines, else the first few (shuffled batches). */
-function lineList(lines: ArrayLike<number>): string {
-  const n = lines.length;
-  let consecutive = true;
-  for (let i = 1; i < n && consecutive; i++) consecutive = lines[i] === lines[i - 1] + 1;
-  if (consecutive) return `lines ${lines[0]}..${lines[n - 1]}`;
-  const first = Array.from({ length: Math.min(n, 5) }, (_, i) => lines[i]).join(", ");
-  return `lines ${first}${n > 5 ? ` and ${n - 5} more` : ""}`;
-}
-
 /** The position of a run that has not started. */
 export function startPosition(): TrainPosition {
   return { epoch: 0, seen: 0, rows: 0, steps: 0, lossSum: 0, lossRows: 0, skippedBatches: 0, done: false };
@@ -184,8 +160,7 @@ export async function trainModel(
   // at the first step) live in their memory (see layerBuffer).
   if (getMatmulBackend() !== "ts") layersAvailable();
   // Only the AdaHessian rules pay for the Hessian estimate.
-  const hutch = ruleSpec(m.settings.optimizer).rule === R_ADAHESSIAN || m.dense.some((d) => ruleSpec(d.optimizer).rule === R_ADAHESSIAN)
-    ? new HutchinsonEstimator(m.model) : undefined;
+  const hutch = needsHessian(m.settings.optimizer, m.dense) ? new HutchinsonEstimator(m.model) : undefined;
   const dueCheckpoint = (): boolean => {
     if (!control.checkpoint) return false;
     if (control.checkpointEveryRows !== undefined && pos.rows - lastCkptRows >= control.checkpointEveryRows) return true;
@@ -342,18 +317,3 @@ async function* withNext(batches: AsyncGenerator<Batch, unknown>): AsyncGenerato
     await batches.return(undefined);
   }
 }
-
-/** The first non-finite gradient of a step (the tables' input gradients, then the dense parameters'), described; undefined when all are finite. */
-export function nonFiniteGradient(grads: readonly Float32Array[], params: readonly Pick<Param, "name" | "grad">[]): string | undefined {
-  for (let k = 0; k < grads.length; k++) {
-    const g = grads[k];
-    for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i])) return `gradient of table ${k} at position ${i} is ${g[i]}`;
-  }
-  for (const p of params) {
-    const g = p.grad;
-    for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i])) return `gradient of ${p.name} at ${i} is ${g[i]}`;
-  }
-  return undefined;
-}
-
-
