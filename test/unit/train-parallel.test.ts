@@ -195,16 +195,20 @@ test("AdaHessian: one worker gives the deterministic trainer's model bit for bit
   const test = await openData(testFile, { batchSize: 4096 });
   const a = buildModel(file.fields.length, settings);
   await trainModel(a, file, { start: 0, end: 30_000 });
-  const want = await evaluateModel(a, test);
   for (const dense of ["sync", "sequential", "async"] as const) {
     const b = buildModel(file.fields.length, settings);
     await trainParallel(b, file, { start: 0, end: 30_000 }, 1, undefined, {}, { denseUpdates: dense });
     assert.equal(b.sha256(), a.sha256(), `${dense}: model hash`);
   }
+  // Two workers against the deterministic trainer on 60k rows: at 30k AdaHessian's early steps still
+  // swing the test AUC by about 0.03 from run to run; at 60k the runs agree within 0.001.
+  const ref = buildModel(file.fields.length, settings);
+  await trainModel(ref, file, { start: 0, end: 60_000 });
+  const want60 = await evaluateModel(ref, test);
   const m = buildModel(file.fields.length, settings);
-  const r = await trainParallel(m, file, { start: 0, end: 30_000 }, 2);
-  assert.equal(r.rows, 30_000);
+  const r = await trainParallel(m, file, { start: 0, end: 60_000 }, 2);
+  assert.equal(r.rows, 60_000);
   const got = await evaluateModel(m, test);
-  assert.ok(Math.abs(got.auc - want.auc) < 0.01, `2 workers: AUC ${got.auc} vs ${want.auc}`);
-  console.log(`# AdaHessian, 2 workers: AUC ${got.auc.toFixed(4)} (deterministic ${want.auc.toFixed(4)})`);
+  assert.ok(Math.abs(got.auc - want60.auc) < 0.01, `2 workers: AUC ${got.auc} vs ${want60.auc}`);
+  console.log(`# AdaHessian, 2 workers: AUC ${got.auc.toFixed(4)} (deterministic ${want60.auc.toFixed(4)})`);
 });
