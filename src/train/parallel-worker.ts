@@ -26,7 +26,7 @@ import { SharedTableView } from "../optim/table-share.js";
 import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
 import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
-import { DivergenceError, nonFiniteGradient } from "./divergence.js";
+import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
@@ -190,16 +190,19 @@ async function main(): Promise<void> {
     const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
     if (!Number.isFinite(loss)) {
       layersActive(false);
-      if (init.skipNonFinite) return skipped();
+      if (init.skipNonFinite) return skipped(b);
       throw new DivergenceError((tables[0]?.stepCount ?? 0) + 1, b.lines.subarray(0, n), file.paths[b.part ?? 0], `the log loss is ${loss}`);
     }
     const grads = model.backward(dlogits, n);
     layersActive(false);
-    if (init.skipNonFinite && nonFiniteGradient(grads, params) !== undefined) return skipped();
+    if (init.skipNonFinite && nonFiniteGradient(grads, params) !== undefined) return skipped(b);
     inputs.stepTrain(grads, (k) => (hess ? { hessian: hess.inputs[k] } : {}));
     return loss;
   };
-  const skipped = (): undefined => {
+  const skipped = (b: Batch): undefined => {
+    // Weights that are no longer finite make every later batch's loss non-finite: skipping cannot mend them.
+    const broken = nonFiniteWeight(params);
+    if (broken !== undefined) throw new DivergenceError((tables[0]?.stepCount ?? 0) + 1, b.lines.subarray(0, b.rows), file.paths[b.part ?? 0], broken);
     arr[w * ARRIVAL_WORDS + A_RUN_SKIPPED]++;
     return undefined;
   };

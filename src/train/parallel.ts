@@ -27,6 +27,7 @@ import { DenseParam } from "../optim/dense.js";
 import { SparseTable } from "../optim/table.js";
 import { reserveRows, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
+import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { EVICT_SHARE, evictionKeep, MemoryBudgetError } from "./budget.js";
@@ -254,6 +255,10 @@ export async function trainParallel(
   };
   /** The shared counts and worker 0's dense weights and moments as this model's (for an evaluation, a checkpoint, the end). */
   const adoptModel = (): void => {
+    // A round's finite gradients can still overflow the weights (or, asynchronously, a torn read): stop before adopting them.
+    let at = 0;
+    const broken = nonFiniteWeight(m.params.map((p, i) => ({ name: p.name, value: weights.subarray(at, at += paramSizes[i]) })));
+    if (broken !== undefined) throw new DivergenceError(pos.steps, [], data.path, broken);
     if (admission) {
       const a = admission.toAdmission();
       m.admission = a;

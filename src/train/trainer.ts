@@ -11,7 +11,7 @@ import { getMatmulBackend } from "../nn/matmul.js";
 import { lookaheadThread } from "../optim/lookahead.js";
 import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
 import type { CtrModel } from "./model.js";
-import { DivergenceError, nonFiniteGradient } from "./divergence.js";
+import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import { enforceBudget, type BudgetControl } from "./budget.js";
 import type { RoutedBatch } from "./inputs.js";
 
@@ -232,6 +232,9 @@ export async function trainModel(
       pos.seen = b.seen;
       if (bad !== undefined) {
         if (!control.skipNonFinite) throw fail(bad);
+        // Weights that are no longer finite make every later batch's loss non-finite: skipping cannot mend them.
+        const broken = nonFiniteWeight(m.params);
+        if (broken !== undefined) throw fail(broken);
         pos.skippedBatches++;
         continue;
       }
@@ -269,6 +272,9 @@ export async function trainModel(
       break run;
     }
   }
+  // The last step's finite gradients can still overflow the weights: no later loss would show it.
+  const broken = nonFiniteWeight(m.params);
+  if (broken !== undefined) throw new DivergenceError(pos.steps, [], source.paths?.[0] ?? source.path, broken);
   if (control.sync && pos.rows > lastSync) await control.sync.run({ ...pos });
   if (!stopped) {
     pos.done = true;

@@ -146,7 +146,9 @@ test("bad rows skipped by several workers are counted, reported and held to the 
 });
 
 test("skipNonFinite: workers skip the batches whose loss is not finite, step nothing from them, and count them", async () => {
-  const settings: TrainSettings = { ...SETTINGS, model: "mlp", optimizer: "sgd", hyper: { lr: 1e30 }, minCount: 1 };
+  // lr 1e8: a step makes the next losses overflow, while the weights stay far from float32's limit (about 1e26 at most).
+  // (At 1e30 an asynchronous worker's torn read of the weights may give a finite but huge gradient whose step overflows them.)
+  const settings: TrainSettings = { ...SETTINGS, model: "mlp", optimizer: "sgd", hyper: { lr: 1e8 }, minCount: 1 };
   const file = await openData(train, { batchSize: 512 });
   await assert.rejects(trainParallel(buildModel(file.fields.length, settings), file, { start: 0, end: 20_000 }, 2), /training diverged/);
   for (const dense of ["sequential", "async"] as const) {
@@ -157,6 +159,25 @@ test("skipNonFinite: workers skip the batches whose loss is not finite, step not
     for (const p of m.params) assert.ok(p.value.every(Number.isFinite), `${dense}: ${p.name} finite`);
     for (const id of m.tables[0].ids()) assert.ok(m.tables[0].get(id)!.every(Number.isFinite), `${dense}: row ${id} finite`);
   }
+});
+
+test("skipNonFinite cannot mend weights that are no longer finite: every trainer stops with a DivergenceError naming the weight", async () => {
+  const settings: TrainSettings = { ...SETTINGS, model: "mlp", optimizer: "sgd", hyper: { lr: 0.01 }, minCount: 1 };
+  const file = await openData(train, { batchSize: 512 });
+  // The layers' weights, not the optimizer's state (the workers' copies of it refuse a non-finite value before any step).
+  const planted = (): ReturnType<typeof buildModel> => {
+    const m = buildModel(file.fields.length, settings);
+    m.params[0].value[3] = Infinity;
+    return m;
+  };
+  const names = /training diverged at step 1 \(rows on lines \d+\.\.\d+ of .*\): the weight deep\.0\.weight at 3 is Infinity, which skipping batches cannot mend/;
+  await assert.rejects(trainModel(planted(), file, { start: 0, end: 20_000 }, undefined, { skipNonFinite: true }), names);
+  for (const dense of ["sequential", "async"] as const) {
+    await assert.rejects(trainParallel(planted(), file, { start: 0, end: 20_000 }, 2, undefined, { skipNonFinite: true }, { denseUpdates: dense }), names, dense);
+  }
+  // Weights that the last step leaves non-finite are found at the end, where no later loss shows them.
+  const last = buildModel(file.fields.length, settings);
+  await assert.rejects(trainModel(last, file, { start: 0, end: 512 }, () => { last.dense[1].view()[0] = NaN; last.params[1].value[0] = NaN; }, { skipNonFinite: true }), /training diverged at step 1 \(training on .*\): the weight deep\.0\.bias at 0 is NaN/);
 });
 
 test("a feature budget: with eviction the tables stay within it, their counts exact; without, the run stops with a MemoryBudgetError", async () => {
