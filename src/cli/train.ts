@@ -11,7 +11,7 @@ import { openData, prefetched, type DataError, type DataFile, type ReadOptions }
 import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
-import { parallelUnsupported, trainParallel } from "../train/parallel.js";
+import { ASYNC_GROUP, parallelUnsupported, trainParallel } from "../train/parallel.js";
 import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
 import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
@@ -148,9 +148,9 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
   let parallel = false;
   if ((wantParallel || parts) && !finished && !cluster) {
-    const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control, workers);
+    const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control, workers, denseUpdates);
     if (why === undefined) parallel = true;
-    else if (parts || given.values.parallel === true) throw new UsageError(`data-parallel training does not support ${why}`);
+    else if (parts || given.values.parallel === true || why === ASYNC_GROUP) throw new UsageError(`data-parallel training does not support ${why}`);
     else if (given.values.threads !== undefined && !json) process.stderr.write(`training with the deterministic trainer: data-parallel training does not support ${why}\n`);
   }
   // The workers split the training rows: their end is the rows counted when the range is open (no validation or test rows after them).

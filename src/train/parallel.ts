@@ -59,7 +59,10 @@ function batchIds(m: CtrModel, data: DataFile): number {
 }
 
 /** Why the data-parallel trainer cannot take a run with `workers` threads (undefined when it can). */
-export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1): string | undefined {
+export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1, denseUpdates: DenseUpdates = DEFAULT_DENSE_UPDATES): string | undefined {
+  // A group rule's step comes from its own dual state (z), not from the weights it is given: a worker's
+  // step would bring the shared weights back to its own trajectory, undoing the other workers' steps.
+  if (denseUpdates === "async" && m.settings.dense === "group") return ASYNC_GROUP;
   if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards > 1)";
   if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
   if (data.paths.some((p) => p === "-")) return "standard input";
@@ -70,6 +73,9 @@ export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainC
   }
   return undefined;
 }
+
+/** Why asynchronous dense updates refuse group-lasso dense layers. */
+export const ASYNC_GROUP = "asynchronous dense updates of group-lasso dense layers (--dense group; use --dense-updates sequential)";
 
 /** The rows [start, end) cut into `n` contiguous parts, as even as can be. */
 export function splitRows(start: number, end: number, n: number): { start: number; end: number }[] {
@@ -107,7 +113,7 @@ export async function trainParallel(
   const t0 = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
   if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers = ${workers} must be a positive integer`);
-  const why = parallelUnsupported(m, data, control, workers);
+  const why = parallelUnsupported(m, data, control, workers, denseUpdates);
   if (why !== undefined) throw new Error(`training with ${workers} worker threads does not support ${why}: train with one (deterministic) instead`);
   if (range.end === undefined) throw new Error(`${data.path}: data-parallel training needs the end of the training rows`);
   const N = workers, s = m.settings, fields = m.inputs.fields;

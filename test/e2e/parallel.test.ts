@@ -101,6 +101,10 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   assert.equal(async.code, 0, async.err);
   assert.equal(report(async.out).trainer, "parallel");
   assert.equal(report(async.out).denseUpdates, "async");
+  // Asked for with group-lasso dense layers, async is a usage error (not a silent fallback to one worker).
+  const asyncGroup = run([...base, "--shuffle", "off", "--threads", "3", "--dense", "group", "--dense-updates", "async"]);
+  assert.equal(asyncGroup.code, 2, asyncGroup.err);
+  assert.match(asyncGroup.err, /does not support asynchronous dense updates of group-lasso dense layers \(--dense group; use --dense-updates sequential\)/);
   const both = run([...base, "--deterministic", "--parallel"]);
   assert.notEqual(both.code, 0);
   assert.match(both.err, /exclude each other/);

@@ -14,6 +14,7 @@ import { openData } from "../../src/data/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
 import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
+import { createOptimizer } from "../../src/optim/optimizer.js";
 import { trainModel } from "../../src/train/trainer.js";
 import { splitRows, trainParallel } from "../../src/train/parallel.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
@@ -178,6 +179,29 @@ test("skipNonFinite cannot mend weights that are no longer finite: every trainer
   // Weights that the last step leaves non-finite are found at the end, where no later loss shows them.
   const last = buildModel(file.fields.length, settings);
   await assert.rejects(trainModel(last, file, { start: 0, end: 512 }, () => { last.dense[1].view()[0] = NaN; last.params[1].value[0] = NaN; }, { skipNonFinite: true }), /training diverged at step 1 \(training on .*\): the weight deep\.0\.bias at 0 is NaN/);
+});
+
+test("asynchronous dense updates refuse group-lasso dense layers, whose step ignores the shared weights it is given", async () => {
+  // Why: a group rule's next weights come from its own dual state. Set other weights, step, and the step lands
+  // near where its own trajectory was (a plain rule moves from the weights it is given).
+  const moveFrom = (optimizer: "adam" | "group-adam"): number => {
+    const d = createOptimizer(optimizer, { lr: 0.1 }).dense(new Float32Array([1, 2, 3, 4]), { rows: 1, rowLength: 4 });
+    d.step(new Float32Array([0.5, -0.5, 0.25, 1]));
+    d.view().set([10, 10, 10, 10]);
+    d.step(new Float32Array([0.3, 0.1, -0.2, 0.4]));
+    const moved = Math.max(...Array.from(d.view(), (v) => Math.abs(v - 10)));
+    d.dispose();
+    return moved;
+  };
+  assert.ok(moveFrom("adam") < 0.2, "a plain rule steps from the weights it is given");
+  assert.ok(moveFrom("group-adam") > 5, "a group rule goes back to its own trajectory");
+  const file = await openData(train, { batchSize: 512 });
+  const m = buildModel(file.fields.length, { ...SETTINGS, dense: "group" });
+  await assert.rejects(trainParallel(m, file, { start: 0, end: 8000 }, 2, undefined, {}, { denseUpdates: "async" }),
+    /training with 2 worker threads does not support asynchronous dense updates of group-lasso dense layers \(--dense group; use --dense-updates sequential\)/);
+  // Sequential updates step each row's own state with every worker's gradient: they train.
+  const r = await trainParallel(m, file, { start: 0, end: 8000 }, 2, undefined, {}, { denseUpdates: "sequential" });
+  assert.equal(r.rows, 8000);
 });
 
 test("a feature budget: with eviction the tables stay within it, their counts exact; without, the run stops with a MemoryBudgetError", async () => {
