@@ -3,7 +3,7 @@ import { H_COUNT, H_FLAGS, H_TAU, HEADER_BYTES, MAX_ROW } from "../kernels/layou
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { StepCall } from "./call.js";
 import { namedErrors, checkFinite, checkLr, checkShape, copyInto, ruleUsesHessian, type StepOptions } from "./checks.js";
-import { resolveHyperparams, isOptimizerName, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
+import { resolveHyperparams, isOptimizerName, type Hyperparams, type OptimizerName, type ResolvedHyperparams } from "./hyper.js";
 
 /**
  * A dense parameter of `rows` x `rowLength` float32 weights, stepped whole by
@@ -220,15 +220,19 @@ export class DenseParam {
     );
   }
 
-  /** Restores a parameter saved by `save`; continuing it equals never having stopped. */
-  static load(bytes: Uint8Array, arena?: Arena): DenseParam {
+  /**
+   * Restores a parameter saved by `save`; continuing it equals never having
+   * stopped. `hyper` replaces saved hyperparameters (checked as at creation):
+   * a data-parallel worker's momentum, for one (../train/stale-momentum.ts).
+   */
+  static load(bytes: Uint8Array, arena?: Arena, hyper?: Hyperparams): DenseParam {
     const what = "dense parameter state";
     const named = <T>(f: () => T): T => namedErrors(what, f);
     const { header: h, body } = decodeEnvelope(bytes, what);
     if (h.kind !== "dense" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not dense/1`);
     if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
     const name = h.optimizer;
-    const hyper = named(() => resolveHyperparams(name, h.hyper as Record<string, never>));
+    const resolved = named(() => resolveHyperparams(name, { ...(h.hyper as Record<string, never>), ...hyper }));
     const rows = intField(h, "rows", what, 2 ** 30);
     const d = intField(h, "rowLength", what, MAX_ROW);
     const step = intField(h, "step", what, 2 ** 32 - 2);
@@ -239,7 +243,7 @@ export class DenseParam {
       throw new RangeError(`${what}: body has ${body.length} bytes, the header implies ${xBytes + rows * stride}`);
     }
     const init = new Float32Array(body.slice(0, xBytes).buffer);
-    const p = named(() => new DenseParam(name, hyper, init, { rows, rowLength: d }, arena));
+    const p = named(() => new DenseParam(name, resolved, init, { rows, rowLength: d }, arena));
     if (p.stride !== stride) {
       p.dispose();
       throw new RangeError(`${what}: record size ${stride} does not match ${p.stride} of ${h.optimizer}`);

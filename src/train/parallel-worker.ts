@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const tables = init.tables.map((t) => new SharedTableView(t, w));
   const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
-  const dense = init.dense.map((b) => DenseParam.load(b));
+  const dense = init.dense.map((b) => DenseParam.load(b, undefined, init.denseHyper));
   const hutch = needsHessian(s.optimizer, dense) ? new HutchinsonEstimator(model) : undefined;
   /** The Hessian estimate of the batch being trained (AdaHessian), for its dense step. */
   let hess: TrainedArrays | undefined;

@@ -28,6 +28,7 @@ import { SparseTable } from "../optim/table.js";
 import { reserveRows, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
+import { workerMomentum } from "./stale-momentum.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { EVICT_SHARE, evictionKeep, MemoryBudgetError } from "./budget.js";
@@ -51,6 +52,8 @@ export interface ParallelOptions {
   denseUpdates?: DenseUpdates;
   /** Rounds of every worker's batches the tables and counts have room for before the workers park to grow them (default 64). */
   roomRounds?: number;
+  /** Compensate the dense optimizer's momentum for the workers' stale steps (./stale-momentum.ts; default true). */
+  compensateMomentum?: boolean;
 }
 
 /** Ids a worker's batch may hold: one key a field, twice that where a row may hold several features of a field. */
@@ -150,6 +153,8 @@ export async function trainParallel(
   totals[T_EVAL_ROWS] = pos.evaluatedRows ?? pos.rows;
   totals[T_CKPT_ROWS] = pos.rows;
   const dense = m.dense.map((d) => d.save());
+  // The dense parameters share one optimizer: its momentum, compensated for the workers' stale steps.
+  const denseHyper = m.dense.length && opts.compensateMomentum !== false ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, N, denseUpdates) : undefined;
   // Bad rows: the workers skip without a limit of their own; the run's limit is held here, over every worker's rows.
   const skipBad = data.options.skipBadRows === true, badLimit = data.options.maxBadRows ?? DEFAULT_MAX_BAD_ROWS;
   const read = { ...data.options, onSkip: undefined, range: undefined, seek, ...(skipBad ? { maxBadRows: { fraction: 1 } } : {}) };
@@ -169,7 +174,7 @@ export async function trainParallel(
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
-      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
+      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense, denseHyper,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
@@ -272,7 +277,8 @@ export async function trainParallel(
     }
     let o = 0;
     m.dense.forEach((d, i) => {
-      const next = DenseParam.load(denseStates[0]![i], d.arena);
+      // The model keeps its own hyperparameters (the workers' momentum is compensated for stale steps).
+      const next = DenseParam.load(denseStates[0]![i], d.arena, d.hyper);
       // Asynchronous updates: the weights are the shared ones (the moments are worker 0's).
       if (denseUpdates === "async") next.view().set(weights.subarray(o, o + paramSizes[i]));
       // Else each worker's rows are its own (the others' in its copy are stale).
@@ -280,7 +286,7 @@ export async function trainParallel(
         for (let w = 1; w < N; w++) {
           const { start, end } = slices[w][i];
           if (start === end) continue;
-          const part = DenseParam.load(denseStates[w]![i], d.arena);
+          const part = DenseParam.load(denseStates[w]![i], d.arena, d.hyper);
           next.copyRows(part, start, end);
           part.dispose();
         }
