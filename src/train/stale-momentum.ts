@@ -18,12 +18,11 @@
  * and SGD have none. Synchronous rounds (one step with the mean gradient)
  * are not stale and keep beta.
  *
- * Evidence (generated rows, group-adam, means of 3 seeds, against the
- * deterministic trainer; docs/threads.md): dcn on 1M Criteo-shaped rows, 2
- * workers sequential: AUC -0.0006 and live features -4.5% with beta1 0.9,
- * +0.0001 and +0.4% with 0.8; 4 workers with 0.6: -0.00004 and +0.15%. A
- * dense step delayed by 1 or 3 batches in the deterministic trainer alone
- * cost 7% and 19% of the live features at 300k rows.
+ * Evidence: `npm run bench -- threads-quality` (1M generated rows, means
+ * of 3 seeds, against the deterministic trainer; 2026-12-06, 2-core AMD
+ * EPYC; docs/threads.md): dcn's feature rate with 2 workers (sequential)
+ * went from -5.0% (commit 3858103) to +0.8% (c705695, compensated), with 4
+ * from -11.7% to -1.6%, the AUC staying within 0.001.
  */
 import { ruleSpec, type Hyperparams, type OptimizerName, type ResolvedHyperparams } from "../optim/hyper.js";
 import { R_ADAGRAD, R_MOMENTUM, R_SGD } from "../kernels/layout.js";
