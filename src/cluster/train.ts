@@ -15,6 +15,7 @@ import { splitRows } from "../train/parallel.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
 import { Admission } from "../train/admission.js";
+import { workerMomentum } from "../train/stale-momentum.js";
 import { canonicalJson } from "../util/canonical-json.js";
 import { HyperLogLog } from "../util/hyperloglog.js";
 import { ClusterStore } from "./store.js";
@@ -232,7 +233,16 @@ export async function trainCluster(
       pausing = true;
       return false;
     };
-    const r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, shouldStop, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
+    // The workers' dense steps miss the others' changes of up to a merge period and the changes add up
+    // (./sync.ts): stale steps, whose momentum is compensated as the data-parallel workers' is.
+    const stepHyper = m.dense.length ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, o.workers) : undefined;
+    for (const d of m.dense) d.setStepHyper(stepHyper);
+    let r: TrainResult;
+    try {
+      r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, shouldStop, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
+    } finally {
+      for (const d of m.dense) d.setStepHyper(undefined);
+    }
     // The last changes, merged and waited for.
     await flush(r.position);
     const t0 = process.hrtime.bigint();

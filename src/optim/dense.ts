@@ -14,7 +14,7 @@ export class DenseParam {
   readonly rows: number;
   readonly rowLength: number;
   readonly hyper: ResolvedHyperparams;
-  private readonly call: StepCall;
+  private call: StepCall;
   private readonly x: number;
   private readonly state: number;
   private readonly stride: number;
@@ -208,6 +208,20 @@ export class DenseParam {
     this.t = t;
   }
 
+  /**
+   * Steps from now on with `hyper` in place of its own hyperparameters
+   * (checked as at creation), or with its own again when undefined; `hyper`
+   * and `save` keep its own. For a worker whose steps are stale, a momentum
+   * compensated for it (../train/stale-momentum.ts).
+   */
+  setStepHyper(hyper: Hyperparams | undefined): void {
+    this.live();
+    const h = hyper === undefined ? this.hyper : resolveHyperparams(this.optimizer, { ...this.hyper, ...hyper });
+    const next = new StepCall(this.arena, this.optimizer, h, this.rowLength, false);
+    this.call.dispose();
+    this.call = next;
+  }
+
   /** The complete state (weights, optimizer state, step) as bytes; see `DenseParam.load`. */
   save(): Uint8Array {
     this.live();
@@ -220,19 +234,15 @@ export class DenseParam {
     );
   }
 
-  /**
-   * Restores a parameter saved by `save`; continuing it equals never having
-   * stopped. `hyper` replaces saved hyperparameters (checked as at creation):
-   * a data-parallel worker's momentum, for one (../train/stale-momentum.ts).
-   */
-  static load(bytes: Uint8Array, arena?: Arena, hyper?: Hyperparams): DenseParam {
+  /** Restores a parameter saved by `save`; continuing it equals never having stopped. */
+  static load(bytes: Uint8Array, arena?: Arena): DenseParam {
     const what = "dense parameter state";
     const named = <T>(f: () => T): T => namedErrors(what, f);
     const { header: h, body } = decodeEnvelope(bytes, what);
     if (h.kind !== "dense" || h.version !== 1) throw new RangeError(`${what}: kind/version ${String(h.kind)}/${String(h.version)} is not dense/1`);
     if (!isOptimizerName(h.optimizer)) throw new RangeError(`${what}: unknown optimizer ${JSON.stringify(h.optimizer)}`);
     const name = h.optimizer;
-    const resolved = named(() => resolveHyperparams(name, { ...(h.hyper as Record<string, never>), ...hyper }));
+    const hyper = named(() => resolveHyperparams(name, h.hyper as Record<string, never>));
     const rows = intField(h, "rows", what, 2 ** 30);
     const d = intField(h, "rowLength", what, MAX_ROW);
     const step = intField(h, "step", what, 2 ** 32 - 2);
@@ -243,7 +253,7 @@ export class DenseParam {
       throw new RangeError(`${what}: body has ${body.length} bytes, the header implies ${xBytes + rows * stride}`);
     }
     const init = new Float32Array(body.slice(0, xBytes).buffer);
-    const p = named(() => new DenseParam(name, resolved, init, { rows, rowLength: d }, arena));
+    const p = named(() => new DenseParam(name, hyper, init, { rows, rowLength: d }, arena));
     if (p.stride !== stride) {
       p.dispose();
       throw new RangeError(`${what}: record size ${stride} does not match ${p.stride} of ${h.optimizer}`);

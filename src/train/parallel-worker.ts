@@ -59,7 +59,9 @@ async function main(): Promise<void> {
   const tables = init.tables.map((t) => new SharedTableView(t, w));
   const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
-  const dense = init.dense.map((b) => DenseParam.load(b, undefined, init.denseHyper));
+  const dense = init.dense.map((b) => DenseParam.load(b));
+  // Steps with the momentum compensated for their staleness; the states posted back keep the model's own.
+  for (const d of dense) d.setStepHyper(init.denseHyper);
   const hutch = needsHessian(s.optimizer, dense) ? new HutchinsonEstimator(model) : undefined;
   /** The Hessian estimate of the batch being trained (AdaHessian), for its dense step. */
   let hess: TrainedArrays | undefined;

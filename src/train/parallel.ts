@@ -154,7 +154,7 @@ export async function trainParallel(
   totals[T_CKPT_ROWS] = pos.rows;
   const dense = m.dense.map((d) => d.save());
   // The dense parameters share one optimizer: its momentum, compensated for the workers' stale steps.
-  const denseHyper = m.dense.length && opts.compensateMomentum !== false ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, N, denseUpdates) : undefined;
+  const denseHyper = m.dense.length && opts.compensateMomentum !== false && denseUpdates !== "sync" ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, N) : undefined;
   // Bad rows: the workers skip without a limit of their own; the run's limit is held here, over every worker's rows.
   const skipBad = data.options.skipBadRows === true, badLimit = data.options.maxBadRows ?? DEFAULT_MAX_BAD_ROWS;
   const read = { ...data.options, onSkip: undefined, range: undefined, seek, ...(skipBad ? { maxBadRows: { fraction: 1 } } : {}) };
@@ -277,8 +277,7 @@ export async function trainParallel(
     }
     let o = 0;
     m.dense.forEach((d, i) => {
-      // The model keeps its own hyperparameters (the workers' momentum is compensated for stale steps).
-      const next = DenseParam.load(denseStates[0]![i], d.arena, d.hyper);
+      const next = DenseParam.load(denseStates[0]![i], d.arena);
       // Asynchronous updates: the weights are the shared ones (the moments are worker 0's).
       if (denseUpdates === "async") next.view().set(weights.subarray(o, o + paramSizes[i]));
       // Else each worker's rows are its own (the others' in its copy are stale).
@@ -286,7 +285,7 @@ export async function trainParallel(
         for (let w = 1; w < N; w++) {
           const { start, end } = slices[w][i];
           if (start === end) continue;
-          const part = DenseParam.load(denseStates[w]![i], d.arena, d.hyper);
+          const part = DenseParam.load(denseStates[w]![i], d.arena);
           next.copyRows(part, start, end);
           part.dispose();
         }

@@ -26,7 +26,6 @@
  */
 import { ruleSpec, type Hyperparams, type OptimizerName, type ResolvedHyperparams } from "../optim/hyper.js";
 import { R_ADAGRAD, R_MOMENTUM, R_SGD } from "../kernels/layout.js";
-import type { DenseUpdates } from "./parallel-protocol.js";
 
 /** beta' = max(0, 1 - workers (1 - beta)); beta itself for one worker. */
 export function staleMomentum(beta: number, workers: number): number {
@@ -36,12 +35,12 @@ export function staleMomentum(beta: number, workers: number): number {
 }
 
 /**
- * The hyperparameters a worker's dense optimizer replaces (DenseParam.load),
- * or undefined when it keeps its own: one worker, synchronous rounds, or a
- * rule without momentum.
+ * The hyperparameters a stale worker's dense optimizer steps with
+ * (DenseParam.setStepHyper), or undefined when it keeps its own: one worker,
+ * or a rule without momentum. The caller knows whether its steps are stale.
  */
-export function workerMomentum(optimizer: OptimizerName, hyper: ResolvedHyperparams, workers: number, updates: DenseUpdates): Hyperparams | undefined {
-  if (workers === 1 || updates === "sync") return undefined;
+export function workerMomentum(optimizer: OptimizerName, hyper: ResolvedHyperparams, workers: number): Hyperparams | undefined {
+  if (workers === 1) return undefined;
   const { rule } = ruleSpec(optimizer);
   if (rule === R_SGD || rule === R_ADAGRAD) return undefined;
   if (rule === R_MOMENTUM) return { momentum: staleMomentum(hyper.momentum, workers) };

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createOptimizer } from "../../src/index.js";
 import { DenseParam } from "../../src/optim/dense.js";
 import { denseSlices } from "../../src/train/parallel-protocol.js";
+import { decodeEnvelope } from "../../src/io/envelope.js";
 import { rng, randomArray } from "../helpers/rng.js";
 
 const bytes = (p: DenseParam): string => Buffer.from(p.save()).toString("hex");
@@ -70,5 +71,27 @@ test("denseSlices: every row of every parameter to one worker, one range each, t
       const floats = s[w].reduce((a, x, i) => a + (x.end - x.start) * shapes[i].rowLength, 0);
       assert.ok(Math.abs(floats - P / N) <= biggest + 1, `trial ${trial}: worker ${w} steps ${floats} floats of ${P} (${N} workers)`);
     }
+  }
+});
+
+test("setStepHyper: steps as a parameter created with those hyperparameters, bit for bit, while save and hyper keep its own; undefined goes back", () => {
+  for (const [name, h] of [["adam", { beta1: 0.6 }], ["group-adam", { beta1: 0.2 }], ["momentum", { momentum: 0.5 }]] as const) {
+    const r = rng(4), rows = 9, d = 8, init = randomArray(r, rows * d);
+    const base = { lr: 0.05, ...(name === "group-adam" ? { l21: 0.01 } : {}) };
+    const own = createOptimizer(name, base).dense(init, { rows, rowLength: d });
+    const other = createOptimizer(name, { ...base, ...h }).dense(init, { rows, rowLength: d });
+    own.setStepHyper(h);
+    const grads = Array.from({ length: 20 }, () => randomArray(r, rows * d));
+    for (const g of grads.slice(0, 10)) { own.step(g); other.step(g); }
+    assert.deepEqual(own.view(), other.view(), `${name}: the other hyperparameters' trajectory`);
+    assert.deepEqual(own.hyper, createOptimizer(name, base).hyper, `${name}: its own hyperparameters`);
+    assert.deepEqual(decodeEnvelope(own.save(), "saved").header.hyper, own.hyper, `${name}: save keeps its own`);
+    // Back to its own: the same steps as a copy of it loaded with its own.
+    own.setStepHyper(undefined);
+    const copy = DenseParam.load(own.save());
+    for (const g of grads.slice(10)) { own.step(g); copy.step(g); }
+    assert.equal(bytes(own), bytes(copy), `${name}: its own hyperparameters again`);
+    assert.notDeepEqual(own.view(), other.view());
+    assert.throws(() => own.setStepHyper({ beta1: 2 }), /beta1/);
   }
 });

@@ -78,7 +78,7 @@ test("two and four workers (dense layers sync, and sequential and async with two
   }
 });
 
-test("stale steps' momentum: beta' = max(0, 1 - N (1 - beta)) for sequential and async workers with momentum rules, else the user's", () => {
+test("stale steps' momentum: beta' = max(0, 1 - N (1 - beta)) for several workers with momentum rules, else the user's", () => {
   assert.equal(staleMomentum(0.9, 1), 0.9);
   assert.ok(Math.abs(staleMomentum(0.9, 2) - 0.8) < 1e-12 && Math.abs(staleMomentum(0.9, 4) - 0.6) < 1e-12);
   assert.ok(staleMomentum(0.9, 10) < 1e-12);
@@ -87,15 +87,14 @@ test("stale steps' momentum: beta' = max(0, 1 - N (1 - beta)) for sequential and
   assert.throws(() => staleMomentum(1.5, 2), /momentum 1.5 must be in \[0, 1\]/);
   assert.throws(() => staleMomentum(0.9, 0), /workers = 0/);
   const h = (o: "adam" | "momentum" | "adagrad" | "sgd" | "group-adam" | "amsgrad" | "adahessian") => createOptimizer(o).hyper;
-  assert.deepEqual(workerMomentum("adam", h("adam"), 4, "sequential"), { beta1: staleMomentum(0.9, 4) });
-  assert.deepEqual(workerMomentum("amsgrad", h("amsgrad"), 2, "async"), { beta1: staleMomentum(0.9, 2) });
-  assert.deepEqual(workerMomentum("adahessian", h("adahessian"), 2, "sequential"), { beta1: staleMomentum(0.9, 2) });
-  assert.deepEqual(workerMomentum("group-adam", h("group-adam"), 2, "sequential"), { beta1: staleMomentum(0.9, 2) });
-  assert.deepEqual(workerMomentum("momentum", h("momentum"), 3, "async"), { momentum: staleMomentum(0.9, 3) });
-  assert.equal(workerMomentum("adam", h("adam"), 4, "sync"), undefined, "one step a round with the mean gradient is not stale");
-  assert.equal(workerMomentum("adam", h("adam"), 1, "sequential"), undefined);
-  assert.equal(workerMomentum("adagrad", h("adagrad"), 4, "sequential"), undefined);
-  assert.equal(workerMomentum("sgd", h("sgd"), 4, "async"), undefined);
+  assert.deepEqual(workerMomentum("adam", h("adam"), 4), { beta1: staleMomentum(0.9, 4) });
+  assert.deepEqual(workerMomentum("amsgrad", h("amsgrad"), 2), { beta1: staleMomentum(0.9, 2) });
+  assert.deepEqual(workerMomentum("adahessian", h("adahessian"), 2), { beta1: staleMomentum(0.9, 2) });
+  assert.deepEqual(workerMomentum("group-adam", h("group-adam"), 2), { beta1: staleMomentum(0.9, 2) });
+  assert.deepEqual(workerMomentum("momentum", h("momentum"), 3), { momentum: staleMomentum(0.9, 3) });
+  assert.equal(workerMomentum("adam", h("adam"), 1), undefined);
+  assert.equal(workerMomentum("adagrad", h("adagrad"), 4), undefined);
+  assert.equal(workerMomentum("sgd", h("sgd"), 4), undefined);
 });
 
 test("two workers, sequential dense updates: the feature rate within 5% of the deterministic trainer's and the AUC within 0.002 (2 seeds); the model keeps the user's beta1", async () => {
