@@ -81,7 +81,8 @@ export class ClusterSync {
     // Every worker starts from the same seeded weights: the base of its first push.
     this.denseBases = m.dense.map((d) => d.mergeable());
     this.denseUpdates = m.dense.map((d) => d.updates);
-    this.denseSlots = m.dense.map((d) => slotMerges(d.optimizer, d.hyper, ruleSpec(d.optimizer).group));
+    // The moments decay by the rate the steps use (a worker's compensated momentum, ./train.ts).
+    this.denseSlots = m.dense.map((d) => slotMerges(d.optimizer, d.stepHyper, ruleSpec(d.optimizer).group));
     this.steps = m.tables[0]?.stepCount ?? 0;
     this.tableSlots = (m.tables as SparseTable[]).map((t) => slotMerges(t.optimizer, t.hyper, true));
   }

@@ -156,6 +156,11 @@ export async function trainCluster(
       await state.join(settings, o.workers);
     }
     const cpu0 = await store.cpuSeconds();
+    // The workers' dense steps miss the others' changes of up to a merge period and the changes add up
+    // (./sync.ts): stale steps, whose momentum is compensated as the data-parallel workers' is (the
+    // merges decay the moments by the same rate; the model keeps its own for what follows the run).
+    const stepHyper = m.dense.length ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, o.workers) : undefined;
+    for (const d of m.dense) d.setStepHyper(stepHyper);
     const sync = new ClusterSync(store, m);
     const part = splitRows(range.start, range.end, o.workers)[o.rank];
     // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then,
@@ -233,16 +238,7 @@ export async function trainCluster(
       pausing = true;
       return false;
     };
-    // The workers' dense steps miss the others' changes of up to a merge period and the changes add up
-    // (./sync.ts): stale steps, whose momentum is compensated as the data-parallel workers' is.
-    const stepHyper = m.dense.length ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, o.workers) : undefined;
-    for (const d of m.dense) d.setStepHyper(stepHyper);
-    let r: TrainResult;
-    try {
-      r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, shouldStop, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
-    } finally {
-      for (const d of m.dense) d.setStepHyper(undefined);
-    }
+    const r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, shouldStop, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
     // The last changes, merged and waited for.
     await flush(r.position);
     const t0 = process.hrtime.bigint();
@@ -272,6 +268,7 @@ export async function trainCluster(
       },
     };
   } finally {
+    for (const d of m.dense) d.setStepHyper(undefined);
     await store.close();
   }
 }

@@ -222,6 +222,9 @@ export class DenseParam {
     this.call = next;
   }
 
+  /** The hyperparameters its steps take: its own, or those of setStepHyper. */
+  get stepHyper(): ResolvedHyperparams { return this.call.hyper; }
+
   /** The complete state (weights, optimizer state, step) as bytes; see `DenseParam.load`. */
   save(): Uint8Array {
     this.live();
