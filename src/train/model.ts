@@ -174,18 +174,29 @@ export class CtrModel {
     }
     this.tables.forEach((t, k) => {
       h.update(`table${k}`);
-      const ids = t.ids().sort();
-      const key = new BigUint64Array(1);
-      for (const id of ids) {
-        key[0] = id;
-        h.update(new Uint8Array(key.buffer));
-        const w = t.get(id)!;
-        h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+      // Each row's key (8 bytes, the platform's order) then its weights, in key order: gathered and
+      // hashed a block of rows at a time (a call per row cost about 0.3 s per million rows).
+      const ids = t.ids().sort(), d = t.rowLength, rowBytes = 8 + 4 * d;
+      const per = Math.max(1, Math.floor(HASH_BLOCK_BYTES / rowBytes)), block = new Uint8Array(per * rowBytes);
+      const key = new BigUint64Array(1), keyBytes = new Uint8Array(key.buffer);
+      for (let s = 0; s < ids.length; s += per) {
+        const part = ids.subarray(s, Math.min(ids.length, s + per));
+        const w = t.gather(part, undefined, { create: false });
+        const wb = new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
+        for (let i = 0; i < part.length; i++) {
+          key[0] = part[i];
+          block.set(keyBytes, i * rowBytes);
+          block.set(wb.subarray(i * 4 * d, (i + 1) * 4 * d), i * rowBytes + 8);
+        }
+        h.update(block.subarray(0, part.length * rowBytes));
       }
     });
     return h.digest("hex");
   }
 }
+
+/** Bytes of rows hashed at a time by CtrModel.sha256. */
+const HASH_BLOCK_BYTES = 1 << 20;
 
 /** The plain optimizer of the same family as `name` (group-adam -> adam, ftrl -> adagrad). */
 export function plainOf(name: OptimizerName): OptimizerName {
