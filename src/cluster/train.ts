@@ -159,8 +159,7 @@ export async function trainCluster(
     // The workers' dense steps miss the others' changes of up to a merge period and the changes add up
     // (./sync.ts): stale steps, whose momentum is compensated as the data-parallel workers' is (the
     // merges decay the moments by the same rate; the model keeps its own for what follows the run).
-    const stepHyper = m.dense.length ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, o.workers) : undefined;
-    for (const d of m.dense) d.setStepHyper(stepHyper);
+    for (const d of m.dense) d.setStepHyper(workerMomentum(d, o.workers));
     const sync = new ClusterSync(store, m);
     const part = splitRows(range.start, range.end, o.workers)[o.rank];
     // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then,

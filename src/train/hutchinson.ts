@@ -68,12 +68,12 @@ export interface TrainedArrays {
   params: Float32Array[];
 }
 
-/** The seed of one training step: of its dropout masks and its Rademacher draw. */
 /** Whether a model's rules take the Hessian estimate: AdaHessian in its tables (`optimizer`) or in a dense layer. */
 export function needsHessian(optimizer: OptimizerName, dense: readonly { readonly optimizer: OptimizerName }[]): boolean {
   return ruleUsesHessian(optimizer) || dense.some((d) => ruleUsesHessian(d.optimizer));
 }
 
+/** The seed of one training step: of its dropout masks and its Rademacher draw. */
 export function stepSeed(seed: number, step: number): number {
   return fmix32((seed >>> 0) ^ fmix32(Math.imul(step >>> 0, GOLDEN) + 0x7f4a7c15));
 }

@@ -8,7 +8,6 @@ import type { ResolvedSettings } from "./model.js";
 import type { ReadOptions } from "../data/types.js";
 import type { DataErrorFields } from "../data/errors.js";
 import type { TableShare } from "../optim/table-share.js";
-import type { Hyperparams } from "../optim/hyper.js";
 import type { SharedAdmissionState } from "./shared-admission.js";
 
 /** Int32 words of the control block. */
@@ -120,8 +119,8 @@ export interface WorkerInit {
   admission: SharedAdmissionState | undefined;
   /** The dense parameters' saved states (DenseParam.save): each worker steps its rows of them (denseSlices), or with async dense updates all of its own replica. */
   dense: Uint8Array[];
-  /** Hyperparameters the workers' dense optimizers replace: the momentum compensated for stale steps (./stale-momentum.ts), if any. */
-  denseHyper: Hyperparams | undefined;
+  /** The dense steps are stale: each parameter steps with its momentum compensated for N workers (./stale-momentum.ts). */
+  compensateMomentum: boolean;
   /** Float length of each parameter, in model order (their values and gradients are concatenated). */
   paramSizes: number[];
   control: SharedArrayBuffer;

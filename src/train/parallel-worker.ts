@@ -27,6 +27,7 @@ import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from 
 import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
+import { workerMomentum } from "./stale-momentum.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
   const dense = init.dense.map((b) => DenseParam.load(b));
   // Steps with the momentum compensated for their staleness; the states posted back keep the model's own.
-  for (const d of dense) d.setStepHyper(init.denseHyper);
+  if (init.compensateMomentum) for (const d of dense) d.setStepHyper(workerMomentum(d, N));
   const hutch = needsHessian(s.optimizer, dense) ? new HutchinsonEstimator(model) : undefined;
   /** The Hessian estimate of the batch being trained (AdaHessian), for its dense step. */
   let hess: TrainedArrays | undefined;

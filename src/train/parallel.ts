@@ -28,7 +28,6 @@ import { SparseTable } from "../optim/table.js";
 import { reserveRows, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
-import { workerMomentum } from "./stale-momentum.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { EVICT_SHARE, evictionKeep, MemoryBudgetError } from "./budget.js";
@@ -153,8 +152,6 @@ export async function trainParallel(
   totals[T_EVAL_ROWS] = pos.evaluatedRows ?? pos.rows;
   totals[T_CKPT_ROWS] = pos.rows;
   const dense = m.dense.map((d) => d.save());
-  // The dense parameters share one optimizer: its momentum, compensated for the workers' stale steps.
-  const denseHyper = m.dense.length && opts.compensateMomentum !== false && denseUpdates !== "sync" ? workerMomentum(m.dense[0].optimizer, m.dense[0].hyper, N) : undefined;
   // Bad rows: the workers skip without a limit of their own; the run's limit is held here, over every worker's rows.
   const skipBad = data.options.skipBadRows === true, badLimit = data.options.maxBadRows ?? DEFAULT_MAX_BAD_ROWS;
   const read = { ...data.options, onSkip: undefined, range: undefined, seek, ...(skipBad ? { maxBadRows: { fraction: 1 } } : {}) };
@@ -174,7 +171,9 @@ export async function trainParallel(
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
-      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense, denseHyper,
+      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
+      // Sequential and asynchronous steps are stale: their momentum is compensated (one step a round with the mean gradient is not).
+      compensateMomentum: opts.compensateMomentum !== false && denseUpdates !== "sync",
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,

@@ -35,11 +35,12 @@ export function staleMomentum(beta: number, workers: number): number {
 }
 
 /**
- * The hyperparameters a stale worker's dense optimizer steps with
+ * The hyperparameters a stale worker's dense parameter steps with
  * (DenseParam.setStepHyper), or undefined when it keeps its own: one worker,
  * or a rule without momentum. The caller knows whether its steps are stale.
  */
-export function workerMomentum(optimizer: OptimizerName, hyper: ResolvedHyperparams, workers: number): Hyperparams | undefined {
+export function workerMomentum(param: { readonly optimizer: OptimizerName; readonly hyper: ResolvedHyperparams }, workers: number): Hyperparams | undefined {
+  const { optimizer, hyper } = param;
   if (workers === 1) return undefined;
   const { rule } = ruleSpec(optimizer);
   if (rule === R_SGD || rule === R_ADAGRAD) return undefined;

@@ -87,14 +87,14 @@ test("stale steps' momentum: beta' = max(0, 1 - N (1 - beta)) for several worker
   assert.throws(() => staleMomentum(1.5, 2), /momentum 1.5 must be in \[0, 1\]/);
   assert.throws(() => staleMomentum(0.9, 0), /workers = 0/);
   const h = (o: "adam" | "momentum" | "adagrad" | "sgd" | "group-adam" | "amsgrad" | "adahessian") => createOptimizer(o).hyper;
-  assert.deepEqual(workerMomentum("adam", h("adam"), 4), { beta1: staleMomentum(0.9, 4) });
-  assert.deepEqual(workerMomentum("amsgrad", h("amsgrad"), 2), { beta1: staleMomentum(0.9, 2) });
-  assert.deepEqual(workerMomentum("adahessian", h("adahessian"), 2), { beta1: staleMomentum(0.9, 2) });
-  assert.deepEqual(workerMomentum("group-adam", h("group-adam"), 2), { beta1: staleMomentum(0.9, 2) });
-  assert.deepEqual(workerMomentum("momentum", h("momentum"), 3), { momentum: staleMomentum(0.9, 3) });
-  assert.equal(workerMomentum("adam", h("adam"), 1), undefined);
-  assert.equal(workerMomentum("adagrad", h("adagrad"), 4), undefined);
-  assert.equal(workerMomentum("sgd", h("sgd"), 4), undefined);
+  assert.deepEqual(workerMomentum({ optimizer: "adam", hyper: h("adam") }, 4), { beta1: staleMomentum(0.9, 4) });
+  assert.deepEqual(workerMomentum({ optimizer: "amsgrad", hyper: h("amsgrad") }, 2), { beta1: staleMomentum(0.9, 2) });
+  assert.deepEqual(workerMomentum({ optimizer: "adahessian", hyper: h("adahessian") }, 2), { beta1: staleMomentum(0.9, 2) });
+  assert.deepEqual(workerMomentum({ optimizer: "group-adam", hyper: h("group-adam") }, 2), { beta1: staleMomentum(0.9, 2) });
+  assert.deepEqual(workerMomentum({ optimizer: "momentum", hyper: h("momentum") }, 3), { momentum: staleMomentum(0.9, 3) });
+  assert.equal(workerMomentum({ optimizer: "adam", hyper: h("adam") }, 1), undefined);
+  assert.equal(workerMomentum({ optimizer: "adagrad", hyper: h("adagrad") }, 4), undefined);
+  assert.equal(workerMomentum({ optimizer: "sgd", hyper: h("sgd") }, 4), undefined);
 });
 
 test("two workers, sequential dense updates: the feature rate within 5% of the deterministic trainer's and the AUC within 0.002 (2 seeds); the model keeps the user's beta1", async () => {
