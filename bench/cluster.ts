@@ -6,7 +6,8 @@
 // against a fresh local cluster of 3 masters, for each synchronisation
 // period (env SPARSECTR_BENCH_SYNC, default the trainer's; env
 // SPARSECTR_BENCH_ARGS adds options to every run,
-// SPARSECTR_BENCH_CLUSTER_ARGS to the workers' only). Per run: test
+// SPARSECTR_BENCH_CLUSTER_ARGS to the workers' only, e.g. "--threads 2
+// --parallel" for workers that train with threads). Per run: test
 // AUC and live features against the single process; the store's CPU time
 // per trained sample (the masters' user + system CPU over the run, less
 // their idle rate measured just before), also without rank 0's gather of
@@ -32,6 +33,7 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "m
 const WORKERS = 2, MASTERS = 3;
 
 interface Report {
+  threads: number;
   auc: number; liveFeatures: number; features: number; featureRate: number; rows: number; seconds: number; rowsPerSec: number;
   tableRows: number;
   cluster?: { rowsPushed: number; bytesSent: number; bytesReceived: number; syncs: number; seconds: number; conflicts: number; calls: number; gatherStoreCpuSeconds?: number; gatherSeconds: number; sightingsFalsePositiveRate?: number };
@@ -97,7 +99,7 @@ export async function benchCluster(emit: (o: object) => void, quick: boolean): P
           const gather = (cl[0].gatherStoreCpuSeconds ?? 0) - idleRate * cl[0].gatherSeconds;
           const r0 = reports[0];
           const row = {
-            ...info, kind: "run", seed, rows, sync_every: k, auc: +r0.auc.toFixed(5), auc_vs_single: +(r0.auc - single.auc).toFixed(5),
+            ...info, kind: "run", seed, rows, sync_every: k, worker_args: workerExtra.join(" "), worker_threads: reports[0].threads, auc: +r0.auc.toFixed(5), auc_vs_single: +(r0.auc - single.auc).toFixed(5),
             live_features: r0.liveFeatures, live_vs_single: +(r0.liveFeatures / single.liveFeatures - 1).toFixed(4),
             store_cpu_us_per_sample: +(cpu / trained * 1e6).toFixed(3), store_cpu_us_per_sample_training: +((cpu - gather) / trained * 1e6).toFixed(3),
             gather_store_cpu_us_per_row: +(gather / reports[0].tableRows * 1e6).toFixed(3), store_command_us_per_sample: +((use.usec - idle1.usec) / trained).toFixed(3),
@@ -126,7 +128,7 @@ export async function benchCluster(emit: (o: object) => void, quick: boolean): P
     const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
     for (const [k, s] of sums) {
       emit({
-        ...info, kind: "mean", rows, sync_every: k, seeds: s.auc.length, auc_vs_single: +mean(s.auc).toFixed(5), live_vs_single: +mean(s.live).toFixed(4),
+        ...info, kind: "mean", rows, sync_every: k, worker_args: workerExtra.join(" "), seeds: s.auc.length, auc_vs_single: +mean(s.auc).toFixed(5), live_vs_single: +mean(s.live).toFixed(4),
         store_cpu_us_per_sample: +mean(s.us).toFixed(3), store_cpu_us_per_sample_training: +mean(s.usTraining).toFixed(3), goals: { store_us: "<= 2", auc: "within 0.002", live_features: "within 10%" },
       });
     }

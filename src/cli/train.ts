@@ -147,7 +147,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const workers = parts?.length ?? threads;
   if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
   let parallel = false;
-  if ((wantParallel || parts) && !finished && !cluster) {
+  // A cluster run's worker trains its part with its threads too.
+  if ((wantParallel || parts) && !finished) {
     const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control, workers, denseUpdates);
     if (why === undefined) parallel = true;
     else if (parts || given.values.parallel === true || why === ASYNC_GROUP) throw new UsageError(`data-parallel training does not support ${why}`);
@@ -160,7 +161,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     if (cluster) {
       // Rank 0 writes the run's checkpoints, of the store's whole model at barriers of every worker, and restores one.
       const o: ClusterOptions = {
-        ...cluster,
+        ...cluster, threads: parallel ? workers : 1, denseUpdates,
         ...(out ? { checkpoint: (position, record, rankAdmissions) => writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record }, undefined, rankAdmissions) } satisfies Partial<ClusterOptions> : {}),
         ...(ckpt?.meta.cluster ? { restore: { record: ckpt.meta.cluster, rankAdmissions: ckpt.rankAdmissions } } : {}),
       };

@@ -19,7 +19,7 @@
  * millions of distinct features; 0 turns the sharing off.
  */
 import { BloomFilter } from "../util/bloom.js";
-import type { Sightings } from "../train/admission.js";
+import type { Sightings, SightingsShare } from "../train/admission.js";
 import type { ClusterStore } from "./store.js";
 
 /** Default size of the run's filter: 4 MiB (2^25 bits: about 0.6% false positives at 2.2M features, 3% at 5M). */
@@ -47,9 +47,13 @@ export class ClusterSightings implements Sightings {
 
   constructor(bytes: number) {
     checkSightingsBytes(bytes);
-    this.own = new BloomFilter(bytes * 8, PROBES, SEGMENT_WORDS);
-    this.run = new BloomFilter(bytes * 8, PROBES, SEGMENT_WORDS);
+    // In shared memory: a worker of the run training with threads counts through shared admission counts (share).
+    this.own = new BloomFilter(bytes * 8, PROBES, SEGMENT_WORDS, true);
+    this.run = new BloomFilter(bytes * 8, PROBES, SEGMENT_WORDS, true);
   }
+
+  /** The filters for worker threads: they add the keys they count first to this worker's filter and consult the run's. */
+  share(): SightingsShare { return { own: this.own.state(), run: this.run.state() }; }
 
   add(lo: number, hi: number): void { this.own.add(lo, hi); }
   seen(lo: number, hi: number): boolean { return this.run.has(lo, hi); }

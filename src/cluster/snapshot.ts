@@ -95,6 +95,11 @@ export class CheckpointBarrier {
     }, (e: unknown) => { this.failed = e ?? new Error("reading the checkpoint request failed"); });
   }
 
+  /** Whether {@link step} would run a barrier now (a checkpoint due on rank 0, or asked for), or has a failure to report. */
+  get pending(): boolean {
+    return this.failed !== undefined || (this.o.rank === 0 ? this.isDue : this.requested > this.handled);
+  }
+
   /**
    * Runs the barrier when a checkpoint is due (rank 0) or asked for: pushes
    * this worker's changes and waits for the merge (`flush`, which also

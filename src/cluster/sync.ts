@@ -106,6 +106,8 @@ export class ClusterSync {
   /** True while a synchronisation of the tables (start) or of the dense layers (startDense) is in flight. */
   get busy(): boolean { return this.rowsBusy || this.denseBusy; }
   get rowsBusy(): boolean { return this.flights.rows !== undefined; }
+  /** True when a synchronisation in flight has come back (the next {@link poll} applies it). */
+  get landed(): boolean { return this.flights.rows?.done === true || this.flights.dense?.done === true; }
   get denseBusy(): boolean { return this.flights.dense !== undefined; }
 
   /** Pushes this worker's changes since the last synchronisation (tables and dense layers) and takes the merged state, waiting for it. */
@@ -226,7 +228,8 @@ export class ClusterSync {
     const pushed = d.mergeable(), at = d.updates, how = { rows: d.rows, d: d.rowLength, slots: this.denseSlots[i] };
     const merged = await this.store.mergeDense(i, pushed, this.denseBases[i], { ...how, n: at - this.denseUpdates[i] });
     return () => {
-      const now = d.mergeable();
+      // The model's parameter now (a data-parallel trainer replaces it with its workers' state at each pause).
+      const d = this.m.dense[i], now = d.mergeable();
       // Steps taken since the snapshot stay, on top of the merged state (compared
       // by value: a table synchronisation may renumber the steps in between).
       d.setMergeable(now.every((v, k) => v === pushed[k]) ? merged : mergeDense(merged, now, pushed, { ...how, n: d.updates - at }));

@@ -13,6 +13,8 @@ import type { DataFile } from "../data/types.js";
 import type { CtrModel } from "../train/model.js";
 import { splitRows } from "../train/parallel.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
+import { trainParallel } from "../train/parallel.js";
+import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
 import { Admission } from "../train/admission.js";
 import { workerMomentum } from "../train/stale-momentum.js";
@@ -50,6 +52,15 @@ export interface ClusterOptions {
   syncDenseEveryRows?: number;
   /** The run's name: its keys in the cluster are sctr:NAME:*. */
   run: string;
+  /**
+   * Worker threads of this process (default 1: the deterministic trainer):
+   * above 1 its part is trained by the data-parallel trainer
+   * (../train/parallel.ts), each thread reading its own share of the part,
+   * and the synchronisations run while the threads are parked.
+   */
+  threads?: number;
+  /** The threads' dense updates (../train/parallel-protocol.ts; default DEFAULT_DENSE_UPDATES). */
+  denseUpdates?: DenseUpdates;
   buckets?: number;
   /** Bytes of the run's filter of the features the workers counted (./sightings.ts; default DEFAULT_SIGHTINGS_BYTES, 0: each worker counts alone). */
   sightingsBytes?: number;
@@ -106,10 +117,11 @@ export interface ClusterReport extends SyncCounts {
 }
 
 /** Checks the worker count, rank and periods of cluster options (RangeError naming the option). */
-export function checkClusterOptions(o: Pick<ClusterOptions, "workers" | "rank" | "syncEveryRows" | "syncDenseEveryRows" | "sightingsBytes">): void {
+export function checkClusterOptions(o: Pick<ClusterOptions, "workers" | "rank" | "syncEveryRows" | "syncDenseEveryRows" | "sightingsBytes" | "threads">): void {
   checkSightingsBytes(o.sightingsBytes ?? DEFAULT_SIGHTINGS_BYTES);
   if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`--workers ${o.workers}: use a positive integer`);
   if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.workers) throw new RangeError(`--rank ${o.rank}: use an integer from 0 to ${o.workers - 1}`);
+  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1)) throw new RangeError(`--threads ${o.threads}: use a positive integer`);
   for (const [flag, v] of [["--sync-every", o.syncEveryRows], ["--sync-dense-every", o.syncDenseEveryRows ?? DEFAULT_DENSE_SYNC_ROWS]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${flag} ${v}: use a positive number of rows`);
   }
@@ -156,10 +168,13 @@ export async function trainCluster(
       await state.join(settings, o.workers);
     }
     const cpu0 = await store.cpuSeconds();
+    const threads = o.threads ?? 1, denseUpdates = o.denseUpdates ?? DEFAULT_DENSE_UPDATES;
     // The workers' dense steps miss the others' changes of up to a merge period and the changes add up
     // (./sync.ts): stale steps, whose momentum is compensated as the data-parallel workers' is (the
     // merges decay the moments by the same rate; the model keeps its own for what follows the run).
-    for (const d of m.dense) d.setStepHyper(workerMomentum(d, o.workers));
+    // With threads whose steps are stale too (sequential or async), every process's threads count.
+    const stale = o.workers * (threads > 1 && denseUpdates !== "sync" ? threads : 1);
+    for (const d of m.dense) d.setStepHyper(workerMomentum(d, stale));
     const sync = new ClusterSync(store, m);
     const part = splitRows(range.start, range.end, o.workers)[o.rank];
     // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then,
@@ -197,7 +212,10 @@ export async function trainCluster(
       await state.savePosition(o.rank, JSON.stringify(pos));
       lastStart = lastDense = pos.rows;
     };
-    const run = async (pos: TrainPosition): Promise<void> => {
+    // With threads, run is called with them parked (a pause every syncEveryRows rows, or when due says so).
+    const run = async (pos: TrainPosition, whole?: () => void): Promise<void> => {
+      // A checkpoint's barrier records this worker's admission counts: the threads' shared counts first.
+      if (barrier.pending) whole?.();
       if (await barrier.step(pos, flush)) {
         checkpoints++;
         return;
@@ -237,7 +255,16 @@ export async function trainCluster(
       pausing = true;
       return false;
     };
-    const r = await trainModel(m, data, part, onProgress, { ...control, checkpoint, shouldStop, ...(start ? { start } : {}), sync: { everyRows: overlap ? 1 : o.syncEveryRows, run } });
+    const parallel = threads > 1;
+    // The threads park for an exchange when a synchronisation came back, one is due or a barrier waits.
+    const due = (rows: number): boolean => barrier.pending || sync.landed || (!sync.rowsBusy && rows - lastStart >= o.syncEveryRows) || (!sync.denseBusy && rows - lastDense >= denseEvery);
+    const ctl: TrainControl = {
+      ...control, checkpoint, shouldStop, ...(start ? { start } : {}),
+      sync: { everyRows: overlap && !parallel ? 1 : o.syncEveryRows, run, ...(parallel && overlap ? { due } : {}) },
+    };
+    const r = parallel
+      ? await trainParallel(m, data, part, threads, onProgress, ctl, { denseUpdates, staleWorkers: stale })
+      : await trainModel(m, data, part, onProgress, ctl);
     // The last changes, merged and waited for.
     await flush(r.position);
     const t0 = process.hrtime.bigint();

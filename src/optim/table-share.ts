@@ -113,6 +113,12 @@ export function sharedStepCount(t: SparseTable, share: TableShare): number {
   return t.arena.heap.u32[(share.words >>> 2) + W_STEP];
 }
 
+/** Sets the global step count the workers continue from (the owner's, after it adopted another; only while no worker steps the table). */
+export function setSharedStepCount(t: SparseTable, share: TableShare, steps: number): void {
+  if (!Number.isSafeInteger(steps) || steps < 0 || steps > 0xffffffff) throw new RangeError(`step count ${steps} out of range`);
+  Atomics.store(t.arena.heap.u32, (share.words >>> 2) + W_STEP, steps);
+}
+
 /**
  * A worker thread's handle of a shared table: the training half of
  * SparseTable's interface (gatherBatch, stepBatch) over the owner's rows,

@@ -17,6 +17,7 @@
  * interleaved so that a probe costs one cache line; it doubles at load 0.75
  * (12-24 bytes per distinct key).
  */
+import type { BloomState } from "../util/bloom.js";
 import { hashKey } from "../data/hash.js";
 import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
 import { fmix32 } from "../util/fmix32.js";
@@ -69,6 +70,18 @@ export function routeKey(out: Uint32Array, j: number, lo: number, hi: number, ad
 export interface Sightings {
   add(lo: number, hi: number): void;
   seen(lo: number, hi: number): boolean;
+  /** The same sightings for worker threads (./shared-admission.ts), when they can be shared. */
+  share?(): SightingsShare;
+}
+
+/**
+ * Sightings that worker threads consult and add to at once: the keys counted
+ * here (`own`, each first occurrence added) and the keys counted elsewhere
+ * (`run`, read only), as Bloom filters in shared memory.
+ */
+export interface SightingsShare {
+  readonly own: BloomState;
+  readonly run: BloomState;
 }
 
 const MAX_LOAD = 0.75;

@@ -23,6 +23,7 @@ export const C_FAILED = 8; // a worker failed: every worker stops at the next ba
 export const C_OVER_BUDGET = 9; // a table is at its feature budget: the coordinator evicts (or stops the run)
 export const C_STEP = 10; // first barrier generation (the last worker to arrive bumps it: every worker steps its dense rows)
 export const C_STEPPED = 11; // workers other than worker 0 that stepped their dense rows this round
+export const C_RELOAD = 12; // set with a release: the coordinator changed the dense states (posted to each worker) and the shared weights
 export const CONTROL_WORDS = 16;
 
 export const S_GO = 0;
@@ -119,8 +120,12 @@ export interface WorkerInit {
   admission: SharedAdmissionState | undefined;
   /** The dense parameters' saved states (DenseParam.save): each worker steps its rows of them (denseSlices), or with async dense updates all of its own replica. */
   dense: Uint8Array[];
-  /** The dense steps are stale: each parameter steps with its momentum compensated for N workers (./stale-momentum.ts). */
-  compensateMomentum: boolean;
+  /**
+   * The dense steps are stale: each parameter steps with its momentum
+   * compensated for this many stale workers (./stale-momentum.ts; N, or the
+   * threads of every worker of a cluster run); 1: not compensated.
+   */
+  staleWorkers: number;
   /** Float length of each parameter, in model order (their values and gradients are concatenated). */
   paramSizes: number[];
   control: SharedArrayBuffer;
@@ -149,6 +154,9 @@ export interface WorkerInit {
 }
 
 /** What a worker posts. */
+/** The coordinator's message to a worker before a release with C_RELOAD: the dense parameters' new states (DenseParam.save). */
+export interface ReloadMessage { kind: "reload"; dense: Uint8Array[] }
+
 export type WorkerMessage =
   | { kind: "parked"; worker: number; dense?: Uint8Array[]; end?: boolean }
   | { kind: "done"; worker: number }

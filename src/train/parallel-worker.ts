@@ -13,7 +13,7 @@
  * (an evaluation or checkpoint due, more room needed, the end of a pass, a
  * pause asked for).
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { openData } from "../data/reader.js";
 import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
@@ -29,9 +29,9 @@ import { SharedAdmission } from "./shared-admission.js";
 import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import { workerMomentum } from "./stale-momentum.js";
 import {
-  A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
+  A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
-  denseSlices, type WorkerInit, type WorkerMessage,
+  denseSlices, type ReloadMessage, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
 const init = workerData as WorkerInit;
@@ -62,7 +62,8 @@ async function main(): Promise<void> {
   const inputs = new BatchInputs(tables, init.fields, s.pooling, admission);
   const dense = init.dense.map((b) => DenseParam.load(b));
   // Steps with the momentum compensated for their staleness; the states posted back keep the model's own.
-  if (init.compensateMomentum) for (const d of dense) d.setStepHyper(workerMomentum(d, N));
+  const compensate = (): void => { if (init.staleWorkers > 1) for (const d of dense) d.setStepHyper(workerMomentum(d, init.staleWorkers)); };
+  compensate();
   const hutch = needsHessian(s.optimizer, dense) ? new HutchinsonEstimator(model) : undefined;
   /** The Hessian estimate of the batch being trained (AdaHessian), for its dense step. */
   let hess: TrainedArrays | undefined;
@@ -72,14 +73,29 @@ async function main(): Promise<void> {
   let dlogits = new Float32Array(0);
   let round = Atomics.load(ctl, C_ROUND);
 
-  /** Parks until the coordinator releases the run; returns its command. */
+  /**
+   * Parks until the coordinator releases the run; returns its command. A
+   * release with C_RELOAD brings the model's dense states (the coordinator
+   * changed them, e.g. merged another process's changes: ./trainer.ts
+   * TrainControl.sync): this worker's replica becomes them, and its
+   * parameters the shared weights.
+   */
   const park = (end = false): number => {
     const gen = Atomics.load(ctl, C_GEN);
     // Each worker's rows of the dense parameters (all of them with async updates, whose moments are worker 0's).
     post({ kind: "parked", worker: w, dense: w === 0 || init.denseUpdates !== "async" ? dense.map((d) => d.save()) : undefined, end });
     Atomics.add(ctl, C_PARKED, 1);
     while (Atomics.load(ctl, C_GEN) === gen) Atomics.wait(ctl, C_GEN, gen, 1000);
+    if (Atomics.load(ctl, C_RELOAD) !== 0) reload();
     return Atomics.load(ctl, C_COMMAND);
+  };
+  /** Takes the dense states the coordinator posted before the release (synchronously: the message is queued before it). */
+  const reload = (): void => {
+    const got = receiveMessageOnPort(parentPort!) as { message: ReloadMessage } | undefined;
+    if (got?.message.kind !== "reload" || got.message.dense.length !== dense.length) throw new Error(`worker ${w}: released to reload the dense parameters without their states`);
+    got.message.dense.forEach((b, i) => { dense[i].dispose(); dense[i] = DenseParam.load(b); });
+    compensate();
+    copyWeights();
   };
 
   const slices = init.denseUpdates === "async" ? [] : denseSlices(dense, N)[w];

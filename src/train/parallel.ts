@@ -25,7 +25,7 @@ import type { DataFile } from "../data/types.js";
 import { seekPoints } from "../data/seek.js";
 import { DenseParam } from "../optim/dense.js";
 import { SparseTable } from "../optim/table.js";
-import { reserveRows, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
+import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
@@ -38,8 +38,8 @@ import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import {
-  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
-  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type WorkerInit, type WorkerMessage,
+  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type ReloadMessage, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
 /** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
@@ -53,6 +53,11 @@ export interface ParallelOptions {
   roomRounds?: number;
   /** Compensate the dense optimizer's momentum for the workers' stale steps (./stale-momentum.ts; default true). */
   compensateMomentum?: boolean;
+  /**
+   * The stale workers the momentum is compensated for (default: the worker
+   * threads; a cluster run's worker gives every process's threads together).
+   */
+  staleWorkers?: number;
 }
 
 /** Ids a worker's batch may hold: one key a field, twice that where a row may hold several features of a field. */
@@ -173,7 +178,7 @@ export async function trainParallel(
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
       seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
       // Sequential and asynchronous steps are stale: their momentum is compensated (one step a round with the mean gradient is not).
-      compensateMomentum: opts.compensateMomentum !== false && denseUpdates !== "sync",
+      staleWorkers: opts.compensateMomentum !== false && denseUpdates !== "sync" ? Math.max(N, opts.staleWorkers ?? N) : 1,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
@@ -239,7 +244,10 @@ export async function trainParallel(
     rows: totals[T_ROWS], steps: totals[T_STEPS], epoch: pos.epoch, loss: totals[T_RECENT], seconds: seconds(),
     liveFeatures: tables[tables.length - 1].liveRows, features: m.features,
   });
-  // The coordinator's own reasons to park: Ctrl-C, a checkpoint by the clock, and progress reports.
+  // The exchange with other trainers (control.sync): at a pause every sync.everyRows rows, or sooner when it asks (due).
+  let lastSync = pos.rows;
+  const syncDue = (rows: number): boolean => control.sync !== undefined && (rows - lastSync >= control.sync.everyRows || control.sync.due?.(rows) === true);
+  // The coordinator's own reasons to park: Ctrl-C, a checkpoint by the clock, the exchange, and progress reports.
   let lastCkpt = 0;
   const ticker = setInterval(() => {
     refresh();
@@ -247,7 +255,7 @@ export async function trainParallel(
     const timed = control.checkpoint !== undefined && control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds;
     // Without rounds, worker 0 does not watch the rows: this thread does (a pause lands within a tick).
     const due = (every: number | undefined, last: number, on: boolean): boolean => on && denseUpdates === "async" && every !== undefined && every > 0 && totals[T_ROWS] - totals[last] >= every;
-    if (control.shouldStop?.() || timed || due(control.evaluateEveryRows, T_EVAL_ROWS, control.evaluate !== undefined) || due(control.checkpointEveryRows, T_CKPT_ROWS, control.checkpoint !== undefined)) Atomics.store(control32, C_PAUSE, 1);
+    if (control.shouldStop?.() || timed || syncDue(totals[T_ROWS]) || due(control.evaluateEveryRows, T_EVAL_ROWS, control.evaluate !== undefined) || due(control.checkpointEveryRows, T_CKPT_ROWS, control.checkpoint !== undefined)) Atomics.store(control32, C_PAUSE, 1);
   }, 20);
 
   /** The run's position and the tables' step counts, from the shared state (cheap: at every pause). */
@@ -265,15 +273,25 @@ export async function trainParallel(
   };
   /** The shared counts and worker 0's dense weights and moments as this model's (for an evaluation, a checkpoint, the end). */
   const adoptModel = (): void => {
+    adoptDense();
+    adoptAdmission();
+  };
+  /** The shared counts as this model's (plain counts: checkpoints keep their format). */
+  const adoptAdmission = (): void => {
+    if (admission) {
+      const a = admission.toAdmission();
+      // Sightings elsewhere (a cluster run's other workers) stay the counts'.
+      a.elsewhere = m.admission?.elsewhere;
+      m.admission = a;
+      m.inputs = new BatchInputs(m.tables, fields, s.pooling, a);
+    }
+  };
+  /** The workers' dense weights and moments as this model's (the tables are shared already). */
+  const adoptDense = (): void => {
     // A round's finite gradients can still overflow the weights (or, asynchronously, a torn read): stop before adopting them.
     let at = 0;
     const broken = nonFiniteWeight(m.params.map((p, i) => ({ name: p.name, value: weights.subarray(at, at += paramSizes[i]) })));
     if (broken !== undefined) throw new DivergenceError(pos.steps, [], data.path, broken);
-    if (admission) {
-      const a = admission.toAdmission();
-      m.admission = a;
-      m.inputs = new BatchInputs(m.tables, fields, s.pooling, a);
-    }
     let o = 0;
     m.dense.forEach((d, i) => {
       const next = DenseParam.load(denseStates[0]![i], d.arena);
@@ -295,8 +313,21 @@ export async function trainParallel(
       m.params[i].value.set(next.view());
     });
   };
-  /** Lets the parked workers go on with `command`. */
-  const release = (command: number): void => {
+  /**
+   * The model's dense states and weights to every worker, with the next
+   * release (after control.sync changed them), and the tables' step counts
+   * to the shared counters.
+   */
+  const reload = (): void => {
+    const states = m.dense.map((d) => d.save());
+    let o = 0;
+    for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+    for (const t of threads) t.postMessage({ kind: "reload", dense: states } satisfies ReloadMessage);
+    tables.forEach((t, k) => { setSharedStepCount(t, shares[k], t.stepCount); reserveRows(t, shares[k], roomFor(t)); });
+  };
+  /** Lets the parked workers go on with `command` (having posted them the model's dense states first, with `reloadDense`). */
+  const release = (command: number, reloadDense = false): void => {
+    if (reloadDense && command !== K_STOP) reload();
     parked = 0;
     ended = 0;
     denseStates.fill(undefined);
@@ -304,6 +335,7 @@ export async function trainParallel(
     Atomics.store(control32, C_NEED_ROOM, 0);
     Atomics.store(control32, C_OVER_BUDGET, 0);
     Atomics.store(control32, C_PARKED, 0);
+    Atomics.store(control32, C_RELOAD, reloadDense && command !== K_STOP ? 1 : 0);
     Atomics.store(control32, C_COMMAND, command);
     Atomics.add(control32, C_GEN, 1);
     Atomics.notify(control32, C_GEN);
@@ -338,8 +370,15 @@ export async function trainParallel(
       const lastPass = passEnd && pos.epoch + 1 >= s.epochs;
       const ckptDue = control.checkpoint !== undefined && !lastPass && (control.checkpointEveryRows !== undefined && pos.rows - totals[T_CKPT_ROWS] >= control.checkpointEveryRows || control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds || passEnd);
       const stopAsked = control.shouldStop?.() === true;
+      // The exchange (control.sync) takes the model's dense state and may change it and the tables: the workers then reload it.
+      const syncNow = syncDue(pos.rows) && !lastPass && !stopAsked;
       // A pause only for room leaves the model as it is.
       if (evalDue || ckptDue || lastPass || stopAsked) adoptModel();
+      else if (syncNow) adoptDense();
+      if (syncNow) {
+        await control.sync!.run({ ...pos, parts: [...pos.parts!] }, adoptAdmission);
+        lastSync = pos.rows;
+      }
       let stop = false;
       if (evalDue) {
         totals[T_EVAL_ROWS] = pos.rows;
@@ -367,7 +406,7 @@ export async function trainParallel(
         evaluated = false;
         control.beforeStep?.();
       }
-      release(passEnd ? K_NEXT_EPOCH : K_CONTINUE);
+      release(passEnd ? K_NEXT_EPOCH : K_CONTINUE, syncNow);
     }
     await until(() => done === N);
   } finally {
@@ -375,6 +414,7 @@ export async function trainParallel(
     await Promise.all(threads.map((t) => t.terminate()));
   }
   progress();
+  if (control.sync && pos.rows > lastSync) await control.sync.run({ ...pos });
   if (!stopped) {
     pos.done = true;
     pos.seen = 0;

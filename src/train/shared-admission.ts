@@ -40,13 +40,16 @@
  * {@link SharedAdmission.toAdmission} gives the plain counts, so checkpoints
  * keep Admission's format.
  */
-import { Admission, oovTable, routeKey, slotOf } from "./admission.js";
+import { Admission, oovTable, routeKey, slotOf, type SightingsShare } from "./admission.js";
+import { BloomFilter } from "../util/bloom.js";
 
 /** What a worker thread needs to attach to shared counts (plain data for postMessage / workerData). */
 export interface SharedAdmissionState {
   readonly memory: WebAssembly.Memory;
   readonly minCount: number;
   readonly fields: number;
+  /** The sightings of a cluster run's other workers, shared by the threads (see {@link SharedAdmission.from}). */
+  readonly sightings?: SightingsShare;
 }
 
 // Header words (u32 indices); the routed occurrences are the u64 at bytes 40..47 (u32 words 10 and 11).
@@ -86,8 +89,15 @@ export class SharedAdmission {
   maxBytes = Infinity;
   /** Keys forgotten under maxBytes (counted by the owner, which alone makes room). */
   forgotten = 0;
+  /** Sightings elsewhere (a cluster run's other workers): the keys counted first here are added to own; a key in run counts one more at its first occurrence. */
+  private readonly sightings: SightingsShare | undefined;
+  private readonly own: BloomFilter | undefined;
+  private readonly run: BloomFilter | undefined;
 
-  private constructor(memory: WebAssembly.Memory, minCount: number, fields: number) {
+  private constructor(memory: WebAssembly.Memory, minCount: number, fields: number, sightings?: SightingsShare) {
+    this.sightings = sightings;
+    this.own = sightings && BloomFilter.attach(sightings.own);
+    this.run = sightings && BloomFilter.attach(sightings.run);
     this.memory = memory;
     this.minCount = minCount;
     this.fields = fields;
@@ -99,7 +109,7 @@ export class SharedAdmission {
   }
 
   /** Empty counts with room for `capacity` slots (a power of two, 4 to 2^27; 0.75 of them usable). */
-  static create(minCount: number, fields: number, capacity = 1 << 16): SharedAdmission {
+  static create(minCount: number, fields: number, capacity = 1 << 16, sightings?: SightingsShare): SharedAdmission {
     if (!Number.isSafeInteger(minCount) || minCount < 2) throw new RangeError(`min count ${minCount} must be an integer >= 2 (1 admits every feature: no counts needed)`);
     if (!Number.isSafeInteger(fields) || fields < 1) throw new RangeError(`admission: fields = ${fields} must be a positive integer`);
     if (!Number.isSafeInteger(capacity) || capacity < 4 || capacity > MAX_CAP || (capacity & (capacity - 1)) !== 0) {
@@ -113,16 +123,21 @@ export class SharedAdmission {
     // minCount above 2^32 - 1 is never reached (counts saturate): store it as that.
     u[H_MINCOUNT] = Math.min(minCount, SATURATED);
     u[H_FIELDS] = fields;
-    return new SharedAdmission(memory, minCount, fields);
+    return new SharedAdmission(memory, minCount, fields, sightings);
   }
 
-  /** Shared counts equal to `a`'s (counts, seen, admitted, routed, its memory budget and keys forgotten). */
+  /**
+   * Shared counts equal to `a`'s (counts, seen, admitted, routed, its memory
+   * budget and keys forgotten), with its sightings elsewhere when it has
+   * them (they must be shareable: Sightings.share).
+   */
   static from(a: Admission): SharedAdmission {
+    if (a.elsewhere && !a.elsewhere.share) throw new Error("shared admission: the counts' sightings elsewhere cannot be shared with worker threads");
     const e = a.entries(), keys = e.length / 3;
     let cap = 1 << 16;
     while (keys >= cap * MAX_LOAD) cap *= 2;
     if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
-    const s = SharedAdmission.create(a.minCount, a.fields, cap);
+    const s = SharedAdmission.create(a.minCount, a.fields, cap, a.elsewhere?.share?.());
     s.fill(e);
     Atomics.store(s.u64, H_ROUTED64, BigInt(a.routed));
     s.maxBytes = a.maxBytes;
@@ -132,7 +147,7 @@ export class SharedAdmission {
 
   /** The counts seen from a worker thread, given the {@link state} of those made on another. */
   static attach(state: SharedAdmissionState): SharedAdmission {
-    const s = new SharedAdmission(state.memory, state.minCount, state.fields);
+    const s = new SharedAdmission(state.memory, state.minCount, state.fields, state.sightings);
     const u = s.u32;
     if (u[H_MAGIC] !== MAGIC || u[H_MINCOUNT] !== Math.min(state.minCount, SATURATED) || u[H_FIELDS] !== state.fields) {
       throw new RangeError(`shared admission: the memory does not hold counts with minCount ${state.minCount} and ${state.fields} fields`);
@@ -142,7 +157,7 @@ export class SharedAdmission {
 
   /** What another thread needs to {@link attach} to these counts (postMessage / workerData). */
   state(): SharedAdmissionState {
-    return { memory: this.memory, minCount: this.minCount, fields: this.fields };
+    return { memory: this.memory, minCount: this.minCount, fields: this.fields, ...(this.sightings ? { sightings: this.sightings } : {}) };
   }
 
   /** Distinct features counted (exact when no route is in flight). */
@@ -356,13 +371,20 @@ export class SharedAdmission {
       if (st === EMPTY) {
         st = Atomics.compareExchange(u, s + 3, EMPTY, CLAIMED);
         if (st === EMPTY) {
+          // A key counted elsewhere first (Admission.elsewhere): one sighting more.
+          let n = 1;
+          if (this.own) {
+            this.own.add(lo, hi);
+            if (this.run!.has(lo, hi)) n = 2;
+          }
           u[s] = lo;
           u[s + 1] = hi;
-          u[s + 2] = 1;
+          u[s + 2] = n;
           // Publishing orders the writes above before any thread's read of READY.
           if (Atomics.exchange(this.i32, s + 3, READY) === WAITED) Atomics.notify(this.i32, s + 3);
           this.newKeys++;
-          return 1;
+          if (n >= this.minCount) this.newAdmitted++;
+          return n;
         }
       }
       if (st !== READY) this.await(s + 3);

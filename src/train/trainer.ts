@@ -89,9 +89,16 @@ export interface TrainControl extends BudgetControl {
   /**
    * Awaited between steps every `everyRows` training rows (whole batches),
    * and once after the last step (complete or stopped) when rows trained
-   * since: e.g. the exchange with other trainers (../cluster).
+   * since: e.g. the exchange with other trainers (../cluster). The
+   * data-parallel trainer (./parallel.ts) awaits it with its workers parked,
+   * at the first pause after `everyRows` rows or after `due(rows)` (polled
+   * every 20 ms) says so; the model then holds the workers' state, and the
+   * dense states and tables `run` leaves are the workers' from there on;
+   * its admission counts are the workers' once `run` calls `whole` (a
+   * conversion that costs about 0.3 s per million counted features, so
+   * only when the counts are needed, e.g. for a checkpoint).
    */
-  sync?: { everyRows: number; run: (pos: TrainPosition) => Promise<void> };
+  sync?: { everyRows: number; run: (pos: TrainPosition, whole?: () => void) => Promise<void>; due?: (rows: number) => boolean };
   /** Called when the run is complete (not when stopped), before its final checkpoint (e.g. to restore the best state). */
   finish?: () => void;
 }

@@ -8,6 +8,11 @@
  * their words, so processes that each saw a part of the keys share one
  * filter of their union (the words are exchanged in segments).
  *
+ * A filter made with `shared: true` keeps its words and change marks in
+ * shared memory: {@link BloomFilter.state} posts it to other threads, which
+ * {@link BloomFilter.attach} to the same bits; its `add` sets bits with an
+ * atomic OR, so that threads adding keys at once lose none.
+ *
  * Written here rather than taken from npm: the packages there hash strings
  * or buffers (an allocation per key; a key here is two u32 words, probed on
  * the training thread at each new feature) and do not expose their words
@@ -15,26 +20,53 @@
  */
 import { keyHashA, keyHashB } from "./fmix32.js";
 
+/** A filter in shared memory, as posted to another thread ({@link BloomFilter.state}). */
+export interface BloomState {
+  readonly bits: number;
+  readonly k: number;
+  readonly segmentWords: number;
+  readonly words: SharedArrayBuffer;
+  readonly changed: SharedArrayBuffer;
+}
+
 export class BloomFilter {
   /** The filter's bits, 32 a word (bit j of the filter is bit j & 31 of word j >>> 5). */
   readonly words: Uint32Array;
   /** Words with a bit newly set since the last {@link takeChanged}, by segment of `segmentWords`. */
   private readonly changed: Uint8Array;
   private readonly mask: number;
+  /** Whether the words are in shared memory (bits then set with an atomic OR). */
+  readonly shared: boolean;
 
   /**
    * @param bits the filter's size, a power of two from 2^5 to 2^32
    * @param k probes per key, 1 to 16
    * @param segmentWords words per segment, a power of two (the unit {@link takeChanged} reports)
+   * @param shared the words and change marks in shared memory (see {@link state}), or those of a filter's state to attach to
    */
-  constructor(readonly bits: number, readonly k = 3, readonly segmentWords = 1 << 14) {
+  constructor(readonly bits: number, readonly k = 3, readonly segmentWords = 1 << 14, shared: boolean | BloomState = false) {
     if (!Number.isSafeInteger(bits) || bits < 32 || bits > 2 ** 32 || !Number.isInteger(Math.log2(bits))) throw new RangeError(`a Bloom filter's size must be a power of two from 32 to 2^32 bits, not ${bits}`);
     if (!Number.isInteger(k) || k < 1 || k > 16) throw new RangeError(`a Bloom filter's probes must be 1 to 16, not ${k}`);
     if (!Number.isInteger(segmentWords) || segmentWords < 1 || (segmentWords & (segmentWords - 1)) !== 0) throw new RangeError(`segment words must be a power of two, not ${segmentWords}`);
-    this.words = new Uint32Array(bits / 32);
-    this.segmentWords = Math.min(segmentWords, this.words.length);
-    this.changed = new Uint8Array(this.words.length / this.segmentWords);
+    const words = bits / 32, segWords = Math.min(segmentWords, words);
+    this.shared = shared !== false;
+    const at = typeof shared === "object" ? shared : undefined;
+    if (at && (at.words.byteLength !== words * 4 || at.changed.byteLength !== words / segWords)) throw new RangeError("a Bloom filter's shared state does not match its size");
+    this.words = new Uint32Array(at?.words ?? (shared ? new SharedArrayBuffer(words * 4) : new ArrayBuffer(words * 4)));
+    this.segmentWords = segWords;
+    this.changed = new Uint8Array(at?.changed ?? (shared ? new SharedArrayBuffer(words / segWords) : new ArrayBuffer(words / segWords)));
     this.mask = (bits - 1) >>> 0;
+  }
+
+  /** The filter in shared memory, for another thread's {@link attach} (only a filter made shared). */
+  state(): BloomState {
+    if (!this.shared) throw new Error("a Bloom filter not made with shared: true cannot be shared with other threads");
+    return { bits: this.bits, k: this.k, segmentWords: this.segmentWords, words: this.words.buffer as SharedArrayBuffer, changed: this.changed.buffer as SharedArrayBuffer };
+  }
+
+  /** Another thread's shared filter: the same bits and change marks. */
+  static attach(s: BloomState): BloomFilter {
+    return new BloomFilter(s.bits, s.k, s.segmentWords, s);
   }
 
   /** Segments of the filter (each `segmentWords` words). */
@@ -46,8 +78,13 @@ export class BloomFilter {
     for (let i = 0, h = h1; i < this.k; i++, h = (h + h2) >>> 0) {
       const j = (h & this.mask) >>> 0, w = j >>> 5, bit = 1 << (j & 31);
       if ((this.words[w] & bit) === 0) {
-        this.words[w] |= bit;
-        this.changed[Math.floor(w / this.segmentWords)] = 1;
+        if (this.shared) {
+          Atomics.or(this.words, w, bit);
+          Atomics.store(this.changed, Math.floor(w / this.segmentWords), 1);
+        } else {
+          this.words[w] |= bit;
+          this.changed[Math.floor(w / this.segmentWords)] = 1;
+        }
       }
     }
   }
@@ -78,6 +115,11 @@ export class BloomFilter {
   /** The segments with a bit set since the last call (or since the filter was made), in order; clears the marks. */
   takeChanged(): number[] {
     const out: number[] = [];
+    // Shared: each mark taken with an exchange, so that a mark another thread sets meanwhile is not cleared unseen.
+    if (this.shared) {
+      for (let s = 0; s < this.changed.length; s++) if (Atomics.exchange(this.changed, s, 0)) out.push(s);
+      return out;
+    }
     for (let s = 0; s < this.changed.length; s++) if (this.changed[s]) out.push(s);
     this.changed.fill(0);
     return out;

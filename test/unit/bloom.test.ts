@@ -71,3 +71,22 @@ test("Bloom filter: sizes that are not powers of two, probes out of range and se
   assert.throws(() => new BloomFilter(1024).segment(1), RangeError);
   assert.equal(new BloomFilter(1024, 3, 1 << 14).segments, 1, "a segment no larger than the filter");
 });
+
+test("Bloom filter in shared memory: a filter attached to its state holds the same bits and change marks as a private one of the same keys", () => {
+  const r = rng(4), m = 2 ** 14, seg = 32;
+  const shared = new BloomFilter(m, 3, seg, true), other = BloomFilter.attach(shared.state()), plain = new BloomFilter(m, 3, seg);
+  assert.ok(shared.words.buffer instanceof SharedArrayBuffer && !(plain.words.buffer instanceof SharedArrayBuffer));
+  for (let i = 0; i < 500; i++) {
+    const lo = u32(r), hi = u32(r);
+    (i % 2 ? shared : other).add(lo, hi);
+    plain.add(lo, hi);
+    assert.ok(shared.has(lo, hi) && other.has(lo, hi));
+  }
+  assert.deepEqual(Array.from(shared.words), Array.from(plain.words));
+  // The marks are one set: whichever handle takes them takes them all.
+  const marks = plain.takeChanged();
+  assert.deepEqual(other.takeChanged(), marks);
+  assert.deepEqual(shared.takeChanged(), []);
+  assert.throws(() => plain.state(), /shared/);
+  assert.throws(() => new BloomFilter(m * 2, 3, seg, shared.state()), /does not match/);
+});

@@ -8,13 +8,16 @@
 // uninterrupted one; the store's rows and counts hold what the workers pushed;
 // a feature one worker counted counts one sighting more at its first
 // occurrence on another (brute force against the other worker alone), and
-// rank 0 ends routing every row of the run to itself.
+// rank 0 ends routing every row of the run to itself; workers that train
+// with threads (the data-parallel trainer) end as near the single process as
+// workers of one thread.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { openData } from "../../src/data/index.js";
 import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { trainModel } from "../../src/train/trainer.js";
+import { evaluateModel } from "../../src/train/evaluate.js";
 import type { SparseTable } from "../../src/optim/table.js";
 import { H_COUNT } from "../../src/kernels/layout.js";
 import { DEFAULT_BUCKETS, trainCluster } from "../../src/cluster/train.js";
@@ -183,6 +186,37 @@ test("admission across workers: the features one worker counted count one sighti
       assert.ok(ms[0].admission!.count(Number(id & 0xffffffffn), Number(id >> 32n)) >= 2, `row ${id} of the run is admitted on rank 0`);
     }
     assert.ok(rows > ms[1].admission!.admitted, "rank 0 holds rows rank 1 admitted");
+  } finally {
+    await c.stop();
+  }
+});
+
+test("workers of two threads each (the data-parallel trainer in each worker): every row trained, rank 0 holds every row of the run, admitted, and ends as near the single process as workers of one thread", { skip }, async () => {
+  const file = await openData(train, { batchSize: 64 }), held = await openData(train, { batchSize: 4096, range: { start: 30_000, end: 40_000 } });
+  const settings = { ...SETTINGS, batch: 64 }, range = { start: 0, end: 24_000 };
+  const single = buildModel(file.fields.length, settings);
+  await trainModel(single, file, range);
+  const base = (await evaluateModel(single, held)).auc;
+  const c = await startLocalCluster({ masters: 3 });
+  try {
+    const auc: Record<string, number> = {};
+    for (const threads of [1, 2]) {
+      const ms = [0, 1].map(() => buildModel(file.fields.length, settings));
+      const rs = await Promise.all(ms.map((m, rank) => trainCluster(m, file, range, { url: c.url, workers: 2, rank, syncEveryRows: 2048, run: `threads${threads}`, buckets: 64, threads })));
+      rs.forEach((r, rank) => {
+        assert.equal(r.position.rows, 12_000, `${threads} threads: rank ${rank} trained its part`);
+        assert.ok(r.cluster.syncs >= 1 && r.cluster.denseSyncs >= 1, `${threads} threads: rank ${rank} synchronised (${r.cluster.syncs}, ${r.cluster.denseSyncs})`);
+        if (threads > 1) assert.equal(r.position.parts, undefined, "the data-parallel trainer's position, finished");
+      });
+      const t = ms[0].tables[0], oov = new Set(Array.from({ length: file.fields.length }, (_, f) => oovKey(f)));
+      for (const id of t.ids()) {
+        if (!oov.has(id)) assert.ok(ms[0].admission!.count(Number(id & 0xffffffffn), Number(id >> 32n)) >= 2, `${threads} threads: row ${id} of the run is admitted on rank 0`);
+      }
+      // Fewer with threads: each process's threads read their parts at once, so more first sightings come before the other process's filter holds them.
+      assert.ok(Math.abs(t.size / single.tables[0].size - 1) < 0.25, `${threads} threads: ${t.size} rows on rank 0, ${single.tables[0].size} in one process`);
+      auc[threads] = (await evaluateModel(ms[0], held)).auc;
+    }
+    assert.ok(Math.abs(auc[2] - base) <= Math.max(0.01, 2 * Math.abs(auc[1] - base)), `held-out AUC: one process ${base}, workers of one thread ${auc[1]}, of two ${auc[2]}`);
   } finally {
     await c.stop();
   }

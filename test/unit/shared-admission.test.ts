@@ -9,6 +9,7 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { Admission } from "../../src/train/admission.js";
 import { SharedAdmission } from "../../src/train/shared-admission.js";
+import { BloomFilter } from "../../src/util/bloom.js";
 import { burstIds, keyWords, roundIds, type FromWorker, type StreamSpec, type WorkerJob } from "../helpers/shared-admission-worker.js";
 import { rng } from "../helpers/rng.js";
 
@@ -170,15 +171,29 @@ function next(w: Worker): Promise<FromWorker> {
   return once(w, "message").then(([m]) => m as FromWorker);
 }
 
-test("8 worker threads count overlapping streams at once: brute-force counts, and min(count, minCount - 1) occurrences of each key to OOV", { timeout: 120_000 }, async () => {
+for (const sightings of [false, true]) test(`8 worker threads count overlapping streams at once${sightings ? ", with sightings elsewhere" : ""}: brute-force counts, and min(count, minCount - 1) occurrences of each key to OOV`, { timeout: 120_000 }, async () => {
   // 8 workers on a machine of 2 cores (oversubscribed on purpose: threads are
   // preempted mid-route, in the middle of claiming a slot or incrementing).
   // Rounds: every worker routes a batch of its stream (hot keys in all
   // workers, a skewed middle range, many rare keys) while the counts grow in
   // between. Storm: thousands of bursts of 16 new keys that every worker
   // routes at the same moment, so that threads meet on slots being claimed.
+  // With sightings (a cluster run's other workers, Admission.elsewhere): a key
+  // the run's filter holds counts one more at its first occurrence, and every
+  // key counted is added to this process's filter (an atomic OR: no bit lost).
   const W = 8, N = 3, spec: StreamSpec = { fields: 8, rows: 1500, rounds: 10, seed: 5, bursts: 3000, burstKeys: 16 };
-  const sa = SharedAdmission.create(N, spec.fields, 1024);
+  const runFilter = new BloomFilter(2 ** 20, 3, 1 << 10, true), ownFilter = new BloomFilter(2 ** 20, 3, 1 << 10, true);
+  const sa = SharedAdmission.create(N, spec.fields, 1024, sightings ? { own: ownFilter.state(), run: runFilter.state() } : undefined);
+  if (sightings) {
+    // The run's filter: a third of the streams' keys, counted by other processes.
+    const kw = new Uint32Array(2), file = (id: number): void => {
+      if (id % 3 !== 0) return;
+      keyWords(id, kw, 0);
+      runFilter.add(kw[0], kw[1]);
+    };
+    for (let w = 0; w < W; w++) for (let round = 0; round < spec.rounds; round++) roundIds(spec, w, round).forEach(file);
+    for (let b = 0; b < spec.bursts; b++) burstIds(spec, b).forEach(file);
+  }
   const url = new URL("../helpers/shared-admission-worker.js", import.meta.url), gate = new SharedArrayBuffer(16);
   const ws = Array.from({ length: W }, (_, w) => new Worker(url, { workerData: { ...spec, sharedAdmission: sa.state(), worker: w, workers: W, gate } satisfies WorkerJob }));
   try {
@@ -208,6 +223,12 @@ test("8 worker threads count overlapping streams at once: brute-force counts, an
       for (let round = 0; round < spec.rounds; round++) roundIds(spec, w, round).forEach(add);
       for (let b = 0; b < spec.bursts; b++) burstIds(spec, b).forEach(add);
     }
+    const kw = new Uint32Array(2);
+    /** 1 when the key counts one sighting more (its first occurrence: the run's filter holds it), else 0. */
+    const extra = (id: number): number => {
+      keyWords(id, kw, 0);
+      return sightings && runFilter.has(kw[0], kw[1]) ? 1 : 0;
+    };
     const own = new Map<number, number>(), oov = new Map<number, number>();
     for (const m of got) {
       if (m.k !== "report") throw new Error(`expected a report, got ${m.k}`);
@@ -217,15 +238,21 @@ test("8 worker threads count overlapping streams at once: brute-force counts, an
         oov.set(id, (oov.get(id) ?? 0) + m.oov[k]);
       });
     }
-    const kw = new Uint32Array(2);
-    let admitted = 0, routed = 0, lost = 0, split = 0, hot = 0;
+    let admitted = 0, routed = 0, lost = 0, split = 0, hot = 0, unfiled = 0, elsewhere = 0;
     for (const [id, c] of occ) {
+      const e = extra(id);
+      elsewhere += e;
       keyWords(id, kw, 0);
-      if (sa.count(kw[0], kw[1]) !== c) lost++;
-      if (own.get(id) !== Math.max(0, c - (N - 1)) || oov.get(id) !== Math.min(c, N - 1)) split++;
-      if (c >= N) admitted++;
+      if (sa.count(kw[0], kw[1]) !== c + e) lost++;
+      if (sightings && !ownFilter.has(kw[0], kw[1])) unfiled++;
+      if (own.get(id) !== Math.max(0, c - (N - 1 - e)) || oov.get(id) !== Math.min(c, N - 1 - e)) split++;
+      if (c + e >= N) admitted++;
       if (c > 1000) hot++;
-      routed += Math.min(c, N - 1);
+      routed += Math.min(c, N - 1 - e);
+    }
+    if (sightings) {
+      assert.ok(elsewhere > occ.size / 4 && elsewhere < occ.size, `${elsewhere} of ${occ.size} keys were counted elsewhere`);
+      assert.equal(unfiled, 0, "every key counted here is in this process's filter");
     }
     assert.ok(grows >= 2 && hot >= 16, `the counts grew ${grows} times; ${hot} keys were hot`);
     assert.equal(sa.seen, occ.size, "seen = distinct keys");
