@@ -97,9 +97,17 @@ export function slotMerges(optimizer: OptimizerName, hyper: ResolvedHyperparams,
 
 /** One float of a slot: stored g, pushed l, base b (undefined: none), the pusher's n updates. */
 function mergeValue(m: SlotMerge, g: number, l: number, b: number | undefined, n: number): number {
-  if (m.beta === "max") return Math.max(g, l);
-  if (b === undefined) return l + (m.beta === 1 ? 1 : m.beta ** n) * g - m.first;
-  return l + (m.beta === 1 ? 1 : m.beta ** n) * (g - b);
+  return m.beta === "max" ? Math.max(g, l) : mergeDecayed(m, decayOf(m, n), g, l, b);
+}
+
+/** beta^n of a decayed slot (1 for a sum): the stored change's weight after the pusher's n updates. */
+function decayOf(m: SlotMerge, n: number): number {
+  return m.beta === "max" || m.beta === 1 ? 1 : m.beta ** n;
+}
+
+/** mergeValue of a slot that is not a running max, its decay beta^n given. */
+function mergeDecayed(m: SlotMerge, decay: number, g: number, l: number, b: number | undefined): number {
+  return b === undefined ? l + decay * g - m.first : l + decay * (g - b);
 }
 
 /**
@@ -125,15 +133,17 @@ export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8
   const others = g.getUint32(H_COUNT, true) - (b ? b.getUint32(H_COUNT, true) : 0);
   const a = others === 0 || shared === Infinity ? 1 : shared / (shared + Math.min(others, n));
   for (let k = 0; k < slots.length; k++) {
+    const m = slots[k], max = m.beta === "max", decay = decayOf(m, n), c = m.carry;
+    // The first moment's change carried into z (see the file's rule), its factor computed once a row.
+    const cb = c === undefined || n <= 0 ? 0 : slots[c].beta as number, carry = cb === 0 ? 0 : cb * (1 - cb ** n) / (1 - cb);
     for (let j = 0, p = HEADER_BYTES + 4 * d * (1 + k); j < d; j++, p += 4) {
       const gv = g.getFloat32(p, true), lv = l.getFloat32(p, true), bv = b?.getFloat32(p, true);
-      let seq = mergeValue(slots[k], gv, lv, bv, n);
-      const c = slots[k].carry;
-      if (c !== undefined && n > 0) {
-        const beta = slots[c].beta as number, q = HEADER_BYTES + 4 * d * (1 + c) + 4 * j;
-        seq += beta * (1 - beta ** n) / (1 - beta) * (g.getFloat32(q, true) - (b ? b.getFloat32(q, true) : 0));
+      let seq = max ? Math.max(gv, lv) : mergeDecayed(m, decay, gv, lv, bv);
+      if (cb !== 0) {
+        const q = HEADER_BYTES + 4 * d * (1 + c!) + 4 * j;
+        seq += carry * (g.getFloat32(q, true) - (b ? b.getFloat32(q, true) : 0));
       }
-      if (a === 1 || slots[k].beta === "max") o.setFloat32(p, seq, true);
+      if (a === 1 || max) o.setFloat32(p, seq, true);
       else {
         const b0 = bv ?? 0;
         o.setFloat32(p, a * seq + (1 - a) * (b0 + (others * (gv - b0) + n * (lv - b0)) / (others + n)), true);
@@ -147,11 +157,24 @@ export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8
 /** Row scratch of mergePrimal (rows merge one at a time on one thread). */
 let scratch = new Float64Array(0);
 
-/** P_j of a record's coordinate j: Adam's (sqrt(v c2) + eps) / alpha at the row's last step (0 for a row never updated). */
-function preconditioner(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, j: number): number {
-  const tau = r.getUint32(H_TAU, true);
-  return adamP(r.getFloat32(HEADER_BYTES + 4 * d * (1 + p.v) + 4 * j, true), 1 / (1 - p.beta2 ** tau), p.eps, r.getFloat32(H_ALPHA, true));
+/** P_j of a record's coordinate j: Adam's (sqrt(v c2) + eps) / alpha at the row's last step (0 for a row never updated); c2 = biasC2(r, p). */
+function preconditioner(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, j: number, c2: number): number {
+  return adamP(r.getFloat32(HEADER_BYTES + 4 * d * (1 + p.v) + 4 * j, true), c2, p.eps, r.getFloat32(H_ALPHA, true));
 }
+
+/** Adam's second bias correction 1 / (1 - beta2^tau) at a record's last step. */
+function biasC2(r: DataView, p: NonNullable<SlotMerge["primal"]>): number {
+  const tau = r.getUint32(H_TAU, true), i = tau & (C2_CACHE - 1);
+  // The rows merged together were last stepped at nearby steps: a direct-mapped cache of the power (its exact value).
+  if (c2Tau[i] !== tau || c2Beta[i] !== p.beta2) {
+    c2Tau[i] = tau;
+    c2Beta[i] = p.beta2;
+    c2Value[i] = 1 / (1 - p.beta2 ** tau);
+  }
+  return c2Value[i];
+}
+const C2_CACHE = 4096;
+const c2Tau = new Float64Array(C2_CACHE).fill(-1), c2Beta = new Float64Array(C2_CACHE), c2Value = new Float64Array(C2_CACHE);
 
 /** The weights Algorithm 1's closed form (../math/prox.ts) gives a record's state, into out[o..o+d). */
 function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, out: Float64Array, o: number): void {
@@ -162,8 +185,8 @@ function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, 
     out[o + j] = s;
     sq += s * s;
   }
-  const k = shrinkFactor(sq, Math.sqrt(d) * p.l21);
-  for (let j = 0; j < d; j++) out[o + j] = proxWeight(out[o + j], k, preconditioner(r, d, p, j) + 2 * p.l2);
+  const k = shrinkFactor(sq, Math.sqrt(d) * p.l21), c2 = biasC2(r, p);
+  for (let j = 0; j < d; j++) out[o + j] = proxWeight(out[o + j], k, preconditioner(r, d, p, j, c2) + 2 * p.l2);
 }
 
 /**
@@ -197,8 +220,9 @@ function mergePrimal(o: DataView, g: DataView, l: DataView, b: DataView | undefi
   if (!any) return;
   // The inverse of the closed form: u = (P + 2 l2) x, s = u (||u|| + sqrt(d) l21) / ||u||, z = -s - l1 sign(s).
   let sq = 0;
+  const c2 = biasC2(o, p);
   for (let j = 0; j < d; j++) {
-    x[j] = (preconditioner(o, d, p, j) + 2 * p.l2) * x[3 * d + j];
+    x[j] = (preconditioner(o, d, p, j, c2) + 2 * p.l2) * x[3 * d + j];
     sq += x[j] * x[j];
   }
   const nu = Math.sqrt(sq), grow = (nu + Math.sqrt(d) * p.l21) / nu, z0 = HEADER_BYTES + 4 * d;

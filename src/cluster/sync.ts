@@ -19,7 +19,7 @@
  * (./sightings.ts). With one worker the merged state is the pushed one bit
  * for bit.
  */
-import { H_COUNT } from "../kernels/layout.js";
+import { H_COUNT, H_FLAGS, ROW_LOCK } from "../kernels/layout.js";
 import { SparseTable } from "../optim/table.js";
 import { ruleSpec } from "../optim/hyper.js";
 import type { CtrModel } from "../train/model.js";
@@ -37,8 +37,19 @@ export function clusterUnsupported(m: CtrModel): string | undefined {
   return undefined;
 }
 
-/** A synchronisation in flight: done once the store answered; apply writes its result into the model. */
-interface Flight { done: boolean; failed: unknown; apply: () => void }
+/**
+ * A synchronisation in flight: done once the store answered; prepare does
+ * what needs no pause (see {@link ClusterSync.prepare}), apply writes the
+ * result into the model.
+ */
+interface Flight { done: boolean; failed: unknown; prepared: boolean; prepare: () => number; apply: () => void }
+
+/**
+ * A table's merged records, written into the model in two steps (pushTable):
+ * prepare merges, off a pause, the rows not merged yet or stepped since
+ * their merge (returns how many), write those left and writes every record.
+ */
+interface Write { prepare(): number; write(): void }
 
 /** What the synchronisations of a worker did. */
 export interface SyncCounts { syncs: number; denseSyncs: number; rowsPushed: number; seconds: number }
@@ -132,35 +143,42 @@ export class ClusterSync {
     const jobs = tables.map((t, i) => this.pushTable(t, i));
     const total = this.store.addSteps(own - this.steps);
     const seen = this.sightings?.exchange(this.store) ?? Promise.resolve(() => {});
-    this.launch("rows", Promise.all([Promise.all(jobs), total, seen]).then(([writes, t, sightings]) => () => {
-      // Steps and bias corrections continue from every worker's steps (the
-      // run's global step), plus this worker's steps since the snapshot.
-      const since = (tables[0]?.stepCount ?? own) - own;
-      for (const tb of tables) tb.adoptStepCount(t + since);
-      for (const d of this.m.dense) d.adoptStepCount(t + since);
-      this.steps = t;
-      for (const w of writes) w();
-      sightings();
-      this.counts.syncs++;
-      onApplied?.();
-    }));
+    this.launch("rows", Promise.all([Promise.all(jobs), total, seen]).then(([writes, t, sightings]) => ({
+      prepare: () => writes.reduce((n, w) => n + w.prepare(), 0),
+      apply: () => {
+        // Steps and bias corrections continue from every worker's steps (the
+        // run's global step), plus this worker's steps since the snapshot.
+        const since = (tables[0]?.stepCount ?? own) - own;
+        for (const tb of tables) tb.adoptStepCount(t + since);
+        for (const d of this.m.dense) d.adoptStepCount(t + since);
+        this.steps = t;
+        for (const w of writes) w.write();
+        sightings();
+        this.counts.syncs++;
+        onApplied?.();
+      },
+    })));
   }
 
   /** Starts a synchronisation of the dense layers in the background (as start does for the tables). */
   startDense(): void {
     const jobs = this.m.dense.map((d, i) => this.pushDense(d, i));
-    this.launch("dense", Promise.all(jobs).then((writes) => () => {
-      for (const w of writes) w();
-      this.counts.denseSyncs++;
-    }));
+    this.launch("dense", Promise.all(jobs).then((writes) => ({
+      prepare: () => 0,
+      apply: () => {
+        for (const w of writes) w();
+        this.counts.denseSyncs++;
+      },
+    })));
   }
 
-  private launch(kind: "rows" | "dense", work: Promise<() => void>): void {
+  private launch(kind: "rows" | "dense", work: Promise<{ prepare: () => number; apply: () => void }>): void {
     if (this.flights[kind]) throw new Error(`internal: a synchronisation of the ${kind} is already in flight`);
     const t0 = process.hrtime.bigint();
-    const flight: Flight = { done: false, failed: undefined, apply: () => {} };
+    const flight: Flight = { done: false, failed: undefined, prepared: false, prepare: () => 0, apply: () => {} };
     this.flights[kind] = flight;
-    work.then((apply) => {
+    work.then(({ prepare, apply }) => {
+      flight.prepare = prepare;
       flight.apply = () => {
         apply();
         this.counts.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
@@ -170,6 +188,29 @@ export class ClusterSync {
       flight.failed = e ?? new Error("synchronisation failed");
       flight.done = true;
     });
+  }
+
+  /**
+   * Does the part of applying the synchronisations that have come back that
+   * may run while other threads train the tables (a data-parallel worker's
+   * coordinating thread, ../train/parallel.ts): the merge of each pushed
+   * row's stored record with the row's present one, read without its lock
+   * (a row read while a thread steps it, or stepped after, is merged again
+   * at {@link poll}, which then only writes the records). Passes over the
+   * rows stepped during the pass before follow while they shrink by 8 or
+   * more, at most 4 in all. Once per synchronisation.
+   */
+  prepare(): void {
+    for (const kind of ["rows", "dense"] as const) {
+      const f = this.flights[kind];
+      if (!f?.done || f.failed !== undefined || f.prepared) continue;
+      f.prepared = true;
+      for (let pass = 1, n = f.prepare(); pass < 4 && n > 0; pass++) {
+        const again = f.prepare();
+        if (again * 8 > n) break;
+        n = again;
+      }
+    }
   }
 
   /** Applies the synchronisations that have come back; returns false while one is still in flight. */
@@ -240,47 +281,78 @@ export class ClusterSync {
   }
 
   /** Pushes table i's changed rows; resolves to the write of the merged records into the table. */
-  private async pushTable(t: SparseTable, i: number): Promise<() => void> {
+  private async pushTable(t: SparseTable, i: number): Promise<Write> {
     const base = this.bases[i], rb = t.recordBytes, store = t.mutate(), n = store.size, heap = store.arena.heap;
     base.ensure(n);
     const changed: number[] = [];
     for (let r = 0; r < n; r++) {
       if (heap.u32[(store.record(r) + H_COUNT) >>> 2] !== base.count(r)) changed.push(r);
     }
-    if (!changed.length) return () => {};
+    if (!changed.length) return { prepare: () => 0, write: () => {} };
     // One copy of the changed rows' ids, records and bases, viewed row by row
     // (no allocation per row, no BigInt arithmetic: this runs on the training thread).
     const c = changed.length, ids = store.ids(), ids32 = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
     const idAll = Buffer.alloc(c * 8), pushedAll = Buffer.alloc(c * rb), baseAll = Buffer.from(base.recs.buffer, base.recs.byteOffset, base.recs.byteLength);
     const id32 = new Uint32Array(idAll.buffer, idAll.byteOffset, c * 2), keys = new BigUint64Array(idAll.buffer, idAll.byteOffset, c);
-    const idBufs: Buffer[] = new Array<Buffer>(c), pushed: Buffer[] = new Array<Buffer>(c), bases: (Buffer | undefined)[] = new Array<Buffer | undefined>(c);
+    const hasBase = new Uint8Array(c);
     for (let k = 0; k < c; k++) {
       const r = changed[k];
       id32[2 * k] = ids32[2 * r];
       id32[2 * k + 1] = ids32[2 * r + 1];
-      idBufs[k] = idAll.subarray(k * 8, k * 8 + 8);
       const rec = store.record(r);
       pushedAll.set(heap.u8.subarray(rec, rec + rb), k * rb);
+      hasBase[k] = base.count(r) === 0 ? 0 : 1;
+    }
+    // The rows are copied: the rest (the rows' views, the calls to the store, their commands built and
+    // written) runs on a later turn, after the caller's pause (a data-parallel worker's threads train on meanwhile).
+    await new Promise((r) => setImmediate(r));
+    const idBufs: Buffer[] = new Array<Buffer>(c), pushed: Buffer[] = new Array<Buffer>(c), bases: (Buffer | undefined)[] = new Array<Buffer | undefined>(c);
+    for (let k = 0; k < c; k++) {
+      const r = changed[k];
+      idBufs[k] = idAll.subarray(k * 8, k * 8 + 8);
       pushed[k] = pushedAll.subarray(k * rb, (k + 1) * rb);
-      bases[k] = base.count(r) === 0 ? undefined : baseAll.subarray(r * rb, (r + 1) * rb);
+      bases[k] = hasBase[k] === 0 ? undefined : baseAll.subarray(r * rb, (r + 1) * rb);
     }
     const merged: Buffer[] = new Array<Buffer>(c);
     await Promise.all(this.store.callsOf(keys).map(({ bucket, rows }) =>
       this.store.mergeRows(i, bucket, t.rowLength, this.tableSlots[i], rows.map((k) => idBufs[k]), rows.map((k) => pushed[k]), rows.map((k) => bases[k]))
         .then((out) => { rows.forEach((k, j) => { merged[k] = out[j]; }); })));
     this.counts.rowsPushed += changed.length;
-    return () => {
-      // Rows updated since the snapshot keep those updates, on top of the merged record.
-      const now = t.mutate(), h = now.arena.heap, slots = this.tableSlots[i];
-      const recs = new Uint8Array(c * rb);
-      merged.forEach((m, k) => {
-        const rec = now.record(changed[k]);
-        const cur = h.u8.subarray(rec, rec + rb);
-        // (the worker's own updates on top of its own push: the sequential rule)
-        recs.set(h.u32[(rec + H_COUNT) >>> 2] === pushed[k].readUInt32LE(H_COUNT) ? m : mergeRecord(m, cur, pushed[k], t.rowLength, slots, Infinity), k * rb);
-      });
-      t.putRecords(keys, recs);
-      changed.forEach((r, k) => base.recs.set(merged[k], r * rb));
+    // Rows updated since the snapshot keep those updates, on top of the merged
+    // record (the worker's own updates on top of its own push: the sequential rule).
+    const slots = this.tableSlots[i], recs = new Uint8Array(c * rb);
+    /** Each row's update count when prepare merged it (0: merge it at write). */
+    const at = new Uint32Array(c);
+    const mergeRow = (k: number, cur: Uint8Array, count: number): void => {
+      recs.set(count === pushed[k].readUInt32LE(H_COUNT) ? merged[k] : mergeRecord(merged[k], cur, pushed[k], t.rowLength, slots, Infinity), k * rb);
+    };
+    return {
+      // Off the pause: rows read while locked, or whose count moved during the read, are left to write.
+      prepare: () => {
+        const now = t.mutate(), h = now.arena.heap, u32 = h.u32;
+        let n = 0;
+        for (let k = 0; k < c; k++) {
+          const rec = now.record(changed[k]), cw = (rec + H_COUNT) >>> 2, fw = (rec + H_FLAGS) >>> 2;
+          const c1 = Atomics.load(u32, cw);
+          if (c1 === at[k]) continue;
+          const f1 = Atomics.load(u32, fw), cur = h.u8.slice(rec, rec + rb);
+          if (((f1 | Atomics.load(u32, fw)) & ROW_LOCK) !== 0 || Atomics.load(u32, cw) !== c1 || c1 === 0) continue;
+          mergeRow(k, cur, c1);
+          at[k] = c1;
+          n++;
+        }
+        return n;
+      },
+      // With no thread stepping the table: the rows stepped since prepare (or never prepared) merged now, then every record written.
+      write: () => {
+        const now = t.mutate(), h = now.arena.heap;
+        for (let k = 0; k < c; k++) {
+          const rec = now.record(changed[k]), count = h.u32[(rec + H_COUNT) >>> 2];
+          if (count !== at[k]) mergeRow(k, h.u8.subarray(rec, rec + rb), count);
+        }
+        t.putRecords(keys, recs);
+        changed.forEach((r, k) => base.recs.set(merged[k], r * rb));
+      },
     };
   }
 }

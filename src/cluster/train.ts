@@ -257,7 +257,11 @@ export async function trainCluster(
     };
     const parallel = threads > 1;
     // The threads park for an exchange when a synchronisation came back, one is due or a barrier waits.
-    const due = (rows: number): boolean => barrier.pending || sync.landed || (!sync.rowsBusy && rows - lastStart >= o.syncEveryRows) || (!sync.denseBusy && rows - lastDense >= denseEvery);
+    // A merge that came back is first prepared here, while the threads train on (ClusterSync.prepare).
+    const due = (rows: number): boolean => {
+      sync.prepare();
+      return barrier.pending || sync.landed || (!sync.rowsBusy && rows - lastStart >= o.syncEveryRows) || (!sync.denseBusy && rows - lastDense >= denseEvery);
+    };
     const ctl: TrainControl = {
       ...control, checkpoint, shouldStop, ...(start ? { start } : {}),
       sync: { everyRows: overlap && !parallel ? 1 : o.syncEveryRows, run, ...(parallel && overlap ? { due } : {}) },

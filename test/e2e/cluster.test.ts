@@ -2,7 +2,7 @@
 // Clusters: two workers and three masters train one model that rank 0
 // writes; a table larger than any one node's maxmemory trains (capacity);
 // a worker killed with SIGKILL rejoins from its last synchronisation and the
-// run finishes; a run checkpointed by rank 0 and killed whole (workers and
+// run finishes (also a worker of two threads); a run checkpointed by rank 0 and killed whole (workers and
 // store) resumes from its checkpoint into a new cluster; a master killed
 // under load fails over to its replica and training goes on; the options
 // are checked.
@@ -112,11 +112,13 @@ test("capacity: a table larger than any one node's maxmemory trains across three
   }
 });
 
-test("a worker killed with SIGKILL rejoins from its last synchronisation, and the run finishes", { skip }, async () => {
+for (const threads of [1, 2]) test(`a worker${threads > 1 ? " of two threads" : ""} killed with SIGKILL rejoins from its last synchronisation, and the run finishes`, { skip }, async () => {
+  // With threads (the data-parallel trainer in each worker) the position holds each thread's place.
+  const extra = ["--cluster-run", "kill", ...(threads > 1 ? ["--threads", String(threads), "--parallel"] : [])];
   const c = await startLocalCluster({ masters: 3 });
   try {
-    const r0 = worker(clusterArgs(c, 0, ["--cluster-run", "kill"]));
-    const first = worker(clusterArgs(c, 1, ["--cluster-run", "kill"]));
+    const r0 = worker(clusterArgs(c, 0, extra));
+    const first = worker(clusterArgs(c, 1, extra));
     // Wait for rank 1's first recorded position, then kill it.
     const cl = new Cluster([{ host: c.nodes[0].host, port: c.nodes[0].port }]);
     try {
@@ -129,12 +131,15 @@ test("a worker killed with SIGKILL rejoins from its last synchronisation, and th
       first.kill();
       const k = await first.done;
       assert.equal(k.code, null, "killed");
-      const at = (JSON.parse((await cl.hget("sctr:kill:1:pos:{m}", "1"))!) as { rows: number }).rows;
-      const again = await worker(clusterArgs(c, 1, ["--cluster-run", "kill"])).done;
+      const saved = JSON.parse((await cl.hget("sctr:kill:1:pos:{m}", "1"))!) as { rows: number; parts?: number[] };
+      const at = saved.rows;
+      if (threads > 1) assert.equal(saved.parts?.length, threads, "each thread's place is recorded");
+      const again = await worker(clusterArgs(c, 1, extra)).done;
       assert.equal(again.code, 0, again.err);
       const a = await r0.done;
       assert.equal(a.code, 0, a.err);
       const rank1 = report(again.out);
+      assert.equal(rank1.threads, threads);
       assert.equal(rank1.cluster.trainedRows, 30_000 - at, "the rejoined worker trains the rows after its recorded position");
       assert.ok(report(a.out).auc > 0.6);
     } finally {
