@@ -11,7 +11,7 @@ import type { ClusterRecord } from "../train/checkpoint.js";
 import { bytes, num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 
 export const CLUSTER_OPTIONS: readonly OptionSpec[] = [
-  { name: "cluster", type: "string", help: "train as one worker of a cluster run with the embedding tables in this Redis Cluster (redis://host:port[,host:port...]): each worker trains its part of the rows and merges its changes with the store every --sync-every rows; rank 0 writes the model and, with --out, checkpoints the whole run (Ctrl-C on it pauses the run; --resume DIR --cluster URL continues it; see docs/cluster.md)" },
+  { name: "cluster", type: "string", help: "train as one worker of a cluster run with the embedding tables in this Redis Cluster (redis://host:port[,host:port...]): each worker trains its part of the rows (with its threads, as --threads says) and merges its changes with the store every --sync-every rows; rank 0 writes the model and, with --out, checkpoints the whole run (Ctrl-C on it pauses the run; --resume DIR --cluster URL continues it; see docs/cluster.md)" },
   { name: "workers", type: "string", help: "with --cluster: the workers of the run (each started with the same options and its own --rank)", default: "1" },
   { name: "rank", type: "string", help: "with --cluster: this worker's rank, 0 to workers - 1; it trains that part of the training rows", default: "0" },
   { name: "sync-every", type: "string", help: "with --cluster: training rows between a worker's merges with the store", default: String(DEFAULT_SYNC_ROWS) },

@@ -11,7 +11,8 @@ import { openData, prefetched, type DataError, type DataFile, type ReadOptions }
 import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
-import { ASYNC_GROUP, parallelUnsupported, trainParallel } from "../train/parallel.js";
+import { trainParallel } from "../train/parallel.js";
+import { ASYNC_GROUP, parallelUnsupported } from "../train/parallel-plan.js";
 import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
 import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";

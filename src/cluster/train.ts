@@ -11,7 +11,7 @@
  */
 import type { DataFile } from "../data/types.js";
 import type { CtrModel } from "../train/model.js";
-import { splitRows } from "../train/parallel.js";
+import { splitRows } from "../train/parallel-plan.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
 import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";

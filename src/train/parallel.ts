@@ -30,13 +30,14 @@ import { needsHessian } from "./hutchinson.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
-import { EVICT_SHARE, evictionKeep, MemoryBudgetError } from "./budget.js";
+import { evictionKeep, MemoryBudgetError } from "./budget.js";
 import { bytesPerFeature } from "./model.js";
 import { BadRows, DEFAULT_MAX_BAD_ROWS } from "../data/badrows.js";
 import { dataErrorOf } from "../data/errors.js";
 import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
+import { batchIds, parallelUnsupported, splitRows } from "./parallel-plan.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type ReloadMessage, type WorkerInit, type WorkerMessage,
@@ -58,35 +59,6 @@ export interface ParallelOptions {
    * threads; a cluster run's worker gives every process's threads together).
    */
   staleWorkers?: number;
-}
-
-/** Ids a worker's batch may hold: one key a field, twice that where a row may hold several features of a field. */
-function batchIds(m: CtrModel, data: DataFile): number {
-  return m.settings.batch * m.inputs.fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
-}
-
-/** Why the data-parallel trainer cannot take a run with `workers` threads (undefined when it can). */
-export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1, denseUpdates: DenseUpdates = DEFAULT_DENSE_UPDATES): string | undefined {
-  // A group rule's step comes from its own dual state (z), not from the weights it is given: a worker's
-  // step would bring the shared weights back to its own trajectory, undoing the other workers' steps.
-  if (denseUpdates === "async" && m.settings.dense === "group") return ASYNC_GROUP;
-  if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards > 1)";
-  if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
-  if (data.paths.some((p) => p === "-")) return "standard input";
-  if (data.numeric.length) return "numeric inputs";
-  const round = workers * batchIds(m, data), budget = control.maxFeatures;
-  if (budget !== undefined && control.onFull === "evict" && evictionKeep(budget, round) < 0) {
-    return `a feature budget of ${budget} with ${workers} workers (one round, a batch of each, brings up to ${round} features: evicting needs a budget of at least ${Math.ceil(round / EVICT_SHARE)})`;
-  }
-  return undefined;
-}
-
-/** Why asynchronous dense updates refuse group-lasso dense layers. */
-export const ASYNC_GROUP = "asynchronous dense updates of group-lasso dense layers (--dense group; use --dense-updates sequential)";
-
-/** The rows [start, end) cut into `n` contiguous parts, as even as can be. */
-export function splitRows(start: number, end: number, n: number): { start: number; end: number }[] {
-  return Array.from({ length: n }, (_, k) => ({ start: start + Math.floor(((end - start) * k) / n), end: start + Math.floor(((end - start) * (k + 1)) / n) }));
 }
 
 /**

@@ -16,7 +16,8 @@ import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { createOptimizer } from "../../src/optim/optimizer.js";
 import { trainModel } from "../../src/train/trainer.js";
-import { splitRows, trainParallel } from "../../src/train/parallel.js";
+import { trainParallel } from "../../src/train/parallel.js";
+import { splitRows } from "../../src/train/parallel-plan.js";
 import { staleMomentum, workerMomentum } from "../../src/train/stale-momentum.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
 

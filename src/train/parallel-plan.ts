@@ -1,0 +1,41 @@
+/**
+ * What the data-parallel trainer (./parallel.ts) can take, and how it cuts
+ * the work: why a run is refused (parallelUnsupported), the workers'
+ * contiguous parts of the rows (splitRows) and the ids a worker's batch may
+ * hold (batchIds, which sizes the tables' room and the workers' scratch).
+ */
+import type { DataFile } from "../data/types.js";
+import { SparseTable } from "../optim/table.js";
+import type { CtrModel } from "./model.js";
+import { EVICT_SHARE, evictionKeep } from "./budget.js";
+import type { TrainControl } from "./trainer.js";
+import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "./parallel-protocol.js";
+
+/** Ids a worker's batch may hold: one key a field, twice that where a row may hold several features of a field. */
+export function batchIds(m: CtrModel, data: DataFile): number {
+  return m.settings.batch * m.inputs.fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
+}
+
+/** Why the data-parallel trainer cannot take a run with `workers` threads (undefined when it can). */
+export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1, denseUpdates: DenseUpdates = DEFAULT_DENSE_UPDATES): string | undefined {
+  // A group rule's step comes from its own dual state (z), not from the weights it is given: a worker's
+  // step would bring the shared weights back to its own trajectory, undoing the other workers' steps.
+  if (denseUpdates === "async" && m.settings.dense === "group") return ASYNC_GROUP;
+  if (m.tables.some((t) => !(t instanceof SparseTable))) return "sharded tables (--shards > 1)";
+  if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
+  if (data.paths.some((p) => p === "-")) return "standard input";
+  if (data.numeric.length) return "numeric inputs";
+  const round = workers * batchIds(m, data), budget = control.maxFeatures;
+  if (budget !== undefined && control.onFull === "evict" && evictionKeep(budget, round) < 0) {
+    return `a feature budget of ${budget} with ${workers} workers (one round, a batch of each, brings up to ${round} features: evicting needs a budget of at least ${Math.ceil(round / EVICT_SHARE)})`;
+  }
+  return undefined;
+}
+
+/** Why asynchronous dense updates refuse group-lasso dense layers. */
+export const ASYNC_GROUP = "asynchronous dense updates of group-lasso dense layers (--dense group; use --dense-updates sequential)";
+
+/** The rows [start, end) cut into `n` contiguous parts, as even as can be. */
+export function splitRows(start: number, end: number, n: number): { start: number; end: number }[] {
+  return Array.from({ length: n }, (_, k) => ({ start: start + Math.floor(((end - start) * k) / n), end: start + Math.floor(((end - start) * (k + 1)) / n) }));
+}
