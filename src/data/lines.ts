@@ -57,42 +57,50 @@ export async function* lineBlocks(chunks: AsyncIterable<Buffer>, quote = false, 
         continue;
       }
     }
-    const buf: Buffer = carryLen ? Buffer.concat([...carry, chunk]) : chunk;
-    const offset = consumed - carryLen;
+    // The unfinished line is joined with the chunk's head up to its newline only, a
+    // block of its own, and the rest of the chunk is a block without a copy (joining
+    // the whole chunk copied every byte of the stream once). Quoted CSV joins it all.
+    const pieces: [Buffer, number, number][] = [];
+    if (carryLen > 0 && !quote) {
+      const nl = chunk.indexOf(10);
+      pieces.push([Buffer.concat([...carry, chunk.subarray(0, nl + 1)]), consumed - carryLen, carryLen]);
+      if (nl + 1 < chunk.length) pieces.push([chunk.subarray(nl + 1), consumed + nl + 1, 0]);
+    } else pieces.push([carryLen ? Buffer.concat([...carry, chunk]) : chunk, consumed - carryLen, carryLen]);
     consumed += chunk.length;
-    const scanFrom = carryLen;
-    let count = 0, s = 0;
-    // Quote state carries over the part of the line already scanned.
-    let i = scanFrom;
-    if (!quote) {
-      for (;;) {
-        const nl = buf.indexOf(10, i);
-        if (nl < 0) break;
-        if (count === starts.length) ({ starts, ends } = grow(starts, ends));
-        starts[count] = s;
-        ends[count] = nl > s && buf[nl - 1] === 13 ? nl - 1 : nl;
-        count++;
-        s = i = nl + 1;
-      }
-    } else {
-      for (; i < buf.length; i++) {
-        const c = buf[i];
-        if (c === 34) inQuote = !inQuote;
-        else if (c === 10 && !inQuote) {
+    for (const [buf, offset, scanFrom] of pieces) {
+      let count = 0, s = 0;
+      // Quote state carries over the part of the line already scanned.
+      let i = scanFrom;
+      if (!quote) {
+        for (;;) {
+          const nl = buf.indexOf(10, i);
+          if (nl < 0) break;
           if (count === starts.length) ({ starts, ends } = grow(starts, ends));
           starts[count] = s;
-          ends[count] = i > s && buf[i - 1] === 13 ? i - 1 : i;
+          ends[count] = nl > s && buf[nl - 1] === 13 ? nl - 1 : nl;
           count++;
-          s = i + 1;
+          s = i = nl + 1;
+        }
+      } else {
+        for (; i < buf.length; i++) {
+          const c = buf[i];
+          if (c === 34) inQuote = !inQuote;
+          else if (c === 10 && !inQuote) {
+            if (count === starts.length) ({ starts, ends } = grow(starts, ends));
+            starts[count] = s;
+            ends[count] = i > s && buf[i - 1] === 13 ? i - 1 : i;
+            count++;
+            s = i + 1;
+          }
         }
       }
-    }
-    carry = s < buf.length ? [Buffer.from(buf.subarray(s))] : [];
-    carryLen = buf.length - s;
-    if (carryLen > MAX_LINE) throw tooLong(line + count);
-    if (count > 0) {
-      yield { buf, starts, ends, count, firstLine: line, offset };
-      line += count;
+      carry = s < buf.length ? [Buffer.from(buf.subarray(s))] : [];
+      carryLen = buf.length - s;
+      if (carryLen > MAX_LINE) throw tooLong(line + count);
+      if (count > 0) {
+        yield { buf, starts, ends, count, firstLine: line, offset };
+        line += count;
+      }
     }
   }
   if (carryLen > 0) {

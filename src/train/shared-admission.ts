@@ -303,8 +303,16 @@ export class SharedAdmission {
 
   /** Plain counts equal to these (counts, seen, admitted, routed, the budget and keys forgotten), e.g. for a checkpoint; exact when no route is in flight. */
   toAdmission(): Admission {
-    this.views();
-    const a = Admission.fromEntries(this.minCount, this.fields, this.entries(), this.routed);
+    // The same hash and probing as Admission's: the slots are copied as they lie (no rehash of every key).
+    // Plain reads: no route is in flight (the threads that routed synchronised with this one since).
+    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP], slots = new Uint32Array(cap * 3);
+    for (let i = 0, s = base, o = 0; i < cap; i++, s += STRIDE, o += 3) {
+      if (u[s + 3] !== READY) continue;
+      slots[o] = u[s];
+      slots[o + 1] = u[s + 1];
+      slots[o + 2] = u[s + 2];
+    }
+    const a = Admission.fromSlots(this.minCount, this.fields, slots, this.routed);
     a.maxBytes = this.maxBytes;
     a.forgotten = this.forgotten;
     return a;

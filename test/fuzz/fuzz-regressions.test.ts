@@ -139,7 +139,7 @@ test("lineBlocks: a long line costs linear time (was quadratic: 2.5 s for 64 MiB
   for await (const blk of lineBlocks(long(), false, "long.txt")) for (let k = 0; k < blk.count; k++) got.push(blk.ends[k] - blk.starts[k]);
   assert.deepEqual(got, [60 << 20, 1]);
   assert.ok(performance.now() - t0 < 1500, `${(performance.now() - t0).toFixed(0)} ms`);
-  // Lines, CRLF and quoted newlines cut anywhere by the chunking: the same lines as one chunk gives.
+  // Lines, CRLF and quoted newlines cut anywhere by the chunking: the same lines, at the same stream offsets, as one chunk gives.
   const r = new Rand(5);
   for (let c = 0; c < 300; c++) {
     const text = Array.from({ length: r.range(1, 12) }, () => r.pick(["a,b", "\"x\ny\"", "\r", "\"\"", "", "\"q\r\n\"z", "12,\"3\""])).join(r.pick(["\n", "\r\n"])) + r.pick(["", "\n", "\r\n", "\r"]);
@@ -151,7 +151,7 @@ test("lineBlocks: a long line costs linear time (was quadratic: 2.5 s for 64 MiB
           for (const b of [...cuts, bytes.length]) { if (b > a) yield Buffer.from(bytes.subarray(a, b)); a = b; }
         }
         const out: string[] = [];
-        for await (const blk of lineBlocks(chunks(), quote)) for (let k = 0; k < blk.count; k++) out.push(`${blk.firstLine + k}:${blk.buf.toString("latin1", blk.starts[k], blk.ends[k])}`);
+        for await (const blk of lineBlocks(chunks(), quote)) for (let k = 0; k < blk.count; k++) out.push(`${blk.firstLine + k}@${blk.offset + blk.starts[k]}:${blk.buf.toString("latin1", blk.starts[k], blk.ends[k])}`);
         return out;
       };
       const cuts = Array.from({ length: r.int(6) }, () => r.int(bytes.length + 1)).sort((x, y) => x - y);

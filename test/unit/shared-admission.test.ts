@@ -80,6 +80,15 @@ test("from(a) and toAdmission() keep the counts, seen, admitted and routed; grow
   sameState(b, s, "toAdmission");
   assert.deepEqual(triples(b.entries()), triples(a.entries()));
   assert.deepEqual(triples(Admission.load(b.save()).entries()), triples(a.entries()), "toAdmission saves in Admission's format");
+  // toAdmission takes the shared slots as they lie: every key is found where Admission's probing looks for it.
+  const e = a.entries();
+  for (let k = 0; k < e.length; k += 3) assert.equal(b.count(e[k], e[k + 1]), e[k + 2], `key ${k / 3}`);
+  const more = randomKeys(r, 600, F, false), outA0 = new Uint32Array(1200), outB0 = new Uint32Array(1200);
+  const a2 = Admission.load(a.save());
+  a2.route(more.words, 600, outA0, undefined, true);
+  b.route(more.words, 600, outB0, undefined, true);
+  assert.deepEqual(outB0, outA0, "the converted counts count and route on as Admission's");
+  assert.deepEqual(triples(b.entries()), triples(a2.entries()));
 
   // A handle attached before the memory grows routes with it afterwards.
   const t = SharedAdmission.attach(s.state()), cap = s.capacity, bytes = s.bytes;
@@ -262,6 +271,12 @@ for (const sightings of [false, true]) test(`8 worker threads count overlapping 
     assert.equal(sa.routed, routed, "routed = sum of min(count, minCount - 1)");
     const a = sa.toAdmission();
     assert.deepEqual([a.seen, a.admitted, a.routed], [occ.size, admitted, routed]);
+    let missed = 0;
+    for (const id of occ.keys()) {
+      keyWords(id, kw, 0);
+      if (a.count(kw[0], kw[1]) !== sa.count(kw[0], kw[1])) missed++;
+    }
+    assert.equal(missed, 0, "keys whose converted count differs (looked up by Admission's probing)");
   } finally {
     await Promise.all(ws.map((w) => w.terminate()));
   }
