@@ -12,6 +12,7 @@ import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
+import { WorkerPool } from "../train/parallel-pool.js";
 import { ASYNC_GROUP, parallelUnsupported } from "../train/parallel-plan.js";
 import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
 import { clusterOf, resumedCluster } from "./cluster-options.js";
@@ -60,7 +61,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const resumeDir = str(given, "resume");
   let cluster = resumeDir === undefined ? clusterOf(given) : undefined;
   if (cluster && cluster.rank > 0 && str(given, "out") !== undefined) throw new UsageError(`--out: only rank 0 of a cluster run writes the model (this is rank ${cluster.rank})`);
-  let ckpt: ReturnType<typeof readCheckpoint> | undefined;
+  let ckpt: ReturnType<typeof readCheckpoint> | undefined, pool: WorkerPool | undefined;
   let run: TrainRun, m: CtrModel, out: string | undefined;
   if (resumeDir !== undefined) {
     const extra = Object.keys(given.values).filter((k) => !RESUME_OPTIONS.has(k));
@@ -71,6 +72,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     out = resumeDir;
     cluster = resumedCluster(ckpt.meta.cluster, ckpt.meta.finished !== undefined, str(given, "cluster"));
   } else {
+    // Data-parallel workers start while the training rows are counted (their modules load, their kernels compile).
+    if (wantParallel) pool = new WorkerPool(threads);
     ({ run, model: m, out } = await newRun(given, onSkip));
   }
   try {
@@ -162,20 +165,21 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     if (cluster) {
       // Rank 0 writes the run's checkpoints, of the store's whole model at barriers of every worker, and restores one.
       const o: ClusterOptions = {
-        ...cluster, threads: parallel ? workers : 1, denseUpdates,
+        ...cluster, threads: parallel ? workers : 1, denseUpdates, ...(pool ? { pool } : {}),
         ...(out ? { checkpoint: (position, record, rankAdmissions) => writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record }, undefined, rankAdmissions) } satisfies Partial<ClusterOptions> : {}),
         ...(ckpt?.meta.cluster ? { restore: { record: ckpt.meta.cluster, rankAdmissions: ckpt.rankAdmissions } } : {}),
       };
       r = await trainCluster(m, trainFile, counted, o, monitor.progress, control);
     } else {
       r = parallel
-        ? await trainParallel(m, trainFile, counted, workers, monitor.progress, control, { denseUpdates })
+        ? await trainParallel(m, trainFile, counted, workers, monitor.progress, control, { denseUpdates, ...(pool ? { pool } : {}) })
         : await trainModel(m, source, plan.train, monitor.progress, control);
     }
   } catch (e) {
     monitor.close();
     throw e;
   } finally {
+    await pool?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

@@ -15,6 +15,7 @@ import { splitRows } from "../train/parallel-plan.js";
 import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
 import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
+import type { WorkerPool } from "../train/parallel-pool.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
 import { Admission } from "../train/admission.js";
 import { workerMomentum } from "../train/stale-momentum.js";
@@ -61,6 +62,8 @@ export interface ClusterOptions {
   threads?: number;
   /** The threads' dense updates (../train/parallel-protocol.ts; default DEFAULT_DENSE_UPDATES). */
   denseUpdates?: DenseUpdates;
+  /** Threads started ahead for them (../train/parallel-pool.ts). */
+  pool?: WorkerPool;
   buckets?: number;
   /** Bytes of the run's filter of the features the workers counted (./sightings.ts; default DEFAULT_SIGHTINGS_BYTES, 0: each worker counts alone). */
   sightingsBytes?: number;
@@ -267,7 +270,7 @@ export async function trainCluster(
       sync: { everyRows: overlap && !parallel ? 1 : o.syncEveryRows, run, ...(parallel && overlap ? { due } : {}) },
     };
     const r = parallel
-      ? await trainParallel(m, data, part, threads, onProgress, ctl, { denseUpdates, staleWorkers: stale })
+      ? await trainParallel(m, data, part, threads, onProgress, ctl, { denseUpdates, staleWorkers: stale, ...(o.pool ? { pool: o.pool } : {}) })
       : await trainModel(m, data, part, onProgress, ctl);
     // The last changes, merged and waited for.
     await flush(r.position);

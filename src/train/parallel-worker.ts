@@ -34,7 +34,20 @@ import {
   denseSlices, type ReloadMessage, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
-const init = workerData as WorkerInit;
+/**
+ * The run: given when the thread starts, or, for a thread started ahead
+ * (./parallel-pool.ts), as its first message, its modules loaded and its
+ * layer kernels compiled meanwhile.
+ */
+const pooled = (workerData as { pooled?: boolean } | undefined)?.pooled === true;
+if (pooled) prepareLayers();
+const init: WorkerInit = pooled ? await new Promise<WorkerInit>((r) => parentPort!.once("message", r)) : workerData as WorkerInit;
+
+/** This thread's layer kernels, on one thread (an error here comes again, reported, from main). */
+function prepareLayers(): void {
+  configureLayers({ threads: 1 });
+  if (getMatmulBackend() !== "ts") layersAvailable();
+}
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
 
 /** Thrown out of the loop when another worker failed (its error is the one reported). */
@@ -42,8 +55,7 @@ class Abandoned extends Error {}
 
 async function main(): Promise<void> {
   const { worker: w, workers: N, settings: s } = init;
-  configureLayers({ threads: 1 });
-  if (getMatmulBackend() !== "ts") layersAvailable();
+  if (!pooled) prepareLayers();
   const ctl = new Int32Array(init.control), tot = new Float64Array(init.totals), arr = new Float64Array(init.arrivals);
   const P = init.paramSizes.reduce((a, b) => a + b, 0);
   const gradAll = new Float32Array(init.grads), weights = new Float32Array(init.weights);

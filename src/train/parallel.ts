@@ -38,6 +38,7 @@ import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import { batchIds, parallelUnsupported, splitRows } from "./parallel-plan.js";
+import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type ReloadMessage, type WorkerInit, type WorkerMessage,
@@ -59,6 +60,8 @@ export interface ParallelOptions {
    * threads; a cluster run's worker gives every process's threads together).
    */
   staleWorkers?: number;
+  /** Threads started ahead (./parallel-pool.ts): the run takes them first. */
+  pool?: WorkerPool;
 }
 
 /**
@@ -156,7 +159,7 @@ export async function trainParallel(
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
       skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict,
     };
-    return new Worker(new URL("./parallel-worker.js", import.meta.url), { workerData: init });
+    return opts.pool ? opts.pool.take(init) : new Worker(WORKER_URL, { workerData: init });
   });
 
   // Messages: every parked worker (worker 0 with the dense states), the end, failures.

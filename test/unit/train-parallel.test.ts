@@ -4,7 +4,7 @@
 // two and four workers (four oversubscribe this machine's two cores) reach
 // the deterministic trainer's test AUC on generated data; a pass split over
 // workers trains every row once; a failing worker stops the run with its
-// error.
+// error; threads started ahead (a pool) train as the run's own.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
@@ -18,6 +18,7 @@ import { createOptimizer } from "../../src/optim/optimizer.js";
 import { trainModel } from "../../src/train/trainer.js";
 import { trainParallel } from "../../src/train/parallel.js";
 import { splitRows } from "../../src/train/parallel-plan.js";
+import { WorkerPool } from "../../src/train/parallel-pool.js";
 import { staleMomentum, workerMomentum } from "../../src/train/stale-momentum.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
 
@@ -300,4 +301,29 @@ test("AdaHessian: one worker gives the deterministic trainer's model bit for bit
   const got = await evaluateModel(m, test);
   assert.ok(Math.abs(got.auc - want60.auc) < 0.03, `2 workers: AUC ${got.auc} vs ${want60.auc}`);
   console.log(`# AdaHessian, 2 workers: AUC ${got.auc.toFixed(4)} (deterministic ${want60.auc.toFixed(4)})`);
+});
+
+test("threads started ahead (WorkerPool) train as threads started by the run: one gives the deterministic model bit for bit; a pool short of threads starts the rest; close ends those not taken", async () => {
+  const file = await openData(train, { batchSize: 512 });
+  const a = buildModel(file.fields.length, SETTINGS);
+  await trainModel(a, file, { start: 0, end: 20_000 });
+  const pool = new WorkerPool(3);
+  try {
+    assert.equal(pool.size, 3);
+    const b = buildModel(file.fields.length, SETTINGS);
+    await trainParallel(b, file, { start: 0, end: 20_000 }, 1, undefined, {}, { pool });
+    assert.equal(b.sha256(), a.sha256(), "one pooled worker: the deterministic model");
+    assert.equal(pool.size, 2);
+    // Three workers from a pool of two: two taken, one started by the run.
+    const c = buildModel(file.fields.length, SETTINGS);
+    const r = await trainParallel(c, file, { start: 0, end: 20_000 }, 3, undefined, {}, { pool });
+    assert.equal(r.position.rows, 20_000);
+    assert.equal(pool.size, 0);
+  } finally {
+    await pool.close();
+  }
+  const unused = new WorkerPool(2);
+  await unused.close();
+  assert.equal(unused.size, 0);
+  assert.throws(() => unused.take({} as never), /closed/);
 });
