@@ -2,10 +2,10 @@
 // Clusters: two workers and three masters train one model that rank 0
 // writes; a table larger than any one node's maxmemory trains (capacity);
 // a worker killed with SIGKILL rejoins from its last synchronisation and the
-// run finishes (also a worker of two threads); a run checkpointed by rank 0 and killed whole (workers and
-// store) resumes from its checkpoint into a new cluster; a master killed
-// under load fails over to its replica and training goes on; the options
-// are checked.
+// run finishes (also a worker of two threads); a run checkpointed by rank 0
+// and killed whole (workers and store) resumes from its checkpoint into a
+// new cluster (also with workers of two threads); a master killed under load
+// fails over to its replica and training goes on; the options are checked.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -150,10 +150,12 @@ for (const threads of [1, 2]) test(`a worker${threads > 1 ? " of two threads" : 
   }
 });
 
-test("a run checkpointed by rank 0 and killed whole (workers and store) resumes from the checkpoint in a new cluster, each worker from its position with its admission counts", { skip }, async () => {
+for (const threads of [1, 2]) test(`a run${threads > 1 ? " of workers of two threads" : ""} checkpointed by rank 0 and killed whole (workers and store) resumes from the checkpoint in a new cluster, each worker from its position with its admission counts`, { skip }, async () => {
   // Each worker counts its features alone (no shared sightings): its admission counts are then
-  // those of its rows only, so the resumed run's equal the uninterrupted run's exactly.
-  const twice = ["--epochs", "2", "--cluster-run", "ck", "--sightings-bytes", "0"];
+  // those of its rows only, so the resumed run's equal the uninterrupted run's exactly (with
+  // threads too: they count in one set of shared counts). Resumed, rank 0 takes its threads from
+  // the checkpoint's position.
+  const twice = ["--epochs", "2", "--cluster-run", "ck", "--sightings-bytes", "0", ...(threads > 1 ? ["--threads", String(threads), "--parallel"] : [])];
   // The uninterrupted run: rank 1's admission counts at its end.
   const whole = await startLocalCluster({ masters: 3 });
   let admitted: number;
@@ -164,7 +166,7 @@ test("a run checkpointed by rank 0 and killed whole (workers and store) resumes 
   } finally {
     await whole.stop();
   }
-  const out = join(dir, "ck");
+  const out = join(dir, `ck${threads}`);
   const first = await startLocalCluster({ masters: 3 });
   try {
     // Rank 1 starts first: it waits for rank 0 to set the run up.
@@ -204,6 +206,10 @@ test("a run checkpointed by rank 0 and killed whole (workers and store) resumes 
     assert.equal(ra.cluster.trainedRows, 60_000 - ckpt.meta.position.rows, "rank 0 too");
     assert.equal(rb.admittedFeatures, admitted, "rank 1's admission counts: those of the uninterrupted run");
     assert.ok(ra.auc > 0.6, `AUC ${ra.auc}`);
+    if (threads > 1) {
+      assert.equal(ckpt.meta.position.parts?.length, threads, "the checkpoint holds each thread's place");
+      assert.equal(ra.threads, threads, "resumed with as many threads");
+    }
     assert.ok(existsSync(join(out, "model.sparsectr")));
   } finally {
     await second.stop();
