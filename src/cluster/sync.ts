@@ -42,14 +42,27 @@ export function clusterUnsupported(m: CtrModel): string | undefined {
  * what needs no pause (see {@link ClusterSync.prepare}), apply writes the
  * result into the model.
  */
-interface Flight { done: boolean; failed: unknown; prepared: boolean; prepare: () => number; apply: () => void }
+interface Flight {
+  done: boolean;
+  failed: unknown;
+  /** Whether prepare is over (or not wanted); the passes made and the rows merged by the last whole pass and by the pass under way. */
+  prepared: boolean;
+  passes: number;
+  lastPass: number;
+  thisPass: number;
+  prepare: Prepare;
+  apply: () => void;
+}
+
+/** Part of a pass of prepare, until `deadline` (performance.now()): the rows it merged, and whether the pass is over. */
+type Prepare = (deadline: number) => { merged: number; done: boolean };
 
 /**
  * A table's merged records, written into the model in two steps (pushTable):
  * prepare merges, off a pause, the rows not merged yet or stepped since
  * their merge (returns how many), write those left and writes every record.
  */
-interface Write { prepare(): number; write(): void }
+interface Write { prepare: Prepare; write(): void }
 
 /** What the synchronisations of a worker did. */
 export interface SyncCounts { syncs: number; denseSyncs: number; rowsPushed: number; seconds: number }
@@ -143,8 +156,19 @@ export class ClusterSync {
     const jobs = tables.map((t, i) => this.pushTable(t, i));
     const total = this.store.addSteps(own - this.steps);
     const seen = this.sightings?.exchange(this.store) ?? Promise.resolve(() => {});
+    let wi = 0;
     this.launch("rows", Promise.all([Promise.all(jobs), total, seen]).then(([writes, t, sightings]) => ({
-      prepare: () => writes.reduce((n, w) => n + w.prepare(), 0),
+      // A pass goes through every table's rows in turn, over as many calls as the deadlines make it.
+      prepare: (deadline: number) => {
+        let merged = 0;
+        for (; wi < writes.length; wi++) {
+          const r = writes[wi].prepare(deadline);
+          merged += r.merged;
+          if (!r.done) return { merged, done: false };
+        }
+        wi = 0;
+        return { merged, done: true };
+      },
       apply: () => {
         // Steps and bias corrections continue from every worker's steps (the
         // run's global step), plus this worker's steps since the snapshot.
@@ -164,7 +188,7 @@ export class ClusterSync {
   startDense(): void {
     const jobs = this.m.dense.map((d, i) => this.pushDense(d, i));
     this.launch("dense", Promise.all(jobs).then((writes) => ({
-      prepare: () => 0,
+      prepare: () => ({ merged: 0, done: true }),
       apply: () => {
         for (const w of writes) w();
         this.counts.denseSyncs++;
@@ -172,10 +196,10 @@ export class ClusterSync {
     })));
   }
 
-  private launch(kind: "rows" | "dense", work: Promise<{ prepare: () => number; apply: () => void }>): void {
+  private launch(kind: "rows" | "dense", work: Promise<{ prepare: Prepare; apply: () => void }>): void {
     if (this.flights[kind]) throw new Error(`internal: a synchronisation of the ${kind} is already in flight`);
     const t0 = process.hrtime.bigint();
-    const flight: Flight = { done: false, failed: undefined, prepared: false, prepare: () => 0, apply: () => {} };
+    const flight: Flight = { done: false, failed: undefined, prepared: false, passes: 0, lastPass: 0, thisPass: 0, prepare: () => ({ merged: 0, done: true }), apply: () => {} };
     this.flights[kind] = flight;
     work.then(({ prepare, apply }) => {
       flight.prepare = prepare;
@@ -198,19 +222,33 @@ export class ClusterSync {
    * (a row read while a thread steps it, or stepped after, is merged again
    * at {@link poll}, which then only writes the records). Passes over the
    * rows stepped during the pass before follow while they shrink by 8 or
-   * more, at most 4 in all. Once per synchronisation.
+   * more, at most 4 in all. Works for `budgetMs` at most a call (the
+   * coordinating thread stays free for the threads that wait on it) and
+   * goes on at the next; true once done for every synchronisation that
+   * came back.
    */
-  prepare(): void {
+  prepare(budgetMs = 15): boolean {
+    const deadline = performance.now() + budgetMs;
+    let all = true;
     for (const kind of ["rows", "dense"] as const) {
       const f = this.flights[kind];
       if (!f?.done || f.failed !== undefined || f.prepared) continue;
-      f.prepared = true;
-      for (let pass = 1, n = f.prepare(); pass < 4 && n > 0; pass++) {
-        const again = f.prepare();
-        if (again * 8 > n) break;
-        n = again;
+      for (;;) {
+        const r = f.prepare(deadline);
+        f.thisPass += r.merged;
+        if (!r.done) break;
+        const n = f.thisPass;
+        f.passes++;
+        f.thisPass = 0;
+        if (f.passes >= 4 || n === 0 || (f.passes > 1 && n * 8 > f.lastPass)) {
+          f.prepared = true;
+          break;
+        }
+        f.lastPass = n;
       }
+      if (!f.prepared) all = false;
     }
+    return all;
   }
 
   /** Applies the synchronisations that have come back; returns false while one is still in flight. */
@@ -288,7 +326,7 @@ export class ClusterSync {
     for (let r = 0; r < n; r++) {
       if (heap.u32[(store.record(r) + H_COUNT) >>> 2] !== base.count(r)) changed.push(r);
     }
-    if (!changed.length) return { prepare: () => 0, write: () => {} };
+    if (!changed.length) return { prepare: () => ({ merged: 0, done: true }), write: () => {} };
     // One copy of the changed rows' ids, records and bases, viewed row by row
     // (no allocation per row, no BigInt arithmetic: this runs on the training thread).
     const c = changed.length, ids = store.ids(), ids32 = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);
@@ -321,18 +359,20 @@ export class ClusterSync {
     // Rows updated since the snapshot keep those updates, on top of the merged
     // record (the worker's own updates on top of its own push: the sequential rule).
     const slots = this.tableSlots[i], recs = new Uint8Array(c * rb);
-    /** Each row's update count when prepare merged it (0: merge it at write). */
+    /** Each row's update count when prepare merged it (0: merge it at write); the next row of prepare's pass. */
     const at = new Uint32Array(c);
+    let cursor = 0;
     const mergeRow = (k: number, cur: Uint8Array, count: number): void => {
       recs.set(count === pushed[k].readUInt32LE(H_COUNT) ? merged[k] : mergeRecord(merged[k], cur, pushed[k], t.rowLength, slots, Infinity), k * rb);
     };
     return {
       // Off the pause: rows read while locked, or whose count moved during the read, are left to write.
-      prepare: () => {
+      prepare: (deadline: number) => {
         const now = t.mutate(), h = now.arena.heap, u32 = h.u32;
         let n = 0;
-        for (let k = 0; k < c; k++) {
-          const rec = now.record(changed[k]), cw = (rec + H_COUNT) >>> 2, fw = (rec + H_FLAGS) >>> 2;
+        for (; cursor < c; cursor++) {
+          if ((cursor & 255) === 255 && performance.now() > deadline) return { merged: n, done: false };
+          const k = cursor, rec = now.record(changed[k]), cw = (rec + H_COUNT) >>> 2, fw = (rec + H_FLAGS) >>> 2;
           const c1 = Atomics.load(u32, cw);
           if (c1 === at[k]) continue;
           const f1 = Atomics.load(u32, fw), cur = h.u8.slice(rec, rec + rb);
@@ -341,7 +381,8 @@ export class ClusterSync {
           at[k] = c1;
           n++;
         }
-        return n;
+        cursor = 0;
+        return { merged: n, done: true };
       },
       // With no thread stepping the table: the rows stepped since prepare (or never prepared) merged now, then every record written.
       write: () => {

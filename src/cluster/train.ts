@@ -260,10 +260,10 @@ export async function trainCluster(
     };
     const parallel = threads > 1;
     // The threads park for an exchange when a synchronisation came back, one is due or a barrier waits.
-    // A merge that came back is first prepared here, while the threads train on (ClusterSync.prepare).
+    // A merge that came back is first prepared here, a slice each call, while the threads train on (ClusterSync.prepare).
     const due = (rows: number): boolean => {
-      sync.prepare();
-      return barrier.pending || sync.landed || (!sync.rowsBusy && rows - lastStart >= o.syncEveryRows) || (!sync.denseBusy && rows - lastDense >= denseEvery);
+      const prepared = sync.prepare();
+      return barrier.pending || (sync.landed && prepared) || (!sync.rowsBusy && rows - lastStart >= o.syncEveryRows) || (!sync.denseBusy && rows - lastDense >= denseEvery);
     };
     const ctl: TrainControl = {
       ...control, checkpoint, shouldStop, ...(start ? { start } : {}),
