@@ -42,7 +42,7 @@
  * learning rate, u32 updates, u32 flags), d weights, then the state slots of
  * d floats each (z, then the rule's moments; ../optim/table.ts).
  */
-import { HEADER_BYTES, H_ALPHA, H_COUNT, H_FLAGS, H_TAU } from "../kernels/layout.js";
+import { HEADER_BYTES, H_ALPHA, H_COUNT, H_TAU } from "../kernels/layout.js";
 import { RULES } from "../math/rules/index.js";
 import { adamP } from "../math/rules/adam.js";
 import { proxWeight, shrinkFactor, softThreshold } from "../math/prox.js";
@@ -121,50 +121,71 @@ export function mergeRecord(stored: Uint8Array | null | undefined, pushed: Uint8
   const out = Buffer.from(pushed);
   if (!stored) return out;
   if (stored.length !== pushed.length || (base && base.length !== pushed.length)) throw new RangeError(`a stored row of ${stored.length} bytes, a pushed one of ${pushed.length}`);
-  if (HEADER_BYTES + 4 * d * (1 + slots.length) !== pushed.length) throw new RangeError(`a row of ${pushed.length} bytes is not a header, ${d} weights and ${slots.length} slots`);
-  const g = view(stored), l = view(pushed), b = base ? view(base) : undefined, o = view(out);
-  const n = l.getUint32(H_COUNT, true) - (b ? b.getUint32(H_COUNT, true) : 0);
-  o.setUint32(H_TAU, Math.max(g.getUint32(H_TAU, true), l.getUint32(H_TAU, true)), true);
-  o.setFloat32(H_ALPHA, l.getFloat32(H_ALPHA, true), true);
-  o.setUint32(H_COUNT, g.getUint32(H_COUNT, true) + n, true);
-  o.setUint32(H_FLAGS, l.getUint32(H_FLAGS, true), true);
+  const rb = pushed.length;
+  if (HEADER_BYTES + 4 * d * (1 + slots.length) !== rb) throw new RangeError(`a row of ${rb} bytes is not a header, ${d} weights and ${slots.length} slots`);
+  // The records copied to aligned scratch (G stored, L pushed, B base, O out: word offsets), read and written as
+  // typed arrays; out starts as the pushed record, so its rate and flags are the pusher's bit for bit.
+  const W = rb >>> 2, G = 0, L = W, B = 2 * W, O = 3 * W, hasBase = base !== undefined;
+  ensureRecords(rb);
+  const u8 = scratchU8, f = scratchF, u = scratchU;
+  u8.set(stored, 0);
+  u8.set(pushed, rb);
+  if (base) u8.set(base, 2 * rb);
+  u8.set(pushed, 3 * rb);
+  const cw = H_COUNT >>> 2;
+  const n = u[L + cw] - (hasBase ? u[B + cw] : 0);
+  u[O + (H_TAU >>> 2)] = Math.max(u[G + (H_TAU >>> 2)], u[L + (H_TAU >>> 2)]);
+  u[O + cw] = u[G + cw] + n;
   // Updates other workers made since the pusher's base; a row both updated
   // often is blended towards the average of their changes (see SHARED_ROW_UPDATES).
-  const others = g.getUint32(H_COUNT, true) - (b ? b.getUint32(H_COUNT, true) : 0);
+  const others = u[G + cw] - (hasBase ? u[B + cw] : 0);
   const a = others === 0 || shared === Infinity ? 1 : shared / (shared + Math.min(others, n));
+  const h = HEADER_BYTES >>> 2;
   for (let k = 0; k < slots.length; k++) {
     const m = slots[k], max = m.beta === "max", decay = decayOf(m, n), c = m.carry;
     // The first moment's change carried into z (see the file's rule), its factor computed once a row.
     const cb = c === undefined || n <= 0 ? 0 : slots[c].beta as number, carry = cb === 0 ? 0 : cb * (1 - cb ** n) / (1 - cb);
-    for (let j = 0, p = HEADER_BYTES + 4 * d * (1 + k); j < d; j++, p += 4) {
-      const gv = g.getFloat32(p, true), lv = l.getFloat32(p, true), bv = b?.getFloat32(p, true);
+    for (let j = 0, p = h + d * (1 + k); j < d; j++, p++) {
+      const gv = f[G + p], lv = f[L + p], bv = hasBase ? f[B + p] : undefined;
       let seq = max ? Math.max(gv, lv) : mergeDecayed(m, decay, gv, lv, bv);
       if (cb !== 0) {
-        const q = HEADER_BYTES + 4 * d * (1 + c!) + 4 * j;
-        seq += carry * (g.getFloat32(q, true) - (b ? b.getFloat32(q, true) : 0));
+        const q = h + d * (1 + c!) + j;
+        seq += carry * (f[G + q] - (hasBase ? f[B + q] : 0));
       }
-      if (a === 1 || max) o.setFloat32(p, seq, true);
+      if (a === 1 || max) f[O + p] = seq;
       else {
         const b0 = bv ?? 0;
-        o.setFloat32(p, a * seq + (1 - a) * (b0 + (others * (gv - b0) + n * (lv - b0)) / (others + n)), true);
+        f[O + p] = a * seq + (1 - a) * (b0 + (others * (gv - b0) + n * (lv - b0)) / (others + n));
       }
     }
   }
-  if (slots[0]?.primal && others > 0 && n > 0) mergePrimal(o, g, l, b, d, slots, a, others, n);
+  if (slots[0]?.primal && others > 0 && n > 0) mergePrimal(f, u, O, G, L, hasBase ? B : -1, d, slots, a, others, n);
+  out.set(u8.subarray(3 * rb, 4 * rb));
   return out;
+}
+
+/** Aligned scratch of four records (rows merge one at a time on one thread), by record size. */
+let scratchBytes = 0, scratchU8 = new Uint8Array(0), scratchF = new Float32Array(0), scratchU = new Uint32Array(0);
+function ensureRecords(rb: number): void {
+  if (scratchBytes === rb) return;
+  const buf = new ArrayBuffer(4 * rb);
+  scratchU8 = new Uint8Array(buf);
+  scratchF = new Float32Array(buf);
+  scratchU = new Uint32Array(buf);
+  scratchBytes = rb;
 }
 
 /** Row scratch of mergePrimal (rows merge one at a time on one thread). */
 let scratch = new Float64Array(0);
 
-/** P_j of a record's coordinate j: Adam's (sqrt(v c2) + eps) / alpha at the row's last step (0 for a row never updated); c2 = biasC2(r, p). */
-function preconditioner(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, j: number, c2: number): number {
-  return adamP(r.getFloat32(HEADER_BYTES + 4 * d * (1 + p.v) + 4 * j, true), c2, p.eps, r.getFloat32(H_ALPHA, true));
+/** P_j of the record at word R's coordinate j: Adam's (sqrt(v c2) + eps) / alpha at the row's last step (0 for a row never updated); c2 = biasC2(u, R, p). */
+function preconditioner(f: Float32Array, R: number, d: number, p: NonNullable<SlotMerge["primal"]>, j: number, c2: number): number {
+  return adamP(f[R + (HEADER_BYTES >>> 2) + d * (1 + p.v) + j], c2, p.eps, f[R + (H_ALPHA >>> 2)]);
 }
 
-/** Adam's second bias correction 1 / (1 - beta2^tau) at a record's last step. */
-function biasC2(r: DataView, p: NonNullable<SlotMerge["primal"]>): number {
-  const tau = r.getUint32(H_TAU, true), i = tau & (C2_CACHE - 1);
+/** Adam's second bias correction 1 / (1 - beta2^tau) at the last step of the record at word R. */
+function biasC2(u: Uint32Array, R: number, p: NonNullable<SlotMerge["primal"]>): number {
+  const tau = u[R + (H_TAU >>> 2)], i = tau & (C2_CACHE - 1);
   // The rows merged together were last stepped at nearby steps: a direct-mapped cache of the power (its exact value).
   if (c2Tau[i] !== tau || c2Beta[i] !== p.beta2) {
     c2Tau[i] = tau;
@@ -176,17 +197,18 @@ function biasC2(r: DataView, p: NonNullable<SlotMerge["primal"]>): number {
 const C2_CACHE = 4096;
 const c2Tau = new Float64Array(C2_CACHE).fill(-1), c2Beta = new Float64Array(C2_CACHE), c2Value = new Float64Array(C2_CACHE);
 
-/** The weights Algorithm 1's closed form (../math/prox.ts) gives a record's state, into out[o..o+d). */
-function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, out: Float64Array, o: number): void {
-  if (r.getUint32(H_TAU, true) === 0 || !(r.getFloat32(H_ALPHA, true) > 0)) { out.fill(0, o, o + d); return; }
+/** The weights Algorithm 1's closed form (../math/prox.ts) gives the state of the record at word R, into out[o..o+d). */
+function weightsOf(f: Float32Array, u: Uint32Array, R: number, d: number, p: NonNullable<SlotMerge["primal"]>, out: Float64Array, o: number): void {
+  if (u[R + (H_TAU >>> 2)] === 0 || !(f[R + (H_ALPHA >>> 2)] > 0)) { out.fill(0, o, o + d); return; }
   let sq = 0;
+  const z = R + (HEADER_BYTES >>> 2) + d;
   for (let j = 0; j < d; j++) {
-    const s = softThreshold(r.getFloat32(HEADER_BYTES + 4 * d + 4 * j, true), p.l1);
+    const s = softThreshold(f[z + j], p.l1);
     out[o + j] = s;
     sq += s * s;
   }
-  const k = shrinkFactor(sq, Math.sqrt(d) * p.l21), c2 = biasC2(r, p);
-  for (let j = 0; j < d; j++) out[o + j] = proxWeight(out[o + j], k, preconditioner(r, d, p, j, c2) + 2 * p.l2);
+  const k = shrinkFactor(sq, Math.sqrt(d) * p.l21), c2 = biasC2(u, R, p);
+  for (let j = 0; j < d; j++) out[o + j] = proxWeight(out[o + j], k, preconditioner(f, R, d, p, j, c2) + 2 * p.l2);
 }
 
 /**
@@ -200,16 +222,17 @@ function weightsOf(r: DataView, d: number, p: NonNullable<SlotMerge["primal"]>, 
  * (P_0 (a + b) + p_a a + p_b b) / (P_0 + p_a + p_b) for moves a and b and
  * growths p_a, p_b of P, short of a + b while P grows; l21 then zeroed rows
  * the single process keeps (docs/cluster.md). A row all three states hold
- * at zero keeps the summed z (changes below the threshold add up).
+ * at zero keeps the summed z (changes below the threshold add up). The
+ * records are at word offsets O (out), G, L and B (none: -1) of f and u.
  */
-function mergePrimal(o: DataView, g: DataView, l: DataView, b: DataView | undefined, d: number, slots: readonly SlotMerge[], a: number, others: number, n: number): void {
+function mergePrimal(f: Float32Array, u: Uint32Array, O: number, G: number, L: number, B: number, d: number, slots: readonly SlotMerge[], a: number, others: number, n: number): void {
   const p = slots[0].primal!;
   if (scratch.length < 4 * d) scratch = new Float64Array(4 * d);
   // The stored, pushed and base weights at 0, d and 2d; the merged ones at 3d.
   const x = scratch;
-  weightsOf(g, d, p, x, 0);
-  weightsOf(l, d, p, x, d);
-  if (b) weightsOf(b, d, p, x, 2 * d);
+  weightsOf(f, u, G, d, p, x, 0);
+  weightsOf(f, u, L, d, p, x, d);
+  if (B >= 0) weightsOf(f, u, B, d, p, x, 2 * d);
   else x.fill(0, 2 * d, 3 * d);
   let any = false;
   for (let j = 0; j < d; j++) {
@@ -220,15 +243,15 @@ function mergePrimal(o: DataView, g: DataView, l: DataView, b: DataView | undefi
   if (!any) return;
   // The inverse of the closed form: u = (P + 2 l2) x, s = u (||u|| + sqrt(d) l21) / ||u||, z = -s - l1 sign(s).
   let sq = 0;
-  const c2 = biasC2(o, p);
+  const c2 = biasC2(u, O, p);
   for (let j = 0; j < d; j++) {
-    x[j] = (preconditioner(o, d, p, j, c2) + 2 * p.l2) * x[3 * d + j];
+    x[j] = (preconditioner(f, O, d, p, j, c2) + 2 * p.l2) * x[3 * d + j];
     sq += x[j] * x[j];
   }
-  const nu = Math.sqrt(sq), grow = (nu + Math.sqrt(d) * p.l21) / nu, z0 = HEADER_BYTES + 4 * d;
+  const nu = Math.sqrt(sq), grow = (nu + Math.sqrt(d) * p.l21) / nu, z0 = O + (HEADER_BYTES >>> 2) + d;
   for (let j = 0; j < d; j++) {
     const s = x[j] * grow;
-    o.setFloat32(z0 + 4 * j, -s - (s === 0 ? 0 : Math.sign(s) * p.l1), true);
+    f[z0 + j] = -s - (s === 0 ? 0 : Math.sign(s) * p.l1);
   }
 }
 
@@ -268,8 +291,4 @@ export function mergeDense(stored: Float32Array | undefined, pushed: Float32Arra
     }
   }
   return out;
-}
-
-function view(a: Uint8Array): DataView {
-  return new DataView(a.buffer, a.byteOffset, a.byteLength);
 }
