@@ -1,7 +1,7 @@
 /**
  * Worker threads of the data-parallel trainer started ahead of their run
  * (WorkerPool): a thread loads its modules and compiles its kernels (about
- * 0.2 s each) while the caller does other work, e.g. the CLI's pass that
+ * 0.2 s each, timed by hand) while the caller does other work, e.g. the CLI's pass that
  * counts the training rows, and gets its run's WorkerInit as its first
  * message when trainParallel takes it (ParallelOptions.pool). Unused
  * threads never keep the process alive; close() ends them.

@@ -153,10 +153,10 @@ export interface WorkerInit {
   evict: boolean;
 }
 
-/** What a worker posts. */
 /** The coordinator's message to a worker before a release with C_RELOAD: the dense parameters' new states (DenseParam.save). */
 export interface ReloadMessage { kind: "reload"; dense: Uint8Array[] }
 
+/** What a worker posts. */
 export type WorkerMessage =
   | { kind: "parked"; worker: number; dense?: Uint8Array[]; end?: boolean }
   | { kind: "done"; worker: number }

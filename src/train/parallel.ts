@@ -53,11 +53,11 @@ export interface ParallelOptions {
   denseUpdates?: DenseUpdates;
   /** Rounds of every worker's batches the tables and counts have room for before the workers park to grow them (default 64). */
   roomRounds?: number;
-  /** Compensate the dense optimizer's momentum for the workers' stale steps (./stale-momentum.ts; default true). */
-  compensateMomentum?: boolean;
   /**
-   * The stale workers the momentum is compensated for (default: the worker
-   * threads; a cluster run's worker gives every process's threads together).
+   * The stale workers the dense optimizer's momentum is compensated for
+   * (./stale-momentum.ts; sequential and async updates): by default the
+   * worker threads; a cluster run's worker gives every process's threads
+   * together; 1 turns the compensation off.
    */
   staleWorkers?: number;
   /** Threads started ahead (./parallel-pool.ts): the run takes them first. */
@@ -122,8 +122,12 @@ export async function trainParallel(
   const totals = new Float64Array(new SharedArrayBuffer(TOTAL_WORDS * 8));
   const arrivals = new Float64Array(new SharedArrayBuffer(N * ARRIVAL_WORDS * 8));
   const grads = new SharedArrayBuffer(N * P * 4), hessians = needsHessian(s.optimizer, m.dense) ? new SharedArrayBuffer(N * P * 4) : undefined, weights = new Float32Array(new SharedArrayBuffer(P * 4));
-  let o = 0;
-  for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+  /** The model's dense weights into the shared ones (at the start, and after control.sync changed them). */
+  const shareWeights = (): void => {
+    let o = 0;
+    for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+  };
+  shareWeights();
   // Each worker's next row, until its first batch.
   parts.forEach((part, w) => { arrivals[w * ARRIVAL_WORDS + A_SEEN] = pos.parts?.[w] ?? part.start; });
   totals[T_ROWS] = pos.rows;
@@ -153,7 +157,7 @@ export async function trainParallel(
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
       seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
       // Sequential and asynchronous steps are stale: their momentum is compensated (one step a round with the mean gradient is not).
-      staleWorkers: opts.compensateMomentum !== false && denseUpdates !== "sync" ? Math.max(N, opts.staleWorkers ?? N) : 1,
+      staleWorkers: denseUpdates === "sync" ? 1 : opts.staleWorkers ?? N,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
@@ -295,14 +299,14 @@ export async function trainParallel(
    */
   const reload = (): void => {
     const states = m.dense.map((d) => d.save());
-    let o = 0;
-    for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+    shareWeights();
     for (const t of threads) t.postMessage({ kind: "reload", dense: states } satisfies ReloadMessage);
     tables.forEach((t, k) => { setSharedStepCount(t, shares[k], t.stepCount); reserveRows(t, shares[k], roomFor(t)); });
   };
   /** Lets the parked workers go on with `command` (having posted them the model's dense states first, with `reloadDense`). */
   const release = (command: number, reloadDense = false): void => {
-    if (reloadDense && command !== K_STOP) reload();
+    const reloading = reloadDense && command !== K_STOP;
+    if (reloading) reload();
     parked = 0;
     ended = 0;
     denseStates.fill(undefined);
@@ -310,7 +314,7 @@ export async function trainParallel(
     Atomics.store(control32, C_NEED_ROOM, 0);
     Atomics.store(control32, C_OVER_BUDGET, 0);
     Atomics.store(control32, C_PARKED, 0);
-    Atomics.store(control32, C_RELOAD, reloadDense && command !== K_STOP ? 1 : 0);
+    Atomics.store(control32, C_RELOAD, reloading ? 1 : 0);
     Atomics.store(control32, C_COMMAND, command);
     Atomics.add(control32, C_GEN, 1);
     Atomics.notify(control32, C_GEN);

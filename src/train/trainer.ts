@@ -94,9 +94,9 @@ export interface TrainControl extends BudgetControl {
    * at the first pause after `everyRows` rows or after `due(rows)` (polled
    * every 20 ms) says so; the model then holds the workers' state, and the
    * dense states and tables `run` leaves are the workers' from there on;
-   * its admission counts are the workers' once `run` calls `whole` (a
-   * conversion that costs about 0.3 s per million counted features, so
-   * only when the counts are needed, e.g. for a checkpoint).
+   * its admission counts are the workers' once `run` calls `whole` (a copy
+   * of every slot of the shared counts, so only when the counts are needed,
+   * e.g. for a checkpoint).
    */
   sync?: { everyRows: number; run: (pos: TrainPosition, whole?: () => void) => Promise<void>; due?: (rows: number) => boolean };
   /** Called when the run is complete (not when stopped), before its final checkpoint (e.g. to restore the best state). */

@@ -10,7 +10,7 @@
  *
  * A filter made with `shared: true` keeps its words and change marks in
  * shared memory: {@link BloomFilter.state} posts it to other threads, which
- * {@link BloomFilter.attach} to the same bits; its `add` sets bits with an
+ * {@link BloomFilter.attach} to the same bits; `add` sets bits with an
  * atomic OR, so that threads adding keys at once lose none.
  *
  * Written here rather than taken from npm: the packages there hash strings
@@ -35,7 +35,7 @@ export class BloomFilter {
   /** Words with a bit newly set since the last {@link takeChanged}, by segment of `segmentWords`. */
   private readonly changed: Uint8Array;
   private readonly mask: number;
-  /** Whether the words are in shared memory (bits then set with an atomic OR). */
+  /** Whether the words are in shared memory (see {@link state}). */
   readonly shared: boolean;
 
   /**
@@ -77,14 +77,10 @@ export class BloomFilter {
     const h1 = keyHashA(lo, hi), h2 = keyHashB(lo, hi) | 1;
     for (let i = 0, h = h1; i < this.k; i++, h = (h + h2) >>> 0) {
       const j = (h & this.mask) >>> 0, w = j >>> 5, bit = 1 << (j & 31);
+      // Atomic (on a private filter too: one path), so that threads adding to a shared filter lose no bit.
       if ((this.words[w] & bit) === 0) {
-        if (this.shared) {
-          Atomics.or(this.words, w, bit);
-          Atomics.store(this.changed, Math.floor(w / this.segmentWords), 1);
-        } else {
-          this.words[w] |= bit;
-          this.changed[Math.floor(w / this.segmentWords)] = 1;
-        }
+        Atomics.or(this.words, w, bit);
+        Atomics.store(this.changed, Math.floor(w / this.segmentWords), 1);
       }
     }
   }
@@ -115,13 +111,8 @@ export class BloomFilter {
   /** The segments with a bit set since the last call (or since the filter was made), in order; clears the marks. */
   takeChanged(): number[] {
     const out: number[] = [];
-    // Shared: each mark taken with an exchange, so that a mark another thread sets meanwhile is not cleared unseen.
-    if (this.shared) {
-      for (let s = 0; s < this.changed.length; s++) if (Atomics.exchange(this.changed, s, 0)) out.push(s);
-      return out;
-    }
-    for (let s = 0; s < this.changed.length; s++) if (this.changed[s]) out.push(s);
-    this.changed.fill(0);
+    // Each mark taken with an exchange, so that a mark another thread sets meanwhile is not cleared unseen.
+    for (let s = 0; s < this.changed.length; s++) if (Atomics.exchange(this.changed, s, 0)) out.push(s);
     return out;
   }
 
