@@ -37,6 +37,8 @@ export interface ThreadsCase {
   dense?: DenseUpdates;
   /** The model's seed (default 1). */
   seed?: number;
+  /** Fused multiply-adds in the layer kernels (configureLayers; default off). */
+  fma?: boolean;
 }
 
 /** What the child prints. */
@@ -64,7 +66,7 @@ async function runCase(c: ThreadsCase): Promise<ThreadsResult> {
   const t0 = process.hrtime.bigint();
   // The parallel trainer's workers set their own layer kernels (one thread
   // each); this thread keeps one.
-  configureLayers({ threads: c.trainer === "deterministic" ? c.threads : 1, fma: false });
+  configureLayers({ threads: c.trainer === "deterministic" ? c.threads : 1, fma: c.fma === true });
   await layersReady();
   const file = await openData(c.train, { batchSize: 512, featindex: c.featindex });
   const m = buildModel(file.fields.length, { model: c.model, optimizer: c.optimizer, hyper: c.hyper, seed: c.seed ?? 1 });

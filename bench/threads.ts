@@ -14,6 +14,7 @@ import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/i
 import { DEFAULT_SPARSITY } from "../src/train/schedule.js";
 import { DEFAULT_DENSE_UPDATES, denseSlices } from "../src/train/parallel-protocol.js";
 import { openData } from "../src/data/index.js";
+import { relaxedSimdAvailable } from "../src/kernels/layers/module.js";
 import { buildModel } from "../src/train/model.js";
 import type { Hyperparams } from "../src/optim/hyper.js";
 import type { ThreadsCase, ThreadsResult } from "./threads-run.js";
@@ -120,7 +121,9 @@ async function denseStep(model: ThreadsCase["model"], file: string, featindex: s
  * a gzip copy (input "gzip": two workers, as many as cores, and the
  * deterministic trainer): a gzip file cannot be entered at an offset, so
  * each worker inflates it from its start and skips the rows before its part
- * without parsing them. A configuration that fails gives
+ * without parsing them. Two workers (sequential and async) and the
+ * deterministic trainer also run with fused multiply-adds (--fma) where the
+ * runtime has relaxed SIMD. A configuration that fails gives
  * a line with its error. A "dense-step" line per model gives the time of
  * its dense step, whole and the largest worker's share with the step
  * spread over as many workers as cores: with the sequential dense updates
@@ -179,9 +182,12 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
       };
       runTorch("before");
 
-      const configs: [ThreadsCase["trainer"], number, ThreadsCase["dense"]?, "gzip"?][] = [
+      type Config = [ThreadsCase["trainer"], number, ThreadsCase["dense"]?, "gzip"?, "fma"?];
+      const configs: Config[] = [
         ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "sync"], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
       ];
+      // With fused multiply-adds (--fma), where the runtime has them.
+      if (relaxedSimdAvailable()) configs.push(["parallel", 2, undefined, undefined, "fma"], ["parallel", 2, "async", undefined, "fma"], ["deterministic", 2, undefined, undefined, "fma"]);
       // Every core (the CLI's default --threads), where there are more than 8.
       if (cores > 8) configs.push(["parallel", cores], ["parallel", cores, "async"]);
       // The Criteo rows gzipped too: a gzip file has no seek points, so each worker inflates the stream from its start.
@@ -194,15 +200,15 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
           emit({ ...base, kind: "data", error: `gzipping the data: ${(e as Error).message}` });
         }
       }
-      const measured: { trainer: string; threads: number; dense?: string; rows_per_sec: number; oversubscribed: boolean }[] = [];
-      for (const [trainer, threads, dense, gzip] of configs) {
-        const c: ThreadsCase = { model, optimizer: "group-adam", hyper, train: gzip ? gzPath : trainPath, test: testPath, featindex, rows, trainer, threads, dense };
+      const measured: { trainer: string; threads: number; dense?: string; fma: boolean; rows_per_sec: number; oversubscribed: boolean }[] = [];
+      for (const [trainer, threads, dense, gzip, fma] of configs) {
+        const c: ThreadsCase = { model, optimizer: "group-adam", hyper, train: gzip ? gzPath : trainPath, test: testPath, featindex, rows, trainer, threads, dense, fma: fma === "fma" };
         // A run is allowed several times what it should take (opnn ~20k rows/s at worst), at least 5 minutes.
         const load1 = +loadavg()[0].toFixed(2);
         const r = runChild(c, Math.max(300_000, (rows / 2_000) * 1000));
         const oversubscribed = threads > cores;
         const head = {
-          ...base, kind: "sparsectr", trainer, threads, ...(trainer === "parallel" ? { dense: dense ?? DEFAULT_DENSE_UPDATES } : {}), input: gzip ? "gzip" : "plain", cores, oversubscribed,
+          ...base, kind: "sparsectr", trainer, threads, ...(trainer === "parallel" ? { dense: dense ?? DEFAULT_DENSE_UPDATES } : {}), input: gzip ? "gzip" : "plain", fma: fma === "fma", cores, oversubscribed,
           ...(oversubscribed ? { note: `${threads} worker threads on ${cores} cores: they take turns on the cores, so this measures contention, not scaling` } : {}),
           optimizer: "group-adam", l21: hyper.l21, batch: BATCH, load1,
         };
@@ -211,7 +217,7 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
           continue;
         }
         const x = r.result, rowsPerSec = Math.round(x.rows / x.train_seconds);
-        if (!gzip) measured.push({ trainer, threads, dense, rows_per_sec: rowsPerSec, oversubscribed });
+        if (!gzip) measured.push({ trainer, threads, dense, fma: fma === "fma", rows_per_sec: rowsPerSec, oversubscribed });
         emit({
           ...head, rows: x.rows, seconds: +x.train_seconds.toFixed(2), rows_per_sec: rowsPerSec,
           e2e_seconds: +x.e2e_seconds.toFixed(2), e2e_rows_per_sec: Math.round(x.rows / x.e2e_seconds), process_seconds: r.process_seconds,
@@ -229,7 +235,7 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
       const torchBest = means.reduce<(typeof means)[number] | undefined>((b, x) => (b === undefined || x.rows_per_sec > b.rows_per_sec ? x : b), undefined);
       emit({
         ...base, kind: "ratio", what: "best sparsectr configuration (rows/s around the training call, file on disk to trained model) / PyTorch's training loop alone (ids in memory; mean of its runs before and after, at its best thread count)",
-        best: best ? { trainer: best.trainer, threads: best.threads, dense: best.dense, oversubscribed: best.oversubscribed } : null,
+        best: best ? { trainer: best.trainer, threads: best.threads, dense: best.dense, fma: best.fma, oversubscribed: best.oversubscribed } : null,
         sparsectr_rows_per_sec: best?.rows_per_sec ?? null,
         pytorch_rows_per_sec: torchBest?.rows_per_sec ?? null, pytorch_threads: torchBest?.threads ?? null, pytorch_by_threads: means,
         ratio: best && torchBest ? +(best.rows_per_sec / torchBest.rows_per_sec).toFixed(3) : null,

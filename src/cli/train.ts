@@ -73,7 +73,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     cluster = resumedCluster(ckpt.meta.cluster, ckpt.meta.finished !== undefined, str(given, "cluster"));
   } else {
     // Data-parallel workers start while the training rows are counted (their modules load, their kernels compile).
-    if (wantParallel) pool = new WorkerPool(threads);
+    if (wantParallel) pool = new WorkerPool(threads, { fma: given.values.fma === true });
     ({ run, model: m, out } = await newRun(given, onSkip));
   }
   try {

@@ -13,17 +13,21 @@ import type { WorkerInit } from "./parallel-protocol.js";
 export const WORKER_URL = new URL("./parallel-worker.js", import.meta.url);
 
 /** What a pooled worker is started with: it waits for its WorkerInit. */
-export interface PooledWorkerData { pooled: true }
+export interface PooledWorkerData { pooled: true; fma: boolean }
 
 export class WorkerPool {
   private readonly idle: Worker[] = [];
   private closed = false;
 
-  /** Starts `n` worker threads now. */
-  constructor(n: number) {
+  /**
+   * Starts `n` worker threads now, their layer kernels compiled with fused
+   * multiply-adds or not (`fma`, as the run will configureLayers; a run set
+   * otherwise compiles them again).
+   */
+  constructor(n: number, opts: { fma?: boolean } = {}) {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a pool of ${n} workers: use a non-negative integer`);
     for (let k = 0; k < n; k++) {
-      const w = new Worker(WORKER_URL, { workerData: { pooled: true } satisfies PooledWorkerData });
+      const w = new Worker(WORKER_URL, { workerData: { pooled: true, fma: opts.fma === true } satisfies PooledWorkerData });
       w.unref();
       // A pooled thread that fails before it is taken is replaced then (its error is its own: nothing waits on it).
       const drop = (): void => { const i = this.idle.indexOf(w); if (i >= 0) this.idle.splice(i, 1); };

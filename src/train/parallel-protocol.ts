@@ -151,6 +151,8 @@ export interface WorkerInit {
    */
   maxFeatures: number;
   evict: boolean;
+  /** The layer kernels' fused multiply-adds (configureLayers), as set on the thread that started the run. */
+  fma: boolean;
 }
 
 /** The coordinator's message to a worker before a release with C_RELOAD: the dense parameters' new states (DenseParam.save). */

@@ -21,6 +21,7 @@ import { createModel } from "../models/index.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
 import { getMatmulBackend } from "../nn/matmul.js";
 import { configureLayers, layersActive, layersAvailable } from "../kernels/layers/index.js";
+import type { PooledWorkerData } from "./parallel-pool.js";
 import { DenseParam } from "../optim/dense.js";
 import { SharedTableView } from "../optim/table-share.js";
 import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
@@ -39,13 +40,19 @@ import {
  * (./parallel-pool.ts), as its first message, its modules loaded and its
  * layer kernels compiled meanwhile.
  */
-const pooled = (workerData as { pooled?: boolean } | undefined)?.pooled === true;
-if (pooled) prepareLayers();
+const pooled = (workerData as Partial<PooledWorkerData> | undefined)?.pooled === true;
+if (pooled) {
+  try {
+    prepareLayers((workerData as PooledWorkerData).fma);
+  } catch {
+    // Reported when main() prepares them again with the run's settings.
+  }
+}
 const init: WorkerInit = pooled ? await new Promise<WorkerInit>((r) => parentPort!.once("message", r)) : workerData as WorkerInit;
 
 /** This thread's layer kernels, on one thread (an error here comes again, reported, from main). */
-function prepareLayers(): void {
-  configureLayers({ threads: 1 });
+function prepareLayers(fma: boolean): void {
+  configureLayers({ threads: 1, fma });
   if (getMatmulBackend() !== "ts") layersAvailable();
 }
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
@@ -55,7 +62,8 @@ class Abandoned extends Error {}
 
 async function main(): Promise<void> {
   const { worker: w, workers: N, settings: s } = init;
-  if (!pooled) prepareLayers();
+  // A pooled thread compiled them ahead: again only if this run asks otherwise.
+  prepareLayers(init.fma);
   const ctl = new Int32Array(init.control), tot = new Float64Array(init.totals), arr = new Float64Array(init.arrivals);
   const P = init.paramSizes.reduce((a, b) => a + b, 0);
   const gradAll = new Float32Array(init.grads), weights = new Float32Array(init.weights);

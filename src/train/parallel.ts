@@ -23,6 +23,7 @@
 import { Worker } from "node:worker_threads";
 import type { DataFile } from "../data/types.js";
 import { seekPoints } from "../data/seek.js";
+import { configureLayers } from "../kernels/layers/index.js";
 import { DenseParam } from "../optim/dense.js";
 import { SparseTable } from "../optim/table.js";
 import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
@@ -161,7 +162,7 @@ export async function trainParallel(
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
-      skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict,
+      skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict, fma: configureLayers({}).fma,
     };
     return opts.pool ? opts.pool.take(init) : new Worker(WORKER_URL, { workerData: init });
   });

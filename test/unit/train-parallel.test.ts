@@ -327,3 +327,30 @@ test("threads started ahead (WorkerPool) train as threads started by the run: on
   assert.equal(unused.size, 0);
   assert.throws(() => unused.take({} as never), /closed/);
 });
+
+test("fused multiply-adds set on the calling thread reach the workers: one worker gives the deterministic fma model bit for bit, also from a pool started without them; not the model without them", async (t) => {
+  const file = await openData(train, { batchSize: 512 });
+  const plain = buildModel(file.fields.length, SETTINGS);
+  await trainModel(plain, file, { start: 0, end: 20_000 });
+  try {
+    configureLayers({ threads: 1, fma: true });
+  } catch (e) {
+    t.skip(`no relaxed SIMD here: ${(e as Error).message}`);
+    return;
+  }
+  const pool = new WorkerPool(1);
+  try {
+    const a = buildModel(file.fields.length, SETTINGS);
+    await trainModel(a, file, { start: 0, end: 20_000 });
+    assert.notEqual(a.sha256(), plain.sha256(), "fma rounds otherwise");
+    const b = buildModel(file.fields.length, SETTINGS);
+    await trainParallel(b, file, { start: 0, end: 20_000 }, 1);
+    assert.equal(b.sha256(), a.sha256(), "one worker: the deterministic fma model");
+    const c = buildModel(file.fields.length, SETTINGS);
+    await trainParallel(c, file, { start: 0, end: 20_000 }, 1, undefined, {}, { pool });
+    assert.equal(c.sha256(), a.sha256(), "a pooled worker compiled without fma compiles again");
+  } finally {
+    await pool.close();
+    configureLayers({ fma: false });
+  }
+});
