@@ -117,7 +117,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }) : undefined;
   if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
   if (cluster && source !== trainFile) throw new UsageError("cluster training does not shuffle rows in memory: give --shuffle off");
-  // A cluster run's workers train parts of the rows, none the model: rank 0 evaluates the validation rows once, on the run's model at the end.
+  // A cluster run's workers train parts of the rows, none the model: rank 0 evaluates the validation rows at barriers of every worker
+  // (the store's whole model), and once more on the run's model at the end.
   const evaluating = stopper !== undefined && !cluster;
 
   let evictions = 0, evicted = 0;
@@ -166,7 +167,14 @@ async function runTrain(given: ParsedArgs): Promise<number> {
       // Rank 0 writes the run's checkpoints, of the store's whole model at barriers of every worker, and restores one.
       const o: ClusterOptions = {
         ...cluster, threads: parallel ? workers : 1, denseUpdates, ...(pool ? { pool } : {}),
-        ...(out ? { checkpoint: (position, record, rankAdmissions) => writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record }, undefined, rankAdmissions) } satisfies Partial<ClusterOptions> : {}),
+        ...(out ? {
+          checkpoint: (position, record, rankAdmissions) => {
+            const v = stopper?.record();
+            writeCheckpoint(out, m, { ...checkpointMeta(position), cluster: record, validation: v?.record }, v?.copy, rankAdmissions);
+          },
+        } satisfies Partial<ClusterOptions> : {}),
+        // Early stopping within the run (rank 0): every --eval-every rows of the run, or once a pass.
+        ...(stopper && cluster.rank === 0 ? { evaluation: { everyRows: sched.evalEvery ?? plan.rows, evaluate: stopper.evaluate, keep: stopper.beforeStep } } : {}),
         ...(ckpt?.meta.cluster ? { restore: { record: ckpt.meta.cluster, rankAdmissions: ckpt.rankAdmissions } } : {}),
       };
       r = await trainCluster(m, trainFile, counted, o, monitor.progress, control);
@@ -199,8 +207,9 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   // Rank 0 of a cluster run holds the run's model: its one evaluation of the validation rows.
   const rank0 = !cluster || cluster.rank === 0;
   if (cluster && stopper && rank0 && !finished) {
-    // At the run's position: every worker's rows of every pass, and the steps of all of them.
-    await stopper.evaluate({ ...r.position, rows: plan.rows * m.settings.epochs, steps: m.tables[0]?.stepCount ?? r.position.steps });
+    // The run's last model (unless the run stopped early at an evaluation of that model), at the run's position:
+    // every worker's rows of every pass, and the steps of all of them; then the best state the evaluations kept.
+    if (!r.earlyStopped) await stopper.evaluate({ ...r.position, rows: plan.rows * m.settings.epochs, steps: m.tables[0]?.stepCount ?? r.position.steps });
     stopper.restoreBest();
   }
   if (finished) m.calibration = { ...finished.calibration };

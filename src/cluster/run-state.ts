@@ -13,7 +13,7 @@
  *   sctr:R:G:pos:{m}         hash: rank -> its position in its input at its last synchronisation
  *   sctr:R:G:done:{m}        set: the ranks that finished
  *   sctr:R:G:keys:{m}        hash: rank -> the HyperLogLog registers of the features it saw (../util/hyperloglog.ts)
- *   sctr:R:G:ckpt:{m}        hash: req = the checkpoint rank 0 asked for last, written = the last one written, stop = one after which every worker stops
+ *   sctr:R:G:ckpt:{m}        hash: req = the barrier (checkpoint or evaluation) rank 0 asked for last, written = the last one passed, stop = one after which every worker stops (paused), end = one after which the run ends (stopped early)
  *   sctr:R:G:ckpt<k>:{m}     set: the ranks at checkpoint k's barrier
  *   sctr:R:G:adm:{m}         hash: rank -> its admission counts at the last checkpoint
  */
@@ -194,10 +194,10 @@ export class RunState {
     await this.redis.hset(this.key("meta:{m}"), "finished", "1");
   }
 
-  /** The checkpoint rank 0 asked for last and the last one written (0: none). */
-  async checkpoints(): Promise<{ requested: number; written: number }> {
-    const [req, written] = await this.retrying(() => this.redis.hmget(this.key("ckpt:{m}"), "req", "written"));
-    return { requested: Number(req ?? 0), written: Number(written ?? 0) };
+  /** The barrier rank 0 asked for last, the last one passed (0: none), and whether the run ended at one (stopped early). */
+  async checkpoints(): Promise<{ requested: number; written: number; ended: boolean }> {
+    const [req, written, end] = await this.retrying(() => this.redis.hmget(this.key("ckpt:{m}"), "req", "written", "end"));
+    return { requested: Number(req ?? 0), written: Number(written ?? 0), ended: end !== null };
   }
 
   /** Rank 0: asks every worker to its barrier for checkpoint k. */
@@ -219,28 +219,32 @@ export class RunState {
       const there = new Set([...at.map(Number), ...done]);
       missing = Array.from({ length: workers }, (_, r) => r).filter((r) => !there.has(r));
       return missing.length === 0;
-    }, () => process.stderr.write(`rank 0: waiting for rank(s) ${missing.join(", ")} at checkpoint ${k}\n`));
+    }, () => process.stderr.write(`rank 0: waiting for rank(s) ${missing.join(", ")} at barrier ${k} (a checkpoint or an evaluation)\n`));
   }
 
   /**
-   * Rank 0: checkpoint k is written; the workers go on, or stop with `stop`
-   * (the run is paused: the generation is no longer ready, so that a rank
-   * started again waits for rank 0 to continue or restore the run).
+   * Rank 0: barrier k is passed (its checkpoint written, its evaluation
+   * made); the workers go on, or stop with `stop` (the run is paused: the
+   * generation is no longer ready, so that a rank started again waits for
+   * rank 0 to continue or restore the run), or end with `end` (the run
+   * stopped early: each worker finishes as if its part were done).
    */
-  async checkpointWritten(k: number, stop = false): Promise<void> {
+  async checkpointWritten(k: number, stop = false, end = false): Promise<void> {
     if (stop) {
       await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "stop", String(k)));
       await this.retrying(() => this.redis.hdel(this.key("meta:{m}"), "ready"));
     }
+    if (end) await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "end", String(k)));
     await this.retrying(() => this.redis.hset(this.key("ckpt:{m}"), "written", String(k)));
     await this.retrying(() => this.redis.unlink(this.key(`ckpt${k}:{m}`)));
   }
 
-  /** A worker at the barrier: waits until rank 0 has written checkpoint k; true when the run stops there. */
-  async awaitWritten(k: number, rank: number): Promise<boolean> {
+  /** A worker at barrier k: waits until rank 0 has passed it; whether the run stops (paused) or ends there. */
+  async awaitWritten(k: number, rank: number): Promise<{ stop: boolean; end: boolean }> {
     await this.until(async () => Number(await this.retrying(() => this.redis.hget(this.key("ckpt:{m}"), "written")) ?? 0) >= k,
-      () => process.stderr.write(`rank ${rank}: waiting for rank 0 to write checkpoint ${k}\n`));
-    return Number(await this.retrying(() => this.redis.hget(this.key("ckpt:{m}"), "stop")) ?? 0) === k;
+      () => process.stderr.write(`rank ${rank}: waiting for rank 0 at barrier ${k} (a checkpoint or an evaluation)\n`));
+    const [stop, end] = await this.retrying(() => this.redis.hmget(this.key("ckpt:{m}"), "stop", "end"));
+    return { stop: Number(stop ?? 0) === k, end: Number(end ?? 0) === k };
   }
 
   /** Records rank `rank`'s admission counts of a checkpoint (empty: it has none). */

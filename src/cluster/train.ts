@@ -6,13 +6,14 @@
  * one is applied (a worker started again rejoins from there); at the end
  * every worker pushes its last changes, and rank 0 waits for all of them and
  * takes the whole model from the store. Rank 0 sets each generation of the
- * run up (the others wait for it), takes the run's checkpoints at barriers
- * of every worker, and restores one into a new generation (./snapshot.ts).
+ * run up (the others wait for it), takes the run's checkpoints and its
+ * evaluations (early stopping) at barriers of every worker, and restores a
+ * checkpoint into a new generation (./snapshot.ts).
  */
 import type { DataFile } from "../data/types.js";
 import type { CtrModel } from "../train/model.js";
 import { splitRows } from "../train/parallel-plan.js";
-import { trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
+import { startPosition, trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
 import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
 import type { WorkerPool } from "../train/parallel-pool.js";
@@ -86,6 +87,19 @@ export interface ClusterOptions {
    * positions in it.
    */
   restore?: { record: ClusterRecord; rankAdmissions: readonly Uint8Array[] };
+  /**
+   * Rank 0: early stopping on validation rows within the run. Every
+   * `everyRows` rows of the run (every worker's: rank 0 counts 1/W of them
+   * of its own), at a barrier of every worker, rank 0 takes the store's
+   * whole model and calls `evaluate` with the run's position (its rows are
+   * every worker's); true ends the run there (every worker finishes as if
+   * its part were done: TrainResult.earlyStopped), else `keep` is called
+   * before training goes on (e.g. to copy the best state: the model is the
+   * run's whole model then). No evaluation is made in the last half period
+   * of rank 0's rows: the run's last model is evaluated by the caller once
+   * every worker has finished.
+   */
+  evaluation?: { everyRows: number; evaluate: (pos: TrainPosition) => Promise<boolean>; keep: () => void };
 }
 
 /** What a cluster worker did beyond training: its exchanges with the store and what they cost. */
@@ -113,8 +127,10 @@ export interface ClusterReport extends SyncCounts {
   gatherStoreCpuSeconds?: number;
   /** The run's generation this worker trained in (each restore from a checkpoint starts the next). */
   generation: number;
-  /** Checkpoint barriers this worker took part in. */
+  /** Barriers this worker took part in: the checkpoints, and on ranks above 0 rank 0's evaluations too. */
   checkpoints: number;
+  /** Rank 0: the evaluations it made within the run (ClusterOptions.evaluation). */
+  evaluations?: number;
   /** With admission shared: the estimated share of features never counted that the run's filter reports as counted (admitted one sighting early). */
   sightingsFalsePositiveRate?: number;
 }
@@ -133,16 +149,18 @@ export function checkClusterOptions(o: Pick<ClusterOptions, "workers" | "rank" |
 /**
  * Trains rank `o.rank`'s part of `range` (split in `o.workers` contiguous
  * parts) of `data`. The model's settings must be every worker's (checked
- * against the run's record in the store). Early stopping is not available:
- * the run trains its passes. On rank 0 the model ends as the store's merged
- * state; on the others as their last synchronisation left it.
+ * against the run's record in the store). Early stopping is rank 0's
+ * (`o.evaluation`), not `control.evaluate`. On rank 0 the model ends as the
+ * store's merged state; on the others as their last synchronisation left it.
  */
 export async function trainCluster(
   m: CtrModel, data: DataFile, range: { start: number; end: number }, o: ClusterOptions,
   onProgress?: (p: Progress) => void, control: TrainControl = {},
 ): Promise<TrainResult & { cluster: ClusterReport }> {
   checkClusterOptions(o);
-  if (control.evaluate) throw new Error("cluster training does not stop on validation rows: it trains its passes");
+  if (control.evaluate) throw new Error("cluster training evaluates at barriers of every worker: give rank 0 ClusterOptions.evaluation, not control.evaluate");
+  if (o.evaluation && o.rank > 0) throw new Error(`rank ${o.rank}: only rank 0 evaluates a cluster run (ClusterOptions.evaluation)`);
+  if (o.evaluation && !(o.evaluation.everyRows >= 1)) throw new RangeError(`evaluation.everyRows ${o.evaluation.everyRows}: use a positive number of rows`);
   const why = clusterUnsupported(m);
   if (why !== undefined) throw new Error(`cluster training does not support ${why}`);
   const store = await ClusterStore.connect(o.url, o.run, o.buckets ?? DEFAULT_BUCKETS);
@@ -200,7 +218,12 @@ export async function trainCluster(
     // Each synchronisation runs while the worker trains on (ClusterSync.start);
     // the worker's position is recorded once its merge is applied.
     const overlap = o.overlap ?? true;
-    let lastStart = start?.rows ?? 0, lastDense = lastStart, toSave: string | undefined, checkpoints = 0;
+    let lastStart = start?.rows ?? 0, lastDense = lastStart, toSave: string | undefined, checkpoints = 0, evaluations = 0;
+    // Rank 0's evaluations: every everyRows / W of its own rows, none in the last half period of its rows (the caller evaluates the run's last model).
+    const evaluation = o.evaluation, evalEvery = evaluation ? Math.ceil(evaluation.everyRows / o.workers) : Infinity;
+    const ownRows = (part.end - part.start) * m.settings.epochs;
+    let lastEval = start?.rows ?? 0;
+    const evalDue = (rows: number): boolean => evaluation !== undefined && rows - lastEval >= evalEvery && rows + evalEvery / 2 <= ownRows;
     const saveApplied = async (): Promise<void> => {
       if (toSave === undefined) return;
       const at = toSave;
@@ -216,17 +239,22 @@ export async function trainCluster(
       lastStart = lastDense = pos.rows;
     };
     // With threads, run is called with them parked (a pause every syncEveryRows rows, or when due says so).
-    const run = async (pos: TrainPosition, whole?: () => void): Promise<void> => {
-      // A checkpoint's barrier records this worker's admission counts: the threads' shared counts first.
+    const run = async (pos: TrainPosition, whole?: () => void): Promise<boolean> => {
+      if (evalDue(pos.rows)) {
+        lastEval = pos.rows;
+        barrier.evaluationDue();
+      }
+      // A barrier records this worker's admission counts (the threads' shared counts first); rank 0 evaluates with them.
       if (barrier.pending) whole?.();
       if (await barrier.step(pos, flush)) {
+        if (barrier.open) return evaluateOpen(pos);
         checkpoints++;
-        return;
+        return barrier.ended;
       }
       if (!overlap) {
         barrier.ask();
         await flush(pos);
-        return;
+        return false;
       }
       // While a synchronisation is in flight the event loop gets a turn at each
       // step, so that the store's replies are read as they come (the training
@@ -244,6 +272,23 @@ export async function trainCluster(
         lastDense = pos.rows;
         sync.startDense();
       }
+      return false;
+    };
+    /**
+     * Rank 0 at an evaluation's barrier, the store's whole model pulled: the
+     * features other workers admitted are admitted here too (so that the
+     * evaluation routes them to their rows, as at the end); the evaluation
+     * at the run's rows and global step decides whether the run ends.
+     */
+    const evaluateOpen = async (pos: TrainPosition): Promise<boolean> => {
+      const at = barrier.open!;
+      admitHeldRows(m);
+      evaluations++;
+      const end = await evaluation!.evaluate({ ...pos, rows: at.rows, steps: m.tables[0]?.stepCount ?? pos.steps, parts: undefined });
+      // Kept before a checkpoint of the same barrier is written, so that it holds the kept state.
+      if (!end) evaluation!.keep();
+      await barrier.release(end);
+      return end;
     };
     // Rank 0's checkpoints are taken at its next synchronisation point, at a barrier of every worker.
     const checkpoint = o.checkpoint ? (p: TrainPosition): void => { if (!p.done) barrier.due(); } : undefined;
@@ -263,15 +308,18 @@ export async function trainCluster(
     // A merge that came back is first prepared here, a slice each call, while the threads train on (ClusterSync.prepare).
     const due = (rows: number): boolean => {
       const prepared = sync.prepare();
-      return barrier.pending || (sync.landed && prepared) || (!sync.rowsBusy && rows - lastStart >= o.syncEveryRows) || (!sync.denseBusy && rows - lastDense >= denseEvery);
+      return barrier.pending || evalDue(rows) || (sync.landed && prepared) || (!sync.rowsBusy && rows - lastStart >= o.syncEveryRows) || (!sync.denseBusy && rows - lastDense >= denseEvery);
     };
     const ctl: TrainControl = {
       ...control, checkpoint, shouldStop, ...(start ? { start } : {}),
       sync: { everyRows: overlap && !parallel ? 1 : o.syncEveryRows, run, ...(parallel && overlap ? { due } : {}) },
     };
-    const r = parallel
-      ? await trainParallel(m, data, part, threads, onProgress, ctl, { denseUpdates, staleWorkers: stale, ...(o.pool ? { pool: o.pool } : {}) })
-      : await trainModel(m, data, part, onProgress, ctl);
+    // A worker (re)joining a run that has ended (stopped early) finishes at once.
+    const r = barrier.ended
+      ? { rows: 0, seconds: 0, loss: NaN, position: { ...(start ?? startPosition()), done: true, seen: 0, parts: undefined }, stopped: false, earlyStopped: true }
+      : parallel
+        ? await trainParallel(m, data, part, threads, onProgress, ctl, { denseUpdates, staleWorkers: stale, ...(o.pool ? { pool: o.pool } : {}) })
+        : await trainModel(m, data, part, onProgress, ctl);
     // The last changes, merged and waited for.
     await flush(r.position);
     const t0 = process.hrtime.bigint();
@@ -284,9 +332,7 @@ export async function trainCluster(
         const before = await store.cpuSeconds();
         await sync.pull();
         gatherCpu = await store.cpuSeconds() - before;
-        // Every feature the run holds a row of is admitted here too, so that evaluation and the
-        // written model route the rows other workers admitted to themselves, not to the OOV rows.
-        for (const t of m.tables) { const ids = t.ids(); m.admission?.admitKeys(new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2)); }
+        admitHeldRows(m);
         features = await state.featureCount(o.workers);
         await state.finish();
       }
@@ -297,6 +343,7 @@ export async function trainCluster(
       cluster: {
         workers: o.workers, rank: o.rank, ...(features !== undefined ? { features } : {}), partRows: part.end - part.start, trainedRows: r.rows, syncEveryRows: o.syncEveryRows, ...sync.counts, ...store.counts,
         storeCpuSeconds: await store.cpuSeconds() - cpu0, gatherSeconds, ...(gatherCpu !== undefined ? { gatherStoreCpuSeconds: gatherCpu } : {}), generation: store.generation, checkpoints,
+        ...(evaluation ? { evaluations } : {}),
         ...(sync.sightingsFalsePositiveRate !== undefined ? { sightingsFalsePositiveRate: sync.sightingsFalsePositiveRate } : {}),
       },
     };
@@ -304,6 +351,15 @@ export async function trainCluster(
     for (const d of m.dense) d.setStepHyper(undefined);
     await store.close();
   }
+}
+
+/**
+ * Admits every feature the model holds a row of (rank 0 after taking the
+ * store's whole model), so that evaluation and the written model route the
+ * rows other workers admitted to themselves, not to the OOV rows.
+ */
+function admitHeldRows(m: CtrModel): void {
+  for (const t of m.tables) { const ids = t.ids(); m.admission?.admitKeys(new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2)); }
 }
 
 /** A position the store recorded for a worker, checked. */

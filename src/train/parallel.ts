@@ -355,12 +355,13 @@ export async function trainParallel(
       // A pause only for room leaves the model as it is.
       if (evalDue || ckptDue || lastPass || stopAsked) adoptModel();
       else if (syncNow) adoptDense();
+      let stop = false;
       if (syncNow) {
-        await control.sync!.run({ ...pos, parts: [...pos.parts!] }, adoptAdmission);
+        // The run ends here as complete: the model holds the state run left (the admission counts only when run took them).
+        if (await control.sync!.run({ ...pos, parts: [...pos.parts!] }, adoptAdmission) === true) stop = earlyStopped = true;
         lastSync = pos.rows;
       }
-      let stop = false;
-      if (evalDue) {
+      if (evalDue && !stop) {
         totals[T_EVAL_ROWS] = pos.rows;
         pos.evaluatedRows = pos.rows;
         evaluated = true;

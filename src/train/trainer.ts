@@ -96,9 +96,11 @@ export interface TrainControl extends BudgetControl {
    * dense states and tables `run` leaves are the workers' from there on;
    * its admission counts are the workers' once `run` calls `whole` (a copy
    * of every slot of the shared counts, so only when the counts are needed,
-   * e.g. for a checkpoint).
+   * e.g. for a checkpoint). `run` resolving to true ends the run there as
+   * complete (earlyStopped: e.g. another process's evaluation stopped the
+   * run they share).
    */
-  sync?: { everyRows: number; run: (pos: TrainPosition, whole?: () => void) => Promise<void>; due?: (rows: number) => boolean };
+  sync?: { everyRows: number; run: (pos: TrainPosition, whole?: () => void) => Promise<boolean | void>; due?: (rows: number) => boolean };
   /** Called when the run is complete (not when stopped), before its final checkpoint (e.g. to restore the best state). */
   finish?: () => void;
 }
@@ -256,8 +258,12 @@ export async function trainModel(
         liveFeatures: m.tables[m.tables.length - 1].liveRows, features: m.features,
       });
       if (control.sync && pos.rows - lastSync >= control.sync.everyRows) {
-        await control.sync.run({ ...pos });
+        const end = await control.sync.run({ ...pos });
         lastSync = pos.rows;
+        if (end === true) {
+          earlyStopped = true;
+          break run;
+        }
       }
       if (control.shouldStop?.()) {
         stopped = true;

@@ -270,10 +270,12 @@ test("a master killed under load fails over to its replica and training goes on"
   }
 });
 
-test("validation rows: rank 0 evaluates them once on the run's model, calibrates and trains on them last; the workers train the rest", { skip }, async () => {
+test("validation rows: rank 0 evaluates them within the run at barriers of every worker and once on the run's model, calibrates and trains on them last; the workers train the rest", { skip }, async () => {
   const c = await startLocalCluster({ masters: 3 });
   try {
-    const args = (rank: number): string[] => clusterArgs(c, rank, ["--cluster-run", "val", "--refit", "on"]).map((a, i, all) => (all[i - 1] === "--val-fraction" ? "0.1" : a));
+    // An evaluation every 13,500 rows of the run: rank 0 makes one every 6,750 of its 27,000 rows but none in its last 6,750.
+    const args = (rank: number): string[] => clusterArgs(c, rank, ["--cluster-run", "val", "--refit", "on", ...(rank === 0 ? ["--eval-every", "13500", "--patience", "10"] : [])])
+      .map((a, i, all) => (all[i - 1] === "--val-fraction" ? "0.1" : a));
     const [r0, r1] = await Promise.all([worker(args(0)).done, worker(args(1)).done]);
     assert.equal(r0.code, 0, r0.err);
     assert.equal(r1.code, 0, r1.err);
@@ -281,14 +283,56 @@ test("validation rows: rank 0 evaluates them once on the run's model, calibrates
     assert.equal(a.cluster.trainedRows + b.cluster.trainedRows, 54_000, `the workers train the rows before the validation rows: ${JSON.stringify(a.cluster)} ${JSON.stringify(b.cluster)}`);
     assert.equal(a.validationRows, 6_000);
     assert.ok(typeof a.validationAuc === "number" && a.validationAuc > 0.6, `validation AUC ${String(a.validationAuc)}`);
-    assert.equal((a.curve as unknown[]).length, 1, "one evaluation, at the end");
-    assert.equal(a.bestRows, a.cluster.trainedRows + b.cluster.trainedRows);
+    const curve = a.curve as { rows: number; auc: number }[];
+    assert.equal(curve.length, 4, `three evaluations within the run, one at the end: ${JSON.stringify(curve)}`);
+    assert.equal(a.cluster.evaluations, 3);
+    for (let k = 1; k < 4; k++) assert.ok(curve[k].rows > curve[k - 1].rows, "at the run's rows, every worker's");
+    assert.equal(curve[3].rows, 54_000);
+    assert.ok(curve[0].rows >= 6_750 && curve[2].rows < 54_000, `${curve.map((p) => p.rows).join(", ")}`);
+    const best = curve.reduce((x, p) => (p.auc > x.auc ? p : x));
+    assert.equal(a.bestRows, best.rows, "the best evaluation's state is the model's");
     assert.equal(a.refitRows, 6_000, "rank 0 trains the validation rows last");
     assert.notDeepEqual(a.calibration, { scale: 1, bias: 0 }, "calibrated on the validation rows");
     assert.ok(a.auc > 0.6);
     assert.equal(b.validationAuc, null, "rank 1 does not evaluate");
     assert.equal(b.refitRows, 0);
   } finally {
+    await c.stop();
+  }
+});
+
+test("a run paused by Ctrl-C on rank 0 after evaluations keeps them in its checkpoint (and the best state); --resume goes on with them", { skip }, async () => {
+  const out = join(dir, "pause-val");
+  const c = await startLocalCluster({ masters: 3 });
+  const args = (rank: number, extra: string[] = []): string[] => clusterArgs(c, rank, ["--epochs", "2", "--cluster-run", "pausev", ...(rank === 0 ? ["--eval-every", "13500", "--patience", "10"] : []), ...extra])
+    .map((a, i, all) => (all[i - 1] === "--val-fraction" ? "0.1" : a));
+  const cl = new Cluster([{ host: c.nodes[0].host, port: c.nodes[0].port }]);
+  try {
+    const r1 = worker(args(1));
+    const r0 = spawn(process.execPath, [CLI, "train", ...args(0, ["--out", out])], { stdio: ["ignore", "pipe", "pipe"] });
+    let err0 = "";
+    r0.stderr.on("data", (d: Buffer) => { err0 += d.toString(); });
+    const exit0 = new Promise<number | null>((res) => r0.on("close", (code) => res(code)));
+    // Once rank 0 has passed its first barrier (an evaluation), Ctrl-C.
+    for (let i = 0; i < 1200 && Number(await cl.hget("sctr:pausev:1:ckpt:{m}", "written") ?? 0) < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    r0.kill("SIGINT");
+    const [code0, b] = await Promise.all([exit0, r1.done]);
+    assert.equal(code0, 130, err0);
+    assert.equal(b.code, 130, b.err);
+    const ckpt = readCheckpoint(out), curve = ckpt.meta.validation!.curve;
+    assert.ok(curve.length >= 1, "the checkpoint keeps the evaluations made");
+    assert.ok(ckpt.meta.validation!.bestIsCurrent || ckpt.best !== undefined, "and the best state when it is not the checkpoint's");
+    const again1 = worker(args(1));
+    const again0 = worker(["--resume", out, "--cluster", c.url, "--json"]);
+    const [a, b2] = await Promise.all([again0.done, again1.done]);
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b2.code, 0, b2.err);
+    const ra = report(a.out), full = ra.curve as { rows: number; auc: number }[];
+    assert.deepEqual(full.slice(0, curve.length).map((p) => p.rows), curve.map((p) => p.rows), "the resumed run's curve starts with the checkpoint's");
+    assert.ok(full.length > curve.length, "and goes on");
+    assert.equal(full[full.length - 1].rows, 108_000, "its last point: the run's last model");
+  } finally {
+    cl.disconnect();
     await c.stop();
   }
 });

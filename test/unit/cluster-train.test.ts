@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { openData } from "../../src/data/index.js";
 import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
-import { trainModel } from "../../src/train/trainer.js";
+import { trainModel, type TrainPosition } from "../../src/train/trainer.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
 import type { SparseTable } from "../../src/optim/table.js";
 import { H_COUNT } from "../../src/kernels/layout.js";
@@ -217,6 +217,60 @@ test("workers of two threads each (the data-parallel trainer in each worker): ev
       auc[threads] = (await evaluateModel(ms[0], held)).auc;
     }
     assert.ok(Math.abs(auc[2] - base) <= Math.max(0.01, 2 * Math.abs(auc[1] - base)), `held-out AUC: one process ${base}, workers of one thread ${auc[1]}, of two ${auc[2]}`);
+  } finally {
+    await c.stop();
+  }
+});
+
+test("early stopping within the run: rank 0 evaluates the store's whole model at barriers of every worker, at the run's rows; ending there ends every worker as complete, mid-part (workers of one thread and of two)", { skip }, async () => {
+  const file = await openData(train, { batchSize: 64 });
+  const settings = { ...SETTINGS, batch: 64 }, range = { start: 0, end: 24_000 };
+  const c = await startLocalCluster({ masters: 3 });
+  try {
+    for (const threads of [1, 2]) {
+      const run = `early${threads}`;
+      const store = await ClusterStore.connect(c.url, run, 64);
+      try {
+        const ms = [0, 1].map(() => buildModel(file.fields.length, settings));
+        let own = 0, kept = 0;
+        const seen: { rows: number; own: number; size: number; stored: number }[] = [];
+        const evaluation = {
+          everyRows: 4_000,
+          evaluate: async (pos: TrainPosition): Promise<boolean> => {
+            const stored = (await store.rows(0, (ms[0].tables[0] as SparseTable).recordBytes, ms[0].tables[0].rowLength)).ids.length;
+            seen.push({ rows: pos.rows, own, size: ms[0].tables[0].size, stored });
+            return seen.length === 3;
+          },
+          keep: () => { kept++; },
+        };
+        const rs = await Promise.all(ms.map((m, rank) => trainCluster(m, file, range, {
+          url: c.url, workers: 2, rank, syncEveryRows: 2048, run, buckets: 64, threads, ...(rank === 0 ? { evaluation } : {}),
+        }, rank === 0 ? (p) => { own = p.rows; } : undefined)));
+        assert.equal(seen.length, 3, `${threads} threads: three evaluations, the last one ends the run`);
+        assert.equal(kept, 2, "the state is kept after each evaluation that goes on");
+        assert.equal(rs[0].cluster.evaluations, 3);
+        seen.forEach((e, k) => {
+          assert.equal(e.size, e.stored, `${threads} threads, evaluation ${k}: rank 0 holds the store's whole model (${e.size} rows, ${e.stored} stored)`);
+          assert.ok(e.rows > e.own && e.rows <= e.own + 12_000, `${threads} threads, evaluation ${k}: the run's rows ${e.rows}, rank 0's ${e.own}`);
+          // Every 2,000 of rank 0's rows (4,000 of the run's over 2 workers), at its next pause.
+          assert.ok(e.own - (seen[k - 1]?.own ?? 0) >= 2_000 - 64, `${threads} threads, evaluation ${k} after ${e.own} of rank 0's rows (every 2,000)`);
+        });
+        console.log(`# ${threads} threads: evaluations at ${seen.map((e) => `${e.rows} rows (rank 0: ${e.own})`).join(", ")}; rank 1 ended at ${rs[1].position.rows}`);
+        // Each worker ends at the last evaluation, mid-part, unless it had finished its part before it (it is then counted as there):
+        // with one thread both ranks train in turns on this thread, so rank 1 is mid-part then (about 6,000 of its 12,000 rows).
+        rs.forEach((r, rank) => {
+          assert.equal(r.stopped, false);
+          assert.equal(r.position.done, true, `${threads} threads: rank ${rank} finishes`);
+          if (rank === 0 || threads === 1 || r.position.rows < 12_000) {
+            assert.equal(r.earlyStopped, true, `${threads} threads: rank ${rank} ends early`);
+            assert.ok(r.position.rows < 12_000, `${threads} threads: rank ${rank} stops mid-part (${r.position.rows} rows)`);
+          }
+        });
+        assert.equal(ms[0].tables[0].size, (await store.rows(0, (ms[0].tables[0] as SparseTable).recordBytes, ms[0].tables[0].rowLength)).ids.length, "rank 0 ends with the run's model");
+      } finally {
+        await store.close();
+      }
+    }
   } finally {
     await c.stop();
   }
