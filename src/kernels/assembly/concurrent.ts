@@ -16,10 +16,10 @@
 //   another update. (Reads for the forward pass take no lock.)
 // - Counts: rows created as zeros are added to the zero-row count atomically.
 
-import { M_SLOTS, M_CAP, M_SIZE, M_ZEROS, H_FLAGS, P_D, ROW_LOCK } from "./layout";
+import { M_SLOTS, M_CAP, M_SIZE, M_ZEROS, H_FLAGS, P_D, ROW_LOCK, TMP_SINK } from "./layout";
 import { SLOT, dedupIds, initRecord, meta32, recAddr } from "./table";
-import { pairs, setFlagKeep, updatePair, updateRow } from "./rows";
-import { readParams } from "./rule-chunks";
+import { TOUCH_BLOCK, pairs, setFlagKeep, touchRecords, updatePair, updateRow } from "./rows";
+import { nslots, readParams, slotOff } from "./rule-chunks";
 
 // A slot whose row word is being written by the thread that claimed it.
 const CLAIMED: u32 = 0xffffffff;
@@ -103,9 +103,25 @@ export function updateSparseShared(pp: usize, recs: usize, n: i32, gBase: usize,
   readParams(pp);
   const d = load<i32>(pp + 4 * P_D);
   const rb = <usize>d * 4;
+  const recBytes = slotOff + <usize>nslots * rb;
   setFlagKeep(ROW_LOCK);
   let delta = 0;
-  let i = 0;
+  let sink: u32 = 0;
+  // In blocks whose records are loaded first (their misses overlap), as updateSparse does.
+  for (let b = 0; b < n; b += TOUCH_BLOCK) {
+    const e = min<i32>(n, b + TOUCH_BLOCK);
+    sink ^= touchRecords(recs + <usize>b * 4, e - b, recBytes);
+    delta += updateSharedBlock(recs, b, e, gBase, hBase, d, rb);
+  }
+  store<u32>(TMP_SINK, sink);
+  setFlagKeep(0);
+  return delta;
+}
+
+// updateSparseShared's rows [b, e).
+function updateSharedBlock(recs: usize, b: i32, n: i32, gBase: usize, hBase: usize, d: i32, rb: usize): i32 {
+  let delta = 0;
+  let i = b;
   if (pairs(d)) {
     for (; i + 1 < n; i += 2) {
       const ra = <usize>load<u32>(recs + <usize>i * 4), rb2 = <usize>load<u32>(recs + <usize>i * 4, 4);
@@ -125,6 +141,5 @@ export function updateSparseShared(pp: usize, recs: usize, n: i32, gBase: usize,
     delta += updateRow(rec + 16, rec, gBase + u * rb, hBase + u * rb, d);
     unlockRow(rec);
   }
-  setFlagKeep(0);
   return delta;
 }

@@ -19,7 +19,7 @@ import {
   rule, group, thr, perRow, tGlobal, bias, biasCap, alpha, slotOff, nslots, ZERO, ONES, readParams, groupChunk, plainChunk,
 } from "./rule-chunks";
 
-const TOUCH_BLOCK: i32 = 256;
+export const TOUCH_BLOCK: i32 = 256;
 
 // Where this instance's row scratch (TMP_S .. TMP_REC + 256) lies: 0 puts it
 // at the fixed addresses below the heap; each thread that updates rows of a
