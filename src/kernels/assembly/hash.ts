@@ -9,3 +9,12 @@
   h ^= h >>> 16;
   return h;
 }
+
+// fmix32 of each of four lanes (four keys' hashes, four draws of a row's initial weights).
+@inline export function fmix32x4(h: v128): v128 {
+  h = v128.xor(h, i32x4.shr_u(h, 16));
+  h = i32x4.mul(h, i32x4.splat(0x85ebca6b));
+  h = v128.xor(h, i32x4.shr_u(h, 13));
+  h = i32x4.mul(h, i32x4.splat(0xc2b2ae35));
+  return v128.xor(h, i32x4.shr_u(h, 16));
+}

@@ -9,7 +9,7 @@ import {
   M_INITA, M_INITB, M_SEED, M_ZEROS, H_FLAGS, HEADER_BYTES, TMP_SINK,
 } from "./layout";
 import { touchRecords } from "./rows";
-import { fmix32 } from "./hash";
+import { fmix32, fmix32x4 } from "./hash";
 import { accumulateInverse, copyRow, findNonFinite } from "./batch-rows";
 
 @inline function keyHash(lo: u32, hi: u32): u32 {
@@ -46,9 +46,19 @@ function initValues(meta: usize, dst: usize, lo: u32, hi: u32): bool {
       v = a + (b - a) * uniform(base, <u32>j);
     } else if (kind == 2) {
       // Irwin-Hall: the sum of 12 uniforms minus 6 has mean 0 and variance 1;
-      // plain arithmetic keeps every backend bit-identical.
-      let s: f64 = 0;
-      for (let k = 0; k < 12; k++) s += uniform(base, <u32>(12 * j + k));
+      // plain arithmetic keeps every backend bit-identical. The 12 draws are
+      // made four at a time; each is a multiple of 2^-24 below 1, so their sum
+      // is exact in any order and is taken over the integers.
+      const k0 = <u32>(12 * j + 1);
+      const step = i32x4.splat(<i32>(4 * 0x9e3779b9));
+      let h = i32x4.add(i32x4.splat(<i32>base), i32x4.mul(i32x4(<i32>k0, <i32>(k0 + 1), <i32>(k0 + 2), <i32>(k0 + 3)), i32x4.splat(<i32>0x9e3779b9)));
+      let sum = i32x4.shr_u(fmix32x4(h), 8);
+      h = i32x4.add(h, step);
+      sum = i32x4.add(sum, i32x4.shr_u(fmix32x4(h), 8));
+      h = i32x4.add(h, step);
+      sum = i32x4.add(sum, i32x4.shr_u(fmix32x4(h), 8));
+      const total = <u32>(i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3));
+      const s: f64 = <f64>total * (1.0 / 16777216.0);
       v = a + b * (s - 6.0);
     }
     const f = <f32>v;
@@ -142,15 +152,6 @@ export function resolve(meta: usize, ids: usize, n: i32, out: usize): void {
 }
 
 
-
-// Four keys' hashes at once (lanes: the ids' low and high words).
-@inline function fmix32x4(h: v128): v128 {
-  h = v128.xor(h, i32x4.shr_u(h, 16));
-  h = i32x4.mul(h, i32x4.splat(0x85ebca6b));
-  h = v128.xor(h, i32x4.shr_u(h, 13));
-  h = i32x4.mul(h, i32x4.splat(0xc2b2ae35));
-  return v128.xor(h, i32x4.shr_u(h, 16));
-}
 
 // keyHash of n u64 ids into out (n u32).
 function hashIds(ids: usize, n: i32, out: usize): void {
