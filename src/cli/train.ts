@@ -13,7 +13,7 @@ import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
 import { WorkerPool } from "../train/parallel-pool.js";
-import { ASYNC_GROUP, parallelUnsupported } from "../train/parallel-plan.js";
+import { ASYNC_GROUP, defaultWorkers, MIN_ROUNDS, parallelUnsupported } from "../train/parallel-plan.js";
 import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
 import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
@@ -147,13 +147,24 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
-  // A run checkpointed by N worker threads continues with N.
+  // A run checkpointed by N worker threads continues with N; without --threads a run takes at most one
+  // worker per MIN_ROUNDS batches of its rows (a cluster worker: of its part), so that the dense steps stay many.
   const parts = ckpt && !ckpt.meta.position.done ? ckpt.meta.position.parts : undefined;
-  const workers = parts?.length ?? threads;
+  let workers = parts?.length ?? threads, useParallel = wantParallel;
   if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
+  if (!parts && given.values.threads === undefined && wantParallel && !finished) {
+    const rows = (plan.rows * m.settings.epochs) / (cluster?.workers ?? 1), fit = defaultWorkers(threads, rows, batch);
+    if (fit < workers) {
+      workers = fit;
+      useParallel = given.values.parallel === true || fit > 2;
+      if (!json) {
+        process.stderr.write(`training with ${useParallel ? `${fit} data-parallel worker${fit === 1 ? "" : "s"}` : "the deterministic trainer"}, not ${threads}: ${Math.round(rows)} training rows make ${Math.floor(rows / (threads * batch))} rounds of a batch per worker with ${threads}, and below ${MIN_ROUNDS} the AUC drops (docs/threads.md); --threads ${threads} uses ${threads}\n`);
+      }
+    }
+  }
   let parallel = false;
   // A cluster run's worker trains its part with its threads too.
-  if ((wantParallel || parts) && !finished) {
+  if ((useParallel || parts) && !finished) {
     const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control, workers, denseUpdates);
     if (why === undefined) parallel = true;
     else if (parts || given.values.parallel === true || why === ASYNC_GROUP) throw new UsageError(`data-parallel training does not support ${why}`);
