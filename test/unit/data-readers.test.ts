@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { openData, featureKey, criteoBucket, type DataFile, type ReadOptions } from "../../src/index.js";
 import { haveShared, SHARED } from "../helpers/shared.js";
+import { hashCriteoInt } from "../../src/data/formats/bucket.js";
 
 const haveData = haveShared("README.md");
 
@@ -75,6 +76,26 @@ test("Criteo keys follow the bucketing rule and the raw values", { skip: !haveDa
   assert.equal(criteoBucket(1382), Math.floor(Math.log(1382) ** 2));
   assert.equal(criteoBucket(2), 2);
   assert.equal(criteoBucket(-1), -1);
+});
+
+test("Criteo's integer keys from the tables equal the key of the bucket's decimal text, for every small value and across the tables' edges", () => {
+  const out = new Uint32Array(2);
+  const check = (f: number, v: number): void => {
+    hashCriteoInt(f, v, out, 0);
+    const want = featureKey(f, String(criteoBucket(v)));
+    assert.equal((BigInt(out[1]) << 32n) | BigInt(out[0]), want, `field ${f}, value ${v}`);
+  };
+  for (let v = -200; v < 70_000; v++) check(v % 13, v);
+  // Every bucket up to 2^53's: the values either side of where it starts.
+  for (let b = 3; b <= 1_400; b++) {
+    const v = Math.ceil(Math.exp(Math.sqrt(b)));
+    if (v > 2 ** 53) break;
+    check(b % 13, v);
+    check(b % 13, v - 1);
+  }
+  for (const f of [0, 12, 38, 63, 64, 70]) {
+    for (const v of [-1e6, -65, -64, -63, -1, 0, 1, 2, 3, 65_535, 65_536, 65_537, 1e6, 2 ** 31, 2 ** 32 + 1, 999_999_999_999_999]) check(f, v);
+  }
 });
 
 test("a schema-described TSV of Criteo's columns gives exactly the Criteo reader's keys", { skip: !haveData && "shared data not present" }, async () => {

@@ -1,6 +1,6 @@
 import { hashKey } from "../hash.js";
 import { RowError } from "../errors.js";
-import { criteoBucket, hashInt, parseIntBytes } from "./bucket.js";
+import { hashCriteoInt, parseIntBytes } from "./bucket.js";
 import { parseLabel, show, type RowParser } from "./parser.js";
 
 const INTS = 13, CATS = 26;
@@ -32,7 +32,7 @@ export class CriteoParser implements RowParser {
       if (f < INTS && i > a) {
         const v = parseIntBytes(buf, a, i);
         if (Number.isNaN(v)) throw new RowError(NAMES[f], `${show(buf, a, i)} is not an integer`);
-        hashInt(f, criteoBucket(v), keys, ko + 2 * f);
+        hashCriteoInt(f, v, keys, ko + 2 * f);
       } else {
         hashKey(f, buf, a, i, keys, ko + 2 * f);
       }
