@@ -31,6 +31,29 @@ export function hashKey(field: number, bytes: Uint8Array, start: number, end: nu
   out[o + 1] = fmix32((b ^ lo ^ Math.imul(n, 0x27d4eb2f)) >>> 0);
 }
 
+/**
+ * hashKey of (field, bytes[start:end]) where end is the first `stop` byte at
+ * or after start, or `limit`: the bytes are scanned and hashed in one pass.
+ * Returns end.
+ */
+export function hashKeyUntil(field: number, bytes: Uint8Array, start: number, limit: number, stop: number, out: Uint32Array, o: number): number {
+  let a = (KEY_SEED_LO ^ Math.imul(field + 1, 0x9e3779b1)) | 0;
+  let b = (KEY_SEED_HI + Math.imul(field + 1, 0x85ebca77)) | 0;
+  let i = start;
+  for (; i < limit; i++) {
+    const c = bytes[i];
+    if (c === stop) break;
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  const n = i - start;
+  const lo = fmix32((a ^ n) >>> 0);
+  out[o] = lo;
+  out[o + 1] = fmix32((b ^ lo ^ Math.imul(n, 0x27d4eb2f)) >>> 0);
+  return i;
+}
+
 const enc = new TextEncoder();
 const tmp = new Uint32Array(2);
 

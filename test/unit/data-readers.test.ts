@@ -10,6 +10,7 @@ import { gzipSync } from "node:zlib";
 import { openData, featureKey, criteoBucket, type DataFile, type ReadOptions } from "../../src/index.js";
 import { haveShared, SHARED } from "../helpers/shared.js";
 import { hashCriteoInt } from "../../src/data/formats/bucket.js";
+import { hashKey, hashKeyUntil } from "../../src/data/hash.js";
 
 const haveData = haveShared("README.md");
 
@@ -95,6 +96,21 @@ test("Criteo's integer keys from the tables equal the key of the bucket's decima
   }
   for (const f of [0, 12, 38, 63, 64, 70]) {
     for (const v of [-1e6, -65, -64, -63, -1, 0, 1, 2, 3, 65_535, 65_536, 65_537, 1e6, 2 ** 31, 2 ** 32 + 1, 999_999_999_999_999]) check(f, v);
+  }
+});
+
+test("hashKeyUntil gives hashKey's key of the bytes before the stop byte (or the limit), and their end", () => {
+  let x = 12345;
+  const rnd = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
+  const a = new Uint32Array(2), b = new Uint32Array(2);
+  for (let k = 0; k < 5_000; k++) {
+    const bytes = Uint8Array.from({ length: rnd(40) }, () => (rnd(4) === 0 ? 9 : rnd(256)));
+    const start = rnd(bytes.length + 1), limit = start + rnd(bytes.length - start + 1), field = rnd(50);
+    let end = start;
+    while (end < limit && bytes[end] !== 9) end++;
+    hashKey(field, bytes, start, end, a, 0);
+    assert.equal(hashKeyUntil(field, bytes, start, limit, 9, b, 0), end);
+    assert.deepEqual(b, a, `${Array.from(bytes)} [${start}, ${limit}) field ${field}`);
   }
 });
 

@@ -1,4 +1,4 @@
-import { hashKey } from "../hash.js";
+import { hashKey, hashKeyUntil } from "../hash.js";
 import { RowError } from "../errors.js";
 import { hashCriteoInt, parseIntBytes } from "./bucket.js";
 import { parseLabel, show, type RowParser } from "./parser.js";
@@ -28,8 +28,13 @@ export class CriteoParser implements RowParser {
     for (let f = 0; f < INTS + CATS; f++) {
       if (i >= e) throw new RowError(f + 2, `row has ${f + 1} columns, expected 40 (label, I1..I13, C1..C26)`);
       const a = ++i;
+      if (f >= INTS) {
+        // A categorical value is hashed as it is scanned.
+        i = hashKeyUntil(f, buf, a, e, 9, keys, ko + 2 * f);
+        continue;
+      }
       while (i < e && buf[i] !== 9) i++;
-      if (f < INTS && i > a) {
+      if (i > a) {
         const v = parseIntBytes(buf, a, i);
         if (Number.isNaN(v)) throw new RowError(NAMES[f], `${show(buf, a, i)} is not an integer`);
         hashCriteoInt(f, v, keys, ko + 2 * f);
