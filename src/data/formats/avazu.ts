@@ -1,5 +1,5 @@
 // Avazu CSV rows (with or without the header line) into feature keys.
-import { hashKey } from "../hash.js";
+import { hashKeyUntil } from "../hash.js";
 import { RowError } from "../errors.js";
 import { hashInt } from "./bucket.js";
 import { parseLabel, show, type RowParser } from "./parser.js";
@@ -69,9 +69,8 @@ export class AvazuParser implements RowParser {
     hashInt(1, this.lastWeekday, keys, ko + 2);
     for (let f = 0; f < REST.length; f++) {
       if (i >= e) throw new RowError(f + 4, `row has ${f + 3} columns, expected 24`);
-      const b = ++i;
-      while (i < e && buf[i] !== 44) i++;
-      hashKey(f + 2, buf, b, i, keys, ko + 2 * (f + 2));
+      // Hashed as it is scanned for its end.
+      i = hashKeyUntil(f + 2, buf, i + 1, e, 44, keys, ko + 2 * (f + 2));
     }
     if (i < e) throw new RowError(25, "row has more than 24 columns");
     return label;
