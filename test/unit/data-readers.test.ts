@@ -99,6 +99,19 @@ test("Criteo's integer keys from the tables equal the key of the bucket's decima
   }
 });
 
+test("Avazu keys are those of the raw values (hour of day, weekday, then each column as written)", { skip: !haveData && "shared data not present" }, async () => {
+  const path = join(SHARED, "avazu/sample.csv");
+  const { keys } = await readAll(path);
+  const rows = readFileSync(path, "utf8").split("\n").slice(1).filter((l) => l !== "").map((l) => l.split(","));
+  assert.equal(keys.length, rows.length);
+  rows.forEach((cols, r) => {
+    const hour = cols[2], day = new Date(Date.UTC(2000 + Number(hour.slice(0, 2)), Number(hour.slice(2, 4)) - 1, Number(hour.slice(4, 6))));
+    assert.equal(keys[r][0], featureKey(0, String(Number(hour.slice(6, 8)))), `row ${r}: hour of day`);
+    assert.equal(keys[r][1], featureKey(1, String(day.getUTCDay())), `row ${r}: weekday`);
+    for (let f = 2; f < 23; f++) assert.equal(keys[r][f], featureKey(f, cols[f + 1]), `row ${r} field ${f}`);
+  });
+});
+
 test("hashKeyUntil gives hashKey's key of the bytes before the stop byte (or the limit), and their end", () => {
   let x = 12345;
   const rnd = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
