@@ -17,18 +17,8 @@ export const KEY_SEED_HI = 0x2f6b5a1d;
  * out[o + 1] (high half).
  */
 export function hashKey(field: number, bytes: Uint8Array, start: number, end: number, out: Uint32Array, o: number): void {
-  let a = (KEY_SEED_LO ^ Math.imul(field + 1, 0x9e3779b1)) | 0;
-  let b = (KEY_SEED_HI + Math.imul(field + 1, 0x85ebca77)) | 0;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i];
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  const n = end - start;
-  const lo = fmix32((a ^ n) >>> 0);
-  out[o] = lo;
-  out[o + 1] = fmix32((b ^ lo ^ Math.imul(n, 0x27d4eb2f)) >>> 0);
+  // No byte is -1: every byte up to end is hashed.
+  hashKeyUntil(field, bytes, start, end, -1, out, o);
 }
 
 /**

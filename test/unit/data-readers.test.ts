@@ -112,6 +112,14 @@ test("Avazu keys are those of the raw values (hour of day, weekday, then each co
   });
 });
 
+test("feature keys are pinned: saved models and vocabularies keep meaning what they meant", () => {
+  const pinned: [number, string, bigint][] = [
+    [0, "", 0x50d402518e5e3ba7n], [0, "1", 0xb4b652427c1dc802n], [12, "123", 0x248b254748ce5e1n], [13, "68fd1e64", 0xe673a733929a38c9n],
+    [38, "e5ba7672", 0xb9793aa19a195009n], [2, "1005", 0x2fb6fb020b2727b8n], [22, "-1", 0x76a046047d3b6ae8n], [63, "a,b", 0xedca35114736d971n],
+  ];
+  for (const [f, v, k] of pinned) assert.equal(featureKey(f, v), k, `field ${f}, ${JSON.stringify(v)}`);
+});
+
 test("hashKeyUntil gives hashKey's key of the bytes before the stop byte (or the limit), and their end", () => {
   let x = 12345;
   const rnd = (n: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x % n; };
