@@ -104,7 +104,12 @@ export function threadsOf(a: ParsedArgs): { threads: number; parallel: boolean; 
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads}: use an integer from 1 to ${MAX_THREADS}`);
   if (a.values.deterministic === true && a.values.parallel === true) throw new UsageError("--deterministic and --parallel exclude each other");
   const denseUpdates = oneOf(a, "dense-updates", DENSE_UPDATES)!;
-  return { threads, parallel: a.values.parallel === true || (threads > 2 && a.values.deterministic !== true), denseUpdates };
+  return { threads, parallel: parallelFor(a, threads), denseUpdates };
+}
+
+/** Whether `workers` threads train with the data-parallel trainer: with more than 2, or with --parallel (never with --deterministic). */
+export function parallelFor(a: ParsedArgs, workers: number): boolean {
+  return a.values.parallel === true || (workers > 2 && a.values.deterministic !== true);
 }
 
 /**

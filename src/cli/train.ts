@@ -30,7 +30,7 @@ import { exportModel } from "../serve/model-file.js";
 import { inputSpec } from "./serve-io.js";
 import type { InputSpec } from "../data/input-spec.js";
 import { str, UsageError, type Command, type ParsedArgs } from "./args.js";
-import { newRun, refuseOtherRun, RESUME_OPTIONS, threadsOf, TRAIN_OPTIONS } from "./train-options.js";
+import { newRun, parallelFor, refuseOtherRun, RESUME_OPTIONS, threadsOf, TRAIN_OPTIONS } from "./train-options.js";
 import { spooledIn } from "./read-options.js";
 import { removeSpoolFiles } from "../data/stdin.js";
 
@@ -156,7 +156,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     const rows = (plan.rows * m.settings.epochs) / (cluster?.workers ?? 1), fit = defaultWorkers(threads, rows, batch);
     if (fit < workers) {
       workers = fit;
-      useParallel = given.values.parallel === true || fit > 2;
+      useParallel = parallelFor(given, fit);
       if (!json) {
         process.stderr.write(`training with ${useParallel ? `${fit} data-parallel worker${fit === 1 ? "" : "s"}` : "the deterministic trainer"}, not ${threads}: ${Math.round(rows)} training rows make ${Math.floor(rows / (threads * batch))} rounds of a batch per worker with ${threads}, and below ${MIN_ROUNDS} the AUC drops (docs/threads.md); --threads ${threads} uses ${threads}\n`);
       }

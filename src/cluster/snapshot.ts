@@ -72,8 +72,8 @@ export class CheckpointBarrier {
   stopped = false;
   /** Set once the run ended at an evaluation (stopped early): the worker finishes as if its part were done. */
   ended = false;
-  /** Rank 0: the evaluation barrier it holds open, with the run's rows there (every worker's) and the checkpoint due there, until release. */
-  open: { k: number; rows: number; write: (() => void) | undefined } | undefined;
+  /** Rank 0: the evaluation barrier it holds open, with every worker's recorded position (JSON by rank) and the checkpoint due there, until release. */
+  open: { k: number; positions: Record<string, string>; write: (() => void) | undefined } | undefined;
   private asking: Promise<void> | undefined;
   private failed: unknown;
 
@@ -147,14 +147,8 @@ export class CheckpointBarrier {
       } : undefined;
       this.handled = k;
       if (evaluating && !this.stopAfter) {
-        // The run's rows: every worker's recorded position (this one's is pos).
-        let rows = pos.rows;
-        for (let r = 1; r < this.o.workers; r++) {
-          const p = positions[String(r)];
-          if (p !== undefined) rows += Number((JSON.parse(p) as { rows?: unknown }).rows) || 0;
-        }
         // A checkpoint due at the same barrier is written after the evaluation (it keeps it).
-        this.open = { k, rows, write };
+        this.open = { k, positions, write };
         return true;
       }
       write?.();

@@ -57,6 +57,9 @@ interface Flight {
 /** Part of a pass of prepare, until `deadline` (performance.now()): the rows it merged, and whether the pass is over. */
 type Prepare = (deadline: number) => { merged: number; done: boolean };
 
+/** The prepare of a synchronisation with nothing to merge off a pause. */
+const NOTHING_TO_PREPARE: Prepare = () => ({ merged: 0, done: true });
+
 /**
  * A table's merged records, written into the model in two steps (pushTable):
  * prepare merges, off a pause, the rows not merged yet or stepped since
@@ -188,7 +191,7 @@ export class ClusterSync {
   startDense(): void {
     const jobs = this.m.dense.map((d, i) => this.pushDense(d, i));
     this.launch("dense", Promise.all(jobs).then((writes) => ({
-      prepare: () => ({ merged: 0, done: true }),
+      prepare: NOTHING_TO_PREPARE,
       apply: () => {
         for (const w of writes) w();
         this.counts.denseSyncs++;
@@ -199,7 +202,7 @@ export class ClusterSync {
   private launch(kind: "rows" | "dense", work: Promise<{ prepare: Prepare; apply: () => void }>): void {
     if (this.flights[kind]) throw new Error(`internal: a synchronisation of the ${kind} is already in flight`);
     const t0 = process.hrtime.bigint();
-    const flight: Flight = { done: false, failed: undefined, prepared: false, passes: 0, lastPass: 0, thisPass: 0, prepare: () => ({ merged: 0, done: true }), apply: () => {} };
+    const flight: Flight = { done: false, failed: undefined, prepared: false, passes: 0, lastPass: 0, thisPass: 0, prepare: NOTHING_TO_PREPARE, apply: () => {} };
     this.flights[kind] = flight;
     work.then(({ prepare, apply }) => {
       flight.prepare = prepare;
@@ -326,7 +329,7 @@ export class ClusterSync {
     for (let r = 0; r < n; r++) {
       if (heap.u32[(store.record(r) + H_COUNT) >>> 2] !== base.count(r)) changed.push(r);
     }
-    if (!changed.length) return { prepare: () => ({ merged: 0, done: true }), write: () => {} };
+    if (!changed.length) return { prepare: NOTHING_TO_PREPARE, write: () => {} };
     // One copy of the changed rows' ids, records and bases, viewed row by row
     // (no allocation per row, no BigInt arithmetic: this runs on the training thread).
     const c = changed.length, ids = store.ids(), ids32 = new Uint32Array(ids.buffer, ids.byteOffset, ids.length * 2);

@@ -284,7 +284,13 @@ export async function trainCluster(
       const at = barrier.open!;
       admitHeldRows(m);
       evaluations++;
-      const end = await evaluation!.evaluate({ ...pos, rows: at.rows, steps: m.tables[0]?.stepCount ?? pos.steps, parts: undefined });
+      // The run's rows: this worker's, and every other worker's recorded position.
+      let rows = pos.rows;
+      for (let r = 1; r < o.workers; r++) {
+        const p = at.positions[String(r)];
+        if (p !== undefined) rows += readPosition(p, r).rows;
+      }
+      const end = await evaluation!.evaluate({ ...pos, rows, steps: m.tables[0]?.stepCount ?? pos.steps, parts: undefined });
       // Kept before a checkpoint of the same barrier is written, so that it holds the kept state.
       if (!end) evaluation!.keep();
       await barrier.release(end);
