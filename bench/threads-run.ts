@@ -2,7 +2,9 @@
  * One configuration of `npm run bench -- threads`, run by bench/threads.ts in
  * a process of its own (so that its peak resident set is its own):
  * `node dist/bench/threads-run.js '<ThreadsCase as JSON>'`. Opens the
- * training file, builds the model, trains it with the data-parallel trainer
+ * training file, counts its rows as the CLI does (holdoutSplit; for the
+ * data-parallel trainer the count finds the seek points and copies a gzip
+ * file inflated, unless `inflate` is false), builds the model, trains it with the data-parallel trainer
  * (trainParallel, N worker threads) or the deterministic one (trainModel,
  * as the CLI runs it: threads 2 reads on a second thread through prefetched
  * and lets the layer kernels use two threads; threads 1 does all on this
@@ -10,7 +12,8 @@
  * (ThreadsResult), or `{"error": ...}` and exit code 1.
  */
 import { configureLayers, layersReady } from "../src/kernels/layers/index.js";
-import { openData, prefetched } from "../src/data/index.js";
+import { holdoutSplit, openData, prefetched } from "../src/data/index.js";
+import { tmpdir } from "node:os";
 import { buildModel } from "../src/train/model.js";
 import { trainModel } from "../src/train/trainer.js";
 import { trainParallel } from "../src/train/parallel.js";
@@ -39,6 +42,8 @@ export interface ThreadsCase {
   seed?: number;
   /** Fused multiply-adds in the layer kernels (configureLayers; default off). */
   fma?: boolean;
+  /** Parallel workers over a gzip file: false inflates the stream in each worker instead of copying it inflated first (ParallelOptions.inflateDir; default true). */
+  inflate?: boolean;
 }
 
 /** What the child prints. */
@@ -46,7 +51,9 @@ export interface ThreadsResult {
   rows: number;
   /** Around the training call alone. */
   train_seconds: number;
-  /** File on disk to trained model: layer kernels configured, file opened, model built, trained. */
+  /** The counting pass before training (the CLI's: data/split.ts), in e2e_seconds. */
+  count_seconds: number;
+  /** File on disk to trained model: layer kernels configured, file opened, rows counted, model built, trained. */
   e2e_seconds: number;
   auc: number;
   logloss: number;
@@ -69,18 +76,21 @@ async function runCase(c: ThreadsCase): Promise<ThreadsResult> {
   configureLayers({ threads: c.trainer === "deterministic" ? c.threads : 1, fma: c.fma === true });
   await layersReady();
   const file = await openData(c.train, { batchSize: 512, featindex: c.featindex });
+  const tCount = process.hrtime.bigint();
+  await holdoutSplit(file, { lastRows: 1 }, c.trainer === "parallel" && c.inflate !== false ? tmpdir() : undefined);
+  const countSeconds = secondsSince(tCount);
   const m = buildModel(file.fields.length, { model: c.model, optimizer: c.optimizer, hyper: c.hyper, seed: c.seed ?? 1 });
   const range = { start: 0, end: c.rows };
   const tTrain = process.hrtime.bigint();
   const r = c.trainer === "parallel"
-    ? await trainParallel(m, file, range, c.threads, undefined, {}, { denseUpdates: c.dense ?? DEFAULT_DENSE_UPDATES })
+    ? await trainParallel(m, file, range, c.threads, undefined, {}, { denseUpdates: c.dense ?? DEFAULT_DENSE_UPDATES, ...(c.inflate === false ? { inflateDir: false } : {}) })
     : await trainModel(m, c.threads > 1 ? prefetched(file) : file, range);
   const trainSeconds = secondsSince(tTrain), e2eSeconds = secondsSince(t0);
   const test = await openData(c.test, { batchSize: 4096, featindex: c.featindex });
   const e = await evaluateModel(m, test);
   const u = process.resourceUsage();
   return {
-    rows: r.rows, train_seconds: trainSeconds, e2e_seconds: e2eSeconds, auc: e.auc, logloss: e.logloss, test_rows: e.rows,
+    rows: r.rows, train_seconds: trainSeconds, count_seconds: countSeconds, e2e_seconds: e2eSeconds, auc: e.auc, logloss: e.logloss, test_rows: e.rows,
     feature_rate: m.featureRate, features: m.features, live_features: m.liveFeatures, max_rss_kib: u.maxRSS, cpu_seconds: (u.userCPUTime + u.systemCPUTime) / 1e6,
   };
 }

@@ -4,7 +4,7 @@
  * checkpoints, budget): the values the run uses, stored in its checkpoint so
  * that `--resume` reads them back instead of parsing a command line again.
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { openData, holdoutSplit, type DataError, type DataFile } from "../data/index.js";
 import { isModelName, MODEL_NAMES, type ModelConfig } from "../models/index.js";
 import { POOLINGS } from "../nn/bag.js";
@@ -115,9 +115,11 @@ export function parallelFor(a: ParsedArgs, workers: number): boolean {
 /**
  * A new run from its command line: the options checked, one counting pass
  * over the training files to place the validation and test rows and size the
- * schedule, the untrained model, and the run's record.
+ * schedule, the untrained model, and the run's record. For data-parallel
+ * workers (`parallel`), the pass copies gzip training files inflated to the
+ * OS temporary folder (data/inflated.ts), where the workers enter their parts.
  */
-export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Promise<{ run: TrainRun; model: CtrModel; out?: string }> {
+export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void, parallel = false): Promise<{ run: TrainRun; model: CtrModel; out?: string }> {
   const { train: trainPaths, test: testPaths, validation: valPaths } = inputFiles(a, ["train", "test", "validation"]);
   if (!trainPaths.length) throw new UsageError("--train FILE is required");
   const model = str(a, "model")!;
@@ -156,7 +158,7 @@ export async function newRun(a: ParsedArgs, onSkip: (e: DataError) => void): Pro
   await spoolInputs([trainPaths, testPaths, valPaths], out);
   // One counting pass places the validation and test rows and sizes the schedule.
   const probe = await openData(trainPaths, { ...readOpts, onSkip });
-  const plan = await planRows(probe, a, valPaths.length ? 0 : valFraction);
+  const plan = await planRows(probe, a, valPaths.length ? 0 : valFraction, parallel ? tmpdir() : undefined);
   const validated = valPaths.length > 0 || plan.val !== undefined;
   const sched: Schedule = { ...(validated ? defaultSchedule(plan.rows) : unvalidatedSchedule(plan.rows)) };
   if (a.values.batch !== undefined) sched.batch = num(a, "batch", true);
@@ -262,14 +264,16 @@ function hyperOf(a: ParsedArgs, optimizer: OptimizerName, batch: number): Hyperp
 }
 
 /** Where the training, validation and test rows of the training files are (one counting pass). */
-async function planRows(file: DataFile, a: ParsedArgs, valFraction: number): Promise<RowPlan> {
+async function planRows(file: DataFile, a: ParsedArgs, valFraction: number, copyDir: string | undefined): Promise<RowPlan> {
   let test: { start: number; end: number } | undefined, total: number;
   if (a.values["holdout-last-day"]) {
-    const s = await holdoutSplit(file, { lastDay: true });
+    const s = await holdoutSplit(file, { lastDay: true }, copyDir);
     test = s.test;
     total = s.total;
   } else {
-    total = (await holdoutSplit(file, { lastRows: 1 }).catch(() => undefined))?.total ?? 1;
+    // A file of one row has no holdout of one row (a RangeError): it counts 1.
+    const split = await holdoutSplit(file, { lastRows: 1 }, copyDir).catch((e: unknown) => { if (e instanceof RangeError) return undefined; throw e; });
+    total = split?.total ?? 1;
     if (a.values.holdout !== undefined) {
       const f = num(a, "holdout");
       if (!(f > 0 && f < 1)) throw new UsageError(`--holdout ${f}: give a fraction in (0, 1)`);

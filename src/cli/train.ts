@@ -74,7 +74,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   } else {
     // Data-parallel workers start while the training rows are counted (their modules load, their kernels compile).
     if (wantParallel) pool = new WorkerPool(threads, { fma: given.values.fma === true });
-    ({ run, model: m, out } = await newRun(given, onSkip));
+    ({ run, model: m, out } = await newRun(given, onSkip, wantParallel));
   }
   try {
     configureLayers({ threads: Math.min(threads, 2), fma: run.fma });

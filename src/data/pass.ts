@@ -58,7 +58,7 @@ export async function* pass(plan: PassPlan, range: { start?: number; end?: numbe
       bag = parser.bag;
       if (parser.fields.length !== F || parser.numeric.length !== N) throw changed(path, 1);
     }
-    for await (const blk of lineBlocks(fileChunks(path, at?.byte ?? 0), parser.quoted, path, at?.line ?? 1)) {
+    for await (const blk of lineBlocks(fileChunks(at?.inflated ?? path, at?.byte ?? 0), parser.quoted, path, at?.line ?? 1)) {
       for (let k = 0; k < blk.count; k++) {
         const line = blk.firstLine + k, s = blk.starts[k], e = blk.ends[k];
         if (!headerDone) {

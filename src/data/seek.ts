@@ -3,6 +3,7 @@
 import { open, stat } from "node:fs/promises";
 import { lineBlocks, type LineBlock } from "./lines.js";
 import { fileChunks, isGzip } from "./source.js";
+import { copiedChunks, InflatedCopy } from "./inflated.js";
 import { isStdin } from "./stdin.js";
 import type { DataFile, SeekPoint } from "./types.js";
 
@@ -15,25 +16,31 @@ export const DEFAULT_SEEK_EVERY = 65536;
  * The seek points of a DataFile's files, from one scan that splits lines
  * without parsing them (as a pass splits them: quoted csv fields may hold
  * newlines): in each plain file, a point at its first data row and then at
- * every `every`-th data row of that file, in row order. A gzip file has no
- * points (it cannot be read from an offset) but its rows are counted; the
- * scan stops at standard input ("-"), which it must not consume: the points
- * are those of the files before it. Row indices are those of a pass's range
- * (headers excluded, malformed and empty lines counted); give the points
- * as ReadOptions.seek to files opened the same way.
+ * every `every`-th data row of that file, in row order. A gzip file cannot
+ * be read from an offset: with `copyDir`, the scan writes its inflated bytes
+ * to a copy in that folder (data/inflated.ts) and its points are in the copy
+ * (SeekPoint.inflated); without, it has no points but its rows are counted.
+ * The scan stops at standard input ("-"), which it must not consume: the
+ * points are those of the files before it. Row indices are those of a
+ * pass's range (headers excluded, malformed and empty lines counted); give
+ * the points as ReadOptions.seek to files opened the same way.
  */
-export async function seekPoints(file: DataFile, every = DEFAULT_SEEK_EVERY): Promise<SeekPoint[]> {
+export async function seekPoints(file: DataFile, every = DEFAULT_SEEK_EVERY, copyDir?: string): Promise<SeekPoint[]> {
   if (!Number.isSafeInteger(every) || every < 1) throw new RangeError(`seek points every ${every} rows: it must be an integer >= 1`);
   const key = await identity(file, every);
-  if (key !== undefined && remembered?.key === key) return remembered.points.map((p) => ({ ...p }));
+  if (key !== undefined && remembered?.key === key && (copyDir === undefined || !remembered.uncopied)) return remembered.points.map((p) => ({ ...p }));
   const quote = file.format === "csv", seek = new SeekCollector(every);
-  for (let part = 0; part < file.paths.length; part++) {
-    const path = file.paths[part], header = file.headers[part];
-    if (isStdin(path)) break;
-    seek.file(part, !(await isGzip(path)));
-    for await (const blk of lineBlocks(fileChunks(path), quote, path)) {
-      for (let k = header && blk.firstLine === 1 ? 1 : 0; k < blk.count; k++) seek.add(blk, k);
+  try {
+    for (let part = 0; part < file.paths.length; part++) {
+      const path = file.paths[part], header = file.headers[part];
+      if (isStdin(path)) break;
+      for await (const blk of lineBlocks(await seek.file(part, path, copyDir), quote, path)) {
+        for (let k = header && blk.firstLine === 1 ? 1 : 0; k < blk.count; k++) seek.add(blk, k);
+      }
     }
+  } catch (e) {
+    seek.removeCopies();
+    throw e;
   }
   await rememberSeekPoints(file, seek);
   return seek.points;
@@ -47,38 +54,81 @@ export async function seekPoints(file: DataFile, every = DEFAULT_SEEK_EVERY): Pr
  */
 export class SeekCollector {
   readonly points: SeekPoint[] = [];
+  /** The inflated copies of the scan's gzip files. */
+  readonly copies: InflatedCopy[] = [];
+  /** Whether a gzip file was scanned without a copy (it has no points). */
+  uncopied = false;
   private row = 0;
   private local = 0;
   private next = 0;
   private part = 0;
+  private inflated: string | undefined;
 
   constructor(readonly every = DEFAULT_SEEK_EVERY) {}
 
-  /** The next file, `part` of the DataFile's paths (plain: it can be entered at an offset; a gzip file's rows are counted, without points). */
-  file(part: number, plain: boolean): void {
+  /**
+   * The next file, `part` of the DataFile's paths: the decoded bytes to scan.
+   * A plain file can be entered at an offset; a gzip file's rows are counted
+   * without points, or with `copyDir` its bytes are copied to an inflated
+   * copy there as they are read, and its points are in the copy.
+   */
+  async file(part: number, path: string, copyDir?: string): Promise<AsyncIterable<Buffer>> {
     this.row += this.local;
     this.local = 0;
-    this.next = plain ? 0 : Infinity;
     this.part = part;
+    this.inflated = undefined;
+    const gzip = await isGzip(path);
+    this.next = gzip && copyDir === undefined ? Infinity : 0;
+    if (!gzip) return fileChunks(path);
+    if (copyDir === undefined) {
+      this.uncopied = true;
+      return fileChunks(path);
+    }
+    const copy = new InflatedCopy(path, copyDir);
+    this.copies.push(copy);
+    this.inflated = copy.path;
+    return copiedChunks(fileChunks(path), copy);
   }
 
   /** The file's next data row: line k of the block. */
   add(blk: LineBlock, k: number): void {
     if (this.local === this.next) {
-      this.points.push({ row: this.row + this.local, part: this.part, byte: blk.offset + blk.starts[k], line: blk.firstLine + k });
+      const p: SeekPoint = { row: this.row + this.local, part: this.part, byte: blk.offset + blk.starts[k], line: blk.firstLine + k };
+      if (this.inflated !== undefined) p.inflated = this.inflated;
+      this.points.push(p);
       this.next += this.every;
     }
     this.local++;
   }
+
+  /** Removes the scan's copies (a scan that failed). */
+  removeCopies(): void {
+    for (const c of this.copies) c.remove();
+  }
 }
 
-/** The points of the files last scanned, by their identity (one entry: a run scans one training file). */
-let remembered: { key: string; points: SeekPoint[] } | undefined;
+/** The points of the files last scanned, by their identity (one entry: a run scans one training file), with the scan's inflated copies. */
+let remembered: { key: string; points: SeekPoint[]; copies: InflatedCopy[]; uncopied: boolean } | undefined;
 
-/** Keeps the points a scan of `file` collected, for seekPoints of the same files (unchanged: path, size, modification time, inode). */
+/**
+ * Keeps the points a scan of `file` collected, for seekPoints of the same
+ * files (unchanged: path, size, modification time, inode). The inflated
+ * copies of the points they replace are removed (those of other files).
+ */
 export async function rememberSeekPoints(file: DataFile, seek: SeekCollector): Promise<void> {
   const key = await identity(file, seek.every);
-  if (key !== undefined) remembered = { key, points: seek.points.map((p) => ({ ...p })) };
+  if (key === undefined) {
+    seek.removeCopies();
+    return;
+  }
+  forgetSeekPoints();
+  remembered = { key, points: seek.points.map((p) => ({ ...p })), copies: seek.copies, uncopied: seek.uncopied };
+}
+
+/** Forgets the remembered points and removes their inflated copies now (else they are removed at exit). */
+export function forgetSeekPoints(): void {
+  for (const c of remembered?.copies ?? []) c.remove();
+  remembered = undefined;
 }
 
 /** The files as scanned: each path with its size, modification time and inode, the format and headers; undefined with standard input. */
@@ -94,8 +144,8 @@ async function identity(file: DataFile, every: number): Promise<string | undefin
 
 /**
  * Of `points`, the one of largest row <= `start` (on a tie, the later file)
- * in a file that can be read from an offset (not gzip, not standard input);
- * undefined when there is none.
+ * that can be read from an offset: in a plain file (not gzip, not standard
+ * input) or in a gzip file's inflated copy; undefined when there is none.
  */
 export async function bestSeekPoint(points: readonly SeekPoint[], start: number, paths: readonly string[]): Promise<SeekPoint | undefined> {
   const order = points.filter((p) => p.row <= start).sort((a, b) => b.row - a.row || b.part - a.part);
@@ -106,7 +156,7 @@ export async function bestSeekPoint(points: readonly SeekPoint[], start: number,
       ok = !isStdin(paths[p.part]) && !(await isGzip(paths[p.part]));
       plain.set(p.part, ok);
     }
-    if (ok) return p;
+    if (ok || p.inflated !== undefined) return p;
   }
   return undefined;
 }
@@ -114,27 +164,38 @@ export async function bestSeekPoint(points: readonly SeekPoint[], start: number,
 /**
  * Where a pass over the rows from `start` begins: the best of `points`
  * (bestSeekPoint), checked, or undefined to read from the beginning (no
- * points, start 0, or no point fits). Points that are not plain data of the
+ * points, no point fits, or start 0 without inflated copies among the points:
+ * a gzip file's copy is read from row 0 too). Points that are not plain data of the
  * right shape are a TypeError; a point that cannot start a line of its file
  * (the byte before it is not a newline, it is past the file's end, or it
  * names a header line) is an error: points of another or a changed file.
  */
 export async function seekStart(points: readonly SeekPoint[] | undefined, start: number, file: Pick<DataFile, "paths" | "headers">): Promise<SeekPoint | undefined> {
-  if (points === undefined || start <= 0) return undefined;
+  if (points === undefined) return undefined;
   if (!Array.isArray(points)) throw new TypeError("seek must be an array of seek points");
+  if (start <= 0 && !points.some((p: Partial<SeekPoint> | null) => p?.inflated !== undefined)) return undefined;
   for (const p of points) checkShape(p, file.paths.length);
   const p = await bestSeekPoint(points, start, file.paths);
   if (p === undefined) return undefined;
-  const path = file.paths[p.part];
-  const bad = (why: string): Error => new Error(`${path}: the seek point of row ${p.row} (byte ${p.byte}, line ${p.line}) ${why}: the points are not those of these files as they are now`);
+  const path = file.paths[p.part], at = p.inflated ?? path;
+  const inCopy = p.inflated === undefined ? "" : ` of its inflated copy ${p.inflated}`;
+  const bad = (why: string): Error => new Error(`${path}: the seek point of row ${p.row} (byte ${p.byte}${inCopy}, line ${p.line}) ${why}: the points are not those of these files as they are now`);
   if (p.line === 1 && file.headers[p.part]) throw bad("is the header line");
-  if (p.byte === 0) return p;
-  const fh = await open(path, "r");
+  if (p.byte === 0 && p.inflated === undefined) return p;
+  let fh;
   try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, p.byte - 1);
-    if (bytesRead < 2) throw bad("is past the end of the file");
-    if (b[0] !== 10) throw bad("does not start a line");
+    fh = await open(at, "r");
+  } catch (e) {
+    if (p.inflated === undefined) throw e;
+    throw new Error(`${path}: its inflated copy ${p.inflated} cannot be read (${(e as Error).message}): a copy lasts as long as the process that made it, or until forgetSeekPoints`);
+  }
+  try {
+    if (p.byte > 0) {
+      const b = Buffer.alloc(2);
+      const { bytesRead } = await fh.read(b, 0, 2, p.byte - 1);
+      if (bytesRead < 2) throw bad("is past the end of the file");
+      if (b[0] !== 10) throw bad("does not start a line");
+    }
   } finally {
     await fh.close();
   }
@@ -144,7 +205,7 @@ export async function seekStart(points: readonly SeekPoint[] | undefined, start:
 /** Refuses a seek point that is not a row, part, byte and line of the right ranges. */
 function checkShape(p: SeekPoint, parts: number): void {
   const count = (v: unknown, min: number): boolean => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
-  if (typeof p !== "object" || p === null || !count(p.row, 0) || !count(p.part, 0) || p.part >= parts || !count(p.byte, 0) || !count(p.line, 1) || (p.byte === 0) !== (p.line === 1)) {
+  if (typeof p !== "object" || p === null || !count(p.row, 0) || !count(p.part, 0) || p.part >= parts || !count(p.byte, 0) || !count(p.line, 1) || (p.byte === 0) !== (p.line === 1) || (p.inflated !== undefined && typeof p.inflated !== "string")) {
     let shown: string;
     try { shown = JSON.stringify(p) ?? String(p); } catch { shown = String(p); }
     throw new TypeError(`not a seek point of ${parts} file${parts > 1 ? "s" : ""}: ${shown} (row, part, byte and line: integers, line 1 at byte 0 only)`);

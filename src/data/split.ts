@@ -1,6 +1,6 @@
 // Time-ordered holdout splits: row ranges counted over a DataFile's files.
 import { lineBlocks } from "./lines.js";
-import { fileChunks, isGzip } from "./source.js";
+import { fileChunks } from "./source.js";
 import { rememberSeekPoints, SeekCollector } from "./seek.js";
 import { isStdin } from "./stdin.js";
 import { avazuDay } from "./formats/avazu.js";
@@ -26,31 +26,37 @@ export interface Split {
  * them, as a pass's ranges do, and the last day may begin in any file.
  * Criteo's "7 parts, the first 6 for training" is { lastFraction: 1/7 }.
  * The pass also finds the files' seek points (seekPoints then takes them
- * without scanning again).
+ * without scanning again); with `copyDir`, it copies gzip files inflated to
+ * that folder as it reads them, as seekPoints does.
  */
-export async function holdoutSplit(file: DataFile, holdout: Holdout): Promise<Split> {
+export async function holdoutSplit(file: DataFile, holdout: Holdout, copyDir?: string): Promise<Split> {
   let total = 0, firstOfLastDay = 0, lastDay = -1;
   const wantDay = "lastDay" in holdout;
   if (wantDay && file.format !== "avazu") throw new Error(`${file.path}: a last-day holdout needs Avazu's hour column (format ${file.format})`);
   // The same scan finds the files' seek points (data/seek.ts), kept for the data-parallel trainer.
   const seek = new SeekCollector(), stdin = file.paths.some(isStdin);
-  for (let part = 0; part < file.paths.length; part++) {
-    const path = file.paths[part], header = file.headers[part];
-    if (!stdin) seek.file(part, !(await isGzip(path)));
-    for await (const blk of lineBlocks(fileChunks(path), file.format === "csv", path)) {
-      for (let k = 0; k < blk.count; k++) {
-        if (header && blk.firstLine + k === 1) continue;
-        if (!stdin) seek.add(blk, k);
-        if (wantDay) {
-          // The hour is the third column: YYMMDDHH.
-          let i = blk.starts[k], commas = 0;
-          while (i < blk.ends[k] && commas < 2) if (blk.buf[i++] === 44) commas++;
-          const day = i + 6 <= blk.ends[k] ? avazuDay(blk.buf, i) : -1;
-          if (day !== lastDay) { lastDay = day; firstOfLastDay = total; }
+  try {
+    for (let part = 0; part < file.paths.length; part++) {
+      const path = file.paths[part], header = file.headers[part];
+      const chunks = stdin ? fileChunks(path) : await seek.file(part, path, copyDir);
+      for await (const blk of lineBlocks(chunks, file.format === "csv", path)) {
+        for (let k = 0; k < blk.count; k++) {
+          if (header && blk.firstLine + k === 1) continue;
+          if (!stdin) seek.add(blk, k);
+          if (wantDay) {
+            // The hour is the third column: YYMMDDHH.
+            let i = blk.starts[k], commas = 0;
+            while (i < blk.ends[k] && commas < 2) if (blk.buf[i++] === 44) commas++;
+            const day = i + 6 <= blk.ends[k] ? avazuDay(blk.buf, i) : -1;
+            if (day !== lastDay) { lastDay = day; firstOfLastDay = total; }
+          }
+          total++;
         }
-        total++;
       }
     }
+  } catch (e) {
+    seek.removeCopies();
+    throw e;
   }
   if (!stdin) await rememberSeekPoints(file, seek);
   let cut: number;

@@ -1,13 +1,13 @@
 // Standard input as data (the path "-"): read once as a stream whose first
 // line can be read again (what openData's probes need), or spooled to a file
 // that is removed when the process exits.
-import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { constants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { isMainThread } from "node:worker_threads";
 import { createGunzip } from "node:zlib";
+import { TempFile, trackedAt, unlinkQuiet } from "./temp-files.js";
 
 /** The path that names standard input. */
 export const STDIN = "-";
@@ -134,72 +134,8 @@ export function isSpoolFile(path: string): boolean {
   return SPOOL_NAME.test(basename(path));
 }
 
-/** A copy of standard input in a file, removed when the process exits unless `keepIf` says to keep it. */
-export interface Spool {
-  readonly path: string;
-  /** Asked at exit: true keeps the file (e.g. for a run to resume), with a message on standard error. */
-  keepIf?: () => boolean;
-  /** Removes the file now (if it is there) and forgets it. */
-  remove(): void;
-}
-
-/** A spool file of this process, and its temporary name while it is written. */
-class SpoolFile implements Spool {
-  keepIf?: () => boolean;
-  constructor(readonly path: string, readonly tmp: string) {}
-  remove(): void {
-    unlinkQuiet(this.tmp);
-    unlinkQuiet(this.path);
-    untrack(this);
-  }
-}
-
-const live = new Set<SpoolFile>();
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
-function unlinkQuiet(path: string): void {
-  try { unlinkSync(path); } catch { /* gone already */ }
-}
-
-/** At exit: each live spool removed, or kept as its keepIf says. */
-function atExit(): void {
-  for (const s of live) {
-    unlinkQuiet(s.tmp);
-    let keep = false;
-    try { keep = s.keepIf?.() === true; } catch { /* keep nothing we cannot vouch for */ }
-    if (keep) process.stderr.write(`kept ${s.path}, the spooled ${STDIN_NAME} of the unfinished run: resuming it reads that file, and removes it when the run completes\n`);
-    else unlinkQuiet(s.path);
-  }
-  live.clear();
-}
-
-/**
- * A signal that would end the process: when nobody else listens (someone who
- * does, e.g. a run that stops at a checkpoint, ends the process itself), the
- * spools are settled and the process exits as the signal would (128 + its
- * number).
- */
-function onSignal(sig: NodeJS.Signals): void {
-  if (process.listenerCount(sig) > 1) return;
-  atExit();
-  process.exit(128 + constants.signals[sig]);
-}
-
-function track(s: SpoolFile): void {
-  if (live.size === 0) {
-    process.on("exit", atExit);
-    for (const sig of SIGNALS) process.on(sig, onSignal);
-  }
-  live.add(s);
-}
-
-function untrack(s: SpoolFile): void {
-  live.delete(s);
-  if (live.size === 0) {
-    process.off("exit", atExit);
-    for (const sig of SIGNALS) process.off(sig, onSignal);
-  }
-}
+/** A copy of standard input in a file, removed when the process exits unless `keepIf` says to keep it (data/temp-files.ts). */
+export type Spool = Pick<TempFile, "path" | "keepIf" | "remove">;
 
 /**
  * Copies standard input, as it comes (gzip stays gzip: readers detect it), to
@@ -212,8 +148,8 @@ export async function spoolStdin(dir: string): Promise<Spool> {
   if (streamed !== undefined || spooled) throw new Error(`${STDIN_NAME} (-) can be read only once`);
   spooled = true;
   const name = `sparsectr-stdin-${process.pid}-${randomBytes(6).toString("hex")}.spool`;
-  const entry = new SpoolFile(join(dir, name), join(dir, `.${name}.tmp`));
-  track(entry);
+  const path = join(dir, name);
+  const entry = new TempFile(path, join(dir, `.${name}.tmp`), `kept ${path}, the spooled ${STDIN_NAME} of the unfinished run: resuming it reads that file, and removes it when the run completes`);
   let fd = -1;
   try {
     fd = openSync(entry.tmp, "wx", 0o600);
@@ -232,8 +168,7 @@ export async function spoolStdin(dir: string): Promise<Spool> {
     fd = -1;
   } catch (e) {
     if (fd >= 0) closeSync(fd);
-    unlinkQuiet(entry.tmp);
-    untrack(entry);
+    entry.remove();
     throw new Error(`${STDIN_NAME} (-): cannot spool it to ${entry.path}: ${(e as Error).message}`);
   }
   if (statSync(entry.path).size === 0) {
@@ -252,6 +187,6 @@ export function removeSpoolFiles(paths: readonly string[], dir: string): void {
   for (const p of paths) {
     if (!isSpoolFile(p) || resolve(dirname(p)) !== resolve(dir)) continue;
     unlinkQuiet(p);
-    for (const s of live) if (s.path === p) untrack(s);
+    trackedAt(p)?.forget();
   }
 }

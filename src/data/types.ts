@@ -17,7 +17,8 @@ export type MaxBadRows = { fraction: number } | { count: number };
  * data/seek.ts, which finds them): data row `row` (0-based over the files
  * in order, headers excluded, bad and empty lines counted, as a range's
  * index) is the line `line` (1-based) of file `part` (an index into the
- * DataFile's paths), starting at byte `byte` of that file. Plain data, so
+ * DataFile's paths), starting at byte `byte` of that file, or of the file's
+ * inflated copy `inflated` (a gzip file: data/inflated.ts). Plain data, so
  * that options holding points can be posted to another thread.
  */
 export interface SeekPoint {
@@ -25,6 +26,7 @@ export interface SeekPoint {
   part: number;
   byte: number;
   line: number;
+  inflated?: string;
 }
 
 /** Options of `openData`. */
@@ -67,7 +69,7 @@ export interface ReadOptions {
   /**
    * Seek points of these files (data/seek.ts `seekPoints`): a pass whose
    * range starts past row 0 starts reading at the point of largest row <=
-   * the start (points in a gzip file or standard input are passed over) and
+   * the start (points in a gzip file without an inflated copy, or in standard input, are passed over) and
    * skips the bytes before it instead of reading them. Its batches, stats
    * and errors are those of the pass without points. Points must be those of
    * these files as they are: a point whose byte does not follow a newline,

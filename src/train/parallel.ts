@@ -20,6 +20,7 @@
  * order in which workers update a row varies); trainModel is the
  * deterministic trainer.
  */
+import { tmpdir } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { DataFile } from "../data/types.js";
 import { seekPoints } from "../data/seek.js";
@@ -63,6 +64,12 @@ export interface ParallelOptions {
   staleWorkers?: number;
   /** Threads started ahead (./parallel-pool.ts): the run takes them first. */
   pool?: WorkerPool;
+  /**
+   * Where gzip training files are copied inflated, so that each worker enters
+   * its part at a seek point of the copy (data/inflated.ts; default the OS
+   * temporary folder); false: each worker inflates the stream from its start.
+   */
+  inflateDir?: string | false;
 }
 
 /**
@@ -107,7 +114,7 @@ export async function trainParallel(
   }
   const rows0 = pos.rows;
   const maxIds = batchIds(m, data);
-  const seek = await seekPoints(data);
+  const seek = await seekPoints(data, undefined, opts.inflateDir === false ? undefined : opts.inflateDir ?? tmpdir());
   const tables = m.tables as SparseTable[];
   const budget = control.maxFeatures, evict = control.onFull === "evict", round = N * maxIds;
   // Room for new rows, ahead of need; with a budget, no more than it allows (and one round past it, where a round may pass it).

@@ -4,11 +4,13 @@
 // with as many workers and ends as good as an uninterrupted one; the
 // deterministic trainer refuses such a checkpoint; bad rows skipped and a
 // memory budget work with several workers; unsupported runs fall back to
-// the deterministic trainer (or are refused with --parallel).
+// the deterministic trainer (or are refused with --parallel); a gzip file is
+// copied inflated for the workers by the counting pass.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
@@ -126,4 +128,20 @@ test("without --threads a run takes at most one worker per 1,000 batches of its 
     const given = run([...base, "--batch", "64", "--threads", String(cores)]);
     assert.deepEqual([report(given.out).trainer, report(given.out).threads], ["parallel", cores]);
   }
+});
+
+test("a gzip training file: the counting pass copies it inflated to TMPDIR for the workers, and the copy is gone after the run", () => {
+  const gz = join(dir, "train.txt.gz");
+  writeFileSync(gz, gzipSync(readFileSync(data)));
+  const args = ["--train", gz, "--holdout-rows", "10000", "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--threads", "2", "--parallel", "--json"];
+  const tmp = mkdtempSync(join(dir, "tmp-"));
+  const r = spawnSync(process.execPath, [CLI, "train", ...args], { encoding: "utf8", env: { ...process.env, TMPDIR: tmp } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(report(r.stdout).trainer, "parallel");
+  assert.equal(report(r.stdout).rows, 63_000, "the training rows less the validation rows");
+  assert.deepEqual(readdirSync(tmp), [], "no copy left");
+  // A TMPDIR that cannot take the copy: the error says so, naming the file.
+  const no = spawnSync(process.execPath, [CLI, "train", ...args], { encoding: "utf8", env: { ...process.env, TMPDIR: join(dir, "no-such-folder") } });
+  assert.notEqual(no.status, 0);
+  assert.match(no.stderr, /train\.txt\.gz: cannot write its inflated copy .*set TMPDIR/);
 });
