@@ -6,8 +6,9 @@
  * follow the schedule of src/train/schedule.ts for the file's size.
  */
 import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openData, prefetched, type DataError, type DataFile, type ReadOptions } from "../data/index.js";
+import { openData, prefetched, seekPoints, type DataError, type DataFile, type ReadOptions } from "../data/index.js";
 import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
@@ -86,8 +87,11 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const readOpts: ReadOptions = { ...run.read, onSkip };
   const trainFile = prefetched(await openData(files.train, { ...readOpts, batchSize: batch }), threads > 1);
   const evalOpts = { ...readOpts, batchSize: 4096 };
-  const testFile: DataFile | undefined = files.test.length ? await openData(files.test, evalOpts) : plan.test ? await openData(files.train, evalOpts) : undefined;
-  const valFile: DataFile | undefined = files.validation.length ? await openData(files.validation, evalOpts) : plan.val ? await openData(files.train, evalOpts) : undefined;
+  // Validation and test rows at the end of the training files are entered at a seek point near them (the counting pass found
+  // the points; for data-parallel workers also in inflated copies of gzip files), not read from the files' start at each evaluation.
+  const inTrain = (): Promise<DataFile> => seekPoints(trainFile, undefined, wantParallel ? tmpdir() : undefined).then((seek) => openData(files.train, { ...evalOpts, seek }));
+  const testFile: DataFile | undefined = files.test.length ? await openData(files.test, evalOpts) : plan.test ? await inTrain() : undefined;
+  const valFile: DataFile | undefined = files.validation.length ? await openData(files.validation, evalOpts) : plan.val ? await inTrain() : undefined;
   for (const f of [testFile, valFile]) {
     if (f && f.fields.join("\u0000") !== trainFile.fields.join("\u0000")) throw new Error(`${f.path}: its fields are not those of ${trainFile.path}`);
   }

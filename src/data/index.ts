@@ -11,6 +11,7 @@ export { featureKey, hashKey } from "./hash.js";
 export { Vocabulary, hashIds } from "./vocab.js";
 export type { VocabOptions } from "./vocab.js";
 export { holdoutSplit } from "./split.js";
+export { forgetSeekPoints, seekPoints } from "./seek.js";
 export type { Holdout, Split } from "./split.js";
 export { loadSchema } from "./formats/schema.js";
 export type { Schema } from "./formats/schema.js";
