@@ -5,7 +5,7 @@
  * tables (optim/table-share.ts: concurrent inserts, each row's step under
  * its lock) and the admission counts the shared counts; the dense layers
  * are a replica whose gradients meet the other workers' at a barrier each
- * round: there every worker takes the round's dense step of its own rows of
+ * round: there every worker takes the round's dense step (./parallel-dense.ts) of its own rows of
  * the parameters (denseSlices: the step's work is spread over the workers,
  * none serialises it) and writes them to the shared weights; at a second
  * barrier every worker copies them. Worker 0 also adds up the round and
@@ -29,6 +29,7 @@ import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import { workerMomentum } from "./stale-momentum.js";
+import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
@@ -119,55 +120,12 @@ async function main(): Promise<void> {
   };
 
   const slices = init.denseUpdates === "async" ? [] : denseSlices(dense, N)[w];
-  const block = (k: number): Float32Array => gradAll.subarray(k * P, (k + 1) * P);
-  const hblock = (k: number): Float32Array | undefined => hessAll?.subarray(k * P, (k + 1) * P);
-
-  /**
-   * Every worker, once every batch of the round is in: the dense step of its
-   * own rows of the parameters (denseSlices), written to the shared weights.
-   * Each worker's block holds its batch's mean gradient (nothing when it had
-   * no batch or skipped it: rows 0).
-   */
-  const stepSlice = (): void => {
-    let rows = 0;
-    for (let k = 0; k < N; k++) rows += arr[k * ARRIVAL_WORDS + A_ROWS];
-    if (rows === 0) return;
-    let o = 0;
-    for (let i = 0; i < dense.length; i++) {
-      const len = init.paramSizes[i], d = dense[i].rowLength, mine = slices[i], a = o + mine.start * d, b = o + mine.end * d;
-      if (init.denseUpdates === "sequential") {
-        // Each worker's batch gradient in turn, one step each at the step's
-        // learning rate, as one worker would take them (computed against the
-        // round's weights).
-        for (let k = 0; k < N; k++) {
-          if (arr[k * ARRIVAL_WORDS + A_ROWS] > 0) dense[i].step(block(k).subarray(o, o + len), { lr: dense[i].hyper.lr, ...hessianOf(hblock(k), o, len) }, mine);
-        }
-      } else {
-        // One step with the mean gradient over every row of the round, at N
-        // times the step's learning rate (the linear scaling rule: one step
-        // takes the rows of N batches). Summed into worker 0's block (this
-        // worker's floats of it), in worker order; with one worker the
-        // weight is exactly 1.
-        // The Hessian estimates (AdaHessian) are averaged alike.
-        for (const at of hessAll ? [block, hblock as (k: number) => Float32Array] : [block]) {
-          const sum = at(0), w0 = arr[A_ROWS] / rows;
-          for (let j = a; j < b; j++) sum[j] *= w0;
-          for (let k = 1; k < N; k++) {
-            const nk = arr[k * ARRIVAL_WORDS + A_ROWS];
-            if (nk === 0) continue;
-            const g = at(k), wk = nk / rows;
-            for (let j = a; j < b; j++) sum[j] += g[j] * wk;
-          }
-        }
-        dense[i].step(block(0).subarray(o, o + len), { lr: dense[i].hyper.lr * N, ...hessianOf(hblock(0), o, len) }, mine);
-      }
-      weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), a);
-      o += len;
-    }
+  /** The round's gradients in shared memory: each worker's block holds its batch's mean gradient (rows 0: it had no batch or skipped it). */
+  const gradients: RoundGradients = {
+    block: (k) => gradAll.subarray(k * P, (k + 1) * P),
+    ...(hessAll ? { hessian: (k: number) => hessAll.subarray(k * P, (k + 1) * P) } : {}),
+    rows: (k) => arr[k * ARRIVAL_WORDS + A_ROWS],
   };
-
-  /** The step option of a dense parameter's Hessian estimate (floats [o, o + len) of a block), if any. */
-  const hessianOf = (h: Float32Array | undefined, o: number, len: number): { hessian?: Float32Array } => (h ? { hessian: h.subarray(o, o + len) } : {});
 
   /** Worker 0 once every worker stepped its dense rows: the totals, and what happens next. */
   const reduce = (): void => {
@@ -252,6 +210,7 @@ async function main(): Promise<void> {
    * worker 0 adds up the round.
    */
   const runSync = async (): Promise<void> => {
+    const mode = init.denseUpdates === "sequential" ? "sequential" : "sync";
     let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
     while (true) {
       const batches = file.batches({ start: seen, end: init.part.end });
@@ -291,7 +250,7 @@ async function main(): Promise<void> {
           while (Atomics.load(ctl, C_STEP) === gen) Atomics.wait(ctl, C_STEP, gen, 1000);
         }
         if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
-        stepSlice();
+        stepRoundSlice(mode, dense, slices, gradients, N, weights);
         // The second: worker 0 waits for every worker's rows, adds up the round and starts the next.
         if (w === 0) {
           while (Atomics.load(ctl, C_FAILED) === 0) {
@@ -332,7 +291,7 @@ async function main(): Promise<void> {
    * end of its part.
    */
   const runAsync = async (): Promise<void> => {
-    const me = w * ARRIVAL_WORDS, old = new Float32Array(Math.max(...init.paramSizes, 0));
+    const me = w * ARRIVAL_WORDS, scratch = new Float32Array(Math.max(...init.paramSizes, 0));
     let epoch = init.epoch, seen = Math.max(init.seen, init.part.start), steps = 0;
     while (true) {
       const batches = file.batches({ start: seen, end: init.part.end });
@@ -357,16 +316,7 @@ async function main(): Promise<void> {
             arr[me + A_SEEN] = seen;
             continue;
           }
-          let o = 0;
-          for (let i = 0; i < dense.length; i++) {
-            const len = init.paramSizes[i], shared = weights.subarray(o, o + len);
-            old.set(shared);
-            dense[i].view().set(old.subarray(0, len));
-            dense[i].step(params[i].grad, hessianOf(hess?.params[i], 0, len));
-            const x = dense[i].view();
-            for (let j = 0; j < len; j++) shared[j] += x[j] - old[j];
-            o += len;
-          }
+          stepShared(dense, params.map((p) => p.grad), hess?.params, weights, scratch);
           copyWeights();
           seen = b.seen;
           steps++;

@@ -25,10 +25,10 @@ import { Worker } from "node:worker_threads";
 import type { DataFile } from "../data/types.js";
 import { seekPoints } from "../data/seek.js";
 import { configureLayers } from "../kernels/layers/index.js";
-import { DenseParam } from "../optim/dense.js";
 import { SparseTable } from "../optim/table.js";
 import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
+import { gatherDense } from "./parallel-dense.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
@@ -279,26 +279,7 @@ export async function trainParallel(
     let at = 0;
     const broken = nonFiniteWeight(m.params.map((p, i) => ({ name: p.name, value: weights.subarray(at, at += paramSizes[i]) })));
     if (broken !== undefined) throw new DivergenceError(pos.steps, [], data.path, broken);
-    let o = 0;
-    m.dense.forEach((d, i) => {
-      const next = DenseParam.load(denseStates[0]![i], d.arena);
-      // Asynchronous updates: the weights are the shared ones (the moments are worker 0's).
-      if (denseUpdates === "async") next.view().set(weights.subarray(o, o + paramSizes[i]));
-      // Else each worker's rows are its own (the others' in its copy are stale).
-      else {
-        for (let w = 1; w < N; w++) {
-          const { start, end } = slices[w][i];
-          if (start === end) continue;
-          const part = DenseParam.load(denseStates[w]![i], d.arena);
-          next.copyRows(part, start, end);
-          part.dispose();
-        }
-      }
-      o += paramSizes[i];
-      d.dispose();
-      m.dense[i] = next;
-      m.params[i].value.set(next.view());
-    });
+    gatherDense(denseUpdates, m.dense, m.params.map((p) => p.value), denseStates, slices, weights);
   };
   /**
    * The model's dense states and weights to every worker, with the next

@@ -17,7 +17,8 @@
 // - Counts: rows created as zeros are added to the zero-row count atomically.
 
 import { M_SLOTS, M_CAP, M_SIZE, M_ZEROS, H_FLAGS, P_D, ROW_LOCK, TMP_SINK } from "./layout";
-import { SLOT, dedupIds, initRecord, meta32, recAddr } from "./table";
+import { SLOT, dedupIds } from "./table";
+import { initRecord, meta32, recAddr } from "./row-init";
 import { TOUCH_BLOCK, pairs, setFlagKeep, touchRecords, updatePair, updateRow } from "./rows";
 import { nslots, readParams, slotOff } from "./rule-chunks";
 
@@ -97,7 +98,11 @@ export function dedupResolveShared(meta: usize, ids: usize, n: i32, recs: usize,
  * updateSparse for a shared table: the same update of each of the n distinct
  * records at recs, each under its row lock (two rows of a pair are locked in
  * address order, so no two threads wait on each other). Returns the change
- * in live rows (the caller adds it to the count atomically).
+ * in live rows (the caller adds it to the count atomically). Its loop is
+ * updateSparse's with the locks added, kept apart: the locks are atomic
+ * instructions, which kernels.wasm (no shared memory, built without the
+ * threads feature) cannot hold, and a run-time flag would put a branch on
+ * every row of the unshared loop.
  */
 export function updateSparseShared(pp: usize, recs: usize, n: i32, gBase: usize, hBase: usize): i32 {
   readParams(pp);

@@ -1,0 +1,120 @@
+/**
+ * The dense steps of the data-parallel workers (./parallel-worker.ts), on
+ * the gradients the workers leave in shared memory: a round's step of one
+ * worker's rows of the parameters (sequential: each worker's batch gradient
+ * in turn; sync: one step with the round's mean gradient at N times the
+ * learning rate), an asynchronous step of a worker's replica added to
+ * the shared weights, and the model's dense states gathered from the parked
+ * workers' (./parallel.ts).
+ */
+import { DenseParam } from "../optim/dense.js";
+import type { DenseUpdates } from "./parallel-protocol.js";
+
+/** One round's gradients: every worker's block of P floats (parameters concatenated in model order), and its batch's rows (0: none, or skipped). */
+export interface RoundGradients {
+  /** Worker k's mean batch gradient. */
+  block(k: number): Float32Array;
+  /** Worker k's Hessian estimate (AdaHessian), beside its gradient. */
+  hessian?(k: number): Float32Array;
+  /** Rows of worker k's batch. */
+  rows(k: number): number;
+}
+
+/**
+ * The round's dense step of this worker's rows of each parameter (`slices`:
+ * its rows of parameter i, denseSlices), written to the shared `weights`.
+ * Sequential: each worker's batch gradient in turn, one step each at the
+ * step's learning rate, as one worker would take them (computed against
+ * the round's weights). Sync: one step with the mean gradient over every
+ * row of the round at N times the learning rate (the linear scaling rule:
+ * one step takes the rows of N batches), summed into worker 0's block
+ * (these rows of it), in worker order; with one worker the weight is
+ * exactly 1. The Hessian estimates are averaged alike. Nothing when the
+ * round had no rows.
+ */
+export function stepRoundSlice(
+  mode: Exclude<DenseUpdates, "async">, dense: readonly DenseParam[], slices: readonly { start: number; end: number }[],
+  g: RoundGradients, workers: number, weights: Float32Array,
+): void {
+  let rows = 0;
+  for (let k = 0; k < workers; k++) rows += g.rows(k);
+  if (rows === 0) return;
+  let o = 0;
+  for (let i = 0; i < dense.length; i++) {
+    const len = dense[i].rows * dense[i].rowLength, d = dense[i].rowLength, mine = slices[i], a = o + mine.start * d, b = o + mine.end * d;
+    const hessianOf = (k: number): { hessian?: Float32Array } => (g.hessian ? { hessian: g.hessian(k).subarray(o, o + len) } : {});
+    if (mode === "sequential") {
+      for (let k = 0; k < workers; k++) {
+        if (g.rows(k) > 0) dense[i].step(g.block(k).subarray(o, o + len), { lr: dense[i].hyper.lr, ...hessianOf(k) }, mine);
+      }
+    } else {
+      for (const at of g.hessian ? [g.block, g.hessian] : [g.block]) {
+        const sum = at(0), w0 = g.rows(0) / rows;
+        for (let j = a; j < b; j++) sum[j] *= w0;
+        for (let k = 1; k < workers; k++) {
+          const nk = g.rows(k);
+          if (nk === 0) continue;
+          const x = at(k), wk = nk / rows;
+          for (let j = a; j < b; j++) sum[j] += x[j] * wk;
+        }
+      }
+      dense[i].step(g.block(0).subarray(o, o + len), { lr: dense[i].hyper.lr * workers, ...hessianOf(0) }, mine);
+    }
+    weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), a);
+    o += len;
+  }
+}
+
+/**
+ * An asynchronous step: each parameter of the worker's replica takes the
+ * shared weights as they are, steps with the worker's gradient (and Hessian
+ * estimate) and adds its change to the shared weights (racing with the other
+ * workers' changes, as Hogwild does). `scratch` holds the largest parameter.
+ */
+export function stepShared(
+  dense: readonly DenseParam[], grads: readonly Float32Array[], hessians: readonly Float32Array[] | undefined, weights: Float32Array, scratch: Float32Array,
+): void {
+  let o = 0;
+  for (let i = 0; i < dense.length; i++) {
+    const len = dense[i].rows * dense[i].rowLength, shared = weights.subarray(o, o + len);
+    scratch.set(shared);
+    dense[i].view().set(scratch.subarray(0, len));
+    dense[i].step(grads[i], hessians ? { hessian: hessians[i] } : {});
+    const x = dense[i].view();
+    for (let j = 0; j < len; j++) shared[j] += x[j] - scratch[j];
+    o += len;
+  }
+}
+
+/**
+ * The model's dense parameters from the parked workers' saved states
+ * (`states[w][i]`: worker w's parameter i; all of them posted with sync or
+ * sequential updates, worker 0's with async): with async updates worker 0's
+ * moments and the shared weights; else each worker's own rows of each
+ * parameter (`slices[w][i]`, denseSlices; the other rows in its copy are
+ * stale), over worker 0's. Each new parameter replaces the old, which is
+ * disposed, in `dense`, and its weights go to `values[i]`.
+ */
+export function gatherDense(
+  mode: DenseUpdates, dense: DenseParam[], values: readonly Float32Array[], states: readonly (readonly Uint8Array[] | undefined)[],
+  slices: readonly (readonly { start: number; end: number }[])[], weights: Float32Array,
+): void {
+  let o = 0;
+  dense.forEach((d, i) => {
+    const len = d.rows * d.rowLength, next = DenseParam.load(states[0]![i], d.arena);
+    if (mode === "async") next.view().set(weights.subarray(o, o + len));
+    else {
+      for (let w = 1; w < states.length; w++) {
+        const { start, end } = slices[w][i];
+        if (start === end) continue;
+        const part = DenseParam.load(states[w]![i], d.arena);
+        next.copyRows(part, start, end);
+        part.dispose();
+      }
+    }
+    o += len;
+    d.dispose();
+    dense[i] = next;
+    values[i].set(next.view());
+  });
+}
