@@ -62,7 +62,8 @@ export class SeekCollector {
   private local = 0;
   private next = 0;
   private part = 0;
-  private inflated: string | undefined;
+  /** The copy being written of the file being scanned. */
+  private copy: InflatedCopy | undefined;
 
   constructor(readonly every = DEFAULT_SEEK_EVERY) {}
 
@@ -70,13 +71,16 @@ export class SeekCollector {
    * The next file, `part` of the DataFile's paths: the decoded bytes to scan.
    * A plain file can be entered at an offset; a gzip file's rows are counted
    * without points, or with `copyDir` its bytes are copied to an inflated
-   * copy there as they are read, and its points are in the copy.
+   * copy there as they are read, and its points are in the copy. A copy
+   * abandoned (data/inflated.ts) takes its file's points with it, with a
+   * process warning (SparsectrWarning) saying why.
    */
   async file(part: number, path: string, copyDir?: string): Promise<AsyncIterable<Buffer>> {
+    this.settle();
+    this.copy = undefined;
     this.row += this.local;
     this.local = 0;
     this.part = part;
-    this.inflated = undefined;
     const gzip = await isGzip(path);
     this.next = gzip && copyDir === undefined ? Infinity : 0;
     if (!gzip) return fileChunks(path);
@@ -84,26 +88,46 @@ export class SeekCollector {
       this.uncopied = true;
       return fileChunks(path);
     }
-    const copy = new InflatedCopy(path, copyDir);
-    this.copies.push(copy);
-    this.inflated = copy.path;
-    return copiedChunks(fileChunks(path), copy);
+    this.copy = new InflatedCopy(path, copyDir);
+    this.copies.push(this.copy);
+    this.settle();
+    return this.copy === undefined ? fileChunks(path) : copiedChunks(fileChunks(path), this.copy);
   }
 
   /** The file's next data row: line k of the block. */
   add(blk: LineBlock, k: number): void {
     if (this.local === this.next) {
-      const p: SeekPoint = { row: this.row + this.local, part: this.part, byte: blk.offset + blk.starts[k], line: blk.firstLine + k };
-      if (this.inflated !== undefined) p.inflated = this.inflated;
-      this.points.push(p);
-      this.next += this.every;
+      if (this.copy?.abandoned !== undefined) this.settle();
+      if (this.local === this.next) {
+        const p: SeekPoint = { row: this.row + this.local, part: this.part, byte: blk.offset + blk.starts[k], line: blk.firstLine + k };
+        if (this.copy !== undefined) p.inflated = this.copy.path;
+        this.points.push(p);
+        this.next += this.every;
+      }
     }
     this.local++;
+  }
+
+  /** The scan is over: a copy abandoned at its end takes its points with it. */
+  finish(): void {
+    this.settle();
   }
 
   /** Removes the scan's copies (a scan that failed). */
   removeCopies(): void {
     for (const c of this.copies) c.remove();
+  }
+
+  /** A copy abandoned: its points dropped, the rest of its file scanned without points, a warning. */
+  private settle(): void {
+    const c = this.copy;
+    if (c?.abandoned === undefined) return;
+    this.copy = undefined;
+    this.copies.splice(this.copies.indexOf(c), 1);
+    for (let i = this.points.length - 1; i >= 0 && this.points[i].part === this.part; i--) this.points.pop();
+    this.next = Infinity;
+    this.uncopied = true;
+    process.emitWarning(c.abandoned, "SparsectrWarning");
   }
 }
 
@@ -116,6 +140,7 @@ let remembered: { key: string; points: SeekPoint[]; copies: InflatedCopy[]; unco
  * copies of the points they replace are removed (those of other files).
  */
 export async function rememberSeekPoints(file: DataFile, seek: SeekCollector): Promise<void> {
+  seek.finish();
   const key = await identity(file, seek.every);
   if (key === undefined) {
     seek.removeCopies();

@@ -4,7 +4,7 @@
 // batches of the plain file, read the copy and not the gzip stream (also
 // from row 0), and the data-parallel trainer's workers enter their parts
 // there. Copies go with their points (forgotten, replaced, a failed scan)
-// and at the exit of the process.
+// and at the exit of the process; a copy without room is abandoned.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { openData, type Batch, type DataFile } from "../../src/index.js";
 import { forgetSeekPoints, seekPoints, type SeekPoint } from "../../src/data/seek.js";
+import { copyRoom } from "../../src/data/inflated.js";
 import { holdoutSplit } from "../../src/data/split.js";
 import { AVAZU_HEADER } from "../../src/data/formats/avazu.js";
 import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
@@ -153,8 +154,65 @@ test("copies go with their points: forgotten, replaced by another scan, a failed
   assert.deepEqual(copiesIn(d), []);
   await assert.rejects(holdoutSplit(await openData(cut, { format: "criteo" }), { lastRows: 1 }, d), /truncated or corrupt/);
   assert.deepEqual(copiesIn(d), []);
-  // A folder that cannot take the copy: an error naming the file and the copy.
-  await assert.rejects(seekPoints(await openData(gz, { format: "criteo" }), EVERY, join(dir, "no-such-folder")), /f\.gz: cannot write its inflated copy .*no-such-folder.*set TMPDIR/);
+});
+
+/** The process warnings emitted while `f` runs. */
+async function warningsOf(f: () => Promise<unknown>): Promise<string[]> {
+  const got: string[] = [];
+  const on = (w: Error): void => { if (w.name === "SparsectrWarning") got.push(w.message); };
+  process.on("warning", on);
+  try {
+    await f();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off("warning", on);
+  }
+  return got;
+}
+
+test("a copy that cannot be written, or would leave its file system short of room, is abandoned with a warning: the file's points go with it", async () => {
+  // Over 1 MiB inflated: the copy is written in two chunks or more.
+  const text = lines(15_000, criteoRow), gz = write("room.gz", text, true), plain = write("room.txt", text);
+  assert.ok(text.length > 1 << 20);
+  const want = await openData(plain, { format: "criteo", batchSize: 8 });
+  const check = async (points: SeekPoint[]): Promise<void> => {
+    assert.ok(points.every((p) => p.inflated === undefined), "no point in a copy");
+    const got = await openData(gz, { format: "criteo", batchSize: 8, seek: points });
+    for (const range of [{ start: 0, end: 30 }, { start: 150, end: 200 }, { start: 14_990 }]) assert.deepEqual(await passOf(got, range), await passOf(want, range));
+  };
+  // A folder that is not there.
+  const missing = join(dir, "no-such-folder");
+  let points: SeekPoint[] = [];
+  let warned = await warningsOf(async () => { points = await seekPoints(await openData(gz, { format: "criteo" }), EVERY, missing); });
+  assert.equal(warned.length, 1);
+  assert.match(warned[0], /room\.gz: no inflated copy in .*no-such-folder \(after 0 bytes\): .*ENOENT.*read the gzip stream each instead.*set TMPDIR/);
+  await check(points);
+  forgetSeekPoints();
+  // Too little room at the start, or after some bytes (checked every 1000 bytes here): nothing left behind.
+  const saved = { ...copyRoom };
+  try {
+    for (const [name, free] of [["at the start", () => 0], ["midway", (() => { let calls = 0; return () => (++calls > 2 ? 10 : 1e12); })()]] as const) {
+      const d = copyDir();
+      copyRoom.every = 1000;
+      copyRoom.free = free;
+      copyRoom.reserve = () => 100;
+      warned = await warningsOf(async () => { points = await seekPoints(await openData(gz, { format: "criteo" }), EVERY, d); });
+      assert.equal(warned.length, 1, name);
+      assert.match(warned[0], /room\.gz: no inflated copy .*: 0 MiB are free on its file system, and a copy leaves 1 MiB free/, name);
+      if (name === "midway") assert.match(warned[0], /after [1-9]\d* bytes/);
+      assert.deepEqual(copiesIn(d), [], `${name}: the copy is removed`);
+      await check(points);
+      forgetSeekPoints();
+    }
+    // Room enough: the copy is made.
+    copyRoom.free = () => 1e12;
+    const d = copyDir();
+    assert.deepEqual(await warningsOf(async () => { points = await seekPoints(await openData(gz, { format: "criteo" }), EVERY, d); }), []);
+    assert.ok(points.length > 0 && points.every((p) => p.inflated !== undefined));
+    forgetSeekPoints();
+  } finally {
+    Object.assign(copyRoom, saved);
+  }
 });
 
 test("a counting pass with a copy folder makes the copies seekPoints then takes; one without makes seekPoints scan again", async () => {
