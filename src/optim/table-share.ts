@@ -212,8 +212,29 @@ export class SharedTableView {
     if (delta !== 0) Atomics.sub(heap.u32, (this.meta >>> 2) + M_ZEROS, delta);
   }
 
-  /** Reads without creating rows are the owner's (evaluation runs while no worker trains). */
-  gather(): never {
-    throw new Error(`${this.optimizer}: a worker thread's view of a shared table only trains: evaluate on the owner`);
+  /**
+   * The weights of ids without creating rows (an id without a row reads as
+   * zeros), for an evaluation while no worker trains: `opts.create` must be
+   * false. In pieces of the worker's scratch capacity.
+   */
+  gather(ids: FeatureIds, out?: Float32Array, opts: { create?: boolean } = {}): Float32Array {
+    if (opts.create !== false) throw new Error(`${this.optimizer}: a worker thread's view of a shared table creates rows only in gatherBatch`);
+    const n = ids.length, d = this.rowLength, sc = this.sc;
+    const res = out ?? new Float32Array(n * d);
+    if (res.length !== n * d) throw new RangeError(`${this.optimizer}: gather output has ${res.length} floats, expected ${n * d}`);
+    this.batchRows = -1;
+    for (let a = 0; a < n; a += sc.capacity) {
+      const m = Math.min(sc.capacity, n - a);
+      writeIds(this.optimizer, a === 0 && m === n ? ids : sliceIds(ids, a, a + m), this.heap, sc.ids);
+      this.k.gatherExisting(this.meta, sc.ids, m, sc.grad);
+      res.set(this.heap.f32.subarray(sc.grad >>> 2, (sc.grad >>> 2) + m * d), a * d);
+    }
+    return res;
   }
+}
+
+/** Ids [a, b) of a list of ids. */
+function sliceIds(ids: FeatureIds, a: number, b: number): FeatureIds {
+  if (Array.isArray(ids)) return (ids as readonly (number | bigint)[]).slice(a, b) as FeatureIds;
+  return (ids as Exclude<FeatureIds, readonly number[] | readonly bigint[]>).subarray(a, b);
 }

@@ -33,6 +33,8 @@ export const S_EPOCH_END = 2;
 export const K_CONTINUE = 0;
 export const K_NEXT_EPOCH = 1;
 export const K_STOP = 2;
+/** Score a share of evaluation rows (the EvaluateMessage posted before the release), post the scores, and park again. */
+export const K_EVALUATE = 3;
 
 /** Float64 words of the totals block (written by worker 0 only, read by the coordinator). */
 export const T_ROWS = 0; // rows trained in this run (all workers)
@@ -158,8 +160,22 @@ export interface WorkerInit {
 /** The coordinator's message to a worker before a release with C_RELOAD: the dense parameters' new states (DenseParam.save). */
 export interface ReloadMessage { kind: "reload"; dense: Uint8Array[] }
 
+/**
+ * The coordinator's message to a worker before a release with K_EVALUATE:
+ * the rows `part` of the files `paths` opened with `read`, to score with
+ * the model as it is (the shared weights and tables), calibrated.
+ */
+export interface EvaluateMessage {
+  kind: "evaluate";
+  paths: readonly string[];
+  read: ReadOptions;
+  part: { start: number; end: number };
+  calibration: { scale: number; bias: number };
+}
+
 /** What a worker posts. */
 export type WorkerMessage =
+  | { kind: "scores"; worker: number; scores: Float64Array; labels: Float32Array }
   | { kind: "parked"; worker: number; dense?: Uint8Array[]; end?: boolean }
   | { kind: "done"; worker: number }
   | { kind: "skip"; worker: number; error: DataErrorFields }

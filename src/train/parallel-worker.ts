@@ -18,7 +18,7 @@ import { openData } from "../data/reader.js";
 import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
 import { createModel } from "../models/index.js";
-import { sigmoidLogLoss } from "../nn/loss.js";
+import { sigmoid, sigmoidLogLoss } from "../nn/loss.js";
 import { getMatmulBackend } from "../nn/matmul.js";
 import { configureLayers, layersActive, layersAvailable } from "../kernels/layers/index.js";
 import type { PooledWorkerData } from "./parallel-pool.js";
@@ -33,7 +33,7 @@ import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dens
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
-  denseSlices, type ReloadMessage, type WorkerInit, type WorkerMessage,
+  denseSlices, K_EVALUATE, type EvaluateMessage, type ReloadMessage, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
 /**
@@ -109,6 +109,40 @@ async function main(): Promise<void> {
     while (Atomics.load(ctl, C_GEN) === gen) Atomics.wait(ctl, C_GEN, gen, 1000);
     if (Atomics.load(ctl, C_RELOAD) !== 0) reload();
     return Atomics.load(ctl, C_COMMAND);
+  };
+  /** park(), serving the evaluations the coordinator asks for meanwhile (each parks again): returns the command that ends the park. */
+  const parkServing = async (end = false): Promise<number> => {
+    let command = park(end);
+    while (command === K_EVALUATE) {
+      await scoreShare();
+      command = park(end);
+    }
+    return command;
+  };
+  /**
+   * Scores this worker's share of evaluation rows (the EvaluateMessage the
+   * coordinator posted before the release) with the model as it is: the
+   * shared weights and tables, no row created (CtrModel.predict's scores),
+   * and posts them with their labels.
+   */
+  const scoreShare = async (): Promise<void> => {
+    const got = receiveMessageOnPort(parentPort!) as { message: EvaluateMessage } | undefined;
+    if (got?.message.kind !== "evaluate") throw new Error(`worker ${w}: released to evaluate without the rows to score`);
+    const { paths, read, part, calibration: c } = got.message;
+    copyWeights();
+    const f = await openData(paths, read);
+    const scores = new Float64Array(Math.max(0, part.end - part.start)), labels = new Float32Array(scores.length);
+    let n = 0;
+    for await (const b of f.batches(part)) {
+      layersActive(true);
+      const z = model.forward(inputs.read(b), b.rows, false);
+      layersActive(false);
+      for (let i = 0; i < b.rows; i++, n++) {
+        scores[n] = sigmoid(c.scale * z[i] + c.bias);
+        labels[n] = b.labels[i];
+      }
+    }
+    parentPort!.postMessage({ kind: "scores", worker: w, scores: scores.subarray(0, n), labels: labels.subarray(0, n) } satisfies WorkerMessage, [scores.buffer, labels.buffer]);
   };
   /** Takes the dense states the coordinator posted before the release (synchronously: the message is queued before it). */
   const reload = (): void => {
@@ -272,7 +306,7 @@ async function main(): Promise<void> {
         copyWeights();
         const state = Atomics.load(ctl, C_STATE);
         if (state === S_GO) continue;
-        command = park();
+        command = await parkServing();
         if (command === K_STOP) break round;
         if (state === S_EPOCH_END || command === K_NEXT_EPOCH) break round;
       }
@@ -303,7 +337,7 @@ async function main(): Promise<void> {
           if (over) Atomics.store(ctl, C_OVER_BUDGET, 1);
           if (short || over) Atomics.store(ctl, C_PAUSE, 1);
           if (Atomics.load(ctl, C_PAUSE) !== 0) {
-            command = park();
+            command = await parkServing();
             if (command === K_STOP) break;
             copyWeights();
           }
@@ -331,7 +365,7 @@ async function main(): Promise<void> {
       }
       if (command === K_STOP) break;
       // The part is done: parked until the coordinator starts the next pass or ends the run.
-      while (command === K_CONTINUE) command = park(true);
+      while (command === K_CONTINUE) command = await parkServing(true);
       if (command !== K_NEXT_EPOCH) break;
       epoch++;
       seen = init.part.start;

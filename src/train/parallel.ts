@@ -29,6 +29,7 @@ import { SparseTable } from "../optim/table.js";
 import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
 import { gatherDense } from "./parallel-dense.js";
+import { workerScorer, type ScoredShare } from "./parallel-score.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
@@ -42,7 +43,7 @@ import { startPosition, type Progress, type TrainControl, type TrainPosition, ty
 import { batchIds, parallelUnsupported, splitRows } from "./parallel-plan.js";
 import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
-  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_NEXT_EPOCH, K_STOP,
+  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type ReloadMessage, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
@@ -176,6 +177,8 @@ export async function trainParallel(
 
   // Messages: every parked worker (worker 0 with the dense states), the end, failures.
   let parked = 0, ended = 0, done = 0, failure: Error | undefined;
+  // Each worker's scores of its share of an evaluation's rows (./parallel-score.ts).
+  const scored: (ScoredShare | undefined)[] = new Array<ScoredShare | undefined>(N).fill(undefined);
   // Each parked worker's dense states (its rows of them; with async updates worker 0's whole replica).
   const denseStates: (Uint8Array[] | undefined)[] = new Array<Uint8Array[] | undefined>(N).fill(undefined);
   const slices = denseSlices(m.dense, N);
@@ -189,6 +192,8 @@ export async function trainParallel(
         if (msg.dense) denseStates[msg.worker] = msg.dense;
       } else if (msg.kind === "done") {
         done++;
+      } else if (msg.kind === "scores") {
+        scored[msg.worker] = msg;
       } else if (msg.kind === "skip") {
         try {
           passRead();
@@ -309,6 +314,18 @@ export async function trainParallel(
     Atomics.notify(control32, C_GEN);
   };
 
+  // Evaluations of the parked workers' shares of the rows.
+  const score = workerScorer({
+    model: m, workers: N, batch: s.batch,
+    post: (w, msg) => threads[w].postMessage(msg),
+    score: async () => {
+      scored.fill(undefined);
+      release(K_EVALUATE);
+      await until(() => parked === N && scored.every((x) => x !== undefined));
+      return scored as ScoredShare[];
+    },
+  });
+
   let stopped = false, earlyStopped = false, evaluated = false;
   try {
     while (true) {
@@ -353,7 +370,8 @@ export async function trainParallel(
         totals[T_EVAL_ROWS] = pos.rows;
         pos.evaluatedRows = pos.rows;
         evaluated = true;
-        if (await control.evaluate!({ ...pos })) stop = earlyStopped = true;
+        // After an exchange the workers hold the dense state from before it until their release: this thread evaluates.
+        if (await control.evaluate!({ ...pos }, syncNow ? undefined : score)) stop = earlyStopped = true;
       }
       if (!stop && stopAsked) stop = stopped = true;
       if (stop || lastPass) {

@@ -54,6 +54,9 @@ export interface TrainPosition {
 }
 
 /** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
+/** The AUC and log loss of the model being trained on rows of a file, as evaluateModel gives them (./evaluate.ts). */
+export type Scorer = (file: DataFile, range?: { start?: number; end?: number }) => Promise<{ auc: number; logloss: number; rows: number }>;
+
 export interface TrainControl extends BudgetControl {
   /** Continue from this position (the model must hold the state saved with it). */
   start?: TrainPosition;
@@ -79,9 +82,12 @@ export interface TrainControl extends BudgetControl {
   /**
    * Called after every pass and every `evaluateEveryRows` rows (between
    * steps) with the position; resolving to true stops the run (early
-   * stopping), which then counts as done.
+   * stopping), which then counts as done. A trainer may give a `score`
+   * that evaluates the model on rows of a file as evaluateModel does (the
+   * same figures), faster (the data-parallel trainer's workers score their
+   * shares of the rows); without one, evaluateModel.
    */
-  evaluate?: (pos: TrainPosition) => Promise<boolean>;
+  evaluate?: (pos: TrainPosition, score?: Scorer) => Promise<boolean>;
   /** Rows between evaluations within a pass (default: only after each pass). */
   evaluateEveryRows?: number;
   /** Called before the first step after each evaluation (e.g. to keep a copy of the best state). */

@@ -11,7 +11,7 @@ import { DenseParam } from "../optim/dense.js";
 import { loadTable } from "../optim/sharded.js";
 import { Admission } from "./admission.js";
 import type { CtrModel } from "./model.js";
-import { type TrainPosition } from "./trainer.js";
+import { type Scorer, type TrainPosition } from "./trainer.js";
 import { evaluateModel } from "./evaluate.js";
 
 /** The metrics early stopping may watch. */
@@ -88,11 +88,12 @@ export class EarlyStopping {
   /** The best evaluation so far. */
   get best(): EvalPoint | undefined { return this.bestAt >= 0 ? this.curve[this.bestAt] : undefined; }
 
-  /** Evaluates the model now; resolves to true when the run should stop. For trainModel's control.evaluate. */
-  readonly evaluate = async (pos: TrainPosition): Promise<boolean> => {
+  /** Evaluates the model now (with the trainer's `score`, if it gives one); resolves to true when the run should stop. For trainModel's control.evaluate. */
+  readonly evaluate = async (pos: TrainPosition, score?: Scorer): Promise<boolean> => {
     // A model whose scores are no longer finite (a diverged run with
     // --skip-nonfinite) evaluates as the worst: it is never the best state.
-    const r = await evaluateModel(this.m, this.validation.file, this.validation.range).catch((e: unknown) => {
+    const { file, range } = this.validation;
+    const r = await (score ? score(file, range) : evaluateModel(this.m, file, range)).catch((e: unknown) => {
       if (e instanceof RangeError && /NaN|not finite/.test(e.message)) return { auc: NaN, logloss: Infinity, rows: 0 };
       throw e;
     });

@@ -1,0 +1,56 @@
+/**
+ * Evaluations in the data-parallel workers (./parallel.ts): the validation
+ * rows are cut into one contiguous share per parked worker, each worker
+ * scores its share with the shared model (./parallel-worker.ts), and the
+ * coordinator adds the scores up in row order, so the figures are
+ * evaluateModel's (./evaluate.ts) while every core reads and scores.
+ */
+import type { DataFile } from "../data/types.js";
+import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
+import { evaluateModel } from "./evaluate.js";
+import type { CtrModel } from "./model.js";
+import { splitRows } from "./parallel-plan.js";
+import type { EvaluateMessage } from "./parallel-protocol.js";
+import type { Scorer } from "./trainer.js";
+
+/** A worker's scores of its share, with their labels, in row order. */
+export interface ScoredShare { scores: Float64Array; labels: Float32Array }
+
+/** What the scorer needs of the coordinator, while the workers are parked. */
+export interface ScoreHost {
+  model: CtrModel;
+  workers: number;
+  /** Rows per batch the workers read (their scratch is sized for the training batch). */
+  batch: number;
+  /** Posts worker w its share, before the release. */
+  post(w: number, msg: EvaluateMessage): void;
+  /** Releases the parked workers to score (K_EVALUATE), and resolves with every worker's scores once every worker is parked again. */
+  score(): Promise<readonly ScoredShare[]>;
+}
+
+/**
+ * A Scorer (TrainControl.evaluate's) that has the parked workers score the
+ * rows: those of a range with an end (the validation rows of the training
+ * files), unless bad rows are skipped (their reports belong to the
+ * training pass); other evaluations are evaluateModel's, on this thread.
+ */
+export function workerScorer(host: ScoreHost): Scorer {
+  return async (file: DataFile, range?: { start?: number; end?: number }) => {
+    const end = range?.end;
+    if (end === undefined || file.options.skipBadRows === true) return evaluateModel(host.model, file, range);
+    const read = { ...file.options, onSkip: undefined, range: undefined, batchSize: host.batch };
+    const calibration = { ...host.model.calibration };
+    splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part, calibration }));
+    const shares = await host.score();
+    const auc = new AucAccumulator(), ll = new LoglossAccumulator();
+    let rows = 0;
+    for (const { scores, labels } of shares) {
+      for (let i = 0; i < scores.length; i++) {
+        auc.add(scores[i], labels[i]);
+        ll.add(scores[i], labels[i]);
+      }
+      rows += scores.length;
+    }
+    return { auc: auc.value(), logloss: ll.value(), rows };
+  };
+}

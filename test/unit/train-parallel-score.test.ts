@@ -1,0 +1,50 @@
+// Evaluations in the data-parallel workers (src/train/parallel-score.ts):
+// at each evaluation of a run the scorer the trainer gives (each parked
+// worker scoring its share of the validation rows with the shared model)
+// returns exactly evaluateModel's AUC, log loss and rows on this thread,
+// with every way of updating the dense layers, an uneven split over three
+// workers, admission's OOV rows and a calibration; the run goes on as
+// before after each one.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openData } from "../../src/data/index.js";
+import { createGenerator, generateFiles, synthConfig } from "../../src/data/synth/index.js";
+import { configureLayers } from "../../src/kernels/layers/index.js";
+import { buildModel, type TrainSettings } from "../../src/train/model.js";
+import { trainParallel } from "../../src/train/parallel.js";
+import { evaluateModel } from "../../src/train/evaluate.js";
+import type { Scorer } from "../../src/train/trainer.js";
+
+const dir = mkdtempSync(join(tmpdir(), "sparsectr-parallel-score-"));
+const train = join(dir, "train.txt");
+await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 4, scale: 0.02 })), { format: "criteo", start: 0, rows: 50_000, out: train, truth: null });
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+configureLayers({ threads: 1 });
+
+const SETTINGS: TrainSettings = { model: "dcn", optimizer: "group-adam", hyper: { lr: 0.002, l21: 0.25 / 256 }, batch: 256, epochs: 1, seed: 7, minCount: 2 };
+
+test("the workers' scores of the validation rows give evaluateModel's figures exactly, at every evaluation, with every dense mode", async () => {
+  const file = await openData(train, { batchSize: 256 });
+  // The last 7,001 rows validate (an odd count: three workers' shares differ).
+  const val = await openData(train, { batchSize: 4096 }), range = { start: 42_999, end: 50_000 };
+  for (const [workers, dense] of [[2, "sequential"], [3, "sync"], [2, "async"]] as const) {
+    const m = buildModel(file.fields.length, SETTINGS);
+    m.calibration = { scale: 0.9, bias: 0.1 };
+    let evaluations = 0;
+    const evaluate = async (_pos: unknown, score?: Scorer): Promise<boolean> => {
+      assert.ok(score, "the trainer gives a scorer");
+      const got = await score(val, range), want = await evaluateModel(m, val, range);
+      assert.deepEqual(got, want, `${workers} workers, ${dense}: evaluation ${evaluations + 1}`);
+      assert.equal(got.rows, 7_001);
+      evaluations++;
+      return false;
+    };
+    const r = await trainParallel(m, file, { start: 0, end: 42_999 }, workers, undefined, { evaluate, evaluateEveryRows: 12_000 }, { denseUpdates: dense });
+    assert.equal(r.rows, 42_999, "every row trained after the evaluations");
+    assert.ok(evaluations >= 4, `${workers} workers, ${dense}: ${evaluations} evaluations`);
+    assert.ok(m.admission!.admitted < m.admission!.seen, "some features unadmitted: OOV rows were read");
+  }
+});
