@@ -9,6 +9,7 @@ import { benchReal } from "./real.js";
 import { benchServe } from "./serve.js";
 import { benchThreads } from "./threads.js";
 import { benchThreadsQuality } from "./threads-quality.js";
+import { benchThreadsEval } from "./threads-eval.js";
 import { benchCluster } from "./cluster.js";
 
 /**
@@ -27,6 +28,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   serve: benchServe,
   threads: benchThreads,
   "threads-quality": benchThreadsQuality,
+  "threads-eval": benchThreadsEval,
   cluster: benchCluster,
 };
 
