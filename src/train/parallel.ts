@@ -30,6 +30,7 @@ import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, type Tabl
 import { needsHessian } from "./hutchinson.js";
 import { gatherDense } from "./parallel-dense.js";
 import { workerScorer, type ScoredShare } from "./parallel-score.js";
+import { WorkerEvents } from "./parallel-events.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
@@ -44,7 +45,7 @@ import { batchIds, parallelUnsupported, splitRows } from "./parallel-plan.js";
 import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
-  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type ReloadMessage, type WorkerInit, type WorkerMessage,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type ReloadMessage, type WorkerInit,
 } from "./parallel-protocol.js";
 
 /** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
@@ -175,47 +176,12 @@ export async function trainParallel(
     return opts.pool ? opts.pool.take(init) : new Worker(WORKER_URL, { workerData: init });
   });
 
-  // Messages: every parked worker (worker 0 with the dense states), the end, failures.
-  let parked = 0, ended = 0, done = 0, failure: Error | undefined;
-  // Each worker's scores of its share of an evaluation's rows (./parallel-score.ts).
-  const scored: (ScoredShare | undefined)[] = new Array<ScoredShare | undefined>(N).fill(undefined);
-  // Each parked worker's dense states (its rows of them; with async updates worker 0's whole replica).
-  const denseStates: (Uint8Array[] | undefined)[] = new Array<Uint8Array[] | undefined>(N).fill(undefined);
-  const slices = denseSlices(m.dense, N);
-  let wake: (() => void) | undefined;
-  const event = (): void => { wake?.(); };
-  threads.forEach((t) => {
-    t.on("message", (msg: WorkerMessage) => {
-      if (msg.kind === "parked") {
-        parked++;
-        if (msg.end === true) ended++;
-        if (msg.dense) denseStates[msg.worker] = msg.dense;
-      } else if (msg.kind === "done") {
-        done++;
-      } else if (msg.kind === "scores") {
-        scored[msg.worker] = msg;
-      } else if (msg.kind === "skip") {
-        try {
-          passRead();
-          badRows?.skip(dataErrorOf(msg.error));
-        } catch (e) {
-          failure ??= e as Error;
-        }
-      } else {
-        failure ??= Object.assign(new Error(msg.message), { stack: msg.stack });
-      }
-      event();
-    });
-    t.on("error", (e) => { failure ??= e; event(); });
-    t.on("exit", (code) => { if (code !== 0) failure ??= new Error(`a training worker thread exited with code ${code}`); event(); });
+  // Messages: every parked worker (with its dense states), the end, scores, failures; skipped rows counted here.
+  const ev = new WorkerEvents(threads, (error) => {
+    passRead();
+    badRows?.skip(dataErrorOf(error));
   });
-  const until = async (ok: () => boolean): Promise<void> => {
-    while (!ok()) {
-      if (failure) throw failure;
-      await new Promise<void>((r) => { wake = r; setTimeout(r, 100); });
-    }
-    if (failure) throw failure;
-  };
+  const slices = denseSlices(m.dense, N);
   // With asynchronous dense updates each worker keeps its own totals: the run's are their sums.
   const base = { rows: pos.rows, steps: pos.steps, lossSum: pos.lossSum, skipped: pos.skippedBatches };
   const refresh = (): void => {
@@ -284,7 +250,7 @@ export async function trainParallel(
     let at = 0;
     const broken = nonFiniteWeight(m.params.map((p, i) => ({ name: p.name, value: weights.subarray(at, at += paramSizes[i]) })));
     if (broken !== undefined) throw new DivergenceError(pos.steps, [], data.path, broken);
-    gatherDense(denseUpdates, m.dense, m.params.map((p) => p.value), denseStates, slices, weights);
+    gatherDense(denseUpdates, m.dense, m.params.map((p) => p.value), ev.denseStates, slices, weights);
   };
   /**
    * The model's dense states and weights to every worker, with the next
@@ -301,9 +267,7 @@ export async function trainParallel(
   const release = (command: number, reloadDense = false): void => {
     const reloading = reloadDense && command !== K_STOP;
     if (reloading) reload();
-    parked = 0;
-    ended = 0;
-    denseStates.fill(undefined);
+    ev.released();
     Atomics.store(control32, C_PAUSE, 0);
     Atomics.store(control32, C_NEED_ROOM, 0);
     Atomics.store(control32, C_OVER_BUDGET, 0);
@@ -319,18 +283,18 @@ export async function trainParallel(
     model: m, workers: N, batch: s.batch,
     post: (w, msg) => threads[w].postMessage(msg),
     score: async () => {
-      scored.fill(undefined);
+      ev.scored.fill(undefined);
       release(K_EVALUATE);
-      await until(() => parked === N && scored.every((x) => x !== undefined));
-      return scored as ScoredShare[];
+      await ev.until(() => ev.parked === N && ev.scored.every((x) => x !== undefined));
+      return ev.scored as ScoredShare[];
     },
   });
 
   let stopped = false, earlyStopped = false, evaluated = false;
   try {
     while (true) {
-      await until(() => parked === N);
-      const state = denseUpdates === "async" ? (ended === N ? S_EPOCH_END : -1) : Atomics.load(control32, C_STATE);
+      await ev.until(() => ev.parked === N);
+      const state = denseUpdates === "async" ? (ev.ended === N ? S_EPOCH_END : -1) : Atomics.load(control32, C_STATE);
       track();
       if (Atomics.load(control32, C_OVER_BUDGET) !== 0) {
         tables.forEach((t, k) => {
@@ -395,7 +359,7 @@ export async function trainParallel(
       }
       release(passEnd ? K_NEXT_EPOCH : K_CONTINUE, syncNow);
     }
-    await until(() => done === N);
+    await ev.until(() => ev.done === N);
   } finally {
     clearInterval(ticker);
     await Promise.all(threads.map((t) => t.terminate()));
