@@ -1,37 +1,17 @@
 /**
  * Feature admission counts that worker threads share: the occurrence counts
- * and routing of {@link Admission}, kept in a shared WebAssembly.Memory so
- * that any number of threads route their own batches against one set of
- * counts at the same time.
+ * and routing of {@link Admission}, kept in a shared WebAssembly.Memory
+ * (./shared-counts.ts: the layout, the concurrent inserts and increments)
+ * so that any number of threads route their own batches against one set of
+ * counts at the same time. Each key's occurrences are routed as some
+ * sequential interleaving of the threads' calls would route them: exactly
+ * min(count, minCount - 1) go to OOV rows.
  *
- * Every piece of state is in the shared memory, so every thread sees one
- * truth. It starts with a header of u32 words (see the H_ constants):
- * capacity, slot region offset, distinct keys, admitted keys, routed
- * occurrences (a u64), routes in flight (with a "growing" bit), room
- * reserved by counting routes in flight, minCount and fields. The slots
- * follow: an open-addressing hash of (lo, hi, count, state) u32 quadruples
- * (16 bytes a slot, 21-43 bytes per distinct key at load 0.375-0.75).
- *
- * Concurrency: a key is inserted by claiming an empty slot with
- * `Atomics.compareExchange` on its state word (EMPTY -> CLAIMED), writing lo,
- * hi and count 1, then publishing it (READY); a thread that meets a claimed
- * slot waits for it to be published (it spins, then sleeps with
- * `Atomics.wait`; the publisher wakes it). Counts are incremented with
- * `Atomics.add` (a compare-exchange loop near 2^32, where they saturate at
- * 2^32 - 1), so every occurrence of a key gets its own count, and the one
- * that reaches minCount bumps the admitted keys. Each key's occurrences are
- * therefore routed as some sequential interleaving of the threads' calls
- * would route them: exactly min(count, minCount - 1) go to OOV rows. The
- * state word is separate from the count because every u32 value is a
- * possible count, so a count word could not also hold a CLAIMED marker.
- *
- * Capacity: a counting route never takes the table past load 0.75. A worker
- * (or the thread coordinating the workers) asks {@link SharedAdmission.room}
- * before routing, and {@link SharedAdmission.grow} rehashes into a larger
- * slot region; growing may only run while no thread routes (the caller
- * parks the workers first; a grow that meets a route in flight, or a route
- * that meets a grow, throws instead of corrupting the table). A counting
- * route without room throws a RangeError before it counts anything.
+ * Capacity: a worker (or the thread coordinating the workers) asks
+ * {@link SharedAdmission.room} before routing, and
+ * {@link SharedAdmission.grow} rehashes into a larger slot region while no
+ * thread routes (the caller parks the workers first). A counting route
+ * without room throws a RangeError before it counts anything.
  *
  * A memory budget (`maxBytes`, as {@link Admission}'s): when the counts
  * need room and doubling the slots would pass it, {@link makeRoom} forgets
@@ -40,7 +20,8 @@
  * {@link SharedAdmission.toAdmission} gives the plain counts, so checkpoints
  * keep Admission's format.
  */
-import { Admission, oovTable, routeKey, slotOf, type SightingsShare } from "./admission.js";
+import { Admission, oovTable, routeKey, type SightingsShare } from "./admission.js";
+import { MAX_CAP, MAX_LOAD, SharedCounts, SLOT_BYTES } from "./shared-counts.js";
 import { BloomFilter } from "../util/bloom.js";
 
 /** What a worker thread needs to attach to shared counts (plain data for postMessage / workerData). */
@@ -52,39 +33,12 @@ export interface SharedAdmissionState {
   readonly sightings?: SightingsShare;
 }
 
-// Header words (u32 indices); the routed occurrences are the u64 at bytes 40..47 (u32 words 10 and 11).
-const H_MAGIC = 0, H_CAP = 1, H_SLOTS = 2, H_USED = 3, H_ADMITTED = 4, H_ACTIVE = 5, H_RESERVED = 6, H_MINCOUNT = 7, H_FIELDS = 8;
-const H_ROUTED64 = 5;
-const HEADER_BYTES = 64;
-const MAGIC = 0x53414431; // "SAD1"
-/** Words per slot: lo, hi, count, state. */
-const STRIDE = 4;
-const EMPTY = 0, CLAIMED = 1, WAITED = 2, READY = 3;
-/** The bit of H_ACTIVE held by a grow. */
-const GROWING = 0x80000000;
-const MAX_LOAD = 0.75;
-/** Slots at most: the region (2 GiB) must fit a 32-bit memory. */
-const MAX_CAP = 1 << 27;
-const PAGE = 65536;
-const MAX_PAGES = Math.ceil((HEADER_BYTES + MAX_CAP * STRIDE * 4) / PAGE);
-const SATURATED = 0xffffffff;
-/** Below this count an increment cannot wrap, whatever other threads add meanwhile: plain Atomics.add. */
-const FAST = 0x80000000;
-/** Probes of a claimed slot before sleeping on it. */
-const SPINS = 200;
-
 /** Occurrence counts of feature keys in shared memory, routed by many threads at once (see the module comment). */
 export class SharedAdmission {
   readonly minCount: number;
   readonly fields: number;
-  private readonly memory: WebAssembly.Memory;
+  private readonly counts: SharedCounts;
   private readonly oov: Uint32Array;
-  private u32: Uint32Array;
-  private i32: Int32Array;
-  private u64: BigUint64Array;
-  /** Keys this thread inserted / admitted during the route in progress (added to the header when it ends). */
-  private newKeys = 0;
-  private newAdmitted = 0;
   /** Bytes the slots may take before makeRoom forgets unadmitted keys instead of growing (the owner's; default unbounded). */
   maxBytes = Infinity;
   /** Keys forgotten under maxBytes (counted by the owner, which alone makes room). */
@@ -93,37 +47,28 @@ export class SharedAdmission {
   private readonly sightings: SightingsShare | undefined;
   private readonly own: BloomFilter | undefined;
   private readonly run: BloomFilter | undefined;
+  /** A new key's first count: 1, or 2 when counted elsewhere first (Admission.elsewhere). */
+  private readonly first = (lo: number, hi: number): number => {
+    if (this.own === undefined) return 1;
+    this.own.add(lo, hi);
+    return this.run!.has(lo, hi) ? 2 : 1;
+  };
 
-  private constructor(memory: WebAssembly.Memory, minCount: number, fields: number, sightings?: SightingsShare) {
+  private constructor(counts: SharedCounts, fields: number, sightings?: SightingsShare) {
     this.sightings = sightings;
     this.own = sightings && BloomFilter.attach(sightings.own);
     this.run = sightings && BloomFilter.attach(sightings.run);
-    this.memory = memory;
-    this.minCount = minCount;
+    this.counts = counts;
+    this.minCount = counts.minCount;
     this.fields = fields;
     this.oov = oovTable(fields);
-    const b = memory.buffer;
-    this.u32 = new Uint32Array(b);
-    this.i32 = new Int32Array(b);
-    this.u64 = new BigUint64Array(b, 0, HEADER_BYTES / 8);
   }
 
   /** Empty counts with room for `capacity` slots (a power of two, 4 to 2^27; 0.75 of them usable). */
   static create(minCount: number, fields: number, capacity = 1 << 16, sightings?: SightingsShare): SharedAdmission {
     if (!Number.isSafeInteger(minCount) || minCount < 2) throw new RangeError(`min count ${minCount} must be an integer >= 2 (1 admits every feature: no counts needed)`);
     if (!Number.isSafeInteger(fields) || fields < 1) throw new RangeError(`admission: fields = ${fields} must be a positive integer`);
-    if (!Number.isSafeInteger(capacity) || capacity < 4 || capacity > MAX_CAP || (capacity & (capacity - 1)) !== 0) {
-      throw new RangeError(`shared admission: capacity ${capacity} must be a power of two from 4 to ${MAX_CAP}`);
-    }
-    const memory = new WebAssembly.Memory({ initial: pagesFor(capacity), maximum: MAX_PAGES, shared: true });
-    const u = new Uint32Array(memory.buffer);
-    u[H_MAGIC] = MAGIC;
-    u[H_CAP] = capacity;
-    u[H_SLOTS] = HEADER_BYTES;
-    // minCount above 2^32 - 1 is never reached (counts saturate): store it as that.
-    u[H_MINCOUNT] = Math.min(minCount, SATURATED);
-    u[H_FIELDS] = fields;
-    return new SharedAdmission(memory, minCount, fields, sightings);
+    return new SharedAdmission(SharedCounts.create(minCount, fields, capacity), fields, sightings);
   }
 
   /**
@@ -138,8 +83,8 @@ export class SharedAdmission {
     while (keys >= cap * MAX_LOAD) cap *= 2;
     if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
     const s = SharedAdmission.create(a.minCount, a.fields, cap, a.elsewhere?.share?.());
-    s.fill(e);
-    Atomics.store(s.u64, H_ROUTED64, BigInt(a.routed));
+    s.counts.fill(e);
+    s.counts.routed = a.routed;
     s.maxBytes = a.maxBytes;
     s.forgotten = a.forgotten;
     return s;
@@ -147,29 +92,24 @@ export class SharedAdmission {
 
   /** The counts seen from a worker thread, given the {@link state} of those made on another. */
   static attach(state: SharedAdmissionState): SharedAdmission {
-    const s = new SharedAdmission(state.memory, state.minCount, state.fields, state.sightings);
-    const u = s.u32;
-    if (u[H_MAGIC] !== MAGIC || u[H_MINCOUNT] !== Math.min(state.minCount, SATURATED) || u[H_FIELDS] !== state.fields) {
-      throw new RangeError(`shared admission: the memory does not hold counts with minCount ${state.minCount} and ${state.fields} fields`);
-    }
-    return s;
+    return new SharedAdmission(SharedCounts.attach(state.memory, state.minCount, state.fields), state.fields, state.sightings);
   }
 
   /** What another thread needs to {@link attach} to these counts (postMessage / workerData). */
   state(): SharedAdmissionState {
-    return { memory: this.memory, minCount: this.minCount, fields: this.fields, ...(this.sightings ? { sightings: this.sightings } : {}) };
+    return { memory: this.counts.memory, minCount: this.minCount, fields: this.fields, ...(this.sightings ? { sightings: this.sightings } : {}) };
   }
 
   /** Distinct features counted (exact when no route is in flight). */
-  get seen(): number { return Atomics.load(this.views(), H_USED); }
+  get seen(): number { return this.counts.seen; }
   /** Features counted at least minCount times (exact when no route is in flight). */
-  get admitted(): number { return Atomics.load(this.views(), H_ADMITTED); }
+  get admitted(): number { return this.counts.admitted; }
   /** Bytes of the shared memory holding the counts. */
-  get bytes(): number { return this.memory.buffer.byteLength; }
+  get bytes(): number { return this.counts.bytes; }
   /** Occurrences routed to an OOV row during training, by every thread. */
-  get routed(): number { this.views(); return Number(Atomics.load(this.u64, H_ROUTED64)); }
+  get routed(): number { return this.counts.routed; }
   /** Slots of the hash (a power of two). */
-  get capacity(): number { return Atomics.load(this.views(), H_CAP); }
+  get capacity(): number { return this.counts.capacity; }
 
   /**
    * True when `n` more distinct keys surely fit: counting routes of n keys in
@@ -177,8 +117,7 @@ export class SharedAdmission {
    * thread routes, and {@link grow} when it is false.
    */
   room(n: number): boolean {
-    const u = this.views();
-    return Atomics.load(u, H_USED) + Atomics.load(u, H_RESERVED) + n < Atomics.load(u, H_CAP) * MAX_LOAD;
+    return this.counts.room(n);
   }
 
   /**
@@ -190,22 +129,12 @@ export class SharedAdmission {
    * Throws a RangeError past 2^27 slots; the counts are unchanged then.
    */
   grow(minKeys = 0): void {
-    this.exclusive("grow", () => {
-      let cap = this.u32[H_CAP] * 2;
-      while (minKeys >= cap * MAX_LOAD) cap *= 2;
-      if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
-      const pages = pagesFor(cap), have = this.memory.buffer.byteLength / PAGE;
-      if (pages > have) this.memory.grow(pages - have);
-      const u = this.views(), e = this.entries(), used = u[H_USED], admitted = u[H_ADMITTED];
-      this.refill(cap, e);
-      if (this.u32[H_USED] !== used || this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: rehash lost keys");
-    });
+    this.counts.grow(minKeys);
   }
 
   /** The count of one key (0 when never counted); safe while threads route, not during a grow. */
   count(lo: number, hi: number): number {
-    this.views();
-    return this.lookup(lo >>> 0, hi >>> 0);
+    return this.counts.count(lo >>> 0, hi >>> 0);
   }
 
   /**
@@ -218,32 +147,24 @@ export class SharedAdmission {
    * not fit (see {@link room}).
    */
   route(words: Uint32Array, n: number, out: Uint32Array, fieldOf: Int32Array | undefined, count: boolean, tally = true): void {
-    const u = this.enter();
+    const counts = this.counts;
+    counts.enter();
     let reserved = 0, routed = 0;
     try {
       if (count && n > 0) {
-        const r = Atomics.add(u, H_RESERVED, n) + n, limit = u[H_CAP] * MAX_LOAD;
-        if (Atomics.load(u, H_USED) + r >= limit) {
-          Atomics.sub(u, H_RESERVED, n);
-          throw new RangeError(`shared admission: ${n} more keys may not fit under load ${MAX_LOAD} of ${u[H_CAP]} slots (check room() and grow() while no thread routes)`);
-        }
+        counts.reserve(n);
         reserved = n;
       }
-      const N = this.minCount, F = this.fields, oov = this.oov;
+      const N = this.minCount, F = this.fields, oov = this.oov, first = this.first;
       for (let j = 0, f = 0; j < n; j++) {
         const lo = words[2 * j], hi = words[2 * j + 1];
-        const c = count ? this.increment(lo, hi) : this.lookup(lo, hi);
+        const c = count ? counts.increment(lo, hi, first) : counts.lookup(lo, hi);
         routed += routeKey(out, j, lo, hi, c >= N, oov, fieldOf === undefined ? f : fieldOf[j]);
         if (++f === F) f = 0;
       }
-      if (tally && routed > 0) Atomics.add(this.u64, H_ROUTED64, BigInt(routed));
+      if (tally && routed > 0) counts.addRouted(routed);
     } finally {
-      // The keys inserted are counted before the reservation that covered them is released.
-      if (this.newKeys > 0) Atomics.add(u, H_USED, this.newKeys);
-      if (this.newAdmitted > 0) Atomics.add(u, H_ADMITTED, this.newAdmitted);
-      this.newKeys = this.newAdmitted = 0;
-      if (reserved > 0) Atomics.sub(u, H_RESERVED, reserved);
-      Atomics.sub(u, H_ACTIVE, 1);
+      counts.leave(reserved);
     }
   }
 
@@ -256,8 +177,8 @@ export class SharedAdmission {
    */
   makeRoom(least: number, ahead = least): void {
     if (this.room(ahead)) return;
-    if (this.capacity * 2 * STRIDE * 4 > this.maxBytes) {
-      this.forgetUnadmitted();
+    if (this.capacity * 2 * SLOT_BYTES > this.maxBytes) {
+      this.forgotten += this.counts.forgetUnadmitted();
       if (this.room(least)) return;
       this.grow(this.seen + least);
       return;
@@ -265,54 +186,10 @@ export class SharedAdmission {
     this.grow(this.seen + ahead);
   }
 
-  /** Drops the keys counted fewer than minCount times (only while no thread routes). */
-  private forgetUnadmitted(): void {
-    this.exclusive("forget counts", () => {
-      const all = this.entries(), keep = new Uint32Array(all.length), admitted = this.u32[H_ADMITTED], before = this.u32[H_USED];
-      let k = 0;
-      for (let i = 0; i < all.length; i += 3) {
-        if (all[i + 2] < this.minCount) continue;
-        keep.set(all.subarray(i, i + 3), k);
-        k += 3;
-      }
-      this.refill(this.u32[H_CAP], keep.subarray(0, k));
-      if (this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: forgetting lost admitted keys");
-      this.forgotten += before - this.u32[H_USED];
-    });
-  }
-
-  /** Runs `f` while no thread routes (holding the growing bit): a route in flight makes it throw, a route started meanwhile throws. */
-  private exclusive(what: string, f: () => void): void {
-    const u = this.views();
-    if (Atomics.compareExchange(u, H_ACTIVE, 0, GROWING) !== 0) throw new Error(`shared admission: ${what} while threads route these counts (park the workers first)`);
-    try {
-      f();
-    } finally {
-      Atomics.sub(this.views(), H_ACTIVE, GROWING);
-    }
-  }
-
-  /** Empties `cap` slots (the memory holds them) and puts the (lo, hi, count) entries back. */
-  private refill(cap: number, e: Uint32Array): void {
-    const v = this.views();
-    v.fill(0, HEADER_BYTES / 4, HEADER_BYTES / 4 + cap * STRIDE);
-    v[H_CAP] = cap;
-    v[H_SLOTS] = HEADER_BYTES;
-    this.fill(e);
-  }
-
   /** Plain counts equal to these (counts, seen, admitted, routed, the budget and keys forgotten), e.g. for a checkpoint; exact when no route is in flight. */
   toAdmission(): Admission {
     // The same hash and probing as Admission's: the slots are copied as they lie (no rehash of every key).
-    // Plain reads: no route is in flight (the threads that routed synchronised with this one since).
-    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP], slots = new Uint32Array(cap * 3);
-    for (let i = 0, s = base, o = 0; i < cap; i++, s += STRIDE, o += 3) {
-      if (u[s + 3] !== READY) continue;
-      slots[o] = u[s];
-      slots[o + 1] = u[s + 1];
-      slots[o + 2] = u[s + 2];
-    }
-    const a = Admission.fromSlots(this.minCount, this.fields, slots, this.routed);
+    const a = Admission.fromSlots(this.minCount, this.fields, this.counts.slots(), this.routed);
     a.maxBytes = this.maxBytes;
     a.forgotten = this.forgotten;
     return a;
@@ -320,132 +197,6 @@ export class SharedAdmission {
 
   /** Every counted key as (lo, hi, count) triples, in slot order (complete when no route is in flight). */
   entries(): Uint32Array {
-    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
-    const e = new Uint32Array(3 * Atomics.load(u, H_USED));
-    let k = 0;
-    for (let i = 0; i < cap && k < e.length; i++) {
-      const s = base + i * STRIDE;
-      if (Atomics.load(u, s + 3) !== READY) continue;
-      e[k++] = u[s];
-      e[k++] = u[s + 1];
-      e[k++] = u[s + 2];
-    }
-    return k === e.length ? e : e.slice(0, k);
+    return this.counts.entries();
   }
-
-  /** The header view, after taking new views of the memory when it has grown. */
-  private views(): Uint32Array {
-    const b = this.memory.buffer;
-    if (b.byteLength !== this.u32.byteLength) {
-      this.u32 = new Uint32Array(b);
-      this.i32 = new Int32Array(b);
-      this.u64 = new BigUint64Array(b, 0, HEADER_BYTES / 8);
-    }
-    return this.u32;
-  }
-
-  /** Marks a route in flight (throws during a grow) and returns the current views. */
-  private enter(): Uint32Array {
-    const u = this.u32;
-    if ((Atomics.add(u, H_ACTIVE, 1) & GROWING) !== 0) {
-      Atomics.sub(u, H_ACTIVE, 1);
-      throw new Error("shared admission: route while the counts grow (park the workers before grow())");
-    }
-    const v = this.views();
-    if (v[H_SLOTS] + v[H_CAP] * STRIDE * 4 > v.byteLength) {
-      Atomics.sub(u, H_ACTIVE, 1);
-      throw new Error("shared admission: this thread's view of the memory is older than the counts' capacity");
-    }
-    return v;
-  }
-
-  /** A key's count (0 when absent), waiting for a slot another thread is filling. */
-  private lookup(lo: number, hi: number): number {
-    const u = this.u32, base = u[H_SLOTS] >>> 2, mask = u[H_CAP] - 1;
-    for (let i = slotOf(lo, hi) & mask; ; i = (i + 1) & mask) {
-      const s = base + i * STRIDE, st = Atomics.load(u, s + 3);
-      if (st === EMPTY) return 0;
-      if (st !== READY) this.await(s + 3);
-      if (u[s] === lo && u[s + 1] === hi) return u[s + 2];
-    }
-  }
-
-  /** Adds one occurrence of a key (inserting it when new); returns its new count (saturating at 2^32 - 1). */
-  private increment(lo: number, hi: number): number {
-    const u = this.u32, base = u[H_SLOTS] >>> 2, mask = u[H_CAP] - 1;
-    for (let i = slotOf(lo, hi) & mask; ; i = (i + 1) & mask) {
-      const s = base + i * STRIDE;
-      let st = Atomics.load(u, s + 3);
-      if (st === EMPTY) {
-        st = Atomics.compareExchange(u, s + 3, EMPTY, CLAIMED);
-        if (st === EMPTY) {
-          // A key counted elsewhere first (Admission.elsewhere): one sighting more.
-          let n = 1;
-          if (this.own) {
-            this.own.add(lo, hi);
-            if (this.run!.has(lo, hi)) n = 2;
-          }
-          u[s] = lo;
-          u[s + 1] = hi;
-          u[s + 2] = n;
-          // Publishing orders the writes above before any thread's read of READY.
-          if (Atomics.exchange(this.i32, s + 3, READY) === WAITED) Atomics.notify(this.i32, s + 3);
-          this.newKeys++;
-          if (n >= this.minCount) this.newAdmitted++;
-          return n;
-        }
-      }
-      if (st !== READY) this.await(s + 3);
-      if (u[s] !== lo || u[s + 1] !== hi) continue;
-      let c = u[s + 2];
-      if (c < FAST) c = Atomics.add(u, s + 2, 1) + 1;
-      else {
-        for (;;) {
-          if (c === SATURATED) return c;
-          const p = Atomics.compareExchange(u, s + 2, c, c + 1);
-          if (p === c) break;
-          c = p;
-        }
-        c++;
-      }
-      if (c === this.minCount) this.newAdmitted++;
-      return c;
-    }
-  }
-
-  /** Waits until the slot whose state word is at `k` is published. */
-  private await(k: number): void {
-    const a = this.i32;
-    for (let spin = 0; ; spin++) {
-      const st = Atomics.load(a, k);
-      if (st === READY) return;
-      if (spin < SPINS) continue;
-      if (st === CLAIMED) Atomics.compareExchange(a, k, CLAIMED, WAITED);
-      Atomics.wait(a, k, WAITED, 50);
-    }
-  }
-
-  /** Inserts (lo, hi, count) triples of distinct keys into empty slots, with no thread routing; seen / admitted become theirs. */
-  private fill(e: Uint32Array): void {
-    const u = this.u32, base = u[H_SLOTS] >>> 2, mask = u[H_CAP] - 1;
-    let admitted = 0;
-    for (let k = 0; k < e.length; k += 3) {
-      const lo = e[k], hi = e[k + 1];
-      let i = slotOf(lo, hi) & mask;
-      while (u[base + i * STRIDE + 3] !== EMPTY) i = (i + 1) & mask;
-      const s = base + i * STRIDE;
-      u[s] = lo;
-      u[s + 1] = hi;
-      u[s + 2] = e[k + 2];
-      u[s + 3] = READY;
-      if (e[k + 2] >= this.minCount) admitted++;
-    }
-    Atomics.store(u, H_USED, e.length / 3);
-    Atomics.store(u, H_ADMITTED, admitted);
-  }
-}
-
-/** Pages of a memory holding the header and `cap` slots. */
-function pagesFor(cap: number): number {
-  return Math.ceil((HEADER_BYTES + cap * STRIDE * 4) / PAGE);
 }

@@ -1,0 +1,350 @@
+/**
+ * The occurrence counts of feature keys in a shared WebAssembly.Memory,
+ * counted by any number of threads at once: the memory layout, the
+ * concurrent insert and increment, growth and refills. The admission rule
+ * over them (routing, budgets, the plain counts) is ./shared-admission.ts.
+ *
+ * Every piece of state is in the shared memory, so every thread sees one
+ * truth. It starts with a header of u32 words (see the H_ constants):
+ * capacity, slot region offset, distinct keys, admitted keys, routed
+ * occurrences (a u64), routes in flight (with a "growing" bit), room
+ * reserved by counting routes in flight, minCount and fields. The slots
+ * follow: an open-addressing hash of (lo, hi, count, state) u32 quadruples
+ * (16 bytes a slot, 21-43 bytes per distinct key at load 0.375-0.75).
+ *
+ * Concurrency: a key is inserted by claiming an empty slot with
+ * `Atomics.compareExchange` on its state word (EMPTY -> CLAIMED), writing lo,
+ * hi and its first count, then publishing it (READY); a thread that meets a
+ * claimed slot waits for it to be published (it spins, then sleeps with
+ * `Atomics.wait`; the publisher wakes it). Counts are incremented with
+ * `Atomics.add` (a compare-exchange loop near 2^32, where they saturate at
+ * 2^32 - 1), so every occurrence of a key gets its own count, and the one
+ * that reaches minCount bumps the admitted keys. The state word is separate
+ * from the count because every u32 value is a possible count, so a count
+ * word could not also hold a CLAIMED marker.
+ *
+ * Capacity: counting never takes the table past load 0.75: a counting route
+ * reserves room for its keys first ({@link SharedCounts.reserve}), and
+ * {@link SharedCounts.grow} rehashes into a larger slot region; growing (and
+ * any change of every slot) may only run while no thread counts (a grow that
+ * meets a route in flight, or a route that meets a grow, throws instead of
+ * corrupting the table).
+ */
+import { slotOf } from "./admission.js";
+
+// Header words (u32 indices); the routed occurrences are the u64 at bytes 40..47 (u32 words 10 and 11).
+const H_MAGIC = 0, H_CAP = 1, H_SLOTS = 2, H_USED = 3, H_ADMITTED = 4, H_ACTIVE = 5, H_RESERVED = 6, H_MINCOUNT = 7, H_FIELDS = 8;
+const H_ROUTED64 = 5;
+const HEADER_BYTES = 64;
+const MAGIC = 0x53414431; // "SAD1"
+/** Words per slot: lo, hi, count, state. */
+const STRIDE = 4;
+/** Bytes per slot. */
+export const SLOT_BYTES = STRIDE * 4;
+const EMPTY = 0, CLAIMED = 1, WAITED = 2, READY = 3;
+/** The bit of H_ACTIVE held by a grow. */
+const GROWING = 0x80000000;
+/** The load the slots never pass. */
+export const MAX_LOAD = 0.75;
+/** Slots at most: the region (2 GiB) must fit a 32-bit memory. */
+export const MAX_CAP = 1 << 27;
+const PAGE = 65536;
+const MAX_PAGES = Math.ceil((HEADER_BYTES + MAX_CAP * STRIDE * 4) / PAGE);
+/** A count that has reached 2^32 - 1 stays there. */
+export const SATURATED = 0xffffffff;
+/** Below this count an increment cannot wrap, whatever other threads add meanwhile: plain Atomics.add. */
+const FAST = 0x80000000;
+/** Probes of a claimed slot before sleeping on it. */
+const SPINS = 200;
+
+/** Key counts in shared memory (see the module comment); one object per thread over the same memory. */
+export class SharedCounts {
+  private u32: Uint32Array;
+  private i32: Int32Array;
+  private u64: BigUint64Array;
+  /** Keys this thread inserted / admitted during the route in progress (added to the header when it ends). */
+  private newKeys = 0;
+  private newAdmitted = 0;
+
+  private constructor(readonly memory: WebAssembly.Memory, readonly minCount: number) {
+    const b = memory.buffer;
+    this.u32 = new Uint32Array(b);
+    this.i32 = new Int32Array(b);
+    this.u64 = new BigUint64Array(b, 0, HEADER_BYTES / 8);
+  }
+
+  /** Empty counts with room for `capacity` slots (a power of two, 4 to 2^27; 0.75 of them usable). */
+  static create(minCount: number, fields: number, capacity: number): SharedCounts {
+    if (!Number.isSafeInteger(capacity) || capacity < 4 || capacity > MAX_CAP || (capacity & (capacity - 1)) !== 0) {
+      throw new RangeError(`shared admission: capacity ${capacity} must be a power of two from 4 to ${MAX_CAP}`);
+    }
+    const memory = new WebAssembly.Memory({ initial: pagesFor(capacity), maximum: MAX_PAGES, shared: true });
+    const u = new Uint32Array(memory.buffer);
+    u[H_MAGIC] = MAGIC;
+    u[H_CAP] = capacity;
+    u[H_SLOTS] = HEADER_BYTES;
+    // minCount above 2^32 - 1 is never reached (counts saturate): store it as that.
+    u[H_MINCOUNT] = Math.min(minCount, SATURATED);
+    u[H_FIELDS] = fields;
+    return new SharedCounts(memory, minCount);
+  }
+
+  /** The counts in `memory`, made on another thread for minCount and fields (checked). */
+  static attach(memory: WebAssembly.Memory, minCount: number, fields: number): SharedCounts {
+    const s = new SharedCounts(memory, minCount), u = s.u32;
+    if (u[H_MAGIC] !== MAGIC || u[H_MINCOUNT] !== Math.min(minCount, SATURATED) || u[H_FIELDS] !== fields) {
+      throw new RangeError(`shared admission: the memory does not hold counts with minCount ${minCount} and ${fields} fields`);
+    }
+    return s;
+  }
+
+  /** Distinct keys counted (exact when no route is in flight). */
+  get seen(): number { return Atomics.load(this.views(), H_USED); }
+  /** Keys counted at least minCount times (exact when no route is in flight). */
+  get admitted(): number { return Atomics.load(this.views(), H_ADMITTED); }
+  /** Bytes of the shared memory. */
+  get bytes(): number { return this.memory.buffer.byteLength; }
+  /** Slots of the hash (a power of two). */
+  get capacity(): number { return Atomics.load(this.views(), H_CAP); }
+  /** Occurrences routed to an OOV row, by every thread. */
+  get routed(): number { this.views(); return Number(Atomics.load(this.u64, H_ROUTED64)); }
+  set routed(n: number) { this.views(); Atomics.store(this.u64, H_ROUTED64, BigInt(n)); }
+
+  /** Adds n occurrences routed to an OOV row. */
+  addRouted(n: number): void {
+    Atomics.add(this.u64, H_ROUTED64, BigInt(n));
+  }
+
+  /** True when `n` more distinct keys surely fit, over every thread's routes in flight. */
+  room(n: number): boolean {
+    const u = this.views();
+    return Atomics.load(u, H_USED) + Atomics.load(u, H_RESERVED) + n < Atomics.load(u, H_CAP) * MAX_LOAD;
+  }
+
+  /** Marks a route in flight (throws during a grow), with the current views; end it with {@link leave}. */
+  enter(): void {
+    const u = this.u32;
+    if ((Atomics.add(u, H_ACTIVE, 1) & GROWING) !== 0) {
+      Atomics.sub(u, H_ACTIVE, 1);
+      throw new Error("shared admission: route while the counts grow (park the workers before grow())");
+    }
+    const v = this.views();
+    if (v[H_SLOTS] + v[H_CAP] * STRIDE * 4 > v.byteLength) {
+      Atomics.sub(u, H_ACTIVE, 1);
+      throw new Error("shared admission: this thread's view of the memory is older than the counts' capacity");
+    }
+  }
+
+  /**
+   * Reserves room for n keys a route in flight may insert: a RangeError,
+   * reserving nothing, when they may not fit under the load limit.
+   */
+  reserve(n: number): void {
+    const u = this.u32, r = Atomics.add(u, H_RESERVED, n) + n, limit = u[H_CAP] * MAX_LOAD;
+    if (Atomics.load(u, H_USED) + r >= limit) {
+      Atomics.sub(u, H_RESERVED, n);
+      throw new RangeError(`shared admission: ${n} more keys may not fit under load ${MAX_LOAD} of ${u[H_CAP]} slots (check room() and grow() while no thread routes)`);
+    }
+  }
+
+  /** Ends a route: the keys it inserted are counted before its reservation (`reserved` keys) is released. */
+  leave(reserved: number): void {
+    const u = this.u32;
+    if (this.newKeys > 0) Atomics.add(u, H_USED, this.newKeys);
+    if (this.newAdmitted > 0) Atomics.add(u, H_ADMITTED, this.newAdmitted);
+    this.newKeys = this.newAdmitted = 0;
+    if (reserved > 0) Atomics.sub(u, H_RESERVED, reserved);
+    Atomics.sub(u, H_ACTIVE, 1);
+  }
+
+  /**
+   * Rehashes the counts into a larger slot region: the smallest power of two,
+   * at least twice the present capacity, under whose load limit `minKeys`
+   * keys fit. Only while no thread routes. Throws a RangeError past 2^27
+   * slots; the counts are unchanged then.
+   */
+  grow(minKeys = 0): void {
+    this.exclusive("grow", () => {
+      let cap = this.u32[H_CAP] * 2;
+      while (minKeys >= cap * MAX_LOAD) cap *= 2;
+      if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
+      const pages = pagesFor(cap), have = this.memory.buffer.byteLength / PAGE;
+      if (pages > have) this.memory.grow(pages - have);
+      const u = this.views(), e = this.entries(), used = u[H_USED], admitted = u[H_ADMITTED];
+      this.refill(cap, e);
+      if (this.u32[H_USED] !== used || this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: rehash lost keys");
+    });
+  }
+
+  /** Drops the keys counted fewer than minCount times (only while no thread routes); returns how many. */
+  forgetUnadmitted(): number {
+    let forgotten = 0;
+    this.exclusive("forget counts", () => {
+      const all = this.entries(), keep = new Uint32Array(all.length), admitted = this.u32[H_ADMITTED], before = this.u32[H_USED];
+      let k = 0;
+      for (let i = 0; i < all.length; i += 3) {
+        if (all[i + 2] < this.minCount) continue;
+        keep.set(all.subarray(i, i + 3), k);
+        k += 3;
+      }
+      this.refill(this.u32[H_CAP], keep.subarray(0, k));
+      if (this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: forgetting lost admitted keys");
+      forgotten = before - this.u32[H_USED];
+    });
+    return forgotten;
+  }
+
+  /** Every counted key as (lo, hi, count) triples, in slot order (complete when no route is in flight). */
+  entries(): Uint32Array {
+    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
+    const e = new Uint32Array(3 * Atomics.load(u, H_USED));
+    let k = 0;
+    for (let i = 0; i < cap && k < e.length; i++) {
+      const s = base + i * STRIDE;
+      if (Atomics.load(u, s + 3) !== READY) continue;
+      e[k++] = u[s];
+      e[k++] = u[s + 1];
+      e[k++] = u[s + 2];
+    }
+    return k === e.length ? e : e.slice(0, k);
+  }
+
+  /** The slots as (lo, hi, count) triples in slot order, empty ones zeros (Admission.fromSlots' layout); with no route in flight. */
+  slots(): Uint32Array {
+    // Plain reads: no route is in flight (the threads that routed synchronised with this one since).
+    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP], slots = new Uint32Array(cap * 3);
+    for (let i = 0, s = base, o = 0; i < cap; i++, s += STRIDE, o += 3) {
+      if (u[s + 3] !== READY) continue;
+      slots[o] = u[s];
+      slots[o + 1] = u[s + 1];
+      slots[o + 2] = u[s + 2];
+    }
+    return slots;
+  }
+
+  /** The count of one key (0 when never counted); safe while threads route, not during a grow. */
+  count(lo: number, hi: number): number {
+    this.views();
+    return this.lookup(lo, hi);
+  }
+
+  /** A key's count (0 when absent), waiting for a slot another thread is filling; during a route (enter). */
+  lookup(lo: number, hi: number): number {
+    const u = this.u32, base = u[H_SLOTS] >>> 2, mask = u[H_CAP] - 1;
+    for (let i = slotOf(lo, hi) & mask; ; i = (i + 1) & mask) {
+      const s = base + i * STRIDE, st = Atomics.load(u, s + 3);
+      if (st === EMPTY) return 0;
+      if (st !== READY) this.await(s + 3);
+      if (u[s] === lo && u[s + 1] === hi) return u[s + 2];
+    }
+  }
+
+  /**
+   * Adds one occurrence of a key, inserting it when new with the count
+   * `first(lo, hi)` gives (called once, by the inserting thread); returns its
+   * new count (saturating at 2^32 - 1). During a route (enter).
+   */
+  increment(lo: number, hi: number, first: (lo: number, hi: number) => number): number {
+    const u = this.u32, base = u[H_SLOTS] >>> 2, mask = u[H_CAP] - 1;
+    for (let i = slotOf(lo, hi) & mask; ; i = (i + 1) & mask) {
+      const s = base + i * STRIDE;
+      let st = Atomics.load(u, s + 3);
+      if (st === EMPTY) {
+        st = Atomics.compareExchange(u, s + 3, EMPTY, CLAIMED);
+        if (st === EMPTY) {
+          const n = first(lo, hi);
+          u[s] = lo;
+          u[s + 1] = hi;
+          u[s + 2] = n;
+          // Publishing orders the writes above before any thread's read of READY.
+          if (Atomics.exchange(this.i32, s + 3, READY) === WAITED) Atomics.notify(this.i32, s + 3);
+          this.newKeys++;
+          if (n >= this.minCount) this.newAdmitted++;
+          return n;
+        }
+      }
+      if (st !== READY) this.await(s + 3);
+      if (u[s] !== lo || u[s + 1] !== hi) continue;
+      let c = u[s + 2];
+      if (c < FAST) c = Atomics.add(u, s + 2, 1) + 1;
+      else {
+        for (;;) {
+          if (c === SATURATED) return c;
+          const p = Atomics.compareExchange(u, s + 2, c, c + 1);
+          if (p === c) break;
+          c = p;
+        }
+        c++;
+      }
+      if (c === this.minCount) this.newAdmitted++;
+      return c;
+    }
+  }
+
+  /** Inserts (lo, hi, count) triples of distinct keys into empty slots, with no thread routing; seen / admitted become theirs. */
+  fill(e: Uint32Array): void {
+    const u = this.u32, base = u[H_SLOTS] >>> 2, mask = u[H_CAP] - 1;
+    let admitted = 0;
+    for (let k = 0; k < e.length; k += 3) {
+      const lo = e[k], hi = e[k + 1];
+      let i = slotOf(lo, hi) & mask;
+      while (u[base + i * STRIDE + 3] !== EMPTY) i = (i + 1) & mask;
+      const s = base + i * STRIDE;
+      u[s] = lo;
+      u[s + 1] = hi;
+      u[s + 2] = e[k + 2];
+      u[s + 3] = READY;
+      if (e[k + 2] >= this.minCount) admitted++;
+    }
+    Atomics.store(u, H_USED, e.length / 3);
+    Atomics.store(u, H_ADMITTED, admitted);
+  }
+
+  /** Runs `f` while no thread routes (holding the growing bit): a route in flight makes it throw, a route started meanwhile throws. */
+  private exclusive(what: string, f: () => void): void {
+    const u = this.views();
+    if (Atomics.compareExchange(u, H_ACTIVE, 0, GROWING) !== 0) throw new Error(`shared admission: ${what} while threads route these counts (park the workers first)`);
+    try {
+      f();
+    } finally {
+      Atomics.sub(this.views(), H_ACTIVE, GROWING);
+    }
+  }
+
+  /** Empties `cap` slots (the memory holds them) and puts the (lo, hi, count) entries back. */
+  private refill(cap: number, e: Uint32Array): void {
+    const v = this.views();
+    v.fill(0, HEADER_BYTES / 4, HEADER_BYTES / 4 + cap * STRIDE);
+    v[H_CAP] = cap;
+    v[H_SLOTS] = HEADER_BYTES;
+    this.fill(e);
+  }
+
+  /** Waits until the slot whose state word is at `k` is published. */
+  private await(k: number): void {
+    const a = this.i32;
+    for (let spin = 0; ; spin++) {
+      const st = Atomics.load(a, k);
+      if (st === READY) return;
+      if (spin < SPINS) continue;
+      if (st === CLAIMED) Atomics.compareExchange(a, k, CLAIMED, WAITED);
+      Atomics.wait(a, k, WAITED, 50);
+    }
+  }
+
+  /** The header view, after taking new views of the memory when it has grown. */
+  private views(): Uint32Array {
+    const b = this.memory.buffer;
+    if (b.byteLength !== this.u32.byteLength) {
+      this.u32 = new Uint32Array(b);
+      this.i32 = new Int32Array(b);
+      this.u64 = new BigUint64Array(b, 0, HEADER_BYTES / 8);
+    }
+    return this.u32;
+  }
+}
+
+/** Pages of a memory holding the header and `cap` slots. */
+function pagesFor(cap: number): number {
+  return Math.ceil((HEADER_BYTES + cap * STRIDE * 4) / PAGE);
+}
