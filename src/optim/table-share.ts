@@ -135,6 +135,8 @@ export class SharedTableView {
   private readonly words: number;
   private batchRows = -1;
   private distinct = 0;
+  /** The global step of this worker's next stepBatch, when one step is shared by every worker of a round (stepAt). */
+  private fixedStep: number | undefined;
 
   constructor(share: TableShare, worker: number) {
     const sc = share.workers[worker];
@@ -157,6 +159,20 @@ export class SharedTableView {
   get liveRows(): number { return this.size - this.zeroRows; }
   /** Steps taken by all workers together. */
   get stepCount(): number { return Atomics.load(this.heap.u32, (this.words >>> 2) + W_STEP); }
+
+  /**
+   * The global step t of the next stepBatch calls: `t`, shared by every
+   * worker of a round, which do not advance the step count (advanceStep
+   * does, once a round); undefined: each stepBatch takes the next step.
+   */
+  stepAt(t: number | undefined): void {
+    this.fixedStep = t;
+  }
+
+  /** One more global step (a round's, with stepAt). */
+  advanceStep(): void {
+    Atomics.add(this.heap.u32, (this.words >>> 2) + W_STEP, 1);
+  }
 
   /** True when a batch of n ids surely fits in the room the owner reserved. */
   hasRoom(n: number): boolean {
@@ -204,7 +220,7 @@ export class SharedTableView {
     const bad = k.findNonFinite(sc.ugrad, u * d);
     if (bad >= 0) throw new RangeError(`${this.optimizer}: the gradient sum of a row is not finite (${heap.f32[(sc.ugrad >>> 2) + bad]})`);
     this.batchRows = -1;
-    const t = Atomics.add(heap.u32, (this.words >>> 2) + W_STEP, 1) + 1;
+    const t = this.fixedStep ?? Atomics.add(heap.u32, (this.words >>> 2) + W_STEP, 1) + 1;
     const p = sc.params >>> 2;
     heap.u32[p + P_T] = t;
     heap.f32[p + P_ALPHA] = lr;

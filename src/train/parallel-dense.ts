@@ -29,8 +29,10 @@ export interface RoundGradients {
  * row of the round at N times the learning rate (the linear scaling rule:
  * one step takes the rows of N batches), summed into worker 0's block
  * (these rows of it), in worker order; with one worker the weight is
- * exactly 1. The Hessian estimates are averaged alike. Nothing when the
- * round had no rows.
+ * exactly 1. The Hessian estimates are averaged alike. Split: the round is
+ * one batch, and each worker's gradient its rows' share of the batch's
+ * mean: their sum, one step at the learning rate. Nothing when the round
+ * had no rows.
  */
 export function stepRoundSlice(
   mode: Exclude<DenseUpdates, "async">, dense: readonly DenseParam[], slices: readonly { start: number; end: number }[],
@@ -48,17 +50,20 @@ export function stepRoundSlice(
         if (g.rows(k) > 0) dense[i].step(g.block(k).subarray(o, o + len), { lr: dense[i].hyper.lr, ...hessianOf(k) }, mine);
       }
     } else {
+      // Split: each gradient block is its rows' share of the round's mean already (./parallel-worker.ts
+      // scales it): summed, at the learning rate; the Hessian estimates (each its batch's mean) are averaged.
+      const split = mode === "split";
       for (const at of g.hessian ? [g.block, g.hessian] : [g.block]) {
-        const sum = at(0), w0 = g.rows(0) / rows;
-        for (let j = a; j < b; j++) sum[j] *= w0;
+        const summed = split && at === g.block, weight = (k: number): number => (summed ? (g.rows(k) > 0 ? 1 : 0) : g.rows(k) / rows);
+        const sum = at(0), w0 = weight(0);
+        if (w0 !== 1) for (let j = a; j < b; j++) sum[j] *= w0;
         for (let k = 1; k < workers; k++) {
-          const nk = g.rows(k);
-          if (nk === 0) continue;
-          const x = at(k), wk = nk / rows;
+          if (g.rows(k) === 0) continue;
+          const x = at(k), wk = weight(k);
           for (let j = a; j < b; j++) sum[j] += x[j] * wk;
         }
       }
-      dense[i].step(g.block(0).subarray(o, o + len), { lr: dense[i].hyper.lr * workers, ...hessianOf(0) }, mine);
+      dense[i].step(g.block(0).subarray(o, o + len), { lr: dense[i].hyper.lr * (split ? 1 : workers), ...hessianOf(0) }, mine);
     }
     weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), a);
     o += len;

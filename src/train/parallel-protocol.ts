@@ -66,9 +66,13 @@ export const ARRIVAL_WORDS = 10;
 /**
  * How the dense layers are updated: one step a round with the mean gradient
  * of the workers' batches (sync), one step a round per worker's batch
- * (sequential), or by each worker on the shared weights as it goes (async).
+ * (sequential), by each worker on the shared weights as it goes (async), or
+ * one batch a round split over the workers (split: each reads batch / N
+ * rows, the tables take one step a round, the dense layers one step with the
+ * round's mean gradient at the learning rate: the steps of one worker with
+ * the whole batch).
  */
-export const DENSE_UPDATES = ["sync", "sequential", "async"] as const;
+export const DENSE_UPDATES = ["sync", "sequential", "async", "split"] as const;
 export type DenseUpdates = (typeof DENSE_UPDATES)[number];
 /**
  * The default: the steps one worker would take, without a learning-rate

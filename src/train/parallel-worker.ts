@@ -90,7 +90,9 @@ async function main(): Promise<void> {
   let hess: TrainedArrays | undefined;
   // Skipped rows go to the coordinator, which reports them and holds the run to its limit.
   const onSkip = (e: DataError): void => post({ kind: "skip", worker: w, error: dataErrorFields(e) });
-  const file = await openData(init.paths, { ...init.read, batchSize: s.batch, ...(init.read.skipBadRows === true ? { onSkip } : {}) });
+  // Split dense updates: a round is one batch, each worker's share of it (its gradients scaled to the round: splitScale).
+  const split = init.denseUpdates === "split", share = split ? Math.ceil(s.batch / N) : s.batch, splitScale = 1 / (share * N);
+  const file = await openData(init.paths, { ...init.read, batchSize: share, ...(init.read.skipBadRows === true ? { onSkip } : {}) });
   let dlogits = new Float32Array(0);
   let round = Atomics.load(ctl, C_ROUND);
 
@@ -173,6 +175,8 @@ async function main(): Promise<void> {
       const loss = lossRows / rows;
       tot[T_ROWS] += rows;
       tot[T_STEPS] += 1;
+      // Split: the round's one step of the tables.
+      if (split) for (const t of tables) t.advanceStep();
       tot[T_LOSS_SUM] += lossRows;
       tot[T_RECENT] = tot[T_STEPS] === 1 ? loss : 0.98 * tot[T_RECENT] + 0.02 * loss;
     }
@@ -219,6 +223,8 @@ async function main(): Promise<void> {
     const logits = model.forward(x, n, true);
     if (dlogits.length < n) dlogits = new Float32Array(n);
     const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
+    // Split: the gradients of this share of the round's batch as part of the batch's mean (n rows of share x N).
+    if (split && N > 1) for (let i = 0; i < n; i++) dlogits[i] *= n * splitScale;
     if (!Number.isFinite(loss)) {
       layersActive(false);
       if (init.skipNonFinite) return skipped(b);
@@ -244,7 +250,7 @@ async function main(): Promise<void> {
    * worker 0 adds up the round.
    */
   const runSync = async (): Promise<void> => {
-    const mode = init.denseUpdates === "sequential" ? "sequential" : "sync";
+    const mode = init.denseUpdates === "sequential" || init.denseUpdates === "split" ? init.denseUpdates : "sync";
     let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
     while (true) {
       const batches = file.batches({ start: seen, end: init.part.end });
@@ -255,6 +261,8 @@ async function main(): Promise<void> {
         if (next.done !== true) {
           const b = next.value;
           had = 1;
+          // Split: every worker's row updates this round take the round's step.
+          if (split) for (const t of tables) t.stepAt(t.stepCount + 1);
           const l = trainBatch(b, epoch, seedOf());
           // A skipped batch counts no rows: the round's dense step leaves its gradient out.
           if (l !== undefined) {

@@ -167,7 +167,7 @@ export async function trainParallel(
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
       seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
       // Sequential and asynchronous steps are stale: their momentum is compensated (one step a round with the mean gradient is not).
-      staleWorkers: denseUpdates === "sync" ? 1 : opts.staleWorkers ?? N,
+      staleWorkers: denseUpdates === "sync" || denseUpdates === "split" ? 1 : opts.staleWorkers ?? N,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,

@@ -49,7 +49,7 @@ test("one worker of the data-parallel trainer gives the deterministic trainer's 
   const file = await openData(train, { batchSize: 512 });
   const a = buildModel(file.fields.length, settings);
   const ra = await trainModel(a, file, { start: 0, end: 40_000 });
-  for (const dense of ["sync", "sequential"] as const) {
+  for (const dense of ["sync", "sequential", "split"] as const) {
     const b = buildModel(file.fields.length, settings);
     const rb = await trainParallel(b, file, { start: 0, end: 40_000 }, 1, undefined, {}, { denseUpdates: dense });
     assert.equal(rb.rows, ra.rows);
@@ -61,16 +61,18 @@ test("one worker of the data-parallel trainer gives the deterministic trainer's 
   }
 });
 
-test("two and four workers (dense layers sync, and sequential and async with two) reach the deterministic trainer's test AUC (within 0.002) and stay sparse", async () => {
+test("two and four workers (dense layers sync, sequential and async with two, split with four) reach the deterministic trainer's test AUC (within 0.002) and stay sparse", async () => {
   const file = await openData(train, { batchSize: 512 });
   const test = await openData(testFile, { batchSize: 4096 });
   const ref = buildModel(file.fields.length, SETTINGS);
   await trainModel(ref, file, { start: 0, end: 120_000 });
   const want = await evaluateModel(ref, test);
-  for (const [workers, dense] of [[2, "sync"], [4, "sync"], [2, "sequential"], [2, "async"]] as const) {
+  for (const [workers, dense] of [[2, "sync"], [4, "sync"], [2, "sequential"], [2, "async"], [4, "split"]] as const) {
     const m = buildModel(file.fields.length, SETTINGS);
     const r = await trainParallel(m, file, { start: 0, end: 120_000 }, workers, undefined, {}, { denseUpdates: dense });
     assert.equal(r.rows, 120_000, "every row trained once");
+    // Split: a round is one batch of 512 rows, the tables' one step (the deterministic trainer's 235 steps).
+    if (dense === "split") assert.equal(m.tables[0].stepCount, Math.ceil(120_000 / 512));
     const got = await evaluateModel(m, test);
     assert.ok(Math.abs(got.auc - want.auc) <= 0.002, `${workers} workers, ${dense}: AUC ${got.auc} vs ${want.auc}`);
     assert.equal(m.admission!.seen, ref.admission!.seen, "the same features counted");
