@@ -146,3 +146,14 @@ test("a gzip training file: the counting pass copies it inflated to TMPDIR for t
   assert.match(no.stderr, /train\.txt\.gz: no inflated copy in .*no-such-folder.*read the gzip stream each instead/);
   assert.deepEqual(report(no.stdout).rows, 63_000);
 });
+
+test("split dense updates through the CLI: one batch a round over the workers, every row trained, one table step a round", () => {
+  const r = run(["--train", data, "--holdout-rows", "10000", "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--threads", "3", "--parallel", "--dense-updates", "split", "--batch", "300", "--json"]);
+  assert.equal(r.code, 0, r.err);
+  const rep = report(r.out);
+  assert.equal(rep.trainer, "parallel");
+  assert.equal(rep.denseUpdates, "split");
+  assert.equal(rep.rows, 63_000);
+  // Rounds of 3 x 100 rows: the deterministic trainer's steps of 300 rows.
+  assert.equal(rep.steps, Math.ceil(63_000 / 300));
+});
