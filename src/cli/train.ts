@@ -157,12 +157,12 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   let workers = parts?.length ?? threads, useParallel = wantParallel;
   if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
   if (!parts && given.values.threads === undefined && wantParallel && !finished) {
-    const rows = (plan.rows * m.settings.epochs) / (cluster?.workers ?? 1), fit = defaultWorkers(threads, rows, batch);
+    const rows = (plan.rows * m.settings.epochs) / (cluster?.workers ?? 1), fit = defaultWorkers(threads, rows, batch, denseUpdates);
     if (fit < workers) {
       workers = fit;
       useParallel = parallelFor(given, fit);
       if (!json) {
-        process.stderr.write(`training with ${useParallel ? `${fit} data-parallel worker${fit === 1 ? "" : "s"}` : "the deterministic trainer"}, not ${threads}: ${Math.round(rows)} training rows make ${Math.floor(rows / (threads * batch))} rounds of a batch per worker with ${threads}, and below ${MIN_ROUNDS} the AUC drops (docs/threads.md); --threads ${threads} uses ${threads}\n`);
+        process.stderr.write(`training with ${useParallel ? `${fit} data-parallel worker${fit === 1 ? "" : "s"}` : "the deterministic trainer"}, not ${threads}: ${Math.round(rows)} training rows make ${Math.floor(rows / (threads * batch))} rounds of a batch per worker with ${threads}, and below ${MIN_ROUNDS} the AUC drops (docs/threads.md); --threads ${threads} uses ${threads}, and --dense-updates split (rounds of one batch) every core\n`);
       }
     }
   }

@@ -50,9 +50,11 @@ export const MIN_ROUNDS = 1000;
 /**
  * The workers a run takes from `threads` when the number is not given: at
  * most one per MIN_ROUNDS batches of its training rows (`rows`, every pass
- * together), and at least 1.
+ * together), and at least 1. Split dense updates take every thread: their
+ * rounds are the batches, whatever the workers.
  */
-export function defaultWorkers(threads: number, rows: number, batch: number): number {
+export function defaultWorkers(threads: number, rows: number, batch: number, denseUpdates: DenseUpdates = DEFAULT_DENSE_UPDATES): number {
+  if (denseUpdates === "split") return threads;
   return Math.max(1, Math.min(threads, Math.floor(rows / (MIN_ROUNDS * batch))));
 }
 

@@ -127,6 +127,9 @@ test("without --threads a run takes at most one worker per 1,000 batches of its 
     assert.match(told.err, new RegExp(`training with 1 data-parallel worker, not ${cores}: 80000 training rows make ${Math.floor(80_000 / (cores * 64))} rounds of a batch per worker with ${cores}, and below 1000 the AUC drops`));
     const given = run([...base, "--batch", "64", "--threads", String(cores)]);
     assert.deepEqual([report(given.out).trainer, report(given.out).threads], ["parallel", cores]);
+    // Split dense updates: rounds of one batch whatever the workers, so every core.
+    const split = run([...base, "--batch", "64", "--dense-updates", "split"]);
+    assert.deepEqual([report(split.out).trainer, report(split.out).threads, report(split.out).denseUpdates], ["parallel", cores, "split"]);
   }
 });
 

@@ -13,6 +13,9 @@ test("defaultWorkers: one worker per MIN_ROUNDS batches, within [1, threads]", (
   assert.equal(defaultWorkers(16, 45_000_000, 512), 16, "Criteo's 45M rows: every core");
   assert.equal(defaultWorkers(16, 4_096_000, 512), 8);
   assert.equal(defaultWorkers(4, 100, 512), 1, "at least one");
+  // Split dense updates: rounds of one batch whatever the workers, so no cap.
+  assert.equal(defaultWorkers(16, 1_000_000, 512, "split"), 16);
+  assert.equal(defaultWorkers(16, 1_000_000, 512, "sequential"), 1);
   for (let rows = 0; rows <= 20_000_000; rows += 123_457) {
     for (const threads of [1, 2, 3, 8, 16, 64]) {
       const w = defaultWorkers(threads, rows, 256);
