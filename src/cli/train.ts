@@ -89,7 +89,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const evalOpts = { ...readOpts, batchSize: 4096 };
   // Validation and test rows at the end of the training files are entered at a seek point near them (the counting pass found
   // the points; for data-parallel workers also in inflated copies of gzip files), not read from the files' start at each evaluation.
-  const inTrain = (): Promise<DataFile> => seekPoints(trainFile, undefined, wantParallel ? tmpdir() : undefined).then((seek) => openData(files.train, { ...evalOpts, seek }));
+  let seek: Promise<ReadOptions["seek"]> | undefined;
+  const inTrain = async (): Promise<DataFile> => openData(files.train, { ...evalOpts, seek: await (seek ??= seekPoints(trainFile, undefined, wantParallel ? tmpdir() : undefined)) });
   const testFile: DataFile | undefined = files.test.length ? await openData(files.test, evalOpts) : plan.test ? await inTrain() : undefined;
   const valFile: DataFile | undefined = files.validation.length ? await openData(files.validation, evalOpts) : plan.val ? await inTrain() : undefined;
   for (const f of [testFile, valFile]) {

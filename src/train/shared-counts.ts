@@ -51,7 +51,7 @@ export const MAX_CAP = 1 << 27;
 const PAGE = 65536;
 const MAX_PAGES = Math.ceil((HEADER_BYTES + MAX_CAP * STRIDE * 4) / PAGE);
 /** A count that has reached 2^32 - 1 stays there. */
-export const SATURATED = 0xffffffff;
+const SATURATED = 0xffffffff;
 /** Below this count an increment cannot wrap, whatever other threads add meanwhile: plain Atomics.add. */
 const FAST = 0x80000000;
 /** Probes of a claimed slot before sleeping on it. */

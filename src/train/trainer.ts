@@ -53,10 +53,10 @@ export interface TrainPosition {
   parts?: number[];
 }
 
-/** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
 /** The AUC and log loss of the model being trained on rows of a file, as evaluateModel gives them (./evaluate.ts). */
 export type Scorer = (file: DataFile, range?: { start?: number; end?: number }) => Promise<{ auc: number; logloss: number; rows: number }>;
 
+/** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
 export interface TrainControl extends BudgetControl {
   /** Continue from this position (the model must hold the state saved with it). */
   start?: TrainPosition;
