@@ -5,12 +5,11 @@ import { createResolvedModel, isModelName, type Model, type ModelConfig, type Mo
 import { resolveConfig } from "../models/config.js";
 import { minParamValues } from "../models/size.js";
 import { namedErrors } from "../util/named-errors.js";
-import { sigmoid } from "../nn/loss.js";
 import { Vocabulary } from "../data/vocab.js";
 import type { Batch } from "../data/batch.js";
 import type { CtrModel } from "../train/model.js";
 import { oovTable } from "../train/admission.js";
-import { NO_CALIBRATION, type Calibration } from "../train/calibration.js";
+import { calibrated, NO_CALIBRATION, type Calibration } from "../train/calibration.js";
 import { bagFields, isPooling, poolBags, type Pooling } from "../nn/bag.js";
 import { readInputSpec, type InputSpec } from "../data/input-spec.js";
 
@@ -202,10 +201,7 @@ export class Predictor {
       }
       return bags ? poolBags(x, d, bags.offsets, bags.values, this.pooling, new Float32Array(n * F * d)) : x;
     });
-    const logits = this.model.forward(inputs, n, false);
-    const { scale, bias } = this.calibration;
-    for (let i = 0; i < n; i++) out[i] = sigmoid(scale * logits[i] + bias);
-    return out;
+    return calibrated(this.calibration, this.model.forward(inputs, n, false), n, out);
   }
 }
 

@@ -7,6 +7,7 @@
  * its last passes comes back to what its ranking allows.
  */
 import type { DataFile } from "../data/types.js";
+import { sigmoid } from "../nn/loss.js";
 
 /** An affine map of the logits. */
 export interface Calibration {
@@ -16,6 +17,13 @@ export interface Calibration {
 
 /** The identity map. */
 export const NO_CALIBRATION: Readonly<Calibration> = Object.freeze({ scale: 1, bias: 0 });
+
+/** The probabilities of n logits: out[o + i] = sigmoid(scale * logits[i] + bias). */
+export function calibrated(c: Calibration, logits: ArrayLike<number>, n: number, out: Float64Array, o = 0): Float64Array {
+  const { scale, bias } = c;
+  for (let i = 0; i < n; i++) out[o + i] = sigmoid(scale * logits[i] + bias);
+  return out;
+}
 
 /** log(1 + exp(z)) without overflow. */
 function softplus(z: number): number {

@@ -5,17 +5,31 @@ import type { CtrModel } from "./model.js";
 
 /** AUC and log loss of the model on rows of a file (no rows are created in the tables). */
 export async function evaluateModel(m: CtrModel, file: DataFile, range?: { start?: number; end?: number }): Promise<{ auc: number; logloss: number; rows: number }> {
-  const auc = new AucAccumulator(), ll = new LoglossAccumulator();
+  const metrics = new EvalMetrics();
   let p = new Float64Array(0);
-  let rows = 0;
   for await (const b of file.batches(range)) {
     if (p.length < b.rows) p = new Float64Array(b.rows);
-    m.predict(b, p);
-    for (let i = 0; i < b.rows; i++) {
-      auc.add(p[i], b.labels[i]);
-      ll.add(p[i], b.labels[i]);
-    }
-    rows += b.rows;
+    metrics.add(m.predict(b, p), b.labels, b.rows);
   }
-  return { auc: auc.value(), logloss: ll.value(), rows };
+  return metrics.value();
+}
+
+/** AUC and log loss of scores against labels added in row order (evaluateModel's, and the data-parallel workers' shares). */
+export class EvalMetrics {
+  private readonly auc = new AucAccumulator();
+  private readonly ll = new LoglossAccumulator();
+  private rows = 0;
+
+  /** The first n scores and their labels. */
+  add(scores: ArrayLike<number>, labels: ArrayLike<number>, n: number): void {
+    for (let i = 0; i < n; i++) {
+      this.auc.add(scores[i], labels[i]);
+      this.ll.add(scores[i], labels[i]);
+    }
+    this.rows += n;
+  }
+
+  value(): { auc: number; logloss: number; rows: number } {
+    return { auc: this.auc.value(), logloss: this.ll.value(), rows: this.rows };
+  }
 }

@@ -8,7 +8,6 @@ import { createHash } from "node:crypto";
 import type { Batch } from "../data/batch.js";
 import { createModel, type Model, type ModelConfig, type ModelName } from "../models/index.js";
 import type { Param } from "../nn/param.js";
-import { sigmoid } from "../nn/loss.js";
 import { isPooling, POOLINGS, type Pooling } from "../nn/bag.js";
 import { createOptimizer, type Optimizer } from "../optim/optimizer.js";
 import type { DenseParam } from "../optim/dense.js";
@@ -18,7 +17,7 @@ import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { MAX_ROW } from "../kernels/layout.js";
 import { Admission, oovKey } from "./admission.js";
 import { BatchInputs } from "./inputs.js";
-import { NO_CALIBRATION, type Calibration } from "./calibration.js";
+import { calibrated, NO_CALIBRATION, type Calibration } from "./calibration.js";
 
 /** Settings of a training run. */
 export interface TrainSettings {
@@ -155,10 +154,7 @@ export class CtrModel {
 
   /** Click probabilities of a batch: sigmoid(scale * logit + bias) of the calibration. */
   predict(batch: Batch, out: Float64Array = new Float64Array(batch.rows)): Float64Array {
-    this.logits(batch, out);
-    const { scale, bias } = this.calibration;
-    for (let i = 0; i < batch.rows; i++) out[i] = sigmoid(scale * out[i] + bias);
-    return out;
+    return calibrated(this.calibration, this.logits(batch, out), batch.rows, out);
   }
 
   /**

@@ -6,8 +6,7 @@
  * evaluateModel's (./evaluate.ts) while every core reads and scores.
  */
 import type { DataFile } from "../data/types.js";
-import { AucAccumulator, LoglossAccumulator } from "../metrics/index.js";
-import { evaluateModel } from "./evaluate.js";
+import { EvalMetrics, evaluateModel } from "./evaluate.js";
 import type { CtrModel } from "./model.js";
 import { splitRows } from "./parallel-plan.js";
 import type { EvaluateMessage } from "./parallel-protocol.js";
@@ -41,16 +40,8 @@ export function workerScorer(host: ScoreHost): Scorer {
     const read = { ...file.options, onSkip: undefined, range: undefined, batchSize: host.batch };
     const calibration = { ...host.model.calibration };
     splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part, calibration }));
-    const shares = await host.score();
-    const auc = new AucAccumulator(), ll = new LoglossAccumulator();
-    let rows = 0;
-    for (const { scores, labels } of shares) {
-      for (let i = 0; i < scores.length; i++) {
-        auc.add(scores[i], labels[i]);
-        ll.add(scores[i], labels[i]);
-      }
-      rows += scores.length;
-    }
-    return { auc: auc.value(), logloss: ll.value(), rows };
+    const metrics = new EvalMetrics();
+    for (const { scores, labels } of await host.score()) metrics.add(scores, labels, scores.length);
+    return metrics.value();
   };
 }

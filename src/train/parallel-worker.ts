@@ -18,7 +18,7 @@ import { openData } from "../data/reader.js";
 import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
 import { createModel } from "../models/index.js";
-import { sigmoid, sigmoidLogLoss } from "../nn/loss.js";
+import { sigmoidLogLoss } from "../nn/loss.js";
 import { getMatmulBackend } from "../nn/matmul.js";
 import { configureLayers, layersActive, layersAvailable } from "../kernels/layers/index.js";
 import type { PooledWorkerData } from "./parallel-pool.js";
@@ -29,6 +29,7 @@ import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import { workerMomentum } from "./stale-momentum.js";
+import { calibrated } from "./calibration.js";
 import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
@@ -139,10 +140,9 @@ async function main(): Promise<void> {
       layersActive(true);
       const z = model.forward(inputs.read(b), b.rows, false);
       layersActive(false);
-      for (let i = 0; i < b.rows; i++, n++) {
-        scores[n] = sigmoid(c.scale * z[i] + c.bias);
-        labels[n] = b.labels[i];
-      }
+      calibrated(c, z, b.rows, scores, n);
+      labels.set(b.labels.subarray(0, b.rows), n);
+      n += b.rows;
     }
     parentPort!.postMessage({ kind: "scores", worker: w, scores: scores.subarray(0, n), labels: labels.subarray(0, n) } satisfies WorkerMessage, [scores.buffer, labels.buffer]);
   };
