@@ -10,19 +10,15 @@ import { basename, join } from "node:path";
 import { TempFile } from "./temp-files.js";
 
 /**
- * The room a copy must leave free on its file system: 1 GiB, or a tenth of
- * a smaller file system, checked every 64 MiB written. `free` is the bytes
- * available to this process in a folder. (An object: a seam for tests.)
+ * The room a copy must leave free on its file system (`reserve`): 1 GiB, or
+ * a tenth of a smaller file system, checked every 64 MiB written; `free` is
+ * the bytes available to this process. (An object: a seam for tests.)
  */
 export const copyRoom = {
   every: 64 << 20,
-  free(dir: string): number {
+  space(dir: string): { free: number; reserve: number } {
     const s = statfsSync(dir);
-    return s.bavail * s.bsize;
-  },
-  reserve(dir: string): number {
-    const s = statfsSync(dir);
-    return Math.min(1 << 30, 0.1 * s.blocks * s.bsize);
+    return { free: s.bavail * s.bsize, reserve: Math.min(1 << 30, 0.1 * s.blocks * s.bsize) };
   },
 };
 
@@ -96,7 +92,7 @@ export class InflatedCopy {
 
   /** Abandons the copy unless `more` bytes leave its file system copyRoom.reserve free. */
   private checkRoom(more = 0): void {
-    const free = copyRoom.free(this.dir), reserve = copyRoom.reserve(this.dir);
+    const { free, reserve } = copyRoom.space(this.dir);
     if (free - more < reserve) {
       this.abandon(`${Math.floor(free / (1 << 20))} MiB are free on its file system, and a copy leaves ${Math.ceil(reserve / (1 << 20))} MiB free`);
       return;
@@ -110,17 +106,11 @@ export class InflatedCopy {
   }
 }
 
-/** The chunks of `chunks`, each written to `copy` as it passes; the copy is closed at their end, and removed if they fail or are left early. */
+/** The chunks of `chunks`, each written to `copy` as it passes; the copy is closed at their end (a scan that fails removes it: data/seek.ts). */
 export async function* copiedChunks(chunks: AsyncIterable<Buffer>, copy: InflatedCopy): AsyncGenerator<Buffer> {
-  let complete = false;
-  try {
-    for await (const c of chunks) {
-      copy.write(c);
-      yield c;
-    }
-    copy.close();
-    complete = true;
-  } finally {
-    if (!complete) copy.remove();
+  for await (const c of chunks) {
+    copy.write(c);
+    yield c;
   }
+  copy.close();
 }

@@ -29,13 +29,30 @@ export async function seekPoints(file: DataFile, every = DEFAULT_SEEK_EVERY, cop
   if (!Number.isSafeInteger(every) || every < 1) throw new RangeError(`seek points every ${every} rows: it must be an integer >= 1`);
   const key = await identity(file, every);
   if (key !== undefined && remembered?.key === key && (copyDir === undefined || !remembered.uncopied)) return remembered.points.map((p) => ({ ...p }));
-  const quote = file.format === "csv", seek = new SeekCollector(every);
+  return scanRows(file, { every, copyDir });
+}
+
+/**
+ * One scan of a DataFile's files that splits their lines without parsing
+ * them, as a pass does, and finds their seek points (seekPoints; with
+ * `copyDir`, gzip files copied inflated there), which it remembers for
+ * seekPoints of the same files: `row(blk, k)` is called with each data row
+ * (headers excluded), in order. Standard input ("-") is read only with a
+ * `row` (its rows then counted, without points); without, the scan stops
+ * there. A scan that fails removes the copies it made.
+ */
+export async function scanRows(file: DataFile, o: { every?: number; copyDir?: string; row?: (blk: LineBlock, k: number) => void }): Promise<SeekPoint[]> {
+  const quote = file.format === "csv", seek = new SeekCollector(o.every), row = o.row;
   try {
     for (let part = 0; part < file.paths.length; part++) {
-      const path = file.paths[part], header = file.headers[part];
-      if (isStdin(path)) break;
-      for await (const blk of lineBlocks(await seek.file(part, path, copyDir), quote, path)) {
-        for (let k = header && blk.firstLine === 1 ? 1 : 0; k < blk.count; k++) seek.add(blk, k);
+      const path = file.paths[part], header = file.headers[part], stdin = isStdin(path);
+      if (stdin && row === undefined) break;
+      const chunks = stdin ? fileChunks(path) : await seek.file(part, path, o.copyDir);
+      for await (const blk of lineBlocks(chunks, quote, path)) {
+        for (let k = header && blk.firstLine === 1 ? 1 : 0; k < blk.count; k++) {
+          if (!stdin) seek.add(blk, k);
+          row?.(blk, k);
+        }
       }
     }
   } catch (e) {
@@ -47,12 +64,12 @@ export async function seekPoints(file: DataFile, every = DEFAULT_SEEK_EVERY, cop
 }
 
 /**
- * The seek points of a scan that splits a DataFile's lines (seekPoints, or
- * a counting pass over the same files, data/split.ts, which then spares the
- * data-parallel trainer a second scan): give it each file in order, then
- * each of the file's data rows.
+ * The seek points of a scan that splits a DataFile's lines (scanRows: for
+ * seekPoints, or for a counting pass over the same files, data/split.ts,
+ * which then spares the data-parallel trainer a second scan): give it each
+ * file in order, then each of the file's data rows.
  */
-export class SeekCollector {
+class SeekCollector {
   readonly points: SeekPoint[] = [];
   /** The inflated copies of the scan's gzip files. */
   readonly copies: InflatedCopy[] = [];
@@ -139,7 +156,7 @@ let remembered: { key: string; points: SeekPoint[]; copies: InflatedCopy[]; unco
  * files (unchanged: path, size, modification time, inode). The inflated
  * copies of the points they replace are removed (those of other files).
  */
-export async function rememberSeekPoints(file: DataFile, seek: SeekCollector): Promise<void> {
+async function rememberSeekPoints(file: DataFile, seek: SeekCollector): Promise<void> {
   seek.finish();
   const key = await identity(file, seek.every);
   if (key === undefined) {
@@ -176,12 +193,13 @@ export async function bestSeekPoint(points: readonly SeekPoint[], start: number,
   const order = points.filter((p) => p.row <= start).sort((a, b) => b.row - a.row || b.part - a.part);
   const plain = new Map<number, boolean>();
   for (const p of order) {
+    if (p.inflated !== undefined) return p;
     let ok = plain.get(p.part);
     if (ok === undefined) {
       ok = !isStdin(paths[p.part]) && !(await isGzip(paths[p.part]));
       plain.set(p.part, ok);
     }
-    if (ok || p.inflated !== undefined) return p;
+    if (ok) return p;
   }
   return undefined;
 }

@@ -1,8 +1,5 @@
 // Time-ordered holdout splits: row ranges counted over a DataFile's files.
-import { lineBlocks } from "./lines.js";
-import { fileChunks } from "./source.js";
-import { rememberSeekPoints, SeekCollector } from "./seek.js";
-import { isStdin } from "./stdin.js";
+import { scanRows } from "./seek.js";
 import { avazuDay } from "./formats/avazu.js";
 import type { DataFile } from "./types.js";
 
@@ -34,31 +31,19 @@ export async function holdoutSplit(file: DataFile, holdout: Holdout, copyDir?: s
   const wantDay = "lastDay" in holdout;
   if (wantDay && file.format !== "avazu") throw new Error(`${file.path}: a last-day holdout needs Avazu's hour column (format ${file.format})`);
   // The same scan finds the files' seek points (data/seek.ts), kept for the data-parallel trainer.
-  const seek = new SeekCollector(), stdin = file.paths.some(isStdin);
-  try {
-    for (let part = 0; part < file.paths.length; part++) {
-      const path = file.paths[part], header = file.headers[part];
-      const chunks = stdin ? fileChunks(path) : await seek.file(part, path, copyDir);
-      for await (const blk of lineBlocks(chunks, file.format === "csv", path)) {
-        for (let k = 0; k < blk.count; k++) {
-          if (header && blk.firstLine + k === 1) continue;
-          if (!stdin) seek.add(blk, k);
-          if (wantDay) {
-            // The hour is the third column: YYMMDDHH.
-            let i = blk.starts[k], commas = 0;
-            while (i < blk.ends[k] && commas < 2) if (blk.buf[i++] === 44) commas++;
-            const day = i + 6 <= blk.ends[k] ? avazuDay(blk.buf, i) : -1;
-            if (day !== lastDay) { lastDay = day; firstOfLastDay = total; }
-          }
-          total++;
-        }
+  await scanRows(file, {
+    copyDir,
+    row: (blk, k) => {
+      if (wantDay) {
+        // The hour is the third column: YYMMDDHH.
+        let i = blk.starts[k], commas = 0;
+        while (i < blk.ends[k] && commas < 2) if (blk.buf[i++] === 44) commas++;
+        const day = i + 6 <= blk.ends[k] ? avazuDay(blk.buf, i) : -1;
+        if (day !== lastDay) { lastDay = day; firstOfLastDay = total; }
       }
-    }
-  } catch (e) {
-    seek.removeCopies();
-    throw e;
-  }
-  if (!stdin) await rememberSeekPoints(file, seek);
+      total++;
+    },
+  });
   let cut: number;
   if ("lastFraction" in holdout) {
     const f = holdout.lastFraction;

@@ -194,8 +194,7 @@ test("a copy that cannot be written, or would leave its file system short of roo
     for (const [name, free] of [["at the start", () => 0], ["midway", (() => { let calls = 0; return () => (++calls > 2 ? 10 : 1e12); })()]] as const) {
       const d = copyDir();
       copyRoom.every = 1000;
-      copyRoom.free = free;
-      copyRoom.reserve = () => 100;
+      copyRoom.space = () => ({ free: free(), reserve: 100 });
       warned = await warningsOf(async () => { points = await seekPoints(await openData(gz, { format: "criteo" }), EVERY, d); });
       assert.equal(warned.length, 1, name);
       assert.match(warned[0], /room\.gz: no inflated copy .*: 0 MiB are free on its file system, and a copy leaves 1 MiB free/, name);
@@ -205,7 +204,7 @@ test("a copy that cannot be written, or would leave its file system short of roo
       forgetSeekPoints();
     }
     // Room enough: the copy is made.
-    copyRoom.free = () => 1e12;
+    copyRoom.space = () => ({ free: 1e12, reserve: 100 });
     const d = copyDir();
     assert.deepEqual(await warningsOf(async () => { points = await seekPoints(await openData(gz, { format: "criteo" }), EVERY, d); }), []);
     assert.ok(points.length > 0 && points.every((p) => p.inflated !== undefined));
