@@ -4,7 +4,8 @@
  * `node dist/bench/threads-run.js '<ThreadsCase as JSON>'`. Opens the
  * training file, counts its rows as the CLI does (holdoutSplit; for the
  * data-parallel trainer the count finds the seek points and copies a gzip
- * file inflated, unless `inflate` is false), builds the model, trains it with the data-parallel trainer
+ * file inflated, unless `inflate` is false), builds the model, trains it
+ * with the data-parallel trainer
  * (trainParallel, N worker threads) or the deterministic one (trainModel,
  * as the CLI runs it: threads 2 reads on a second thread through prefetched
  * and lets the layer kernels use two threads; threads 1 does all on this

@@ -224,7 +224,10 @@ async function main(): Promise<void> {
     if (dlogits.length < n) dlogits = new Float32Array(n);
     const loss = sigmoidLogLoss(logits, b.labels, n, dlogits);
     // Split: the gradients of this share of the round's batch as part of the batch's mean (n rows of share x N).
-    if (split && N > 1) for (let i = 0; i < n; i++) dlogits[i] *= n * splitScale;
+    if (split && N > 1) {
+      const f = n * splitScale;
+      for (let i = 0; i < n; i++) dlogits[i] *= f;
+    }
     if (!Number.isFinite(loss)) {
       layersActive(false);
       if (init.skipNonFinite) return skipped(b);
