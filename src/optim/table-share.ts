@@ -43,6 +43,10 @@ export interface WorkerScratch {
   ugrad: number;
   hess: number;
   uhess: number;
+  /** A held step's rows grouped by owner (u32 positions), their groups' starts (workers + 1 u32) and the merge's cursor (2 u32). */
+  order: number;
+  offsets: number;
+  cursor: number;
 }
 
 /** What a worker thread needs to train a shared table (plain data: posted to the thread). */
@@ -55,6 +59,8 @@ export interface TableShare {
   /** u32 words: [0] the global step count, [1] the rows the index and chunks have room for. */
   words: number;
   workers: WorkerScratch[];
+  /** The workers' held steps for the merge (round-merge.ts): per worker 5 u32 words (recs, ugrad, uhess, order, offsets). */
+  lists: number;
 }
 
 const W_STEP = 0;
@@ -89,9 +95,14 @@ export function shareTable(t: SparseTable, workers: number, maxIds: number, room
       ugrad: heap.alloc(cap * d * 4),
       hess: hessian ? heap.alloc(cap * d * 4) : 0,
       uhess: hessian ? heap.alloc(cap * d * 4) : 0,
+      order: heap.alloc(cap * 4),
+      offsets: heap.alloc((workers + 1) * 4),
+      cursor: heap.alloc(8),
     });
   }
-  const share: TableShare = { memory: heap.memory, meta: store.meta, optimizer: t.optimizer, hyper: t.hyper, rowLength: d, words, workers: list };
+  const lists = heap.alloc(workers * 5 * 4);
+  list.forEach((sc, w) => heap.u32.set([sc.recs, sc.ugrad, sc.uhess, sc.order, sc.offsets], (lists >>> 2) + w * 5));
+  const share: TableShare = { memory: heap.memory, meta: store.meta, optimizer: t.optimizer, hyper: t.hyper, rowLength: d, words, workers: list, lists };
   heap.u32[(words >>> 2) + W_STEP] = t.stepCount;
   reserveRows(t, share, room);
   return share;
@@ -135,8 +146,12 @@ export class SharedTableView {
   private readonly words: number;
   private batchRows = -1;
   private distinct = 0;
-  /** The global step of this worker's next stepBatch, when one step is shared by every worker of a round (stepAt). */
-  private fixedStep: number | undefined;
+  private readonly lists: number;
+  private readonly worker: number;
+  private readonly owners: number;
+  /** The step of the round whose step this worker holds (holdStep), and whether its stepBatch came. */
+  private heldAt: number | undefined;
+  private heldRows = 0;
 
   constructor(share: TableShare, worker: number) {
     const sc = share.workers[worker];
@@ -150,6 +165,9 @@ export class SharedTableView {
     this.sc = sc;
     this.meta = share.meta;
     this.words = share.words;
+    this.lists = share.lists;
+    this.worker = worker;
+    this.owners = share.workers.length;
   }
 
   /** Rows present (all workers'). */
@@ -161,15 +179,44 @@ export class SharedTableView {
   get stepCount(): number { return Atomics.load(this.heap.u32, (this.words >>> 2) + W_STEP); }
 
   /**
-   * The global step t of the next stepBatch calls: `t`, shared by every
-   * worker of a round, which do not advance the step count (advanceStep
-   * does, once a round); undefined: each stepBatch takes the next step.
+   * Holds this worker's next stepBatch for the round's merged step at
+   * global step t (--dense-updates split): stepBatch then only groups its
+   * rows and gradient sums by owner, and after every worker of the round
+   * held its step (a barrier), each calls stepOwned. A worker without a
+   * batch in the round holds an empty step.
    */
-  stepAt(t: number | undefined): void {
-    this.fixedStep = t;
+  holdStep(t: number): void {
+    if (!Number.isSafeInteger(t) || t < 1) throw new RangeError(`${this.optimizer}: step ${t} must be a positive integer`);
+    this.heldAt = t;
+    this.heldRows = 0;
+    this.heap.u32.fill(0, this.sc.offsets >>> 2, (this.sc.offsets >>> 2) + this.owners + 1);
   }
 
-  /** One more global step (a round's, with stepAt). */
+  /**
+   * The round's one step of the rows this worker owns, with their gradients
+   * added up over every worker's held step in worker order
+   * (kernels/assembly/round-merge.ts): a row met in several shares takes
+   * one step, as with one worker. Only once every worker of the round held
+   * its step, and before any of them gathers the next batch.
+   */
+  stepOwned(opts: { lr?: number } = {}): void {
+    const t = this.heldAt;
+    if (t === undefined) throw new Error(`${this.optimizer}: stepOwned needs a holdStep first`);
+    this.heldAt = undefined;
+    const sc = this.sc, heap = this.heap, k = this.k, p = sc.params >>> 2;
+    heap.u32[p + P_T] = t;
+    heap.f32[p + P_ALPHA] = checkLr(this.optimizer, opts.lr, this.hyper.lr);
+    heap.u32.fill(0, sc.cursor >>> 2, (sc.cursor >>> 2) + 2);
+    let delta = 0;
+    // sc.ids, grad, hess and tab are free until the next gatherBatch; recs, ugrad and uhess are read by the other workers' merges.
+    do {
+      const n = k.mergeOwned(this.lists, this.owners, this.worker, this.rowLength, sc.capacity, sc.cursor, sc.ids, sc.grad, sc.hess, sc.tab);
+      if (n > 0) delta += k.updateSparseShared(sc.params, sc.ids, n, sc.grad, sc.hess);
+    } while (heap.u32[sc.cursor >>> 2] < this.owners);
+    if (delta !== 0) Atomics.sub(heap.u32, (this.meta >>> 2) + M_ZEROS, delta);
+  }
+
+  /** One more global step (a round's, with holdStep). */
   advanceStep(): void {
     Atomics.add(this.heap.u32, (this.words >>> 2) + W_STEP, 1);
   }
@@ -220,7 +267,12 @@ export class SharedTableView {
     const bad = k.findNonFinite(sc.ugrad, u * d);
     if (bad >= 0) throw new RangeError(`${this.optimizer}: the gradient sum of a row is not finite (${heap.f32[(sc.ugrad >>> 2) + bad]})`);
     this.batchRows = -1;
-    const t = this.fixedStep ?? Atomics.add(heap.u32, (this.words >>> 2) + W_STEP, 1) + 1;
+    if (this.heldAt !== undefined) {
+      if (this.heldRows++ > 0) throw new Error(`${this.optimizer}: one stepBatch a held round (holdStep)`);
+      k.bucketByOwner(sc.recs, u, this.owners, sc.order, sc.offsets);
+      return;
+    }
+    const t = Atomics.add(heap.u32, (this.words >>> 2) + W_STEP, 1) + 1;
     const p = sc.params >>> 2;
     heap.u32[p + P_T] = t;
     heap.f32[p + P_ALPHA] = lr;

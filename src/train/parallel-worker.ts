@@ -261,11 +261,11 @@ async function main(): Promise<void> {
       let command = K_STOP;
       round: while (true) {
         let n = 0, loss = 0, had = 0;
+        // Split: the tables take one step a round, the rows' gradients merged over the workers' shares after the first barrier.
+        if (split) for (const t of tables) t.holdStep(t.stepCount + 1);
         if (next.done !== true) {
           const b = next.value;
           had = 1;
-          // Split: every worker's row updates this round take the round's step.
-          if (split) for (const t of tables) t.stepAt(t.stepCount + 1);
           const l = trainBatch(b, epoch, seedOf());
           // A skipped batch counts no rows: the round's dense step leaves its gradient out.
           if (l !== undefined) {
@@ -295,6 +295,7 @@ async function main(): Promise<void> {
           while (Atomics.load(ctl, C_STEP) === gen) Atomics.wait(ctl, C_STEP, gen, 1000);
         }
         if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
+        if (split) for (const t of tables) t.stepOwned();
         stepRoundSlice(mode, dense, slices, gradients, N, weights);
         // The second: worker 0 waits for every worker's rows, adds up the round and starts the next.
         if (w === 0) {

@@ -9,38 +9,14 @@
 // state stored beside them (a row torn by two updates would not be).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Worker } from "node:worker_threads";
 import { createOptimizer } from "../../src/index.js";
 import { H_ALPHA, H_COUNT, H_FLAGS, HEADER_BYTES, ROW_LOCK } from "../../src/kernels/layout.js";
-import { shareTable, sharedStepCount } from "../../src/optim/table-share.js";
 import { softThreshold, shrinkFactor, proxWeight } from "../../src/math/prox.js";
 import type { RowInit, SparseTable } from "../../src/optim/table.js";
-import type { TableThreadData } from "../helpers/table-thread.js";
+import { runThreads } from "../helpers/table-thread.js";
 import { rng } from "../helpers/rng.js";
 
 const WORKERS = 8;
-
-/** Runs one thread per plan on the shared table, all released together; returns each thread's gathered rows. */
-async function runThreads(t: SparseTable, plans: { ids: BigUint64Array[]; grads: Float32Array[] }[], maxIds: number, room: number): Promise<Float32Array[][]> {
-  const share = shareTable(t, plans.length, maxIds, room);
-  const gate = new SharedArrayBuffer(4);
-  const workers = plans.map((p, worker) => {
-    const data: TableThreadData = { share, worker, ids: p.ids, grads: p.grads, gate };
-    return new Worker(new URL("../helpers/table-thread.js", import.meta.url), { workerData: data });
-  });
-  const done = workers.map((w) => new Promise<Float32Array[]>((resolve, reject) => {
-    w.once("message", (m: { gathered: Float32Array[] }) => resolve(m.gathered));
-    w.once("error", reject);
-  }));
-  // Let every thread reach the gate, then open it.
-  await new Promise((r) => setTimeout(r, 200));
-  Atomics.store(new Int32Array(gate), 0, 1);
-  Atomics.notify(new Int32Array(gate), 0);
-  const out = await Promise.all(done);
-  await Promise.all(workers.map((w) => w.terminate()));
-  t.adoptStepCount(sharedStepCount(t, share));
-  return out;
-}
 
 /** The record address of an id's row. */
 function recordOf(t: SparseTable, id: bigint): number {

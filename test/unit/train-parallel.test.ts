@@ -74,13 +74,12 @@ test("two and four workers (dense layers sync, sequential and async with two, sp
     // Split: a round is one batch of 512 rows, the tables' one step (the deterministic trainer's 235 steps).
     if (dense === "split") assert.equal(m.tables[0].stepCount, Math.ceil(120_000 / 512));
     const got = await evaluateModel(m, test);
-    // Split rounds mix rows of every worker's part into each batch, and score above the deterministic trainer here
-    // (0.7841-0.7846 against 0.7825): they must not fall below it by more than 0.002; the others stay within 0.002 either way.
-    const gap = got.auc - want.auc;
-    assert.ok(dense === "split" ? gap >= -0.002 : Math.abs(gap) <= 0.002, `${workers} workers, ${dense}: AUC ${got.auc} vs ${want.auc}`);
+    assert.ok(Math.abs(got.auc - want.auc) <= 0.002, `${workers} workers, ${dense}: AUC ${got.auc} vs ${want.auc}`);
     assert.equal(m.admission!.seen, ref.admission!.seen, "the same features counted");
     // Sparsity: l21 zeroes rows with any number of workers (the rate is within a factor of two).
     assert.ok(m.featureRate > 0.5 * ref.featureRate && m.featureRate < 2 * ref.featureRate, `${workers} workers: feature rate ${m.featureRate} vs ${ref.featureRate}`);
+    // Split rounds take the deterministic trainer's steps (each row one step a round with the batch's gradient): the quality goal's 5%.
+    if (dense === "split") assert.ok(Math.abs(m.featureRate / ref.featureRate - 1) <= 0.05, `split: feature rate ${m.featureRate} vs ${ref.featureRate}`);
     console.log(`# ${workers} workers, ${dense}: AUC ${got.auc.toFixed(4)} (deterministic ${want.auc.toFixed(4)}), feature rate ${m.featureRate.toFixed(4)} (${ref.featureRate.toFixed(4)})`);
   }
 });

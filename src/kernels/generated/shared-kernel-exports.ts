@@ -6,6 +6,9 @@ export interface SharedKernelModule {
   setScratchBase(p: number): void;
   dedupResolveShared(meta: number, ids: number, n: number, recs: number, inverse: number, keys: number, tab: number): number;
   updateSparseShared(pp: number, recs: number, n: number, gBase: number, hBase: number): number;
+  bucketByOwner(recs: number, u: number, owners: number, order: number, offsets: number): void;
+  mergeOwned(lists: number, threads: number, owner: number, d: number, cap: number, cursor: number, outRecs: number, outG: number, outH: number, tab: number): number;
+  rowOwner(rec: number, owners: number): number;
   updateDense(pp: number, xBase: number, sBase: number, sStride: number, gBase: number, hBase: number, rows: number): number;
   updateSparse(pp: number, recs: number, n: number, gBase: number, hBase: number): number;
   resolve(meta: number, ids: number, n: number, out: number): void;
@@ -39,6 +42,9 @@ export const SHARED_KERNEL_MODULE_FUNCTIONS = [
   "setScratchBase",
   "dedupResolveShared",
   "updateSparseShared",
+  "bucketByOwner",
+  "mergeOwned",
+  "rowOwner",
   "updateDense",
   "updateSparse",
   "resolve",
