@@ -2,9 +2,10 @@
 // training. For dcn (Criteo-shaped) and mlp (Avazu-shaped) generated rows
 // (1M, --quick 100k), three seeds each of the deterministic trainer and of
 // the data-parallel one (2 workers sync, sequential and async, 4 workers sync
-// and sequential, 8 and 16 sequential as a 16-core machine's default would
-// run, 8 and 16 split; above 2 they oversubscribe a 2-core machine, which changes the speed,
-// not the arithmetic of the rounds): test AUC and live features per run, and
+// and sequential, 8 and 16 sequential, and 2, 4, 8 and 16 split, which a
+// default run's auto takes where the workers make fewer than 1,000 rounds;
+// above 2 they oversubscribe a 2-core machine, which changes the speed, not
+// the arithmetic of the rounds): test AUC and live features per run, and
 // per configuration the mean AUC's difference from the deterministic mean
 // and the mean feature rate's relative difference (goals: within 0.002 and
 // 5%). Each run in its own process (threads-run.ts).
@@ -27,6 +28,8 @@ const CONFIGS: { trainer: ThreadsCase["trainer"]; threads: number; dense?: Dense
   { trainer: "parallel", threads: 4, dense: "sequential" },
   { trainer: "parallel", threads: 8, dense: "sequential" },
   { trainer: "parallel", threads: 16, dense: "sequential" },
+  { trainer: "parallel", threads: 2, dense: "split" },
+  { trainer: "parallel", threads: 4, dense: "split" },
   { trainer: "parallel", threads: 8, dense: "split" },
   { trainer: "parallel", threads: 16, dense: "split" },
 ];

@@ -16,9 +16,9 @@ import { configureLayers, layersReady } from "../src/kernels/layers/index.js";
 import { holdoutSplit, openData, prefetched } from "../src/data/index.js";
 import { tmpdir } from "node:os";
 import { buildModel } from "../src/train/model.js";
-import { trainModel } from "../src/train/trainer.js";
+import { trainModel, type TrainResult } from "../src/train/trainer.js";
 import { trainParallel } from "../src/train/parallel.js";
-import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "../src/train/parallel-protocol.js";
+import { DEFAULT_DENSE_UPDATES, type DenseUpdates, type DenseUpdatesOption } from "../src/train/parallel-protocol.js";
 import { evaluateModel } from "../src/train/evaluate.js";
 import type { ModelName } from "../src/models/index.js";
 import type { Hyperparams, OptimizerName } from "../src/optim/hyper.js";
@@ -37,8 +37,8 @@ export interface ThreadsCase {
   trainer: "parallel" | "deterministic";
   /** Worker threads (parallel) or the CLI's --threads (deterministic: 1 or 2). */
   threads: number;
-  /** The parallel trainer's dense updates (default sync). */
-  dense?: DenseUpdates;
+  /** The parallel trainer's dense updates (default DEFAULT_DENSE_UPDATES). */
+  dense?: DenseUpdatesOption;
   /** The model's seed (default 1). */
   seed?: number;
   /** Fused multiply-adds in the layer kernels (configureLayers; default off). */
@@ -56,6 +56,8 @@ export interface ThreadsResult {
   count_seconds: number;
   /** File on disk to trained model: layer kernels configured, file opened, rows counted, model built, trained. */
   e2e_seconds: number;
+  /** The parallel trainer's dense updates (auto resolved). */
+  dense_updates?: DenseUpdates;
   auc: number;
   logloss: number;
   test_rows: number;
@@ -83,7 +85,7 @@ async function runCase(c: ThreadsCase): Promise<ThreadsResult> {
   const m = buildModel(file.fields.length, { model: c.model, optimizer: c.optimizer, hyper: c.hyper, seed: c.seed ?? 1 });
   const range = { start: 0, end: c.rows };
   const tTrain = process.hrtime.bigint();
-  const r = c.trainer === "parallel"
+  const r: TrainResult & { denseUpdates?: DenseUpdates } = c.trainer === "parallel"
     ? await trainParallel(m, file, range, c.threads, undefined, {}, { denseUpdates: c.dense ?? DEFAULT_DENSE_UPDATES, ...(c.inflate === false ? { inflateDir: false } : {}) })
     : await trainModel(m, c.threads > 1 ? prefetched(file) : file, range);
   const trainSeconds = secondsSince(tTrain), e2eSeconds = secondsSince(t0);
@@ -91,7 +93,7 @@ async function runCase(c: ThreadsCase): Promise<ThreadsResult> {
   const e = await evaluateModel(m, test);
   const u = process.resourceUsage();
   return {
-    rows: r.rows, train_seconds: trainSeconds, count_seconds: countSeconds, e2e_seconds: e2eSeconds, auc: e.auc, logloss: e.logloss, test_rows: e.rows,
+    rows: r.rows, train_seconds: trainSeconds, count_seconds: countSeconds, e2e_seconds: e2eSeconds, ...(r.denseUpdates ? { dense_updates: r.denseUpdates } : {}), auc: e.auc, logloss: e.logloss, test_rows: e.rows,
     feature_rate: m.featureRate, features: m.features, live_features: m.liveFeatures, max_rss_kib: u.maxRSS, cpu_seconds: (u.userCPUTime + u.systemCPUTime) / 1e6,
   };
 }

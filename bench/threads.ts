@@ -1,5 +1,5 @@
 // `npm run bench -- threads`: the data-parallel trainer with N = 1, 2, 4, 8
-// workers (default dense updates; sync with 2, async with 2 and 4) against the deterministic
+// workers (default dense updates, auto; sequential, sync and async with 2, async with 4) against the deterministic
 // trainer (1 and 2 threads) and PyTorch's training loop in the same run, per
 // model: rows/s (file on disk to trained model), test AUC, feature rate and
 // peak RSS, each configuration in a fresh process (threads-run.ts).
@@ -188,10 +188,10 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
 
       type Config = [ThreadsCase["trainer"], number, ThreadsCase["dense"]?, ("gzip" | "gzip-stream")?, "fma"?];
       const configs: Config[] = [
-        ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "sync"], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
+        ["parallel", 1], ["parallel", 2], ["parallel", 4], ["parallel", 8], ["parallel", 2, "sequential"], ["parallel", 2, "sync"], ["parallel", 2, "async"], ["parallel", 4, "async"], ["deterministic", 2], ["deterministic", 1],
       ];
       // With fused multiply-adds (--fma), where the runtime has them.
-      if (relaxedSimdAvailable()) configs.push(["parallel", 2, undefined, undefined, "fma"], ["parallel", 2, "async", undefined, "fma"], ["deterministic", 2, undefined, undefined, "fma"]);
+      if (relaxedSimdAvailable()) configs.push(["parallel", 2, undefined, undefined, "fma"], ["parallel", 2, "sequential", undefined, "fma"], ["parallel", 2, "async", undefined, "fma"], ["deterministic", 2, undefined, undefined, "fma"]);
       // Every core (the CLI's default --threads), where there are more than 8.
       if (cores > 8) configs.push(["parallel", cores], ["parallel", cores, "async"]);
       // The Criteo rows gzipped too: copied inflated for the workers, or inflated by each worker from the stream's start.
@@ -223,9 +223,9 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
           continue;
         }
         const x = r.result, rowsPerSec = Math.round(x.rows / x.train_seconds);
-        if (!gzip) measured.push({ trainer, threads, dense, fma: fma === "fma", rows_per_sec: rowsPerSec, oversubscribed });
+        if (!gzip) measured.push({ trainer, threads, dense: x.dense_updates, fma: fma === "fma", rows_per_sec: rowsPerSec, oversubscribed });
         emit({
-          ...head, rows: x.rows, seconds: +x.train_seconds.toFixed(2), rows_per_sec: rowsPerSec,
+          ...head, ...(x.dense_updates ? { dense: x.dense_updates, dense_asked: dense ?? DEFAULT_DENSE_UPDATES } : {}), rows: x.rows, seconds: +x.train_seconds.toFixed(2), rows_per_sec: rowsPerSec,
           count_seconds: +x.count_seconds.toFixed(2), e2e_seconds: +x.e2e_seconds.toFixed(2), e2e_rows_per_sec: Math.round(x.rows / x.e2e_seconds), process_seconds: r.process_seconds,
           auc: +x.auc.toFixed(5), logloss: +x.logloss.toFixed(5), test_rows: x.test_rows,
           feature_rate: +x.feature_rate.toFixed(5), live_features: x.live_features, features: x.features,

@@ -17,7 +17,7 @@ import { MONITORS } from "../train/validation.js";
 import { DEFAULT_SPARSITY, defaultSchedule, unvalidatedSchedule, type Schedule } from "../train/schedule.js";
 import type { RowPlan, TrainRun } from "../train/run.js";
 import { rowBytes } from "../train/shuffle.js";
-import { DEFAULT_DENSE_UPDATES, DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
+import { DEFAULT_DENSE_UPDATES, DENSE_UPDATES_OPTIONS, type DenseUpdatesOption } from "../train/parallel-protocol.js";
 import { bytes, num, str, UsageError, type OptionSpec, type ParsedArgs } from "./args.js";
 import { inputFiles, READ_OPTIONS, readOptionsOf, spoolInputs } from "./read-options.js";
 import { CLUSTER_OPTIONS } from "./cluster-options.js";
@@ -75,7 +75,7 @@ export const TRAIN_OPTIONS: readonly OptionSpec[] = [
   { name: "threads", type: "string", help: "threads that train: with more than 2 (or --parallel), that many workers each read their part of the rows and train one shared model (not bit-reproducible); else the deterministic trainer, which reads on a second thread and splits large matrix products between two. Not given: the cores, but at most one worker per 1000 batches of the training rows (fewer rounds cost AUC)", defaultHelp: "the number of cores" },
   { name: "deterministic", type: "boolean", help: "the deterministic trainer whatever --threads: the same seed gives the same model bit for bit (at most 2 threads)" },
   { name: "parallel", type: "boolean", help: "data-parallel workers even with --threads 1 or 2" },
-  { name: "dense-updates", type: "string", help: "data-parallel workers' dense layers: sync (one step a round with the mean gradient of the workers' batches), sequential (one step a round per worker's batch, in worker order), async (each worker steps the shared weights as it goes) or split (one batch a round, each worker reading batch / N of its rows; the tables and the dense layers take the steps of one worker with the whole batch: slower per row, closer to one worker's AUC with many workers); sequential and async steps are stale, so their momentum is compensated: beta1' = max(0, 1 - N (1 - beta1))", default: DEFAULT_DENSE_UPDATES },
+  { name: "dense-updates", type: "string", help: "data-parallel workers' dense layers: auto (sequential where each worker makes at least 1000 rounds of a batch, else split), sync (one step a round with the mean gradient of the workers' batches), sequential (one step a round per worker's batch, in worker order), async (each worker steps the shared weights as it goes) or split (one batch a round, each worker reading batch / N of its rows; the round takes the steps one worker takes with the whole batch: one dense step, and one step of each table row with its gradient added up over the workers' shares, so the AUC and feature rate stay one worker's with many workers); sequential and async steps are stale, so their momentum is compensated: beta1' = max(0, 1 - N (1 - beta1))", default: DEFAULT_DENSE_UPDATES },
   { name: "fma", type: "boolean", help: "fused multiply-adds in the matrix products (WebAssembly relaxed SIMD): faster, deterministic on one machine, but rounded differently from the default kernels" },
   { name: "out", type: "string", help: "folder for the trained model: model.sparsectr (for serving), the full training state and checkpoints (locked while a run uses it)" },
   { name: "checkpoint-every", type: "string", help: "with --out: a checkpoint every this many training rows" },
@@ -99,11 +99,11 @@ const MAX_THREADS = 256;
  * Data-parallel workers by default when there are more than 2 threads: on 1
  * or 2 cores the deterministic trainer's pipeline is as fast (bench threads).
  */
-export function threadsOf(a: ParsedArgs): { threads: number; parallel: boolean; denseUpdates: DenseUpdates } {
+export function threadsOf(a: ParsedArgs): { threads: number; parallel: boolean; denseUpdates: DenseUpdatesOption } {
   const threads = a.values.threads === undefined ? availableParallelism() : num(a, "threads", true);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads ${threads}: use an integer from 1 to ${MAX_THREADS}`);
   if (a.values.deterministic === true && a.values.parallel === true) throw new UsageError("--deterministic and --parallel exclude each other");
-  const denseUpdates = oneOf(a, "dense-updates", DENSE_UPDATES)!;
+  const denseUpdates = oneOf(a, "dense-updates", DENSE_UPDATES_OPTIONS)!;
   return { threads, parallel: parallelFor(a, threads), denseUpdates };
 }
 

@@ -14,7 +14,7 @@ import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
 import { WorkerPool } from "../train/parallel-pool.js";
-import { ASYNC_GROUP, defaultWorkers, MIN_ROUNDS, parallelUnsupported } from "../train/parallel-plan.js";
+import { ASYNC_GROUP, defaultWorkers, MIN_ROUNDS, parallelUnsupported, resolveDenseUpdates } from "../train/parallel-plan.js";
 import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
 import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
@@ -58,7 +58,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     if (reported.size <= 10) process.stderr.write(`${tty ? "\r" : ""}skipped a bad row: ${e.message}\n`);
     else if (reported.size === 11) process.stderr.write("skipping more bad rows (counted in the report)\n");
   };
-  const { threads, parallel: wantParallel, denseUpdates } = threadsOf(given);
+  const { threads, parallel: wantParallel, denseUpdates: denseAsked } = threadsOf(given);
   const resumeDir = str(given, "resume");
   let cluster = resumeDir === undefined ? clusterOf(given) : undefined;
   if (cluster && cluster.rank > 0 && str(given, "out") !== undefined) throw new UsageError(`--out: only rank 0 of a cluster run writes the model (this is rank ${cluster.rank})`);
@@ -152,22 +152,25 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
-  // A run checkpointed by N worker threads continues with N; without --threads a run takes at most one
-  // worker per MIN_ROUNDS batches of its rows (a cluster worker: of its part), so that the dense steps stay many.
+  // A run checkpointed by N worker threads continues with N; without --threads a run takes every core, but
+  // with sync, sequential or async dense updates at most one worker per MIN_ROUNDS batches of its rows (a
+  // cluster worker: of its part), so that the dense steps stay many.
   const parts = ckpt && !ckpt.meta.position.done ? ckpt.meta.position.parts : undefined;
+  const runRows = (plan.rows * m.settings.epochs) / (cluster?.workers ?? 1);
   let workers = parts?.length ?? threads, useParallel = wantParallel;
   if (parts && given.values.deterministic === true) throw new UsageError(`the run was checkpointed with ${parts.length} worker threads: resume it with as many (without --deterministic)`);
   if (!parts && given.values.threads === undefined && wantParallel && !finished) {
-    const rows = (plan.rows * m.settings.epochs) / (cluster?.workers ?? 1), fit = defaultWorkers(threads, rows, batch, denseUpdates);
+    const rows = runRows, fit = defaultWorkers(threads, rows, batch, denseAsked);
     if (fit < workers) {
       workers = fit;
       useParallel = parallelFor(given, fit);
       if (!json) {
-        process.stderr.write(`training with ${useParallel ? `${fit} data-parallel worker${fit === 1 ? "" : "s"}` : "the deterministic trainer"}, not ${threads}: ${Math.round(rows)} training rows make ${Math.floor(rows / (threads * batch))} rounds of a batch per worker with ${threads}, and below ${MIN_ROUNDS} the AUC drops (docs/threads.md); --threads ${threads} uses ${threads}, and --dense-updates split (rounds of one batch) every core\n`);
+        process.stderr.write(`training with ${useParallel ? `${fit} data-parallel worker${fit === 1 ? "" : "s"}` : "the deterministic trainer"}, not ${threads}: ${Math.round(rows)} training rows make ${Math.floor(rows / (threads * batch))} rounds of a batch per worker with ${threads}, and below ${MIN_ROUNDS} the AUC drops (docs/threads.md); --threads ${threads} uses ${threads}, and --dense-updates split or auto (rounds of one batch where the rounds would be fewer) every core\n`);
       }
     }
   }
   let parallel = false;
+  const denseUpdates = resolveDenseUpdates(denseAsked, runRows, workers, batch);
   // A cluster run's worker trains its part with its threads too.
   if ((useParallel || parts) && !finished) {
     const why = source !== trainFile ? "shuffled passes over rows held in memory (--shuffle on)" : parallelUnsupported(m, trainFile, control, workers, denseUpdates);

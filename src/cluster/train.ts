@@ -12,10 +12,10 @@
  */
 import type { DataFile } from "../data/types.js";
 import type { CtrModel } from "../train/model.js";
-import { splitRows } from "../train/parallel-plan.js";
+import { resolveDenseUpdates, splitRows } from "../train/parallel-plan.js";
 import { startPosition, trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
-import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "../train/parallel-protocol.js";
+import { DEFAULT_DENSE_UPDATES, type DenseUpdatesOption } from "../train/parallel-protocol.js";
 import type { WorkerPool } from "../train/parallel-pool.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
 import { Admission } from "../train/admission.js";
@@ -62,7 +62,7 @@ export interface ClusterOptions {
    */
   threads?: number;
   /** The threads' dense updates (../train/parallel-protocol.ts; default DEFAULT_DENSE_UPDATES). */
-  denseUpdates?: DenseUpdates;
+  denseUpdates?: DenseUpdatesOption;
   /** Threads started ahead for them (../train/parallel-pool.ts). */
   pool?: WorkerPool;
   buckets?: number;
@@ -189,15 +189,15 @@ export async function trainCluster(
       await state.join(settings, o.workers);
     }
     const cpu0 = await store.cpuSeconds();
-    const threads = o.threads ?? 1, denseUpdates = o.denseUpdates ?? DEFAULT_DENSE_UPDATES;
+    const part = splitRows(range.start, range.end, o.workers)[o.rank];
+    const threads = o.threads ?? 1, denseUpdates = resolveDenseUpdates(o.denseUpdates ?? DEFAULT_DENSE_UPDATES, (part.end - part.start) * m.settings.epochs, threads, m.settings.batch);
     // The workers' dense steps miss the others' changes of up to a merge period and the changes add up
     // (./sync.ts): stale steps, whose momentum is compensated as the data-parallel workers' is (the
     // merges decay the moments by the same rate; the model keeps its own for what follows the run).
     // With threads whose steps are stale too (sequential or async), every process's threads count.
-    const stale = o.workers * (threads > 1 && denseUpdates !== "sync" ? threads : 1);
+    const stale = o.workers * (threads > 1 && (denseUpdates === "sequential" || denseUpdates === "async") ? threads : 1);
     for (const d of m.dense) d.setStepHyper(workerMomentum(d, stale));
     const sync = new ClusterSync(store, m);
-    const part = splitRows(range.start, range.end, o.workers)[o.rank];
     // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then,
     // with the admission counts of the run's last checkpoint (if any).
     const saved = await state.position(o.rank);

@@ -10,7 +10,7 @@ import { SparseTable } from "../optim/table.js";
 import type { CtrModel } from "./model.js";
 import { EVICT_SHARE, evictionKeep } from "./budget.js";
 import type { TrainControl } from "./trainer.js";
-import { DEFAULT_DENSE_UPDATES, type DenseUpdates } from "./parallel-protocol.js";
+import { DEFAULT_DENSE_UPDATES, type DenseUpdates, type DenseUpdatesOption } from "./parallel-protocol.js";
 
 /** Ids a worker's batch may hold: one key a field, twice that where a row may hold several features of a field. */
 export function batchIds(m: CtrModel, data: DataFile): number {
@@ -18,7 +18,7 @@ export function batchIds(m: CtrModel, data: DataFile): number {
 }
 
 /** Why the data-parallel trainer cannot take a run with `workers` threads (undefined when it can). */
-export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1, denseUpdates: DenseUpdates = DEFAULT_DENSE_UPDATES): string | undefined {
+export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainControl, workers = 1, denseUpdates: DenseUpdatesOption = DEFAULT_DENSE_UPDATES): string | undefined {
   // A group rule's step comes from its own dual state (z), not from the weights it is given: a worker's
   // step would bring the shared weights back to its own trajectory, undoing the other workers' steps.
   if (denseUpdates === "async" && m.settings.dense === "group") return ASYNC_GROUP;
@@ -48,14 +48,31 @@ export const ASYNC_GROUP = "asynchronous dense updates of group-lasso dense laye
 export const MIN_ROUNDS = 1000;
 
 /**
- * The workers a run takes from `threads` when the number is not given: at
- * most one per MIN_ROUNDS batches of its training rows (`rows`, every pass
- * together), and at least 1. Split dense updates take every thread: their
- * rounds are the batches, whatever the workers.
+ * The workers a run takes from `threads` when the number is not given.
+ * With split or auto dense updates every thread: split rounds are the
+ * batches whatever the workers, and auto takes split where the workers
+ * would make fewer than MIN_ROUNDS rounds. With the others at most one per
+ * MIN_ROUNDS batches of its training rows (`rows`, every pass together),
+ * and at least 1.
  */
-export function defaultWorkers(threads: number, rows: number, batch: number, denseUpdates: DenseUpdates = DEFAULT_DENSE_UPDATES): number {
-  if (denseUpdates === "split") return threads;
+export function defaultWorkers(threads: number, rows: number, batch: number, denseUpdates: DenseUpdatesOption = DEFAULT_DENSE_UPDATES): number {
+  if (denseUpdates === "split" || denseUpdates === "auto") return threads;
   return Math.max(1, Math.min(threads, Math.floor(rows / (MIN_ROUNDS * batch))));
+}
+
+/**
+ * The dense updates of a run of `workers` workers over `rows` training rows
+ * (every pass together) in batches of `batch`: the mode asked for, or for
+ * auto, sequential when each worker makes at least MIN_ROUNDS rounds (its
+ * batches are then many and their steps fresh enough: bench threads-quality
+ * above; one worker per batch and no barrier within it make them the fastest
+ * rounds), else split, whose rounds are the batches whatever the workers
+ * (bench threads-quality at ca30d17, 1M rows: AUC and feature rate within
+ * the goals with 8 and 16 workers).
+ */
+export function resolveDenseUpdates(mode: DenseUpdatesOption, rows: number, workers: number, batch: number): DenseUpdates {
+  if (mode !== "auto") return mode;
+  return workers > 1 && rows < MIN_ROUNDS * workers * batch ? "split" : "sequential";
 }
 
 /** The rows [start, end) cut into `n` contiguous parts, as even as can be. */

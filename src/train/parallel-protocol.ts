@@ -74,14 +74,11 @@ export const ARRIVAL_WORDS = 10;
  */
 export const DENSE_UPDATES = ["sync", "sequential", "async", "split"] as const;
 export type DenseUpdates = (typeof DENSE_UPDATES)[number];
-/**
- * The default: the steps one worker would take, without a learning-rate
- * rule. In bench threads-quality (3 seeds, 1M rows) it keeps dcn's feature
- * rate closest to the deterministic trainer's with 4 workers (-12% against
- * sync's -17%); with 2 workers sync and sequential are within the runs'
- * spread of each other, async is the furthest.
- */
-export const DEFAULT_DENSE_UPDATES: DenseUpdates = "sequential";
+/** What a run may ask for: a mode, or auto (the mode chosen from the rounds each worker makes: resolveDenseUpdates in ./parallel-plan.ts). */
+export const DENSE_UPDATES_OPTIONS = ["auto", ...DENSE_UPDATES] as const;
+export type DenseUpdatesOption = (typeof DENSE_UPDATES_OPTIONS)[number];
+/** The default: auto (see resolveDenseUpdates). */
+export const DEFAULT_DENSE_UPDATES: DenseUpdatesOption = "auto";
 
 /**
  * The rows of each dense parameter each of `workers` workers steps in a

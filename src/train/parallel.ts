@@ -41,20 +41,25 @@ import { dataErrorOf } from "../data/errors.js";
 import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
-import { batchIds, parallelUnsupported, splitRows } from "./parallel-plan.js";
+import { batchIds, parallelUnsupported, resolveDenseUpdates, splitRows } from "./parallel-plan.js";
 import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
-  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type ReloadMessage, type WorkerInit,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, type DenseUpdates, type DenseUpdatesOption, type ReloadMessage, type WorkerInit,
 } from "./parallel-protocol.js";
 
 /** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
 const DEFAULT_ROOM_ROUNDS = 64;
 
+/** What {@link trainParallel} returns: the run's figures and the dense updates it took (auto resolved). */
+export interface ParallelResult extends TrainResult {
+  denseUpdates: DenseUpdates;
+}
+
 /** Options of {@link trainParallel}. */
 export interface ParallelOptions {
-  /** How the dense layers are updated (default DEFAULT_DENSE_UPDATES). */
-  denseUpdates?: DenseUpdates;
+  /** How the dense layers are updated (default DEFAULT_DENSE_UPDATES, auto: see resolveDenseUpdates). */
+  denseUpdates?: DenseUpdatesOption;
   /** Rounds of every worker's batches the tables and counts have room for before the workers park to grow them (default 64). */
   roomRounds?: number;
   /**
@@ -99,16 +104,18 @@ export interface ParallelOptions {
 export async function trainParallel(
   m: CtrModel, data: DataFile, range: { start?: number; end?: number }, workers: number,
   onProgress?: (p: Progress) => void, control: TrainControl = {}, opts: ParallelOptions = {},
-): Promise<TrainResult> {
-  const denseUpdates = opts.denseUpdates ?? DEFAULT_DENSE_UPDATES, ROOM_ROUNDS = opts.roomRounds ?? DEFAULT_ROOM_ROUNDS;
+): Promise<ParallelResult> {
+  const ROOM_ROUNDS = opts.roomRounds ?? DEFAULT_ROOM_ROUNDS;
   if (!Number.isSafeInteger(ROOM_ROUNDS) || ROOM_ROUNDS < 1) throw new RangeError(`roomRounds = ${ROOM_ROUNDS} must be a positive integer`);
   const t0 = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
   if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`workers = ${workers} must be a positive integer`);
-  const why = parallelUnsupported(m, data, control, workers, denseUpdates);
-  if (why !== undefined) throw new Error(`training with ${workers} worker threads does not support ${why}: train with one (deterministic) instead`);
   if (range.end === undefined) throw new Error(`${data.path}: data-parallel training needs the end of the training rows`);
   const N = workers, s = m.settings, fields = m.inputs.fields;
+  // Auto: from the whole run's rounds (every pass), the same when it resumes.
+  const denseUpdates = resolveDenseUpdates(opts.denseUpdates ?? DEFAULT_DENSE_UPDATES, (range.end - (range.start ?? 0)) * s.epochs, N, s.batch);
+  const why = parallelUnsupported(m, data, control, workers, denseUpdates);
+  if (why !== undefined) throw new Error(`training with ${workers} worker threads does not support ${why}: train with one (deterministic) instead`);
   const parts = splitRows(range.start ?? 0, range.end, N);
   const pos: TrainPosition = { ...(control.start ?? startPosition()) };
   if (control.start !== undefined && !pos.done && (pos.parts === undefined || pos.parts.length !== N)) {
@@ -373,5 +380,5 @@ export async function trainParallel(
     control.finish?.();
   }
   control.checkpoint?.({ ...pos });
-  return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped, earlyStopped };
+  return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped, earlyStopped, denseUpdates };
 }

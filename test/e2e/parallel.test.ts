@@ -112,24 +112,23 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   assert.match(both.err, /exclude each other/);
 });
 
-test("without --threads a run takes at most one worker per 1,000 batches of its rows, and says so; a given --threads is kept", () => {
-  // 80,000 rows of batch 32 are 2,500 batches (2 workers at most); of batch 64, 1,250 (1): with --parallel, every core up to that.
+test("without --threads a run takes every core, with sequential dense updates where each worker makes 1,000 rounds, else split; sequential asked for takes at most one worker per 1,000 batches, and says so", () => {
+  // 80,000 rows of batch 32 are 2,500 batches (2 workers of 1,000 rounds at most); of batch 64, 1,250 (1): with --parallel.
   const cores = availableParallelism();
   const base = ["--train", data, "--val-fraction", "0", "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--parallel", "--json"];
-  const two = run([...base, "--batch", "32"]);
-  assert.equal(two.code, 0, two.err);
-  assert.deepEqual([report(two.out).trainer, report(two.out).threads], ["parallel", Math.min(cores, 2)]);
-  const one = run([...base, "--batch", "64"]);
-  assert.equal(one.code, 0, one.err);
-  assert.deepEqual([report(one.out).trainer, report(one.out).threads], ["parallel", 1]);
+  const small = run([...base, "--batch", "32"]);
+  assert.equal(small.code, 0, small.err);
+  assert.deepEqual([report(small.out).trainer, report(small.out).threads, report(small.out).denseUpdates], ["parallel", cores, cores <= 2 ? "sequential" : "split"]);
+  const large = run([...base, "--batch", "64"]);
+  assert.equal(large.code, 0, large.err);
+  assert.deepEqual([report(large.out).trainer, report(large.out).threads, report(large.out).denseUpdates], ["parallel", cores, cores === 1 ? "sequential" : "split"]);
+  const capped = run([...base, "--batch", "64", "--dense-updates", "sequential"]);
+  assert.deepEqual([report(capped.out).trainer, report(capped.out).threads, report(capped.out).denseUpdates], ["parallel", 1, "sequential"]);
   if (cores > 1) {
-    const told = run([...base.filter((a) => a !== "--json"), "--batch", "64"]);
+    const told = run([...base.filter((a) => a !== "--json"), "--batch", "64", "--dense-updates", "sequential"]);
     assert.match(told.err, new RegExp(`training with 1 data-parallel worker, not ${cores}: 80000 training rows make ${Math.floor(80_000 / (cores * 64))} rounds of a batch per worker with ${cores}, and below 1000 the AUC drops`));
-    const given = run([...base, "--batch", "64", "--threads", String(cores)]);
-    assert.deepEqual([report(given.out).trainer, report(given.out).threads], ["parallel", cores]);
-    // Split dense updates: rounds of one batch whatever the workers, so every core.
-    const split = run([...base, "--batch", "64", "--dense-updates", "split"]);
-    assert.deepEqual([report(split.out).trainer, report(split.out).threads, report(split.out).denseUpdates], ["parallel", cores, "split"]);
+    const given = run([...base, "--batch", "64", "--threads", String(cores), "--dense-updates", "sequential"]);
+    assert.deepEqual([report(given.out).trainer, report(given.out).threads, report(given.out).denseUpdates], ["parallel", cores, "sequential"]);
   }
 });
 
