@@ -14,7 +14,7 @@ import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
 import { WorkerPool } from "../train/parallel-pool.js";
-import { ASYNC_GROUP, defaultWorkers, MIN_ROUNDS, parallelUnsupported, resolveDenseUpdates } from "../train/parallel-plan.js";
+import { ASYNC_GROUP, defaultWorkers, MIN_ROUNDS, parallelUnsupported, refitWorkers, resolveDenseUpdates } from "../train/parallel-plan.js";
 import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
 import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
@@ -238,10 +238,18 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }
   // The validation rows of the training files train last (one pass, in order).
   const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && rank0;
-  let refitRows = finished?.refitRows ?? 0;
+  let refitRows = finished?.refitRows ?? 0, refitThreads: number | undefined;
   if (refit) {
-    const rr = await trainModel(m, trainFile, plan.val, undefined, { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict });
+    const refitControl: TrainControl = { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict };
+    // After a data-parallel run its workers refit too (a batch each at least: refitWorkers), where they can; else one thread.
+    const val = plan.val!, w = parallel ? refitWorkers(workers, val, batch) : 1;
+    const mode = resolveDenseUpdates(denseAsked, (val.end - val.start) * m.settings.epochs, w, batch);
+    const n = w > 1 && parallelUnsupported(m, trainFile, refitControl, w, mode) === undefined ? w : 1;
+    const rr = n > 1
+      ? await trainParallel(m, trainFile, val, n, undefined, refitControl, { denseUpdates: mode })
+      : await trainModel(m, trainFile, val, undefined, refitControl);
     refitRows = rr.rows;
+    refitThreads = n;
   }
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
   const ev = testFile && rank0 ? await evaluateModel(m, testFile, files.test.length ? undefined : plan.test) : undefined;
@@ -251,7 +259,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     // rows: the distinct rows trained on (the validation rows too when they trained last).
     model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: cluster ? "cluster" : parallel ? "parallel" : "deterministic", ...(parallel ? { denseUpdates } : {}),
     ...("cluster" in r ? { cluster: r.cluster } : {}), fma: run.fma, rows: plan.rows + refitRows, epochs: +(r.position.rows / Math.max(plan.rows, 1)).toFixed(3), steps: r.position.steps,
-    refitRows,
+    refitRows, ...(refitThreads !== undefined ? { refitThreads } : {}),
     batch, minCount: m.settings.minCount, shuffle: sched.shuffle,
     seconds: +r.seconds.toFixed(3), rowsPerSec: Math.round(r.rows / r.seconds),
     resumed: ckpt !== undefined, initFrom: str(given, "init-from") ?? null, skippedBatches: r.position.skippedBatches,

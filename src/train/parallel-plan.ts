@@ -61,6 +61,15 @@ export function defaultWorkers(threads: number, rows: number, batch: number, den
 }
 
 /**
+ * The workers that train a run's validation rows last (the refit, after a
+ * data-parallel run of `workers`): as many, but no more than the rows'
+ * batches (a worker without a whole batch would only wait at the rounds).
+ */
+export function refitWorkers(workers: number, rows: { start: number; end: number }, batch: number): number {
+  return Math.max(1, Math.min(workers, Math.floor((rows.end - rows.start) / batch)));
+}
+
+/**
  * The dense updates of a run of `workers` workers over `rows` training rows
  * (every pass together) in batches of `batch`: the mode asked for, or for
  * auto, sequential when each worker makes at least MIN_ROUNDS rounds (its

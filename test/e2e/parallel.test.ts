@@ -159,3 +159,18 @@ test("split dense updates through the CLI: one batch a round over the workers, e
   // Rounds of 3 x 100 rows: the deterministic trainer's steps of 300 rows.
   assert.equal(rep.steps, Math.ceil(63_000 / 300));
 });
+
+test("the validation rows train last with the run's workers after a data-parallel run (one thread after a deterministic one)", () => {
+  const base = ["--train", data, "--holdout-rows", "10000", "--val-fraction", "0.1", "--refit", "on", "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--json"];
+  const par = run([...base, "--threads", "3", "--parallel"]);
+  assert.equal(par.code, 0, par.err);
+  const p = report(par.out);
+  assert.deepEqual([p.trainer, p.threads, p.refitThreads], ["parallel", 3, 3]);
+  const det = run([...base, "--threads", "2", "--deterministic"]);
+  assert.equal(det.code, 0, det.err);
+  const d = report(det.out);
+  assert.deepEqual([d.trainer, d.refitThreads], ["deterministic", 1]);
+  assert.ok((p.refitRows as number) > 0 && p.refitRows === d.refitRows, `refit rows ${p.refitRows as number} and ${d.refitRows as number}`);
+  assert.equal(p.rows, d.rows, "every row trains once");
+  assert.ok(Math.abs((p.auc as number) - (d.auc as number)) < 0.01, `AUC ${p.auc as number} vs ${d.auc as number}`);
+});
