@@ -11,7 +11,8 @@
  * step holds the row's lock (kernels/assembly/concurrent.ts); the global
  * step t is one shared counter that every worker's step takes the next
  * value of, or, in merged rounds (holdStep, stepOwned), one step a round
- * for every worker, each row stepped once with its gradients added up. The index and the row chunks grow only on the owner while no
+ * for every worker, each row stepped once with its gradients added up.
+ * The index and the row chunks grow only on the owner while no
  * worker runs: the owner reserves room for a number of new rows
  * ({@link reserveRows}) and a worker checks {@link SharedTableView.hasRoom}
  * before each batch (asking the owner for more when it is short).

@@ -63,7 +63,8 @@ export function defaultWorkers(threads: number, rows: number, batch: number, den
 /**
  * The workers that train a run's validation rows last (the refit, after a
  * data-parallel run of `workers`): as many, but no more than the rows'
- * batches (a worker without a whole batch would only wait at the rounds).
+ * batches (for fewer rows a worker's start costs more than its share saves;
+ * one: the deterministic trainer).
  */
 export function refitWorkers(workers: number, rows: { start: number; end: number }, batch: number): number {
   return Math.max(1, Math.min(workers, Math.floor((rows.end - rows.start) / batch)));
