@@ -77,8 +77,8 @@ export function refitWorkers(workers: number, rows: { start: number; end: number
  * batches are then many and their steps fresh enough: bench threads-quality
  * above; one worker per batch and no barrier within it make them the fastest
  * rounds), else split, whose rounds are the batches whatever the workers
- * (bench threads-quality at ca30d17, 1M rows: AUC and feature rate within
- * the goals with 8 and 16 workers).
+ * (bench threads-quality at 7663162, 1M rows: AUC and feature rate within
+ * the goals with 2, 4, 8 and 16 workers).
  */
 export function resolveDenseUpdates(mode: DenseUpdatesOption, rows: number, workers: number, batch: number): DenseUpdates {
   if (mode !== "auto") return mode;
