@@ -89,9 +89,10 @@ export function bucketByOwner(recs: usize, u: i32, owners: i32, order: usize, of
  * descriptors of 5 u32 words: recs, gradient sums, Hessian sums or 0, order,
  * offsets, as bucketByOwner left them), in thread order, into outRecs (u32),
  * outG and outH (d floats a row; outH 0: no Hessian): one row per distinct
- * record, its gradients added up in thread order. tab (2 * cap u32, cap a
- * power of two) is the record -> row table: all zero on entry and left zero
- * (as dedupIds, which shares it, requires).
+ * record, its gradients added up in thread order. tab (room for 2 * cap
+ * u32, cap a power of two) is the record -> row table, of the smallest
+ * power of two >= max(16, 2 x the rows to gather, up to cap) entries: all
+ * zero on entry and left zero (as dedupIds, which shares it, requires).
  *
  * At most cap rows at a time: the cursor (2 u32: thread, position in its
  * group) says where to start, and is left where the call stopped (thread =
@@ -100,11 +101,19 @@ export function bucketByOwner(recs: usize, u: i32, owners: i32, order: usize, of
  * the row: the caller sizes cap so that this does not happen in practice).
  */
 export function mergeOwned(lists: usize, threads: i32, owner: i32, d: i32, cap: i32, cursor: usize, outRecs: usize, outG: usize, outH: usize, tab: usize): i32 {
-  const mask = (<u32>cap << 1) - 1;
-  const rb = <usize>d * 4;
-  let n = 0;
   let k = load<i32>(cursor);
   let at = load<u32>(cursor, 4);
+  // The rows to gather from the cursor on (with repeats): the table's size (clearing it costs as much as its entries).
+  let rows: u32 = 0;
+  for (let j = k; j < threads; j++) {
+    const offsets = <usize>load<u32>(lists + (<usize>j * L_WORDS + L_OFFSETS) * 4);
+    rows += load<u32>(offsets + (<usize>owner + 1) * 4) - max<u32>(j == k ? at : 0, load<u32>(offsets + <usize>owner * 4));
+  }
+  let size: u32 = 16;
+  while (size < 2 * min<u32>(rows, <u32>cap)) size <<= 1;
+  const mask = size - 1;
+  const rb = <usize>d * 4;
+  let n = 0;
   for (; k < threads; k++) {
     const l = lists + <usize>k * L_WORDS * 4;
     const recs = <usize>load<u32>(l + L_RECS * 4), g = <usize>load<u32>(l + L_GRAD * 4), h = <usize>load<u32>(l + L_HESS * 4);
