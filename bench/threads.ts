@@ -193,7 +193,8 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
       // With fused multiply-adds (--fma), where the runtime has them.
       if (relaxedSimdAvailable()) configs.push(["parallel", 2, undefined, undefined, "fma"], ["parallel", 2, "sequential", undefined, "fma"], ["parallel", 2, "async", undefined, "fma"], ["deterministic", 2, undefined, undefined, "fma"]);
       // Every core (the CLI's default --threads), where there are more than 8.
-      if (cores > 8) configs.push(["parallel", cores], ["parallel", cores, "async"]);
+      // (auto takes split there on these rows; sequential is named beside it, with its fewer, larger rounds.)
+      if (cores > 8) configs.push(["parallel", cores], ["parallel", cores, "sequential"], ["parallel", cores, "async"]);
       // The Criteo rows gzipped too: copied inflated for the workers, or inflated by each worker from the stream's start.
       const gzPath = `${trainPath}.gz`;
       if (preset === "criteo") {
