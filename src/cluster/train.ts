@@ -15,7 +15,7 @@ import type { CtrModel } from "../train/model.js";
 import { resolveDenseUpdates, splitRows } from "../train/parallel-plan.js";
 import { startPosition, trainModel, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "../train/trainer.js";
 import { trainParallel } from "../train/parallel.js";
-import { DEFAULT_DENSE_UPDATES, type DenseUpdatesOption } from "../train/parallel-protocol.js";
+import { DEFAULT_DENSE_UPDATES, staleSteps, type DenseUpdatesOption } from "../train/parallel-protocol.js";
 import type { WorkerPool } from "../train/parallel-pool.js";
 import type { ClusterRecord } from "../train/checkpoint.js";
 import { Admission } from "../train/admission.js";
@@ -195,7 +195,7 @@ export async function trainCluster(
     // (./sync.ts): stale steps, whose momentum is compensated as the data-parallel workers' is (the
     // merges decay the moments by the same rate; the model keeps its own for what follows the run).
     // With threads whose steps are stale too (sequential or async), every process's threads count.
-    const stale = o.workers * (threads > 1 && (denseUpdates === "sequential" || denseUpdates === "async") ? threads : 1);
+    const stale = o.workers * (threads > 1 && staleSteps(denseUpdates) ? threads : 1);
     for (const d of m.dense) d.setStepHyper(workerMomentum(d, stale));
     const sync = new ClusterSync(store, m);
     // A worker that stopped (killed) rejoins from its last synchronisation: the store's model and its position then,

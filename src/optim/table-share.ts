@@ -205,16 +205,21 @@ export class SharedTableView {
     const t = this.heldAt;
     if (t === undefined) throw new Error(`${this.optimizer}: stepOwned needs a holdStep first`);
     this.heldAt = undefined;
-    const sc = this.sc, heap = this.heap, k = this.k, p = sc.params >>> 2;
-    heap.u32[p + P_T] = t;
-    heap.f32[p + P_ALPHA] = checkLr(this.optimizer, opts.lr, this.hyper.lr);
+    const sc = this.sc, heap = this.heap, lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
     heap.u32.fill(0, sc.cursor >>> 2, (sc.cursor >>> 2) + 2);
-    let delta = 0;
     // sc.ids, grad, hess and tab are free until the next gatherBatch; recs, ugrad and uhess are read by the other workers' merges.
     do {
-      const n = k.mergeOwned(this.lists, this.owners, this.worker, this.rowLength, sc.capacity, sc.cursor, sc.ids, sc.grad, sc.hess, sc.tab);
-      if (n > 0) delta += k.updateSparseShared(sc.params, sc.ids, n, sc.grad, sc.hess);
+      const n = this.k.mergeOwned(this.lists, this.owners, this.worker, this.rowLength, sc.capacity, sc.cursor, sc.ids, sc.grad, sc.hess, sc.tab);
+      if (n > 0) this.update(t, lr, sc.ids, n, sc.grad, sc.hess);
     } while (heap.u32[sc.cursor >>> 2] < this.owners);
+  }
+
+  /** Algorithm 1's step at global step t of n rows (records at recs, their gradient sums at g, Hessian sums at h or 0), each under its lock; the zero-row count follows. */
+  private update(t: number, lr: number, recs: number, n: number, g: number, h: number): void {
+    const heap = this.heap, p = this.sc.params >>> 2;
+    heap.u32[p + P_T] = t;
+    heap.f32[p + P_ALPHA] = lr;
+    const delta = this.k.updateSparseShared(this.sc.params, recs, n, g, h);
     if (delta !== 0) Atomics.sub(heap.u32, (this.meta >>> 2) + M_ZEROS, delta);
   }
 
@@ -274,12 +279,7 @@ export class SharedTableView {
       k.bucketByOwner(sc.recs, u, this.owners, sc.order, sc.offsets);
       return;
     }
-    const t = Atomics.add(heap.u32, (this.words >>> 2) + W_STEP, 1) + 1;
-    const p = sc.params >>> 2;
-    heap.u32[p + P_T] = t;
-    heap.f32[p + P_ALPHA] = lr;
-    const delta = k.updateSparseShared(sc.params, sc.recs, u, sc.ugrad, h ? sc.uhess : 0);
-    if (delta !== 0) Atomics.sub(heap.u32, (this.meta >>> 2) + M_ZEROS, delta);
+    this.update(Atomics.add(heap.u32, (this.words >>> 2) + W_STEP, 1) + 1, lr, sc.recs, u, sc.ugrad, h ? sc.uhess : 0);
   }
 
   /**

@@ -74,6 +74,16 @@ export const ARRIVAL_WORDS = 10;
  */
 export const DENSE_UPDATES = ["sync", "sequential", "async", "split"] as const;
 export type DenseUpdates = (typeof DENSE_UPDATES)[number];
+/**
+ * Whether a mode's dense steps are stale (each taken against weights up to
+ * N - 1 steps old: sequential and async), so that their momentum is
+ * compensated (./stale-momentum.ts); sync and split rounds take one step
+ * with the round's gradient.
+ */
+export function staleSteps(mode: DenseUpdates): boolean {
+  return mode === "sequential" || mode === "async";
+}
+
 /** What a run may ask for: a mode, or auto (the mode chosen from the rounds each worker makes: resolveDenseUpdates in ./parallel-plan.ts). */
 export const DENSE_UPDATES_OPTIONS = ["auto", ...DENSE_UPDATES] as const;
 export type DenseUpdatesOption = (typeof DENSE_UPDATES_OPTIONS)[number];

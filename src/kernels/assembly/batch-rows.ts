@@ -70,7 +70,8 @@ export function gatherInverse(recs: usize, inverse: usize, n: i32, d: i32, out: 
   }
 }
 
-@inline function addRow(dst: usize, src: usize, d: i32): void {
+// Adds one row of d floats to another.
+@inline export function addRow(dst: usize, src: usize, d: i32): void {
   let i = 0;
   for (; i + 4 <= d; i += 4) {
     const o = <usize>i * 4;

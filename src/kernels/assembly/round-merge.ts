@@ -17,6 +17,7 @@
 // kernels against a brute-force sum.
 
 import { fmix32 } from "./hash";
+import { addRow, copyRow } from "./batch-rows";
 
 // A thread's descriptor in the list mergeOwned reads: u32 words.
 const L_RECS = 0;
@@ -62,26 +63,6 @@ export function bucketByOwner(recs: usize, u: i32, owners: i32, order: usize, of
   // ... so the starts are the cursors shifted by one.
   for (let o = W; o > 0; o--) store<u32>(offsets + <usize>o * 4, load<u32>(offsets + (<usize>o - 1) * 4));
   store<u32>(offsets, 0);
-}
-
-// dst = src (d floats).
-@inline function copyRow(dst: usize, src: usize, d: i32): void {
-  let c = 0;
-  for (; c + 4 <= d; c += 4) v128.store(dst + <usize>c * 4, v128.load(src + <usize>c * 4));
-  for (; c < d; c++) store<f32>(dst + <usize>c * 4, load<f32>(src + <usize>c * 4));
-}
-
-// dst += src (d floats).
-@inline function addRow(dst: usize, src: usize, d: i32): void {
-  let c = 0;
-  for (; c + 4 <= d; c += 4) {
-    const p = dst + <usize>c * 4;
-    v128.store(p, f32x4.add(v128.load(p), v128.load(src + <usize>c * 4)));
-  }
-  for (; c < d; c++) {
-    const p = dst + <usize>c * 4;
-    store<f32>(p, load<f32>(p) + load<f32>(src + <usize>c * 4));
-  }
 }
 
 /**
