@@ -124,8 +124,8 @@ async function denseStep(model: ThreadsCase["model"], file: string, featindex: s
  * inflated to the OS temporary folder and the workers enter their parts in
  * the copy; input "gzip-stream" (two workers, as many as cores) is the same
  * without the copy: each worker inflates the stream from its start and
- * skips the rows before its part without parsing them. Two workers
- * (sequential and async) and the
+ * skips the rows before its part without parsing them. Two workers (auto,
+ * sequential and async) and the
  * deterministic trainer also run with fused multiply-adds (--fma) where the
  * runtime has relaxed SIMD. A configuration that fails gives
  * a line with its error. A "dense-step" line per model gives the time of
