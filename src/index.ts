@@ -27,6 +27,7 @@ export { buildModel, CtrModel, plainOf } from "./train/model.js";
 export type { TrainSettings } from "./train/model.js";
 export { trainModel, fileSource } from "./train/trainer.js";
 export { evaluateModel } from "./train/evaluate.js";
+export { evaluateThreads, logitsThreads, scoringThreads } from "./train/score-threads.js";
 export { MemoryBudgetError } from "./train/budget.js";
 export type { Progress, RowSource, TrainResult } from "./train/trainer.js";
 export { Predictor, exportModel, encodeModel } from "./serve/model-file.js";

@@ -19,12 +19,12 @@ import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluste
 import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
-import { evaluateModel } from "../train/evaluate.js";
+import { evaluateThreads, logitsThreads } from "../train/score-threads.js";
 import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointMeta } from "../train/checkpoint.js";
 import { EarlyStopping } from "../train/validation.js";
 import type { TrainRun } from "../train/run.js";
 import { ShuffledRows } from "../train/shuffle.js";
-import { collectLogits, fitCalibration } from "../train/calibration.js";
+import { fitCalibration } from "../train/calibration.js";
 import { lockDir } from "../io/lock.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import { exportModel } from "../serve/model-file.js";
@@ -119,6 +119,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const stopper = valFile && !finished ? new EarlyStopping(m, { file: valFile, range: files.validation.length ? undefined : plan.val }, {
     monitor: run.monitor, patience: sched.patience,
     onEvaluation: (p, best) => monitor.evaluation(p, best),
+    score: (file, range) => evaluateThreads(m, file, range, threads),
   }) : undefined;
   if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
   if (cluster && source !== trainFile) throw new UsageError("cluster training does not shuffle rows in memory: give --shuffle off");
@@ -231,10 +232,12 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     if (!r.earlyStopped) await stopper.evaluate({ ...r.position, rows: plan.rows * m.settings.epochs, steps: m.tables[0]?.stepCount ?? r.position.steps });
     stopper.restoreBest();
   }
+  let calibrationThreads: number | undefined;
   if (finished) m.calibration = { ...finished.calibration };
   else if (valFile && run.calibrate && rank0) {
-    const { z, y } = await collectLogits((b, o) => m.logits(b, o), valFile, files.validation.length ? undefined : plan.val);
+    const { z, y, threads: n } = await logitsThreads(m, valFile, files.validation.length ? undefined : plan.val, threads);
     m.calibration = fitCalibration(z, y);
+    calibrationThreads = n;
   }
   // The validation rows of the training files train last (one pass, in order).
   const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && rank0;
@@ -252,7 +255,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     refitThreads = n;
   }
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
-  const ev = testFile && rank0 ? await evaluateModel(m, testFile, files.test.length ? undefined : plan.test) : undefined;
+  const ev = testFile && rank0 ? await evaluateThreads(m, testFile, files.test.length ? undefined : plan.test, threads) : undefined;
   const best = stopper?.best;
   const clusterFeatures = "cluster" in r ? (r.cluster as ClusterReport).features : undefined;
   const report = {
@@ -270,6 +273,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     bytesPerFeature: m.features ? +(m.memoryBytes / m.features).toFixed(1) : null, memoryBytes: m.memoryBytes,
     maxFeatures: maxFeatures ?? null, evictions, evictedFeatures: evicted,
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
+    // The threads that scored the test rows and the calibration's validation rows (score-threads.ts: the same figures on any number).
+    ...(ev ? { testThreads: ev.threads } : {}), ...(calibrationThreads !== undefined ? { calibrationThreads } : {}),
     // A cluster run's features: every worker's (rank 0's model counts its own part only).
     featureRate: clusterFeatures ? m.liveFeatures / clusterFeatures : m.featureRate, features: clusterFeatures ?? m.features, liveFeatures: m.liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
     admittedFeatures: m.admission?.admitted ?? m.features, oovRouted: m.admission?.routed ?? 0,

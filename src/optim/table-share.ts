@@ -1,6 +1,6 @@
 /**
  * A sparse table trained by several threads at once: the owner side
- * ({@link shareTable}, {@link reserveRows}, {@link adoptShared}) and the
+ * ({@link shareTable}, {@link reserveRows}, {@link unshareTable}) and the
  * view each worker thread trains through ({@link SharedTableView}).
  *
  * The rows stay in the owner's shared WebAssembly memory, one copy for every
@@ -18,7 +18,7 @@
  * before each batch (asking the owner for more when it is short).
  */
 import { Heap } from "../kernels/heap.js";
-import { M_SIZE, M_ZEROS, P_ALPHA, P_T, TMP_S, TMP_SINK } from "../kernels/layout.js";
+import { M_SIZE, M_ZEROS, P_ALPHA, P_BIAS, P_T, TMP_S, TMP_SINK } from "../kernels/layout.js";
 import { sharedKernelExports } from "../kernels/wasm.js";
 import type { SharedKernelModule } from "../kernels/generated/shared-kernel-exports.js";
 import { StepCall } from "./call.js";
@@ -108,6 +108,26 @@ export function shareTable(t: SparseTable, workers: number, maxIds: number, room
   heap.u32[(words >>> 2) + W_STEP] = t.stepCount;
   reserveRows(t, share, room);
   return share;
+}
+
+/**
+ * Gives back to the table's memory what {@link shareTable} allocated for the
+ * workers (scratch, parameter blocks with their bias tables, the step
+ * counter), once no worker uses the share: a table shared by run after run
+ * (a refit, scoring threads) does not grow by every run's scratch.
+ */
+export function unshareTable(t: SparseTable, share: TableShare): void {
+  const heap = t.arena.heap;
+  if (heap.memory !== share.memory) throw new Error(`${t.optimizer}: the share is not this table's`);
+  for (const sc of share.workers) {
+    const bias = heap.u32[(sc.params >>> 2) + P_BIAS];
+    if (bias !== 0) heap.release(bias);
+    for (const p of [sc.params, sc.rowScratch, sc.ids, sc.keys, sc.inverse, sc.recs, sc.tab, sc.grad, sc.ugrad, sc.hess, sc.uhess, sc.order, sc.offsets, sc.cursor]) {
+      if (p !== 0) heap.release(p);
+    }
+  }
+  heap.release(share.lists);
+  heap.release(share.words);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import type { DataErrorFields } from "../data/errors.js";
-import type { ScoredShare } from "./parallel-score.js";
+import type { ScoredShare } from "./score-share.js";
 import type { WorkerMessage } from "./parallel-protocol.js";
 
 export class WorkerEvents {

@@ -6,14 +6,13 @@
  * evaluateModel's (./evaluate.ts) while every core reads and scores.
  */
 import type { DataFile } from "../data/types.js";
-import { EvalMetrics, evaluateModel } from "./evaluate.js";
+import { EvalMetrics } from "./evaluate.js";
+import { evaluateThreads } from "./score-threads.js";
 import type { CtrModel } from "./model.js";
 import { splitRows } from "./parallel-plan.js";
 import type { EvaluateMessage } from "./parallel-protocol.js";
 import type { Scorer } from "./trainer.js";
-
-/** A worker's scores of its share, with their labels, in row order. */
-export interface ScoredShare { scores: Float64Array; labels: Float32Array }
+import type { ScoredShare } from "./score-share.js";
 
 /** What the scorer needs of the coordinator, while the workers are parked. */
 export interface ScoreHost {
@@ -31,12 +30,13 @@ export interface ScoreHost {
  * A Scorer (TrainControl.evaluate's) that has the parked workers score the
  * rows: those of a range with an end (the validation rows of the training
  * files), unless bad rows are skipped (their reports belong to the
- * training pass); other evaluations are evaluateModel's, on this thread.
+ * training pass); other evaluations are evaluateThreads' (scoring threads
+ * of their own where they pay, else this thread).
  */
 export function workerScorer(host: ScoreHost): Scorer {
   return async (file: DataFile, range?: { start?: number; end?: number }) => {
     const end = range?.end;
-    if (end === undefined || file.options.skipBadRows === true) return evaluateModel(host.model, file, range);
+    if (end === undefined || file.options.skipBadRows === true) return evaluateThreads(host.model, file, range, host.workers);
     const read = { ...file.options, onSkip: undefined, range: undefined, batchSize: host.batch };
     const calibration = { ...host.model.calibration };
     splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part, calibration }));

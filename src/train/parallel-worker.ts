@@ -29,7 +29,7 @@ import { BatchInputs } from "./inputs.js";
 import { SharedAdmission } from "./shared-admission.js";
 import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import { workerMomentum } from "./stale-momentum.js";
-import { calibrated } from "./calibration.js";
+import { scoreShare } from "./score-share.js";
 import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   const parkServing = async (end = false): Promise<number> => {
     let command = park(end);
     while (command === K_EVALUATE) {
-      await scoreShare();
+      await scoreMine();
       command = park(end);
     }
     return command;
@@ -128,23 +128,13 @@ async function main(): Promise<void> {
    * shared weights and tables, no row created (CtrModel.predict's scores),
    * and posts them with their labels.
    */
-  const scoreShare = async (): Promise<void> => {
+  const scoreMine = async (): Promise<void> => {
     const got = receiveMessageOnPort(parentPort!) as { message: EvaluateMessage } | undefined;
     if (got?.message.kind !== "evaluate") throw new Error(`worker ${w}: released to evaluate without the rows to score`);
-    const { paths, read, part, calibration: c } = got.message;
+    const { paths, read, part, calibration } = got.message;
     copyWeights();
-    const f = await openData(paths, read);
-    const scores = new Float64Array(Math.max(0, part.end - part.start)), labels = new Float32Array(scores.length);
-    let n = 0;
-    for await (const b of f.batches(part)) {
-      layersActive(true);
-      const z = model.forward(inputs.read(b), b.rows, false);
-      layersActive(false);
-      calibrated(c, z, b.rows, scores, n);
-      labels.set(b.labels.subarray(0, b.rows), n);
-      n += b.rows;
-    }
-    parentPort!.postMessage({ kind: "scores", worker: w, scores: scores.subarray(0, n), labels: labels.subarray(0, n) } satisfies WorkerMessage, [scores.buffer, labels.buffer]);
+    const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), await openData(paths, read), part, calibration);
+    parentPort!.postMessage({ kind: "scores", worker: w, scores, labels } satisfies WorkerMessage, [scores.buffer as ArrayBuffer, labels.buffer as ArrayBuffer]);
   };
   /** Takes the dense states the coordinator posted before the release (synchronously: the message is queued before it). */
   const reload = (): void => {

@@ -26,10 +26,11 @@ import type { DataFile } from "../data/types.js";
 import { seekPoints } from "../data/seek.js";
 import { configureLayers } from "../kernels/layers/index.js";
 import { SparseTable } from "../optim/table.js";
-import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, type TableShare } from "../optim/table-share.js";
+import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, unshareTable, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
 import { gatherDense } from "./parallel-dense.js";
-import { workerScorer, type ScoredShare } from "./parallel-score.js";
+import { workerScorer } from "./parallel-score.js";
+import type { ScoredShare } from "./score-share.js";
 import { WorkerEvents } from "./parallel-events.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
@@ -370,6 +371,8 @@ export async function trainParallel(
   } finally {
     clearInterval(ticker);
     await Promise.all(threads.map((t) => t.terminate()));
+    // The workers' scratch goes back to the tables' memory (a refit or scoring threads share them again).
+    tables.forEach((t, k) => unshareTable(t, shares[k]));
   }
   progress();
   if (control.sync && pos.rows > lastSync) await control.sync.run({ ...pos });

@@ -56,6 +56,8 @@ export interface EarlyStoppingOptions {
   patience: number;
   /** Called after each evaluation (progress lines, metrics files). */
   onEvaluation?: (p: EvalPoint, best: boolean) => void;
+  /** How an evaluation scores the rows when the trainer gives no scorer of its own (default evaluateModel, on this thread). */
+  score?: Scorer;
 }
 
 /** The copy of a model's whole training state, as bytes. */
@@ -93,7 +95,8 @@ export class EarlyStopping {
     // A model whose scores are no longer finite (a diverged run with
     // --skip-nonfinite) evaluates as the worst: it is never the best state.
     const { file, range } = this.validation;
-    const r = await (score ? score(file, range) : evaluateModel(this.m, file, range)).catch((e: unknown) => {
+    const scorer = score ?? this.opts.score;
+    const r = await (scorer ? scorer(file, range) : evaluateModel(this.m, file, range)).catch((e: unknown) => {
       if (e instanceof RangeError && /NaN|not finite/.test(e.message)) return { auc: NaN, logloss: Infinity, rows: 0 };
       throw e;
     });

@@ -5,7 +5,8 @@
 // deterministic trainer refuses such a checkpoint; bad rows skipped and a
 // memory budget work with several workers; unsupported runs fall back to
 // the deterministic trainer (or are refused with --parallel); a gzip file is
-// copied inflated for the workers by the counting pass.
+// copied inflated for the workers by the counting pass; threads score the
+// validation and test rows after a run where they pay, with the figures of one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -173,4 +174,19 @@ test("the validation rows train last with the run's workers after a data-paralle
   assert.ok((p.refitRows as number) > 0 && p.refitRows === d.refitRows, `refit rows ${p.refitRows as number} and ${d.refitRows as number}`);
   assert.equal(p.rows, d.rows, "every row trains once");
   assert.ok(Math.abs((p.auc as number) - (d.auc as number)) < 0.01, `AUC ${p.auc as number} vs ${d.auc as number}`);
+});
+
+test("threads score the validation and test rows after a run where they pay: the same figures and model as one thread", async () => {
+  const big = join(dir, "big.txt");
+  await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 6, scale: 0.02 })), { format: "criteo", start: 0, rows: 120_000, out: big, truth: null });
+  const base = ["--train", data, "--validation", big, "--test", big, "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--json"];
+  const three = run([...base, "--threads", "3", "--deterministic"]), one = run([...base, "--threads", "1"]);
+  assert.equal(three.code, 0, three.err);
+  assert.equal(one.code, 0, one.err);
+  const a = report(three.out), b = report(one.out);
+  // 120,000 rows x (1 - 1/3) pass START_ROWS (75,000): three threads score them; one thread, itself.
+  assert.deepEqual([a.trainer, a.testThreads, a.calibrationThreads], ["deterministic", 3, 3]);
+  assert.deepEqual([b.trainer, b.testThreads, b.calibrationThreads], ["deterministic", 1, 1]);
+  for (const k of ["auc", "logloss", "testRows", "validationAuc", "calibration", "modelSha256"]) assert.deepEqual(a[k], b[k], k);
+  assert.equal(a.testRows, 120_000);
 });

@@ -1,0 +1,54 @@
+/**
+ * One scoring thread of ./score-threads.ts: scores its contiguous share of a
+ * file's rows with the model, reading the embedding tables in place in the
+ * owner's shared WebAssembly memory (optim/table-share.ts; no row created,
+ * an absent or zero row falls back to its field's OOV row where the model
+ * admits features by count) and the dense weights it was given, and posts
+ * the logits or calibrated scores with their labels (./score-share.ts).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { openData } from "../data/reader.js";
+import type { ReadOptions } from "../data/types.js";
+import { configureLayers, layersAvailable } from "../kernels/layers/index.js";
+import { createModel } from "../models/index.js";
+import { getMatmulBackend } from "../nn/matmul.js";
+import { SharedTableView, type TableShare } from "../optim/table-share.js";
+import { BatchInputs, type AdmissionRouter } from "./inputs.js";
+import type { ResolvedSettings } from "./model.js";
+import { scoreShare, type ScoreMode, type ScoredShare } from "./score-share.js";
+
+/** What a scoring thread is started with. */
+export interface ScoreThreadInit {
+  thread: number;
+  settings: ResolvedSettings;
+  fields: number;
+  /** The model's tables, shared with the scoring threads (thread k reads through share k's scratch). */
+  tables: TableShare[];
+  /** Whether the model admits features by count (then an absent row reads its field's OOV row). */
+  admission: boolean;
+  /** The dense parameters' values, concatenated in model order. */
+  weights: Float32Array;
+  fma: boolean;
+  paths: readonly string[];
+  read: ReadOptions;
+  part: { start: number; end: number };
+  mode: ScoreMode;
+}
+
+const init = workerData as ScoreThreadInit;
+// The layer kernels on this thread alone (bit-identical to any other setting).
+configureLayers({ threads: 1, fma: init.fma });
+if (getMatmulBackend() !== "ts") layersAvailable();
+const s = init.settings;
+const model = createModel(s.model, { ...(s.modelConfig ?? {}), fields: init.fields, seed: s.seed }, { params: (_n, _r, _c, v) => v });
+let at = 0;
+for (const p of model.params()) { p.value.set(init.weights.subarray(at, at + p.value.length)); at += p.value.length; }
+if (at !== init.weights.length) throw new Error(`scoring thread ${init.thread}: ${init.weights.length} dense weights given, the model has ${at}`);
+// Evaluation inputs only read: the counts themselves are not needed, only that the model has them (read's OOV fallback).
+const evaluationOnly: AdmissionRouter | undefined = init.admission
+  ? { fields: init.fields, minCount: 0, route: () => { throw new Error("a scoring thread routes no training keys"); } }
+  : undefined;
+const inputs = new BatchInputs(init.tables.map((t) => new SharedTableView(t, init.thread)), init.fields, s.pooling, evaluationOnly);
+const file = await openData(init.paths, init.read);
+const r: ScoredShare = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), file, init.part, init.mode);
+parentPort!.postMessage(r, [r.scores.buffer as ArrayBuffer, r.labels.buffer as ArrayBuffer]);

@@ -1,0 +1,160 @@
+/**
+ * Scoring on several threads outside a data-parallel run, such as the
+ * calibration pass and the test evaluation after training: the rows of a
+ * file are cut into one contiguous share per thread (./parallel-plan.ts
+ * splitRows), each thread (./score-thread-worker.ts) enters its share at a
+ * seek point (data/seek.ts) and scores it with the model's tables read in
+ * place in their shared WebAssembly memory (optim/table-share.ts: one copy
+ * for every thread) and a copy of its dense weights, and the shares come
+ * back in row order. Every thread computes each row as CtrModel.logits does
+ * (the layer kernels give the same bits on any number of threads), so the
+ * figures are evaluateModel's and collectLogits' bit for bit. Where threads
+ * do not pay (see START_ROWS) or cannot be used (threadsUnsupported), those
+ * run on this thread.
+ */
+import { Worker } from "node:worker_threads";
+import type { DataFile, SeekPoint } from "../data/types.js";
+import { scanRows } from "../data/seek.js";
+import { isGzip } from "../data/source.js";
+import { isStdin } from "../data/stdin.js";
+import { configureLayers } from "../kernels/layers/index.js";
+import { SparseTable } from "../optim/table.js";
+import { shareTable, unshareTable } from "../optim/table-share.js";
+import { collectLogits } from "./calibration.js";
+import { EvalMetrics, evaluateModel } from "./evaluate.js";
+import type { CtrModel } from "./model.js";
+import { splitRows } from "./parallel-plan.js";
+import type { ScoredShare, ScoreMode } from "./score-share.js";
+import type { ScoreThreadInit } from "./score-thread-worker.js";
+
+/**
+ * Rows one thread scores in the time a scoring thread takes to start (its
+ * modules loaded, its kernels compiled): dcn on a 2-core machine, by hand,
+ * about 215k rows/s on one thread and 0.35 s to start. Threads score a
+ * file when they save more than that: rows x (1 - 1/threads) > START_ROWS
+ * (with 2 threads from 150k rows, with 16 from 80k).
+ */
+export const START_ROWS = 75_000;
+
+/** Ids per lookup piece of a scoring thread (its scratch in each table's memory). */
+const PIECE_IDS = 16_384;
+
+const THREAD_URL = new URL("./score-thread-worker.js", import.meta.url);
+
+/** Rows of a file: [start, end), each open side the file's own range. */
+type Range = { start?: number; end?: number };
+
+/** Options of {@link evaluateThreads} and {@link logitsThreads}. */
+export interface ThreadOptions {
+  /** Rows one thread scores while a scoring thread starts (default START_ROWS): see there. */
+  startRows?: number;
+}
+
+/** The threads that score `rows` rows given `threads`: all of them where they save more than starting one costs (START_ROWS), else 1. */
+export function scoringThreads(rows: number, threads: number, startRows = START_ROWS): number {
+  const n = Math.min(threads, rows);
+  return n > 1 && rows * (1 - 1 / n) > startRows ? n : 1;
+}
+
+/** Why the rows of `file` are scored on this thread whatever the threads; undefined when threads can score them. */
+export function threadsUnsupported(m: CtrModel, file: DataFile): string | undefined {
+  if (!m.tables.every((t) => t instanceof SparseTable && t.arena.backend === "wasm")) return "tables that are sharded or outside WebAssembly memory";
+  if (file.options.skipBadRows === true) return "skipped bad rows (one reader reports and counts them)";
+  if (file.paths.some(isStdin)) return "standard input";
+  return undefined;
+}
+
+/**
+ * Where the threads enter the rows `range` of `file`: its end (counted by
+ * one scan that splits lines without parsing them, when the range has none)
+ * and seek points; undefined when a gzip file has no points (every thread
+ * would inflate it from its start).
+ */
+async function entry(file: DataFile, range: Range | undefined): Promise<{ start: number; end: number; seek: readonly SeekPoint[] } | undefined> {
+  const start = range?.start ?? file.options.range?.start ?? 0;
+  let end = range?.end ?? file.options.range?.end, seek = file.options.seek;
+  if (seek === undefined || end === undefined) {
+    let scan = scanned.get(file);
+    if (scan === undefined) {
+      for (const p of file.paths) if (await isGzip(p)) return undefined;
+      let rows = 0;
+      const points = await scanRows(file, { row: () => { rows++; } });
+      scanned.set(file, scan = { rows, points });
+    }
+    seek ??= scan.points;
+    end ??= scan.rows;
+  }
+  return { start, end: Math.max(start, end), seek };
+}
+
+/** The scans of opened files (a validation file of its own is scored at every evaluation of a run). */
+const scanned = new WeakMap<DataFile, { rows: number; points: readonly SeekPoint[] }>();
+
+/**
+ * The rows `range` of `file` scored on `threads` threads, as logits or
+ * calibrated scores, with their labels, one share per thread in row order;
+ * undefined when this thread is to score them (threads would not pay, or
+ * cannot score them).
+ */
+async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, mode: ScoreMode, opts: ThreadOptions): Promise<ScoredShare[] | undefined> {
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads = ${threads} must be a positive integer`);
+  const startRows = opts.startRows ?? START_ROWS;
+  if (!(startRows >= 0)) throw new RangeError(`startRows = ${startRows} must be a number >= 0`);
+  if (threads === 1 || threadsUnsupported(m, file) !== undefined) return undefined;
+  const at = await entry(file, range);
+  if (at === undefined) return undefined;
+  const n = scoringThreads(at.end - at.start, threads, startRows);
+  if (n === 1) return undefined;
+  const tables = m.tables as SparseTable[];
+  const shares = tables.map((t) => shareTable(t, n, PIECE_IDS, 0));
+  const weights = new Float32Array(m.params.reduce((a, p) => a + p.value.length, 0));
+  let o = 0;
+  for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+  const read = { ...file.options, onSkip: undefined, range: undefined, seek: at.seek };
+  const workers: Worker[] = [];
+  try {
+    const runs = splitRows(at.start, at.end, n).map((part, k) => new Promise<ScoredShare>((resolve, reject) => {
+      const init: ScoreThreadInit = {
+        thread: k, settings: m.settings, fields: m.inputs.fields, tables: shares, admission: m.admission !== undefined, weights,
+        fma: configureLayers({}).fma, paths: file.paths, read, part, mode,
+      };
+      const w = new Worker(THREAD_URL, { workerData: init });
+      workers.push(w);
+      let got: ScoredShare | undefined;
+      w.once("message", (r: ScoredShare) => { got = r; });
+      w.once("error", reject);
+      w.once("exit", (code) => got !== undefined ? resolve(got) : reject(new Error(`scoring thread ${k} of ${n} stopped (exit code ${code}) before its scores of ${file.path}`)));
+    }));
+    // The first failure is the error (it ends the other threads); the shares go once no thread reads them.
+    let failure: { error: unknown } | undefined;
+    const settled = await Promise.allSettled(runs.map((r) => r.catch(async (error: unknown) => {
+      failure ??= { error };
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw error;
+    })));
+    if (failure) throw failure.error;
+    return settled.map((s) => (s as PromiseFulfilledResult<ScoredShare>).value);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    tables.forEach((t, k) => unshareTable(t, shares[k]));
+  }
+}
+
+/** evaluateModel's AUC and log loss of the model on the rows `range` of `file`, on `threads` threads where they pay; `threads` says how many scored them. */
+export async function evaluateThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions = {}): Promise<{ auc: number; logloss: number; rows: number; threads: number }> {
+  const shares = await scoreShares(m, file, range, threads, { ...m.calibration }, opts);
+  if (shares === undefined) return { ...await evaluateModel(m, file, range), threads: 1 };
+  const metrics = new EvalMetrics();
+  for (const s of shares) metrics.add(s.scores, s.labels, s.scores.length);
+  return { ...metrics.value(), threads: shares.length };
+}
+
+/** collectLogits' logits of the model on the rows `range` of `file` with their labels, on `threads` threads where they pay; `threads` says how many scored them. */
+export async function logitsThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions = {}): Promise<{ z: Float64Array; y: Float32Array; threads: number }> {
+  const shares = await scoreShares(m, file, range, threads, "logits", opts);
+  if (shares === undefined) return { ...await collectLogits((b, out) => m.logits(b, out), file, range), threads: 1 };
+  const rows = shares.reduce((a, s) => a + s.scores.length, 0), z = new Float64Array(rows), y = new Float32Array(rows);
+  let o = 0;
+  for (const s of shares) { z.set(s.scores, o); y.set(s.labels, o); o += s.scores.length; }
+  return { z, y, threads: shares.length };
+}
