@@ -69,6 +69,10 @@ export function dedupResolveShared(meta: usize, ids: usize, n: i32, recs: usize,
   const u = dedupIds(ids, n, recs, inverse, keys, tab);
   const slots = <usize>meta32(meta, M_SLOTS);
   const mask = meta32(meta, M_CAP) - 1;
+  // As dedupResolve: the index slots of all distinct ids are loaded first
+  // (independent loads that overlap their misses), then probed in order.
+  let sink: u32 = 0;
+  for (let j: u32 = 0; j < u; j++) sink ^= load<u32>(slots + <usize>(load<u32>(recs + <usize>j * 4) & mask) * SLOT, 8);
   zerosMade = 0;
   for (let j: u32 = 0; j < u; j++) {
     const p = keys + <usize>j * 8;
@@ -77,6 +81,7 @@ export function dedupResolveShared(meta: usize, ids: usize, n: i32, recs: usize,
     // Each distinct id's hash is replaced by its record.
     store<u32>(r, <u32>rec);
   }
+  store<u32>(TMP_SINK, sink);
   if (zerosMade) atomic.add<u32>(meta + <usize>M_ZEROS * 4, zerosMade);
   return <i32>u;
 }
