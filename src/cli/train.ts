@@ -20,7 +20,7 @@ import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
 import { evaluateThreads, logitsThreads } from "../train/score-threads.js";
-import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointMeta } from "../train/checkpoint.js";
+import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint, writeCheckpointAsync, type CheckpointMeta } from "../train/checkpoint.js";
 import { EarlyStopping } from "../train/validation.js";
 import type { TrainRun } from "../train/run.js";
 import { ShuffledRows } from "../train/shuffle.js";
@@ -139,9 +139,10 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     onEvict: (e) => { evictions++; evicted += e.evicted; },
     checkpointEveryRows: run.checkpoint.everyRows,
     checkpointEverySeconds: run.checkpoint.everySeconds > 0 ? run.checkpoint.everySeconds : undefined,
+    // Written in the background: the trainer copies the state and trains on while the file is written.
     checkpoint: out ? (position) => {
       const v = stopper?.record();
-      writeCheckpoint(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy);
+      return writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy);
     } : undefined,
     ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { decodeEnvelope, envelopeChunks } from "../io/envelope.js";
-import { TMP_PREFIX, writeFileAtomic } from "../io/atomic.js";
+import { TMP_PREFIX, writeFileAtomic, writeFileAtomicAsync } from "../io/atomic.js";
 import type { CtrModel, TrainSettings } from "./model.js";
 import type { TrainPosition } from "./trainer.js";
 import { assembleModel } from "./restore.js";
@@ -98,6 +98,21 @@ export function dataChange(was: DataIdentity | DataIdentity[], now: DataIdentity
  * file is one checksummed envelope of checksummed parts.
  */
 export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy, rankAdmissions: readonly Uint8Array[] = []): void {
+  writeFileAtomic(join(dir, CHECKPOINT_FILE), checkpointChunks(m, meta, best, rankAdmissions));
+}
+
+/**
+ * {@link writeCheckpoint} with the write in the background: the state is
+ * copied now (the checkpoint is of this moment) and the returned promise
+ * settles once the file is complete on disk, while the caller trains on.
+ * Writes to one folder must not overlap: await one before the next.
+ */
+export function writeCheckpointAsync(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy): Promise<void> {
+  return writeFileAtomicAsync(join(dir, CHECKPOINT_FILE), checkpointChunks(m, meta, best, []));
+}
+
+/** A checkpoint file's bytes: the model's state copied now, in the envelope's chunks. */
+function checkpointChunks(m: CtrModel, meta: CheckpointMeta, best: StateCopy | undefined, rankAdmissions: readonly Uint8Array[]): Uint8Array[] {
   if (meta.cluster && rankAdmissions.length !== meta.cluster.workers) throw new Error(`internal: a cluster checkpoint of ${meta.cluster.workers} workers with ${rankAdmissions.length} ranks' admission counts`);
   const now = copyState(m);
   const sizes = (s: StateCopy): Record<string, unknown> => ({
@@ -106,7 +121,7 @@ export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, 
   // A cluster checkpoint's ranks' admission counts come last, in rank order (0 bytes: none).
   const header = { kind: "checkpoint", version: VERSION, ...meta, ...sizes(now), best: best ? sizes(best) : null, ...(meta.cluster ? { rankAdmissionBytes: rankAdmissions.map((a) => a.length) } : {}) };
   const parts = (s: StateCopy): Uint8Array[] => [...s.tables, ...s.dense, ...(s.admission ? [s.admission] : [])];
-  writeFileAtomic(join(dir, CHECKPOINT_FILE), envelopeChunks(header, [...parts(now), ...(best ? parts(best) : []), ...rankAdmissions.filter((a) => a.length > 0)]));
+  return envelopeChunks(header, [...parts(now), ...(best ? parts(best) : []), ...rankAdmissions.filter((a) => a.length > 0)]);
 }
 
 /** Whether an output folder has a checkpoint. */

@@ -20,6 +20,7 @@
  * order in which workers update a row varies); trainModel is the
  * deterministic trainer.
  */
+import { BackgroundWrites } from "./background-writes.js";
 import { tmpdir } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { DataFile } from "../data/types.js";
@@ -299,6 +300,8 @@ export async function trainParallel(
   });
 
   let stopped = false, earlyStopped = false, evaluated = false;
+  // Checkpoints written in the background while the workers train on (one at a time).
+  const writes = new BackgroundWrites();
   try {
     while (true) {
       await ev.until(() => ev.parked === N);
@@ -357,7 +360,7 @@ export async function trainParallel(
         newPass();
       }
       if (ckptDue) {
-        control.checkpoint!({ ...pos, parts: [...pos.parts!] });
+        await writes.take(() => control.checkpoint!({ ...pos, parts: [...pos.parts!] }));
         totals[T_CKPT_ROWS] = pos.rows;
         lastCkpt = seconds();
       }
@@ -382,6 +385,7 @@ export async function trainParallel(
     pos.parts = undefined;
     control.finish?.();
   }
-  control.checkpoint?.({ ...pos });
+  await writes.take(() => control.checkpoint?.({ ...pos }));
+  await writes.settle();
   return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped, earlyStopped, denseUpdates };
 }

@@ -3,6 +3,7 @@
  * stopping, evaluations, the feature budget (./budget.ts) and the divergence
  * policy.
  */
+import { BackgroundWrites } from "./background-writes.js";
 import type { Batch } from "../data/batch.js";
 import type { DataFile } from "../data/types.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
@@ -60,8 +61,14 @@ export type Scorer = (file: DataFile, range?: { start?: number; end?: number }) 
 export interface TrainControl extends BudgetControl {
   /** Continue from this position (the model must hold the state saved with it). */
   start?: TrainPosition;
-  /** Called with the position after a step when a checkpoint is due, and at the end. */
-  checkpoint?: (pos: TrainPosition) => void;
+  /**
+   * Called with the position after a step when a checkpoint is due, and at
+   * the end. It may return the write in progress (the state copied
+   * already): the run trains on meanwhile, the next checkpoint waits for
+   * it, the trainer returns once the last is on disk, and a failed write
+   * fails the run at the next checkpoint or the end.
+   */
+  checkpoint?: (pos: TrainPosition) => void | Promise<void>;
   /** A checkpoint every this many training rows (rounded up to whole batches). */
   checkpointEveryRows?: number;
   /** A checkpoint when this many seconds have passed since the last one. */
@@ -176,6 +183,8 @@ export async function trainModel(
   if (getMatmulBackend() !== "ts") layersAvailable();
   // Only the AdaHessian rules pay for the Hessian estimate.
   const hutch = needsHessian(m.settings.optimizer, m.dense) ? new HutchinsonEstimator(m.model) : undefined;
+  // Checkpoints written in the background while the run trains on.
+  const writes = new BackgroundWrites();
   const dueCheckpoint = (): boolean => {
     if (!control.checkpoint) return false;
     if (control.checkpointEveryRows !== undefined && pos.rows - lastCkptRows >= control.checkpointEveryRows) return true;
@@ -280,7 +289,7 @@ export async function trainModel(
         break run;
       }
       if (dueCheckpoint()) {
-        control.checkpoint!({ ...pos });
+        await writes.take(() => control.checkpoint!({ ...pos }));
         lastCkptRows = pos.rows;
         lastCkptTime = seconds();
       }
@@ -300,7 +309,8 @@ export async function trainModel(
     pos.seen = 0;
     control.finish?.();
   }
-  control.checkpoint?.({ ...pos });
+  await writes.take(() => control.checkpoint?.({ ...pos }));
+  await writes.settle();
   return { rows: pos.rows - rows0, seconds: seconds(), loss: pos.lossRows ? pos.lossSum / pos.lossRows : NaN, position: pos, stopped, earlyStopped };
 }
 
