@@ -6,14 +6,17 @@
 // scorer, train/parallel-score.ts) and by evaluateModel on the calling
 // thread (two layer threads, as the CLI's), one after the other: the
 // milliseconds of each, and whether their AUC and log loss are the same.
-// One line per evaluation and a summary (the medians).
+// One line per evaluation and a summary (the medians). Then scoring threads
+// after the run, with the trained model (scoringThreads below).
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { holdoutSplit, openData, seekPoints } from "../src/data/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { configureLayers, layersReady } from "../src/kernels/layers/index.js";
-import { buildModel } from "../src/train/model.js";
+import { buildModel, type CtrModel } from "../src/train/model.js";
+import { evaluateThreads, START_ROWS } from "../src/train/score-threads.js";
+import type { DataFile } from "../src/data/types.js";
 import { trainParallel } from "../src/train/parallel.js";
 import { evaluateModel } from "../src/train/evaluate.js";
 import { DEFAULT_SPARSITY } from "../src/train/schedule.js";
@@ -50,9 +53,48 @@ export async function benchThreadsEval(emit: (o: object) => void, quick: boolean
       return false;
     };
     await trainParallel(m, file, { start: 0, end: trainRows }, WORKERS, undefined, { evaluate, evaluateEveryRows: Math.ceil(trainRows / 4) }, { denseUpdates: "sequential" });
-    const median = (x: number[]): number => { const s = [...x].sort((p, q) => p - q); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
     emit({ ...base, kind: "summary", evaluations: workersMs.length, workers_ms_median: +median(workersMs).toFixed(1), this_thread_ms_median: +median(threadMs).toFixed(1), speedup: +(median(threadMs) / median(workersMs)).toFixed(3) });
+    await scoringThreads(emit, base, m, val, rows);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Scoring threads after a run (train/score-threads.ts), with the trained
+ * model: the time a scoring thread takes to start (every core's thread
+ * scoring one row, median of 5), this thread's rows/s (evaluateModel, two
+ * layer threads as the CLI's), and evaluateThreads on every core against
+ * evaluateModel for growing row counts, with whether their figures are the
+ * same. START_ROWS is the start time times this thread's rate.
+ */
+async function scoringThreads(emit: (o: object) => void, base: object, m: CtrModel, val: DataFile, rows: number): Promise<void> {
+  const threads = Math.max(2, availableParallelism());
+  const starts: number[] = [];
+  for (let k = 0; k < 5; k++) {
+    const t = performance.now();
+    const r = await evaluateThreads(m, val, { start: 0, end: threads }, threads, { startRows: 0 });
+    if (r.threads !== threads) throw new Error(`${r.threads} scoring threads, not ${threads}`);
+    starts.push(performance.now() - t);
+  }
+  const start = median(starts);
+  let rate = 0;
+  for (const n of [100_000, 200_000, 400_000, rows]) {
+    const range = { start: 0, end: n };
+    let t = performance.now();
+    const one = await evaluateModel(m, val, range);
+    const oneMs = performance.now() - t;
+    t = performance.now();
+    const many = await evaluateThreads(m, val, range, threads, { startRows: 0 });
+    const manyMs = performance.now() - t;
+    rate = n / (oneMs / 1000);
+    emit({ ...base, kind: "scoring-threads", scored_rows: n, threads, this_thread_ms: +oneMs.toFixed(1), threads_ms: +manyMs.toFixed(1), speedup: +(oneMs / manyMs).toFixed(3), same: one.auc === many.auc && one.logloss === many.logloss && one.rows === many.rows });
+  }
+  emit({ ...base, kind: "scoring-threads-summary", threads, thread_start_ms: +start.toFixed(1), this_thread_rows_per_sec: Math.round(rate), rows_while_threads_start: Math.round((rate * start) / 1000), start_rows_setting: START_ROWS });
+}
+
+/** The median of a list. */
+function median(x: number[]): number {
+  const s = [...x].sort((p, q) => p - q);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }

@@ -16,7 +16,7 @@ export { Arena } from "./kernels/arena.js";
 export type { Backend } from "./kernels/kernels.js";
 export { configureLayers, layersReady } from "./kernels/layers/index.js";
 export type { LayerKernelOptions } from "./kernels/layers/index.js";
-export { writeFileAtomic } from "./io/atomic.js";
+export { writeFileAtomic, writeFileAtomicAsync } from "./io/atomic.js";
 export * from "./data/index.js";
 export * from "./data/synth/index.js";
 export * from "./metrics/index.js";

@@ -12,9 +12,25 @@ import { EVICT_SHARE, evictionKeep } from "./budget.js";
 import type { TrainControl } from "./trainer.js";
 import { DEFAULT_DENSE_UPDATES, type DenseUpdates, type DenseUpdatesOption } from "./parallel-protocol.js";
 
-/** Ids a worker's batch may hold: one key a field, twice that where a row may hold several features of a field. */
-export function batchIds(m: CtrModel, data: DataFile): number {
-  return m.settings.batch * m.inputs.fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
+/** Ids a row may hold: one key a field, twice that where a row may hold several features of a field. */
+function rowIds(m: CtrModel, data: DataFile): number {
+  return m.inputs.fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
+}
+
+/** Ids a worker's batch may hold (rowIds a row). */
+function batchIds(m: CtrModel, data: DataFile): number {
+  return m.settings.batch * rowIds(m, data);
+}
+
+/**
+ * Ids a worker's table scratch holds: a batch's; in split rounds every
+ * share of a round, N shares of ceil(batch / N) rows (a little more than a
+ * batch where N does not divide it), since a worker's merge may gather
+ * that many rows it owns (stepOwned): then every merge takes one call, and
+ * no row takes two steps in a round.
+ */
+export function scratchIds(m: CtrModel, data: DataFile, workers: number, mode: DenseUpdates): number {
+  return mode === "split" ? workers * Math.ceil(m.settings.batch / workers) * rowIds(m, data) : batchIds(m, data);
 }
 
 /** Why the data-parallel trainer cannot take a run with `workers` threads (undefined when it can). */

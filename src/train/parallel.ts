@@ -43,7 +43,7 @@ import { dataErrorOf } from "../data/errors.js";
 import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
-import { batchIds, parallelUnsupported, resolveDenseUpdates, splitRows } from "./parallel-plan.js";
+import { parallelUnsupported, resolveDenseUpdates, scratchIds, splitRows } from "./parallel-plan.js";
 import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
@@ -124,7 +124,7 @@ export async function trainParallel(
     throw new Error(`the run was checkpointed with ${pos.parts?.length ?? 1} worker thread(s): resume it with as many (--threads ${pos.parts?.length ?? 1})`);
   }
   const rows0 = pos.rows;
-  const maxIds = batchIds(m, data);
+  const maxIds = scratchIds(m, data, N, denseUpdates);
   const seek = await seekPoints(data, undefined, opts.inflateDir === false ? undefined : opts.inflateDir ?? tmpdir());
   const tables = m.tables as SparseTable[];
   const budget = control.maxFeatures, evict = control.onFull === "evict", round = N * maxIds;

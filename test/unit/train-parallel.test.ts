@@ -17,7 +17,7 @@ import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { createOptimizer } from "../../src/optim/optimizer.js";
 import { trainModel } from "../../src/train/trainer.js";
 import { trainParallel } from "../../src/train/parallel.js";
-import { splitRows } from "../../src/train/parallel-plan.js";
+import { scratchIds, splitRows } from "../../src/train/parallel-plan.js";
 import { WorkerPool } from "../../src/train/parallel-pool.js";
 import { staleMomentum, workerMomentum } from "../../src/train/stale-momentum.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
@@ -41,6 +41,17 @@ test("splitRows cuts a range into contiguous parts that cover it once", () => {
     assert.equal(parts[n - 1].end, b);
     for (let k = 1; k < n; k++) assert.equal(parts[k].start, parts[k - 1].end);
     for (const p of parts) assert.ok(p.end - p.start <= Math.ceil((b - a) / n));
+  }
+});
+
+test("a worker's table scratch holds every share of a split round (its merge takes one call: no row steps twice a round)", async () => {
+  const file = await openData(train, { batchSize: 512 });
+  const m = buildModel(file.fields.length, SETTINGS), F = file.fields.length;
+  for (const N of [1, 2, 3, 7, 16]) {
+    // N shares of ceil(512 / N) rows, one key a field: 513 rows' ids with 3 workers, more than a batch's.
+    assert.equal(scratchIds(m, file, N, "split"), N * Math.ceil(512 / N) * F);
+    assert.ok(scratchIds(m, file, N, "split") >= 512 * F);
+    for (const mode of ["sequential", "sync", "async"] as const) assert.equal(scratchIds(m, file, N, mode), 512 * F, mode);
   }
 });
 

@@ -79,7 +79,8 @@ export function bucketByOwner(recs: usize, u: i32, owners: i32, order: usize, of
  * group) says where to start, and is left where the call stopped (thread =
  * threads when every row was gathered). Returns the rows written. A row met
  * again after a full call is gathered again by the next (a second step of
- * the row: the caller sizes cap so that this does not happen in practice).
+ * the row: the data-parallel trainer sizes cap for every share of a round,
+ * train/parallel-plan.ts scratchIds, so that one call takes them all).
  */
 export function mergeOwned(lists: usize, threads: i32, owner: i32, d: i32, cap: i32, cursor: usize, outRecs: usize, outG: usize, outH: usize, tab: usize): i32 {
   let k = load<i32>(cursor);
