@@ -63,7 +63,7 @@ export async function benchThreadsEval(emit: (o: object) => void, quick: boolean
 /**
  * Scoring threads after a run (train/score-threads.ts), with the trained
  * model: the time a scoring thread takes to start (every core's thread
- * scoring one row, median of 5), this thread's rows/s (evaluateModel, two
+ * scoring 512 rows, median of 5), this thread's rows/s (evaluateModel, two
  * layer threads as the CLI's), and evaluateThreads on every core against
  * evaluateModel for growing row counts, with whether their figures are the
  * same. START_ROWS is the start time times this thread's rate.
@@ -73,7 +73,7 @@ async function scoringThreads(emit: (o: object) => void, base: object, m: CtrMod
   const starts: number[] = [];
   for (let k = 0; k < 5; k++) {
     const t = performance.now();
-    const r = await evaluateThreads(m, val, { start: 0, end: threads }, threads, { startRows: 0 });
+    const r = await evaluateThreads(m, val, { start: 0, end: 512 * threads }, threads, { startRows: 0 });
     if (r.threads !== threads) throw new Error(`${r.threads} scoring threads, not ${threads}`);
     starts.push(performance.now() - t);
   }
