@@ -28,13 +28,14 @@ import type { ScoredShare, ScoreMode } from "./score-share.js";
 import type { ScoreThreadInit } from "./score-thread-worker.js";
 
 /**
- * Rows one thread scores in the time a scoring thread takes to start (its
- * modules loaded, its kernels compiled): dcn on a 2-core machine, by hand,
- * about 215k rows/s on one thread and 0.35 s to start. Threads score a
- * file when they save more than that: rows x (1 - 1/threads) > START_ROWS
- * (with 2 threads from 150k rows, with 16 from 80k).
+ * What starting scoring threads costs, in rows this thread would score
+ * meanwhile: threads score a file when rows x (1 - 1/threads) > START_ROWS,
+ * from 200k rows with 2 threads and from 107k with 16. `npm run bench --
+ * threads-eval` (dcn, 2 cores): a thread starts in about 0.2 s, the
+ * time of 36k rows here, but a thread scores slower than this thread with
+ * its two layer threads, and 2 threads broke even at 200k rows (docs/threads.md).
  */
-export const START_ROWS = 75_000;
+export const START_ROWS = 100_000;
 
 /** Ids per lookup piece of a scoring thread (its scratch in each table's memory). */
 const PIECE_IDS = 16_384;

@@ -178,15 +178,15 @@ test("the validation rows train last with the run's workers after a data-paralle
 
 test("threads score the validation and test rows after a run where they pay: the same figures and model as one thread", async () => {
   const big = join(dir, "big.txt");
-  await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 6, scale: 0.02 })), { format: "criteo", start: 0, rows: 120_000, out: big, truth: null });
+  await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 6, scale: 0.02 })), { format: "criteo", start: 0, rows: 160_000, out: big, truth: null });
   const base = ["--train", data, "--validation", big, "--test", big, "--model", "dcn", "--epochs", "1", "--shuffle", "off", "--json"];
   const three = run([...base, "--threads", "3", "--deterministic"]), one = run([...base, "--threads", "1"]);
   assert.equal(three.code, 0, three.err);
   assert.equal(one.code, 0, one.err);
   const a = report(three.out), b = report(one.out);
-  // 120,000 rows x (1 - 1/3) pass START_ROWS (75,000): three threads score them; one thread, itself.
+  // 160,000 rows x (1 - 1/3) pass START_ROWS (100,000): three threads score them; one thread, itself.
   assert.deepEqual([a.trainer, a.testThreads, a.calibrationThreads], ["deterministic", 3, 3]);
   assert.deepEqual([b.trainer, b.testThreads, b.calibrationThreads], ["deterministic", 1, 1]);
   for (const k of ["auc", "logloss", "testRows", "validationAuc", "calibration", "modelSha256"]) assert.deepEqual(a[k], b[k], k);
-  assert.equal(a.testRows, 120_000);
+  assert.equal(a.testRows, 160_000);
 });

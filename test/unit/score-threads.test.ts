@@ -90,9 +90,9 @@ test("shareTable's scratch goes back with unshareTable: sharing again and again 
 });
 
 test("threads score a file where they save more than starting one costs", () => {
-  assert.equal(START_ROWS, 75_000);
-  // rows x (1 - 1/threads) > START_ROWS: 2 threads from 150,001 rows, 16 from 80,001.
-  for (const [rows, threads, want] of [[150_000, 2, 1], [150_001, 2, 2], [80_000, 16, 1], [80_001, 16, 16], [10_000_000, 1, 1], [5, 8, 1], [0, 4, 1]]) {
+  assert.equal(START_ROWS, 100_000);
+  // rows x (1 - 1/threads) > START_ROWS: 2 threads from 200,001 rows, 16 from 106,667.
+  for (const [rows, threads, want] of [[200_000, 2, 1], [200_001, 2, 2], [106_666, 16, 1], [106_667, 16, 16], [10_000_000, 1, 1], [5, 8, 1], [0, 4, 1]]) {
     assert.equal(scoringThreads(rows, threads), want, `${rows} rows, ${threads} threads`);
   }
   assert.equal(scoringThreads(3, 8, 0), 3, "no more threads than rows");
