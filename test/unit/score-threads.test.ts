@@ -4,8 +4,11 @@
 // seek points, a separate file whose rows one scan counts, an uneven split,
 // admission's OOV rows and a calibration. No row is created, and the
 // tables' memory does not grow from one scoring to the next (the threads'
-// scratch goes back: unshareTable). A malformed row fails with its file and
-// line; where threads cannot score (skipped bad rows) this thread scores.
+// scratch goes back: unshareTable). The real samples (two Criteo files as
+// one, Avazu's csv with its header, iPinYou's libsvm rows through their
+// feature dictionary, with several features a field) score the same too. A
+// malformed row fails with its file and line; where threads cannot score
+// (skipped bad rows) this thread scores.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +26,7 @@ import { evaluateModel } from "../../src/train/evaluate.js";
 import { buildModel, type CtrModel, type TrainSettings } from "../../src/train/model.js";
 import { evaluateThreads, logitsThreads, scoringThreads, START_ROWS } from "../../src/train/score-threads.js";
 import { trainModel } from "../../src/train/trainer.js";
+import { haveShared, sharedFile } from "../helpers/shared.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-score-threads-"));
 const train = join(dir, "train.txt"), testPath = join(dir, "test.txt");
@@ -73,6 +77,25 @@ test("three threads score a range of the training file (at its seek points) and 
     assert.deepEqual(m.tables.map((t) => t.size), sizes, "no row created");
     // Seven scorings by threads after the first, and the tables' memory is what the first left: every thread's scratch came back.
     assert.deepEqual(heapBytes(m), bytes, "the tables' memory did not grow");
+  }
+});
+
+const REAL = ["criteo/train.txt", "criteo/dev.txt", "avazu/sample.csv", "ipinyou/train.fm.txt", "ipinyou/featindex.fm.txt"];
+
+test("the real samples: three threads score as this thread does, bit for bit (two files as one, csv with a header, libsvm with several features a field)", { skip: !haveShared(...REAL) && "../shared/data is not here" }, async () => {
+  const cases = [
+    { paths: [sharedFile("criteo/train.txt"), sharedFile("criteo/dev.txt")], opts: {}, model: "dcn", rows: 7_609 },
+    { paths: [sharedFile("avazu/sample.csv")], opts: {}, model: "mlp", rows: 999 },
+    { paths: [sharedFile("ipinyou/train.fm.txt")], opts: { featindex: sharedFile("ipinyou/featindex.fm.txt") }, model: "opnn", rows: 26_773 },
+  ] as const;
+  for (const c of cases) {
+    const f = await openData(c.paths, { ...c.opts, batchSize: 256 });
+    const m = buildModel(f.fields.length, { ...SETTINGS, model: c.model });
+    await trainModel(m, f, { start: 0, end: Math.min(c.rows, 6_000) });
+    const ev = await openData(c.paths, { ...c.opts, batchSize: 4096 });
+    const want = await evaluateModel(m, ev);
+    assert.equal(want.rows, c.rows);
+    assert.deepEqual(await evaluateThreads(m, ev, undefined, 3, { startRows: 0 }), { ...want, threads: 3 }, c.paths[0]);
   }
 });
 
