@@ -66,7 +66,9 @@ export async function benchThreadsEval(emit: (o: object) => void, quick: boolean
  * scoring 512 rows, median of 5), this thread's rows/s (evaluateModel, two
  * layer threads as the CLI's), and evaluateThreads on every core against
  * evaluateModel for growing row counts, with whether their figures are the
- * same. START_ROWS is the start time times this thread's rate.
+ * same. rows_while_threads_start is the start time times this thread's
+ * rate; START_ROWS is set from the break-even of the rows' lines (a thread
+ * also scores slower than this thread with its two layer threads).
  */
 async function scoringThreads(emit: (o: object) => void, base: object, m: CtrModel, val: DataFile, rows: number): Promise<void> {
   const threads = Math.max(2, availableParallelism());

@@ -9,13 +9,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openData } from "../data/reader.js";
 import type { ReadOptions } from "../data/types.js";
-import { configureLayers, layersAvailable } from "../kernels/layers/index.js";
-import { createModel } from "../models/index.js";
-import { getMatmulBackend } from "../nn/matmul.js";
 import { SharedTableView, type TableShare } from "../optim/table-share.js";
 import { BatchInputs, type AdmissionRouter } from "./inputs.js";
 import type { ResolvedSettings } from "./model.js";
 import { scoreShare, type ScoreMode, type ScoredShare } from "./score-share.js";
+import { replicaModel, threadLayers, unpackWeights } from "./replica.js";
 
 /** What a scoring thread is started with. */
 export interface ScoreThreadInit {
@@ -36,14 +34,10 @@ export interface ScoreThreadInit {
 }
 
 const init = workerData as ScoreThreadInit;
-// The layer kernels on this thread alone (bit-identical to any other setting).
-configureLayers({ threads: 1, fma: init.fma });
-if (getMatmulBackend() !== "ts") layersAvailable();
+threadLayers(init.fma);
 const s = init.settings;
-const model = createModel(s.model, { ...(s.modelConfig ?? {}), fields: init.fields, seed: s.seed }, { params: (_n, _r, _c, v) => v });
-let at = 0;
-for (const p of model.params()) { p.value.set(init.weights.subarray(at, at + p.value.length)); at += p.value.length; }
-if (at !== init.weights.length) throw new Error(`scoring thread ${init.thread}: ${init.weights.length} dense weights given, the model has ${at}`);
+const model = replicaModel(s, init.fields);
+unpackWeights(init.weights, model.params());
 // Evaluation inputs only read: the counts themselves are not needed, only that the model has them (read's OOV fallback).
 const evaluationOnly: AdmissionRouter | undefined = init.admission
   ? { fields: init.fields, minCount: 0, route: () => { throw new Error("a scoring thread routes no training keys"); } }

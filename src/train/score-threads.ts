@@ -24,6 +24,7 @@ import { collectLogits } from "./calibration.js";
 import { EvalMetrics, evaluateModel } from "./evaluate.js";
 import type { CtrModel } from "./model.js";
 import { splitRows } from "./parallel-plan.js";
+import { packWeights } from "./replica.js";
 import type { ScoredShare, ScoreMode } from "./score-share.js";
 import type { ScoreThreadInit } from "./score-thread-worker.js";
 
@@ -58,7 +59,7 @@ export function scoringThreads(rows: number, threads: number, startRows = START_
 }
 
 /** Why the rows of `file` are scored on this thread whatever the threads; undefined when threads can score them. */
-export function threadsUnsupported(m: CtrModel, file: DataFile): string | undefined {
+function threadsUnsupported(m: CtrModel, file: DataFile): string | undefined {
   if (!m.tables.every((t) => t instanceof SparseTable && t.arena.backend === "wasm")) return "tables that are sharded or outside WebAssembly memory";
   if (file.options.skipBadRows === true) return "skipped bad rows (one reader reports and counts them)";
   if (file.paths.some(isStdin)) return "standard input";
@@ -108,9 +109,7 @@ async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined
   if (n === 1) return undefined;
   const tables = m.tables as SparseTable[];
   const shares = tables.map((t) => shareTable(t, n, PIECE_IDS, 0));
-  const weights = new Float32Array(m.params.reduce((a, p) => a + p.value.length, 0));
-  let o = 0;
-  for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
+  const weights = packWeights(m.params);
   const read = { ...file.options, onSkip: undefined, range: undefined, seek: at.seek };
   const workers: Worker[] = [];
   try {
