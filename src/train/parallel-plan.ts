@@ -17,20 +17,26 @@ function rowIds(m: CtrModel, data: DataFile): number {
   return m.inputs.fields * (data.format === "libsvm" || data.format === "csv" ? 2 : 1);
 }
 
-/** Ids a worker's batch may hold (rowIds a row). */
-function batchIds(m: CtrModel, data: DataFile): number {
-  return m.settings.batch * rowIds(m, data);
+/**
+ * Ids one round of `workers` may bring to the tables: a batch each, or in
+ * split rounds one batch over all of them (N shares of ceil(batch / N)
+ * rows, a little more than a batch where N does not divide it). The room
+ * reserved ahead, the feature budget's margin and the workers' checks
+ * count rounds of it.
+ */
+export function roundIds(m: CtrModel, data: DataFile, workers: number, mode: DenseUpdatesOption): number {
+  const rows = mode === "split" ? workers * Math.ceil(m.settings.batch / workers) : workers * m.settings.batch;
+  return rows * rowIds(m, data);
 }
 
 /**
  * Ids a worker's table scratch holds: a batch's; in split rounds every
- * share of a round, N shares of ceil(batch / N) rows (a little more than a
- * batch where N does not divide it), since a worker's merge may gather
- * that many rows it owns (stepOwned): then every merge takes one call, and
- * no row takes two steps in a round.
+ * share of the round (roundIds), since a worker's merge may gather that
+ * many rows it owns (stepOwned): then every merge takes one call, and no
+ * row takes two steps in a round.
  */
 export function scratchIds(m: CtrModel, data: DataFile, workers: number, mode: DenseUpdates): number {
-  return mode === "split" ? workers * Math.ceil(m.settings.batch / workers) * rowIds(m, data) : batchIds(m, data);
+  return mode === "split" ? roundIds(m, data, workers, mode) : m.settings.batch * rowIds(m, data);
 }
 
 /** Why the data-parallel trainer cannot take a run with `workers` threads (undefined when it can). */
@@ -42,9 +48,9 @@ export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainC
   if (m.tables.some((t) => t instanceof SparseTable && t.arena.backend !== "wasm")) return "the TypeScript kernel backend";
   if (data.paths.some((p) => p === "-")) return "standard input";
   if (data.numeric.length) return "numeric inputs";
-  const round = workers * batchIds(m, data), budget = control.maxFeatures;
+  const round = roundIds(m, data, workers, denseUpdates), budget = control.maxFeatures;
   if (budget !== undefined && control.onFull === "evict" && evictionKeep(budget, round) < 0) {
-    return `a feature budget of ${budget} with ${workers} workers (one round, a batch of each, brings up to ${round} features: evicting needs a budget of at least ${Math.ceil(round / EVICT_SHARE)})`;
+    return `a feature budget of ${budget} with ${workers} workers (one round${denseUpdates === "split" ? ", a batch over all of them," : ", a batch of each,"} brings up to ${round} features: evicting needs a budget of at least ${Math.ceil(round / EVICT_SHARE)})`;
   }
   return undefined;
 }

@@ -152,8 +152,8 @@ export interface WorkerInit {
   /** Worker 0 parks the run when these many rows passed since the last evaluation / checkpoint (0: never). */
   evalEveryRows: number;
   checkpointEveryRows: number;
-  /** Room for this many new rows per worker each round (batch x fields). */
-  maxIds: number;
+  /** Ids one round of every worker may bring (roundIds): the room the workers check for before each batch, and the budget's margin. */
+  roundIds: number;
   denseUpdates: DenseUpdates;
   /** Skip a batch whose loss or gradients are not finite (counted) instead of failing the run. */
   skipNonFinite: boolean;

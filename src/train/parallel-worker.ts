@@ -17,10 +17,8 @@ import { parentPort, receiveMessageOnPort, workerData } from "node:worker_thread
 import { openData } from "../data/reader.js";
 import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
-import { createModel } from "../models/index.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
-import { getMatmulBackend } from "../nn/matmul.js";
-import { configureLayers, layersActive, layersAvailable } from "../kernels/layers/index.js";
+import { layersActive } from "../kernels/layers/index.js";
 import type { PooledWorkerData } from "./parallel-pool.js";
 import { DenseParam } from "../optim/dense.js";
 import { SharedTableView } from "../optim/table-share.js";
@@ -30,6 +28,7 @@ import { SharedAdmission } from "./shared-admission.js";
 import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import { workerMomentum } from "./stale-momentum.js";
 import { scoreShare } from "./score-share.js";
+import { replicaModel, threadLayers, unpackWeights } from "./replica.js";
 import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
@@ -45,18 +44,13 @@ import {
 const pooled = (workerData as Partial<PooledWorkerData> | undefined)?.pooled === true;
 if (pooled) {
   try {
-    prepareLayers((workerData as PooledWorkerData).fma);
+    threadLayers((workerData as PooledWorkerData).fma);
   } catch {
     // Reported when main() prepares them again with the run's settings.
   }
 }
 const init: WorkerInit = pooled ? await new Promise<WorkerInit>((r) => parentPort!.once("message", r)) : workerData as WorkerInit;
 
-/** This thread's layer kernels, on one thread (an error here comes again, reported, from main). */
-function prepareLayers(fma: boolean): void {
-  configureLayers({ threads: 1, fma });
-  if (getMatmulBackend() !== "ts") layersAvailable();
-}
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
 
 /** Thrown out of the loop when another worker failed (its error is the one reported). */
@@ -64,20 +58,17 @@ class Abandoned extends Error {}
 
 async function main(): Promise<void> {
   const { worker: w, workers: N, settings: s } = init;
-  // A pooled thread compiled them ahead: again only if this run asks otherwise.
-  prepareLayers(init.fma);
+  // A pooled thread compiled them ahead: again only if this run asks otherwise (an error of the pooled attempt comes again here, reported).
+  threadLayers(init.fma);
   const ctl = new Int32Array(init.control), tot = new Float64Array(init.totals), arr = new Float64Array(init.arrivals);
   const P = init.paramSizes.reduce((a, b) => a + b, 0);
   const gradAll = new Float32Array(init.grads), weights = new Float32Array(init.weights);
   const myGrad = gradAll.subarray(w * P, (w + 1) * P);
   // AdaHessian: each worker's batch estimate of the dense parameters' Hessian diagonal, beside its gradient.
   const hessAll = init.hessians ? new Float32Array(init.hessians) : undefined;
-  const model = createModel(s.model, { ...(s.modelConfig ?? {}), fields: init.fields, seed: s.seed }, { params: (_n, _r, _c, v) => v });
+  const model = replicaModel(s, init.fields);
   const params = model.params();
-  const copyWeights = (): void => {
-    let o = 0;
-    for (const p of params) { p.value.set(weights.subarray(o, o + p.value.length)); o += p.value.length; }
-  };
+  const copyWeights = (): void => unpackWeights(weights, params);
   copyWeights();
   const tables = init.tables.map((t) => new SharedTableView(t, w));
   const admission = init.admission ? SharedAdmission.attach(init.admission) : undefined;
@@ -194,9 +185,9 @@ async function main(): Promise<void> {
    * could pass it (the coordinator evicts first); without, whether a table
    * passed it (the run stops).
    */
-  const overBudget = (): boolean => init.maxFeatures > 0 && tables.some((t) => t.size + (init.evict ? N * init.maxIds : 0) > init.maxFeatures);
+  const overBudget = (): boolean => init.maxFeatures > 0 && tables.some((t) => t.size + (init.evict ? init.roundIds : 0) > init.maxFeatures);
   /** Whether a table or the counts may lack room for the next round's new rows and keys (the coordinator grows them first). */
-  const roomShort = (): boolean => !tables.every((t) => t.hasRoom(N * init.maxIds)) || (admission !== undefined && !admission.room(N * init.maxIds));
+  const roomShort = (): boolean => !tables.every((t) => t.hasRoom(init.roundIds)) || (admission !== undefined && !admission.room(init.roundIds));
 
   /**
    * Trains one batch: its tables' steps; the dense gradients are left in the

@@ -29,6 +29,7 @@ import { configureLayers } from "../kernels/layers/index.js";
 import { SparseTable } from "../optim/table.js";
 import { reserveRows, setSharedStepCount, shareTable, sharedStepCount, unshareTable, type TableShare } from "../optim/table-share.js";
 import { needsHessian } from "./hutchinson.js";
+import { packWeights } from "./replica.js";
 import { gatherDense } from "./parallel-dense.js";
 import { workerScorer } from "./parallel-score.js";
 import type { ScoredShare } from "./score-share.js";
@@ -43,7 +44,7 @@ import { dataErrorOf } from "../data/errors.js";
 import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
-import { parallelUnsupported, resolveDenseUpdates, scratchIds, splitRows } from "./parallel-plan.js";
+import { parallelUnsupported, resolveDenseUpdates, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
 import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
@@ -127,7 +128,7 @@ export async function trainParallel(
   const maxIds = scratchIds(m, data, N, denseUpdates);
   const seek = await seekPoints(data, undefined, opts.inflateDir === false ? undefined : opts.inflateDir ?? tmpdir());
   const tables = m.tables as SparseTable[];
-  const budget = control.maxFeatures, evict = control.onFull === "evict", round = N * maxIds;
+  const budget = control.maxFeatures, evict = control.onFull === "evict", round = roundIds(m, data, N, denseUpdates);
   // Room for new rows, ahead of need; with a budget, no more than it allows (and one round past it, where a round may pass it).
   const roomFor = (t: SparseTable): number => {
     const ahead = Math.max(ROOM_ROUNDS * round, t.size);
@@ -142,10 +143,7 @@ export async function trainParallel(
   const arrivals = new Float64Array(new SharedArrayBuffer(N * ARRIVAL_WORDS * 8));
   const grads = new SharedArrayBuffer(N * P * 4), hessians = needsHessian(s.optimizer, m.dense) ? new SharedArrayBuffer(N * P * 4) : undefined, weights = new Float32Array(new SharedArrayBuffer(P * 4));
   /** The model's dense weights into the shared ones (at the start, and after control.sync changed them). */
-  const shareWeights = (): void => {
-    let o = 0;
-    for (const p of m.params) { weights.set(p.value, o); o += p.value.length; }
-  };
+  const shareWeights = (): void => { packWeights(m.params, weights); };
   shareWeights();
   // Each worker's next row, until its first batch.
   parts.forEach((part, w) => { arrivals[w * ARRIVAL_WORDS + A_SEEN] = pos.parts?.[w] ?? part.start; });
@@ -179,7 +177,7 @@ export async function trainParallel(
       staleWorkers: staleSteps(denseUpdates) ? opts.staleWorkers ?? N : 1,
       paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
-      checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, maxIds, denseUpdates,
+      checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, roundIds: round, denseUpdates,
       skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict, fma: configureLayers({}).fma,
     };
     return opts.pool ? opts.pool.take(init) : new Worker(WORKER_URL, { workerData: init });

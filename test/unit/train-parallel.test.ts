@@ -15,9 +15,10 @@ import { createGenerator, generateFiles, synthConfig } from "../../src/data/synt
 import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { createOptimizer } from "../../src/optim/optimizer.js";
+import type { SparseTable } from "../../src/optim/table.js";
 import { trainModel } from "../../src/train/trainer.js";
 import { trainParallel } from "../../src/train/parallel.js";
-import { scratchIds, splitRows } from "../../src/train/parallel-plan.js";
+import { roundIds, scratchIds, splitRows } from "../../src/train/parallel-plan.js";
 import { WorkerPool } from "../../src/train/parallel-pool.js";
 import { staleMomentum, workerMomentum } from "../../src/train/stale-momentum.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
@@ -52,7 +53,19 @@ test("a worker's table scratch holds every share of a split round (its merge tak
     assert.equal(scratchIds(m, file, N, "split"), N * Math.ceil(512 / N) * F);
     assert.ok(scratchIds(m, file, N, "split") >= 512 * F);
     for (const mode of ["sequential", "sync", "async"] as const) assert.equal(scratchIds(m, file, N, mode), 512 * F, mode);
+    // A round's ids: one batch over all the workers in split rounds, a batch of each otherwise.
+    assert.equal(roundIds(m, file, N, "split"), N * Math.ceil(512 / N) * F);
+    for (const mode of ["sequential", "sync", "async", "auto"] as const) assert.equal(roundIds(m, file, N, mode), N * 512 * F, mode);
   }
+});
+
+test("eight split workers reserve room for rounds of one batch, not of eight: the table's memory stays a small share of the 4 GiB limit", async () => {
+  const file = await openData(train, { batchSize: 512 });
+  const m = buildModel(file.fields.length, SETTINGS);
+  await trainParallel(m, file, { start: 0, end: 8_192 }, 8, undefined, {}, { denseUpdates: "split" });
+  // 64 rounds of room of one batch's ids (about 2.5M rows of room with 39 fields) fit in 512 MiB; of eight batches' they took 2 GiB.
+  const bytes = (m.tables[0] as SparseTable).arena.heap.byteLength;
+  assert.ok(bytes <= 512 * 2 ** 20, `${bytes / 2 ** 20} MiB`);
 });
 
 test("one worker of the data-parallel trainer gives the deterministic trainer's model bit for bit (two passes, admission)", async () => {
