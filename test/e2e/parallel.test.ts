@@ -89,14 +89,18 @@ test("runs the data-parallel trainer cannot take: the deterministic one trains t
   assert.equal(skipping.code, 0, skipping.err);
   assert.equal(report(skipping.out).trainer, "parallel");
   assert.equal(report(skipping.out).skippedRows, 2);
-  // A memory budget: rows evicted and counts forgotten between rounds.
-  const budget = report(run([...base, "--shuffle", "off", "--threads", "3", "--batch", "128", "--max-memory", "6M", "--evict"]).out);
+  // A memory budget: rows evicted and counts forgotten between rounds (of a batch of each worker).
+  const budget = report(run([...base, "--shuffle", "off", "--threads", "3", "--batch", "128", "--dense-updates", "sequential", "--max-memory", "6M", "--evict"]).out);
   assert.equal(budget.trainer, "parallel");
   assert.ok((budget.evictions as number) > 0 && (budget.forgottenCounts as number) > 0 && (budget.tableRows as number) <= (budget.maxFeatures as number), JSON.stringify(budget));
   // One too small for the workers' rounds: the deterministic trainer takes it.
-  const small = run([...base, "--shuffle", "off", "--threads", "3", "--batch", "128", "--max-memory", "2M", "--evict"]);
+  const small = run([...base, "--shuffle", "off", "--threads", "3", "--batch", "128", "--dense-updates", "sequential", "--max-memory", "2M", "--evict"]);
   assert.equal(small.code, 0, small.err);
   assert.equal(report(small.out).trainer, "deterministic");
+  // Split rounds bring one batch over all the workers: the same budget is room enough for them, and they evict.
+  const split = report(run([...base, "--shuffle", "off", "--threads", "3", "--batch", "128", "--dense-updates", "split", "--max-memory", "2M", "--evict"]).out);
+  assert.deepEqual([split.trainer, split.denseUpdates], ["parallel", "split"]);
+  assert.ok((split.evictions as number) > 0 && (split.tableRows as number) <= (split.maxFeatures as number), JSON.stringify(split));
   const refused = run([...base, "--shuffle", "on", "--threads", "2", "--parallel"]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.err, /data-parallel training does not support shuffled passes/);
