@@ -2,8 +2,9 @@
  * What the data-parallel trainer (./parallel.ts) can take, and how it cuts
  * the work: why a run is refused (parallelUnsupported), how many workers a
  * run takes by default (defaultWorkers), the workers' contiguous parts of
- * the rows (splitRows) and the ids a worker's batch may hold (batchIds,
- * which sizes the tables' room and the workers' scratch).
+ * the rows (splitRows), the ids a round may bring (roundIds) and a
+ * worker's scratch holds (scratchIds), and the room reserved ahead for them
+ * (roomAhead).
  */
 import type { DataFile } from "../data/types.js";
 import { SparseTable } from "../optim/table.js";
@@ -57,6 +58,27 @@ export function parallelUnsupported(m: CtrModel, data: DataFile, control: TrainC
 
 /** Why asynchronous dense updates refuse group-lasso dense layers. */
 export const ASYNC_GROUP = "asynchronous dense updates of group-lasso dense layers (--dense group; use --dense-updates sequential)";
+
+/**
+ * Bytes of room reserved ahead at most in a table's memory or the admission
+ * counts: past it, room grows by this much a park, not by doubling. 64
+ * rounds of 16 workers' batches of 39 ids are 20M rows, more than the 4 GiB
+ * one memory may take (wasm32) with any optimizer; 8 workers with
+ * embeddings of 64, or 16 with group-amsgrad and embeddings of 32, ran out
+ * of it in their first rounds. 512 MiB is 1.7M rows with group-adam and
+ * embeddings of 16: 42 rounds of 2 workers, 5 of 16.
+ */
+export const ROOM_BYTES = 512 * 2 ** 20;
+
+/**
+ * Items (table rows or counted keys) of `bytes` each to reserve room for
+ * ahead of need: `rounds` rounds of `round` ids, or as many as the `size`
+ * already held (then room grows by doubling), but no more than ROOM_BYTES'
+ * worth, and at least one round (the room a round needs).
+ */
+export function roomAhead(round: number, size: number, bytes: number, rounds: number): number {
+  return Math.max(round, Math.min(Math.max(rounds * round, size), Math.floor(ROOM_BYTES / bytes)));
+}
 
 /**
  * Rounds (a batch of every worker) a run's data-parallel workers make at the

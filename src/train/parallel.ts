@@ -44,14 +44,15 @@ import { dataErrorOf } from "../data/errors.js";
 import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
-import { parallelUnsupported, resolveDenseUpdates, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
+import { parallelUnsupported, resolveDenseUpdates, roomAhead, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
+import { MAX_LOAD, SLOT_BYTES } from "./shared-counts.js";
 import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, staleSteps, type DenseUpdates, type DenseUpdatesOption, type ReloadMessage, type WorkerInit,
 } from "./parallel-protocol.js";
 
-/** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it). */
+/** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it, up to ROOM_BYTES a park: see roomAhead). */
 const DEFAULT_ROOM_ROUNDS = 64;
 
 /** What {@link trainParallel} returns: the run's figures and the dense updates it took (auto resolved). */
@@ -131,12 +132,13 @@ export async function trainParallel(
   const budget = control.maxFeatures, evict = control.onFull === "evict", round = roundIds(m, data, N, denseUpdates);
   // Room for new rows, ahead of need; with a budget, no more than it allows (and one round past it, where a round may pass it).
   const roomFor = (t: SparseTable): number => {
-    const ahead = Math.max(ROOM_ROUNDS * round, t.size);
+    const ahead = roomAhead(round, t.size, bytesPerFeature(t), ROOM_ROUNDS);
     return budget === undefined ? ahead : Math.max(round, Math.min(ahead, budget + round - t.size));
   };
+  const keysAhead = roomAhead(round, 0, SLOT_BYTES / MAX_LOAD, ROOM_ROUNDS);
   const shares: TableShare[] = tables.map((t) => shareTable(t, N, maxIds, roomFor(t)));
   const admission = m.admission ? SharedAdmission.from(m.admission) : undefined;
-  admission?.makeRoom(round, ROOM_ROUNDS * round);
+  admission?.makeRoom(round, keysAhead);
   const paramSizes = m.params.map((p) => p.value.length), P = paramSizes.reduce((a, b) => a + b, 0);
   const control32 = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   const totals = new Float64Array(new SharedArrayBuffer(TOTAL_WORDS * 8));
@@ -316,7 +318,7 @@ export async function trainParallel(
       }
       if (Atomics.load(control32, C_NEED_ROOM) !== 0) {
         tables.forEach((t, k) => reserveRows(t, shares[k], roomFor(t)));
-        admission?.makeRoom(round, ROOM_ROUNDS * round);
+        admission?.makeRoom(round, keysAhead);
       }
       const passEnd = state === S_EPOCH_END;
       if (passEnd) {

@@ -18,7 +18,7 @@ import { createOptimizer } from "../../src/optim/optimizer.js";
 import type { SparseTable } from "../../src/optim/table.js";
 import { trainModel } from "../../src/train/trainer.js";
 import { trainParallel } from "../../src/train/parallel.js";
-import { roundIds, scratchIds, splitRows } from "../../src/train/parallel-plan.js";
+import { ROOM_BYTES, roomAhead, roundIds, scratchIds, splitRows } from "../../src/train/parallel-plan.js";
 import { WorkerPool } from "../../src/train/parallel-pool.js";
 import { staleMomentum, workerMomentum } from "../../src/train/stale-momentum.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
@@ -66,6 +66,26 @@ test("eight split workers reserve room for rounds of one batch, not of eight: th
   // 64 rounds of room of one batch's ids (about 2.5M rows of room with 39 fields) fit in 512 MiB; of eight batches' they took 2 GiB.
   const bytes = (m.tables[0] as SparseTable).arena.heap.byteLength;
   assert.ok(bytes <= 512 * 2 ** 20, `${bytes / 2 ** 20} MiB`);
+});
+
+test("roomAhead: rounds of room, or the rows held, within ROOM_BYTES' worth, and never less than a round", () => {
+  const round = 40_000, bytes = 312, cap = Math.floor(ROOM_BYTES / bytes);
+  assert.equal(roomAhead(round, 0, bytes, 1), round);
+  assert.equal(roomAhead(round, 0, bytes, 10), 10 * round);
+  assert.equal(roomAhead(round, 900_000, bytes, 10), 900_000);
+  assert.equal(roomAhead(round, 0, bytes, 64), cap);
+  assert.equal(roomAhead(round, 5 * cap, bytes, 64), cap);
+  assert.equal(roomAhead(cap + 1, 0, bytes, 64), cap + 1);
+});
+
+test("eight sequential workers with embeddings of 64 train: the room reserved ahead stays within ROOM_BYTES, not 64 rounds (11 GB, past the 4 GiB limit)", async () => {
+  const file = await openData(train, { batchSize: 512 });
+  const m = buildModel(file.fields.length, { ...SETTINGS, modelConfig: { embedding: 64 } });
+  await trainParallel(m, file, { start: 0, end: 8_192 }, 8, undefined, {}, { denseUpdates: "sequential" });
+  const t = m.tables[0] as SparseTable;
+  assert.ok(t.size > 0);
+  const bytes = t.arena.heap.byteLength;
+  assert.ok(bytes <= 3 * ROOM_BYTES, `${bytes / 2 ** 20} MiB`);
 });
 
 test("one worker of the data-parallel trainer gives the deterministic trainer's model bit for bit (two passes, admission)", async () => {
