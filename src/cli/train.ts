@@ -21,7 +21,7 @@ import { RunMonitor } from "./train-monitor.js";
 import { writeCurves } from "../experiments/curves.js";
 import { evaluateThreads, logitsThreads } from "../train/score-threads.js";
 import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint, writeCheckpointAsync, type CheckpointMeta } from "../train/checkpoint.js";
-import { EarlyStopping } from "../train/validation.js";
+import { EarlyStopping, type StateCopy } from "../train/validation.js";
 import type { TrainRun } from "../train/run.js";
 import { ShuffledRows } from "../train/shuffle.js";
 import { fitCalibration } from "../train/calibration.js";
@@ -131,6 +131,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const checkpointMeta = (position: TrainPosition): CheckpointMeta => ({
     settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name), position, run, data: identity,
   });
+  const checkpointSpare: { state?: StateCopy } = {};
   const control: TrainControl = {
     start: ckpt?.meta.position,
     skipNonFinite: run.skipNonFinite,
@@ -139,10 +140,10 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     onEvict: (e) => { evictions++; evicted += e.evicted; },
     checkpointEveryRows: run.checkpoint.everyRows,
     checkpointEverySeconds: run.checkpoint.everySeconds > 0 ? run.checkpoint.everySeconds : undefined,
-    // Written in the background: the trainer copies the state and trains on while the file is written.
+    // Written in the background: the trainer copies the state (over the last written copy's memory) and trains on while the file is written.
     checkpoint: out ? (position) => {
       const v = stopper?.record();
-      return writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy);
+      return writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy, checkpointSpare);
     } : undefined,
     ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };

@@ -299,7 +299,7 @@ export class ClusterSync {
     (this.m.tables as SparseTable[]).forEach((t, i) => {
       const store = t.mutate();
       this.bases[i].ensure(store.size);
-      this.bases[i].recs.set(store.records(0, store.size));
+      store.records(0, store.size, this.bases[i].recs.subarray(0, store.size * store.recBytes));
     });
     this.m.dense.forEach((d, i) => { this.denseBases[i] = d.mergeable(); this.denseUpdates[i] = d.updates; });
     this.steps = this.m.tables[0]?.stepCount ?? this.steps;

@@ -6,14 +6,48 @@ const MAX_HEADER = 1 << 20;
 /**
  * A saved state: 8-byte magic, u32 header length, JSON header, zero padding to
  * 8 bytes, the binary body, then a u32 CRC-32 of everything before it. Loaders
- * check sizes against the header before allocating anything.
+ * check sizes against the header before allocating anything. With `into`,
+ * see {@link encodeEnvelopeInto}.
  */
-export function encodeEnvelope(header: Record<string, unknown>, parts: readonly Uint8Array[]): Uint8Array {
-  const chunks = envelopeChunks(header, parts);
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+export function encodeEnvelope(header: Record<string, unknown>, parts: readonly Uint8Array[], into?: Uint8Array): Uint8Array {
+  return encodeEnvelopeInto(header, parts.map((p) => p.length), (k, dest) => dest.set(parts[k]), into);
+}
+
+/**
+ * The bytes of {@link encodeEnvelope} whose body parts, of `sizes` bytes,
+ * `fill` writes in place (part k into `dest`, 8-byte aligned in its buffer):
+ * a state copied out of memory once, not into parts and then again into
+ * the envelope. With `into` (an earlier state's bytes, no longer needed),
+ * the bytes are written over its buffer when they fit there, else into a
+ * new buffer with a quarter more room, so that copies of a growing state
+ * (the best state of a run, kept at each evaluation) reuse memory already
+ * paged in: a copy into fresh memory pays a page fault every 4 KiB (120 MB
+ * of table records: 55 ms into fresh memory, 10 ms into memory written
+ * before, by hand on a 2-core EPYC VM).
+ */
+export function encodeEnvelopeInto(header: Record<string, unknown>, sizes: readonly number[], fill: (k: number, dest: Uint8Array) => void, into?: Uint8Array): Uint8Array {
+  const head = envelopeHead(header);
+  const out = room(head.length + sizes.reduce((a, b) => a + b, 0) + 4, into);
+  out.set(head);
+  let o = head.length;
+  sizes.forEach((n, k) => {
+    fill(k, out.subarray(o, o + n));
+    o += n;
+  });
+  new DataView(out.buffer, out.byteOffset).setUint32(o, crc32(out.subarray(0, o)), true);
   return out;
+}
+
+/**
+ * `total` bytes at the start of `into`'s buffer when `into` starts it (as
+ * the bytes this module returns do) and they fit; else new, a quarter more
+ * when `into` was given. The whole buffer may be written over: it must hold
+ * nothing else that is still needed.
+ */
+function room(total: number, into: Uint8Array | undefined): Uint8Array {
+  if (into === undefined) return new Uint8Array(total);
+  if (into.byteOffset === 0 && into.buffer instanceof ArrayBuffer && into.buffer.byteLength >= total) return new Uint8Array(into.buffer, 0, total);
+  return new Uint8Array(new ArrayBuffer(Math.ceil(total * 1.25)), 0, total);
 }
 
 /**
@@ -21,13 +55,7 @@ export function encodeEnvelope(header: Record<string, unknown>, parts: readonly 
  * themselves, not copies), for writing a large state without holding it twice.
  */
 export function envelopeChunks(header: Record<string, unknown>, parts: readonly Uint8Array[]): Uint8Array[] {
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const headEnd = 12 + json.length;
-  const bodyStart = Math.ceil(headEnd / 8) * 8;
-  const head = new Uint8Array(bodyStart);
-  for (let i = 0; i < 8; i++) head[i] = MAGIC.charCodeAt(i);
-  new DataView(head.buffer).setUint32(8, json.length, true);
-  head.set(json, 12);
+  const head = envelopeHead(header);
   let crc = crc32(head);
   // Empty parts are skipped: Node's native zlib.crc32 returns 0, not the running
   // value, for an empty array over a zero-length buffer (an empty table's ids).
@@ -35,6 +63,16 @@ export function envelopeChunks(header: Record<string, unknown>, parts: readonly 
   const tail = new Uint8Array(4);
   new DataView(tail.buffer).setUint32(0, crc, true);
   return [head, ...parts, tail];
+}
+
+/** The bytes before a state's body: magic, header length, header, zero padding to 8 bytes. */
+function envelopeHead(header: Record<string, unknown>): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const head = new Uint8Array(Math.ceil((12 + json.length) / 8) * 8);
+  for (let i = 0; i < 8; i++) head[i] = MAGIC.charCodeAt(i);
+  new DataView(head.buffer).setUint32(8, json.length, true);
+  head.set(json, 12);
+  return head;
 }
 
 /** The header and body of a saved state; throws naming what is wrong. */

@@ -69,19 +69,26 @@ export class RowStore {
     return this.arena.kernels.lookup(this.meta, lo, hi) >>> 0;
   }
 
-  /** Every id with a row, in row order. */
-  ids(): BigUint64Array {
+  /** Every id with a row, in row order (written into `into`, size x 8 bytes 8-byte aligned in its buffer, when given). */
+  ids(into?: Uint8Array): BigUint64Array {
     const n = this.size, heap = this.arena.heap;
     const out = heap.alloc(Math.max(8, n * 8));
     this.arena.kernels.keysInRowOrder(this.meta, out);
-    const res = heap.u64.slice(out >>> 3, (out >>> 3) + n);
+    let res: BigUint64Array;
+    if (into === undefined) res = heap.u64.slice(out >>> 3, (out >>> 3) + n);
+    else {
+      if (into.length !== n * 8 || into.byteOffset % 8 !== 0) throw new RangeError(`ids of ${n} rows: ${into.length} bytes at offset ${into.byteOffset} given, ${n * 8} 8-byte aligned needed`);
+      into.set(heap.u8.subarray(out, out + n * 8));
+      res = new BigUint64Array(into.buffer, into.byteOffset, n);
+    }
     heap.release(out);
     return res;
   }
 
-  /** The records of rows [r0, r0 + n) as one copy, chunk by chunk. */
-  records(r0: number, n: number): Uint8Array {
-    const out = new Uint8Array(n * this.recBytes), heap = this.arena.heap, per = 1 << this.shift;
+  /** The records of rows [r0, r0 + n) as one copy, chunk by chunk (into `into`, of n records' bytes, when given). */
+  records(r0: number, n: number, into?: Uint8Array): Uint8Array {
+    if (into !== undefined && into.length !== n * this.recBytes) throw new RangeError(`records of ${n} rows: ${into.length} bytes given, ${n * this.recBytes} needed`);
+    const out = into ?? new Uint8Array(n * this.recBytes), heap = this.arena.heap, per = 1 << this.shift;
     for (let r = r0; r < r0 + n;) {
       const rows = Math.min(per - (r & (per - 1)), r0 + n - r), base = this.record(r);
       out.set(heap.u8.subarray(base, base + rows * this.recBytes), (r - r0) * this.recBytes);

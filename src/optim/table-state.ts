@@ -6,7 +6,7 @@
  * SparseTable.load in ./table.ts use these).
  */
 import { HEADER_BYTES, H_FLAGS, H_COUNT, H_TAU, MAX_ROW } from "../kernels/layout.js";
-import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { decodeEnvelope, encodeEnvelopeInto, intField } from "../io/envelope.js";
 import { namedErrors } from "../util/named-errors.js";
 import type { Heap } from "../kernels/heap.js";
 import { nonFiniteIn } from "./dense.js";
@@ -28,9 +28,13 @@ export interface TableStateHeader {
   recordBytes: number;
 }
 
-/** The bytes of a table's state: header, then the ids and the records in row order. */
-export function encodeTableState(h: TableStateHeader, ids: BigUint64Array, records: Uint8Array): Uint8Array {
-  return encodeEnvelope({ kind: "table", version: 1, ...h }, [new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength), records]);
+/**
+ * The bytes of a table's state: header, then the ids and the records in row
+ * order, which `ids` and `records` write in place (h.size x 8 and h.size x
+ * h.recordBytes bytes); over `into` where it fits (encodeEnvelopeInto).
+ */
+export function encodeTableState(h: TableStateHeader, ids: (dest: Uint8Array) => void, records: (dest: Uint8Array) => void, into?: Uint8Array): Uint8Array {
+  return encodeEnvelopeInto({ kind: "table", version: 1, ...h }, [h.size * 8, h.size * h.recordBytes], (k, dest) => (k === 0 ? ids : records)(dest), into);
 }
 
 /** A saved state's header, checked, with its ids and records. */

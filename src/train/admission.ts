@@ -19,7 +19,7 @@
  */
 import type { BloomState } from "../util/bloom.js";
 import { hashKey } from "../data/hash.js";
-import { decodeEnvelope, encodeEnvelope, intField } from "../io/envelope.js";
+import { decodeEnvelope, encodeEnvelopeInto, intField } from "../io/envelope.js";
 import { fmix32 } from "../util/fmix32.js";
 
 /** The bytes the OOV key of a field is hashed from: no reader produces them (0xff is never UTF-8). */
@@ -194,9 +194,9 @@ export class Admission {
     }
   }
 
-  /** Every counted key as (lo, hi, count) triples, in slot order (the body {@link save} writes). */
-  entries(): Uint32Array {
-    const body = new Uint32Array(this.used * 3);
+  /** Every counted key as (lo, hi, count) triples, in slot order (the body {@link save} writes; into `body`, of used x 3 words, when given). */
+  entries(body: Uint32Array = new Uint32Array(this.used * 3)): Uint32Array {
+    if (body.length !== this.used * 3) throw new RangeError(`admission entries: ${body.length} words given, ${this.used * 3} needed`);
     let k = 0;
     for (let s = 0; s < this.slots.length; s += STRIDE) {
       if (this.slots[s + 2] === 0) continue;
@@ -252,11 +252,10 @@ export class Admission {
     return a;
   }
 
-  /** Counts, minCount and fields as bytes (a checkpoint's part). */
-  save(): Uint8Array {
-    const body = this.entries();
-    return encodeEnvelope({ kind: "admission", version: 1, minCount: this.minCount, fields: this.fields, keys: this.used, routed: this.routed },
-      [new Uint8Array(body.buffer)]);
+  /** Counts, minCount and fields as bytes (a checkpoint's part); over `into` (earlier bytes no longer needed) where they fit. */
+  save(into?: Uint8Array): Uint8Array {
+    return encodeEnvelopeInto({ kind: "admission", version: 1, minCount: this.minCount, fields: this.fields, keys: this.used, routed: this.routed },
+      [this.used * 12], (_, dest) => { this.entries(new Uint32Array(dest.buffer, dest.byteOffset, this.used * 3)); }, into);
   }
 
   /** Restores counts saved by {@link save}. */

@@ -105,16 +105,20 @@ export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, 
  * {@link writeCheckpoint} with the write in the background: the state is
  * copied now (the checkpoint is of this moment) and the returned promise
  * settles once the file is complete on disk, while the caller trains on.
- * Writes to one folder must not overlap: await one before the next.
+ * Writes to one folder must not overlap: await one before the next. With
+ * `spare`, the copy is made over the memory of the last one this `spare`
+ * saw written (copyState's reuse), and is left there once written.
  */
-export function writeCheckpointAsync(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy): Promise<void> {
-  return writeFileAtomicAsync(join(dir, CHECKPOINT_FILE), checkpointChunks(m, meta, best, []));
+export async function writeCheckpointAsync(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy, spare?: { state?: StateCopy }): Promise<void> {
+  const now = copyState(m, spare?.state);
+  if (spare) spare.state = undefined;
+  await writeFileAtomicAsync(join(dir, CHECKPOINT_FILE), checkpointChunks(m, meta, best, [], now));
+  if (spare) spare.state = now;
 }
 
-/** A checkpoint file's bytes: the model's state copied now, in the envelope's chunks. */
-function checkpointChunks(m: CtrModel, meta: CheckpointMeta, best: StateCopy | undefined, rankAdmissions: readonly Uint8Array[]): Uint8Array[] {
+/** A checkpoint file's bytes: the model's state copied now (or `now`, its copy), in the envelope's chunks. */
+function checkpointChunks(m: CtrModel, meta: CheckpointMeta, best: StateCopy | undefined, rankAdmissions: readonly Uint8Array[], now = copyState(m)): Uint8Array[] {
   if (meta.cluster && rankAdmissions.length !== meta.cluster.workers) throw new Error(`internal: a cluster checkpoint of ${meta.cluster.workers} workers with ${rankAdmissions.length} ranks' admission counts`);
-  const now = copyState(m);
   const sizes = (s: StateCopy): Record<string, unknown> => ({
     tableBytes: s.tables.map((b) => b.length), matmulBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
   });
