@@ -2,7 +2,8 @@
 // workers (default dense updates, auto; sequential, sync and async with 2, async with 4) against the deterministic
 // trainer (1 and 2 threads) and PyTorch's training loop in the same run, per
 // model: rows/s (file on disk to trained model), test AUC, feature rate and
-// peak RSS, each configuration in a fresh process (threads-run.ts).
+// peak RSS, each configuration in a fresh process (threads-run.ts); and the
+// CLI as a user runs it (default flags, every core).
 import { spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
@@ -67,6 +68,26 @@ export function runChild(c: ThreadsCase, timeoutMs: number): { result?: ThreadsR
   return { result: parsed, process_seconds };
 }
 
+const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+
+/**
+ * `sparsectr train` as a user runs it, default flags plus `args`, in a fresh
+ * process: its JSON report (the last line of stdout) and the whole
+ * command's wall time (count pass, training with its validation,
+ * calibration, test evaluation and outputs), or why it failed.
+ */
+function runCli(args: string[], timeoutMs: number): { report?: Record<string, unknown>; error?: string; wall_seconds: number } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [CLI, "train", ...args, "--json"], { encoding: "utf8", maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: "SIGKILL" });
+  const wall_seconds = +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2);
+  if (r.error || r.status !== 0) return { error: r.error?.message ?? (tail(r.stderr, 400) || `exit code ${r.status}`), wall_seconds };
+  try {
+    return { report: JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as Record<string, unknown>, wall_seconds };
+  } catch {
+    return { error: `no JSON report in its output: ${tail(r.stdout, 200)}`, wall_seconds };
+  }
+}
+
 /** PyTorch's training loop alone (ids in memory, no parsing): samples/s, or why not. */
 function torchLoop(model: string, threads: number, steps: number): { rows_per_sec?: number; version?: string; error?: string; distinct_rows_per_batch?: number } {
   if (!existsSync(TORCH_PEER)) return { error: `${TORCH_PEER} not present` };
@@ -127,7 +148,11 @@ async function denseStep(model: ThreadsCase["model"], file: string, featindex: s
  * skips the rows before its part without parsing them. Two workers (auto,
  * sequential and async) and the
  * deterministic trainer also run with fused multiply-adds (--fma) where the
- * runtime has relaxed SIMD. A configuration that fails gives
+ * runtime has relaxed SIMD. A "cli" line per model runs `sparsectr train`
+ * as a user does, default flags plus --threads with every core: the
+ * report's rows/s (its training, validation and refit) and the whole
+ * command's wall time; the ratio line gives its rows/s over PyTorch's
+ * too. A configuration that fails gives
  * a line with its error. A "dense-step" line per model gives the time of
  * its dense step, whole and the largest worker's share with the step
  * spread over as many workers as cores: with the sequential dense updates
@@ -234,6 +259,22 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
         });
       }
 
+      // The CLI with its default flags and every core, as the goals state it (on 1 or 2 cores the CLI takes the deterministic trainer).
+      const cliOut = join(dir, `${preset}-cli`);
+      const cliArgs = ["--train", trainPath, "--test", testPath, "--model", model, "--threads", String(cores), "--out", cliOut, ...(featindex ? ["--featindex", featindex] : [])];
+      const cli = runCli(cliArgs, Math.max(300_000, (rows / 2_000) * 1000));
+      rmSync(cliOut, { recursive: true, force: true });
+      const rep = cli.report;
+      const cliRowsPerSec = typeof rep?.rowsPerSec === "number" ? rep.rowsPerSec : undefined;
+      emit({
+        ...base, kind: "cli", args: `train --threads ${cores}${featindex ? " --featindex" : ""} (default flags otherwise)`, cores, wall_seconds: cli.wall_seconds,
+        ...(rep ? {
+          trainer: rep.trainer, threads: rep.threads, dense: rep.denseUpdates ?? null, fma: rep.fma, rows: rep.rows, refit_rows: rep.refitRows, seconds: rep.seconds, rows_per_sec: cliRowsPerSec,
+          wall_rows_per_sec: Math.round((rep.rows as number) / cli.wall_seconds), validation_auc: rep.validationAuc, best_rows: rep.bestRows, early_stopped: rep.earlyStopped,
+          auc: rep.auc, logloss: rep.logloss, test_rows: rep.testRows, test_threads: rep.testThreads, feature_rate: rep.featureRate,
+        } : { error: cli.error }),
+      });
+
       runTorch("after");
 
       const best = measured.reduce<(typeof measured)[number] | undefined>((b, x) => (b === undefined || x.rows_per_sec > b.rows_per_sec ? x : b), undefined);
@@ -246,6 +287,7 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
         sparsectr_rows_per_sec: best?.rows_per_sec ?? null,
         pytorch_rows_per_sec: torchBest?.rows_per_sec ?? null, pytorch_threads: torchBest?.threads ?? null, pytorch_by_threads: means,
         ratio: best && torchBest ? +(best.rows_per_sec / torchBest.rows_per_sec).toFixed(3) : null,
+        cli_rows_per_sec: cliRowsPerSec ?? null, cli_ratio: cliRowsPerSec !== undefined && torchBest ? +(cliRowsPerSec / torchBest.rows_per_sec).toFixed(3) : null,
         ...(best && torchBest ? {} : { error: best ? "no PyTorch figure" : "no sparsectr configuration finished" }),
       });
       rmSync(trainPath, { force: true });
