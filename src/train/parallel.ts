@@ -37,6 +37,7 @@ import { WorkerEvents } from "./parallel-events.js";
 import { DivergenceError, nonFiniteWeight } from "./divergence.js";
 import type { CtrModel } from "./model.js";
 import { SharedAdmission } from "./shared-admission.js";
+import type { Admission } from "./admission.js";
 import { evictionKeep, MemoryBudgetError } from "./budget.js";
 import { bytesPerFeature } from "./model.js";
 import { BadRows, DEFAULT_MAX_BAD_ROWS } from "../data/badrows.js";
@@ -243,10 +244,17 @@ export async function trainParallel(
     adoptDense();
     adoptAdmission();
   };
-  /** The shared counts as this model's (plain counts: checkpoints keep their format). */
+  /**
+   * The shared counts as this model's (plain counts: checkpoints keep their
+   * format), over the memory of the counts adopted last (page faults
+   * spared) while the model holds them still and no exchange (control.sync)
+   * may have taken them.
+   */
+  let adopted: Admission | undefined;
   const adoptAdmission = (): void => {
     if (admission) {
-      const a = admission.toAdmission();
+      const a = admission.toAdmission(control.sync === undefined && m.admission === adopted ? adopted : undefined);
+      adopted = a;
       // Sightings elsewhere (a cluster run's other workers) stay the counts'.
       a.elsewhere = m.admission?.elsewhere;
       m.admission = a;

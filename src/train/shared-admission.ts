@@ -186,10 +186,15 @@ export class SharedAdmission {
     this.grow(this.seen + ahead);
   }
 
-  /** Plain counts equal to these (counts, seen, admitted, routed, the budget and keys forgotten), e.g. for a checkpoint; exact when no route is in flight. */
-  toAdmission(): Admission {
+  /**
+   * Plain counts equal to these (counts, seen, admitted, routed, the budget
+   * and keys forgotten), e.g. for a checkpoint; exact when no route is in
+   * flight. With `reuse` (plain counts no longer used), their slots' memory
+   * is written over where it has the room.
+   */
+  toAdmission(reuse?: Admission): Admission {
     // The same hash and probing as Admission's: the slots are copied as they lie (no rehash of every key).
-    const a = Admission.fromSlots(this.minCount, this.fields, this.counts.slots(), this.routed);
+    const a = Admission.fromSlots(this.minCount, this.fields, this.counts.slots(reuse?.slotWords), this.routed);
     a.maxBytes = this.maxBytes;
     a.forgotten = this.forgotten;
     return a;

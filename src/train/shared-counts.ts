@@ -209,12 +209,21 @@ export class SharedCounts {
     return k === e.length ? e : e.slice(0, k);
   }
 
-  /** The slots as (lo, hi, count) triples in slot order, empty ones zeros (Admission.fromSlots' layout); with no route in flight. */
-  slots(): Uint32Array {
+  /**
+   * The slots as (lo, hi, count) triples in slot order, empty ones zeros
+   * (Admission.fromSlots' layout); with no route in flight. Written over
+   * `into` when it has that many words (earlier slots no longer needed:
+   * memory already paged in), else into a new array.
+   */
+  slots(into?: Uint32Array): Uint32Array {
     // Plain reads: no route is in flight (the threads that routed synchronised with this one since).
-    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP], slots = new Uint32Array(cap * 3);
+    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
+    const fresh = into?.length !== cap * 3, slots = fresh ? new Uint32Array(cap * 3) : into!;
     for (let i = 0, s = base, o = 0; i < cap; i++, s += STRIDE, o += 3) {
-      if (u[s + 3] !== READY) continue;
+      if (u[s + 3] !== READY) {
+        if (!fresh && slots[o + 2] !== 0) slots[o] = slots[o + 1] = slots[o + 2] = 0;
+        continue;
+      }
       slots[o] = u[s];
       slots[o + 1] = u[s + 1];
       slots[o + 2] = u[s + 2];

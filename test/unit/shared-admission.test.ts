@@ -151,7 +151,7 @@ test("under a memory budget makeRoom forgets the unadmitted keys as Admission do
     const a = new Admission(N, F, 16), s = SharedAdmission.create(N, F, 16), r = rng(seed);
     a.maxBytes = slots * 12;
     s.maxBytes = slots * 16;
-    let forgot = 0;
+    let forgot = 0, adopted: Admission | undefined, reused = 0;
     for (let call = 0; call < 300; call++) {
       const n = F * Math.floor(r() * (200 / F)), { words } = randomKeys(r, n, F, false), what = `F ${F} N ${N} call ${call}`;
       const before = s.forgotten;
@@ -164,8 +164,17 @@ test("under a memory budget makeRoom forgets the unadmitted keys as Admission do
       sameState(a, s, what);
       assert.equal(s.forgotten, a.forgotten, `${what}: forgotten`);
       assert.equal(s.capacity * 12, a.bytes, `${what}: slots`);
+      // Plain counts over the last ones' memory (the data-parallel trainer's parks) equal fresh ones, keys forgotten since included.
+      if (call % 7 === 0) {
+        const words = adopted?.slotWords, next = s.toAdmission(adopted);
+        if (words !== undefined && next.slotWords === words) reused++;
+        assert.deepEqual(next.save(), s.toAdmission().save(), `${what}: counts over the last ones`);
+        sameState(next, s, `${what}: adopted`);
+        adopted = next;
+      }
     }
     assert.ok(forgot >= 2, `F ${F}: forgot ${forgot} times`);
+    assert.ok(reused >= 10, `F ${F}: reused ${reused} times`);
     assert.deepEqual(triples(s.entries()), triples(a.entries()));
     const b = s.toAdmission();
     assert.equal(b.maxBytes, slots * 16);
