@@ -9,8 +9,8 @@ const MAX_HEADER = 1 << 20;
  * check sizes against the header before allocating anything. With `into`,
  * see {@link encodeEnvelopeInto}.
  */
-export function encodeEnvelope(header: Record<string, unknown>, parts: readonly Uint8Array[], into?: Uint8Array): Uint8Array {
-  return encodeEnvelopeInto(header, parts.map((p) => p.length), (k, dest) => dest.set(parts[k]), into);
+export function encodeEnvelope(header: Record<string, unknown>, parts: readonly Uint8Array[], into?: Uint8Array, seal = true): Uint8Array {
+  return encodeEnvelopeInto(header, parts.map((p) => p.length), (k, dest) => dest.set(parts[k]), into, seal);
 }
 
 /**
@@ -23,9 +23,11 @@ export function encodeEnvelope(header: Record<string, unknown>, parts: readonly 
  * (the best state of a run, kept at each evaluation) reuse memory already
  * paged in: a copy into fresh memory pays a page fault every 4 KiB (120 MB
  * of table records: 55 ms into fresh memory, 10 ms into memory written
- * before, by hand on a 2-core EPYC VM).
+ * before, by hand on a 2-core EPYC VM). With `seal` false the CRC is left
+ * to {@link sealEnvelope} (its 4 bytes zero until then): a copy taken while
+ * training waits is sealed later, or never when it is never read back.
  */
-export function encodeEnvelopeInto(header: Record<string, unknown>, sizes: readonly number[], fill: (k: number, dest: Uint8Array) => void, into?: Uint8Array): Uint8Array {
+export function encodeEnvelopeInto(header: Record<string, unknown>, sizes: readonly number[], fill: (k: number, dest: Uint8Array) => void, into?: Uint8Array, seal = true): Uint8Array {
   const head = envelopeHead(header);
   const out = room(head.length + sizes.reduce((a, b) => a + b, 0) + 4, into);
   out.set(head);
@@ -34,8 +36,15 @@ export function encodeEnvelopeInto(header: Record<string, unknown>, sizes: reado
     fill(k, out.subarray(o, o + n));
     o += n;
   });
-  new DataView(out.buffer, out.byteOffset).setUint32(o, crc32(out.subarray(0, o)), true);
+  if (seal) sealEnvelope(out);
+  else new DataView(out.buffer, out.byteOffset).setUint32(o, 0, true);
   return out;
+}
+
+/** Writes the CRC of a state's bytes (encodeEnvelopeInto without `seal`) into its last 4 bytes. */
+export function sealEnvelope(bytes: Uint8Array): void {
+  const o = bytes.length - 4;
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(o, crc32(bytes.subarray(0, o)), true);
 }
 
 /**

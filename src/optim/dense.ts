@@ -225,15 +225,15 @@ export class DenseParam {
   /** The hyperparameters its steps take: its own, or those of setStepHyper. */
   get stepHyper(): ResolvedHyperparams { return this.call.hyper; }
 
-  /** The complete state (weights, optimizer state, step) as bytes (over `into`, an earlier state's bytes no longer needed, where they fit); see `DenseParam.load`. */
-  save(into?: Uint8Array): Uint8Array {
+  /** The complete state (weights, optimizer state, step) as bytes (over `into`, an earlier state's bytes no longer needed, where they fit; unsealed without `seal`: sealEnvelope); see `DenseParam.load`. */
+  save(into?: Uint8Array, seal = true): Uint8Array {
     this.live();
     const heap = this.arena.heap;
     const xs = heap.u8.subarray(this.x, this.x + this.rows * this.rowLength * 4);
     const st = heap.u8.subarray(this.state, this.state + this.rows * this.stride);
     return encodeEnvelope(
       { kind: "dense", version: 1, optimizer: this.optimizer, hyper: this.hyper, rows: this.rows, rowLength: this.rowLength, step: this.t, zeroRows: this.zeros, recordBytes: this.stride },
-      [xs, st], into,
+      [xs, st], into, seal,
     );
   }
 

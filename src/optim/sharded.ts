@@ -122,8 +122,8 @@ export class ShardedTable {
     throw new Error(`${this.optimizer}: eviction from a sharded table is not supported yet (use one shard)`);
   }
 
-  /** The shards' states in one envelope (`_into` unused: the shards' states are joined). */
-  save(_into?: Uint8Array): Uint8Array {
+  /** The shards' states in one envelope, sealed (`_into` and `_seal` unused: the shards' states are joined). */
+  save(_into?: Uint8Array, _seal = true): Uint8Array {
     const parts = this.shards.map((t) => t.save());
     return encodeEnvelope({ kind: "sharded-table", version: 1, shards: parts.length, bytes: parts.map((p) => p.length) }, parts);
   }

@@ -31,10 +31,11 @@ export interface TableStateHeader {
 /**
  * The bytes of a table's state: header, then the ids and the records in row
  * order, which `ids` and `records` write in place (h.size x 8 and h.size x
- * h.recordBytes bytes); over `into` where it fits (encodeEnvelopeInto).
+ * h.recordBytes bytes); over `into` where it fits, sealed or not
+ * (encodeEnvelopeInto).
  */
-export function encodeTableState(h: TableStateHeader, ids: (dest: Uint8Array) => void, records: (dest: Uint8Array) => void, into?: Uint8Array): Uint8Array {
-  return encodeEnvelopeInto({ kind: "table", version: 1, ...h }, [h.size * 8, h.size * h.recordBytes], (k, dest) => (k === 0 ? ids : records)(dest), into);
+export function encodeTableState(h: TableStateHeader, ids: (dest: Uint8Array) => void, records: (dest: Uint8Array) => void, into?: Uint8Array, seal = true): Uint8Array {
+  return encodeEnvelopeInto({ kind: "table", version: 1, ...h }, [h.size * 8, h.size * h.recordBytes], (k, dest) => (k === 0 ? ids : records)(dest), into, seal);
 }
 
 /** A saved state's header, checked, with its ids and records. */

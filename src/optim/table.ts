@@ -357,12 +357,12 @@ export class SparseTable implements RowOwner {
     return this.rows.ids();
   }
 
-  /** The complete state (rows, ids, optimizer state, step, initialiser) as bytes; over `into` (an earlier state's bytes, no longer needed) where they fit. */
-  save(into?: Uint8Array): Uint8Array {
+  /** The complete state (rows, ids, optimizer state, step, initialiser) as bytes; over `into` (an earlier state's bytes, no longer needed) where they fit; unsealed without `seal` (sealEnvelope). */
+  save(into?: Uint8Array, seal = true): Uint8Array {
     const rows = this.rows, n = rows.size;
     return encodeTableState(
       { optimizer: this.optimizer, hyper: this.hyper, rowLength: this.rowLength, seed: this.seed, init: this.init, step: this.t, size: n, zeroRows: rows.zeroRows, recordBytes: rows.recBytes },
-      (dest) => rows.ids(dest), (dest) => rows.records(0, n, dest), into,
+      (dest) => rows.ids(dest), (dest) => rows.records(0, n, dest), into, seal,
     );
   }
 

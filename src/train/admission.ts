@@ -254,10 +254,10 @@ export class Admission {
     return a;
   }
 
-  /** Counts, minCount and fields as bytes (a checkpoint's part); over `into` (earlier bytes no longer needed) where they fit. */
-  save(into?: Uint8Array): Uint8Array {
+  /** Counts, minCount and fields as bytes (a checkpoint's part); over `into` (earlier bytes no longer needed) where they fit; unsealed without `seal` (sealEnvelope). */
+  save(into?: Uint8Array, seal = true): Uint8Array {
     return encodeEnvelopeInto({ kind: "admission", version: 1, minCount: this.minCount, fields: this.fields, keys: this.used, routed: this.routed },
-      [this.used * 12], (_, dest) => { this.entries(new Uint32Array(dest.buffer, dest.byteOffset, this.used * 3)); }, into);
+      [this.used * 12], (_, dest) => { this.entries(new Uint32Array(dest.buffer, dest.byteOffset, this.used * 3)); }, into, seal);
   }
 
   /** Restores counts saved by {@link save}. */

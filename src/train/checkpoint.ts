@@ -6,7 +6,7 @@ import type { CtrModel, TrainSettings } from "./model.js";
 import type { TrainPosition } from "./trainer.js";
 import { assembleModel } from "./restore.js";
 import type { Calibration } from "./calibration.js";
-import { copyState, type EvalPoint, type StateCopy, type ValidationRecord } from "./validation.js";
+import { copyState, sealState, type EvalPoint, type StateCopy, type ValidationRecord } from "./validation.js";
 import { minParamValues } from "../models/size.js";
 import { namedErrors } from "../util/named-errors.js";
 import { JsonFields } from "../util/json-fields.js";
@@ -103,15 +103,18 @@ export function writeCheckpoint(dir: string, m: CtrModel, meta: CheckpointMeta, 
 
 /**
  * {@link writeCheckpoint} with the write in the background: the state is
- * copied now (the checkpoint is of this moment) and the returned promise
- * settles once the file is complete on disk, while the caller trains on.
- * Writes to one folder must not overlap: await one before the next. With
- * `spare`, the copy is made over the memory of the last one this `spare`
- * saw written (copyState's reuse), and is left there once written.
+ * copied now (the checkpoint is of this moment), and only copied: its
+ * checksums are computed after the caller has gone on (the next turn of
+ * the event loop: a data-parallel run's workers train meanwhile), then the
+ * file is written; the returned promise settles once it is complete on
+ * disk. Writes to one folder must not overlap: await one before the next.
+ * With `spare`, the copy is made over the memory of the last one this
+ * `spare` saw written (copyState's reuse), and is left there once written.
  */
 export async function writeCheckpointAsync(dir: string, m: CtrModel, meta: CheckpointMeta, best?: StateCopy, spare?: { state?: StateCopy }): Promise<void> {
-  const now = copyState(m, spare?.state);
+  const now = copyState(m, spare?.state, false);
   if (spare) spare.state = undefined;
+  await new Promise<void>((resolve) => setImmediate(resolve));
   await writeFileAtomicAsync(join(dir, CHECKPOINT_FILE), checkpointChunks(m, meta, best, [], now));
   if (spare) spare.state = now;
 }
@@ -119,6 +122,8 @@ export async function writeCheckpointAsync(dir: string, m: CtrModel, meta: Check
 /** A checkpoint file's bytes: the model's state copied now (or `now`, its copy), in the envelope's chunks. */
 function checkpointChunks(m: CtrModel, meta: CheckpointMeta, best: StateCopy | undefined, rankAdmissions: readonly Uint8Array[], now = copyState(m)): Uint8Array[] {
   if (meta.cluster && rankAdmissions.length !== meta.cluster.workers) throw new Error(`internal: a cluster checkpoint of ${meta.cluster.workers} workers with ${rankAdmissions.length} ranks' admission counts`);
+  sealState(now);
+  if (best) sealState(best);
   const sizes = (s: StateCopy): Record<string, unknown> => ({
     tableBytes: s.tables.map((b) => b.length), matmulBytes: s.dense.map((b) => b.length), admissionBytes: s.admission?.length ?? 0,
   });

@@ -13,6 +13,7 @@ import { Admission } from "./admission.js";
 import type { CtrModel } from "./model.js";
 import { type Scorer, type TrainPosition } from "./trainer.js";
 import { evaluateModel } from "./evaluate.js";
+import { sealEnvelope } from "../io/envelope.js";
 
 /** The metrics early stopping may watch. */
 export type Monitor = "auc" | "logloss";
@@ -36,6 +37,8 @@ export interface StateCopy {
   tables: Uint8Array[];
   dense: Uint8Array[];
   admission?: Uint8Array;
+  /** Copied without the parts' CRCs (copyState's `seal` false): sealState writes them before the bytes are read back or written. */
+  unsealed?: boolean;
 }
 
 /** What a checkpoint records of a validation-driven run besides the best state's bytes. */
@@ -63,18 +66,29 @@ export interface EarlyStoppingOptions {
 /**
  * The copy of a model's whole training state, as bytes; over the memory of
  * `reuse` (an earlier copy no longer needed) where it fits, which spares
- * the page faults of fresh memory (see encodeEnvelopeInto).
+ * the page faults of fresh memory (see encodeEnvelopeInto). With `seal`
+ * false the parts' CRCs are left to sealState: a copy taken while workers
+ * wait does only the copying then.
  */
-export function copyState(m: CtrModel, reuse?: StateCopy): StateCopy {
+export function copyState(m: CtrModel, reuse?: StateCopy, seal = true): StateCopy {
   return {
-    tables: m.tables.map((t, i) => t.save(reuse?.tables[i])),
-    dense: m.dense.map((d, i) => d.save(reuse?.dense[i])),
-    admission: m.admission?.save(reuse?.admission),
+    tables: m.tables.map((t, i) => t.save(reuse?.tables[i], seal)),
+    dense: m.dense.map((d, i) => d.save(reuse?.dense[i], seal)),
+    admission: m.admission?.save(reuse?.admission, seal),
+    ...(seal ? {} : { unsealed: true }),
   };
+}
+
+/** Writes the CRCs of an unsealed copy's parts (nothing for a sealed one). */
+export function sealState(s: StateCopy): void {
+  if (!s.unsealed) return;
+  for (const b of [...s.tables, ...s.dense, ...(s.admission ? [s.admission] : [])]) sealEnvelope(b);
+  delete s.unsealed;
 }
 
 /** Puts a copied state back into a model of the same architecture. */
 export function restoreState(m: CtrModel, s: StateCopy): void {
+  sealState(s);
   m.replaceState(s.tables.map((b) => loadTable(b)), s.dense.map((b) => DenseParam.load(b)), s.admission ? Admission.load(s.admission) : undefined);
 }
 
@@ -140,7 +154,8 @@ export class EarlyStopping {
    */
   readonly beforeStep = (): void => {
     if (!this.bestIsCurrent) return;
-    this.copy = copyState(this.m, this.spare);
+    // Unsealed: the CRCs are written only if the copy is read back or written (sealState).
+    this.copy = copyState(this.m, this.spare, false);
     this.spare = undefined;
     this.copyLent = false;
     this.bestIsCurrent = false;

@@ -3,13 +3,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeEnvelope, encodeEnvelope, encodeEnvelopeInto } from "../../src/io/envelope.js";
 import { buildModel, type CtrModel } from "../../src/train/model.js";
-import { copyState, EarlyStopping, type StateCopy } from "../../src/train/validation.js";
+import { copyState, EarlyStopping, restoreState, sealState, type StateCopy } from "../../src/train/validation.js";
 import type { DataFile } from "../../src/data/types.js";
 import { startPosition } from "../../src/train/trainer.js";
 import type { SparseTable } from "../../src/optim/table.js";
 import { rng } from "../helpers/rng.js";
 import { testRun } from "../helpers/run.js";
-import { CHECKPOINT_FILE, writeCheckpoint, writeCheckpointAsync, type CheckpointMeta } from "../../src/train/checkpoint.js";
+import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint, writeCheckpointAsync, type CheckpointMeta } from "../../src/train/checkpoint.js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,4 +130,31 @@ test("background checkpoints with a spare: each file as the synchronous write gi
     rmSync(dir, { recursive: true, force: true });
     rmSync(ref, { recursive: true, force: true });
   }
+});
+
+test("unsealed copies: no CRC until sealState (a load refuses them), then the sealed copy's bytes; restoring and checkpointing seal them", async () => {
+  const m = model();
+  grow(m, 300, 1);
+  const sealed = copyState(m), raw = copyState(m, undefined, false);
+  assert.equal(raw.unsealed, true);
+  assert.throws(() => decodeEnvelope(raw.tables[0], "table"), /checksum mismatch/);
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-unsealed-"));
+  try {
+    // A checkpoint with an unsealed best copy: written sealed, read back equal.
+    const meta: CheckpointMeta = { settings: m.settings, fields: Array.from({ length: FIELDS }, (_, i) => `f${i}`), format: "csv", params: m.params.map((p) => p.name), position: startPosition(), run: testRun(), data: { path: "x", size: 0, mtimeMs: 0 } };
+    const best = copyState(m, undefined, false);
+    grow(m, 50, 2);
+    await writeCheckpointAsync(dir, m, meta, best);
+    assert.equal(best.unsealed, undefined);
+    assert.deepEqual(bytesOf(readCheckpoint(dir).best!), bytesOf(sealed));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Restoring seals first.
+  restoreState(m, raw);
+  assert.equal(raw.unsealed, undefined);
+  assert.deepEqual(bytesOf(raw), bytesOf(sealed));
+  assert.deepEqual(bytesOf(copyState(m)), bytesOf(sealed));
+  sealState(raw);
+  assert.deepEqual(bytesOf(raw), bytesOf(sealed), "sealing twice changes nothing");
 });
