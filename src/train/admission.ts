@@ -236,19 +236,26 @@ export class Admission {
    * (count 0: empty), a power of two of them, laid out by this class's
    * probing (slotOf, then the next slots) under its load limit, e.g. the
    * shared counts' slots (SharedAdmission.toAdmission, which uses the same
-   * hash and probing): taken as they are, with no rehash. @internal
+   * hash and probing): taken as they are, with no rehash. The keys and
+   * admitted keys among them are counted, unless `counted` gives them (the
+   * shared counts keep both exactly). @internal
    */
-  static fromSlots(minCount: number, fields: number, slots: Uint32Array, routed = 0): Admission {
+  static fromSlots(minCount: number, fields: number, slots: Uint32Array, routed = 0, counted?: { keys: number; admitted: number }): Admission {
     const cap = slots.length / STRIDE;
     if (!Number.isInteger(cap) || cap < 4 || cap > MAX_CAP || (cap & (cap - 1)) !== 0) throw new RangeError(`admission slots: ${slots.length} words are not a power of two of (lo, hi, count) slots`);
     const a = new Admission(minCount, fields, 4);
     a.cap = cap;
     a.slots = slots;
     a.routed = routed;
-    for (let s = 2; s < slots.length; s += STRIDE) {
-      if (slots[s] === 0) continue;
-      a.used++;
-      if (slots[s] >= minCount) a.admittedKeys++;
+    if (counted) {
+      a.used = counted.keys;
+      a.admittedKeys = counted.admitted;
+    } else {
+      for (let s = 2; s < slots.length; s += STRIDE) {
+        if (slots[s] === 0) continue;
+        a.used++;
+        if (slots[s] >= minCount) a.admittedKeys++;
+      }
     }
     if (a.used >= cap * MAX_LOAD) throw new RangeError(`admission slots: ${a.used} keys in ${cap} slots pass the load limit ${MAX_LOAD}`);
     return a;

@@ -194,7 +194,7 @@ export class SharedAdmission {
    */
   toAdmission(reuse?: Admission): Admission {
     // The same hash and probing as Admission's: the slots are copied as they lie (no rehash of every key).
-    const a = Admission.fromSlots(this.minCount, this.fields, this.counts.slots(reuse?.slotWords), this.routed);
+    const a = Admission.fromSlots(this.minCount, this.fields, this.counts.slots(reuse?.slotWords), this.routed, { keys: this.seen, admitted: this.admitted });
     a.maxBytes = this.maxBytes;
     a.forgotten = this.forgotten;
     return a;

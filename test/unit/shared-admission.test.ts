@@ -170,6 +170,9 @@ test("under a memory budget makeRoom forgets the unadmitted keys as Admission do
         if (words !== undefined && next.slotWords === words) reused++;
         assert.deepEqual(next.save(), s.toAdmission().save(), `${what}: counts over the last ones`);
         sameState(next, s, `${what}: adopted`);
+        // The shared counts' keys and admitted keys (taken as they are) equal a count of the slots.
+        const scanned = Admission.fromSlots(N, F, next.slotWords.slice(), next.routed);
+        assert.deepEqual([scanned.seen, scanned.admitted], [next.seen, next.admitted], `${what}: counted slots`);
         adopted = next;
       }
     }
