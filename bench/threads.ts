@@ -152,7 +152,8 @@ async function denseStep(model: ThreadsCase["model"], file: string, featindex: s
  * as a user does, default flags plus --threads with every core: the
  * report's rows/s (its training, validation and refit) and the whole
  * command's wall time; the ratio line gives its rows/s over PyTorch's
- * too. A configuration that fails gives
+ * too. On 1 or 2 cores, where the CLI takes the deterministic trainer by
+ * default, a second line adds --parallel. A configuration that fails gives
  * a line with its error. A "dense-step" line per model gives the time of
  * its dense step, whole and the largest worker's share with the step
  * spread over as many workers as cores: with the sequential dense updates
@@ -259,21 +260,25 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
         });
       }
 
-      // The CLI with its default flags and every core, as the goals state it (on 1 or 2 cores the CLI takes the deterministic trainer).
-      const cliOut = join(dir, `${preset}-cli`);
-      const cliArgs = ["--train", trainPath, "--test", testPath, "--model", model, "--threads", String(cores), "--out", cliOut, ...(featindex ? ["--featindex", featindex] : [])];
-      const cli = runCli(cliArgs, Math.max(300_000, (rows / 2_000) * 1000));
-      rmSync(cliOut, { recursive: true, force: true });
-      const rep = cli.report;
-      const cliRowsPerSec = typeof rep?.rowsPerSec === "number" ? rep.rowsPerSec : undefined;
-      emit({
-        ...base, kind: "cli", args: `train --threads ${cores}${featindex ? " --featindex" : ""} (default flags otherwise)`, cores, wall_seconds: cli.wall_seconds,
-        ...(rep ? {
-          trainer: rep.trainer, threads: rep.threads, dense: rep.denseUpdates ?? null, fma: rep.fma, rows: rep.rows, refit_rows: rep.refitRows, seconds: rep.seconds, rows_per_sec: cliRowsPerSec,
-          wall_rows_per_sec: Math.round((rep.rows as number) / cli.wall_seconds), validation_auc: rep.validationAuc, best_rows: rep.bestRows, early_stopped: rep.earlyStopped,
-          auc: rep.auc, logloss: rep.logloss, test_rows: rep.testRows, test_threads: rep.testThreads, feature_rate: rep.featureRate,
-        } : { error: cli.error }),
-      });
+      // The CLI with its default flags and every core, as the goals state it; on 1 or 2 cores, where
+      // the CLI takes the deterministic trainer, also with --parallel (its data-parallel path).
+      let cliRowsPerSec: number | undefined;
+      for (const extra of cores > 2 ? [[]] : [[], ["--parallel"]]) {
+        const cliOut = join(dir, `${preset}-cli`);
+        const cliArgs = ["--train", trainPath, "--test", testPath, "--model", model, "--threads", String(cores), ...extra, "--out", cliOut, ...(featindex ? ["--featindex", featindex] : [])];
+        const cli = runCli(cliArgs, Math.max(300_000, (rows / 2_000) * 1000));
+        rmSync(cliOut, { recursive: true, force: true });
+        const rep = cli.report, rowsPerSec = typeof rep?.rowsPerSec === "number" ? rep.rowsPerSec : undefined;
+        if (extra.length === 0) cliRowsPerSec = rowsPerSec;
+        emit({
+          ...base, kind: "cli", args: `train --threads ${cores}${extra.map((a) => ` ${a}`).join("")}${featindex ? " --featindex" : ""} (default flags otherwise)`, cores, wall_seconds: cli.wall_seconds,
+          ...(rep ? {
+            trainer: rep.trainer, threads: rep.threads, dense: rep.denseUpdates ?? null, fma: rep.fma, rows: rep.rows, refit_rows: rep.refitRows, seconds: rep.seconds, rows_per_sec: rowsPerSec,
+            wall_rows_per_sec: Math.round((rep.rows as number) / cli.wall_seconds), validation_auc: rep.validationAuc, best_rows: rep.bestRows, early_stopped: rep.earlyStopped,
+            auc: rep.auc, logloss: rep.logloss, test_rows: rep.testRows, test_threads: rep.testThreads, feature_rate: rep.featureRate,
+          } : { error: cli.error }),
+        });
+      }
 
       runTorch("after");
 
