@@ -12,6 +12,7 @@ import type { CtrModel } from "./model.js";
 import { EVICT_SHARE, evictionKeep } from "./budget.js";
 import type { TrainControl } from "./trainer.js";
 import { DEFAULT_DENSE_UPDATES, type DenseUpdates, type DenseUpdatesOption } from "./parallel-protocol.js";
+import { MAX_LOAD, SLOT_BYTES } from "./shared-counts.js";
 
 /** Ids a row may hold: one key a field, twice that where a row may hold several features of a field. */
 function rowIds(m: CtrModel, data: DataFile): number {
@@ -69,6 +70,23 @@ export const ASYNC_GROUP = "asynchronous dense updates of group-lasso dense laye
  * embeddings of 16: 42 rounds of 2 workers, 5 of 16.
  */
 export const ROOM_BYTES = 512 * 2 ** 20;
+
+/** Rounds of room reserved ahead for new rows by default (trainParallel's roomRounds). */
+export const DEFAULT_ROOM_ROUNDS = 64;
+
+/**
+ * Rounds of room reserved ahead for counted keys (at most roomRounds). The
+ * counts' slots are one hash table, a power of two of them, scanned whole
+ * and copied into plain counts at every park (toAdmission): 64 rounds of
+ * 16 sequential workers (20M keys) made them 2^25 slots, 384 MiB of plain
+ * counts for 218k keys; their growth doubles them anyway.
+ */
+export const KEY_ROOM_ROUNDS = 4;
+
+/** Counted keys to reserve room for ahead of need (roomAhead over KEY_ROOM_ROUNDS rounds, at most `roomRounds`). */
+export function keyRoomAhead(round: number, roomRounds: number): number {
+  return roomAhead(round, 0, SLOT_BYTES / MAX_LOAD, Math.min(roomRounds, KEY_ROOM_ROUNDS));
+}
 
 /**
  * Items (table rows or counted keys) of `bytes` each to reserve room for

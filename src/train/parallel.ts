@@ -45,16 +45,14 @@ import { dataErrorOf } from "../data/errors.js";
 import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
-import { parallelUnsupported, resolveDenseUpdates, roomAhead, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
-import { MAX_LOAD, SLOT_BYTES } from "./shared-counts.js";
+import { DEFAULT_ROOM_ROUNDS, keyRoomAhead, parallelUnsupported, resolveDenseUpdates, roomAhead, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
 import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, staleSteps, type DenseUpdates, type DenseUpdatesOption, type ReloadMessage, type WorkerInit,
 } from "./parallel-protocol.js";
 
-/** Rounds of room reserved ahead for new rows and counted keys (room grows by doubling past it, up to ROOM_BYTES a park: see roomAhead). */
-const DEFAULT_ROOM_ROUNDS = 64;
+
 
 /** What {@link trainParallel} returns: the run's figures and the dense updates it took (auto resolved). */
 export interface ParallelResult extends TrainResult {
@@ -65,7 +63,7 @@ export interface ParallelResult extends TrainResult {
 export interface ParallelOptions {
   /** How the dense layers are updated (default DEFAULT_DENSE_UPDATES, auto: see resolveDenseUpdates). */
   denseUpdates?: DenseUpdatesOption;
-  /** Rounds of every worker's batches the tables and counts have room for before the workers park to grow them (default 64). */
+  /** Rounds of every worker's batches the tables have room for before the workers park to grow them (default 64; the counts: at most 4). */
   roomRounds?: number;
   /**
    * The stale workers the dense optimizer's momentum is compensated for
@@ -136,7 +134,7 @@ export async function trainParallel(
     const ahead = roomAhead(round, t.size, bytesPerFeature(t), ROOM_ROUNDS);
     return budget === undefined ? ahead : Math.max(round, Math.min(ahead, budget + round - t.size));
   };
-  const keysAhead = roomAhead(round, 0, SLOT_BYTES / MAX_LOAD, ROOM_ROUNDS);
+  const keysAhead = keyRoomAhead(round, ROOM_ROUNDS);
   const shares: TableShare[] = tables.map((t) => shareTable(t, N, maxIds, roomFor(t)));
   const admission = m.admission ? SharedAdmission.from(m.admission) : undefined;
   admission?.makeRoom(round, keysAhead);

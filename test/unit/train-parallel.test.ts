@@ -88,6 +88,15 @@ test("eight sequential workers with embeddings of 64 train: the room reserved ah
   assert.ok(bytes <= 3 * ROOM_BYTES, `${bytes / 2 ** 20} MiB`);
 });
 
+test("sixteen sequential workers reserve room for a few rounds of counted keys, not 64 (2^25 slots, 384 MiB of plain counts)", async () => {
+  const file = await openData(train, { batchSize: 512 });
+  const m = buildModel(file.fields.length, SETTINGS);
+  await trainParallel(m, file, { start: 0, end: 20_000 }, 16, undefined, {}, { denseUpdates: "sequential" });
+  // A round brings 16 x 512 x 39 ids: 4 rounds of room and the keys seen fit in 2^22 slots (48 MiB of plain counts).
+  assert.ok(m.admission!.seen > 10_000);
+  assert.ok(m.admission!.bytes <= 48 * 2 ** 20, `${m.admission!.bytes / 2 ** 20} MiB`);
+});
+
 test("one worker of the data-parallel trainer gives the deterministic trainer's model bit for bit (two passes, admission)", async () => {
   const settings = { ...SETTINGS, epochs: 2 };
   const file = await openData(train, { batchSize: 512 });
