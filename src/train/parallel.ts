@@ -52,8 +52,6 @@ import {
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, staleSteps, type DenseUpdates, type DenseUpdatesOption, type ReloadMessage, type WorkerInit,
 } from "./parallel-protocol.js";
 
-
-
 /** What {@link trainParallel} returns: the run's figures and the dense updates it took (auto resolved). */
 export interface ParallelResult extends TrainResult {
   denseUpdates: DenseUpdates;
