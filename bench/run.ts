@@ -10,6 +10,7 @@ import { benchServe } from "./serve.js";
 import { benchThreads } from "./threads.js";
 import { benchThreadsQuality } from "./threads-quality.js";
 import { benchThreadsEval } from "./threads-eval.js";
+import { benchAdmission } from "./admission.js";
 import { benchCluster } from "./cluster.js";
 
 /**
@@ -30,6 +31,7 @@ const BENCHES: Record<string, (emit: (o: object) => void, quick: boolean) => voi
   "threads-quality": benchThreadsQuality,
   "threads-eval": benchThreadsEval,
   cluster: benchCluster,
+  admission: benchAdmission,
 };
 
 const args = process.argv.slice(2);

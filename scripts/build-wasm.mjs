@@ -7,7 +7,9 @@
 // - dist/layers.wasm: the matrix products and layer kernels over a shared memory
 //   (one memory, two threads);
 // - dist/layers-fma.wasm: the same with relaxed SIMD, whose products fuse each
-//   multiply-add (loaded only when asked for and when the runtime has it).
+//   multiply-add (loaded only when asked for and when the runtime has it);
+// - dist/counts.wasm: the admission counts' count and lookup over their own
+//   shared memory (src/train/shared-counts.ts), built without static data.
 // From the compiler's own declarations of each module's exports it writes
 // src/kernels/generated/*-exports.ts: the typed interface and the list of
 // function exports that src/kernels/bind.ts checks an instance against (so
@@ -35,6 +37,8 @@ const builds = [
   ["src/kernels/assembly/shared-index.ts", "dist/kernels-shared.wasm", [...shared, "--enable", "simd,threads"], "SharedKernelModule"],
   ["src/kernels/assembly/layers-index.ts", "dist/layers.wasm", [...shared, "--enable", "simd,threads"], "LayerModule"],
   ["src/kernels/assembly/layers-index.ts", "dist/layers-fma.wasm", [...shared, "--enable", "simd,threads,relaxed-simd"]],
+  // No static data (checked below): an instance over the admission counts' memory writes nothing into it.
+  ["src/kernels/assembly/counts.ts", "dist/counts.wasm", [...shared, "--enable", "threads"], "CountsModule"],
 ];
 
 for (const [entry, out, flags, iface] of builds) {
@@ -52,6 +56,26 @@ for (const [entry, out, flags, iface] of builds) {
     process.exit(1);
   }
   if (iface) writeExports(entry, iface, declarations);
+  if (out === "dist/counts.wasm" && dataSegments(readFileSync(out)) > 0) {
+    console.error(`${out}: has static data, which each instance would write into the counts' memory`);
+    process.exit(1);
+  }
+}
+
+/** The data segments a module holds (the count of its data section, id 11; 0 without one). */
+function dataSegments(wasm) {
+  let p = 8;
+  const leb = () => {
+    let v = 0, shift = 0, b;
+    do { b = wasm[p++]; v += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+    return v;
+  };
+  while (p < wasm.length) {
+    const id = wasm[p++], size = leb(), end = p + size;
+    if (id === 11) return leb();
+    p = end;
+  }
+  return 0;
 }
 
 /** Writes the export interface of one module from the compiler's declarations (only when it changed). */

@@ -134,7 +134,7 @@ export async function trainParallel(
   };
   const keysAhead = keyRoomAhead(round, ROOM_ROUNDS);
   const shares: TableShare[] = tables.map((t) => shareTable(t, N, maxIds, roomFor(t)));
-  const admission = m.admission ? SharedAdmission.from(m.admission) : undefined;
+  const admission = m.admission ? SharedAdmission.from(m.admission, N) : undefined;
   admission?.makeRoom(round, keysAhead);
   const paramSizes = m.params.map((p) => p.value.length), P = paramSizes.reduce((a, b) => a + b, 0);
   const control32 = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));

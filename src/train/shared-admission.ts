@@ -64,25 +64,30 @@ export class SharedAdmission {
     this.oov = oovTable(fields);
   }
 
-  /** Empty counts with room for `capacity` slots (a power of two, 4 to 2^27; 0.75 of them usable). */
-  static create(minCount: number, fields: number, capacity = 1 << 16, sightings?: SightingsShare): SharedAdmission {
+  /**
+   * Empty counts with room for `capacity` slots (a power of two, 4 to 2^27;
+   * 0.75 of them usable), and for the kernel counts of `pieces` threads
+   * (SharedCounts.create; e.g. the workers that will route them).
+   */
+  static create(minCount: number, fields: number, capacity = 1 << 16, sightings?: SightingsShare, pieces = 0): SharedAdmission {
     if (!Number.isSafeInteger(minCount) || minCount < 2) throw new RangeError(`min count ${minCount} must be an integer >= 2 (1 admits every feature: no counts needed)`);
     if (!Number.isSafeInteger(fields) || fields < 1) throw new RangeError(`admission: fields = ${fields} must be a positive integer`);
-    return new SharedAdmission(SharedCounts.create(minCount, fields, capacity), fields, sightings);
+    return new SharedAdmission(SharedCounts.create(minCount, fields, capacity, pieces), fields, sightings);
   }
 
   /**
    * Shared counts equal to `a`'s (counts, seen, admitted, routed, its memory
    * budget and keys forgotten), with its sightings elsewhere when it has
-   * them (they must be shareable: Sightings.share).
+   * them (they must be shareable: Sightings.share), and room for the kernel
+   * counts of `pieces` threads (create).
    */
-  static from(a: Admission): SharedAdmission {
+  static from(a: Admission, pieces = 0): SharedAdmission {
     if (a.elsewhere && !a.elsewhere.share) throw new Error("shared admission: the counts' sightings elsewhere cannot be shared with worker threads");
     const e = a.entries(), keys = e.length / 3;
     let cap = 1 << 16;
     while (keys >= cap * MAX_LOAD) cap *= 2;
     if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
-    const s = SharedAdmission.create(a.minCount, a.fields, cap, a.elsewhere?.share?.());
+    const s = SharedAdmission.create(a.minCount, a.fields, cap, a.elsewhere?.share?.(), pieces);
     s.counts.fill(e);
     s.counts.routed = a.routed;
     s.maxBytes = a.maxBytes;
@@ -110,6 +115,8 @@ export class SharedAdmission {
   get routed(): number { return this.counts.routed; }
   /** Slots of the hash (a power of two). */
   get capacity(): number { return this.counts.capacity; }
+  /** Pieces made, and taken by the threads that count with the counts' kernel (SharedCounts.create). */
+  get pieces(): { made: number; taken: number } { return this.counts.pieces; }
 
   /**
    * True when `n` more distinct keys surely fit: counting routes of n keys in
@@ -156,7 +163,16 @@ export class SharedAdmission {
         reserved = n;
       }
       const N = this.minCount, F = this.fields, oov = this.oov, first = this.first;
-      for (let j = 0, f = 0; j < n; j++) {
+      // In pieces with the counts' kernel where this thread has a piece (a key new here counts 1 first, unless counted elsewhere).
+      const piece = count && this.own !== undefined ? 0 : counts.pieceKeys();
+      for (let j0 = 0, f = 0; j0 < n && piece > 0; j0 += piece) {
+        const m = Math.min(piece, n - j0), c = counts.countPiece(words, j0, m, count, N <= 0xffffffff ? N : 0);
+        for (let i = 0, j = j0; i < m; i++, j++) {
+          routed += routeKey(out, j, words[2 * j], words[2 * j + 1], c[i] >= N, oov, fieldOf === undefined ? f : fieldOf[j]);
+          if (++f === F) f = 0;
+        }
+      }
+      for (let j = 0, f = 0; j < n && piece === 0; j++) {
         const lo = words[2 * j], hi = words[2 * j + 1];
         const c = count ? counts.increment(lo, hi, first) : counts.lookup(lo, hi);
         routed += routeKey(out, j, lo, hi, c >= N, oov, fieldOf === undefined ? f : fieldOf[j]);

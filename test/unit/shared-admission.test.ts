@@ -1,8 +1,10 @@
 // Shared admission counts: on one thread they route exactly as Admission
-// does, call by call; they convert to and from Admission and keep every
-// count through a grow; and when 8 worker threads count overlapping streams
-// at once against one set of counts, every key ends with its brute-force
-// count and exactly min(count, minCount - 1) of its occurrences went to OOV.
+// does, call by call, counted here or with the counts' kernel in a piece
+// (calls of more keys than a piece holds included); they convert to and from
+// Admission and keep every count through a grow; and when 8 worker threads
+// count overlapping streams at once against one set of counts (some with
+// the kernel, some without), every key ends with its brute-force count and
+// exactly min(count, minCount - 1) of its occurrences went to OOV.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -12,6 +14,7 @@ import { SharedAdmission } from "../../src/train/shared-admission.js";
 import { BloomFilter } from "../../src/util/bloom.js";
 import { burstIds, keyWords, roundIds, type FromWorker, type StreamSpec, type WorkerJob } from "../helpers/shared-admission-worker.js";
 import { rng } from "../helpers/rng.js";
+import { pieceLayout } from "../../src/kernels/counts.js";
 
 // BatchInputs (src/train/inputs.ts) reads route, fields and minCount of its admission: the shapes agree.
 const _shape: Pick<Admission, "route" | "fields" | "minCount"> = SharedAdmission.create(2, 1, 4);
@@ -41,12 +44,15 @@ function sameState(a: Admission, s: SharedAdmission, what: string): void {
   assert.equal(s.routed, a.routed, `${what}: routed`);
 }
 
-test("one thread: shared counts route as Admission, call by call (count, no count, no tally; 1-26 fields, minCount 2-5)", () => {
+for (const pieces of [0, 1]) test(`one thread: shared counts route as Admission, call by call (count, no count, no tally; 1-26 fields, minCount 2-5)${pieces ? ", with the counts' kernel" : ""}`, () => {
+  const pieceKeys = pieceLayout().keys;
   for (const [F, N, seed] of [[1, 2, 1], [3, 3, 2], [7, 5, 3], [26, 4, 4], [5, 2, 5]]) {
-    const a = new Admission(N, F, 16), s = SharedAdmission.create(N, F, 16), r = rng(seed);
+    const a = new Admission(N, F, 16), s = SharedAdmission.create(N, F, 16, undefined, pieces), r = rng(seed);
     let grows = 0;
     for (let call = 0; call < 300; call++) {
-      const explicit = r() < 0.4, n = explicit ? Math.floor(r() * 500) : F * Math.floor(r() * (500 / F));
+      // Now and then more keys than a piece holds (the kernel counts them piece by piece).
+      const most = call % 50 === 7 ? 2.5 * pieceKeys : 500;
+      const explicit = r() < 0.4, n = explicit ? Math.floor(r() * most) : F * Math.floor(r() * (most / F));
       const { words, fieldOf } = randomKeys(r, n, F, explicit);
       const count = r() < 0.75, tally = r() < 0.8, what = `F ${F} N ${N} call ${call}`;
       if (count && !s.room(n)) {
@@ -60,6 +66,7 @@ test("one thread: shared counts route as Admission, call by call (count, no coun
       sameState(a, s, what);
     }
     assert.ok(grows >= 2, `F ${F}: the counts grew (${grows} times)`);
+    assert.deepEqual(s.pieces, { made: pieces, taken: pieces }, "this thread counted in its piece");
     const e = a.entries();
     for (let k = 0; k < e.length; k += 3) assert.equal(s.count(e[k], e[k + 1]), e[k + 2], `F ${F}: count of entry ${k / 3}`);
     assert.equal(s.count(0x12345, 0x6789), 0, "an unseen key counts 0");
@@ -67,13 +74,13 @@ test("one thread: shared counts route as Admission, call by call (count, no coun
   }
 });
 
-test("from(a) and toAdmission() keep the counts, seen, admitted and routed; grow keeps every count; another handle sees the growth", () => {
+for (const pieces of [0, 2]) test(`from(a) and toAdmission() keep the counts, seen, admitted and routed; grow keeps every count; another handle sees the growth${pieces ? " (with the counts' kernel)" : ""}`, () => {
   const F = 6, N = 3, a = new Admission(N, F, 16), r = rng(11);
   for (let call = 0; call < 100; call++) {
     const n = F * Math.floor(r() * 80), { words } = randomKeys(r, n, F, false);
     a.route(words, n, new Uint32Array(2 * n), undefined, true);
   }
-  const s = SharedAdmission.from(a);
+  const s = SharedAdmission.from(a, pieces);
   sameState(a, s, "from");
   assert.deepEqual(triples(s.entries()), triples(a.entries()));
   const b = s.toAdmission();
@@ -104,15 +111,16 @@ test("from(a) and toAdmission() keep the counts, seen, admitted and routed; grow
   t.route(words, n, outT, undefined, true);
   assert.deepEqual(outT, outA);
   sameState(a, s, "routed by the other handle");
+  assert.deepEqual(s.pieces, { made: pieces, taken: Math.min(pieces, 1) }, "the handle that routed counted in a piece");
   assert.deepEqual(triples(s.entries()), triples(a.entries()));
 });
 
-test("counts saturate at 2^32 - 1 and cross minCount near 2^31 as Admission's do", () => {
+for (const pieces of [0, 1]) test(`counts saturate at 2^32 - 1 and cross minCount near 2^31 as Admission's do${pieces ? ", with the counts' kernel" : ""}`, () => {
   const keys = new Uint32Array(8);
   for (let k = 0; k < 4; k++) keyWords(k, keys, 2 * k);
   for (const N of [2, 0x80000000, 0xffffffff]) {
     const e = Uint32Array.of(keys[0], keys[1], 0xfffffffe, keys[2], keys[3], 0x7fffffff, keys[4], keys[5], 0x7ffffffe, keys[6], keys[7], 1);
-    const a = Admission.fromEntries(N, 2, e, 7), s = SharedAdmission.from(a);
+    const a = Admission.fromEntries(N, 2, e, 7), s = SharedAdmission.from(a, pieces);
     const seq = [0, 0, 0, 1, 1, 2, 2, 2, 3, 3], words = new Uint32Array(2 * seq.length);
     seq.forEach((k, j) => { words[2 * j] = keys[2 * k]; words[2 * j + 1] = keys[2 * k + 1]; });
     const outA = new Uint32Array(words.length), outS = new Uint32Array(words.length);
@@ -143,12 +151,17 @@ test("refusals: a counting route without room, a capacity past the limit, a mism
   assert.throws(() => SharedAdmission.attach({ ...s.state(), minCount: 3 }), RangeError);
   assert.throws(() => SharedAdmission.create(2, 1, 24), RangeError);
   assert.throws(() => SharedAdmission.create(1, 1), RangeError);
+  for (const pieces of [-1, 1.5, 257]) assert.throws(() => SharedAdmission.create(2, 1, 16, undefined, pieces), RangeError, `${pieces} pieces`);
+  // The kernel refuses nothing on its own: the room is reserved before it counts.
+  const k = SharedAdmission.create(2, 1, 16, undefined, 1);
+  assert.throws(() => k.route(words, 12, out, undefined, true), RangeError);
+  assert.equal(k.seen, 0, "a refused route counts nothing, with the kernel either");
 });
 
-test("under a memory budget makeRoom forgets the unadmitted keys as Admission does, call by call; from() and toAdmission() keep the budget and the count forgotten", () => {
+for (const pieces of [0, 1]) test(`under a memory budget makeRoom forgets the unadmitted keys as Admission does, call by call; from() and toAdmission() keep the budget and the count forgotten${pieces ? " (with the counts' kernel)" : ""}`, () => {
   for (const [F, N, slots, seed] of [[3, 2, 64, 21], [5, 3, 256, 22], [26, 4, 1024, 23]]) {
     // The same budget in slots: Admission's slot is 12 bytes, the shared one's 16.
-    const a = new Admission(N, F, 16), s = SharedAdmission.create(N, F, 16), r = rng(seed);
+    const a = new Admission(N, F, 16), s = SharedAdmission.create(N, F, 16, undefined, pieces), r = rng(seed);
     a.maxBytes = slots * 12;
     s.maxBytes = slots * 16;
     let forgot = 0, adopted: Admission | undefined, reused = 0;
@@ -192,7 +205,7 @@ function next(w: Worker): Promise<FromWorker> {
   return once(w, "message").then(([m]) => m as FromWorker);
 }
 
-for (const sightings of [false, true]) test(`8 worker threads count overlapping streams at once${sightings ? ", with sightings elsewhere" : ""}: brute-force counts, and min(count, minCount - 1) occurrences of each key to OOV`, { timeout: 120_000 }, async () => {
+for (const [sightings, pieces] of [[false, 0], [false, 4], [true, 4]] as const) test(`8 worker threads count overlapping streams at once${sightings ? ", with sightings elsewhere" : ""}${pieces ? `, ${pieces} of them with the counts' kernel` : ""}: brute-force counts, and min(count, minCount - 1) occurrences of each key to OOV`, { timeout: 120_000 }, async () => {
   // 8 workers on a machine of 2 cores (oversubscribed on purpose: threads are
   // preempted mid-route, in the middle of claiming a slot or incrementing).
   // Rounds: every worker routes a batch of its stream (hot keys in all
@@ -204,7 +217,8 @@ for (const sightings of [false, true]) test(`8 worker threads count overlapping 
   // key counted is added to this process's filter (an atomic OR: no bit lost).
   const W = 8, N = 3, spec: StreamSpec = { fields: 8, rows: 1500, rounds: 10, seed: 5, bursts: 3000, burstKeys: 16 };
   const runFilter = new BloomFilter(2 ** 20, 3, 1 << 10, true), ownFilter = new BloomFilter(2 ** 20, 3, 1 << 10, true);
-  const sa = SharedAdmission.create(N, spec.fields, 1024, sightings ? { own: ownFilter.state(), run: runFilter.state() } : undefined);
+  // With pieces, the first 4 workers to route count with the kernel and the others here, at once (with sightings every counting route is here).
+  const sa = SharedAdmission.create(N, spec.fields, 1024, sightings ? { own: ownFilter.state(), run: runFilter.state() } : undefined, pieces);
   if (sightings) {
     // The run's filter: a third of the streams' keys, counted by other processes.
     const kw = new Uint32Array(2), file = (id: number): void => {
@@ -235,6 +249,8 @@ for (const sightings of [false, true]) test(`8 worker threads count overlapping 
     const stormed = ws.map(next);
     for (const w of ws) w.postMessage({ k: "storm" });
     for (const m of await Promise.all(stormed)) assert.deepEqual(m, { k: "stormed" });
+    // Counting routes with sightings elsewhere are counted here (a key's first count needs the filters): no piece taken.
+    assert.deepEqual(sa.pieces, { made: pieces, taken: sightings ? 0 : pieces }, "pieces taken");
     const reports = ws.map(next);
     for (const w of ws) w.postMessage({ k: "report" });
     const got = await Promise.all(reports);

@@ -10,6 +10,7 @@ import { kernelModule, kernelModuleExports } from "../../src/kernels/wasm.js";
 import { KERNEL_MODULE_FUNCTIONS, type KernelModule } from "../../src/kernels/generated/kernel-exports.js";
 import { LAYER_MODULE_FUNCTIONS } from "../../src/kernels/generated/layer-exports.js";
 import { SHARED_KERNEL_MODULE_FUNCTIONS } from "../../src/kernels/generated/shared-kernel-exports.js";
+import { COUNTS_MODULE_FUNCTIONS } from "../../src/kernels/generated/counts-exports.js";
 
 const source = (name: string): string => readFileSync(new URL(`../../../src/kernels/generated/${name}`, import.meta.url), "utf8");
 
@@ -24,6 +25,7 @@ for (const [file, wasm, names] of [
   ["kernel-exports.ts", "kernels.wasm", KERNEL_MODULE_FUNCTIONS],
   ["layer-exports.ts", "layers.wasm", LAYER_MODULE_FUNCTIONS],
   ["shared-kernel-exports.ts", "kernels-shared.wasm", SHARED_KERNEL_MODULE_FUNCTIONS],
+  ["counts-exports.ts", "counts.wasm", COUNTS_MODULE_FUNCTIONS],
 ] as const) {
   test(`${file} lists every function export of dist/${wasm} with its parameter count`, () => {
     const module = new WebAssembly.Module(readFileSync(new URL(`../../${wasm}`, import.meta.url)));
@@ -41,6 +43,14 @@ for (const [file, wasm, names] of [
     }
   });
 }
+
+test("dist/counts.wasm holds no static data: an instance over the admission counts' memory writes nothing into it", () => {
+  const module = new WebAssembly.Module(readFileSync(new URL("../../counts.wasm", import.meta.url)));
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true }), bytes = new Uint8Array(memory.buffer);
+  bytes.fill(0xa5);
+  new WebAssembly.Instance(module, { env: { memory } });
+  assert.ok(bytes.every((b) => b === 0xa5), "an instance changed its memory when it started");
+});
 
 test("bindExports refuses an instance without a listed function, naming it and the fix", () => {
   const memory = new WebAssembly.Memory({ initial: 2 });
