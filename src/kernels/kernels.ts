@@ -43,8 +43,8 @@ export interface Kernels {
   rehash(meta: number, newSlots: number, newCap: number): void;
   keysInRowOrder(meta: number, out: number): void;
   gather(recs: number, n: number, d: number, out: number): void;
-  /** Weights of n u64 ids, zeros for ids without a row (none created); returns the absent count. */
-  gatherExisting(meta: number, ids: number, n: number, out: number): number;
+  /** Weights of n u64 ids, zeros for ids without a row (none created); returns the absent count. Scratch as dedupResolve's: hashes and inverse n u32, recs n u64, tab. */
+  gatherExisting(meta: number, ids: number, n: number, out: number, hashes: number, inverse: number, recs: number, tab: number): number;
   /**
    * Splits n u64 ids over `shards` (the mix of ShardedTable.shardOf): per
    * shard its ids in batch order, one block after another in keys; slot[i]

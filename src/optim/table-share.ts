@@ -316,7 +316,7 @@ export class SharedTableView {
     for (let a = 0; a < n; a += sc.capacity) {
       const m = Math.min(sc.capacity, n - a);
       writeIds(this.optimizer, a === 0 && m === n ? ids : sliceIds(ids, a, a + m), this.heap, sc.ids);
-      this.k.gatherExisting(this.meta, sc.ids, m, sc.grad);
+      this.k.gatherExisting(this.meta, sc.ids, m, sc.grad, sc.recs, sc.inverse, sc.keys, sc.tab);
       res.set(this.heap.f32.subarray(sc.grad >>> 2, (sc.grad >>> 2) + m * d), a * d);
     }
     return res;

@@ -113,7 +113,7 @@ export class SparseTable implements RowOwner {
       this.batchRows = -1;
       this.ensureScratch(n);
       writeIds(this.optimizer, ids, this.arena.heap, this.sc.ids);
-      this.arena.kernels.gatherExisting(this.store.meta, this.sc.ids, n, this.sc.grad);
+      this.arena.kernels.gatherExisting(this.store.meta, this.sc.ids, n, this.sc.grad, this.sc.recs, this.sc.inverse, this.sc.urecs, this.sc.tab);
     } else {
       this.resolveIds(ids);
       this.arena.kernels.gather(this.sc.recs, n, d, this.sc.grad);

@@ -76,6 +76,22 @@ test("gather without creating: absent ids read as zeros, the table is unchanged,
   }
 });
 
+test("gather without creating, many ids at once: each id's own row or zeros, in order, through several pieces of the kernel's dedup", () => {
+  // 50k ids (the kernel deduplicates 16,384 at a time): repeats within and across pieces, absent ids, ids of zero rows.
+  const r = rng(9), t = createOptimizer("group-adam", { lr: 0.1, l21: 1000 }).table({ rowLength: 5, seed: 3, init: { uniform: [-1, 1] } });
+  const known = Array.from({ length: 3000 }, (_, i) => BigInt(i) * 7919n + 11n);
+  t.gather(BigUint64Array.from(known));
+  t.step([known[0], known[1]], new Float32Array(10).fill(5));
+  const ids = BigUint64Array.from({ length: 50_000 }, () => (r() < 0.85 ? known[Math.floor(Math.pow(r(), 3) * known.length)] : BigInt(Math.floor(r() * 2 ** 40)) * 2n + 1n));
+  const before = t.save(), w = t.gather(ids, undefined, { create: false });
+  for (let i = 0; i < ids.length; i++) {
+    const row = t.get(ids[i]) ?? new Float32Array(5);
+    assert.deepEqual(w.subarray(5 * i, 5 * i + 5), row, `id ${i}`);
+  }
+  assert.deepEqual(t.save(), before, "nothing created");
+  assert.ok(t.zeroRows === 2 && w.some((v) => v !== 0), "zero rows and live rows among them");
+});
+
 test("magnitude pruning keeps exactly the rows of largest norm; the rest are +0.0 and counted", () => {
   for (const backend of ["wasm", "ts"] as const) {
     const t = createOptimizer("adam", {}, { backend }).table({ rowLength: 3, seed: 5, init: { uniform: [-1, 1] } });

@@ -316,24 +316,45 @@ export function keysInRowOrder(meta: usize, out: usize): void {
   }
 }
 
+// Ids gatherExisting deduplicates at a time: its scratch then stays in a core's cache (2^15 table entries).
+const GATHER_PIECE: i32 = 16384;
+
 /**
  * Copies the weights of n u64 ids into out (n x d floats) without creating
  * rows: an id with no row reads as zeros (a feature never trained, like a
- * pruned one). Returns how many ids had no row.
+ * pruned one). Returns how many ids had no row. As dedupResolve, the ids are
+ * deduplicated first (hashes: scratch for n u32; inverse n u32; recs room
+ * for n u64; tab as dedupIds), GATHER_PIECE at a time, and only the
+ * distinct ones go through the index, their slots loaded ahead (512 rows of
+ * Criteo hold a fifth as many distinct ids as ids); their rows are then
+ * copied in the ids' order.
  */
-export function gatherExisting(meta: usize, ids: usize, n: i32, out: usize): i32 {
+export function gatherExisting(meta: usize, ids: usize, n: i32, out: usize, hashes: usize, inverse: usize, recs: usize, tab: usize): i32 {
   const d = <i32>meta32(meta, M_D);
   const rb = <usize>d * 4;
-  let absent = 0;
-  for (let i = 0; i < n; i++) {
-    const p = ids + <usize>i * 8;
-    const rec = <usize>lookup(meta, load<u32>(p), load<u32>(p + 4));
-    if (rec) copyRow(out + <usize>i * rb, rec + HEADER_BYTES, d);
-    else {
-      memory.fill(out + <usize>i * rb, 0, rb);
-      absent++;
+  const slots = <usize>meta32(meta, M_SLOTS);
+  const mask = meta32(meta, M_CAP) - 1;
+  let absent = 0, sink: u32 = 0;
+  for (let a = 0; a < n; a += GATHER_PIECE) {
+    const m = min<i32>(GATHER_PIECE, n - a);
+    // recs holds the distinct keys (u64) until the index replaces them with records (front to back).
+    const u = dedupIds(ids + <usize>a * 8, m, hashes, inverse, recs, tab);
+    for (let j: u32 = 0; j < u; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 8);
+    for (let j: u32 = 0; j < u; j++) {
+      const rec = findExisting(meta, slots, mask, load<u32>(hashes + <usize>j * 4) & mask, load<u64>(recs + <usize>j * 8));
+      store<u32>(recs + <usize>j * 4, <u32>rec);
+    }
+    const o = out + <usize>a * rb;
+    for (let i = 0; i < m; i++) {
+      const rec = <usize>load<u32>(recs + <usize>load<u32>(inverse + <usize>i * 4) * 4);
+      if (rec) copyRow(o + <usize>i * rb, rec + HEADER_BYTES, d);
+      else {
+        memory.fill(o + <usize>i * rb, 0, rb);
+        absent++;
+      }
     }
   }
+  store<u32>(TMP_SINK, sink);
   return absent;
 }
 

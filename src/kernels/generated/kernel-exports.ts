@@ -12,7 +12,7 @@ export interface KernelModule {
   lookup(meta: number, lo: number, hi: number): number;
   rehash(meta: number, newSlots: number, newCap: number): void;
   keysInRowOrder(meta: number, out: number): void;
-  gatherExisting(meta: number, ids: number, n: number, out: number): number;
+  gatherExisting(meta: number, ids: number, n: number, out: number, hashes: number, inverse: number, recs: number, tab: number): number;
   accumulateInverse(inverse: number, n: number, g: number, h: number, d: number, outG: number, outH: number, u: number): void;
   gatherInverse(recs: number, inverse: number, n: number, d: number, out: number, u: number): void;
   gather(recs: number, n: number, d: number, out: number): void;

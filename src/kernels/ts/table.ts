@@ -218,6 +218,7 @@ export function keysInRowOrder(heap: Heap, meta: number, out: number): void {
   }
 }
 
+/** The kernel's gatherExisting (its dedup scratch unused: the figures are the same id by id). */
 export function gatherExisting(heap: Heap, meta: number, ids: number, n: number, out: number): number {
   const u = heap.u32, w = heap.f32, d = u[(meta >>> 2) + M_D];
   let absent = 0;
