@@ -21,6 +21,7 @@ import type { BloomState } from "../util/bloom.js";
 import { hashKey } from "../data/hash.js";
 import { decodeEnvelope, encodeEnvelopeInto, intField } from "../io/envelope.js";
 import { fmix32 } from "../util/fmix32.js";
+import { PlainSlots } from "./admission-slots.js";
 
 /** The bytes the OOV key of a field is hashed from: no reader produces them (0xff is never UTF-8). */
 const OOV_BYTES = new Uint8Array([0xff, 0x4f, 0x4f, 0x56]);
@@ -93,8 +94,10 @@ export class Admission {
   readonly minCount: number;
   readonly fields: number;
   private cap: number;
-  /** (lo, hi, count) per slot; count 0 = empty slot. */
+  /** (lo, hi, count) per slot; count 0 = empty slot: the words of `store`, or slots taken over (fromSlots). */
   private slots: Uint32Array;
+  /** The slots with the counts' kernel (./admission-slots.ts); undefined for slots taken over, which this class counts. */
+  private store: PlainSlots | undefined;
   private used = 0;
   private admittedKeys = 0;
   private readonly oov: Uint32Array;
@@ -119,7 +122,8 @@ export class Admission {
     this.minCount = minCount;
     this.fields = fields;
     this.cap = capacity;
-    this.slots = new Uint32Array(capacity * STRIDE);
+    this.store = new PlainSlots(capacity);
+    this.slots = this.store.words;
     this.oov = oovTable(fields);
   }
 
@@ -158,7 +162,18 @@ export class Admission {
       }
     }
     let routed = 0;
-    for (let j = 0, f = 0; j < n; j++) {
+    // With the counts' kernel a piece at a time (a key counted elsewhere first counts 2: counted here, as it needs the sightings).
+    const piece = count && this.elsewhere ? 0 : this.store?.pieceKeys ?? 0;
+    for (let j0 = 0, f = 0; j0 < n && piece > 0; j0 += piece) {
+      const m = Math.min(piece, n - j0), r = this.store!.count(words, j0, m, count, N <= 0xffffffff ? N : 0), c = r.counts;
+      this.used += r.inserted;
+      this.admittedKeys += r.admitted;
+      for (let i = 0, j = j0; i < m; i++, j++) {
+        routed += routeKey(out, j, words[2 * j], words[2 * j + 1], c[i] >= N, oov, fieldOf === undefined ? f : fieldOf[j]);
+        if (++f === F) f = 0;
+      }
+    }
+    for (let j = 0, f = 0; j < n && piece === 0; j++) {
       const lo = words[2 * j], hi = words[2 * j + 1];
       let c: number;
       if (count) c = this.increment(lo, hi);
@@ -245,6 +260,7 @@ export class Admission {
     if (!Number.isInteger(cap) || cap < 4 || cap > MAX_CAP || (cap & (cap - 1)) !== 0) throw new RangeError(`admission slots: ${slots.length} words are not a power of two of (lo, hi, count) slots`);
     const a = new Admission(minCount, fields, 4);
     a.cap = cap;
+    a.store = undefined;
     a.slots = slots;
     a.routed = routed;
     if (counted) {
@@ -338,7 +354,8 @@ export class Admission {
   /** Drops the keys counted fewer than minCount times; true when n more keys then fit. */
   private forgetUnadmitted(n: number): boolean {
     const old = this.slots, admitted = this.admittedKeys, before = this.used;
-    this.slots = new Uint32Array(this.cap * STRIDE);
+    this.store = new PlainSlots(this.cap);
+    this.slots = this.store.words;
     this.used = 0;
     this.admittedKeys = 0;
     for (let s = 0; s < old.length; s += STRIDE) if (old[s + 2] >= this.minCount) this.insert(old[s], old[s + 1], old[s + 2]);
@@ -351,7 +368,8 @@ export class Admission {
     if (this.cap * 2 > MAX_CAP) throw new RangeError(`feature admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
     const old = this.slots;
     this.cap *= 2;
-    this.slots = new Uint32Array(this.cap * STRIDE);
+    this.store = new PlainSlots(this.cap);
+    this.slots = this.store.words;
     const used = this.used, admitted = this.admittedKeys;
     this.used = 0;
     this.admittedKeys = 0;

@@ -25,15 +25,16 @@ function stream(rows: number, fields: number, seed: number): BigUint64Array {
   return keys;
 }
 
-test("admission routes each sighting as a brute-force count says, in two passes, and survives save/load", () => {
+// Calls of 64 rows, and of 1000 rows (5,000 keys: more than the counts' kernel takes at a time).
+for (const per of [64, 1000]) test(`admission routes each sighting as a brute-force count says, in two passes, and survives save/load (calls of ${per} rows)`, () => {
   const F = 5, rows = 4000, N = 3;
   const keys = stream(rows, F, 1), words = new Uint32Array(keys.buffer);
   const a = new Admission(N, F, 16);
   const out = new Uint32Array(words.length);
   const counts = new Map<bigint, number>();
   const oov = oovTable(F);
-  for (let b = 0; b < rows; b += 64) {
-    const n = Math.min(64, rows - b) * F;
+  for (let b = 0; b < rows; b += per) {
+    const n = Math.min(per, rows - b) * F;
     a.route(words.subarray(2 * b * F), n, out.subarray(2 * b * F), undefined, true);
   }
   let routed = 0;

@@ -8,6 +8,7 @@ export interface CountsModule {
   pieceCounts(): number;
   pieceResult(): number;
   pieceBytes(): number;
+  countPlain(slots: number, cap: number, piece: number, n: number, count: number, admitAt: number): void;
 }
 
 /** The names of CountsModule's functions, which an instance must export. */
@@ -17,4 +18,5 @@ export const COUNTS_MODULE_FUNCTIONS = [
   "pieceCounts",
   "pieceResult",
   "pieceBytes",
+  "countPlain",
 ] as const satisfies readonly (keyof CountsModule)[];
