@@ -12,8 +12,8 @@
  * and taken. Then come the pieces: a thread that routes takes one (while
  * any is left) and counts its keys there with the counts' kernel
  * (kernels/assembly/counts.ts: the keys' home slots loaded ahead together,
- * so that their cache misses overlap; 2.3 times as fast as counting them
- * here, by hand). The slots follow: an open-addressing hash of
+ * so that their cache misses overlap; `npm run bench -- admission` times
+ * both ways). The slots follow: an open-addressing hash of
  * (lo, hi, count, state) u32 quadruples (16 bytes a slot, 21-43 bytes per
  * distinct key at load 0.375-0.75). The kernel and this file follow one
  * protocol, so threads of either kind count the same keys together.
