@@ -38,7 +38,7 @@ const builds = [
   ["src/kernels/assembly/layers-index.ts", "dist/layers.wasm", [...shared, "--enable", "simd,threads"], "LayerModule"],
   ["src/kernels/assembly/layers-index.ts", "dist/layers-fma.wasm", [...shared, "--enable", "simd,threads,relaxed-simd"]],
   // No static data (checked below): an instance over the admission counts' memory writes nothing into it.
-  ["src/kernels/assembly/counts.ts", "dist/counts.wasm", [...shared, "--enable", "threads"], "CountsModule"],
+  ["src/kernels/assembly/counts.ts", "dist/counts.wasm", [...shared, "--enable", "simd,threads"], "CountsModule"],
 ];
 
 for (const [entry, out, flags, iface] of builds) {

@@ -12,13 +12,14 @@
 // piece (PIECE_* below, the same constants there), then the slots of
 // (lo, hi, count, state) u32 quadruples. A key is inserted by claiming an
 // empty slot (compare-and-swap of its state word, EMPTY -> CLAIMED),
-// writing lo, hi and its first count 1, then publishing it (READY, waking a
+// writing lo, hi and its count, then publishing it (READY, waking a
 // JavaScript thread that sleeps on it: WAITED). A slot another thread is
 // filling is waited for by spinning: a claim lasts three stores. Counts are
 // incremented with an atomic add, and saturate at 2^32 - 1 (a compare-and-
-// swap loop from 2^31 on), as shared-counts.ts' increment does.
+// swap loop from 2^31 on), as shared-counts.ts' increment does, but once
+// per distinct key of a piece, by its occurrences there.
 
-import { fmix32 } from "./hash";
+import { dedupIds } from "./table";
 
 const EMPTY: u32 = 0;
 const CLAIMED: u32 = 1;
@@ -30,40 +31,92 @@ const SLOT: usize = 16;
 // A plain count's slot: lo, hi, count.
 const PLAIN_SLOT: usize = 12;
 
-// A piece: PIECE_KEYS keys as (lo, hi) words, their counts (u32), their
-// home slots (u32), then the call's results: keys inserted, keys admitted.
+// A piece: PIECE_KEYS keys as (lo, hi) words, their counts (u32), then the
+// dedup's scratch (dedupIds in ./table.ts: hashes, inverse, distinct keys,
+// table), each distinct key's count before the call and its occurrences,
+// then the call's results: keys inserted, keys admitted.
 const PIECE_KEYS: usize = 4096;
 const P_COUNTS: usize = PIECE_KEYS * 8;
-const P_HOMES: usize = P_COUNTS + PIECE_KEYS * 4;
-const P_RESULT: usize = P_HOMES + PIECE_KEYS * 4;
-// Keys whose home slots are loaded ahead together (their misses overlap).
-const BLOCK: i32 = 32;
+const P_HASHES: usize = P_COUNTS + PIECE_KEYS * 4;
+const P_INVERSE: usize = P_HASHES + PIECE_KEYS * 4;
+const P_DKEYS: usize = P_INVERSE + PIECE_KEYS * 4;
+const P_TAB: usize = P_DKEYS + PIECE_KEYS * 8;
+const P_BEFORE: usize = P_TAB + PIECE_KEYS * 2 * 4;
+const P_TIMES: usize = P_BEFORE + PIECE_KEYS * 4;
+const P_RESULT: usize = P_TIMES + PIECE_KEYS * 4;
+// Distinct keys whose home slots are loaded ahead together (their misses overlap).
+const BLOCK: u32 = 32;
+
+/**
+ * The dedup of a piece's n keys: each distinct key once, in order of first
+ * appearance (its home hash at P_HASHES, the key at P_DKEYS), each key's
+ * distinct index at P_INVERSE, and each distinct key's occurrences at
+ * P_TIMES; returns the distinct count.
+ */
+function dedupPiece(piece: usize, n: i32): u32 {
+  const u = dedupIds(piece, n, piece + P_HASHES, piece + P_INVERSE, piece + P_DKEYS, piece + P_TAB);
+  const times = piece + P_TIMES, inverse = piece + P_INVERSE;
+  memory.fill(times, 0, <usize>u * 4);
+  for (let i = 0; i < n; i++) {
+    const t = times + <usize>load<u32>(inverse + <usize>i * 4) * 4;
+    store<u32>(t, load<u32>(t) + 1);
+  }
+  return u;
+}
+
+/**
+ * Each key's count after its occurrence (counting: a distinct key's counts
+ * before the call plus 1, 2, ... at its occurrences in order, saturating),
+ * or its count (a lookup), to the piece's counts; P_TIMES is used up.
+ */
+function spreadCounts(piece: usize, n: i32, u: u32, count: i32): void {
+  const counts = piece + P_COUNTS, inverse = piece + P_INVERSE, before = piece + P_BEFORE, times = piece + P_TIMES;
+  if (count == 0) {
+    for (let i = 0; i < n; i++) store<u32>(counts + <usize>i * 4, load<u32>(before + <usize>load<u32>(inverse + <usize>i * 4) * 4));
+    return;
+  }
+  // P_TIMES becomes each distinct key's occurrences seen so far.
+  memory.fill(times, 0, <usize>u * 4);
+  for (let i = 0; i < n; i++) {
+    const j = <usize>load<u32>(inverse + <usize>i * 4);
+    const r = load<u32>(times + j * 4) + 1;
+    store<u32>(times + j * 4, r);
+    const c = load<u32>(before + j * 4);
+    store<u32>(counts + <usize>i * 4, c > SATURATED - r ? SATURATED : c + r);
+  }
+}
+
+// Whether counts from `c` up by `m` (saturating) pass through `admitAt` (0: none does).
+@inline function admits(c: u32, m: u32, admitAt: u32): bool {
+  return admitAt != 0 && c < admitAt && admitAt - c <= m;
+}
 
 /**
  * Counts (count != 0) or looks up the n <= PIECE_KEYS keys of the piece at
  * `piece`, in order: writes each key's count after its occurrence (counting)
  * or its count (0 when absent; a lookup inserts nothing) to the piece's
- * counts, and the keys this call inserted and admitted (an increment made
- * their count admitAt, the minCount: 0 for one no count reaches) to its
- * results. The caller has reserved room for n new keys.
+ * counts, and the keys this call inserted and admitted (its occurrences
+ * took their count to admitAt, the minCount: 0 for one no count reaches) to
+ * its results. The keys are deduplicated first: each distinct key is found
+ * once and counted with one atomic add of its occurrences (a hot key's
+ * count is one contended word for every thread: one add a piece, not one an
+ * occurrence), and its occurrences take the counts that add reserved, in
+ * order; a count near 2^32 saturates with a compare-and-swap loop. The
+ * caller has reserved room for n new keys.
  */
 export function countKeys(piece: usize, n: i32, count: i32, admitAt: u32): void {
   const mask = load<u32>(4) - 1;
   const base = <usize>load<u32>(8);
-  const counts = piece + P_COUNTS, homes = piece + P_HOMES;
+  const u = dedupPiece(piece, n);
+  const hashes = piece + P_HASHES, dkeys = piece + P_DKEYS, before = piece + P_BEFORE, times = piece + P_TIMES;
   let inserted: u32 = 0, admitted: u32 = 0, sink: u32 = 0;
-  for (let b = 0; b < n; b += BLOCK) {
-    const e = min<i32>(n, b + BLOCK);
+  for (let b: u32 = 0; b < u; b += BLOCK) {
+    const e = min<u32>(u, b + BLOCK);
+    for (let j = b; j < e; j++) sink ^= load<u32>(base + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 12);
     for (let j = b; j < e; j++) {
-      const k = piece + <usize>j * 8;
-      const h = fmix32(load<u32>(k) ^ fmix32(load<u32>(k, 4))) & mask;
-      store<u32>(homes + <usize>j * 4, h);
-      sink ^= load<u32>(base + <usize>h * SLOT, 12);
-    }
-    for (let j = b; j < e; j++) {
-      const k = piece + <usize>j * 8;
-      const lo = load<u32>(k), hi = load<u32>(k, 4);
-      let i = load<u32>(homes + <usize>j * 4);
+      const k = dkeys + <usize>j * 8;
+      const lo = load<u32>(k), hi = load<u32>(k, 4), m = load<u32>(times + <usize>j * 4);
+      let i = load<u32>(hashes + <usize>j * 4) & mask;
       let c: u32 = 0;
       while (true) {
         const s = base + <usize>i * SLOT;
@@ -74,11 +127,11 @@ export function countKeys(piece: usize, n: i32, count: i32, admitAt: u32): void 
           if (st == EMPTY) {
             store<u32>(s, lo);
             store<u32>(s, hi, 4);
-            store<u32>(s, 1, 8);
+            store<u32>(s, m, 8);
             // Publishing orders the stores above before any thread's read of READY.
             if (atomic.xchg<u32>(s + 12, READY) == WAITED) atomic.notify(s + 12);
             inserted++;
-            c = 1;
+            if (admits(0, m, admitAt)) admitted++;
             break;
           }
         }
@@ -86,26 +139,77 @@ export function countKeys(piece: usize, n: i32, count: i32, admitAt: u32): void 
         if (load<u32>(s) == lo && load<u32>(s, 4) == hi) {
           c = load<u32>(s, 8);
           if (count == 0) break;
-          if (c < FAST) {
-            c = atomic.add<u32>(s + 8, 1) + 1;
-            if (c == admitAt) admitted++;
-            break;
-          }
-          while (c != SATURATED) {
-            const p = atomic.cmpxchg<u32>(s + 8, c, c + 1);
-            if (p == c) {
-              if (++c == admitAt) admitted++;
-              break;
+          if (c < FAST) c = atomic.add<u32>(s + 8, m);
+          else {
+            while (c != SATURATED) {
+              const p = atomic.cmpxchg<u32>(s + 8, c, c > SATURATED - m ? SATURATED : c + m);
+              if (p == c) break;
+              c = p;
             }
-            c = p;
+          }
+          if (admits(c, m, admitAt)) admitted++;
+          break;
+        }
+        i = (i + 1) & mask;
+      }
+      store<u32>(before + <usize>j * 4, c);
+    }
+  }
+  spreadCounts(piece, n, u, count);
+  store<u32>(piece + P_RESULT, inserted);
+  store<u32>(piece + P_RESULT, admitted, 4);
+  store<u32>(piece + P_RESULT, sink, 8);
+}
+
+/**
+ * countKeys for the plain counts of one thread (src/train/admission.ts):
+ * `cap` slots (a power of two) of (lo, hi, count) u32 triples at `slots`, a
+ * count of 0 marking an empty slot, read and written by this thread only
+ * (no atomics). The counts are those of Admission's increment, occurrence
+ * by occurrence (a new key's first count 1, saturating at 2^32 - 1); the
+ * piece and its results as countKeys'. The caller has made room for n new
+ * keys.
+ */
+export function countPlain(slots: usize, cap: u32, piece: usize, n: i32, count: i32, admitAt: u32): void {
+  const mask = cap - 1;
+  const u = dedupPiece(piece, n);
+  const hashes = piece + P_HASHES, dkeys = piece + P_DKEYS, before = piece + P_BEFORE, times = piece + P_TIMES;
+  let inserted: u32 = 0, admitted: u32 = 0, sink: u32 = 0;
+  for (let b: u32 = 0; b < u; b += BLOCK) {
+    const e = min<u32>(u, b + BLOCK);
+    for (let j = b; j < e; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * PLAIN_SLOT, 8);
+    for (let j = b; j < e; j++) {
+      const k = dkeys + <usize>j * 8;
+      const lo = load<u32>(k), hi = load<u32>(k, 4), m = load<u32>(times + <usize>j * 4);
+      let i = load<u32>(hashes + <usize>j * 4) & mask;
+      let c: u32 = 0;
+      while (true) {
+        const s = slots + <usize>i * PLAIN_SLOT;
+        const v = load<u32>(s, 8);
+        if (v == 0) {
+          if (count != 0) {
+            store<u32>(s, lo);
+            store<u32>(s, hi, 4);
+            store<u32>(s, m, 8);
+            inserted++;
+            if (admits(0, m, admitAt)) admitted++;
+          }
+          break;
+        }
+        if (load<u32>(s) == lo && load<u32>(s, 4) == hi) {
+          c = v;
+          if (count != 0) {
+            store<u32>(s, c > SATURATED - m ? SATURATED : c + m, 8);
+            if (admits(c, m, admitAt)) admitted++;
           }
           break;
         }
         i = (i + 1) & mask;
       }
-      store<u32>(counts + <usize>j * 4, c);
+      store<u32>(before + <usize>j * 4, c);
     }
   }
+  spreadCounts(piece, n, u, count);
   store<u32>(piece + P_RESULT, inserted);
   store<u32>(piece + P_RESULT, admitted, 4);
   store<u32>(piece + P_RESULT, sink, 8);
@@ -129,59 +233,4 @@ export function pieceResult(): i32 {
 /** Bytes of a piece (a multiple of 16: the slots after the pieces stay aligned). */
 export function pieceBytes(): i32 {
   return <i32>(P_RESULT + 16);
-}
-
-/**
- * countKeys for the plain counts of one thread (src/train/admission.ts):
- * `cap` slots (a power of two) of (lo, hi, count) u32 triples at `slots`, a
- * count of 0 marking an empty slot, read and written by this thread only
- * (no atomics). A new key's first count is 1, a count saturates at
- * 2^32 - 1, as Admission's increment; the piece and its results as
- * countKeys'. The caller has made room for n new keys.
- */
-export function countPlain(slots: usize, cap: u32, piece: usize, n: i32, count: i32, admitAt: u32): void {
-  const mask = cap - 1;
-  const counts = piece + P_COUNTS, homes = piece + P_HOMES;
-  let inserted: u32 = 0, admitted: u32 = 0, sink: u32 = 0;
-  for (let b = 0; b < n; b += BLOCK) {
-    const e = min<i32>(n, b + BLOCK);
-    for (let j = b; j < e; j++) {
-      const k = piece + <usize>j * 8;
-      const h = fmix32(load<u32>(k) ^ fmix32(load<u32>(k, 4))) & mask;
-      store<u32>(homes + <usize>j * 4, h);
-      sink ^= load<u32>(slots + <usize>h * PLAIN_SLOT, 8);
-    }
-    for (let j = b; j < e; j++) {
-      const k = piece + <usize>j * 8;
-      const lo = load<u32>(k), hi = load<u32>(k, 4);
-      let i = load<u32>(homes + <usize>j * 4);
-      let c: u32 = 0;
-      while (true) {
-        const s = slots + <usize>i * PLAIN_SLOT;
-        c = load<u32>(s, 8);
-        if (c == 0) {
-          if (count != 0) {
-            store<u32>(s, lo);
-            store<u32>(s, hi, 4);
-            store<u32>(s, 1, 8);
-            inserted++;
-            c = 1;
-          }
-          break;
-        }
-        if (load<u32>(s) == lo && load<u32>(s, 4) == hi) {
-          if (count != 0 && c != SATURATED) {
-            store<u32>(s, ++c, 8);
-            if (c == admitAt) admitted++;
-          }
-          break;
-        }
-        i = (i + 1) & mask;
-      }
-      store<u32>(counts + <usize>j * 4, c);
-    }
-  }
-  store<u32>(piece + P_RESULT, inserted);
-  store<u32>(piece + P_RESULT, admitted, 4);
-  store<u32>(piece + P_RESULT, sink, 8);
 }

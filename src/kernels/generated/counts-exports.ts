@@ -4,19 +4,19 @@
 /** The function exports of the module compiled from src/kernels/assembly/counts.ts. */
 export interface CountsModule {
   countKeys(piece: number, n: number, count: number, admitAt: number): void;
+  countPlain(slots: number, cap: number, piece: number, n: number, count: number, admitAt: number): void;
   pieceKeys(): number;
   pieceCounts(): number;
   pieceResult(): number;
   pieceBytes(): number;
-  countPlain(slots: number, cap: number, piece: number, n: number, count: number, admitAt: number): void;
 }
 
 /** The names of CountsModule's functions, which an instance must export. */
 export const COUNTS_MODULE_FUNCTIONS = [
   "countKeys",
+  "countPlain",
   "pieceKeys",
   "pieceCounts",
   "pieceResult",
   "pieceBytes",
-  "countPlain",
 ] as const satisfies readonly (keyof CountsModule)[];
