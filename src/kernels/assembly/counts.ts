@@ -91,6 +91,10 @@ function spreadCounts(piece: usize, n: i32, u: u32, count: i32): void {
   return admitAt != 0 && c < admitAt && admitAt - c <= m;
 }
 
+// Keys inserted and admitted by the call in progress.
+let inserted: u32 = 0;
+let admitted: u32 = 0;
+
 /**
  * Counts (count != 0) or looks up the n <= PIECE_KEYS keys of the piece at
  * `piece`, in order: writes each key's count after its occurrence (counting)
@@ -105,60 +109,7 @@ function spreadCounts(piece: usize, n: i32, u: u32, count: i32): void {
  * caller has reserved room for n new keys.
  */
 export function countKeys(piece: usize, n: i32, count: i32, admitAt: u32): void {
-  const mask = load<u32>(4) - 1;
-  const base = <usize>load<u32>(8);
-  const u = dedupPiece(piece, n);
-  const hashes = piece + P_HASHES, dkeys = piece + P_DKEYS, before = piece + P_BEFORE, times = piece + P_TIMES;
-  let inserted: u32 = 0, admitted: u32 = 0, sink: u32 = 0;
-  for (let b: u32 = 0; b < u; b += BLOCK) {
-    const e = min<u32>(u, b + BLOCK);
-    for (let j = b; j < e; j++) sink ^= load<u32>(base + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * SLOT, 12);
-    for (let j = b; j < e; j++) {
-      const k = dkeys + <usize>j * 8;
-      const lo = load<u32>(k), hi = load<u32>(k, 4), m = load<u32>(times + <usize>j * 4);
-      let i = load<u32>(hashes + <usize>j * 4) & mask;
-      let c: u32 = 0;
-      while (true) {
-        const s = base + <usize>i * SLOT;
-        let st = atomic.load<u32>(s, 12);
-        if (st == EMPTY) {
-          if (count == 0) break;
-          st = atomic.cmpxchg<u32>(s + 12, EMPTY, CLAIMED);
-          if (st == EMPTY) {
-            store<u32>(s, lo);
-            store<u32>(s, hi, 4);
-            store<u32>(s, m, 8);
-            // Publishing orders the stores above before any thread's read of READY.
-            if (atomic.xchg<u32>(s + 12, READY) == WAITED) atomic.notify(s + 12);
-            inserted++;
-            if (admits(0, m, admitAt)) admitted++;
-            break;
-          }
-        }
-        while (st != READY) st = atomic.load<u32>(s, 12);
-        if (load<u32>(s) == lo && load<u32>(s, 4) == hi) {
-          c = load<u32>(s, 8);
-          if (count == 0) break;
-          if (c < FAST) c = atomic.add<u32>(s + 8, m);
-          else {
-            while (c != SATURATED) {
-              const p = atomic.cmpxchg<u32>(s + 8, c, c > SATURATED - m ? SATURATED : c + m);
-              if (p == c) break;
-              c = p;
-            }
-          }
-          if (admits(c, m, admitAt)) admitted++;
-          break;
-        }
-        i = (i + 1) & mask;
-      }
-      store<u32>(before + <usize>j * 4, c);
-    }
-  }
-  spreadCounts(piece, n, u, count);
-  store<u32>(piece + P_RESULT, inserted);
-  store<u32>(piece + P_RESULT, admitted, 4);
-  store<u32>(piece + P_RESULT, sink, 8);
+  countPiece(<usize>load<u32>(8), SLOT, load<u32>(4) - 1, piece, n, count, admitAt, true);
 }
 
 /**
@@ -171,41 +122,28 @@ export function countKeys(piece: usize, n: i32, count: i32, admitAt: u32): void 
  * keys.
  */
 export function countPlain(slots: usize, cap: u32, piece: usize, n: i32, count: i32, admitAt: u32): void {
-  const mask = cap - 1;
+  countPiece(slots, PLAIN_SLOT, cap - 1, piece, n, count, admitAt, false);
+}
+
+/**
+ * The count of both: the piece's keys deduplicated, the distinct keys' home
+ * slots loaded ahead in blocks (the count word, at byte 8 of either slot),
+ * each distinct key found (and counted) once, then the counts spread over
+ * the occurrences.
+ */
+function countPiece(slots: usize, slotBytes: usize, mask: u32, piece: usize, n: i32, count: i32, admitAt: u32, shared: bool): void {
   const u = dedupPiece(piece, n);
   const hashes = piece + P_HASHES, dkeys = piece + P_DKEYS, before = piece + P_BEFORE, times = piece + P_TIMES;
-  let inserted: u32 = 0, admitted: u32 = 0, sink: u32 = 0;
+  inserted = 0;
+  admitted = 0;
+  let sink: u32 = 0;
   for (let b: u32 = 0; b < u; b += BLOCK) {
     const e = min<u32>(u, b + BLOCK);
-    for (let j = b; j < e; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * PLAIN_SLOT, 8);
+    for (let j = b; j < e; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * slotBytes, 8);
     for (let j = b; j < e; j++) {
       const k = dkeys + <usize>j * 8;
-      const lo = load<u32>(k), hi = load<u32>(k, 4), m = load<u32>(times + <usize>j * 4);
-      let i = load<u32>(hashes + <usize>j * 4) & mask;
-      let c: u32 = 0;
-      while (true) {
-        const s = slots + <usize>i * PLAIN_SLOT;
-        const v = load<u32>(s, 8);
-        if (v == 0) {
-          if (count != 0) {
-            store<u32>(s, lo);
-            store<u32>(s, hi, 4);
-            store<u32>(s, m, 8);
-            inserted++;
-            if (admits(0, m, admitAt)) admitted++;
-          }
-          break;
-        }
-        if (load<u32>(s) == lo && load<u32>(s, 4) == hi) {
-          c = v;
-          if (count != 0) {
-            store<u32>(s, c > SATURATED - m ? SATURATED : c + m, 8);
-            if (admits(c, m, admitAt)) admitted++;
-          }
-          break;
-        }
-        i = (i + 1) & mask;
-      }
+      const lo = load<u32>(k), hi = load<u32>(k, 4), m = load<u32>(times + <usize>j * 4), h = load<u32>(hashes + <usize>j * 4) & mask;
+      const c = shared ? findShared(slots, mask, h, lo, hi, m, count, admitAt) : findPlain(slots, mask, h, lo, hi, m, count, admitAt);
       store<u32>(before + <usize>j * 4, c);
     }
   }
@@ -213,6 +151,67 @@ export function countPlain(slots: usize, cap: u32, piece: usize, n: i32, count: 
   store<u32>(piece + P_RESULT, inserted);
   store<u32>(piece + P_RESULT, admitted, 4);
   store<u32>(piece + P_RESULT, sink, 8);
+}
+
+// A distinct key of the shared counts from its home slot h: inserted with its m occurrences, or
+// its count added to by them (counting), or looked up; returns its count before the call's (0 when absent).
+@inline function findShared(base: usize, mask: u32, h: u32, lo: u32, hi: u32, m: u32, count: i32, admitAt: u32): u32 {
+  for (let i = h; ; i = (i + 1) & mask) {
+    const s = base + <usize>i * SLOT;
+    let st = atomic.load<u32>(s, 12);
+    if (st == EMPTY) {
+      if (count == 0) return 0;
+      st = atomic.cmpxchg<u32>(s + 12, EMPTY, CLAIMED);
+      if (st == EMPTY) {
+        store<u32>(s, lo);
+        store<u32>(s, hi, 4);
+        store<u32>(s, m, 8);
+        // Publishing orders the stores above before any thread's read of READY.
+        if (atomic.xchg<u32>(s + 12, READY) == WAITED) atomic.notify(s + 12);
+        inserted++;
+        if (admits(0, m, admitAt)) admitted++;
+        return 0;
+      }
+    }
+    while (st != READY) st = atomic.load<u32>(s, 12);
+    if (load<u32>(s) != lo || load<u32>(s, 4) != hi) continue;
+    let c = load<u32>(s, 8);
+    if (count == 0) return c;
+    if (c < FAST) c = atomic.add<u32>(s + 8, m);
+    else {
+      while (c != SATURATED) {
+        const p = atomic.cmpxchg<u32>(s + 8, c, c > SATURATED - m ? SATURATED : c + m);
+        if (p == c) break;
+        c = p;
+      }
+    }
+    if (admits(c, m, admitAt)) admitted++;
+    return c;
+  }
+}
+
+// findShared for the plain counts (a count of 0 marks an empty slot; no other thread).
+@inline function findPlain(slots: usize, mask: u32, h: u32, lo: u32, hi: u32, m: u32, count: i32, admitAt: u32): u32 {
+  for (let i = h; ; i = (i + 1) & mask) {
+    const s = slots + <usize>i * PLAIN_SLOT;
+    const c = load<u32>(s, 8);
+    if (c == 0) {
+      if (count != 0) {
+        store<u32>(s, lo);
+        store<u32>(s, hi, 4);
+        store<u32>(s, m, 8);
+        inserted++;
+        if (admits(0, m, admitAt)) admitted++;
+      }
+      return 0;
+    }
+    if (load<u32>(s) != lo || load<u32>(s, 4) != hi) continue;
+    if (count != 0) {
+      store<u32>(s, c > SATURATED - m ? SATURATED : c + m, 8);
+      if (admits(c, m, admitAt)) admitted++;
+    }
+    return c;
+  }
 }
 
 /** Keys a piece holds (a call counts at most this many). */
