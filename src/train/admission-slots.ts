@@ -3,8 +3,8 @@
  * (lo, hi, count) u32 triples, a count of 0 marking an empty slot, held in
  * a WebAssembly memory of their own after a piece for the counts' kernel
  * (kernels/assembly/counts.ts countPlain), which counts or looks up a
- * call's keys a piece at a time with their home slots loaded ahead (their
- * cache misses overlap). Slots too many for one memory (past
+ * call's keys a piece at a time, deduplicated, with their home slots loaded
+ * ahead (their cache misses overlap). Slots too many for one memory (past
  * MAX_KERNEL_BYTES) are a plain array, counted by Admission itself.
  */
 import { countsKernels, pieceLayout } from "../kernels/counts.js";

@@ -11,9 +11,10 @@
  * reserved by counting routes in flight, minCount and fields, pieces made
  * and taken. Then come the pieces: a thread that routes takes one (while
  * any is left) and counts its keys there with the counts' kernel
- * (kernels/assembly/counts.ts: the keys' home slots loaded ahead together,
- * so that their cache misses overlap; `npm run bench -- admission` times
- * both ways). The slots follow: an open-addressing hash of
+ * (kernels/assembly/counts.ts: a piece's keys deduplicated, each distinct
+ * key counted with one atomic add of its occurrences, the home slots loaded
+ * ahead together so that their cache misses overlap; `npm run bench --
+ * admission` times both ways). The slots follow: an open-addressing hash of
  * (lo, hi, count, state) u32 quadruples (16 bytes a slot, 21-43 bytes per
  * distinct key at load 0.375-0.75). The kernel and this file follow one
  * protocol, so threads of either kind count the same keys together.
