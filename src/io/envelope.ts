@@ -21,9 +21,8 @@ export function encodeEnvelope(header: Record<string, unknown>, parts: readonly 
  * the bytes are written over its buffer when they fit there, else into a
  * new buffer with a quarter more room, so that copies of a growing state
  * (the best state of a run, kept at each evaluation) reuse memory already
- * paged in: a copy into fresh memory pays a page fault every 4 KiB (120 MB
- * of table records: 55 ms into fresh memory, 10 ms into memory written
- * before, by hand on a 2-core EPYC VM). With `seal` false the CRC is left
+ * paged in: a copy into fresh memory pays a page fault every 4 KiB, several
+ * times the cost of the copy itself. With `seal` false the CRC is left
  * to {@link sealEnvelope} (its 4 bytes zero until then): a copy taken while
  * training waits is sealed later, or never when it is never read back.
  */

@@ -30,6 +30,26 @@ export function countsKernels(memory: WebAssembly.Memory): CountsModule {
   return bindExports<CountsModule>(instance.exports, COUNTS_MODULE_FUNCTIONS, "counts.wasm");
 }
 
+/** What one call of a counts' kernel counted: the keys' counts (a view valid until the next call), and the keys it inserted and admitted. */
+export interface PieceCounts {
+  counts: Uint32Array;
+  inserted: number;
+  admitted: number;
+}
+
+/**
+ * One call of a counts' kernel on keys from..from + m of `words` ((lo, hi)
+ * pairs; m at most a piece's keys): copies them into the piece at byte `at`
+ * of the memory `u32` views, lets `run` call the kernel on that piece, and
+ * reads back what it counted.
+ */
+export function countInPiece(u32: Uint32Array, at: number, words: Uint32Array, from: number, m: number, run: () => void): PieceCounts {
+  const l = pieceLayout(), c = (at + l.counts) >>> 2, r = (at + l.result) >>> 2;
+  u32.set(words.subarray(2 * from, 2 * (from + m)), at >>> 2);
+  run();
+  return { counts: u32.subarray(c, c + m), inserted: u32[r], admitted: u32[r + 1] };
+}
+
 let layout: PieceLayout | undefined;
 
 /** The layout of the pieces (the kernel's own constants). */

@@ -7,7 +7,7 @@
  * ahead (their cache misses overlap). Slots too many for one memory (past
  * MAX_KERNEL_BYTES) are a plain array, counted by Admission itself.
  */
-import { countsKernels, pieceLayout } from "../kernels/counts.js";
+import { countInPiece, countsKernels, pieceLayout, type PieceCounts } from "../kernels/counts.js";
 import type { CountsModule } from "../kernels/generated/counts-exports.js";
 
 const PAGE = 65536;
@@ -15,13 +15,6 @@ const PAGE = 65536;
 const MAX_KERNEL_BYTES = 2 ** 31;
 /** Words per slot: lo, hi, count. */
 const STRIDE = 3;
-
-/** What one call of the kernel counted: the keys' counts (a view valid until the next call), and the keys it inserted and admitted. */
-export interface PieceCounts {
-  counts: Uint32Array;
-  inserted: number;
-  admitted: number;
-}
 
 export class PlainSlots {
   /** The slots' words (cap x 3). */
@@ -56,10 +49,6 @@ export class PlainSlots {
    * made room for m new keys.
    */
   count(words: Uint32Array, from: number, m: number, count: boolean, admitAt: number): PieceCounts {
-    const layout = pieceLayout(), u = this.u32!;
-    u.set(words.subarray(2 * from, 2 * (from + m)), 0);
-    this.kernel!.countPlain(layout.bytes, this.cap, 0, m, count ? 1 : 0, admitAt);
-    const r = layout.result >>> 2, c = layout.counts >>> 2;
-    return { counts: u.subarray(c, c + m), inserted: u[r], admitted: u[r + 1] };
+    return countInPiece(this.u32!, 0, words, from, m, () => this.kernel!.countPlain(pieceLayout().bytes, this.cap, 0, m, count ? 1 : 0, admitAt));
   }
 }

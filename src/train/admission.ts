@@ -62,6 +62,26 @@ export function routeKey(out: Uint32Array, j: number, lo: number, hi: number, ad
 }
 
 /**
+ * Routes the n keys of `words` into `out` as routeKey does, a piece of
+ * `piece` keys at a time, with the counts a counts' kernel gives each piece
+ * (`countPiece(from, m, admitAt)`: the counts of keys from..from + m, admitAt
+ * the count that admits a key, 0 when none can); key j's field is
+ * fieldOf[j], or j % fields. Returns the keys routed to an OOV row.
+ */
+export function routeInPieces(words: Uint32Array, n: number, out: Uint32Array, fieldOf: Int32Array | undefined, fields: number, minCount: number, oov: Uint32Array, piece: number, countPiece: (from: number, m: number, admitAt: number) => Uint32Array): number {
+  const admitAt = minCount <= 0xffffffff ? minCount : 0;
+  let routed = 0;
+  for (let j0 = 0, f = 0; j0 < n; j0 += piece) {
+    const m = Math.min(piece, n - j0), c = countPiece(j0, m, admitAt);
+    for (let i = 0, j = j0; i < m; i++, j++) {
+      routed += routeKey(out, j, words[2 * j], words[2 * j + 1], c[i] >= minCount, oov, fieldOf === undefined ? f : fieldOf[j]);
+      if (++f === fields) f = 0;
+    }
+  }
+  return routed;
+}
+
+/**
  * Sightings of the features elsewhere (the other workers of a cluster run:
  * ../cluster/sightings.ts): `add` hears of each key counted here for the
  * first time; a key `seen` elsewhere counts one sighting more at its first
@@ -164,14 +184,13 @@ export class Admission {
     let routed = 0;
     // With the counts' kernel a piece at a time (a key counted elsewhere first counts 2: counted here, as it needs the sightings).
     const piece = count && this.elsewhere ? 0 : this.store?.pieceKeys ?? 0;
-    for (let j0 = 0, f = 0; j0 < n && piece > 0; j0 += piece) {
-      const m = Math.min(piece, n - j0), r = this.store!.count(words, j0, m, count, N <= 0xffffffff ? N : 0), c = r.counts;
-      this.used += r.inserted;
-      this.admittedKeys += r.admitted;
-      for (let i = 0, j = j0; i < m; i++, j++) {
-        routed += routeKey(out, j, words[2 * j], words[2 * j + 1], c[i] >= N, oov, fieldOf === undefined ? f : fieldOf[j]);
-        if (++f === F) f = 0;
-      }
+    if (piece > 0) {
+      routed = routeInPieces(words, n, out, fieldOf, F, N, oov, piece, (from, m, admitAt) => {
+        const r = this.store!.count(words, from, m, count, admitAt);
+        this.used += r.inserted;
+        this.admittedKeys += r.admitted;
+        return r.counts;
+      });
     }
     for (let j = 0, f = 0; j < n && piece === 0; j++) {
       const lo = words[2 * j], hi = words[2 * j + 1];

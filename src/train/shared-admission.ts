@@ -20,7 +20,7 @@
  * {@link SharedAdmission.toAdmission} gives the plain counts, so checkpoints
  * keep Admission's format.
  */
-import { Admission, oovTable, routeKey, type SightingsShare } from "./admission.js";
+import { Admission, oovTable, routeInPieces, routeKey, type SightingsShare } from "./admission.js";
 import { MAX_CAP, MAX_LOAD, SharedCounts, SLOT_BYTES } from "./shared-counts.js";
 import { BloomFilter } from "../util/bloom.js";
 
@@ -165,13 +165,7 @@ export class SharedAdmission {
       const N = this.minCount, F = this.fields, oov = this.oov, first = this.first;
       // In pieces with the counts' kernel where this thread has a piece (a key new here counts 1 first, unless counted elsewhere).
       const piece = count && this.own !== undefined ? 0 : counts.pieceKeys();
-      for (let j0 = 0, f = 0; j0 < n && piece > 0; j0 += piece) {
-        const m = Math.min(piece, n - j0), c = counts.countPiece(words, j0, m, count, N <= 0xffffffff ? N : 0);
-        for (let i = 0, j = j0; i < m; i++, j++) {
-          routed += routeKey(out, j, words[2 * j], words[2 * j + 1], c[i] >= N, oov, fieldOf === undefined ? f : fieldOf[j]);
-          if (++f === F) f = 0;
-        }
-      }
+      if (piece > 0) routed = routeInPieces(words, n, out, fieldOf, F, N, oov, piece, (from, m, admitAt) => counts.countPiece(words, from, m, count, admitAt));
       for (let j = 0, f = 0; j < n && piece === 0; j++) {
         const lo = words[2 * j], hi = words[2 * j + 1];
         const c = count ? counts.increment(lo, hi, first) : counts.lookup(lo, hi);

@@ -38,7 +38,7 @@
  * corrupting the table).
  */
 import { slotOf } from "./admission.js";
-import { countsKernels, pieceLayout } from "../kernels/counts.js";
+import { countInPiece, countsKernels, pieceLayout } from "../kernels/counts.js";
 import type { CountsModule } from "../kernels/generated/counts-exports.js";
 
 // Header words (u32 indices); the routed occurrences are the u64 at bytes 40..47 (u32 words 10 and 11).
@@ -284,13 +284,11 @@ export class SharedCounts {
    * increment). During a route (enter).
    */
   countPiece(words: Uint32Array, from: number, m: number, count: boolean, admitAt: number): Uint32Array {
-    const layout = pieceLayout(), at = HEADER_BYTES + this.piece! * layout.bytes, u = this.u32;
-    u.set(words.subarray(2 * from, 2 * (from + m)), at >>> 2);
-    this.kernel!.countKeys(at, m, count ? 1 : 0, admitAt);
-    const r = (at + layout.result) >>> 2;
-    this.newKeys += u[r];
-    this.newAdmitted += u[r + 1];
-    return u.subarray((at + layout.counts) >>> 2, ((at + layout.counts) >>> 2) + m);
+    const at = HEADER_BYTES + this.piece! * pieceLayout().bytes;
+    const r = countInPiece(this.u32, at, words, from, m, () => this.kernel!.countKeys(at, m, count ? 1 : 0, admitAt));
+    this.newKeys += r.inserted;
+    this.newAdmitted += r.admitted;
+    return r.counts;
   }
 
   /** A key's count (0 when absent), waiting for a slot another thread is filling; during a route (enter). */

@@ -50,11 +50,12 @@ const BLOCK: u32 = 32;
 /**
  * The dedup of a piece's n keys: each distinct key once, in order of first
  * appearance (its home hash at P_HASHES, the key at P_DKEYS), each key's
- * distinct index at P_INVERSE, and each distinct key's occurrences at
- * P_TIMES; returns the distinct count.
+ * distinct index at P_INVERSE, and when counting each distinct key's
+ * occurrences at P_TIMES (a lookup needs none); returns the distinct count.
  */
-function dedupPiece(piece: usize, n: i32): u32 {
+function dedupPiece(piece: usize, n: i32, count: i32): u32 {
   const u = dedupIds(piece, n, piece + P_HASHES, piece + P_INVERSE, piece + P_DKEYS, piece + P_TAB);
+  if (count == 0) return u;
   const times = piece + P_TIMES, inverse = piece + P_INVERSE;
   memory.fill(times, 0, <usize>u * 4);
   for (let i = 0; i < n; i++) {
@@ -65,24 +66,18 @@ function dedupPiece(piece: usize, n: i32): u32 {
 }
 
 /**
- * Each key's count after its occurrence (counting: a distinct key's counts
- * before the call plus 1, 2, ... at its occurrences in order, saturating),
- * or its count (a lookup), to the piece's counts; P_TIMES is used up.
+ * Each key's count after its occurrence (counting: a distinct key's count
+ * before the call plus 1, 2, ... at its occurrences in order, saturating;
+ * P_BEFORE runs up to the last one's), or its count (a lookup), to the
+ * piece's counts.
  */
-function spreadCounts(piece: usize, n: i32, u: u32, count: i32): void {
-  const counts = piece + P_COUNTS, inverse = piece + P_INVERSE, before = piece + P_BEFORE, times = piece + P_TIMES;
-  if (count == 0) {
-    for (let i = 0; i < n; i++) store<u32>(counts + <usize>i * 4, load<u32>(before + <usize>load<u32>(inverse + <usize>i * 4) * 4));
-    return;
-  }
-  // P_TIMES becomes each distinct key's occurrences seen so far.
-  memory.fill(times, 0, <usize>u * 4);
+function spreadCounts(piece: usize, n: i32, count: i32): void {
+  const counts = piece + P_COUNTS, inverse = piece + P_INVERSE, before = piece + P_BEFORE;
   for (let i = 0; i < n; i++) {
-    const j = <usize>load<u32>(inverse + <usize>i * 4);
-    const r = load<u32>(times + j * 4) + 1;
-    store<u32>(times + j * 4, r);
-    const c = load<u32>(before + j * 4);
-    store<u32>(counts + <usize>i * 4, c > SATURATED - r ? SATURATED : c + r);
+    const b = before + <usize>load<u32>(inverse + <usize>i * 4) * 4;
+    let c = load<u32>(b);
+    if (count != 0 && c != SATURATED) store<u32>(b, ++c);
+    store<u32>(counts + <usize>i * 4, c);
   }
 }
 
@@ -132,7 +127,7 @@ export function countPlain(slots: usize, cap: u32, piece: usize, n: i32, count: 
  * the occurrences.
  */
 function countPiece(slots: usize, slotBytes: usize, mask: u32, piece: usize, n: i32, count: i32, admitAt: u32, shared: bool): void {
-  const u = dedupPiece(piece, n);
+  const u = dedupPiece(piece, n, count);
   const hashes = piece + P_HASHES, dkeys = piece + P_DKEYS, before = piece + P_BEFORE, times = piece + P_TIMES;
   inserted = 0;
   admitted = 0;
@@ -142,12 +137,13 @@ function countPiece(slots: usize, slotBytes: usize, mask: u32, piece: usize, n: 
     for (let j = b; j < e; j++) sink ^= load<u32>(slots + <usize>(load<u32>(hashes + <usize>j * 4) & mask) * slotBytes, 8);
     for (let j = b; j < e; j++) {
       const k = dkeys + <usize>j * 8;
+      // m (the occurrences) is read only when counting.
       const lo = load<u32>(k), hi = load<u32>(k, 4), m = load<u32>(times + <usize>j * 4), h = load<u32>(hashes + <usize>j * 4) & mask;
       const c = shared ? findShared(slots, mask, h, lo, hi, m, count, admitAt) : findPlain(slots, mask, h, lo, hi, m, count, admitAt);
       store<u32>(before + <usize>j * 4, c);
     }
   }
-  spreadCounts(piece, n, u, count);
+  spreadCounts(piece, n, count);
   store<u32>(piece + P_RESULT, inserted);
   store<u32>(piece + P_RESULT, admitted, 4);
   store<u32>(piece + P_RESULT, sink, 8);
