@@ -26,7 +26,7 @@ export type { Param, ParamFactory } from "./nn/param.js";
 export { buildModel, CtrModel, plainOf } from "./train/model.js";
 export type { TrainSettings } from "./train/model.js";
 export { trainModel, fileSource } from "./train/trainer.js";
-export { evaluateModel } from "./train/evaluate.js";
+export { evaluateLogits, evaluateModel, type Evaluation, type Logits } from "./train/evaluate.js";
 export { evaluateThreads, logitsThreads, scoringThreads } from "./train/score-threads.js";
 export { MemoryBudgetError } from "./train/budget.js";
 export type { Progress, RowSource, TrainResult } from "./train/trainer.js";

@@ -119,7 +119,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const stopper = valFile && !finished ? new EarlyStopping(m, { file: valFile, range: files.validation.length ? undefined : plan.val }, {
     monitor: run.monitor, patience: sched.patience,
     onEvaluation: (p, best) => monitor.evaluation(p, best),
-    score: (file, range) => evaluateThreads(m, file, range, threads),
+    score: (file, range) => evaluateThreads(m, file, range, threads, { logits: run.calibrate }),
   }) : undefined;
   if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
   if (cluster && source !== trainFile) throw new UsageError("cluster training does not shuffle rows in memory: give --shuffle off");
@@ -237,7 +237,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   let calibrationThreads: number | undefined;
   if (finished) m.calibration = { ...finished.calibration };
   else if (valFile && run.calibrate && rank0) {
-    const { z, y, threads: n } = await logitsThreads(m, valFile, files.validation.length ? undefined : plan.val, threads);
+    // The best evaluation's logits, where it kept them, are those of the model now: the rows are not scored again.
+    const { z, y, threads: n } = stopper?.bestLogits ?? await logitsThreads(m, valFile, files.validation.length ? undefined : plan.val, threads);
     m.calibration = fitCalibration(z, y);
     calibrationThreads = n;
   }

@@ -174,14 +174,13 @@ export interface ReloadMessage { kind: "reload"; dense: Uint8Array[] }
 /**
  * The coordinator's message to a worker before a release with K_EVALUATE:
  * the rows `part` of the files `paths` opened with `read`, to score with
- * the model as it is (the shared weights and tables), calibrated.
+ * the model as it is (the shared weights and tables), as logits.
  */
 export interface EvaluateMessage {
   kind: "evaluate";
   paths: readonly string[];
   read: ReadOptions;
   part: { start: number; end: number };
-  calibration: { scale: number; bias: number };
 }
 
 /** What a worker posts. */

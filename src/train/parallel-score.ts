@@ -1,13 +1,14 @@
 /**
  * Evaluations in the data-parallel workers (./parallel.ts): the validation
  * rows are cut into one contiguous share per parked worker, each worker
- * scores its share with the shared model (./parallel-worker.ts), and the
- * coordinator adds the scores up in row order, so the figures are
- * evaluateModel's (./evaluate.ts) while every core reads and scores.
+ * scores its share with the shared model (./parallel-worker.ts) as logits,
+ * and the coordinator calibrates them and adds the scores up in row order,
+ * so the figures are evaluateModel's (./evaluate.ts) while every core reads
+ * and scores; the logits come back with them (Evaluation.logits).
  */
 import type { DataFile } from "../data/types.js";
-import { EvalMetrics } from "./evaluate.js";
-import { evaluateThreads } from "./score-threads.js";
+import { evaluateLogits } from "./evaluate.js";
+import { evaluateThreads, joinShares } from "./score-threads.js";
 import type { CtrModel } from "./model.js";
 import { splitRows } from "./parallel-plan.js";
 import type { EvaluateMessage } from "./parallel-protocol.js";
@@ -31,17 +32,15 @@ export interface ScoreHost {
  * rows: those of a range with an end (the validation rows of the training
  * files), unless bad rows are skipped (their reports belong to the
  * training pass); other evaluations are evaluateThreads' (scoring threads
- * of their own where they pay, else this thread).
+ * of their own where they pay, else this thread). Either way the figures
+ * come with the logits.
  */
 export function workerScorer(host: ScoreHost): Scorer {
   return async (file: DataFile, range?: { start?: number; end?: number }) => {
     const end = range?.end;
-    if (end === undefined || file.options.skipBadRows === true) return evaluateThreads(host.model, file, range, host.workers);
+    if (end === undefined || file.options.skipBadRows === true) return evaluateThreads(host.model, file, range, host.workers, { logits: true });
     const read = { ...file.options, onSkip: undefined, range: undefined, batchSize: host.batch };
-    const calibration = { ...host.model.calibration };
-    splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part, calibration }));
-    const metrics = new EvalMetrics();
-    for (const { scores, labels } of await host.score()) metrics.add(scores, labels, scores.length);
-    return metrics.value();
+    splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part }));
+    return evaluateLogits(host.model.calibration, joinShares(await host.score()));
   };
 }

@@ -116,15 +116,15 @@ async function main(): Promise<void> {
   /**
    * Scores this worker's share of evaluation rows (the EvaluateMessage the
    * coordinator posted before the release) with the model as it is: the
-   * shared weights and tables, no row created (CtrModel.predict's scores),
+   * shared weights and tables, no row created (CtrModel.logits' logits),
    * and posts them with their labels.
    */
   const scoreMine = async (): Promise<void> => {
     const got = receiveMessageOnPort(parentPort!) as { message: EvaluateMessage } | undefined;
     if (got?.message.kind !== "evaluate") throw new Error(`worker ${w}: released to evaluate without the rows to score`);
-    const { paths, read, part, calibration } = got.message;
+    const { paths, read, part } = got.message;
     copyWeights();
-    const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), await openData(paths, read), part, calibration);
+    const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), await openData(paths, read), part, "logits");
     parentPort!.postMessage({ kind: "scores", worker: w, scores, labels } satisfies WorkerMessage, [scores.buffer as ArrayBuffer, labels.buffer as ArrayBuffer]);
   };
   /** Takes the dense states the coordinator posted before the release (synchronously: the message is queued before it). */

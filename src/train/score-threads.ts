@@ -21,7 +21,7 @@ import { configureLayers } from "../kernels/layers/index.js";
 import { SparseTable } from "../optim/table.js";
 import { shareTable, unshareTable } from "../optim/table-share.js";
 import { collectLogits } from "./calibration.js";
-import { EvalMetrics, evaluateModel } from "./evaluate.js";
+import { EvalMetrics, evaluateLogits, evaluateModel, type Evaluation, type Logits } from "./evaluate.js";
 import type { CtrModel } from "./model.js";
 import { splitRows } from "./parallel-plan.js";
 import { packWeights } from "./replica.js";
@@ -140,8 +140,17 @@ async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined
   }
 }
 
-/** evaluateModel's AUC and log loss of the model on the rows `range` of `file`, on `threads` threads where they pay; `threads` says how many scored them. */
-export async function evaluateThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions = {}): Promise<{ auc: number; logloss: number; rows: number; threads: number }> {
+/**
+ * evaluateModel's AUC and log loss of the model on the rows `range` of
+ * `file`, on `threads` threads where they pay; `threads` says how many
+ * scored them. With `opts.logits` the threads score the logits, which come
+ * back with the figures (the figures are the same bit for bit).
+ */
+export async function evaluateThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions & { logits?: boolean } = {}): Promise<Evaluation & { threads: number }> {
+  if (opts.logits === true) {
+    const logits = await logitsThreads(m, file, range, threads, opts);
+    return { ...evaluateLogits(m.calibration, logits), threads: logits.threads };
+  }
   const shares = await scoreShares(m, file, range, threads, { ...m.calibration }, opts);
   if (shares === undefined) return { ...await evaluateModel(m, file, range), threads: 1 };
   const metrics = new EvalMetrics();
@@ -150,9 +159,13 @@ export async function evaluateThreads(m: CtrModel, file: DataFile, range: Range 
 }
 
 /** collectLogits' logits of the model on the rows `range` of `file` with their labels, on `threads` threads where they pay; `threads` says how many scored them. */
-export async function logitsThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions = {}): Promise<{ z: Float64Array; y: Float32Array; threads: number }> {
+export async function logitsThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions = {}): Promise<Logits> {
   const shares = await scoreShares(m, file, range, threads, "logits", opts);
-  if (shares === undefined) return { ...await collectLogits((b, out) => m.logits(b, out), file, range), threads: 1 };
+  return shares === undefined ? { ...await collectLogits((b, out) => m.logits(b, out), file, range), threads: 1 } : joinShares(shares);
+}
+
+/** Shares of logits (in row order) as one Logits. */
+export function joinShares(shares: readonly ScoredShare[]): Logits {
   const rows = shares.reduce((a, s) => a + s.scores.length, 0), z = new Float64Array(rows), y = new Float32Array(rows);
   let o = 0;
   for (const s of shares) { z.set(s.scores, o); y.set(s.labels, o); o += s.scores.length; }

@@ -12,6 +12,7 @@ import { getMatmulBackend } from "../nn/matmul.js";
 import { lookaheadThread } from "../optim/lookahead.js";
 import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
 import type { CtrModel } from "./model.js";
+import type { Evaluation } from "./evaluate.js";
 import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergence.js";
 import { enforceBudget, type BudgetControl } from "./budget.js";
 import type { RoutedBatch } from "./inputs.js";
@@ -54,8 +55,8 @@ export interface TrainPosition {
   parts?: number[];
 }
 
-/** The AUC and log loss of the model being trained on rows of a file, as evaluateModel gives them (./evaluate.ts). */
-export type Scorer = (file: DataFile, range?: { start?: number; end?: number }) => Promise<{ auc: number; logloss: number; rows: number }>;
+/** The AUC and log loss of the model being trained on rows of a file, as evaluateModel gives them (./evaluate.ts), and the logits where the scorer keeps them. */
+export type Scorer = (file: DataFile, range?: { start?: number; end?: number }) => Promise<Evaluation>;
 
 /** Checkpoints, resumption, stopping and the divergence policy of {@link trainModel}. */
 export interface TrainControl extends BudgetControl {

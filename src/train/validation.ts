@@ -4,7 +4,9 @@
  * state by the monitored metric (kept as a saved copy of the training state),
  * early stopping after `patience` evaluations without improvement, and the
  * restoration of the best state at the end (Keras' EarlyStopping with
- * restore_best_weights; FuxiCTR's and the BARS benchmark's recipe).
+ * restore_best_weights; FuxiCTR's and the BARS benchmark's recipe). The
+ * best evaluation's logits, where the scorer gave them, are kept for the
+ * calibration of the model it restores.
  */
 import type { DataFile } from "../data/types.js";
 import { DenseParam } from "../optim/dense.js";
@@ -12,7 +14,7 @@ import { loadTable } from "../optim/sharded.js";
 import { Admission } from "./admission.js";
 import type { CtrModel } from "./model.js";
 import { type Scorer, type TrainPosition } from "./trainer.js";
-import { evaluateModel } from "./evaluate.js";
+import { evaluateModel, type Evaluation, type Logits } from "./evaluate.js";
 import { sealEnvelope } from "../io/envelope.js";
 
 /** The metrics early stopping may watch. */
@@ -102,6 +104,8 @@ export class EarlyStopping {
   private spare: StateCopy | undefined;
   private copyLent = false;
   private bestIsCurrent = false;
+  /** The logits of the best evaluation, where its scorer gave them. */
+  private logits: Logits | undefined;
 
   constructor(
     private readonly m: CtrModel,
@@ -115,13 +119,21 @@ export class EarlyStopping {
   /** The best evaluation so far. */
   get best(): EvalPoint | undefined { return this.bestAt >= 0 ? this.curve[this.bestAt] : undefined; }
 
+  /**
+   * The logits of the validation rows under the model's state, when that
+   * is the best evaluation's (the last one, or restored by restoreBest) and
+   * its scorer gave them; undefined otherwise. A calibration fit on them is
+   * the one fit on a new scoring of the rows (the same logits bit for bit).
+   */
+  get bestLogits(): Logits | undefined { return this.bestIsCurrent ? this.logits : undefined; }
+
   /** Evaluates the model now (with the trainer's `score`, if it gives one); resolves to true when the run should stop. For trainModel's control.evaluate. */
   readonly evaluate = async (pos: TrainPosition, score?: Scorer): Promise<boolean> => {
     // A model whose scores are no longer finite (a diverged run with
     // --skip-nonfinite) evaluates as the worst: it is never the best state.
     const { file, range } = this.validation;
     const scorer = score ?? this.opts.score;
-    const r = await (scorer ? scorer(file, range) : evaluateModel(this.m, file, range)).catch((e: unknown) => {
+    const r: Evaluation = await (scorer ? scorer(file, range) : evaluateModel(this.m, file, range)).catch((e: unknown) => {
       if (e instanceof RangeError && /NaN|not finite/.test(e.message)) return { auc: NaN, logloss: Infinity, rows: 0 };
       throw e;
     });
@@ -135,6 +147,7 @@ export class EarlyStopping {
     if (better) {
       this.bestAt = this.curve.length - 1;
       this.bad = 0;
+      this.logits = r.logits;
       // The state is copied only when training goes on from it: see restoreBest.
       if (!this.copyLent) this.spare = this.copy ?? this.spare;
       this.copy = undefined;
@@ -183,6 +196,8 @@ export class EarlyStopping {
     this.bestAt = r.best;
     this.bad = r.bad;
     this.bestIsCurrent = r.bestIsCurrent;
+    // A checkpoint keeps no logits: the calibration scores the rows again.
+    this.logits = undefined;
     this.copy = copy;
     // Its bytes may lie in the checkpoint's buffer with others: never written over.
     this.copyLent = copy !== undefined;

@@ -71,6 +71,10 @@ test("three threads score a range of the training file (at its seek points) and 
         assert.equal(z.threads, threads);
         assert.deepEqual(z.z, zw.z, `${threads} threads: logits`);
         assert.deepEqual(z.y, zw.y, `${threads} threads: labels`);
+        // Scored as logits: the same figures, and the logits with them.
+        const { logits, ...figures } = await evaluateThreads(m, file, range, threads, { ...SMALL, logits: true });
+        assert.deepEqual(figures, { ...want, threads }, `${threads} threads: figures from logits`);
+        assert.deepEqual(logits, { z: zw.z, y: zw.y, threads }, `${threads} threads: the evaluation's logits`);
       }
     }
     if (m.admission) assert.ok(m.admission.admitted < m.admission.seen, "some features unadmitted: OOV rows were read");
@@ -127,6 +131,10 @@ test("too few rows for threads to pay, one thread, or skipped bad rows: this thr
   const one = { ...await evaluateModel(m, file), threads: 1 };
   assert.deepEqual(await evaluateThreads(m, file, undefined, 3), one, "9,001 rows: threads would not pay");
   assert.deepEqual(await evaluateThreads(m, file, undefined, 1, SMALL), one);
+  const { logits, ...figures } = await evaluateThreads(m, file, undefined, 1, { ...SMALL, logits: true });
+  assert.deepEqual(figures, one, "this thread, from the logits");
+  const zw = await collectLogits((b, o) => m.logits(b, o), file);
+  assert.deepEqual(logits, { z: zw.z, y: zw.y, threads: 1 });
   // A malformed row skipped and counted by this thread's reader.
   const lines = readFileSync(testPath, "utf8").split("\n");
   lines[4000] = "not a row";

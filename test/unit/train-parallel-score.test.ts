@@ -2,7 +2,7 @@
 // at each evaluation of a run the scorer the trainer gives (each parked
 // worker scoring its share of the validation rows with the shared model)
 // returns exactly evaluateModel's AUC, log loss and rows on this thread,
-// with every way of updating the dense layers, an uneven split over three
+// and collectLogits' logits, with every way of updating the dense layers, an uneven split over three
 // workers, admission's OOV rows and a calibration; the run goes on as
 // before after each one.
 import { test } from "node:test";
@@ -16,6 +16,7 @@ import { configureLayers } from "../../src/kernels/layers/index.js";
 import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { trainParallel } from "../../src/train/parallel.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
+import { collectLogits } from "../../src/train/calibration.js";
 import type { Scorer } from "../../src/train/trainer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-parallel-score-"));
@@ -36,9 +37,11 @@ test("the workers' scores of the validation rows give evaluateModel's figures ex
     let evaluations = 0;
     const evaluate = async (_pos: unknown, score?: Scorer): Promise<boolean> => {
       assert.ok(score, "the trainer gives a scorer");
-      const got = await score(val, range), want = await evaluateModel(m, val, range);
+      const { logits, ...got } = await score(val, range), want = await evaluateModel(m, val, range);
       assert.deepEqual(got, want, `${workers} workers, ${dense}: evaluation ${evaluations + 1}`);
       assert.equal(got.rows, 7_001);
+      const zw = await collectLogits((b, o) => m.logits(b, o), val, range);
+      assert.deepEqual([logits?.z, logits?.y, logits?.threads], [zw.z, zw.y, workers], `${workers} workers, ${dense}: logits of evaluation ${evaluations + 1}`);
       evaluations++;
       return false;
     };
