@@ -7,7 +7,7 @@
  */
 import type { Arena } from "../kernels/arena.js";
 import {
-  M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA, M_INITB, M_SEED, M_ZEROS,
+  H_FLAGS, M_SLOTS, M_CAP, M_SIZE, M_CHUNKS, M_SHIFT, M_RECBYTES, M_D, M_INIT, M_INITA, M_INITB, M_SEED, M_ZEROS,
 } from "../kernels/layout.js";
 
 const META_WORDS = 16;
@@ -83,6 +83,19 @@ export class RowStore {
     }
     heap.release(out);
     return res;
+  }
+
+  /** The ids of the rows with a non-zero weight (zero flag clear), in row order. */
+  liveIds(): BigUint64Array {
+    const n = this.size, all = this.ids(), u32 = this.arena.heap.u32, out = new BigUint64Array(n - this.zeroRows);
+    let k = 0;
+    for (let r = 0; r < n; r++) {
+      if ((u32[(this.record(r) + H_FLAGS) >>> 2] & 1) !== 0) continue;
+      if (k === out.length) throw new Error(`internal: more live rows than ${n} rows less ${this.zeroRows} zero rows`);
+      out[k++] = all[r];
+    }
+    if (k !== out.length) throw new Error(`internal: ${k} live rows, ${n} rows less ${this.zeroRows} zero rows make ${out.length}`);
+    return out;
   }
 
   /** The records of rows [r0, r0 + n) as one copy, chunk by chunk (into `into`, of n records' bytes, when given). */

@@ -104,10 +104,11 @@ export class ShardedTable {
   }
 
   ids(): BigUint64Array {
-    const parts = this.shards.map((t) => t.ids()), out = new BigUint64Array(this.size);
-    let o = 0;
-    for (const p of parts) { out.set(p, o); o += p.length; }
-    return out;
+    return joined(this.shards.map((t) => t.ids()));
+  }
+
+  liveIds(): BigUint64Array {
+    return joined(this.shards.map((t) => t.liveIds()));
   }
 
   get(id: bigint): Float32Array | undefined { return this.shards[this.shardOf(id)].get(id); }
@@ -263,6 +264,14 @@ class Partition {
 }
 
 /** An embedding table: one {@link SparseTable}, or several behind a {@link ShardedTable}. */
+/** The shards' ids one after another. */
+function joined(parts: BigUint64Array[]): BigUint64Array {
+  const out = new BigUint64Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
 export type EmbeddingTable = SparseTable | ShardedTable;
 
 /** Loads a state saved by either kind of table. */

@@ -357,6 +357,11 @@ export class SparseTable implements RowOwner {
     return this.rows.ids();
   }
 
+  /** Every id whose row has a non-zero weight, in order of first sight. */
+  liveIds(): BigUint64Array {
+    return this.rows.liveIds();
+  }
+
   /** The complete state (rows, ids, optimizer state, step, initialiser) as bytes; over `into` (an earlier state's bytes, no longer needed) where they fit; unsealed without `seal` (sealEnvelope). */
   save(into?: Uint8Array, seal = true): Uint8Array {
     const rows = this.rows, n = rows.size;

@@ -16,6 +16,8 @@ import { readInputSpec, type InputSpec } from "../data/input-spec.js";
 export type { InputSpec } from "../data/input-spec.js";
 
 const KIND = "sparsectr-model";
+/** Live rows whose weights encodeModel looks up at a time. */
+const EXPORT_PIECE = 65_536;
 
 /**
  * Writes a trained model for serving: a JSON header (model, config, input
@@ -31,12 +33,14 @@ export function encodeModel(m: CtrModel, input: InputSpec): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const p of m.params) parts.push(bytes(p.value));
   const tables = m.tables.map((t) => {
-    const live = Array.from(t.ids()).filter((id) => !t.isZero(id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const keys = BigUint64Array.from(live);
-    const w = new Float32Array(live.length * t.rowLength);
-    live.forEach((id, i) => w.set(t.get(id)!, i * t.rowLength));
+    // Ascending (a typed array's own sort is numeric); the weights looked up a piece at a time (the lookup's scratch stays small).
+    const keys = t.liveIds().sort(), d = t.rowLength, w = new Float32Array(keys.length * d);
+    for (let i = 0; i < keys.length; i += EXPORT_PIECE) {
+      const piece = keys.subarray(i, Math.min(keys.length, i + EXPORT_PIECE));
+      t.gather(piece, w.subarray(i * d, (i + piece.length) * d), { create: false });
+    }
     parts.push(new Uint8Array(keys.buffer), bytes(w));
-    return { rowLength: t.rowLength, rows: live.length };
+    return { rowLength: d, rows: keys.length };
   });
   const config: ModelConfig = { fields: input.fields.length, ...(m.settings.modelConfig ?? {}), seed: m.settings.seed };
   return encodeEnvelope({
