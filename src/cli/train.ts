@@ -145,8 +145,16 @@ async function runTrain(given: ParsedArgs): Promise<number> {
       const v = stopper?.record();
       return writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy, checkpointSpare);
     } : undefined,
-    ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
+    ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep } : {}),
+    finish: () => {
+      // The refit's workers start while the run restores its best state and writes its last checkpoint (their modules load, their kernels compile).
+      if (parallel && refit) refitPool = new WorkerPool(refitWorkers(workers, plan.val!, batch), { fma: given.values.fma === true });
+      if (evaluating) stopper.restoreBest();
+    },
   };
+  // The validation rows of the training files train last (one pass, in order): after a data-parallel run with workers started ahead.
+  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && (!cluster || cluster.rank === 0);
+  let refitPool: WorkerPool | undefined;
   // Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; a second one kills.
   let stop = false;
   const onSignal = (): void => { stop = true; };
@@ -215,6 +223,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }
   monitor.clear();
   if (r.stopped) {
+    await refitPool?.close();
     monitor.close();
     if (cluster && "cluster" in r) {
       process.stderr.write(cluster.rank === 0
@@ -242,8 +251,6 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     m.calibration = fitCalibration(z, y);
     calibrationThreads = n;
   }
-  // The validation rows of the training files train last (one pass, in order).
-  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && rank0;
   let refitRows = finished?.refitRows ?? 0, refitThreads: number | undefined;
   if (refit) {
     const refitControl: TrainControl = { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict };
@@ -251,11 +258,15 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     const val = plan.val!, w = parallel ? refitWorkers(workers, val, batch) : 1;
     const mode = resolveDenseUpdates(denseAsked, (val.end - val.start) * m.settings.epochs, w, batch);
     const n = w > 1 && parallelUnsupported(m, trainFile, refitControl, w, mode) === undefined ? w : 1;
-    const rr = n > 1
-      ? await trainParallel(m, trainFile, val, n, undefined, refitControl, { denseUpdates: mode })
-      : await trainModel(m, trainFile, val, undefined, refitControl);
-    refitRows = rr.rows;
-    refitThreads = n;
+    try {
+      const rr = n > 1
+        ? await trainParallel(m, trainFile, val, n, undefined, refitControl, { denseUpdates: mode, ...(refitPool ? { pool: refitPool } : {}) })
+        : await trainModel(m, trainFile, val, undefined, refitControl);
+      refitRows = rr.rows;
+      refitThreads = n;
+    } finally {
+      await refitPool?.close();
+    }
   }
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
   const ev = testFile && rank0 ? await evaluateThreads(m, testFile, files.test.length ? undefined : plan.test, threads) : undefined;
