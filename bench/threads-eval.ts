@@ -7,7 +7,8 @@
 // thread (two layer threads, as the CLI's), one after the other: the
 // milliseconds of each, and whether their AUC and log loss are the same.
 // One line per evaluation and a summary (the medians). Then scoring threads
-// after the run, with the trained model (scoringThreads below).
+// after the run, with the trained model (scoringThreads below), started per
+// scoring and from a pool (pooledThreads).
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,8 @@ import { holdoutSplit, openData, seekPoints } from "../src/data/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { configureLayers, layersReady } from "../src/kernels/layers/index.js";
 import { buildModel, type CtrModel } from "../src/train/model.js";
-import { evaluateThreads, START_ROWS } from "../src/train/score-threads.js";
+import { evaluateThreads, POOL_START_ROWS, START_ROWS } from "../src/train/score-threads.js";
+import { WorkerPool } from "../src/train/parallel-pool.js";
 import type { DataFile } from "../src/data/types.js";
 import { trainParallel } from "../src/train/parallel.js";
 import { evaluateModel } from "../src/train/evaluate.js";
@@ -55,6 +57,7 @@ export async function benchThreadsEval(emit: (o: object) => void, quick: boolean
     await trainParallel(m, file, { start: 0, end: trainRows }, WORKERS, undefined, { evaluate, evaluateEveryRows: Math.ceil(trainRows / 4) }, { denseUpdates: "sequential" });
     emit({ ...base, kind: "summary", evaluations: workersMs.length, workers_ms_median: +median(workersMs).toFixed(1), this_thread_ms_median: +median(threadMs).toFixed(1), speedup: +(median(threadMs) / median(workersMs)).toFixed(3) });
     await scoringThreads(emit, base, m, val, rows);
+    await pooledThreads(emit, base, m, val);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -93,6 +96,44 @@ async function scoringThreads(emit: (o: object) => void, base: object, m: CtrMod
     emit({ ...base, kind: "scoring-threads", scored_rows: n, threads, this_thread_ms: +oneMs.toFixed(1), threads_ms: +manyMs.toFixed(1), speedup: +(oneMs / manyMs).toFixed(3), same: one.auc === many.auc && one.logloss === many.logloss && one.rows === many.rows });
   }
   emit({ ...base, kind: "scoring-threads-summary", threads, thread_start_ms: +start.toFixed(1), this_thread_rows_per_sec: Math.round(rate), rows_while_threads_start: Math.round((rate * start) / 1000), start_rows_setting: START_ROWS });
+}
+
+/**
+ * Threads of a pool, started already (the CLI's after a data-parallel run):
+ * each scoring's fixed cost (every thread scoring 512 rows, median of 5),
+ * and evaluateThreads on them against evaluateModel for small row counts,
+ * medians of 5, with whether their figures are the same.
+ * rows_during_call is the fixed cost times this thread's rate;
+ * POOL_START_ROWS is set from it and from the break-even of the lines.
+ */
+async function pooledThreads(emit: (o: object) => void, base: object, m: CtrModel, val: DataFile): Promise<void> {
+  const threads = Math.max(2, availableParallelism()), pool = new WorkerPool(threads);
+  try {
+    const opts = { pool, startRows: 0 };
+    await evaluateThreads(m, val, { start: 0, end: 512 * threads }, threads, opts);
+    const time = async (f: () => Promise<unknown>): Promise<number> => {
+      const ms: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const t = performance.now();
+        await f();
+        ms.push(performance.now() - t);
+      }
+      return median(ms);
+    };
+    const call = await time(() => evaluateThreads(m, val, { start: 0, end: 512 * threads }, threads, opts));
+    let rate = 0;
+    for (const n of [5_000, 10_000, 25_000, 50_000, 100_000]) {
+      const range = { start: 0, end: n };
+      const one = await evaluateModel(m, val, range), many = await evaluateThreads(m, val, range, threads, opts);
+      if (many.threads !== threads) throw new Error(`${many.threads} pooled threads scored, not ${threads}`);
+      const oneMs = await time(() => evaluateModel(m, val, range)), manyMs = await time(() => evaluateThreads(m, val, range, threads, opts));
+      rate = n / (oneMs / 1000);
+      emit({ ...base, kind: "pooled-threads", scored_rows: n, threads, this_thread_ms: +oneMs.toFixed(1), pooled_ms: +manyMs.toFixed(1), speedup: +(oneMs / manyMs).toFixed(3), same: one.auc === many.auc && one.logloss === many.logloss && one.rows === many.rows });
+    }
+    emit({ ...base, kind: "pooled-threads-summary", threads, call_ms: +call.toFixed(1), this_thread_rows_per_sec: Math.round(rate), rows_during_call: Math.round((rate * call) / 1000), pool_start_rows_setting: POOL_START_ROWS });
+  } finally {
+    await pool.close();
+  }
 }
 
 /** The median of a list. */

@@ -46,6 +46,16 @@ export const train: Command = {
 };
 
 async function runTrain(given: ParsedArgs): Promise<number> {
+  // The command's worker threads (training, refit, scoring) end with it, however it ends.
+  const held: { pool?: WorkerPool } = {};
+  try {
+    return await trainCommand(given, held);
+  } finally {
+    await held.pool?.close();
+  }
+}
+
+async function trainCommand(given: ParsedArgs, held: { pool?: WorkerPool }): Promise<number> {
   if (given.positional.length) throw new UsageError(`unexpected argument "${given.positional[0]}"`);
   const json = given.values.json === true;
   const tty = !json && process.stderr.isTTY;
@@ -74,7 +84,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     cluster = resumedCluster(ckpt.meta.cluster, ckpt.meta.finished !== undefined, str(given, "cluster"));
   } else {
     // Data-parallel workers start while the training rows are counted (their modules load, their kernels compile).
-    if (wantParallel) pool = new WorkerPool(threads, { fma: given.values.fma === true });
+    // They serve the refit and the scoring threads after the run too.
+    if (wantParallel) pool = held.pool = new WorkerPool(threads, { fma: given.values.fma === true });
     ({ run, model: m, out } = await newRun(given, onSkip, wantParallel));
   }
   try {
@@ -119,7 +130,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   const stopper = valFile && !finished ? new EarlyStopping(m, { file: valFile, range: files.validation.length ? undefined : plan.val }, {
     monitor: run.monitor, patience: sched.patience,
     onEvaluation: (p, best) => monitor.evaluation(p, best),
-    score: (file, range) => evaluateThreads(m, file, range, threads, { logits: run.calibrate }),
+    score: (file, range) => evaluateThreads(m, file, range, threads, { logits: run.calibrate, pool }),
   }) : undefined;
   if (stopper && ckpt?.meta.validation) stopper.resume(ckpt.meta.validation, ckpt.best);
   if (cluster && source !== trainFile) throw new UsageError("cluster training does not shuffle rows in memory: give --shuffle off");
@@ -145,16 +156,8 @@ async function runTrain(given: ParsedArgs): Promise<number> {
       const v = stopper?.record();
       return writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy, checkpointSpare);
     } : undefined,
-    ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep } : {}),
-    finish: () => {
-      // The refit's workers start while the run restores its best state and writes its last checkpoint (their modules load, their kernels compile).
-      if (parallel && refit) refitPool = new WorkerPool(refitWorkers(workers, plan.val!, batch), { fma: given.values.fma === true });
-      if (evaluating) stopper.restoreBest();
-    },
+    ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };
-  // The validation rows of the training files train last (one pass, in order): after a data-parallel run with workers started ahead.
-  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && (!cluster || cluster.rank === 0);
-  let refitPool: WorkerPool | undefined;
   // Ctrl-C (or SIGTERM) stops after the current step with a checkpoint; a second one kills.
   let stop = false;
   const onSignal = (): void => { stop = true; };
@@ -217,13 +220,11 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     monitor.close();
     throw e;
   } finally {
-    await pool?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
   monitor.clear();
   if (r.stopped) {
-    await refitPool?.close();
     monitor.close();
     if (cluster && "cluster" in r) {
       process.stderr.write(cluster.rank === 0
@@ -247,10 +248,12 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   if (finished) m.calibration = { ...finished.calibration };
   else if (valFile && run.calibrate && rank0) {
     // The best evaluation's logits, where it kept them, are those of the model now: the rows are not scored again.
-    const { z, y, threads: n } = stopper?.bestLogits ?? await logitsThreads(m, valFile, files.validation.length ? undefined : plan.val, threads);
+    const { z, y, threads: n } = stopper?.bestLogits ?? await logitsThreads(m, valFile, files.validation.length ? undefined : plan.val, threads, { pool });
     m.calibration = fitCalibration(z, y);
     calibrationThreads = n;
   }
+  // The validation rows of the training files train last (one pass, in order).
+  const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && rank0;
   let refitRows = finished?.refitRows ?? 0, refitThreads: number | undefined;
   if (refit) {
     const refitControl: TrainControl = { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict };
@@ -258,18 +261,14 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     const val = plan.val!, w = parallel ? refitWorkers(workers, val, batch) : 1;
     const mode = resolveDenseUpdates(denseAsked, (val.end - val.start) * m.settings.epochs, w, batch);
     const n = w > 1 && parallelUnsupported(m, trainFile, refitControl, w, mode) === undefined ? w : 1;
-    try {
-      const rr = n > 1
-        ? await trainParallel(m, trainFile, val, n, undefined, refitControl, { denseUpdates: mode, ...(refitPool ? { pool: refitPool } : {}) })
-        : await trainModel(m, trainFile, val, undefined, refitControl);
-      refitRows = rr.rows;
-      refitThreads = n;
-    } finally {
-      await refitPool?.close();
-    }
+    const rr = n > 1
+      ? await trainParallel(m, trainFile, val, n, undefined, refitControl, { denseUpdates: mode, ...(pool ? { pool } : {}) })
+      : await trainModel(m, trainFile, val, undefined, refitControl);
+    refitRows = rr.rows;
+    refitThreads = n;
   }
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
-  const ev = testFile && rank0 ? await evaluateThreads(m, testFile, files.test.length ? undefined : plan.test, threads) : undefined;
+  const ev = testFile && rank0 ? await evaluateThreads(m, testFile, files.test.length ? undefined : plan.test, threads, { pool }) : undefined;
   const best = stopper?.best;
   const clusterFeatures = "cluster" in r ? (r.cluster as ClusterReport).features : undefined;
   const report = {

@@ -22,6 +22,7 @@ export class WorkerEvents {
   /** Each worker's scores of its share of an evaluation's rows (./parallel-score.ts). */
   readonly scored: (ScoredShare | undefined)[];
   private wake: (() => void) | undefined;
+  private readonly listening: (() => void)[] = [];
 
   /** Listens to `threads`; a skipped row's report goes to `onSkip` (a throw fails the run). */
   constructor(threads: readonly Worker[], onSkip: (error: DataErrorFields) => void) {
@@ -30,7 +31,7 @@ export class WorkerEvents {
     this.scored = new Array<ScoredShare | undefined>(N).fill(undefined);
     const event = (): void => { this.wake?.(); };
     for (const t of threads) {
-      t.on("message", (msg: WorkerMessage) => {
+      const onMessage = (msg: WorkerMessage): void => {
         if (msg.kind === "parked") {
           this.parked++;
           if (msg.end === true) this.ended++;
@@ -49,10 +50,19 @@ export class WorkerEvents {
           this.failure ??= Object.assign(new Error(msg.message), { stack: msg.stack });
         }
         event();
-      });
-      t.on("error", (e) => { this.failure ??= e; event(); });
-      t.on("exit", (code) => { if (code !== 0) this.failure ??= new Error(`a training worker thread exited with code ${code}`); event(); });
+      };
+      const onError = (e: Error): void => { this.failure ??= e; event(); };
+      const onExit = (code: number): void => { if (code !== 0) this.failure ??= new Error(`a training worker thread exited with code ${code}`); event(); };
+      t.on("message", onMessage);
+      t.on("error", onError);
+      t.on("exit", onExit);
+      this.listening.push(() => { t.off("message", onMessage); t.off("error", onError); t.off("exit", onExit); });
     }
+  }
+
+  /** Stops listening to the threads (before they go back to their pool). */
+  detach(): void {
+    for (const off of this.listening.splice(0)) off();
   }
 
   /** The workers released: their parks and dense states forgotten. */

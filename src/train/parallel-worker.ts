@@ -19,7 +19,8 @@ import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
 import { layersActive } from "../kernels/layers/index.js";
-import type { PooledWorkerData } from "./parallel-pool.js";
+import type { PoolJob, PooledWorkerData, ScoreReply } from "./parallel-pool.js";
+import { scoreThread } from "./score-thread.js";
 import { DenseParam } from "../optim/dense.js";
 import { SharedTableView } from "../optim/table-share.js";
 import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
@@ -37,26 +38,19 @@ import {
 } from "./parallel-protocol.js";
 
 /**
- * The run: given when the thread starts, or, for a thread started ahead
- * (./parallel-pool.ts), as its first message, its modules loaded and its
- * layer kernels compiled meanwhile.
+ * A thread of a pool (./parallel-pool.ts) loads its modules and compiles its
+ * layer kernels when it starts, then serves jobs one after another: a run's
+ * training (its WorkerInit) or a share of rows to score (./score-thread.ts).
+ * A thread started for one run is given its WorkerInit as workerData.
  */
 const pooled = (workerData as Partial<PooledWorkerData> | undefined)?.pooled === true;
-if (pooled) {
-  try {
-    threadLayers((workerData as PooledWorkerData).fma);
-  } catch {
-    // Reported when main() prepares them again with the run's settings.
-  }
-}
-const init: WorkerInit = pooled ? await new Promise<WorkerInit>((r) => parentPort!.once("message", r)) : workerData as WorkerInit;
 
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
 
 /** Thrown out of the loop when another worker failed (its error is the one reported). */
 class Abandoned extends Error {}
 
-async function main(): Promise<void> {
+async function main(init: WorkerInit): Promise<void> {
   const { worker: w, workers: N, settings: s } = init;
   // A pooled thread compiled them ahead: again only if this run asks otherwise (an error of the pooled attempt comes again here, reported).
   threadLayers(init.fma);
@@ -371,19 +365,48 @@ async function main(): Promise<void> {
   post({ kind: "done", worker: w });
 }
 
-main().catch((e: unknown) => {
-  const ctl = new Int32Array(init.control);
-  if (!(e instanceof Abandoned)) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    post({ kind: "error", worker: init.worker, message: err.message, stack: err.stack });
+/** Trains one run; its failure is reported to the coordinator and stops the other workers. True when the run ended cleanly. */
+async function train(init: WorkerInit): Promise<boolean> {
+  try {
+    await main(init);
+    return true;
+  } catch (e: unknown) {
+    const ctl = new Int32Array(init.control);
+    if (!(e instanceof Abandoned)) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      post({ kind: "error", worker: init.worker, message: err.message, stack: err.stack });
+    }
+    // The others stop at their next barrier instead of waiting for this worker.
+    Atomics.store(ctl, C_FAILED, 1);
+    Atomics.store(ctl, C_STATE, S_PARK);
+    Atomics.add(ctl, C_STEP, 1);
+    Atomics.add(ctl, C_STEPPED, 1);
+    Atomics.add(ctl, C_ROUND, 1);
+    Atomics.notify(ctl, C_STEP);
+    Atomics.notify(ctl, C_STEPPED);
+    Atomics.notify(ctl, C_ROUND);
+    return false;
   }
-  // The others stop at their next barrier instead of waiting for this worker.
-  Atomics.store(ctl, C_FAILED, 1);
-  Atomics.store(ctl, C_STATE, S_PARK);
-  Atomics.add(ctl, C_STEP, 1);
-  Atomics.add(ctl, C_STEPPED, 1);
-  Atomics.add(ctl, C_ROUND, 1);
-  Atomics.notify(ctl, C_STEP);
-  Atomics.notify(ctl, C_STEPPED);
-  Atomics.notify(ctl, C_ROUND);
-});
+}
+
+if (pooled) {
+  try {
+    threadLayers((workerData as PooledWorkerData).fma);
+  } catch {
+    // Reported when a job prepares them again with its settings.
+  }
+  // Jobs until a run fails: the thread ends then (a failed run's thread is not trusted again); a scoring job's error ends it too.
+  for (;;) {
+    const job = await new Promise<PoolJob>((r) => parentPort!.once("message", r));
+    if (job.kind === "train") {
+      if (!await train(job.init)) break;
+    } else if (job.kind === "score") {
+      const share = await scoreThread(job.init);
+      parentPort!.postMessage({ kind: "share", share } satisfies ScoreReply, [share.scores.buffer as ArrayBuffer, share.labels.buffer as ArrayBuffer]);
+    } else {
+      throw new Error(`a pooled thread was sent ${JSON.stringify((job as { kind?: unknown }).kind)}, not a job`);
+    }
+  }
+} else {
+  await train(workerData as WorkerInit);
+}

@@ -70,7 +70,7 @@ export interface ParallelOptions {
    * together; 1 turns the compensation off.
    */
   staleWorkers?: number;
-  /** Threads started ahead (./parallel-pool.ts): the run takes them first. */
+  /** Threads started ahead (./parallel-pool.ts): the run takes them, and gives them back when it ends cleanly. */
   pool?: WorkerPool;
   /**
    * Where gzip training files are copied inflated, so that each worker enters
@@ -377,7 +377,10 @@ export async function trainParallel(
     await ev.until(() => ev.done === N);
   } finally {
     clearInterval(ticker);
-    await Promise.all(threads.map((t) => t.terminate()));
+    // A pool's threads go back to it when the run ended cleanly (they serve the next job); other threads end.
+    const clean = opts.pool !== undefined && ev.done === N && ev.failure === undefined;
+    ev.detach();
+    await Promise.all(threads.map((t) => (clean ? opts.pool!.giveBack(t) : t.terminate())));
     // The workers' scratch goes back to the tables' memory (a refit or scoring threads share them again).
     tables.forEach((t, k) => unshareTable(t, shares[k]));
   }

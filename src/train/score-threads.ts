@@ -12,7 +12,7 @@
  * do not pay (see START_ROWS) or cannot be used (threadsUnsupported), those
  * run on this thread.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { DataFile, SeekPoint } from "../data/types.js";
 import { scanRows } from "../data/seek.js";
 import { isGzip } from "../data/source.js";
@@ -26,7 +26,8 @@ import type { CtrModel } from "./model.js";
 import { splitRows } from "./parallel-plan.js";
 import { packWeights } from "./replica.js";
 import type { ScoredShare, ScoreMode } from "./score-share.js";
-import type { ScoreThreadInit } from "./score-thread-worker.js";
+import type { ScoreThreadInit } from "./score-thread.js";
+import { WorkerPool, type ScoreReply } from "./parallel-pool.js";
 
 /**
  * What starting scoring threads costs, in rows this thread would score
@@ -38,18 +39,32 @@ import type { ScoreThreadInit } from "./score-thread-worker.js";
  */
 export const START_ROWS = 100_000;
 
+/**
+ * START_ROWS for threads of a pool that are started already (ThreadOptions.pool
+ * holding an idle thread for each): threads score a file when rows x (1 -
+ * 1/threads) > POOL_START_ROWS, from 60k rows with 2 threads and from 32k
+ * with 16. `npm run bench -- threads-eval` (dcn, 2 cores, pooled-threads
+ * lines): a scoring's fixed cost on them (the jobs posted, each thread's
+ * replica of the dense layers, its reader entering its share) is about
+ * 6k rows of this thread's, but a thread scores slower than this thread
+ * with its two layer threads, and 2 pooled threads broke even between 50k
+ * and 100k rows (docs/threads.md).
+ */
+export const POOL_START_ROWS = 30_000;
+
 /** Ids per lookup piece of a scoring thread (its scratch in each table's memory). */
 const PIECE_IDS = 16_384;
 
-const THREAD_URL = new URL("./score-thread-worker.js", import.meta.url);
 
 /** Rows of a file: [start, end), each open side the file's own range. */
 type Range = { start?: number; end?: number };
 
 /** Options of {@link evaluateThreads} and {@link logitsThreads}. */
 export interface ThreadOptions {
-  /** Rows one thread scores while a scoring thread starts (default START_ROWS): see there. */
+  /** Rows one thread scores while a scoring thread starts (default START_ROWS, or POOL_START_ROWS with a pool's threads): see there. */
   startRows?: number;
+  /** Threads started ahead (./parallel-pool.ts): the scoring takes them and gives them back. */
+  pool?: WorkerPool;
 }
 
 /** The threads that score `rows` rows given `threads`: all of them where they save more than starting one costs (START_ROWS), else 1. */
@@ -100,7 +115,7 @@ const scanned = new WeakMap<DataFile, { rows: number; points: readonly SeekPoint
  */
 async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, mode: ScoreMode, opts: ThreadOptions): Promise<ScoredShare[] | undefined> {
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads = ${threads} must be a positive integer`);
-  const startRows = opts.startRows ?? START_ROWS;
+  const startRows = opts.startRows ?? ((opts.pool?.size ?? 0) >= threads ? POOL_START_ROWS : START_ROWS);
   if (!(startRows >= 0)) throw new RangeError(`startRows = ${startRows} must be a number >= 0`);
   if (threads === 1 || threadsUnsupported(m, file) !== undefined) return undefined;
   const at = await entry(file, range);
@@ -111,31 +126,38 @@ async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined
   const shares = tables.map((t) => shareTable(t, n, PIECE_IDS, 0));
   const weights = packWeights(m.params);
   const read = { ...file.options, onSkip: undefined, range: undefined, seek: at.seek };
-  const workers: Worker[] = [];
+  // A pool's threads are started already; without one, this call's own are started and ended.
+  const pool = opts.pool ?? new WorkerPool(0);
+  const workers: Worker[] = [], replied = new Set<Worker>();
+  let failure: { error: unknown } | undefined;
   try {
     const runs = splitRows(at.start, at.end, n).map((part, k) => new Promise<ScoredShare>((resolve, reject) => {
       const init: ScoreThreadInit = {
         thread: k, settings: m.settings, fields: m.inputs.fields, tables: shares, admission: m.admission !== undefined, weights,
         fma: configureLayers({}).fma, paths: file.paths, read, part, mode,
       };
-      const w = new Worker(THREAD_URL, { workerData: init });
+      const w = pool.takeScorer(init);
       workers.push(w);
-      let got: ScoredShare | undefined;
-      w.once("message", (r: ScoredShare) => { got = r; });
-      w.once("error", reject);
-      w.once("exit", (code) => got !== undefined ? resolve(got) : reject(new Error(`scoring thread ${k} of ${n} stopped (exit code ${code}) before its scores of ${file.path}`)));
+      const off = (): void => { w.off("message", onReply); w.off("error", onError); w.off("exit", onExit); };
+      const onReply = (r: ScoreReply): void => { off(); replied.add(w); resolve(r.share); };
+      const onError = (e: Error): void => { off(); reject(e); };
+      const onExit = (code: number): void => { off(); reject(new Error(`scoring thread ${k} of ${n} stopped (exit code ${code}) before its scores of ${file.path}`)); };
+      w.on("message", onReply);
+      w.on("error", onError);
+      w.on("exit", onExit);
     }));
     // The first failure is the error (it ends the other threads); the shares go once no thread reads them.
-    let failure: { error: unknown } | undefined;
     const settled = await Promise.allSettled(runs.map((r) => r.catch(async (error: unknown) => {
       failure ??= { error };
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
     })));
-    if (failure) throw failure.error;
+    if (failure) throw (failure as { error: unknown }).error;
     return settled.map((s) => (s as PromiseFulfilledResult<ScoredShare>).value);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    if (opts.pool === undefined) await pool.close();
+    // The threads that replied go back to the pool (a closed one ends them); the others end.
+    await Promise.all(workers.map((w) => (failure === undefined && replied.has(w) ? pool.giveBack(w) : w.terminate())));
     tables.forEach((t, k) => unshareTable(t, shares[k]));
   }
 }

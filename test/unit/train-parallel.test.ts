@@ -4,7 +4,8 @@
 // two and four workers (four oversubscribe this machine's two cores) reach
 // the deterministic trainer's test AUC on generated data; a pass split over
 // workers trains every row once; a failing worker stops the run with its
-// error; threads started ahead (a pool) train as the run's own.
+// error; threads started ahead (a pool) train as the run's own, and serve
+// job after job (runs and scorings), a failed run's threads ending.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
@@ -20,6 +21,7 @@ import { trainModel } from "../../src/train/trainer.js";
 import { trainParallel } from "../../src/train/parallel.js";
 import { ROOM_BYTES, roomAhead, roundIds, scratchIds, splitRows } from "../../src/train/parallel-plan.js";
 import { WorkerPool } from "../../src/train/parallel-pool.js";
+import { evaluateThreads } from "../../src/train/score-threads.js";
 import { staleMomentum, workerMomentum } from "../../src/train/stale-momentum.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
 
@@ -360,7 +362,7 @@ test("AdaHessian: one worker gives the deterministic trainer's model bit for bit
   console.log(`# AdaHessian, 2 workers: AUC ${got.auc.toFixed(4)} (deterministic ${want60.auc.toFixed(4)})`);
 });
 
-test("threads started ahead (WorkerPool) train as threads started by the run: one gives the deterministic model bit for bit; a pool short of threads starts the rest; close ends those not taken", async () => {
+test("threads started ahead (WorkerPool) train as threads started by the run and serve job after job: the deterministic model bit for bit from a fresh and from a reused thread, scorings between runs, a pool short of threads starts the rest; a failed run's threads end; close ends the idle ones", async () => {
   const file = await openData(train, { batchSize: 512 });
   const a = buildModel(file.fields.length, SETTINGS);
   await trainModel(a, file, { start: 0, end: 20_000 });
@@ -370,15 +372,29 @@ test("threads started ahead (WorkerPool) train as threads started by the run: on
     const b = buildModel(file.fields.length, SETTINGS);
     await trainParallel(b, file, { start: 0, end: 20_000 }, 1, undefined, {}, { pool });
     assert.equal(b.sha256(), a.sha256(), "one pooled worker: the deterministic model");
-    assert.equal(pool.size, 2);
-    // Three workers from a pool of two: two taken, one started by the run.
+    assert.equal(pool.size, 3, "the run gave its thread back");
+    // Four workers from a pool of three: three taken, one started by the run; all four given back.
     const c = buildModel(file.fields.length, SETTINGS);
-    const r = await trainParallel(c, file, { start: 0, end: 20_000 }, 3, undefined, {}, { pool });
+    const r = await trainParallel(c, file, { start: 0, end: 20_000 }, 4, undefined, {}, { pool });
     assert.equal(r.position.rows, 20_000);
-    assert.equal(pool.size, 0);
+    assert.equal(pool.size, 4);
+    // Scoring jobs on the same threads: evaluateModel's figures, the threads given back.
+    const ev = await openData(train, { batchSize: 4096 }), range = { start: 20_000, end: 30_000 };
+    assert.deepEqual(await evaluateThreads(c, ev, range, 3, { pool, startRows: 0 }), { ...await evaluateModel(c, ev, range), threads: 3 });
+    assert.equal(pool.size, 4);
+    // A thread that trained a run of four and scored trains the deterministic model again.
+    const d = buildModel(file.fields.length, SETTINGS);
+    await trainParallel(d, file, { start: 0, end: 20_000 }, 1, undefined, {}, { pool });
+    assert.equal(d.sha256(), a.sha256(), "one reused worker: the deterministic model");
+    // A run that fails (here its evaluation) ends its threads.
+    const e = buildModel(file.fields.length, SETTINGS);
+    const failing = { evaluate: () => Promise.reject(new Error("planted evaluation failure")), evaluateEveryRows: 5_000 };
+    await assert.rejects(trainParallel(e, file, { start: 0, end: 20_000 }, 2, undefined, failing, { pool }), /planted evaluation failure/);
+    assert.equal(pool.size, 2, "the failed run's two threads ended");
   } finally {
     await pool.close();
   }
+  assert.equal(pool.size, 0);
   const unused = new WorkerPool(2);
   await unused.close();
   assert.equal(unused.size, 0);
