@@ -18,7 +18,7 @@ import { ASYNC_GROUP, defaultWorkers, MIN_ROUNDS, parallelUnsupported, refitWork
 import { trainCluster, type ClusterOptions, type ClusterReport } from "../cluster/train.js";
 import { clusterOf, resumedCluster } from "./cluster-options.js";
 import { RunMonitor } from "./train-monitor.js";
-import { writeCurves } from "../experiments/curves.js";
+import { writeCurvesThread } from "../experiments/curves-thread.js";
 import { evaluateThreads, logitsThreads } from "../train/score-threads.js";
 import { dataChange, dataIdentity, readCheckpoint, removeStaleTemporaries, writeCheckpoint, writeCheckpointAsync, type CheckpointMeta } from "../train/checkpoint.js";
 import { EarlyStopping, type StateCopy } from "../train/validation.js";
@@ -269,6 +269,8 @@ async function trainCommand(given: ParsedArgs, held: { pool?: WorkerPool }): Pro
   }
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
   const ev = testFile && rank0 ? await evaluateThreads(m, testFile, files.test.length ? undefined : plan.test, threads, { pool }) : undefined;
+  // The figures are drawn from the run's progress and evaluation lines, complete by now, on a thread of their own while the outputs are written.
+  const curves = out ? writeCurvesThread(out, `${m.settings.model}, ${m.settings.optimizer}`).then(() => undefined, (e: unknown) => e as Error) : undefined;
   const best = stopper?.best;
   const clusterFeatures = "cluster" in r ? (r.cluster as ClusterReport).features : undefined;
   const report = {
@@ -307,11 +309,8 @@ async function trainCommand(given: ParsedArgs, held: { pool?: WorkerPool }): Pro
   monitor.finish(report);
   if (out) {
     // A figure that fails to draw does not fail a trained run: `sparsectr plot` redraws it.
-    try {
-      await writeCurves(out, `${m.settings.model}, ${m.settings.optimizer}`);
-    } catch (e) {
-      process.stderr.write(`curves not drawn: ${(e as Error).message} (sparsectr plot ${out} redraws them)\n`);
-    }
+    const failed = await curves;
+    if (failed) process.stderr.write(`curves not drawn: ${failed.message} (sparsectr plot ${out} redraws them)\n`);
   }
   // The run is complete: the copy of standard input it kept in its folder for --resume goes.
   if (out) removeSpoolFiles([...files.train, ...files.test, ...files.validation], out);

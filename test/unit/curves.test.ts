@@ -2,7 +2,8 @@
 // markers' class, placed in the order of the AUC values), thinning that keeps
 // every evaluation and the training loss's rows-weighted mean, a resumed
 // run's lines in rows order with the last line of a repeated rows value, a run
-// without validation, and curves.svg + curves.png written from metrics.jsonl.
+// without validation, and curves.svg + curves.png written from metrics.jsonl,
+// on the calling thread or on one of their own.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MAX_PROGRESS_POINTS, renderCurves, runLines, thinLines, VAL_AUC_CLASS, VAL_LOSS_CLASS, writeCurves } from "../../src/experiments/curves.js";
 import { svgToPng } from "../../src/experiments/png.js";
+import { writeCurvesThread } from "../../src/experiments/curves-thread.js";
 import type { MetricsLine } from "../../src/train/metrics-log.js";
 
 function line(kind: MetricsLine["kind"], rows: number, o: Partial<MetricsLine> = {}): MetricsLine {
@@ -149,6 +151,24 @@ test("curves: writeCurves writes curves.svg and a PNG of twice its size from met
     await assert.rejects(writeCurves(dir), (e: Error) => e.message === `${join(dir, "metrics.jsonl")}: no progress or evaluation lines yet`);
     const none = join(dir, "nothing");
     await assert.rejects(writeCurves(none), (e: Error) => e.message.startsWith(`${join(none, "metrics.jsonl")}: no such file`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("curves: writeCurvesThread draws on a thread of its own what writeCurves draws (the same files), and rejects with its error", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sparsectr-curves-thread-"));
+  try {
+    writeFileSync(join(dir, "metrics.jsonl"), run(2000, [0.7, 0.71]).map((l) => JSON.stringify(l) + "\n").join(""));
+    const here = await writeCurves(dir, "dcn, group-adam");
+    const svg = readFileSync(here.svg), png = readFileSync(here.png);
+    rmSync(here.svg);
+    rmSync(here.png);
+    assert.deepEqual(await writeCurvesThread(dir, "dcn, group-adam"), here);
+    assert.deepEqual(readFileSync(here.svg), svg);
+    assert.deepEqual(readFileSync(here.png), png);
+    const none = join(dir, "nothing");
+    await assert.rejects(writeCurvesThread(none), (e: Error) => e.message.startsWith(`${join(none, "metrics.jsonl")}: no such file`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
