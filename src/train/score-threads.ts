@@ -63,7 +63,7 @@ type Range = { start?: number; end?: number };
 export interface ThreadOptions {
   /** Rows one thread scores while a scoring thread starts (default START_ROWS, or POOL_START_ROWS with a pool's threads): see there. */
   startRows?: number;
-  /** Threads started ahead (./parallel-pool.ts): the scoring takes them and gives them back. */
+  /** Threads started ahead (./parallel-pool.ts): the scoring takes them and gives them back (when it has an idle one for each thread that scores). */
   pool?: WorkerPool;
 }
 
@@ -126,8 +126,8 @@ async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined
   const shares = tables.map((t) => shareTable(t, n, PIECE_IDS, 0));
   const weights = packWeights(m.params);
   const read = { ...file.options, onSkip: undefined, range: undefined, seek: at.seek };
-  // A pool's threads are started already; without one, this call's own are started and ended.
-  const pool = opts.pool ?? new WorkerPool(0);
+  // A pool's idle threads are started already; without one, or while its threads are busy (a run holds them), this call's own are started and ended.
+  const pooled = opts.pool !== undefined && opts.pool.size >= n, pool = pooled ? opts.pool! : new WorkerPool(0);
   const workers: Worker[] = [], replied = new Set<Worker>();
   let failure: { error: unknown } | undefined;
   try {
@@ -155,7 +155,7 @@ async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined
     if (failure) throw (failure as { error: unknown }).error;
     return settled.map((s) => (s as PromiseFulfilledResult<ScoredShare>).value);
   } finally {
-    if (opts.pool === undefined) await pool.close();
+    if (!pooled) await pool.close();
     // The threads that replied go back to the pool (a closed one ends them); the others end.
     await Promise.all(workers.map((w) => (failure === undefined && replied.has(w) ? pool.giveBack(w) : w.terminate())));
     tables.forEach((t, k) => unshareTable(t, shares[k]));

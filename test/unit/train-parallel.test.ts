@@ -362,7 +362,7 @@ test("AdaHessian: one worker gives the deterministic trainer's model bit for bit
   console.log(`# AdaHessian, 2 workers: AUC ${got.auc.toFixed(4)} (deterministic ${want60.auc.toFixed(4)})`);
 });
 
-test("threads started ahead (WorkerPool) train as threads started by the run and serve job after job: the deterministic model bit for bit from a fresh and from a reused thread, scorings between runs, a pool short of threads starts the rest; a failed run's threads end; close ends the idle ones", async () => {
+test("threads started ahead (WorkerPool) train as threads started by the run and serve job after job: the deterministic model bit for bit from a fresh and from a reused thread, scorings between runs, a pool short of threads starts the rest; a failed run's threads end; a scoring the pool is short for uses threads of its own; close ends the idle ones", async () => {
   const file = await openData(train, { batchSize: 512 });
   const a = buildModel(file.fields.length, SETTINGS);
   await trainModel(a, file, { start: 0, end: 20_000 });
@@ -391,6 +391,9 @@ test("threads started ahead (WorkerPool) train as threads started by the run and
     const failing = { evaluate: () => Promise.reject(new Error("planted evaluation failure")), evaluateEveryRows: 5_000 };
     await assert.rejects(trainParallel(e, file, { start: 0, end: 20_000 }, 2, undefined, failing, { pool }), /planted evaluation failure/);
     assert.equal(pool.size, 2, "the failed run's two threads ended");
+    // A scoring on more threads than the pool has idle starts its own and ends them: the pool does not grow.
+    assert.deepEqual(await evaluateThreads(c, ev, range, 3, { pool, startRows: 0 }), { ...await evaluateModel(c, ev, range), threads: 3 });
+    assert.equal(pool.size, 2, "a scoring with threads of its own leaves the pool as it was");
   } finally {
     await pool.close();
   }
