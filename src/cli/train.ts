@@ -47,15 +47,27 @@ export const train: Command = {
 
 async function runTrain(given: ParsedArgs): Promise<number> {
   // The command's worker threads (training, refit, scoring) end with it, however it ends.
-  const held: { pool?: WorkerPool } = {};
+  const held: Held = {};
   try {
     return await trainCommand(given, held);
   } finally {
     await held.pool?.close();
+    // A run's last checkpoint still being written, and its curves still drawn (the command failed after the run), land before the command ends.
+    await held.lastCheckpoint;
+    await held.curves;
   }
 }
 
-async function trainCommand(given: ParsedArgs, held: { pool?: WorkerPool }): Promise<number> {
+/** What a train command holds beyond its own end: its threads, and its run's last checkpoint while it is written. */
+interface Held {
+  pool?: WorkerPool;
+  /** Settles once the run's last checkpoint is on disk, with its failure (never rejects). */
+  lastCheckpoint?: Promise<{ error: unknown } | undefined>;
+  /** Settles once the run's curves are drawn, with their failure (never rejects). */
+  curves?: Promise<Error | undefined>;
+}
+
+async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
   if (given.positional.length) throw new UsageError(`unexpected argument "${given.positional[0]}"`);
   const json = given.values.json === true;
   const tty = !json && process.stderr.isTTY;
@@ -154,7 +166,10 @@ async function trainCommand(given: ParsedArgs, held: { pool?: WorkerPool }): Pro
     // Written in the background: the trainer copies the state (over the last written copy's memory) and trains on while the file is written.
     checkpoint: out ? (position) => {
       const v = stopper?.record();
-      return writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy, checkpointSpare);
+      const write = writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy, checkpointSpare);
+      if (position.done !== true) return write;
+      // The run's last one (the state copied now) is written while the refit, calibration and test evaluation go on; the finished one waits for it.
+      held.lastCheckpoint = write.then(() => undefined, (error: unknown) => ({ error }));
     } : undefined,
     ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };
@@ -270,7 +285,7 @@ async function trainCommand(given: ParsedArgs, held: { pool?: WorkerPool }): Pro
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
   const ev = testFile && rank0 ? await evaluateThreads(m, testFile, files.test.length ? undefined : plan.test, threads, { pool }) : undefined;
   // The figures are drawn from the run's progress and evaluation lines, complete by now, on a thread of their own while the outputs are written.
-  const curves = out ? writeCurvesThread(out, `${m.settings.model}, ${m.settings.optimizer}`).then(() => undefined, (e: unknown) => e as Error) : undefined;
+  const curves = held.curves = out ? writeCurvesThread(out, `${m.settings.model}, ${m.settings.optimizer}`).then(() => undefined, (e: unknown) => e as Error) : undefined;
   const best = stopper?.best;
   const clusterFeatures = "cluster" in r ? (r.cluster as ClusterReport).features : undefined;
   const report = {
@@ -298,6 +313,9 @@ async function trainCommand(given: ParsedArgs, held: { pool?: WorkerPool }): Pro
   };
   if (out) {
     const input = inputSpec(trainFile, readOpts);
+    const last = await held.lastCheckpoint;
+    held.lastCheckpoint = undefined;
+    if (last) throw last.error;
     // The folder's one copy of the trained state: the checkpoint, marked finished.
     writeCheckpoint(out, m, {
       settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),

@@ -1,7 +1,8 @@
 // Crash safety of `sparsectr train --out DIR`: runs killed with SIGKILL at
 // random moments (many in the middle of a checkpoint write) and resumed each
 // time end with the model of an uninterrupted run, bit for bit; a full disk
-// (a write failing midway) keeps the previous checkpoint; a second run cannot
+// (a write failing midway, also the run's last checkpoint, written in the
+// background) keeps the previous checkpoint; a second run cannot
 // take a folder in use; a diverging run stops naming its batch.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -108,6 +109,17 @@ test("a full disk during a checkpoint: the run stops with the error, the previou
   const again = runSync(["--resume", out, "--json"]);
   assert.equal(again.code, 0, again.err);
   assert.equal(report(again.out).modelSha256, reference.modelSha256);
+});
+
+test("a full disk during the run's last checkpoint (written while the refit and test evaluation go on): the command fails with the error and leaves no temporary file", () => {
+  const out = join(dir, "full-last");
+  // One pass and no checkpoint by rows: the 1st atomic write is the run's last checkpoint.
+  const args = ARGS.map((a, i) => (ARGS[i - 1] === "--epochs" ? "1" : ARGS[i - 1] === "--checkpoint-every" ? "100000000" : a));
+  const r = runSync([...args, "--out", out], { SPARSECTR_FAULTS: "write-fail=1:1000" });
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /ENOSPC: no space left on device, write '[^']*checkpoint\.sparsectr-state[^']*\.tmp'/);
+  assert.deepEqual(readdirSync(out).filter((f) => f.endsWith(".tmp")), []);
+  assert.equal(hasCheckpoint(out), false, "no checkpoint was written: the finished one waited for the last one and was not written");
 });
 
 test("a checkpoint records the run's resolved options once (no command line): --resume reads the plan, schedule and settings from it", () => {
