@@ -3,7 +3,7 @@
  * the scoring threads: a thread loads its modules and compiles its layer
  * kernels once, when it starts (about 0.2 s each, timed by hand), e.g.
  * while the CLI counts the training rows, then serves jobs one after
- * another (./parallel-worker.ts): a run's training (trainParallel's
+ * another (./pool-thread.ts): a run's training (trainParallel's
  * ParallelOptions.pool) or a share of rows to score (./score-threads.ts's
  * ThreadOptions.pool). A thread that ended its job cleanly is given back
  * and serves the next run or scoring of the process; one whose run failed
@@ -14,11 +14,11 @@ import type { WorkerInit } from "./parallel-protocol.js";
 import type { ScoredShare } from "./score-share.js";
 import type { ScoreThreadInit } from "./score-thread.js";
 
-/** The threads' module (./parallel-worker.ts). */
-export const WORKER_URL = new URL("./parallel-worker.js", import.meta.url);
+/** The threads' module (./pool-thread.ts). */
+const THREAD_URL = new URL("./pool-thread.js", import.meta.url);
 
-/** What a pooled thread is started with: it waits for its jobs. */
-export interface PooledWorkerData { pooled: true; fma: boolean }
+/** What a pool's thread is started with: it waits for its jobs. */
+export interface PooledWorkerData { fma: boolean }
 
 /** A job for a pooled thread. */
 export type PoolJob = { kind: "train"; init: WorkerInit } | { kind: "score"; init: ScoreThreadInit };
@@ -84,7 +84,7 @@ export class WorkerPool {
   }
 
   private start(fma: boolean): Worker {
-    const w = new Worker(WORKER_URL, { workerData: { pooled: true, fma } satisfies PooledWorkerData });
+    const w = new Worker(THREAD_URL, { workerData: { fma } satisfies PooledWorkerData });
     w.unref();
     this.mine.add(w);
     // An idle thread that fails is dropped (its error is its own: nothing waits on it).

@@ -1,5 +1,6 @@
 /**
- * One worker thread of the data-parallel trainer (./parallel.ts): reads and
+ * A run's training on one worker thread of the data-parallel trainer
+ * (./parallel.ts; the thread is a pool's: ./pool-thread.ts): reads and
  * parses its own part of the training rows, and trains on its batches the
  * model every worker shares. The embedding tables are the owner's shared
  * tables (optim/table-share.ts: concurrent inserts, each row's step under
@@ -13,14 +14,12 @@
  * (an evaluation or checkpoint due, more room needed, the end of a pass, a
  * pause asked for).
  */
-import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { openData } from "../data/reader.js";
 import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
 import { layersActive } from "../kernels/layers/index.js";
-import type { PoolJob, PooledWorkerData, ScoreReply } from "./parallel-pool.js";
-import { scoreThread } from "./score-thread.js";
 import { DenseParam } from "../optim/dense.js";
 import { SharedTableView } from "../optim/table-share.js";
 import { HutchinsonEstimator, needsHessian, stepSeed, type TrainedArrays } from "./hutchinson.js";
@@ -36,14 +35,6 @@ import {
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
   denseSlices, K_EVALUATE, type EvaluateMessage, type ReloadMessage, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
-
-/**
- * A thread of a pool (./parallel-pool.ts) loads its modules and compiles its
- * layer kernels when it starts, then serves jobs one after another: a run's
- * training (its WorkerInit) or a share of rows to score (./score-thread.ts).
- * A thread started for one run is given its WorkerInit as workerData.
- */
-const pooled = (workerData as Partial<PooledWorkerData> | undefined)?.pooled === true;
 
 const post = (m: WorkerMessage): void => parentPort!.postMessage(m);
 
@@ -365,8 +356,12 @@ async function main(init: WorkerInit): Promise<void> {
   post({ kind: "done", worker: w });
 }
 
-/** Trains one run; its failure is reported to the coordinator and stops the other workers. True when the run ended cleanly. */
-async function train(init: WorkerInit): Promise<boolean> {
+/**
+ * Trains one run on this thread (a pool's thread: ./pool-thread.ts); its
+ * failure is reported to the coordinator and stops the other workers. True
+ * when the run ended cleanly.
+ */
+export async function trainWorker(init: WorkerInit): Promise<boolean> {
   try {
     await main(init);
     return true;
@@ -387,26 +382,4 @@ async function train(init: WorkerInit): Promise<boolean> {
     Atomics.notify(ctl, C_ROUND);
     return false;
   }
-}
-
-if (pooled) {
-  try {
-    threadLayers((workerData as PooledWorkerData).fma);
-  } catch {
-    // Reported when a job prepares them again with its settings.
-  }
-  // Jobs until a run fails: the thread ends then (a failed run's thread is not trusted again); a scoring job's error ends it too.
-  for (;;) {
-    const job = await new Promise<PoolJob>((r) => parentPort!.once("message", r));
-    if (job.kind === "train") {
-      if (!await train(job.init)) break;
-    } else if (job.kind === "score") {
-      const share = await scoreThread(job.init);
-      parentPort!.postMessage({ kind: "share", share } satisfies ScoreReply, [share.scores.buffer as ArrayBuffer, share.labels.buffer as ArrayBuffer]);
-    } else {
-      throw new Error(`a pooled thread was sent ${JSON.stringify((job as { kind?: unknown }).kind)}, not a job`);
-    }
-  }
-} else {
-  await train(workerData as WorkerInit);
 }

@@ -22,7 +22,6 @@
  */
 import { BackgroundWrites } from "./background-writes.js";
 import { tmpdir } from "node:os";
-import { Worker } from "node:worker_threads";
 import type { DataFile } from "../data/types.js";
 import { seekPoints } from "../data/seek.js";
 import { configureLayers } from "../kernels/layers/index.js";
@@ -46,7 +45,7 @@ import type { ReadStats } from "../data/types.js";
 import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import { DEFAULT_ROOM_ROUNDS, keyRoomAhead, parallelUnsupported, resolveDenseUpdates, roomAhead, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
-import { WORKER_URL, type WorkerPool } from "./parallel-pool.js";
+import { WorkerPool } from "./parallel-pool.js";
 import {
   A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
   S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, staleSteps, type DenseUpdates, type DenseUpdatesOption, type ReloadMessage, type WorkerInit,
@@ -168,6 +167,8 @@ export async function trainParallel(
     parts.forEach((_, w) => { read += (ends?.[w] ?? arrivals[w * ARRIVAL_WORDS + A_SEEN]) - passStarts[w]; });
     stats.rows = Math.max(0, read - stats.skipped);
   };
+  // The threads: a pool's, or this run's own (a pool of its own, closed at the end).
+  const pool = opts.pool ?? new WorkerPool(0);
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
@@ -179,7 +180,7 @@ export async function trainParallel(
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, roundIds: round, denseUpdates,
       skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict, fma: configureLayers({}).fma,
     };
-    return opts.pool ? opts.pool.take(init) : new Worker(WORKER_URL, { workerData: init });
+    return pool.take(init);
   });
 
   // Messages: every parked worker (with its dense states), the end, scores, failures; skipped rows counted here.
@@ -378,9 +379,10 @@ export async function trainParallel(
   } finally {
     clearInterval(ticker);
     // A pool's threads go back to it when the run ended cleanly (they serve the next job); other threads end.
-    const clean = opts.pool !== undefined && ev.done === N && ev.failure === undefined;
+    const clean = ev.done === N && ev.failure === undefined;
     ev.detach();
-    await Promise.all(threads.map((t) => (clean ? opts.pool!.giveBack(t) : t.terminate())));
+    if (opts.pool === undefined) await pool.close();
+    await Promise.all(threads.map((t) => (clean ? pool.giveBack(t) : t.terminate())));
     // The workers' scratch goes back to the tables' memory (a refit or scoring threads share them again).
     tables.forEach((t, k) => unshareTable(t, shares[k]));
   }
