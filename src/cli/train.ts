@@ -58,7 +58,7 @@ async function runTrain(given: ParsedArgs): Promise<number> {
   }
 }
 
-/** What a train command holds beyond its own end: its threads, and its run's last checkpoint while it is written. */
+/** What a train command holds beyond its own end: its threads, its run's last checkpoint while it is written, and its curves while they are drawn. */
 interface Held {
   pool?: WorkerPool;
   /** Settles once the run's last checkpoint is on disk, with its failure (never rejects). */

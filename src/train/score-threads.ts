@@ -2,8 +2,9 @@
  * Scoring on several threads outside a data-parallel run, such as the
  * calibration pass and the test evaluation after training: the rows of a
  * file are cut into one contiguous share per thread (./parallel-plan.ts
- * splitRows), each thread (./score-thread-worker.ts) enters its share at a
- * seek point (data/seek.ts) and scores it with the model's tables read in
+ * splitRows), each thread (a pool's, ./parallel-pool.ts: the caller's
+ * ThreadOptions.pool, or started for the call; its job ./score-thread.ts)
+ * enters its share at a seek point (data/seek.ts) and scores it with the model's tables read in
  * place in their shared WebAssembly memory (optim/table-share.ts: one copy
  * for every thread) and a copy of its dense weights, and the shares come
  * back in row order. Every thread computes each row as CtrModel.logits does
@@ -47,14 +48,14 @@ export const START_ROWS = 100_000;
  * lines): a scoring's fixed cost on them (the jobs posted, each thread's
  * replica of the dense layers, its reader entering its share) is about
  * 6k rows of this thread's, but a thread scores slower than this thread
- * with its two layer threads, and 2 pooled threads broke even between 50k
- * and 100k rows (docs/threads.md).
+ * with its two layer threads: 2 pooled threads broke even between 25k and
+ * 50k rows, and the setting keeps to the safe side of that
+ * (docs/threads.md).
  */
 export const POOL_START_ROWS = 30_000;
 
 /** Ids per lookup piece of a scoring thread (its scratch in each table's memory). */
 const PIECE_IDS = 16_384;
-
 
 /** Rows of a file: [start, end), each open side the file's own range. */
 type Range = { start?: number; end?: number };
