@@ -263,7 +263,6 @@ class Partition {
   }
 }
 
-/** An embedding table: one {@link SparseTable}, or several behind a {@link ShardedTable}. */
 /** The shards' ids one after another. */
 function joined(parts: BigUint64Array[]): BigUint64Array {
   const out = new BigUint64Array(parts.reduce((a, p) => a + p.length, 0));
@@ -272,6 +271,7 @@ function joined(parts: BigUint64Array[]): BigUint64Array {
   return out;
 }
 
+/** An embedding table: one {@link SparseTable}, or several behind a {@link ShardedTable}. */
 export type EmbeddingTable = SparseTable | ShardedTable;
 
 /** Loads a state saved by either kind of table. */

@@ -26,7 +26,7 @@ export async function evaluateModel(m: CtrModel, file: DataFile, range?: { start
  * calibration it scores with (CtrModel.predict's: the same scores bit for
  * bit), with the logits kept.
  */
-export function evaluateLogits(c: Calibration, logits: Logits): Evaluation {
+export function evaluateLogits(c: Calibration, logits: Logits): Evaluation & { logits: Logits } {
   const metrics = new EvalMetrics(), p = new Float64Array(Math.min(logits.z.length, 65536));
   for (let o = 0; o < logits.z.length; o += p.length) {
     const n = Math.min(p.length, logits.z.length - o);

@@ -28,7 +28,6 @@ export interface ScoreReply { kind: "share"; share: ScoredShare }
 
 export class WorkerPool {
   private readonly idle: Worker[] = [];
-  private readonly mine = new WeakSet<Worker>();
   private closed = false;
 
   /**
@@ -55,12 +54,11 @@ export class WorkerPool {
   }
 
   /**
-   * Takes back a thread of this pool whose job ended cleanly (its
-   * listeners removed by the caller); after close(), or a thread of
-   * another pool, it is ended instead.
+   * Takes back a thread this pool gave out whose job ended cleanly (its
+   * listeners removed by the caller); after close() it is ended instead.
    */
   async giveBack(w: Worker): Promise<void> {
-    if (this.closed || !this.mine.has(w)) {
+    if (this.closed) {
       await w.terminate();
       return;
     }
@@ -86,7 +84,6 @@ export class WorkerPool {
   private start(fma: boolean): Worker {
     const w = new Worker(THREAD_URL, { workerData: { fma } satisfies PooledWorkerData });
     w.unref();
-    this.mine.add(w);
     // An idle thread that fails is dropped (its error is its own: nothing waits on it).
     const drop = (): void => { const i = this.idle.indexOf(w); if (i >= 0) this.idle.splice(i, 1); };
     w.on("error", drop);

@@ -109,7 +109,7 @@ async function main(init: WorkerInit): Promise<void> {
     if (got?.message.kind !== "evaluate") throw new Error(`worker ${w}: released to evaluate without the rows to score`);
     const { paths, read, part } = got.message;
     copyWeights();
-    const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), await openData(paths, read), part, "logits");
+    const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), await openData(paths, read), part);
     parentPort!.postMessage({ kind: "scores", worker: w, scores, labels } satisfies WorkerMessage, [scores.buffer as ArrayBuffer, labels.buffer as ArrayBuffer]);
   };
   /** Takes the dense states the coordinator posted before the release (synchronously: the message is queued before it). */

@@ -1,18 +1,18 @@
 /**
- * A scoring job of a pooled thread (./parallel-worker.ts) for
+ * A scoring job of a pool's thread (./pool-thread.ts) for
  * ./score-threads.ts: scores its contiguous share of a file's rows with the
  * model, reading the embedding tables in place in the owner's shared
  * WebAssembly memory (optim/table-share.ts; no row created, an absent or
  * zero row falls back to its field's OOV row where the model admits
- * features by count) and the dense weights it was given, as the logits or
- * calibrated scores with their labels (./score-share.ts).
+ * features by count) and the dense weights it was given, as logits with
+ * their labels (./score-share.ts).
  */
 import { openData } from "../data/reader.js";
 import type { ReadOptions } from "../data/types.js";
 import { SharedTableView, type TableShare } from "../optim/table-share.js";
 import { BatchInputs, type AdmissionRouter } from "./inputs.js";
 import type { ResolvedSettings } from "./model.js";
-import { scoreShare, type ScoreMode, type ScoredShare } from "./score-share.js";
+import { scoreShare, type ScoredShare } from "./score-share.js";
 import { replicaModel, threadLayers, unpackWeights } from "./replica.js";
 
 /** A scoring job: the model, and the rows to score. */
@@ -30,7 +30,6 @@ export interface ScoreThreadInit {
   paths: readonly string[];
   read: ReadOptions;
   part: { start: number; end: number };
-  mode: ScoreMode;
 }
 
 /** Scores the job's share of rows (on a thread of its own: the layer kernels are configured for it). */
@@ -45,5 +44,5 @@ export async function scoreThread(init: ScoreThreadInit): Promise<ScoredShare> {
     : undefined;
   const inputs = new BatchInputs(init.tables.map((t) => new SharedTableView(t, init.thread)), init.fields, s.pooling, evaluationOnly);
   const file = await openData(init.paths, init.read);
-  return scoreShare((b) => model.forward(inputs.read(b), b.rows, false), file, init.part, init.mode);
+  return scoreShare((b) => model.forward(inputs.read(b), b.rows, false), file, init.part);
 }

@@ -22,11 +22,11 @@ import { configureLayers } from "../kernels/layers/index.js";
 import { SparseTable } from "../optim/table.js";
 import { shareTable, unshareTable } from "../optim/table-share.js";
 import { collectLogits } from "./calibration.js";
-import { EvalMetrics, evaluateLogits, evaluateModel, type Evaluation, type Logits } from "./evaluate.js";
+import { evaluateLogits, evaluateModel, type Evaluation, type Logits } from "./evaluate.js";
 import type { CtrModel } from "./model.js";
 import { splitRows } from "./parallel-plan.js";
 import { packWeights } from "./replica.js";
-import type { ScoredShare, ScoreMode } from "./score-share.js";
+import type { ScoredShare } from "./score-share.js";
 import type { ScoreThreadInit } from "./score-thread.js";
 import { WorkerPool, type ScoreReply } from "./parallel-pool.js";
 
@@ -109,12 +109,12 @@ async function entry(file: DataFile, range: Range | undefined): Promise<{ start:
 const scanned = new WeakMap<DataFile, { rows: number; points: readonly SeekPoint[] }>();
 
 /**
- * The rows `range` of `file` scored on `threads` threads, as logits or
- * calibrated scores, with their labels, one share per thread in row order;
+ * The rows `range` of `file` scored on `threads` threads, as logits with
+ * their labels, one share per thread in row order;
  * undefined when this thread is to score them (threads would not pay, or
  * cannot score them).
  */
-async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, mode: ScoreMode, opts: ThreadOptions): Promise<ScoredShare[] | undefined> {
+async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions): Promise<ScoredShare[] | undefined> {
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads = ${threads} must be a positive integer`);
   const startRows = opts.startRows ?? ((opts.pool?.size ?? 0) >= threads ? POOL_START_ROWS : START_ROWS);
   if (!(startRows >= 0)) throw new RangeError(`startRows = ${startRows} must be a number >= 0`);
@@ -135,7 +135,7 @@ async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined
     const runs = splitRows(at.start, at.end, n).map((part, k) => new Promise<ScoredShare>((resolve, reject) => {
       const init: ScoreThreadInit = {
         thread: k, settings: m.settings, fields: m.inputs.fields, tables: shares, admission: m.admission !== undefined, weights,
-        fma: configureLayers({}).fma, paths: file.paths, read, part, mode,
+        fma: configureLayers({}).fma, paths: file.paths, read, part,
       };
       const w = pool.takeScorer(init);
       workers.push(w);
@@ -166,25 +166,26 @@ async function scoreShares(m: CtrModel, file: DataFile, range: Range | undefined
 /**
  * evaluateModel's AUC and log loss of the model on the rows `range` of
  * `file`, on `threads` threads where they pay; `threads` says how many
- * scored them. With `opts.logits` the threads score the logits, which come
- * back with the figures (the figures are the same bit for bit).
+ * scored them. The threads score logits, calibrated here (evaluateLogits:
+ * the same figures bit for bit); with `opts.logits` they come back with the
+ * figures (scored on this thread too).
  */
 export async function evaluateThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions & { logits?: boolean } = {}): Promise<Evaluation & { threads: number }> {
-  if (opts.logits === true) {
-    const logits = await logitsThreads(m, file, range, threads, opts);
-    return { ...evaluateLogits(m.calibration, logits), threads: logits.threads };
-  }
-  const shares = await scoreShares(m, file, range, threads, { ...m.calibration }, opts);
-  if (shares === undefined) return { ...await evaluateModel(m, file, range), threads: 1 };
-  const metrics = new EvalMetrics();
-  for (const s of shares) metrics.add(s.scores, s.labels, s.scores.length);
-  return { ...metrics.value(), threads: shares.length };
+  const shares = await scoreShares(m, file, range, threads, opts);
+  if (shares === undefined && opts.logits !== true) return { ...await evaluateModel(m, file, range), threads: 1 };
+  const { logits, ...figures } = evaluateLogits(m.calibration, shares === undefined ? await logitsHere(m, file, range) : joinShares(shares));
+  return { ...figures, threads: logits.threads, ...(opts.logits === true ? { logits } : {}) };
 }
 
 /** collectLogits' logits of the model on the rows `range` of `file` with their labels, on `threads` threads where they pay; `threads` says how many scored them. */
 export async function logitsThreads(m: CtrModel, file: DataFile, range: Range | undefined, threads: number, opts: ThreadOptions = {}): Promise<Logits> {
-  const shares = await scoreShares(m, file, range, threads, "logits", opts);
-  return shares === undefined ? { ...await collectLogits((b, out) => m.logits(b, out), file, range), threads: 1 } : joinShares(shares);
+  const shares = await scoreShares(m, file, range, threads, opts);
+  return shares === undefined ? logitsHere(m, file, range) : joinShares(shares);
+}
+
+/** collectLogits' logits on this thread. */
+async function logitsHere(m: CtrModel, file: DataFile, range: Range | undefined): Promise<Logits> {
+  return { ...await collectLogits((b, out) => m.logits(b, out), file, range), threads: 1 };
 }
 
 /** Shares of logits (in row order) as one Logits. */
