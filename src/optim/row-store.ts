@@ -88,11 +88,19 @@ export class RowStore {
   /** The ids of the rows with a non-zero weight (zero flag clear), in row order. */
   liveIds(): BigUint64Array {
     const n = this.size, all = this.ids(), u32 = this.arena.heap.u32, out = new BigUint64Array(n - this.zeroRows);
+    // The ids move as pairs of 32-bit words (no BigInt per row); the flags are read chunk by chunk.
+    const src = new Uint32Array(all.buffer, all.byteOffset, 2 * n), dst = new Uint32Array(out.buffer, 0, 2 * out.length);
+    const chunks = u32[(this.meta >>> 2) + M_CHUNKS] >>> 2, per = 1 << this.shift, step = this.recBytes >>> 2;
     let k = 0;
-    for (let r = 0; r < n; r++) {
-      if ((u32[(this.record(r) + H_FLAGS) >>> 2] & 1) !== 0) continue;
-      if (k === out.length) throw new Error(`internal: more live rows than ${n} rows less ${this.zeroRows} zero rows`);
-      out[k++] = all[r];
+    for (let r0 = 0; r0 < n; r0 += per) {
+      let f = (u32[chunks + (r0 >>> this.shift)] + H_FLAGS) >>> 2;
+      for (let r = r0, end = Math.min(n, r0 + per); r < end; r++, f += step) {
+        if ((u32[f] & 1) !== 0) continue;
+        if (k === out.length) throw new Error(`internal: more live rows than ${n} rows less ${this.zeroRows} zero rows`);
+        dst[2 * k] = src[2 * r];
+        dst[2 * k + 1] = src[2 * r + 1];
+        k++;
+      }
     }
     if (k !== out.length) throw new Error(`internal: ${k} live rows, ${n} rows less ${this.zeroRows} zero rows make ${out.length}`);
     return out;

@@ -92,9 +92,14 @@ export class CtrModel {
       return live;
     }
     // Several tables read the same keys (deepfm: first-order weights and
-    // embeddings): a feature lives while any of its rows does.
+    // embeddings): a feature lives while any of its rows does. The tables'
+    // live ids, joined and sorted, are counted once each.
+    const parts = this.tables.map((t) => t.liveIds()), ids = new BigUint64Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) { ids.set(p, o); o += p.length; }
+    ids.sort();
     let live = 0;
-    for (const id of this.tables[0].ids()) if (!oov?.has(id) && this.tables.some((t) => !t.isZero(id))) live++;
+    for (let i = 0; i < ids.length; i++) if ((i === 0 || ids[i] !== ids[i - 1]) && !oov?.has(ids[i])) live++;
     return live;
   }
   /** The paper's sparsity measure: live features / features present in the training data. */
