@@ -52,17 +52,17 @@ async function runTrain(given: ParsedArgs): Promise<number> {
     return await trainCommand(given, held);
   } finally {
     await held.pool?.close();
-    // A run's last checkpoint still being written, and its curves still drawn (the command failed after the run), land before the command ends.
-    await held.lastCheckpoint;
+    // A checkpoint still being written (the run's last or the finished one), and the curves still drawn (the command failed after the run), land before the command ends.
+    await held.checkpoint;
     await held.curves;
   }
 }
 
-/** What a train command holds beyond its own end: its threads, its run's last checkpoint while it is written, and its curves while they are drawn. */
+/** What a train command holds beyond its own end: its threads, the checkpoint being written, and its curves while they are drawn. */
 interface Held {
   pool?: WorkerPool;
-  /** Settles once the run's last checkpoint is on disk, with its failure (never rejects). */
-  lastCheckpoint?: Promise<{ error: unknown } | undefined>;
+  /** Settles once the run's checkpoint being written (its last one during the refit, then the finished one) is on disk, with its failure (never rejects). */
+  checkpoint?: Promise<{ error: unknown } | undefined>;
   /** Settles once the run's curves are drawn, with their failure (never rejects). */
   curves?: Promise<Error | undefined>;
 }
@@ -168,8 +168,8 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
       const v = stopper?.record();
       const write = writeCheckpointAsync(out, m, { ...checkpointMeta(position), validation: v?.record }, v?.copy, checkpointSpare);
       if (position.done !== true) return write;
-      // The run's last one (the state copied now) is written while the refit, calibration and test evaluation go on; the finished one waits for it.
-      held.lastCheckpoint = write.then(() => undefined, (error: unknown) => ({ error }));
+      // The run's last one (the state copied now) is written while the refit and the calibration go on; the finished one waits for it.
+      held.checkpoint = write.then(() => undefined, (error: unknown) => ({ error }));
     } : undefined,
     ...(stopper && evaluating ? { evaluate: stopper.evaluate, evaluateEveryRows: sched.evalEvery, beforeStep: stopper.beforeStep, finish: () => stopper.restoreBest() } : {}),
   };
@@ -282,6 +282,19 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
     refitRows = rr.rows;
     refitThreads = n;
   }
+  // The model is final now: the folder's one copy of the trained state, the checkpoint marked finished, is copied now and written
+  // (after the run's last one) while the test rows are scored; the outputs beside it wait for it.
+  const input = inputSpec(trainFile, readOpts);
+  if (out) {
+    const last = await held.checkpoint;
+    if (last) throw last.error;
+    const write = writeCheckpointAsync(out, m, {
+      settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
+      position: r.position, run, data: identity, validation: stopper?.record().record ?? ckpt?.meta.validation,
+      input, finished: { calibration: m.calibration, refitRows },
+    }, undefined, checkpointSpare);
+    held.checkpoint = write.then(() => undefined, (error: unknown) => ({ error }));
+  }
   // A cluster run's model is rank 0's (the store's merged state); the other ranks only train.
   const ev = testFile && rank0 ? await evaluateThreads(m, testFile, files.test.length ? undefined : plan.test, threads, { pool }) : undefined;
   // The figures are drawn from the run's progress and evaluation lines, complete by now, on a thread of their own while the outputs are written.
@@ -312,16 +325,9 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: trainFile.stats.skipped,
   };
   if (out) {
-    const input = inputSpec(trainFile, readOpts);
-    const last = await held.lastCheckpoint;
-    held.lastCheckpoint = undefined;
-    if (last) throw last.error;
-    // The folder's one copy of the trained state: the checkpoint, marked finished.
-    writeCheckpoint(out, m, {
-      settings: m.settings, fields: [...trainFile.fields], format: trainFile.format, params: m.params.map((p) => p.name),
-      position: r.position, run, data: identity, validation: stopper?.record().record ?? ckpt?.meta.validation,
-      input, finished: { calibration: m.calibration, refitRows },
-    });
+    const done = await held.checkpoint;
+    held.checkpoint = undefined;
+    if (done) throw done.error;
     writeOutputs(out, m, input);
   }
   monitor.finish(report);

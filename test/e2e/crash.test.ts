@@ -1,8 +1,8 @@
 // Crash safety of `sparsectr train --out DIR`: runs killed with SIGKILL at
 // random moments (many in the middle of a checkpoint write) and resumed each
 // time end with the model of an uninterrupted run, bit for bit; a full disk
-// (a write failing midway, also the run's last checkpoint, written in the
-// background) keeps the previous checkpoint; a second run cannot
+// (a write failing midway, also the run's last and the finished checkpoint,
+// written in the background) keeps the previous checkpoint; a second run cannot
 // take a folder in use; a diverging run stops naming its batch.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -111,7 +111,7 @@ test("a full disk during a checkpoint: the run stops with the error, the previou
   assert.equal(report(again.out).modelSha256, reference.modelSha256);
 });
 
-test("a full disk during the run's last checkpoint (written while the refit and test evaluation go on): the command fails with the error and leaves no temporary file", () => {
+test("a full disk during the run's last checkpoint (written while the refit and the calibration go on): the command fails with the error and leaves no temporary file", () => {
   const out = join(dir, "full-last");
   // One pass and no checkpoint by rows: the 1st atomic write is the run's last checkpoint.
   const args = ARGS.map((a, i) => (ARGS[i - 1] === "--epochs" ? "1" : ARGS[i - 1] === "--checkpoint-every" ? "100000000" : a));
@@ -120,6 +120,28 @@ test("a full disk during the run's last checkpoint (written while the refit and 
   assert.match(r.err, /ENOSPC: no space left on device, write '[^']*checkpoint\.sparsectr-state[^']*\.tmp'/);
   assert.deepEqual(readdirSync(out).filter((f) => f.endsWith(".tmp")), []);
   assert.equal(hasCheckpoint(out), false, "no checkpoint was written: the finished one waited for the last one and was not written");
+});
+
+test("a full disk during the finished checkpoint (written while the test rows are scored): the command fails with the error, writes no outputs, and --resume finishes it to the uninterrupted run's model", () => {
+  const args = ARGS.map((a, i) => (ARGS[i - 1] === "--epochs" ? "1" : ARGS[i - 1] === "--checkpoint-every" ? "100000000" : a));
+  const whole = runSync([...args, "--out", join(dir, "whole-1")]);
+  assert.equal(whole.code, 0, whole.err);
+  const out = join(dir, "full-finished");
+  // One pass and no checkpoint by rows: the 1st atomic write is the run's last checkpoint, the 2nd the finished one.
+  const r = runSync([...args, "--out", out], { SPARSECTR_FAULTS: "write-fail=2:1000" });
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /ENOSPC: no space left on device, write '[^']*checkpoint\.sparsectr-state[^']*\.tmp'/);
+  assert.deepEqual(readdirSync(out).filter((f) => f.endsWith(".tmp")), []);
+  assert.equal(existsSync(join(out, "model.sparsectr")), false, "the outputs wait for the finished checkpoint");
+  const ck = readCheckpoint(out);
+  assert.equal(ck.meta.finished, undefined, "the run's last checkpoint stays");
+  assert.equal(ck.meta.position.done, true);
+  const again = runSync(["--resume", out, "--json"]);
+  assert.equal(again.code, 0, again.err);
+  assert.equal(report(again.out).modelSha256, report(whole.out).modelSha256);
+  assert.equal(report(again.out).auc, report(whole.out).auc);
+  assert.ok(readCheckpoint(out).meta.finished, "the resumed run finished");
+  assert.ok(existsSync(join(out, "model.sparsectr")));
 });
 
 test("a checkpoint records the run's resolved options once (no command line): --resume reads the plan, schedule and settings from it", () => {
