@@ -113,7 +113,7 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
   // Validation and test rows at the end of the training files are entered at a seek point near them (the counting pass found
   // the points; for data-parallel workers also in inflated copies of gzip files), not read from the files' start at each evaluation.
   let seek: Promise<ReadOptions["seek"]> | undefined;
-  const inTrain = async (): Promise<DataFile> => openData(files.train, { ...evalOpts, seek: await (seek ??= seekPoints(trainFile, undefined, wantParallel ? tmpdir() : undefined)) });
+  const inTrain = async (batchSize = evalOpts.batchSize): Promise<DataFile> => openData(files.train, { ...readOpts, batchSize, seek: await (seek ??= seekPoints(trainFile, undefined, wantParallel ? tmpdir() : undefined)) });
   const testFile: DataFile | undefined = files.test.length ? await openData(files.test, evalOpts) : plan.test ? await inTrain() : undefined;
   const valFile: DataFile | undefined = files.validation.length ? await openData(files.validation, evalOpts) : plan.val ? await inTrain() : undefined;
   for (const f of [testFile, valFile]) {
@@ -270,15 +270,20 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
   // The validation rows of the training files train last (one pass, in order).
   const refit = sched.refit && plan.val !== undefined && files.validation.length === 0 && !finished && rank0;
   let refitRows = finished?.refitRows ?? 0, refitThreads: number | undefined;
+  // The rows the training skipped (its last pass's: every pass meets the same ones), and then those of the refit's pass.
+  let skippedRows = trainFile.stats.skipped;
   if (refit) {
     const refitControl: TrainControl = { skipNonFinite: control.skipNonFinite, maxFeatures, onFull: control.onFull, onEvict: control.onEvict };
     // After a data-parallel run its workers refit too (a batch each at least: refitWorkers), where they can; else one thread.
     const val = plan.val!, w = parallel ? refitWorkers(workers, val, batch) : 1;
     const mode = resolveDenseUpdates(denseAsked, (val.end - val.start) * m.settings.epochs, w, batch);
     const n = w > 1 && parallelUnsupported(m, trainFile, refitControl, w, mode) === undefined ? w : 1;
+    // One thread enters its rows at a seek point near them, as the evaluations do (the workers find their parts' points themselves).
+    const refitFile = n > 1 ? trainFile : prefetched(await inTrain(batch), threads > 1);
     const rr = n > 1
       ? await trainParallel(m, trainFile, val, n, undefined, refitControl, { denseUpdates: mode, ...(pool ? { pool } : {}) })
-      : await trainModel(m, trainFile, val, undefined, refitControl);
+      : await trainModel(m, refitFile, val, undefined, refitControl);
+    skippedRows += refitFile.stats.skipped;
     refitRows = rr.rows;
     refitThreads = n;
   }
@@ -322,7 +327,7 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
     featureRate: clusterFeatures ? m.liveFeatures / clusterFeatures : m.featureRate, features: clusterFeatures ?? m.features, liveFeatures: m.liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
     admittedFeatures: m.admission?.admitted ?? m.features, oovRouted: m.admission?.routed ?? 0,
     admissionBytes: m.admission?.bytes ?? 0, forgottenCounts: m.admission?.forgotten ?? 0,
-    modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows: trainFile.stats.skipped,
+    modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows,
   };
   if (out) {
     const done = await held.checkpoint;

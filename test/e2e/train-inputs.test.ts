@@ -106,6 +106,12 @@ test("libfm labels -1/+1; bad rows are reported as met and stop the run past --m
   // (the holdout takes the last 400, validation the 160 before them).
   const brokenInTraining = broken.slice(0, 1440).filter((l) => l.includes(":x")).length;
   assert.equal(ok.skippedRows, brokenInTraining);
+  // One pass and a refit on the validation rows (entered at a seek point): the report counts the rows both passes skipped.
+  const refit = report(run("train", "--train", bfm, "--skip-bad-rows", "--max-bad-rows", "5%", "--holdout", "0.2", "--epochs", "1", "--shuffle", "off", "--refit", "on", "--json"));
+  const brokenInValidation = broken.slice(1440, 1600).filter((l) => l.includes(":x")).length;
+  assert.ok(brokenInValidation > 0);
+  assert.equal(refit.refitRows, 160 - brokenInValidation);
+  assert.equal(refit.skippedRows, brokenInTraining + brokenInValidation);
 });
 
 test("multi-valued fields (CSV separators) and feature values (libsvm idx:v) train end to end; the exported model pools and scores as the trained one", () => {
