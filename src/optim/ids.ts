@@ -53,3 +53,11 @@ export function writeIds(name: string, ids: FeatureIds, heap: Heap, ptr: number)
     }
   }
 }
+
+/** Arrays of ids one after another, in one array. */
+export function joinIds(parts: readonly BigUint64Array[]): BigUint64Array {
+  const out = new BigUint64Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}

@@ -3,6 +3,7 @@ import { fmix32 } from "../util/fmix32.js";
 import { Arena } from "../kernels/arena.js";
 import type { Backend } from "../kernels/kernels.js";
 import { copyInto, type StepOptions } from "./checks.js";
+import { joinIds } from "./ids.js";
 import type { OptimizerName, ResolvedHyperparams } from "./hyper.js";
 import { SparseTable, type TableOptions } from "./table.js";
 
@@ -104,11 +105,11 @@ export class ShardedTable {
   }
 
   ids(): BigUint64Array {
-    return joined(this.shards.map((t) => t.ids()));
+    return joinIds(this.shards.map((t) => t.ids()));
   }
 
   liveIds(): BigUint64Array {
-    return joined(this.shards.map((t) => t.liveIds()));
+    return joinIds(this.shards.map((t) => t.liveIds()));
   }
 
   get(id: bigint): Float32Array | undefined { return this.shards[this.shardOf(id)].get(id); }
@@ -261,14 +262,6 @@ class Partition {
     if (!this.hess) this.hess = this.stage.heap.alloc(this.cap * this.d * 4);
     return this.hess;
   }
-}
-
-/** The shards' ids one after another. */
-function joined(parts: BigUint64Array[]): BigUint64Array {
-  const out = new BigUint64Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
 }
 
 /** An embedding table: one {@link SparseTable}, or several behind a {@link ShardedTable}. */

@@ -12,6 +12,7 @@ import { isPooling, POOLINGS, type Pooling } from "../nn/bag.js";
 import { createOptimizer, type Optimizer } from "../optim/optimizer.js";
 import type { DenseParam } from "../optim/dense.js";
 import type { RowInit } from "../optim/table.js";
+import { joinIds } from "../optim/ids.js";
 import { MAX_SHARDS, ShardedTable, type EmbeddingTable } from "../optim/sharded.js";
 import type { Hyperparams, OptimizerName } from "../optim/hyper.js";
 import { MAX_ROW } from "../kernels/layout.js";
@@ -94,10 +95,7 @@ export class CtrModel {
     // Several tables read the same keys (deepfm: first-order weights and
     // embeddings): a feature lives while any of its rows does. The tables'
     // live ids, joined and sorted, are counted once each.
-    const parts = this.tables.map((t) => t.liveIds()), ids = new BigUint64Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) { ids.set(p, o); o += p.length; }
-    ids.sort();
+    const ids = joinIds(this.tables.map((t) => t.liveIds())).sort();
     let live = 0;
     for (let i = 0; i < ids.length; i++) if ((i === 0 || ids[i] !== ids[i - 1]) && !oov?.has(ids[i])) live++;
     return live;
