@@ -48,7 +48,7 @@ export const train: Command = {
 /**
  * Bytes of validation batches held in memory between the evaluations that
  * score them on this thread (the deterministic trainer's): 100k Criteo rows
- * take 33 MB, and each evaluation then skips reading and parsing them (about
+ * take 32 MB, and each evaluation then skips reading and parsing them (about
  * a fifth of its time). More rows are read at each evaluation.
  */
 const HELD_VALIDATION_BYTES = 256 * 2 ** 20;
