@@ -8,7 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { heldRows, openData, prefetched, seekPoints, type DataError, type DataFile, type ReadOptions } from "../data/index.js";
+import { HELD_ROWS_BYTES, heldRows, openData, prefetched, seekPoints, type DataError, type DataFile, type ReadOptions } from "../data/index.js";
 import { configureLayers } from "../kernels/layers/index.js";
 import type { CtrModel } from "../train/model.js";
 import { trainModel, type TrainControl, type TrainPosition, type RowSource } from "../train/trainer.js";
@@ -44,14 +44,6 @@ export const train: Command = {
     return runTrain(a);
   },
 };
-
-/**
- * Bytes of validation batches held in memory between the evaluations that
- * score them on this thread (the deterministic trainer's): 100k Criteo rows
- * take 32 MB, and each evaluation then skips reading and parsing them (about
- * a fifth of its time). More rows are read at each evaluation.
- */
-const HELD_VALIDATION_BYTES = 256 * 2 ** 20;
 
 async function runTrain(given: ParsedArgs): Promise<number> {
   // The command's worker threads (training, refit, scoring) end with it, however it ends.
@@ -125,7 +117,7 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
   const testFile: DataFile | undefined = files.test.length ? await openData(files.test, evalOpts) : plan.test ? await inTrain() : undefined;
   // Scored at every evaluation: the rows are read once and held in memory (data/held.ts), unless the run has a feature or memory budget.
   const valRows: DataFile | undefined = files.validation.length ? await openData(files.validation, evalOpts) : plan.val ? await inTrain() : undefined;
-  const valFile = valRows && run.budget.maxFeatures === undefined ? heldRows(valRows, HELD_VALIDATION_BYTES) : valRows;
+  const valFile = valRows && run.budget.maxFeatures === undefined ? heldRows(valRows, HELD_ROWS_BYTES) : valRows;
   for (const f of [testFile, valFile]) {
     if (f && f.fields.join("\u0000") !== trainFile.fields.join("\u0000")) throw new Error(`${f.path}: its fields are not those of ${trainFile.path}`);
   }

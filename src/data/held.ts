@@ -14,6 +14,14 @@ import type { DataFile, ReadStats } from "./types.js";
 
 type Range = { start?: number; end?: number } | undefined;
 
+/**
+ * Bytes of evaluation rows held in memory by default: the CLI's validation
+ * rows on the deterministic trainer's thread, and the data-parallel
+ * workers' shares of them together (each worker a 1/N part). 100k Criteo
+ * rows take 32 MB.
+ */
+export const HELD_ROWS_BYTES = 256 * 2 ** 20;
+
 /** Bytes a batch takes in memory (its arrays). */
 export function batchBytes(b: Batch): number {
   let n = b.labels.byteLength + b.keys.byteLength + b.numeric.byteLength + b.lines.byteLength;

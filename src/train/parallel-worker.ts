@@ -16,6 +16,8 @@
  */
 import { parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { openData } from "../data/reader.js";
+import { HELD_ROWS_BYTES, heldRows } from "../data/held.js";
+import type { DataFile } from "../data/types.js";
 import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
 import { sigmoidLogLoss } from "../nn/loss.js";
@@ -98,6 +100,8 @@ async function main(init: WorkerInit): Promise<void> {
     }
     return command;
   };
+  /** This worker's share of the evaluation rows: held in memory after its first scoring (data/held.ts, its 1/N part of the budget), unless the run has a feature budget. */
+  let evalRows: { key: string; file: DataFile } | undefined;
   /**
    * Scores this worker's share of evaluation rows (the EvaluateMessage the
    * coordinator posted before the release) with the model as it is: the
@@ -109,7 +113,12 @@ async function main(init: WorkerInit): Promise<void> {
     if (got?.message.kind !== "evaluate") throw new Error(`worker ${w}: released to evaluate without the rows to score`);
     const { paths, read, part } = got.message;
     copyWeights();
-    const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), await openData(paths, read), part);
+    const key = JSON.stringify([paths, read, part]);
+    if (evalRows?.key !== key) {
+      const f = await openData(paths, read);
+      evalRows = { key, file: init.maxFeatures === 0 ? heldRows(f, HELD_ROWS_BYTES / N) : f };
+    }
+    const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), evalRows.file, part);
     parentPort!.postMessage({ kind: "scores", worker: w, scores, labels } satisfies WorkerMessage, [scores.buffer as ArrayBuffer, labels.buffer as ArrayBuffer]);
   };
   /** Takes the dense states the coordinator posted before the release (synchronously: the message is queued before it). */

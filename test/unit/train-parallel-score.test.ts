@@ -51,3 +51,34 @@ test("the workers' scores of the validation rows give evaluateModel's figures ex
     assert.ok(m.admission!.admitted < m.admission!.seen, "some features unadmitted: OOV rows were read");
   }
 });
+
+test("each worker holds its share of the validation rows after scoring it once (not read again), unless the run has a feature budget", async () => {
+  // A copy of the file keeps the rows as they were; the validation rows' labels of the file itself are flipped after the first evaluation.
+  const { copyFileSync, readFileSync, writeFileSync } = await import("node:fs");
+  const range = { start: 42_999, end: 50_000 };
+  for (const budget of [undefined, 10_000_000]) {
+    const path = join(dir, `held-${budget ?? "none"}.txt`), orig = join(dir, `orig-${budget ?? "none"}.txt`);
+    copyFileSync(train, path);
+    copyFileSync(train, orig);
+    const file = await openData(path, { batchSize: 256 }), val = await openData(path, { batchSize: 4096 });
+    const kept = await openData(orig, { batchSize: 4096 });
+    const m = buildModel(file.fields.length, SETTINGS);
+    let evaluations = 0;
+    const evaluate = async (_pos: unknown, score?: Scorer): Promise<boolean> => {
+      const { logits: _l, ...got } = await score!(val, range);
+      if (evaluations === 0) {
+        const lines = readFileSync(path, "utf8").split("\n");
+        for (let i = range.start; i < range.end; i++) lines[i] = (lines[i][0] === "1" ? "0" : "1") + lines[i].slice(1);
+        writeFileSync(path, lines.join("\n"));
+      } else {
+        const asKept = await evaluateModel(m, kept, range), asNow = await evaluateModel(m, val, range);
+        assert.notDeepEqual(asKept, asNow, "the flipped labels change the figures");
+        assert.deepEqual(got, budget === undefined ? asKept : asNow, `budget ${budget}: evaluation ${evaluations + 1}`);
+      }
+      evaluations++;
+      return false;
+    };
+    await trainParallel(m, file, { start: 0, end: 42_999 }, 2, undefined, { evaluate, evaluateEveryRows: 12_000, ...(budget ? { maxFeatures: budget } : {}) }, { denseUpdates: "sync" });
+    assert.ok(evaluations >= 3, `${evaluations} evaluations`);
+  }
+});
