@@ -4,7 +4,9 @@
 // dense updates) with an evaluation every quarter of the training rows; at
 // each, the validation rows are scored by the parked workers (the trainer's
 // scorer, train/parallel-score.ts) and by evaluateModel on the calling
-// thread (two layer threads, as the CLI's), one after the other: the
+// thread (two layer threads, as the CLI's), one after the other, each
+// holding the rows it read at the first evaluation (data/held.ts, as the
+// workers and the CLI do): the
 // milliseconds of each, and whether their AUC and log loss are the same.
 // One line per evaluation and a summary (the medians). Then scoring threads
 // after the run, with the trained model (scoringThreads below), started per
@@ -12,7 +14,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { holdoutSplit, openData, seekPoints } from "../src/data/index.js";
+import { HELD_ROWS_BYTES, heldRows, holdoutSplit, openData, seekPoints } from "../src/data/index.js";
 import { createGenerator, generateFiles, synthConfig } from "../src/data/synth/index.js";
 import { configureLayers, layersReady } from "../src/kernels/layers/index.js";
 import { buildModel, type CtrModel } from "../src/train/model.js";
@@ -40,14 +42,14 @@ export async function benchThreadsEval(emit: (o: object) => void, quick: boolean
     await holdoutSplit(file, { lastRows: 1 });
     const val = await openData(path, { batchSize: 4096, seek: await seekPoints(file) }), range = { start: trainRows, end: rows };
     const m = buildModel(file.fields.length, { model: "dcn", optimizer: "group-adam", hyper: { l21: DEFAULT_SPARSITY / 512 }, seed: 1 });
-    const workersMs: number[] = [], threadMs: number[] = [];
+    const heldVal = heldRows(val, HELD_ROWS_BYTES), workersMs: number[] = [], threadMs: number[] = [];
     const evaluate = async (pos: TrainPosition, score?: Scorer): Promise<boolean> => {
       if (score === undefined) throw new Error("the data-parallel trainer gave no scorer");
       let t = performance.now();
       const a = await score(val, range);
       const ta = performance.now() - t;
       t = performance.now();
-      const b = await evaluateModel(m, val, range);
+      const b = await evaluateModel(m, heldVal, range);
       const tb = performance.now() - t;
       workersMs.push(ta);
       threadMs.push(tb);
