@@ -46,7 +46,7 @@ export async function benchThreadsEval(emit: (o: object) => void, quick: boolean
     const evaluate = async (pos: TrainPosition, score?: Scorer): Promise<boolean> => {
       if (score === undefined) throw new Error("the data-parallel trainer gave no scorer");
       let t = performance.now();
-      const a = await score(val, range);
+      const a = await score(heldVal, range);
       const ta = performance.now() - t;
       t = performance.now();
       const b = await evaluateModel(m, heldVal, range);

@@ -15,10 +15,9 @@ import type { DataFile, ReadStats } from "./types.js";
 type Range = { start?: number; end?: number } | undefined;
 
 /**
- * Bytes of evaluation rows held in memory by default: the CLI's validation
- * rows on the deterministic trainer's thread, and the data-parallel
- * workers' shares of them together (each worker a 1/N part). 100k Criteo
- * rows take 32 MB.
+ * Bytes of evaluation rows the CLI holds in memory: its validation rows, on
+ * the deterministic trainer's thread or as the data-parallel workers'
+ * shares (each worker a 1/N part: heldBudget). 100k Criteo rows take 32 MB.
  */
 export const HELD_ROWS_BYTES = 256 * 2 ** 20;
 
@@ -27,6 +26,18 @@ export function batchBytes(b: Batch): number {
   let n = b.labels.byteLength + b.keys.byteLength + b.numeric.byteLength + b.lines.byteLength;
   if (b.bags) n += b.bags.offsets.byteLength + b.bags.values.byteLength;
   return n;
+}
+
+/** The files heldRows made, with their budgets. */
+const budgets = new WeakMap<DataFile, number>();
+
+/**
+ * The byte budget of a file heldRows made, undefined for any other: a
+ * scorer whose threads read the file's rows themselves holds their shares
+ * within it (each thread a part), as the file holds its rows.
+ */
+export function heldBudget(file: DataFile): number | undefined {
+  return budgets.get(file);
 }
 
 /**
@@ -83,5 +94,6 @@ export function heldRows(file: DataFile, maxBytes: number): DataFile {
     }
   }
 
+  budgets.set(wrapped, maxBytes);
   return wrapped;
 }

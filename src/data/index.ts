@@ -2,7 +2,7 @@
 export { openData } from "./reader.js";
 export type { DataFile, ReadOptions, ReadStats } from "./types.js";
 export { prefetched, DEFAULT_PREFETCH_DEPTH } from "./prefetch.js";
-export { HELD_ROWS_BYTES, heldRows } from "./held.js";
+export { HELD_ROWS_BYTES, heldBudget, heldRows } from "./held.js";
 export type { Bags, Batch } from "./batch.js";
 export type { MaxBadRows } from "./types.js";
 export { FORMATS, detectFormat } from "./detect.js";

@@ -174,13 +174,16 @@ export interface ReloadMessage { kind: "reload"; dense: Uint8Array[] }
 /**
  * The coordinator's message to a worker before a release with K_EVALUATE:
  * the rows `part` of the files `paths` opened with `read`, to score with
- * the model as it is (the shared weights and tables), as logits.
+ * the model as it is (the shared weights and tables), as logits; the rows
+ * held for the next evaluation when the scored file holds its rows.
  */
 export interface EvaluateMessage {
   kind: "evaluate";
   paths: readonly string[];
   read: ReadOptions;
   part: { start: number; end: number };
+  /** Bytes of rows the workers hold together (the scored file's heldBudget): each holds its share within its 1/N part; none when absent. */
+  hold?: number;
 }
 
 /** What a worker posts. */

@@ -7,6 +7,7 @@
  * and scores; the logits come back with them (Evaluation.logits).
  */
 import type { DataFile } from "../data/types.js";
+import { heldBudget } from "../data/held.js";
 import { evaluateLogits } from "./evaluate.js";
 import { evaluateThreads, joinShares } from "./score-threads.js";
 import type { CtrModel } from "./model.js";
@@ -33,14 +34,16 @@ export interface ScoreHost {
  * files), unless bad rows are skipped (their reports belong to the
  * training pass); other evaluations are evaluateThreads' (scoring threads
  * of their own where they pay, else this thread). Either way the figures
- * come with the logits.
+ * come with the logits. A file that holds its rows (data/held.ts) has each
+ * worker hold its share for the next evaluations.
  */
 export function workerScorer(host: ScoreHost): Scorer {
   return async (file: DataFile, range?: { start?: number; end?: number }) => {
     const end = range?.end;
     if (end === undefined || file.options.skipBadRows === true) return evaluateThreads(host.model, file, range, host.workers, { logits: true });
     const read = { ...file.options, onSkip: undefined, range: undefined, batchSize: host.batch };
-    splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part }));
+    const hold = heldBudget(file);
+    splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part, ...(hold !== undefined ? { hold } : {}) }));
     return evaluateLogits(host.model.calibration, joinShares(await host.score()));
   };
 }

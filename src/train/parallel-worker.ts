@@ -16,7 +16,7 @@
  */
 import { parentPort, receiveMessageOnPort } from "node:worker_threads";
 import { openData } from "../data/reader.js";
-import { HELD_ROWS_BYTES, heldRows } from "../data/held.js";
+import { heldRows } from "../data/held.js";
 import type { DataFile } from "../data/types.js";
 import { dataErrorFields, type DataError } from "../data/errors.js";
 import type { Batch } from "../data/batch.js";
@@ -100,7 +100,7 @@ async function main(init: WorkerInit): Promise<void> {
     }
     return command;
   };
-  /** This worker's share of the evaluation rows: held in memory after its first scoring (data/held.ts, its 1/N part of the budget), unless the run has a feature budget. */
+  /** This worker's share of the evaluation rows: held in memory after its first scoring when the scored file holds its rows (data/held.ts, its 1/N part of that budget). */
   let evalRows: { key: string; file: DataFile } | undefined;
   /**
    * Scores this worker's share of evaluation rows (the EvaluateMessage the
@@ -111,12 +111,12 @@ async function main(init: WorkerInit): Promise<void> {
   const scoreMine = async (): Promise<void> => {
     const got = receiveMessageOnPort(parentPort!) as { message: EvaluateMessage } | undefined;
     if (got?.message.kind !== "evaluate") throw new Error(`worker ${w}: released to evaluate without the rows to score`);
-    const { paths, read, part } = got.message;
+    const { paths, read, part, hold } = got.message;
     copyWeights();
-    const key = JSON.stringify([paths, read, part]);
+    const key = JSON.stringify([paths, read, part, hold]);
     if (evalRows?.key !== key) {
       const f = await openData(paths, read);
-      evalRows = { key, file: init.maxFeatures === 0 ? heldRows(f, HELD_ROWS_BYTES / N) : f };
+      evalRows = { key, file: hold !== undefined ? heldRows(f, hold / N) : f };
     }
     const { scores, labels } = await scoreShare((b) => model.forward(inputs.read(b), b.rows, false), evalRows.file, part);
     parentPort!.postMessage({ kind: "scores", worker: w, scores, labels } satisfies WorkerMessage, [scores.buffer as ArrayBuffer, labels.buffer as ArrayBuffer]);
