@@ -32,6 +32,7 @@ import { workerMomentum } from "./stale-momentum.js";
 import { scoreShare } from "./score-share.js";
 import { replicaModel, threadLayers, unpackWeights } from "./replica.js";
 import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
+import { spinMillis, waitUntil } from "./barrier.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
@@ -74,6 +75,8 @@ async function main(init: WorkerInit): Promise<void> {
   const file = await openData(init.paths, { ...init.read, batchSize: share, ...(init.read.skipBadRows === true ? { onSkip } : {}) });
   let dlogits = new Float32Array(0);
   let round = Atomics.load(ctl, C_ROUND);
+  // How long a wait at a round's barrier spins before it sleeps (./barrier.ts).
+  const spin = spinMillis(N);
 
   /**
    * Parks until the coordinator releases the run; returns its command. A
@@ -238,6 +241,8 @@ async function main(init: WorkerInit): Promise<void> {
         let n = 0, loss = 0, had = 0;
         // Split: the tables take one step a round, the rows' gradients merged over the workers' shares after the first barrier.
         if (split) for (const t of tables) t.holdStep(t.stepCount + 1);
+        // Whether the batch after this round's is still to be read: at a barrier where this worker waits and releases no one, or at the round's end.
+        let readAhead = false;
         if (next.done !== true) {
           const b = next.value;
           had = 1;
@@ -254,8 +259,13 @@ async function main(init: WorkerInit): Promise<void> {
             });
           }
           seen = b.seen;
-          next = await batches.next();
+          readAhead = true;
         }
+        const readNext = async (): Promise<void> => {
+          if (!readAhead) return;
+          readAhead = false;
+          next = await batches.next();
+        };
         arr[w * ARRIVAL_WORDS + A_ROWS] = n;
         arr[w * ARRIVAL_WORDS + A_BATCH] = had;
         arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
@@ -267,18 +277,15 @@ async function main(init: WorkerInit): Promise<void> {
           Atomics.add(ctl, C_STEP, 1);
           Atomics.notify(ctl, C_STEP);
         } else {
-          while (Atomics.load(ctl, C_STEP) === gen) Atomics.wait(ctl, C_STEP, gen, 1000);
+          await readNext();
+          waitUntil(ctl, C_STEP, (v) => v !== gen, spin);
         }
         if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
         if (split) for (const t of tables) t.stepOwned();
         stepRoundSlice(mode, dense, slices, gradients, N, weights);
         // The second: worker 0 waits for every worker's rows, adds up the round and starts the next.
         if (w === 0) {
-          while (Atomics.load(ctl, C_FAILED) === 0) {
-            const a = Atomics.load(ctl, C_STEPPED);
-            if (a >= N - 1) break;
-            Atomics.wait(ctl, C_STEPPED, a, 1000);
-          }
+          waitUntil(ctl, C_STEPPED, (a) => a >= N - 1 || Atomics.load(ctl, C_FAILED) !== 0, spin);
           reduce();
           Atomics.store(ctl, C_STEPPED, 0);
           round = Atomics.add(ctl, C_ROUND, 1) + 1;
@@ -286,11 +293,13 @@ async function main(init: WorkerInit): Promise<void> {
         } else {
           Atomics.add(ctl, C_STEPPED, 1);
           Atomics.notify(ctl, C_STEPPED);
-          while (Atomics.load(ctl, C_ROUND) === round) Atomics.wait(ctl, C_ROUND, round, 1000);
+          await readNext();
+          waitUntil(ctl, C_ROUND, (v) => v !== round, spin);
           round = Atomics.load(ctl, C_ROUND);
         }
         if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
         copyWeights();
+        await readNext();
         const state = Atomics.load(ctl, C_STATE);
         if (state === S_GO) continue;
         command = await parkServing();
