@@ -11,7 +11,9 @@
  * step holds the row's lock (kernels/assembly/concurrent.ts); the global
  * step t is one shared counter that every worker's step takes the next
  * value of, or, in merged rounds (holdStep, stepOwned), one step a round
- * for every worker, each row stepped once with its gradients added up.
+ * for every worker, each row stepped once with its gradients added up, by
+ * the one worker that owns it in the round (without its lock: no other
+ * thread writes or reads it then).
  * The index and the row chunks grow only on the owner while no
  * worker runs: the owner reserves room for a number of new rows
  * ({@link reserveRows}) and a worker checks {@link SharedTableView.hasRoom}
@@ -230,16 +232,26 @@ export class SharedTableView {
     // sc.ids, grad, hess and tab are free until the next gatherBatch; recs, ugrad and uhess are read by the other workers' merges.
     do {
       const n = this.k.mergeOwned(this.lists, this.owners, this.worker, this.rowLength, sc.capacity, sc.cursor, sc.ids, sc.grad, sc.hess, sc.tab);
-      if (n > 0) this.update(t, lr, sc.ids, n, sc.grad, sc.hess);
+      if (n > 0) this.update(t, lr, sc.ids, n, sc.grad, sc.hess, true);
     } while (heap.u32[sc.cursor >>> 2] < this.owners);
   }
 
-  /** Algorithm 1's step at global step t of n rows (records at recs, their gradient sums at g, Hessian sums at h or 0), each under its lock; the zero-row count follows. */
-  private update(t: number, lr: number, recs: number, n: number, g: number, h: number): void {
+  /**
+   * Algorithm 1's step at global step t of n rows (records at recs, their
+   * gradient sums at g, Hessian sums at h or 0); the zero-row count follows.
+   * Each row's step holds its lock, unless `owned`: a merged round's rows,
+   * which only this worker steps in the round, while no worker reads or
+   * creates rows (between the round's barriers). Locks there would only
+   * cost: each atomic waits for its row's cache line, so that the rows'
+   * misses no longer overlap (profiled on dcn, 2 workers, 1M rows: the
+   * rows' update took 0.48-0.52 s of each worker's 7 s with the locks,
+   * 0.15-0.17 s without).
+   */
+  private update(t: number, lr: number, recs: number, n: number, g: number, h: number, owned = false): void {
     const heap = this.heap, p = this.sc.params >>> 2;
     heap.u32[p + P_T] = t;
     heap.f32[p + P_ALPHA] = lr;
-    const delta = this.k.updateSparseShared(this.sc.params, recs, n, g, h);
+    const delta = owned ? this.k.updateSparse(this.sc.params, recs, n, g, h) : this.k.updateSparseShared(this.sc.params, recs, n, g, h);
     if (delta !== 0) Atomics.sub(heap.u32, (this.meta >>> 2) + M_ZEROS, delta);
   }
 
