@@ -153,7 +153,7 @@ export class Admission {
   get admitted(): number { return this.admittedKeys; }
   /** Bytes of the counts. */
   get bytes(): number { return this.slots.byteLength; }
-  /** The slots' words, for counts that take them over (SharedAdmission.toAdmission's reuse): this object is not used after. @internal */
+  /** The slots' words: read by SharedAdmission.from; for counts that take them over (SharedAdmission.toAdmission's reuse), this object is not used after. @internal */
   get slotWords(): Uint32Array { return this.slots; }
 
   /** The count of one key (0 when never counted). */

@@ -83,12 +83,21 @@ export class SharedAdmission {
    */
   static from(a: Admission, pieces = 0): SharedAdmission {
     if (a.elsewhere && !a.elsewhere.share) throw new Error("shared admission: the counts' sightings elsewhere cannot be shared with worker threads");
-    const e = a.entries(), keys = e.length / 3;
-    let cap = 1 << 16;
-    while (keys >= cap * MAX_LOAD) cap *= 2;
-    if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
-    const s = SharedAdmission.create(a.minCount, a.fields, cap, a.elsewhere?.share?.(), pieces);
-    s.counts.fill(e);
+    const slots = a.slotWords, sharing = a.elsewhere?.share?.();
+    let s: SharedAdmission;
+    if (slots.length / 3 >= 4 && slots.length / 3 <= MAX_CAP) {
+      // The same hash and probing as Admission's: its slots are copied as they lie, in one pass (toAdmission's way back).
+      s = SharedAdmission.create(a.minCount, a.fields, slots.length / 3, sharing, pieces);
+      s.counts.fillSlots(slots);
+    } else {
+      // Fewer slots than shared counts take, or more (plain counts grown past them, then keys forgotten): rehashed.
+      const e = a.entries(), keys = e.length / 3;
+      let cap = 1 << 16;
+      while (keys >= cap * MAX_LOAD) cap *= 2;
+      if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
+      s = SharedAdmission.create(a.minCount, a.fields, cap, sharing, pieces);
+      s.counts.fill(e);
+    }
     s.counts.routed = a.routed;
     s.maxBytes = a.maxBytes;
     s.forgotten = a.forgotten;

@@ -363,6 +363,33 @@ export class SharedCounts {
     Atomics.store(u, H_ADMITTED, admitted);
   }
 
+  /**
+   * Puts the keys of plain counts' slots ((lo, hi, count) per slot, count 0
+   * empty: Admission's layout, laid out by the same hash and probing) into
+   * these empty counts of as many slots, each in the slot of the same
+   * index: one pass in slot order, no rehash (fill's probes miss the cache
+   * once a key on a large table). Only while no thread routes.
+   */
+  fillSlots(slots: Uint32Array): void {
+    const u = this.u32, base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
+    if (slots.length !== cap * 3) throw new RangeError(`shared admission: ${slots.length / 3} slots given for counts of ${cap}`);
+    if (u[H_USED] !== 0) throw new Error("shared admission: fillSlots needs empty counts");
+    let used = 0, admitted = 0;
+    for (let i = 0, o = 0, s = base; i < cap; i++, o += 3, s += STRIDE) {
+      const c = slots[o + 2];
+      if (c === 0) continue;
+      u[s] = slots[o];
+      u[s + 1] = slots[o + 1];
+      u[s + 2] = c;
+      u[s + 3] = READY;
+      used++;
+      if (c >= this.minCount) admitted++;
+    }
+    if (used >= cap * MAX_LOAD) throw new RangeError(`shared admission: ${used} keys in ${cap} slots pass the load limit ${MAX_LOAD}`);
+    Atomics.store(u, H_USED, used);
+    Atomics.store(u, H_ADMITTED, admitted);
+  }
+
   /** Runs `f` while no thread routes (holding the growing bit): a route in flight makes it throw, a route started meanwhile throws. */
   private exclusive(what: string, f: () => void): void {
     const u = this.views();

@@ -115,6 +115,25 @@ for (const pieces of [0, 2]) test(`from(a) and toAdmission() keep the counts, se
   assert.deepEqual(triples(s.entries()), triples(a.entries()));
 });
 
+test("from(a) copies the plain counts' slots as they lie (its capacity kept, every key where probing finds it), and rehashes counts of fewer slots than shared counts take", () => {
+  const F = 4, N = 2, r = rng(5);
+  for (const capacity of [1 << 10, 2]) {
+    const a = new Admission(N, F, capacity), n = capacity > 2 ? 400 : 1, { words } = randomKeys(r, n, F, false);
+    a.route(words, n, new Uint32Array(2 * n), undefined, true);
+    const s = SharedAdmission.from(a);
+    assert.equal(s.capacity, capacity > 2 ? capacity : 1 << 16, `capacity ${capacity}`);
+    sameState(a, s, `capacity ${capacity}`);
+    const e = a.entries();
+    for (let k = 0; k < e.length; k += 3) assert.equal(s.count(e[k], e[k + 1]), e[k + 2], `capacity ${capacity}: key ${k / 3}`);
+    assert.deepEqual(triples(s.entries()), triples(e));
+    const more = randomKeys(r, 300, F, false), outA = new Uint32Array(600), outS = new Uint32Array(600);
+    a.route(more.words, 300, outA, undefined, true);
+    s.route(more.words, 300, outS, undefined, true);
+    assert.deepEqual(outS, outA, `capacity ${capacity}: the copy counts and routes on as the plain counts`);
+    sameState(a, s, `capacity ${capacity}, routed on`);
+  }
+});
+
 for (const pieces of [0, 1]) test(`counts saturate at 2^32 - 1 and cross minCount near 2^31 as Admission's do${pieces ? ", with the counts' kernel" : ""}`, () => {
   const keys = new Uint32Array(8);
   for (let k = 0; k < 4; k++) keyWords(k, keys, 2 * k);
