@@ -69,14 +69,58 @@ export class CtrModel {
     readonly dense: DenseParam[],
     readonly params: Param[],
     readonly settings: ResolvedSettings,
-    /** Occurrence counts of the features, with settings.minCount > 1. */
-    public admission: Admission | undefined,
+    admission: Admission | undefined,
   ) {
-    this.inputs = new BatchInputs(tables, model.inputs[0]?.fields ?? 0, settings.pooling, admission);
+    this.counts = admission;
+    this.routing = new BatchInputs(tables, model.inputs[0]?.fields ?? 0, settings.pooling, admission);
+  }
+
+  private counts: Admission | undefined;
+  private routing: BatchInputs;
+  /** Counts to take when the admission counts or the inputs are next read (deferAdmission). */
+  private pending: (() => Admission) | undefined;
+
+  /** Occurrence counts of the features, with settings.minCount > 1. */
+  get admission(): Admission | undefined {
+    this.settleAdmission();
+    return this.counts;
+  }
+  set admission(a: Admission | undefined) {
+    this.pending = undefined;
+    this.counts = a;
   }
 
   /** Routing, lookup and pooling of the tables' inputs. */
-  inputs: BatchInputs;
+  get inputs(): BatchInputs {
+    this.settleAdmission();
+    return this.routing;
+  }
+  set inputs(i: BatchInputs) {
+    this.settleAdmission();
+    this.routing = i;
+  }
+
+  /**
+   * Admission counts taken when the counts or the inputs are next read (or
+   * settleAdmission is called): `take` gives them, and the inputs then
+   * route with them. The data-parallel trainer converts its workers' shared
+   * counts so while they score (./parallel.ts); whatever `take` reads must
+   * not change until it runs.
+   */
+  deferAdmission(take: () => Admission): void {
+    this.settleAdmission();
+    this.pending = take;
+  }
+
+  /** Takes the counts deferAdmission left to take, now (nothing when none are left). */
+  settleAdmission(): void {
+    const take = this.pending;
+    if (take === undefined) return;
+    this.pending = undefined;
+    const a = take();
+    this.counts = a;
+    this.routing = new BatchInputs(this.tables, this.routing.fields, this.settings.pooling, a);
+  }
 
   /**
    * Features present in the training data: the distinct keys counted for

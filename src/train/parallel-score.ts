@@ -24,8 +24,18 @@ export interface ScoreHost {
   batch: number;
   /** Posts worker w its share, before the release. */
   post(w: number, msg: EvaluateMessage): void;
-  /** Releases the parked workers to score (K_EVALUATE), and resolves with every worker's scores once every worker is parked again. */
+  /**
+   * Releases the parked workers to score (K_EVALUATE), and resolves with
+   * every worker's scores once every worker is parked again. Before it
+   * first waits, the model is whole (see ready).
+   */
   score(): Promise<readonly ScoredShare[]>;
+  /**
+   * Makes the model whole before this thread reads it (the data-parallel
+   * trainer adopts the workers' admission counts then, or while they score:
+   * ./parallel.ts).
+   */
+  ready?(): void;
 }
 
 /**
@@ -35,12 +45,17 @@ export interface ScoreHost {
  * training pass); other evaluations are evaluateThreads' (scoring threads
  * of their own where they pay, else this thread). Either way the figures
  * come with the logits. A file that holds its rows (data/held.ts) has each
- * worker hold its share for the next evaluations.
+ * worker hold its share for the next evaluations. When the returned
+ * promise is made, the workers score and the model is whole: the caller may
+ * read it meanwhile (EarlyStopping copies it then: ./validation.ts).
  */
 export function workerScorer(host: ScoreHost): Scorer {
   return async (file: DataFile, range?: { start?: number; end?: number }) => {
     const end = range?.end;
-    if (end === undefined || file.options.skipBadRows === true) return evaluateThreads(host.model, file, range, host.workers, { logits: true });
+    if (end === undefined || file.options.skipBadRows === true) {
+      host.ready?.();
+      return evaluateThreads(host.model, file, range, host.workers, { logits: true });
+    }
     const read = { ...file.options, onSkip: undefined, range: undefined, batchSize: host.batch };
     const hold = heldBudget(file);
     splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part, ...(hold !== undefined ? { hold } : {}) }));

@@ -42,7 +42,6 @@ import { bytesPerFeature } from "./model.js";
 import { BadRows, DEFAULT_MAX_BAD_ROWS } from "../data/badrows.js";
 import { dataErrorOf } from "../data/errors.js";
 import type { ReadStats } from "../data/types.js";
-import { BatchInputs } from "./inputs.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import { DEFAULT_ROOM_ROUNDS, keyRoomAhead, parallelUnsupported, resolveDenseUpdates, roomAhead, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
 import { WorkerPool } from "./parallel-pool.js";
@@ -245,18 +244,22 @@ export async function trainParallel(
    * The shared counts as this model's (plain counts: checkpoints keep their
    * format), over the memory of the counts adopted last (page faults
    * spared) while the model holds them still and no exchange (control.sync)
-   * may have taken them.
+   * may have taken them. With `later`, the conversion (a pass over every
+   * slot) waits until the model's counts are read (CtrModel.deferAdmission):
+   * at an evaluation, while the workers score (they only read the counts).
    */
   let adopted: Admission | undefined;
-  const adoptAdmission = (): void => {
-    if (admission) {
-      const a = admission.toAdmission(control.sync === undefined && m.admission === adopted ? adopted : undefined);
+  const adoptAdmission = (later = false): void => {
+    if (!admission) return;
+    const prev = m.admission;
+    m.deferAdmission(() => {
+      const a = admission.toAdmission(control.sync === undefined && prev === adopted ? adopted : undefined);
       adopted = a;
       // Sightings elsewhere (a cluster run's other workers) stay the counts'.
-      a.elsewhere = m.admission?.elsewhere;
-      m.admission = a;
-      m.inputs = new BatchInputs(m.tables, fields, s.pooling, a);
-    }
+      a.elsewhere = prev?.elsewhere;
+      return a;
+    });
+    if (!later) m.settleAdmission();
   };
   /** The workers' dense weights and moments as this model's (the tables are shared already). */
   const adoptDense = (): void => {
@@ -292,16 +295,18 @@ export async function trainParallel(
     Atomics.notify(control32, C_GEN);
   };
 
-  // Evaluations of the parked workers' shares of the rows.
+  // Evaluations of the parked workers' shares of the rows; the model's counts are converted while they score (adoptAdmission).
   const score = workerScorer({
     model: m, workers: N, batch: s.batch,
     post: (w, msg) => threads[w].postMessage(msg),
     score: async () => {
       ev.scored.fill(undefined);
       release(K_EVALUATE);
+      m.settleAdmission();
       await ev.until(() => ev.parked === N && ev.scored.every((x) => x !== undefined));
       return ev.scored as ScoredShare[];
     },
+    ready: () => m.settleAdmission(),
   });
 
   let stopped = false, earlyStopped = false, evaluated = false;
@@ -337,13 +342,16 @@ export async function trainParallel(
       const stopAsked = control.shouldStop?.() === true;
       // The exchange (control.sync) takes the model's dense state and may change it and the tables: the workers then reload it.
       const syncNow = syncDue(pos.rows) && !lastPass && !stopAsked;
-      // A pause only for room leaves the model as it is.
-      if (evalDue || ckptDue || lastPass || stopAsked) adoptModel();
+      // A pause only for room leaves the model as it is. An evaluation by the workers adopts their counts while they score.
+      if (evalDue && !syncNow) {
+        adoptDense();
+        adoptAdmission(true);
+      } else if (evalDue || ckptDue || lastPass || stopAsked) adoptModel();
       else if (syncNow) adoptDense();
       let stop = false;
       if (syncNow) {
         // The run ends here as complete: the model holds the state run left (the admission counts only when run took them).
-        if (await control.sync!.run({ ...pos, parts: [...pos.parts!] }, adoptAdmission) === true) stop = earlyStopped = true;
+        if (await control.sync!.run({ ...pos, parts: [...pos.parts!] }, () => adoptAdmission()) === true) stop = earlyStopped = true;
         lastSync = pos.rows;
       }
       if (evalDue && !stop) {
@@ -351,7 +359,10 @@ export async function trainParallel(
         pos.evaluatedRows = pos.rows;
         evaluated = true;
         // After an exchange the workers hold the dense state from before it until their release: this thread evaluates.
-        if (await control.evaluate!({ ...pos }, syncNow ? undefined : score)) stop = earlyStopped = true;
+        const done = await control.evaluate!({ ...pos }, syncNow ? undefined : score);
+        // Before the workers count again (an evaluation that read neither the counts nor the workers' scores left them to convert).
+        m.settleAdmission();
+        if (done) stop = earlyStopped = true;
       }
       if (!stop && stopAsked) stop = stopped = true;
       if (stop || lastPass) {

@@ -93,7 +93,10 @@ export interface TrainControl extends BudgetControl {
    * stopping), which then counts as done. A trainer may give a `score`
    * that evaluates the model on rows of a file as evaluateModel does (the
    * same figures), faster (the data-parallel trainer's workers score their
-   * shares of the rows); without one, evaluateModel.
+   * shares of the rows); without one, evaluateModel. Such a score scores
+   * on other threads: once its promise is made, the model is whole and
+   * stays as it is until the next step, and this thread may read it
+   * meanwhile (EarlyStopping copies the state then: ./validation.ts).
    */
   evaluate?: (pos: TrainPosition, score?: Scorer) => Promise<boolean>;
   /** Rows between evaluations within a pass (default: only after each pass). */

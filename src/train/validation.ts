@@ -106,6 +106,12 @@ export class EarlyStopping {
   private bestIsCurrent = false;
   /** The logits of the best evaluation, where its scorer gave them. */
   private logits: Logits | undefined;
+  /**
+   * The state copied while the trainer's scorer ran (the data-parallel
+   * workers score while this thread is idle): the best state's copy if the
+   * evaluation is the best, else memory for the next copy.
+   */
+  private ahead: StateCopy | undefined;
 
   constructor(
     private readonly m: CtrModel,
@@ -133,7 +139,20 @@ export class EarlyStopping {
     // --skip-nonfinite) evaluates as the worst: it is never the best state.
     const { file, range } = this.validation;
     const scorer = score ?? this.opts.score;
-    const r: Evaluation = await (scorer ? scorer(file, range) : evaluateModel(this.m, file, range)).catch((e: unknown) => {
+    const scoring = scorer ? scorer(file, range) : evaluateModel(this.m, file, range);
+    // The trainer's scorer scores on other threads, the model whole and
+    // unchanged until the next step (./parallel-score.ts): the state is
+    // copied meanwhile, for beforeStep should this be the best evaluation.
+    // A copy taken at an earlier evaluation (not the best) is memory for this one.
+    if (this.ahead !== undefined) {
+      this.spare ??= this.ahead;
+      this.ahead = undefined;
+    }
+    if (score !== undefined) {
+      this.ahead = copyState(this.m, this.spare, false);
+      this.spare = undefined;
+    }
+    const r: Evaluation = await scoring.catch((e: unknown) => {
       if (e instanceof RangeError && /NaN|not finite/.test(e.message)) return { auc: NaN, logloss: Infinity, rows: 0 };
       throw e;
     });
@@ -167,9 +186,14 @@ export class EarlyStopping {
    */
   readonly beforeStep = (): void => {
     if (!this.bestIsCurrent) return;
-    // Unsealed: the CRCs are written only if the copy is read back or written (sealState).
-    this.copy = copyState(this.m, this.spare, false);
-    this.spare = undefined;
+    // Unsealed: the CRCs are written only if the copy is read back or written (sealState). Taken while the trainer's scorer ran, if it was.
+    if (this.ahead !== undefined) {
+      this.copy = this.ahead;
+      this.ahead = undefined;
+    } else {
+      this.copy = copyState(this.m, this.spare, false);
+      this.spare = undefined;
+    }
     this.copyLent = false;
     this.bestIsCurrent = false;
   };

@@ -109,6 +109,36 @@ test("EarlyStopping reuses the memory of a best copy it no longer needs, never o
   assert.deepEqual(bytesOf(copyState(m)), at);
 });
 
+test("EarlyStopping with a trainer's scorer copies the state while it scores: the best state kept is the one at its evaluation, a copy at a worse one only lends its memory to the next (never kept as best, with or without the trainer's scorer)", async () => {
+  const m = model();
+  // Best at 1, 3 (an evaluation without the trainer's scorer) and 5; worse at 2, 4 and 6.
+  const aucs = [0.6, 0.5, 0.7, 0.4, 0.8, 0.3];
+  let k = 0;
+  const scores = (): Promise<{ auc: number; logloss: number; rows: number }> => Promise.resolve({ auc: aucs[k++], logloss: 0.5, rows: 1 });
+  const es = new EarlyStopping(m, { file: {} as DataFile }, { monitor: "auc", patience: 9, score: scores });
+  const pos = startPosition();
+  const held = (): StateCopy => (es as unknown as { copy: StateCopy }).copy;
+  const step = async (n: number, seed: number, trainerScorer: boolean): Promise<Uint8Array[]> => {
+    grow(m, n, seed);
+    const at = bytesOf(copyState(m, undefined, false));
+    assert.equal(await es.evaluate(pos, trainerScorer ? scores : undefined), false);
+    es.beforeStep();
+    return at;
+  };
+  const at1 = await step(300, 1, true);
+  assert.deepEqual(bytesOf(held()), at1, "the best copy, taken while scoring, is the state at the evaluation");
+  await step(100, 2, true);
+  assert.deepEqual(bytesOf(held()), at1, "a worse evaluation leaves the best copy as it was");
+  const at3 = await step(50, 3, false);
+  assert.deepEqual(bytesOf(held()), at3, "without the trainer's scorer the copy is taken then, not the worse evaluation's");
+  await step(40, 4, true);
+  const at5 = await step(30, 5, true);
+  assert.deepEqual(bytesOf(held()), at5);
+  await step(20, 6, true);
+  assert.equal(es.restoreBest(), true);
+  assert.deepEqual(bytesOf(copyState(m, undefined, false)), at5, "the best state comes back");
+});
+
 test("background checkpoints with a spare: each file as the synchronous write gives it, the next copy over the last written one's memory", async () => {
   const m = model(), dir = mkdtempSync(join(tmpdir(), "sparsectr-spare-")), ref = mkdtempSync(join(tmpdir(), "sparsectr-spare-ref-"));
   try {

@@ -4,7 +4,8 @@
 // returns exactly evaluateModel's AUC, log loss and rows on this thread,
 // and collectLogits' logits, with every way of updating the dense layers, an uneven split over three
 // workers, admission's OOV rows and a calibration; the run goes on as
-// before after each one.
+// before after each one. The model's admission counts at an evaluation are
+// the workers' then, read before or after the scores.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,7 +18,9 @@ import { buildModel, type TrainSettings } from "../../src/train/model.js";
 import { trainParallel } from "../../src/train/parallel.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
 import { collectLogits } from "../../src/train/calibration.js";
-import type { Scorer } from "../../src/train/trainer.js";
+import { trainModel, type Scorer, type TrainPosition } from "../../src/train/trainer.js";
+import { Admission } from "../../src/train/admission.js";
+import { splitRows } from "../../src/train/parallel-plan.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-parallel-score-"));
 const train = join(dir, "train.txt");
@@ -49,6 +52,45 @@ test("the workers' scores of the validation rows give evaluateModel's figures ex
     assert.equal(r.rows, 42_999, "every row trained after the evaluations");
     assert.ok(evaluations >= 4, `${workers} workers, ${dense}: ${evaluations} evaluations`);
     assert.ok(m.admission!.admitted < m.admission!.seen, "some features unadmitted: OOV rows were read");
+  }
+});
+
+test("an evaluation's model holds the workers' admission counts as they are then (the counts of exactly the rows trained), read before the scores or after them (converted while the workers score); the run counts on from them to the deterministic trainer's counts", async () => {
+  const file = await openData(train, { batchSize: 256 });
+  const val = await openData(train, { batchSize: 4096 }), range = { start: 42_999, end: 50_000 };
+  const triples = (a: Admission): string[] => {
+    const e = a.entries(), t: string[] = [];
+    for (let k = 0; k < e.length; k += 3) t.push(`${e[k]}:${e[k + 1]}:${e[k + 2]}`);
+    return t.sort();
+  };
+  /** Brute force: the counts of the rows of `ranges`, counted afresh. */
+  const countsOf = async (ranges: { start: number; end: number }[]): Promise<Admission> => {
+    const a = new Admission(SETTINGS.minCount!, file.fields.length), rows = await openData(train, { batchSize: 4096 });
+    for (const r of ranges) {
+      for await (const b of rows.batches(r)) a.route(b.keyWords, b.keys.length, new Uint32Array(2 * b.keys.length), undefined, true);
+    }
+    return a;
+  };
+  const ref = buildModel(file.fields.length, SETTINGS);
+  await trainModel(ref, file, { start: 0, end: 42_999 });
+  const parts = splitRows(0, 42_999, 2);
+  for (const order of ["before", "after"] as const) {
+    const m = buildModel(file.fields.length, SETTINGS);
+    let evaluations = 0;
+    const evaluate = async (pos: TrainPosition, score?: Scorer): Promise<boolean> => {
+      const want = await countsOf(parts.map((p, w) => ({ start: p.start, end: pos.parts?.[w] ?? p.end })));
+      const early = order === "before" ? triples(m.admission!) : undefined;
+      await score!(val, range);
+      const what = `${order}: evaluation ${evaluations + 1} at ${pos.parts?.join(", ") ?? "the end"}`;
+      assert.deepEqual(early ?? triples(m.admission!), triples(want), what);
+      assert.equal(m.features, want.seen, what);
+      evaluations++;
+      return false;
+    };
+    await trainParallel(m, file, { start: 0, end: 42_999 }, 2, undefined, { evaluate, evaluateEveryRows: 12_000 }, { denseUpdates: "sequential" });
+    assert.ok(evaluations >= 4, `${order}: ${evaluations} evaluations`);
+    assert.deepEqual(triples(m.admission!), triples(ref.admission!), `${order}: the pass's counts`);
+    assert.equal(m.admission!.routed, ref.admission!.routed, `${order}: occurrences routed to OOV rows`);
   }
 });
 
