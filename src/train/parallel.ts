@@ -359,7 +359,7 @@ export async function trainParallel(
         pos.evaluatedRows = pos.rows;
         evaluated = true;
         // After an exchange the workers hold the dense state from before it until their release: this thread evaluates.
-        const done = await control.evaluate!({ ...pos }, syncNow ? undefined : score);
+        const done = await control.evaluate!({ ...pos }, syncNow ? undefined : score, lastPass);
         // Before the workers count again (an evaluation that read neither the counts nor the workers' scores left them to convert).
         m.settleAdmission();
         if (done) stop = earlyStopped = true;

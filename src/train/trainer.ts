@@ -97,8 +97,9 @@ export interface TrainControl extends BudgetControl {
    * on other threads: once its promise is made, the model is whole and
    * stays as it is until the next step, and this thread may read it
    * meanwhile (EarlyStopping copies the state then: ./validation.ts).
+   * `last`: no step follows this evaluation (the run's last pass ended).
    */
-  evaluate?: (pos: TrainPosition, score?: Scorer) => Promise<boolean>;
+  evaluate?: (pos: TrainPosition, score?: Scorer, last?: boolean) => Promise<boolean>;
   /** Rows between evaluations within a pass (default: only after each pass). */
   evaluateEveryRows?: number;
   /** Called before the first step after each evaluation (e.g. to keep a copy of the best state). */

@@ -134,7 +134,7 @@ export class EarlyStopping {
   get bestLogits(): Logits | undefined { return this.bestIsCurrent ? this.logits : undefined; }
 
   /** Evaluates the model now (with the trainer's `score`, if it gives one); resolves to true when the run should stop. For trainModel's control.evaluate. */
-  readonly evaluate = async (pos: TrainPosition, score?: Scorer): Promise<boolean> => {
+  readonly evaluate = async (pos: TrainPosition, score?: Scorer, last = false): Promise<boolean> => {
     // A model whose scores are no longer finite (a diverged run with
     // --skip-nonfinite) evaluates as the worst: it is never the best state.
     const { file, range } = this.validation;
@@ -142,13 +142,14 @@ export class EarlyStopping {
     const scoring = scorer ? scorer(file, range) : evaluateModel(this.m, file, range);
     // The trainer's scorer scores on other threads, the model whole and
     // unchanged until the next step (./parallel-score.ts): the state is
-    // copied meanwhile, for beforeStep should this be the best evaluation.
+    // copied meanwhile, for beforeStep should this be the best evaluation
+    // (unless no step follows: beforeStep is not called then).
     // A copy taken at an earlier evaluation (not the best) is memory for this one.
     if (this.ahead !== undefined) {
       this.spare ??= this.ahead;
       this.ahead = undefined;
     }
-    if (score !== undefined) {
+    if (score !== undefined && !last) {
       this.ahead = copyState(this.m, this.spare, false);
       this.spare = undefined;
     }

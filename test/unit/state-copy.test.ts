@@ -109,9 +109,9 @@ test("EarlyStopping reuses the memory of a best copy it no longer needs, never o
   assert.deepEqual(bytesOf(copyState(m)), at);
 });
 
-test("EarlyStopping with a trainer's scorer copies the state while it scores: the best state kept is the one at its evaluation, a copy at a worse one only lends its memory to the next (never kept as best, with or without the trainer's scorer)", async () => {
+test("EarlyStopping with a trainer's scorer copies the state while it scores: the best state kept is the one at its evaluation, a copy at a worse one only lends its memory to the next (never kept as best, with or without the trainer's scorer); the run's last evaluation copies nothing", async () => {
   const m = model();
-  // Best at 1, 3 (an evaluation without the trainer's scorer) and 5; worse at 2, 4 and 6.
+  // Best at 1, 3 (an evaluation without the trainer's scorer), 5 and 7 (the last); worse at 2, 4 and 6.
   const aucs = [0.6, 0.5, 0.7, 0.4, 0.8, 0.3];
   let k = 0;
   const scores = (): Promise<{ auc: number; logloss: number; rows: number }> => Promise.resolve({ auc: aucs[k++], logloss: 0.5, rows: 1 });
@@ -137,6 +137,12 @@ test("EarlyStopping with a trainer's scorer copies the state while it scores: th
   await step(20, 6, true);
   assert.equal(es.restoreBest(), true);
   assert.deepEqual(bytesOf(copyState(m, undefined, false)), at5, "the best state comes back");
+  // The run's last evaluation (no step follows): nothing is copied, the best state is the model's.
+  grow(m, 10, 7);
+  aucs.push(0.95);
+  assert.equal(await es.evaluate(pos, scores, true), false);
+  assert.equal((es as unknown as { ahead?: StateCopy }).ahead, undefined, "no copy for the last evaluation");
+  assert.equal(es.restoreBest(), false);
 });
 
 test("background checkpoints with a spare: each file as the synchronous write gives it, the next copy over the last written one's memory", async () => {
