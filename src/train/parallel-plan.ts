@@ -12,7 +12,7 @@ import type { CtrModel } from "./model.js";
 import { EVICT_SHARE, evictionKeep } from "./budget.js";
 import type { TrainControl } from "./trainer.js";
 import { DEFAULT_DENSE_UPDATES, type DenseUpdates, type DenseUpdatesOption } from "./parallel-protocol.js";
-import { MAX_LOAD, SLOT_BYTES } from "./shared-counts.js";
+import { MAX_LOAD, SLOT_BYTES } from "./shared-counts-memory.js";
 
 /** Ids a row may hold: one key a field, twice that where a row may hold several features of a field. */
 function rowIds(m: CtrModel, data: DataFile): number {

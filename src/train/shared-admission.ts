@@ -21,7 +21,8 @@
  * keep Admission's format.
  */
 import { Admission, oovTable, routeInPieces, routeKey, type SightingsShare } from "./admission.js";
-import { MAX_CAP, MAX_LOAD, SharedCounts, SLOT_BYTES } from "./shared-counts.js";
+import { SharedCounts } from "./shared-counts.js";
+import { MAX_CAP, MAX_LOAD, SLOT_BYTES } from "./shared-counts-memory.js";
 import { BloomFilter } from "../util/bloom.js";
 
 /** What a worker thread needs to attach to shared counts (plain data for postMessage / workerData). */

@@ -1,8 +1,9 @@
 /**
  * The occurrence counts of feature keys in a shared WebAssembly.Memory,
- * counted by any number of threads at once: the memory layout, the
- * concurrent insert and increment, growth and refills. The admission rule
- * over them (routing, budgets, the plain counts) is ./shared-admission.ts.
+ * counted by any number of threads at once: the concurrent insert and
+ * increment, growth and refills. The memory's layout and the passes over
+ * every slot are ./shared-counts-memory.ts; the admission rule over the
+ * counts (routing, budgets, the plain counts) is ./shared-admission.ts.
  *
  * Every piece of state is in the shared memory, so every thread sees one
  * truth. It starts with a header of u32 words (see the H_ constants):
@@ -39,33 +40,11 @@
  */
 import { slotOf } from "./admission.js";
 import { countInPiece, countsKernels, pieceLayout } from "../kernels/counts.js";
+import {
+  CLAIMED, EMPTY, FAST, GROWING, H_ACTIVE, H_ADMITTED, H_CAP, H_FIELDS, H_MAGIC, H_MINCOUNT, H_PIECES, H_RESERVED, H_ROUTED64, H_SLOTS, H_TAKEN, H_USED,
+  HEADER_BYTES, MAGIC, MAX_CAP, MAX_LOAD, MAX_PIECES, PAGE, READY, SATURATED, SPINS, STRIDE, WAITED, pagesFor, putEntries, putSlots, slotBase, slotEntries, slotTriples,
+} from "./shared-counts-memory.js";
 import type { CountsModule } from "../kernels/generated/counts-exports.js";
-
-// Header words (u32 indices); the routed occurrences are the u64 at bytes 40..47 (u32 words 10 and 11).
-const H_MAGIC = 0, H_CAP = 1, H_SLOTS = 2, H_USED = 3, H_ADMITTED = 4, H_ACTIVE = 5, H_RESERVED = 6, H_MINCOUNT = 7, H_FIELDS = 8, H_PIECES = 12, H_TAKEN = 13;
-const H_ROUTED64 = 5;
-const HEADER_BYTES = 64;
-const MAGIC = 0x53414431; // "SAD1"
-/** Words per slot: lo, hi, count, state. */
-const STRIDE = 4;
-/** Bytes per slot. */
-export const SLOT_BYTES = STRIDE * 4;
-const EMPTY = 0, CLAIMED = 1, WAITED = 2, READY = 3;
-/** The bit of H_ACTIVE held by a grow. */
-const GROWING = 0x80000000;
-/** The load the slots never pass. */
-export const MAX_LOAD = 0.75;
-/** Slots at most: the region (2 GiB) must fit a 32-bit memory. */
-export const MAX_CAP = 1 << 27;
-/** Pieces at most: each a thread's keys for the counts' kernel (kernels/counts.ts). */
-export const MAX_PIECES = 256;
-const PAGE = 65536;
-/** A count that has reached 2^32 - 1 stays there. */
-const SATURATED = 0xffffffff;
-/** Below this count an increment cannot wrap, whatever other threads add meanwhile: plain Atomics.add. */
-const FAST = 0x80000000;
-/** Probes of a claimed slot before sleeping on it. */
-const SPINS = 200;
 
 /** Key counts in shared memory (see the module comment); one object per thread over the same memory. */
 export class SharedCounts {
@@ -217,39 +196,12 @@ export class SharedCounts {
 
   /** Every counted key as (lo, hi, count) triples, in slot order (complete when no route is in flight). */
   entries(): Uint32Array {
-    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
-    const e = new Uint32Array(3 * Atomics.load(u, H_USED));
-    let k = 0;
-    for (let i = 0; i < cap && k < e.length; i++) {
-      const s = base + i * STRIDE;
-      if (Atomics.load(u, s + 3) !== READY) continue;
-      e[k++] = u[s];
-      e[k++] = u[s + 1];
-      e[k++] = u[s + 2];
-    }
-    return k === e.length ? e : e.slice(0, k);
+    return slotEntries(this.views());
   }
 
-  /**
-   * The slots as (lo, hi, count) triples in slot order, empty ones zeros
-   * (Admission.fromSlots' layout); with no route in flight. Written over
-   * `into` when it has that many words (earlier slots no longer needed:
-   * memory already paged in), else into a new array.
-   */
+  /** The slots as (lo, hi, count) triples (Admission.fromSlots' layout), over `into` when it fits; with no route in flight (slotTriples). */
   slots(into?: Uint32Array): Uint32Array {
-    // Plain reads: no route is in flight (the threads that routed synchronised with this one since).
-    const u = this.views(), base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
-    const fresh = into?.length !== cap * 3, slots = fresh ? new Uint32Array(cap * 3) : into!;
-    for (let i = 0, s = base, o = 0; i < cap; i++, s += STRIDE, o += 3) {
-      if (u[s + 3] !== READY) {
-        if (!fresh && slots[o + 2] !== 0) slots[o] = slots[o + 1] = slots[o + 2] = 0;
-        continue;
-      }
-      slots[o] = u[s];
-      slots[o + 1] = u[s + 1];
-      slots[o + 2] = u[s + 2];
-    }
-    return slots;
+    return slotTriples(this.views(), into);
   }
 
   /** The count of one key (0 when never counted); safe while threads route, not during a grow. */
@@ -346,48 +298,12 @@ export class SharedCounts {
 
   /** Inserts (lo, hi, count) triples of distinct keys into empty slots, with no thread routing; seen / admitted become theirs. */
   fill(e: Uint32Array): void {
-    const u = this.u32, base = u[H_SLOTS] >>> 2, mask = u[H_CAP] - 1;
-    let admitted = 0;
-    for (let k = 0; k < e.length; k += 3) {
-      const lo = e[k], hi = e[k + 1];
-      let i = slotOf(lo, hi) & mask;
-      while (u[base + i * STRIDE + 3] !== EMPTY) i = (i + 1) & mask;
-      const s = base + i * STRIDE;
-      u[s] = lo;
-      u[s + 1] = hi;
-      u[s + 2] = e[k + 2];
-      u[s + 3] = READY;
-      if (e[k + 2] >= this.minCount) admitted++;
-    }
-    Atomics.store(u, H_USED, e.length / 3);
-    Atomics.store(u, H_ADMITTED, admitted);
+    putEntries(this.views(), e, this.minCount);
   }
 
-  /**
-   * Puts the keys of plain counts' slots ((lo, hi, count) per slot, count 0
-   * empty: Admission's layout, laid out by the same hash and probing) into
-   * these empty counts of as many slots, each in the slot of the same
-   * index: one pass in slot order, no rehash (fill's probes miss the cache
-   * once a key on a large table). Only while no thread routes.
-   */
+  /** Puts plain counts' slots into these empty counts of as many slots, slot for slot, with no thread routing (putSlots). */
   fillSlots(slots: Uint32Array): void {
-    const u = this.u32, base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
-    if (slots.length !== cap * 3) throw new RangeError(`shared admission: ${slots.length / 3} slots given for counts of ${cap}`);
-    if (u[H_USED] !== 0) throw new Error("shared admission: fillSlots needs empty counts");
-    let used = 0, admitted = 0;
-    for (let i = 0, o = 0, s = base; i < cap; i++, o += 3, s += STRIDE) {
-      const c = slots[o + 2];
-      if (c === 0) continue;
-      u[s] = slots[o];
-      u[s + 1] = slots[o + 1];
-      u[s + 2] = c;
-      u[s + 3] = READY;
-      used++;
-      if (c >= this.minCount) admitted++;
-    }
-    if (used >= cap * MAX_LOAD) throw new RangeError(`shared admission: ${used} keys in ${cap} slots pass the load limit ${MAX_LOAD}`);
-    Atomics.store(u, H_USED, used);
-    Atomics.store(u, H_ADMITTED, admitted);
+    putSlots(this.views(), slots, this.minCount);
   }
 
   /** Runs `f` while no thread routes (holding the growing bit): a route in flight makes it throw, a route started meanwhile throws. */
@@ -434,12 +350,3 @@ export class SharedCounts {
   }
 }
 
-/** Pages of a memory holding `cap` slots from byte `base`. */
-function pagesFor(cap: number, base: number): number {
-  return Math.ceil((base + cap * STRIDE * 4) / PAGE);
-}
-
-/** Where the slots begin: after the header and `pieces` pieces. */
-function slotBase(pieces: number): number {
-  return HEADER_BYTES + (pieces > 0 ? pieces * pieceLayout().bytes : 0);
-}
