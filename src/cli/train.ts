@@ -308,8 +308,8 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
   const curves = held.curves = out ? writeCurvesThread(out, `${m.settings.model}, ${m.settings.optimizer}`).then(() => undefined, (e: unknown) => e as Error) : undefined;
   const best = stopper?.best;
   const clusterFeatures = "cluster" in r ? (r.cluster as ClusterReport).features : undefined;
-  // Counted once (a model of several tables joins their live ids: CtrModel.liveFeatures).
-  const liveFeatures = m.liveFeatures;
+  // Counted once (a model of several tables joins their live ids: CtrModel.liveFeatures); a cluster run's features are every worker's (rank 0's model counts its own part only).
+  const liveFeatures = m.liveFeatures, features = clusterFeatures ?? m.features;
   const report = {
     // rows: the distinct rows trained on (the validation rows too when they trained last).
     model: m.settings.model, optimizer: m.settings.optimizer, threads: parallel ? workers : Math.min(threads, 2), trainer: cluster ? "cluster" : parallel ? "parallel" : "deterministic", ...(parallel ? { denseUpdates } : {}),
@@ -327,8 +327,7 @@ async function trainCommand(given: ParsedArgs, held: Held): Promise<number> {
     trainLoss: r.loss, auc: ev?.auc ?? null, logloss: ev?.logloss ?? null, testRows: ev?.rows ?? 0,
     // The threads that scored the test rows and the calibration's validation rows (score-threads.ts: the same figures on any number).
     ...(ev ? { testThreads: ev.threads } : {}), ...(calibrationThreads !== undefined ? { calibrationThreads } : {}),
-    // A cluster run's features: every worker's (rank 0's model counts its own part only).
-    featureRate: (clusterFeatures ?? m.features) ? liveFeatures / (clusterFeatures ?? m.features) : 0, features: clusterFeatures ?? m.features, liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
+    featureRate: features ? liveFeatures / features : 0, features, liveFeatures, tableRows: Math.max(...m.tables.map((t) => t.size)),
     admittedFeatures: m.admission?.admitted ?? m.features, oovRouted: m.admission?.routed ?? 0,
     admissionBytes: m.admission?.bytes ?? 0, forgottenCounts: m.admission?.forgotten ?? 0,
     modelBytes: m.modelBytes, modelSha256: m.sha256(), skippedRows,
@@ -371,7 +370,8 @@ function summary(report: Record<string, unknown> & { rowsPerSec: number; modelBy
   lines.push(ev ? `test: AUC ${ev.auc.toFixed(4)}, log loss ${ev.logloss.toFixed(4)} on ${ev.rows} rows` : "no test data (give --test or a --holdout)");
   lines.push(`features: ${report.liveFeatures as number} live of ${report.features as number} (feature rate ${(report.featureRate as number).toFixed(4)}), model ${report.modelBytes} bytes`);
   lines.push(`model sha256 ${report.modelSha256}`);
-  const skipped = trainFile.stats.skipped;
-  if (skipped) lines.push(`skipped ${skipped} malformed rows, the first: ${trainFile.stats.firstBad.map((e) => e.message).join("; ")}`);
+  // The training's and the refit's skipped rows (the report's count); the first of them as the training met them.
+  const skipped = report.skippedRows as number, first = trainFile.stats.firstBad;
+  if (skipped) lines.push(`skipped ${skipped} malformed rows${first.length ? `, the first: ${first.map((e) => e.message).join("; ")}` : ""}`);
   return lines.join("\n");
 }

@@ -112,6 +112,10 @@ test("libfm labels -1/+1; bad rows are reported as met and stop the run past --m
   assert.ok(brokenInValidation > 0);
   assert.equal(refit.refitRows, 160 - brokenInValidation);
   assert.equal(refit.skippedRows, brokenInTraining + brokenInValidation);
+  // The summary says as much.
+  const text = run("train", "--train", bfm, "--skip-bad-rows", "--max-bad-rows", "5%", "--holdout", "0.2", "--epochs", "1", "--shuffle", "off", "--refit", "on");
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, new RegExp(`skipped ${brokenInTraining + brokenInValidation} malformed rows, the first: `));
 });
 
 test("multi-valued fields (CSV separators) and feature values (libsvm idx:v) train end to end; the exported model pools and scores as the trained one", () => {
