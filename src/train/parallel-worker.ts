@@ -237,12 +237,17 @@ async function main(init: WorkerInit): Promise<void> {
       const batches = file.batches({ start: seen, end: init.part.end });
       let next: IteratorResult<Batch, unknown> = await batches.next();
       let command = K_STOP;
+      // Whether the batch after this round's is still to be read: at a barrier where this worker waits and releases no one, or at the round's end.
+      let readAhead = false;
+      const readNext = async (): Promise<void> => {
+        if (!readAhead) return;
+        readAhead = false;
+        next = await batches.next();
+      };
       round: while (true) {
         let n = 0, loss = 0, had = 0;
         // Split: the tables take one step a round, the rows' gradients merged over the workers' shares after the first barrier.
         if (split) for (const t of tables) t.holdStep(t.stepCount + 1);
-        // Whether the batch after this round's is still to be read: at a barrier where this worker waits and releases no one, or at the round's end.
-        let readAhead = false;
         if (next.done !== true) {
           const b = next.value;
           had = 1;
@@ -261,11 +266,6 @@ async function main(init: WorkerInit): Promise<void> {
           seen = b.seen;
           readAhead = true;
         }
-        const readNext = async (): Promise<void> => {
-          if (!readAhead) return;
-          readAhead = false;
-          next = await batches.next();
-        };
         arr[w * ARRIVAL_WORDS + A_ROWS] = n;
         arr[w * ARRIVAL_WORDS + A_BATCH] = had;
         arr[w * ARRIVAL_WORDS + A_LOSS] = loss;

@@ -140,19 +140,16 @@ export class EarlyStopping {
     const { file, range } = this.validation;
     const scorer = score ?? this.opts.score;
     const scoring = scorer ? scorer(file, range) : evaluateModel(this.m, file, range);
-    // The trainer's scorer scores on other threads, the model whole and
-    // unchanged until the next step (./parallel-score.ts): the state is
-    // copied meanwhile, for beforeStep should this be the best evaluation
-    // (unless no step follows: beforeStep is not called then).
     // A copy taken at an earlier evaluation (not the best) is memory for this one.
     if (this.ahead !== undefined) {
       this.spare ??= this.ahead;
       this.ahead = undefined;
     }
-    if (score !== undefined && !last) {
-      this.ahead = copyState(this.m, this.spare, false);
-      this.spare = undefined;
-    }
+    // The trainer's scorer scores on other threads, the model whole and
+    // unchanged until the next step (./parallel-score.ts): the state is
+    // copied meanwhile, for beforeStep should this be the best evaluation
+    // (unless no step follows: beforeStep is not called then).
+    if (score !== undefined && !last) this.ahead = this.copyNow();
     const r: Evaluation = await scoring.catch((e: unknown) => {
       if (e instanceof RangeError && /NaN|not finite/.test(e.message)) return { auc: NaN, logloss: Infinity, rows: 0 };
       throw e;
@@ -188,16 +185,18 @@ export class EarlyStopping {
   readonly beforeStep = (): void => {
     if (!this.bestIsCurrent) return;
     // Unsealed: the CRCs are written only if the copy is read back or written (sealState). Taken while the trainer's scorer ran, if it was.
-    if (this.ahead !== undefined) {
-      this.copy = this.ahead;
-      this.ahead = undefined;
-    } else {
-      this.copy = copyState(this.m, this.spare, false);
-      this.spare = undefined;
-    }
+    this.copy = this.ahead ?? this.copyNow();
+    this.ahead = undefined;
     this.copyLent = false;
     this.bestIsCurrent = false;
   };
+
+  /** The model's state copied now, unsealed, over the spare's memory. */
+  private copyNow(): StateCopy {
+    const c = copyState(this.m, this.spare, false);
+    this.spare = undefined;
+    return c;
+  }
 
   /** Puts the best state back into the model (nothing to do when it is the current one); true when it changed the model. */
   restoreBest(): boolean {
