@@ -4,7 +4,7 @@
 // the budget read the file; a model scores the held rows as the file's.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openData, type DataFile } from "../../src/index.js";
@@ -13,15 +13,13 @@ import { createGenerator, generateFiles, synthConfig } from "../../src/data/synt
 import { buildModel } from "../../src/train/model.js";
 import { trainModel } from "../../src/train/trainer.js";
 import { collectLogits } from "../../src/train/calibration.js";
+import { plantBadRows } from "../helpers/bad-rows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-held-"));
 const path = join(dir, "rows.txt");
 await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 5, scale: 0.01 })), { format: "criteo", start: 0, rows: 12_000, out: path, truth: null });
 // Malformed rows in the range scored below, to be skipped and counted.
-const lines = readFileSync(path, "utf8").split("\n");
-lines[9_100] = "x\t1";
-lines[10_500] = "1\tnot-a-number" + lines[10_500].slice(lines[10_500].indexOf("\t", 2));
-writeFileSync(path, lines.join("\n"));
+plantBadRows(path, { short: 9_100, notInteger: 10_500 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const RANGE = { start: 9_000, end: 12_000 };

@@ -3,7 +3,7 @@
 // their file:line, and the same trained model bit for bit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openData, prefetched, DataError, type ReadOptions } from "../../src/index.js";
@@ -11,16 +11,14 @@ import { createGenerator, generateFiles, synthConfig } from "../../src/data/synt
 import { buildModel } from "../../src/train/model.js";
 import { trainModel } from "../../src/train/trainer.js";
 import { evaluateModel } from "../../src/train/evaluate.js";
+import { plantBadRows } from "../helpers/bad-rows.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sparsectr-prefetch-"));
 const path = join(dir, "train.txt");
 await generateFiles(createGenerator(synthConfig({ preset: "criteo", seed: 3, scale: 0.01 })), { format: "criteo", start: 0, rows: 20_000, out: path, truth: null });
 // Two malformed rows to be skipped and counted.
-const lines = readFileSync(path, "utf8").split("\n");
-lines[100] = "x\t1";
-lines[15_000] = "1\tnot-a-number" + lines[15_000].slice(lines[15_000].indexOf("\t", 2));
 const bad = join(dir, "bad.txt");
-writeFileSync(bad, lines.join("\n"));
+plantBadRows(path, { short: 100, notInteger: 15_000 }, bad);
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function collect(p: string, opts: ReadOptions, range?: { start?: number; end?: number }, depth: number | boolean = false) {
