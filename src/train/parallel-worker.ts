@@ -32,7 +32,7 @@ import { workerMomentum } from "./stale-momentum.js";
 import { scoreShare } from "./score-share.js";
 import { replicaModel, threadLayers, unpackWeights } from "./replica.js";
 import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
-import { spinMillis, waitUntil } from "./barrier.js";
+import { spinMillis, Waiter } from "./barrier.js";
 import {
   A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
   K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
@@ -75,8 +75,12 @@ async function main(init: WorkerInit): Promise<void> {
   const file = await openData(init.paths, { ...init.read, batchSize: share, ...(init.read.skipBadRows === true ? { onSkip } : {}) });
   let dlogits = new Float32Array(0);
   let round = Atomics.load(ctl, C_ROUND);
-  // How long a wait at a round's barrier spins before it sleeps (./barrier.ts).
-  const spin = spinMillis(N);
+  // A round's barrier waits: spinning up to spinMillis before they sleep, while few waits outlast it (./barrier.ts).
+  const waiter = new Waiter(spinMillis(N));
+  // The barriers' conditions, made once: the words as this worker last read them.
+  let stepGen = 0;
+  const released = (v: number): boolean => v !== stepGen, allStepped = (a: number): boolean => a >= N - 1 || Atomics.load(ctl, C_FAILED) !== 0;
+  const nextRound = (v: number): boolean => v !== round;
 
   /**
    * Parks until the coordinator releases the run; returns its command. A
@@ -271,21 +275,21 @@ async function main(init: WorkerInit): Promise<void> {
         arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
         arr[w * ARRIVAL_WORDS + A_SEEN] = seen;
         // The first barrier: every batch is in (the last to arrive lets the others go); each worker steps its dense rows.
-        const gen = Atomics.load(ctl, C_STEP);
+        stepGen = Atomics.load(ctl, C_STEP);
         if (Atomics.add(ctl, C_ARRIVED, 1) + 1 === N) {
           Atomics.store(ctl, C_ARRIVED, 0);
           Atomics.add(ctl, C_STEP, 1);
           Atomics.notify(ctl, C_STEP);
         } else {
           await readNext();
-          waitUntil(ctl, C_STEP, (v) => v !== gen, spin);
+          waiter.wait(ctl, C_STEP, released);
         }
         if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
         if (split) for (const t of tables) t.stepOwned();
         stepRoundSlice(mode, dense, slices, gradients, N, weights);
         // The second: worker 0 waits for every worker's rows, adds up the round and starts the next.
         if (w === 0) {
-          waitUntil(ctl, C_STEPPED, (a) => a >= N - 1 || Atomics.load(ctl, C_FAILED) !== 0, spin);
+          waiter.wait(ctl, C_STEPPED, allStepped);
           reduce();
           Atomics.store(ctl, C_STEPPED, 0);
           round = Atomics.add(ctl, C_ROUND, 1) + 1;
@@ -294,7 +298,7 @@ async function main(init: WorkerInit): Promise<void> {
           Atomics.add(ctl, C_STEPPED, 1);
           Atomics.notify(ctl, C_STEPPED);
           await readNext();
-          waitUntil(ctl, C_ROUND, (v) => v !== round, spin);
+          waiter.wait(ctl, C_ROUND, nextRound);
           round = Atomics.load(ctl, C_ROUND);
         }
         if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
