@@ -57,6 +57,10 @@ export interface Kernels {
   scatterSlots(src: number, slot: number, n: number, d: number, out: number): void;
   /** Index of the first non-finite float of n at p, or -1. */
   findNonFinite(p: number, n: number): number;
+  /** dst[i] = float32(dst[i] + src[i] * w) for n floats, the arithmetic in float64 (as `dst[i] += src[i] * w` on a Float32Array). */
+  addScaled(dst: number, src: number, n: number, w: number): void;
+  /** dst[i] = float32(dst[i] * w) for n floats, the product in float64. */
+  scaleBy(dst: number, n: number, w: number): void;
 }
 
 /** Which implementation of the kernels to run. */

@@ -20,6 +20,8 @@ export class DenseParam {
   private readonly stride: number;
   private readonly grad: number;
   private readonly hess: number;
+  /** stepSum's scratch of rows x rowLength floats (0 until a sum of several arrays needs it). */
+  private scratch = 0;
   private t = 0;
   private zeros = 0;
   private disposed = false;
@@ -83,32 +85,75 @@ export class DenseParam {
    * On any error the weights and state are left untouched.
    */
   step(grad: ArrayLike<number>, opts: StepOptions = {}, rows?: { start: number; end: number }): void {
+    this.stepWith([grad], [1], opts.hessian === undefined ? undefined : [opts.hessian], [1], opts.lr, rows);
+  }
+
+  /**
+   * step() with the gradient sum_k weights[k] * grads[k] (each of every
+   * row, rows x rowLength), and with `hessians` (AdaHessian) the Hessian
+   * estimate sum_k hessianWeights[k] * hessians[k], made in this
+   * parameter's memory by the kernels (only the stepped rows' floats):
+   * the first array times its weight (as is, when that is 1), then each
+   * other one times its weight added in order, every float rounded as
+   * TypeScript rounds `sum[i] *= w` and `sum[i] += g[i] * w` on a
+   * Float32Array. The data-parallel workers' sum of a round's gradients
+   * (../train/parallel-dense.ts), a few times faster than that loop.
+   */
+  stepSum(
+    grads: readonly Float32Array[], weights: readonly number[], lr?: number,
+    hessians?: { arrays: readonly Float32Array[]; weights: readonly number[] }, rows?: { start: number; end: number },
+  ): void {
+    this.stepWith(grads, weights, hessians?.arrays, hessians?.weights, lr, rows);
+  }
+
+  private stepWith(
+    grads: readonly ArrayLike<number>[], gw: readonly number[], hessians: readonly ArrayLike<number>[] | undefined, hw: readonly number[] | undefined,
+    lrAsked: number | undefined, rows?: { start: number; end: number },
+  ): void {
     this.live();
     const d = this.rowLength, r0 = rows?.start ?? 0, r1 = rows?.end ?? this.rows;
     this.checkRows(r0, r1);
     const n = this.rows * d, o = r0 * d, m = (r1 - r0) * d;
-    const heap = this.arena.heap, k = this.arena.kernels;
-    const lr = checkLr(this.optimizer, opts.lr, this.hyper.lr);
-    // The rows' floats of an array of every row (its length checked first: copyInto checks the part's).
-    const part = (a: ArrayLike<number>, what: string): ArrayLike<number> => {
-      if (a === null || typeof a !== "object" || m === n) return a;
-      if (a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n}`);
-      return a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
-    };
-    copyInto(this.optimizer, "gradient", part(grad, "gradient"), m, heap, this.grad + o * 4);
+    const k = this.arena.kernels;
+    const lr = checkLr(this.optimizer, lrAsked, this.hyper.lr);
+    this.sumInto(this.grad + o * 4, "gradient", grads, gw, n, o, m);
     checkFinite(this.optimizer, "gradient", k.findNonFinite(this.grad + o * 4, m), d, (r) => `row ${r + r0}`);
     let h = 0;
     if (this.hess) {
-      if (opts.hessian === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-      copyInto(this.optimizer, "hessian", part(opts.hessian, "hessian"), m, heap, this.hess + o * 4);
+      if (hessians === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
+      this.sumInto(this.hess + o * 4, "hessian", hessians, hw!, n, o, m);
       checkFinite(this.optimizer, "hessian", k.findNonFinite(this.hess + o * 4, m), d, (r) => `row ${r + r0}`);
       h = this.hess + o * 4;
-    } else if (opts.hessian !== undefined) {
+    } else if (hessians !== undefined) {
       throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
     }
     this.call.prepare(this.t + 1, lr);
     this.t++;
     if (r1 > r0) this.zeros -= k.updateDense(this.call.ptr, this.x + o * 4, this.state + r0 * this.stride, this.stride, this.grad + o * 4, h, r1 - r0);
+  }
+
+  /**
+   * Writes sum_k weights[k] * arrays[k] of floats [o, o + m) (each array of
+   * n floats) at `dst` (see stepSum); one array of weight 1 is a copy.
+   */
+  private sumInto(dst: number, what: string, arrays: readonly ArrayLike<number>[], weights: readonly number[], n: number, o: number, m: number): void {
+    if (arrays.length === 0 || weights.length !== arrays.length) throw new RangeError(`${this.optimizer}: ${arrays.length} ${what} arrays with ${weights.length} weights`);
+    // The rows' floats of an array of every row (its length checked first: copyInto checks the part's).
+    const part = (a: ArrayLike<number>): ArrayLike<number> => {
+      if (a === null || typeof a !== "object" || m === n) return a;
+      if (a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n}`);
+      return a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
+    };
+    const k = this.arena.kernels;
+    copyInto(this.optimizer, what, part(arrays[0]), m, this.arena.heap, dst);
+    if (weights[0] !== 1) k.scaleBy(dst, m, weights[0]);
+    if (arrays.length === 1) return;
+    // The other arrays' floats go through a scratch of n floats, made at the first sum of several.
+    if (this.scratch === 0) this.scratch = this.arena.heap.alloc(n * 4);
+    for (let i = 1; i < arrays.length; i++) {
+      copyInto(this.optimizer, what, part(arrays[i]), m, this.arena.heap, this.scratch);
+      k.addScaled(dst, this.scratch, m, weights[i]);
+    }
   }
 
   /** Copies rows [start, end) of `src` (a parameter of the same shape and optimizer): weights and optimizer state; the zero rows are counted again. */
@@ -300,6 +345,7 @@ export class DenseParam {
     heap.release(this.state);
     heap.release(this.grad);
     if (this.hess) heap.release(this.hess);
+    if (this.scratch) heap.release(this.scratch);
     this.call.dispose();
     this.disposed = true;
   }

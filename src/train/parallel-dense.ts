@@ -27,9 +27,9 @@ export interface RoundGradients {
  * step's learning rate, as one worker would take them (computed against
  * the round's weights). Sync: one step with the mean gradient over every
  * row of the round at N times the learning rate (the linear scaling rule:
- * one step takes the rows of N batches), summed into worker 0's block
- * (these rows of it), in worker order; with one worker the weight is
- * exactly 1. The Hessian estimates are averaged alike. Split: the round is
+ * one step takes the rows of N batches), summed in worker order in the
+ * parameter's memory (DenseParam.stepSum, as `sum += g * w` on a
+ * Float32Array); with one worker the weight is exactly 1. The Hessian estimates are averaged alike. Split: the round is
  * one batch, and each worker's gradient its rows' share of the batch's
  * mean: their sum, one step at the learning rate. Nothing when the round
  * had no rows.
@@ -43,7 +43,7 @@ export function stepRoundSlice(
   if (rows === 0) return;
   let o = 0;
   for (let i = 0; i < dense.length; i++) {
-    const len = dense[i].rows * dense[i].rowLength, d = dense[i].rowLength, mine = slices[i], a = o + mine.start * d, b = o + mine.end * d;
+    const len = dense[i].rows * dense[i].rowLength, d = dense[i].rowLength, mine = slices[i], a = o + mine.start * d;
     const hessianOf = (k: number): { hessian?: Float32Array } => (g.hessian ? { hessian: g.hessian(k).subarray(o, o + len) } : {});
     if (mode === "sequential") {
       for (let k = 0; k < workers; k++) {
@@ -52,18 +52,12 @@ export function stepRoundSlice(
     } else {
       // Split: each gradient block is its rows' share of the round's mean already (./parallel-worker.ts
       // scales it): summed, at the learning rate; the Hessian estimates (each its batch's mean) are averaged.
-      const split = mode === "split";
-      for (const at of g.hessian ? [g.block, g.hessian] : [g.block]) {
-        const summed = split && at === g.block, weight = (k: number): number => (summed ? (g.rows(k) > 0 ? 1 : 0) : g.rows(k) / rows);
-        const sum = at(0), w0 = weight(0);
-        if (w0 !== 1) for (let j = a; j < b; j++) sum[j] *= w0;
-        for (let k = 1; k < workers; k++) {
-          if (g.rows(k) === 0) continue;
-          const x = at(k), wk = weight(k);
-          for (let j = a; j < b; j++) sum[j] += x[j] * wk;
-        }
-      }
-      dense[i].step(g.block(0).subarray(o, o + len), { lr: dense[i].hyper.lr * (split ? 1 : workers), ...hessianOf(0) }, mine);
+      // Worker 0's block and those of the workers with rows, in worker order (DenseParam.stepSum).
+      const split = mode === "split", from = [0];
+      for (let k = 1; k < workers; k++) if (g.rows(k) > 0) from.push(k);
+      const blocks = from.map((k) => g.block(k).subarray(o, o + len)), share = from.map((k) => g.rows(k) / rows);
+      const hessians = g.hessian ? { arrays: from.map((k) => g.hessian!(k).subarray(o, o + len)), weights: share } : undefined;
+      dense[i].stepSum(blocks, split ? from.map((k) => (g.rows(k) > 0 ? 1 : 0)) : share, dense[i].hyper.lr * (split ? 1 : workers), hessians, mine);
     }
     weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), a);
     o += len;

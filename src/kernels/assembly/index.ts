@@ -4,6 +4,7 @@ export * from "./layout";
 export { updateDense, updateSparse } from "./rows";
 export { resolve, dedupResolve, dedupLookup, createMissing, lookup, rehash, keysInRowOrder, gatherExisting } from "./table";
 export { accumulateInverse, gatherInverse, gather, findNonFinite } from "./batch-rows";
+export { addScaled, scaleBy } from "./axpy";
 export { sgemm, sgemmTransA, sgemmTransB, sgemmWorkBytes } from "./matmul";
 export { crossForward, crossBackward, crossBackwardAccumulate } from "./cross";
 export { biasRelu, reluBackward } from "./relu";

@@ -17,6 +17,8 @@ export interface KernelModule {
   gatherInverse(recs: number, inverse: number, n: number, d: number, out: number, u: number): void;
   gather(recs: number, n: number, d: number, out: number): void;
   findNonFinite(p: number, n: number): number;
+  addScaled(dst: number, src: number, n: number, w: number): void;
+  scaleBy(dst: number, n: number, w: number): void;
   sgemm(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmTransA(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
   sgemmTransB(a: number, b: number, c: number, m: number, k: number, n: number, work: number): void;
@@ -47,6 +49,8 @@ export const KERNEL_MODULE_FUNCTIONS = [
   "gatherInverse",
   "gather",
   "findNonFinite",
+  "addScaled",
+  "scaleBy",
   "sgemm",
   "sgemmTransA",
   "sgemmTransB",

@@ -3,6 +3,7 @@ import type { Kernels } from "../kernels.js";
 import { updateDense, updateSparse } from "./rows.js";
 import * as table from "./table.js";
 import * as shard from "./shard.js";
+import { addScaled, scaleBy } from "./axpy.js";
 
 /** The plain TypeScript kernels, bound to one heap: the reference the WebAssembly ones are tested against. */
 export function tsKernels(heap: Heap): Kernels {
@@ -21,6 +22,8 @@ export function tsKernels(heap: Heap): Kernels {
     gather: (recs, n, d, out) => table.gather(heap, recs, n, d, out),
     gatherExisting: (meta, ids, n, out) => table.gatherExisting(heap, meta, ids, n, out),
     findNonFinite: (p, n) => table.findNonFinite(heap, p, n),
+    addScaled: (dst, src, n, w) => addScaled(heap, dst, src, n, w),
+    scaleBy: (dst, n, w) => scaleBy(heap, dst, n, w),
     partitionKeys: (ids, n, shards, slot, counts, keys) => shard.partitionKeys(heap, ids, n, shards, slot, counts, keys),
     gatherSlots: (src, slot, n, d, out) => shard.gatherSlots(heap, src, slot, n, d, out),
     scatterSlots: (src, slot, n, d, out) => shard.scatterSlots(heap, src, slot, n, d, out),
