@@ -33,9 +33,10 @@ import { scoreShare } from "./score-share.js";
 import { replicaModel, threadLayers, unpackWeights } from "./replica.js";
 import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
 import { spinMillis, Waiter } from "./barrier.js";
+import { RunLedger } from "./parallel-ledger.js";
 import {
-  A_BATCH, A_LOSS, A_RECENT, A_ROWS, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
-  K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS,
+  C_ARRIVED, C_COMMAND, C_RELOAD, C_FAILED, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_ROUND, C_STATE, C_STEP, C_STEPPED,
+  K_CONTINUE, K_NEXT_EPOCH, K_STOP, S_EPOCH_END, S_GO, S_PARK, T_CKPT_ROWS, T_EVAL_ROWS,
   denseSlices, K_EVALUATE, type EvaluateMessage, type ReloadMessage, type WorkerInit, type WorkerMessage,
 } from "./parallel-protocol.js";
 
@@ -48,7 +49,7 @@ async function main(init: WorkerInit): Promise<void> {
   const { worker: w, workers: N, settings: s } = init;
   // A pooled thread compiled them ahead: again only if this run asks otherwise (an error of the pooled attempt comes again here, reported).
   threadLayers(init.fma);
-  const ctl = new Int32Array(init.control), tot = new Float64Array(init.totals), arr = new Float64Array(init.arrivals);
+  const ctl = new Int32Array(init.control), ledger = new RunLedger(N, init);
   const P = init.paramSizes.reduce((a, b) => a + b, 0);
   const gradAll = new Float32Array(init.grads), weights = new Float32Array(init.weights);
   const myGrad = gradAll.subarray(w * P, (w + 1) * P);
@@ -142,33 +143,20 @@ async function main(init: WorkerInit): Promise<void> {
   const gradients: RoundGradients = {
     block: (k) => gradAll.subarray(k * P, (k + 1) * P),
     ...(hessAll ? { hessian: (k: number) => hessAll.subarray(k * P, (k + 1) * P) } : {}),
-    rows: (k) => arr[k * ARRIVAL_WORDS + A_ROWS],
+    rows: (k) => ledger.rows(k),
   };
 
+  // Split: the round's one step of the tables, once the round had rows.
+  const advanceTables = (): void => { if (split) for (const t of tables) t.advanceStep(); };
   /** Worker 0 once every worker stepped its dense rows: the totals, and what happens next. */
   const reduce = (): void => {
-    let rows = 0, lossRows = 0, batches = 0;
-    for (let k = 0; k < N; k++) {
-      batches += arr[k * ARRIVAL_WORDS + A_BATCH];
-      rows += arr[k * ARRIVAL_WORDS + A_ROWS];
-      lossRows += arr[k * ARRIVAL_WORDS + A_LOSS] * arr[k * ARRIVAL_WORDS + A_ROWS];
-    }
-    if (rows > 0) {
-      const loss = lossRows / rows;
-      tot[T_ROWS] += rows;
-      tot[T_STEPS] += 1;
-      // Split: the round's one step of the tables.
-      if (split) for (const t of tables) t.advanceStep();
-      tot[T_LOSS_SUM] += lossRows;
-      tot[T_RECENT] = tot[T_STEPS] === 1 ? loss : 0.98 * tot[T_RECENT] + 0.02 * loss;
-    }
+    const batches = ledger.closeRound(advanceTables);
     let state = batches === 0 ? S_EPOCH_END : S_GO;
     if (state === S_GO) {
       const short = roomShort(), over = overBudget();
       if (short) Atomics.store(ctl, C_NEED_ROOM, 1);
       if (over) Atomics.store(ctl, C_OVER_BUDGET, 1);
-      const due = (every: number, last: number): boolean => every > 0 && tot[T_ROWS] - tot[last] >= every;
-      if (short || over || Atomics.load(ctl, C_PAUSE) !== 0 || due(init.evalEveryRows, T_EVAL_ROWS) || due(init.checkpointEveryRows, T_CKPT_ROWS)) state = S_PARK;
+      if (short || over || Atomics.load(ctl, C_PAUSE) !== 0 || ledger.due(init.evalEveryRows, T_EVAL_ROWS) || ledger.due(init.checkpointEveryRows, T_CKPT_ROWS)) state = S_PARK;
     }
     if (Atomics.load(ctl, C_FAILED) !== 0) state = S_PARK;
     Atomics.store(ctl, C_STATE, state);
@@ -225,7 +213,7 @@ async function main(init: WorkerInit): Promise<void> {
     // Weights that are no longer finite make every later batch's loss non-finite: skipping cannot mend them.
     const broken = nonFiniteWeight(params);
     if (broken !== undefined) throw new DivergenceError((tables[0]?.stepCount ?? 0) + 1, b.lines.subarray(0, b.rows), file.paths[b.part ?? 0], broken);
-    arr[w * ARRIVAL_WORDS + A_RUN_SKIPPED]++;
+    ledger.skipped(w);
     return undefined;
   };
 
@@ -270,10 +258,7 @@ async function main(init: WorkerInit): Promise<void> {
           seen = b.seen;
           readAhead = true;
         }
-        arr[w * ARRIVAL_WORDS + A_ROWS] = n;
-        arr[w * ARRIVAL_WORDS + A_BATCH] = had;
-        arr[w * ARRIVAL_WORDS + A_LOSS] = loss;
-        arr[w * ARRIVAL_WORDS + A_SEEN] = seen;
+        ledger.arrive(w, n, had, loss, seen);
         // The first barrier: every batch is in (the last to arrive lets the others go); each worker steps its dense rows.
         stepGen = Atomics.load(ctl, C_STEP);
         if (Atomics.add(ctl, C_ARRIVED, 1) + 1 === N) {
@@ -325,7 +310,7 @@ async function main(init: WorkerInit): Promise<void> {
    * end of its part.
    */
   const runAsync = async (): Promise<void> => {
-    const me = w * ARRIVAL_WORDS, scratch = new Float32Array(Math.max(...init.paramSizes, 0));
+    const scratch = new Float32Array(Math.max(...init.paramSizes, 0));
     let epoch = init.epoch, seen = Math.max(init.seen, init.part.start), steps = 0;
     while (true) {
       const batches = file.batches({ start: seen, end: init.part.end });
@@ -347,18 +332,13 @@ async function main(init: WorkerInit): Promise<void> {
           const loss = trainBatch(b, epoch, seedOf());
           if (loss === undefined) {
             seen = b.seen;
-            arr[me + A_SEEN] = seen;
+            ledger.passed(w, seen);
             continue;
           }
           stepShared(dense, params.map((p) => p.grad), hess?.params, weights, scratch);
           copyWeights();
           seen = b.seen;
-          steps++;
-          arr[me + A_SEEN] = seen;
-          arr[me + A_RUN_ROWS] += n;
-          arr[me + A_RUN_LOSS] += loss * n;
-          arr[me + A_RUN_STEPS] = steps;
-          arr[me + A_RECENT] = steps === 1 ? loss : 0.98 * arr[me + A_RECENT] + 0.02 * loss;
+          ledger.stepped(w, n, loss, ++steps, seen);
         }
       } finally {
         await batches.return({ rows: 0, skipped: 0, firstBad: [], seen });

@@ -45,9 +45,10 @@ import type { ReadStats } from "../data/types.js";
 import { startPosition, type Progress, type TrainControl, type TrainPosition, type TrainResult } from "./trainer.js";
 import { DEFAULT_ROOM_ROUNDS, keyRoomAhead, parallelUnsupported, resolveDenseUpdates, roomAhead, roundIds, scratchIds, splitRows } from "./parallel-plan.js";
 import { WorkerPool } from "./parallel-pool.js";
+import { RunLedger } from "./parallel-ledger.js";
 import {
-  A_RECENT, A_RUN_LOSS, A_RUN_ROWS, A_RUN_SKIPPED, A_RUN_STEPS, A_SEEN, ARRIVAL_WORDS, C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
-  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_LOSS_SUM, T_RECENT, T_ROWS, T_STEPS, TOTAL_WORDS, DEFAULT_DENSE_UPDATES, denseSlices, staleSteps, type DenseUpdates, type DenseUpdatesOption, type ReloadMessage, type WorkerInit,
+  C_COMMAND, C_GEN, C_NEED_ROOM, C_OVER_BUDGET, C_PARKED, C_PAUSE, C_RELOAD, C_STATE, CONTROL_WORDS, K_CONTINUE, K_EVALUATE, K_NEXT_EPOCH, K_STOP,
+  S_EPOCH_END, T_CKPT_ROWS, T_EVAL_ROWS, T_RECENT, T_ROWS, T_STEPS, DEFAULT_DENSE_UPDATES, denseSlices, staleSteps, type DenseUpdates, type DenseUpdatesOption, type ReloadMessage, type WorkerInit,
 } from "./parallel-protocol.js";
 
 /** What {@link trainParallel} returns: the run's figures and the dense updates it took (auto resolved). */
@@ -136,24 +137,17 @@ export async function trainParallel(
   admission?.makeRoom(round, keysAhead);
   const paramSizes = m.params.map((p) => p.value.length), P = paramSizes.reduce((a, b) => a + b, 0);
   const control32 = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
-  const totals = new Float64Array(new SharedArrayBuffer(TOTAL_WORDS * 8));
-  const arrivals = new Float64Array(new SharedArrayBuffer(N * ARRIVAL_WORDS * 8));
+  // The run's totals and each worker's round (./parallel-ledger.ts), from where the run starts.
+  const ledger = RunLedger.start(N, pos, parts.map((p) => p.start)), totals = ledger.totals;
   const grads = new SharedArrayBuffer(N * P * 4), hessians = needsHessian(s.optimizer, m.dense) ? new SharedArrayBuffer(N * P * 4) : undefined, weights = new Float32Array(new SharedArrayBuffer(P * 4));
   /** The model's dense weights into the shared ones (at the start, and after control.sync changed them). */
   const shareWeights = (): void => { packWeights(m.params, weights); };
   shareWeights();
-  // Each worker's next row, until its first batch.
-  parts.forEach((part, w) => { arrivals[w * ARRIVAL_WORDS + A_SEEN] = pos.parts?.[w] ?? part.start; });
-  totals[T_ROWS] = pos.rows;
-  totals[T_STEPS] = pos.steps;
-  totals[T_LOSS_SUM] = pos.lossSum;
-  totals[T_EVAL_ROWS] = pos.evaluatedRows ?? pos.rows;
-  totals[T_CKPT_ROWS] = pos.rows;
   const dense = m.dense.map((d) => d.save());
   // Bad rows: the workers skip without a limit of their own; the run's limit is held here, over every worker's rows.
   const skipBad = data.options.skipBadRows === true, badLimit = data.options.maxBadRows ?? DEFAULT_MAX_BAD_ROWS;
   const read = { ...data.options, onSkip: undefined, range: undefined, seek, ...(skipBad ? { maxBadRows: { fraction: 1 } } : {}) };
-  let stats: ReadStats = data.stats, badRows: BadRows | undefined, passStarts = parts.map((_, w) => arrivals[w * ARRIVAL_WORDS + A_SEEN]);
+  let stats: ReadStats = data.stats, badRows: BadRows | undefined, passStarts = parts.map((_, w) => ledger.seen(w));
   const newPass = (): void => {
     stats = { rows: 0, skipped: 0, firstBad: [], seen: 0 };
     data.stats = stats;
@@ -163,7 +157,7 @@ export async function trainParallel(
   /** The pass's good rows read so far (every worker's rows up to its next one, less the skipped): its stats.rows. */
   const passRead = (ends?: number[]): void => {
     let read = 0;
-    parts.forEach((_, w) => { read += (ends?.[w] ?? arrivals[w * ARRIVAL_WORDS + A_SEEN]) - passStarts[w]; });
+    parts.forEach((_, w) => { read += (ends?.[w] ?? ledger.seen(w)) - passStarts[w]; });
     stats.rows = Math.max(0, read - stats.skipped);
   };
   // The threads: a pool's, or this run's own (a pool of its own, closed at the end).
@@ -171,10 +165,10 @@ export async function trainParallel(
   const threads = parts.map((part, w) => {
     const init: WorkerInit = {
       worker: w, workers: N, settings: s, fields, paths: data.paths, read, part,
-      seen: arrivals[w * ARRIVAL_WORDS + A_SEEN], epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
+      seen: ledger.seen(w), epoch: pos.epoch, tables: shares, admission: admission?.state(), dense,
       // Sequential and asynchronous steps are stale: their momentum is compensated (one step a round with the mean gradient is not).
       staleWorkers: staleSteps(denseUpdates) ? opts.staleWorkers ?? N : 1,
-      paramSizes, control: control32.buffer as SharedArrayBuffer, totals: totals.buffer as SharedArrayBuffer, arrivals: arrivals.buffer as SharedArrayBuffer,
+      paramSizes, control: control32.buffer as SharedArrayBuffer, ...ledger.buffers,
       grads, hessians, weights: weights.buffer as SharedArrayBuffer, evalEveryRows: control.evaluate ? control.evaluateEveryRows ?? 0 : 0,
       checkpointEveryRows: control.checkpoint ? control.checkpointEveryRows ?? 0 : 0, roundIds: round, denseUpdates,
       skipNonFinite: control.skipNonFinite === true, maxFeatures: budget ?? 0, evict, fma: configureLayers({}).fma,
@@ -190,20 +184,7 @@ export async function trainParallel(
   const slices = denseSlices(m.dense, N);
   // With asynchronous dense updates each worker keeps its own totals: the run's are their sums.
   const base = { rows: pos.rows, steps: pos.steps, lossSum: pos.lossSum, skipped: pos.skippedBatches };
-  const refresh = (): void => {
-    if (denseUpdates !== "async") return;
-    let rows = base.rows, steps = base.steps, loss = base.lossSum, recent = 0;
-    for (let w = 0; w < N; w++) {
-      rows += arrivals[w * ARRIVAL_WORDS + A_RUN_ROWS];
-      loss += arrivals[w * ARRIVAL_WORDS + A_RUN_LOSS];
-      steps += arrivals[w * ARRIVAL_WORDS + A_RUN_STEPS];
-      recent += arrivals[w * ARRIVAL_WORDS + A_RECENT] / N;
-    }
-    totals[T_ROWS] = rows;
-    totals[T_STEPS] = steps;
-    totals[T_LOSS_SUM] = loss;
-    totals[T_RECENT] = recent;
-  };
+  const refresh = (): void => { if (denseUpdates === "async") ledger.sumAsync(base); };
   const progress = (): void => onProgress?.({
     rows: totals[T_ROWS], steps: totals[T_STEPS], epoch: pos.epoch, loss: totals[T_RECENT], seconds: seconds(),
     liveFeatures: tables[tables.length - 1].liveRows, features: m.features,
@@ -218,7 +199,7 @@ export async function trainParallel(
     progress();
     const timed = control.checkpoint !== undefined && control.checkpointEverySeconds !== undefined && seconds() - lastCkpt >= control.checkpointEverySeconds;
     // Without rounds, worker 0 does not watch the rows: this thread does (a pause lands within a tick).
-    const due = (every: number | undefined, last: number, on: boolean): boolean => on && denseUpdates === "async" && every !== undefined && every > 0 && totals[T_ROWS] - totals[last] >= every;
+    const due = (every: number | undefined, last: number, on: boolean): boolean => on && denseUpdates === "async" && ledger.due(every, last);
     if (control.shouldStop?.() || timed || syncDue(totals[T_ROWS]) || due(control.evaluateEveryRows, T_EVAL_ROWS, control.evaluate !== undefined) || due(control.checkpointEveryRows, T_CKPT_ROWS, control.checkpoint !== undefined)) Atomics.store(control32, C_PAUSE, 1);
   }, 20);
 
@@ -226,14 +207,7 @@ export async function trainParallel(
   const track = (): void => {
     tables.forEach((t, k) => t.adoptStepCount(sharedStepCount(t, shares[k])));
     refresh();
-    pos.rows = totals[T_ROWS];
-    pos.steps = totals[T_STEPS];
-    pos.lossSum = totals[T_LOSS_SUM];
-    pos.lossRows = pos.rows;
-    pos.skippedBatches = base.skipped;
-    for (let w = 0; w < N; w++) pos.skippedBatches += arrivals[w * ARRIVAL_WORDS + A_RUN_SKIPPED];
-    pos.parts = parts.map((_, w) => arrivals[w * ARRIVAL_WORDS + A_SEEN]);
-    pos.seen = 0;
+    ledger.position(pos, base.skipped);
   };
   /** The shared counts and worker 0's dense weights and moments as this model's (for an evaluation, a checkpoint, the end). */
   const adoptModel = (): void => {
