@@ -97,7 +97,9 @@ const MAX_THREADS = 256;
  * The threads of a run and its trainer (--threads, --deterministic,
  * --parallel; not part of the run's record: a resumed run may change them).
  * Data-parallel workers by default when there are more than 2 threads: on 1
- * or 2 cores the deterministic trainer's pipeline is as fast (bench threads).
+ * or 2 cores the deterministic trainer, so that runs there stay
+ * reproducible (two workers are faster there for some models, by bench
+ * threads: docs/threads.md, "Two trainers").
  */
 export function threadsOf(a: ParsedArgs): { threads: number; parallel: boolean; denseUpdates: DenseUpdatesOption } {
   const threads = a.values.threads === undefined ? availableParallelism() : num(a, "threads", true);
