@@ -3,8 +3,9 @@
 // trainer (1 and 2 threads) and PyTorch's training loop in the same run, per
 // model: rows/s (file on disk to trained model), test AUC, feature rate and
 // peak RSS, each configuration in a fresh process (threads-run.ts); and the
-// CLI as a user runs it (default flags, every core).
-import { spawnSync } from "node:child_process";
+// CLI as a user runs it (default flags, every core); and two processes
+// training at once, a worker per core each (a machine shared).
+import { execFile, spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
@@ -49,21 +50,40 @@ export function machine(): { cpu: string; cores: number; logical_cpus: number; m
 const tail = (s: string | undefined, n = 600): string => (s ?? "").trim().slice(-n);
 
 /** One configuration in a fresh process; a failure becomes `{ error }`. */
-export function runChild(c: ThreadsCase, timeoutMs: number): { result?: ThreadsResult; error?: string; stderr?: string; process_seconds: number } {
+export function runChild(c: ThreadsCase, timeoutMs: number): ChildRun {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [RUNNER, JSON.stringify(c)], { encoding: "utf8", maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: "SIGKILL" });
+  return childRun(r.stdout, r.stderr, r.status, r.signal, r.error, t0, timeoutMs);
+}
+
+type ChildRun = { result?: ThreadsResult; error?: string; stderr?: string; process_seconds: number };
+
+/** Configurations in fresh processes at the same time (processes sharing the cores), each as runChild gives it. */
+function runChildrenAtOnce(cases: ThreadsCase[], timeoutMs: number): Promise<ChildRun[]> {
+  return Promise.all(cases.map((c) => new Promise<ChildRun>((resolve) => {
+    const t0 = process.hrtime.bigint();
+    execFile(process.execPath, [RUNNER, JSON.stringify(c)], { encoding: "utf8", maxBuffer: 1 << 26, timeout: timeoutMs, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
+      // A non-zero exit is an error here too; childRun says why from the output.
+      const status = error ? (typeof error.code === "number" ? error.code : null) : 0, signal = error?.signal ?? null;
+      resolve(childRun(stdout, stderr, status, signal, error && status === null && signal === null ? error : undefined, t0, timeoutMs));
+    });
+  })));
+}
+
+/** A child's JSON line (the last of its stdout), or why there is none. */
+function childRun(stdout: string | undefined, stderr: string | undefined, status: number | null, signal: NodeJS.Signals | null, error: Error | undefined, t0: bigint, timeoutMs: number): ChildRun {
   const process_seconds = +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2);
-  const last = r.stdout?.trim().split("\n").pop() ?? "";
+  const last = stdout?.trim().split("\n").pop() ?? "";
   let parsed: (ThreadsResult & { error?: undefined }) | { error: string } | undefined;
   try {
     parsed = last ? JSON.parse(last) : undefined;
   } catch {
     parsed = undefined;
   }
-  if (r.error) return { error: `${r.error.message}${r.signal ? ` (${r.signal}, limit ${timeoutMs / 1000} s)` : ""}`, stderr: tail(r.stderr), process_seconds };
-  if (r.status !== 0 || parsed === undefined || parsed.error !== undefined) {
-    const why = parsed?.error ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.status}`);
-    return { error: why, stderr: tail(r.stderr) || undefined, process_seconds };
+  if (error) return { error: `${error.message}${signal ? ` (${signal}, limit ${timeoutMs / 1000} s)` : ""}`, stderr: tail(stderr), process_seconds };
+  if (status !== 0 || parsed === undefined || parsed.error !== undefined) {
+    const why = parsed?.error ?? (signal ? `killed by ${signal}` : `exit code ${status}`);
+    return { error: why, stderr: tail(stderr) || undefined, process_seconds };
   }
   return { result: parsed, process_seconds };
 }
@@ -158,7 +178,10 @@ async function denseStep(model: ThreadsCase["model"], file: string, featindex: s
  * its dense step, whole and the largest worker's share with the step
  * spread over as many workers as cores: with the sequential dense updates
  * one worker alone would take N whole steps a round while the others wait.
- * SPARSECTR_BENCH_MODELS=dcn,mlp picks models.
+ * A "shared-machine" line (dcn) runs two processes at once, a split worker
+ * per core each, and gives their rows/s together beside one process alone
+ * (more workers than cores, which no process sees: their barrier waits stop
+ * spinning, train/barrier.ts). SPARSECTR_BENCH_MODELS=dcn,mlp picks models.
  */
 export async function benchThreads(emit: (o: object) => void, quick: boolean): Promise<void> {
   const cores = availableParallelism();
@@ -257,6 +280,22 @@ export async function benchThreads(emit: (o: object) => void, quick: boolean): P
           auc: +x.auc.toFixed(5), logloss: +x.logloss.toFixed(5), test_rows: x.test_rows,
           feature_rate: +x.feature_rate.toFixed(5), live_features: x.live_features, features: x.features,
           peak_rss_mib: +(x.max_rss_kib / 1024).toFixed(1), cpu_seconds: +x.cpu_seconds.toFixed(2),
+        });
+      }
+
+      // Two processes at once on the machine (as cluster processes or a neighbour's job share it), each
+      // with a worker per core, split: their waits outlast a spin, so the workers stop spinning (train/barrier.ts).
+      if (preset === "criteo") {
+        const c: ThreadsCase = { model, optimizer: "group-adam", hyper, train: trainPath, test: testPath, rows, trainer: "parallel", threads: cores, dense: "split", fma: false };
+        const runs = await runChildrenAtOnce([c, c], 2 * Math.max(300_000, (rows / 2_000) * 1000));
+        const alone = measured.find((x) => x.trainer === "parallel" && x.threads === cores && x.dense === "split" && x.fma === c.fma);
+        const each = runs.map((r) => (r.result ? Math.round(r.result.rows / r.result.train_seconds) : null));
+        emit({
+          ...base, kind: "shared-machine", processes: 2, workers_each: cores, dense: "split", fma: c.fma, cores,
+          note: `two processes at once, ${cores} workers each on ${cores} cores: their rows/s together against one process alone`,
+          rows_per_sec_each: each, rows_per_sec_together: each.every((x) => x !== null) ? each.reduce((a, b) => a! + b!, 0) : null, alone_rows_per_sec: alone?.rows_per_sec ?? null,
+          auc_each: runs.map((r) => (r.result ? +r.result.auc.toFixed(5) : null)),
+          ...(runs.some((r) => r.error) ? { errors: runs.map((r) => r.error ?? null) } : {}),
         });
       }
 
