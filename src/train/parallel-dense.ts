@@ -21,46 +21,82 @@ export interface RoundGradients {
 }
 
 /**
- * The round's dense step of this worker's rows of each parameter (`slices`:
- * its rows of parameter i, denseSlices), written to the shared `weights`.
- * Sequential: each worker's batch gradient in turn, one step each at the
- * step's learning rate, as one worker would take them (computed against
- * the round's weights). Sync: one step with the mean gradient over every
- * row of the round at N times the learning rate (the linear scaling rule:
- * one step takes the rows of N batches), summed in worker order in the
- * parameter's memory (DenseParam.stepSum, as `sum += g * w` on a
- * Float32Array); with one worker the weight is exactly 1. The Hessian estimates are averaged alike. Split: the round is
- * one batch, and each worker's gradient its rows' share of the batch's
- * mean: their sum, one step at the learning rate. Nothing when the round
- * had no rows.
+ * A worker's dense step of each round: of its rows of each parameter
+ * (`slices`: its rows of parameter i, denseSlices), written to the shared
+ * `weights`. Sequential: each worker's batch gradient in turn, one step
+ * each at the step's learning rate, as one worker would take them
+ * (computed against the round's weights). Sync: one step with the mean
+ * gradient over every row of the round at N times the learning rate (the
+ * linear scaling rule: one step takes the rows of N batches), summed in
+ * worker order in the parameter's memory (DenseParam.stepSum, as
+ * `sum += g * w` on a Float32Array); with one worker the weight is exactly
+ * 1. The Hessian estimates are averaged alike. Split: the round is one
+ * batch, and each worker's gradient its rows' share of the batch's mean:
+ * their sum, one step at the learning rate. Nothing when the round had no
+ * rows. Made once a worker: the gradients' views and the sums' lists are
+ * kept, so that a round allocates next to nothing.
  */
-export function stepRoundSlice(
-  mode: Exclude<DenseUpdates, "async">, dense: readonly DenseParam[], slices: readonly { start: number; end: number }[],
-  g: RoundGradients, workers: number, weights: Float32Array,
-): void {
-  let rows = 0;
-  for (let k = 0; k < workers; k++) rows += g.rows(k);
-  if (rows === 0) return;
-  let o = 0;
-  for (let i = 0; i < dense.length; i++) {
-    const len = dense[i].rows * dense[i].rowLength, d = dense[i].rowLength, mine = slices[i], a = o + mine.start * d;
-    const hessianOf = (k: number): { hessian?: Float32Array } => (g.hessian ? { hessian: g.hessian(k).subarray(o, o + len) } : {});
-    if (mode === "sequential") {
-      for (let k = 0; k < workers; k++) {
-        if (g.rows(k) > 0) dense[i].step(g.block(k).subarray(o, o + len), { lr: dense[i].hyper.lr, ...hessianOf(k) }, mine);
+export class RoundStep {
+  /** Per parameter, each worker's gradient (and Hessian estimate) of it: views made once. */
+  private readonly grads: Float32Array[][];
+  private readonly hessians: Float32Array[][] | undefined;
+  /** The arrays and weights of a sum, refilled each round (no allocation a round). */
+  private readonly arrays: Float32Array[] = [];
+  private readonly weightsOf: number[] = [];
+  private readonly hessianSum: { arrays: Float32Array[]; weights: number[] } = { arrays: [], weights: [] };
+
+  constructor(
+    private readonly mode: Exclude<DenseUpdates, "async">, private readonly dense: readonly DenseParam[],
+    private readonly slices: readonly { start: number; end: number }[], private readonly g: RoundGradients,
+    private readonly workers: number, private readonly weights: Float32Array,
+  ) {
+    const views = (at: (k: number) => Float32Array): Float32Array[][] => {
+      let o = 0;
+      return dense.map((d) => {
+        const len = d.rows * d.rowLength, v = Array.from({ length: workers }, (_, k) => at(k).subarray(o, o + len));
+        o += len;
+        return v;
+      });
+    };
+    this.grads = views((k) => g.block(k));
+    this.hessians = g.hessian ? views(g.hessian) : undefined;
+  }
+
+  /** This round's step (see the class's comment). */
+  step(): void {
+    const { dense, g, workers } = this;
+    let rows = 0;
+    for (let k = 0; k < workers; k++) rows += g.rows(k);
+    if (rows === 0) return;
+    let o = 0;
+    for (let i = 0; i < dense.length; i++) {
+      const len = dense[i].rows * dense[i].rowLength, d = dense[i].rowLength, mine = this.slices[i];
+      const grads = this.grads[i], hessians = this.hessians?.[i];
+      if (this.mode === "sequential") {
+        for (let k = 0; k < workers; k++) {
+          if (g.rows(k) > 0) dense[i].step(grads[k], { lr: dense[i].hyper.lr, ...(hessians ? { hessian: hessians[k] } : {}) }, mine);
+        }
+      } else {
+        // Split: each gradient block is its rows' share of the round's mean already (./parallel-worker.ts
+        // scales it): summed, at the learning rate; the Hessian estimates (each its batch's mean) are averaged.
+        // Worker 0's block and those of the workers with rows, in worker order (DenseParam.stepSum).
+        const split = this.mode === "split", arrays = this.arrays, ws = this.weightsOf, hs = this.hessianSum;
+        arrays.length = ws.length = hs.arrays.length = hs.weights.length = 0;
+        for (let k = 0; k < workers; k++) {
+          const r = g.rows(k);
+          if (k > 0 && r === 0) continue;
+          arrays.push(grads[k]);
+          ws.push(split ? (r > 0 ? 1 : 0) : r / rows);
+          if (hessians) {
+            hs.arrays.push(hessians[k]);
+            hs.weights.push(r / rows);
+          }
+        }
+        dense[i].stepSum(arrays, ws, dense[i].hyper.lr * (split ? 1 : workers), hessians ? hs : undefined, mine);
       }
-    } else {
-      // Split: each gradient block is its rows' share of the round's mean already (./parallel-worker.ts
-      // scales it): summed, at the learning rate; the Hessian estimates (each its batch's mean) are averaged.
-      // Worker 0's block and those of the workers with rows, in worker order (DenseParam.stepSum).
-      const split = mode === "split", from = [0];
-      for (let k = 1; k < workers; k++) if (g.rows(k) > 0) from.push(k);
-      const blocks = from.map((k) => g.block(k).subarray(o, o + len)), share = from.map((k) => g.rows(k) / rows);
-      const hessians = g.hessian ? { arrays: from.map((k) => g.hessian!(k).subarray(o, o + len)), weights: share } : undefined;
-      dense[i].stepSum(blocks, split ? from.map((k) => (g.rows(k) > 0 ? 1 : 0)) : share, dense[i].hyper.lr * (split ? 1 : workers), hessians, mine);
+      this.weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), o + mine.start * d);
+      o += len;
     }
-    weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), a);
-    o += len;
   }
 }
 

@@ -31,7 +31,7 @@ import { DivergenceError, nonFiniteGradient, nonFiniteWeight } from "./divergenc
 import { workerMomentum } from "./stale-momentum.js";
 import { scoreShare } from "./score-share.js";
 import { replicaModel, threadLayers, unpackWeights } from "./replica.js";
-import { stepRoundSlice, stepShared, type RoundGradients } from "./parallel-dense.js";
+import { RoundStep, stepShared, type RoundGradients } from "./parallel-dense.js";
 import { spinMillis, Waiter } from "./barrier.js";
 import { RunLedger } from "./parallel-ledger.js";
 import {
@@ -224,6 +224,7 @@ async function main(init: WorkerInit): Promise<void> {
    */
   const runSync = async (): Promise<void> => {
     const mode = init.denseUpdates === "sequential" || init.denseUpdates === "split" ? init.denseUpdates : "sync";
+    const roundStep = new RoundStep(mode, dense, slices, gradients, N, weights);
     let epoch = init.epoch, seen = Math.max(init.seen, init.part.start);
     while (true) {
       const batches = file.batches({ start: seen, end: init.part.end });
@@ -271,7 +272,7 @@ async function main(init: WorkerInit): Promise<void> {
         }
         if (Atomics.load(ctl, C_FAILED) !== 0) throw new Abandoned();
         if (split) for (const t of tables) t.stepOwned();
-        stepRoundSlice(mode, dense, slices, gradients, N, weights);
+        roundStep.step();
         // The second: worker 0 waits for every worker's rows, adds up the round and starts the next.
         if (w === 0) {
           waiter.wait(ctl, C_STEPPED, allStepped);

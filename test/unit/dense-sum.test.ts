@@ -4,7 +4,9 @@
 // gives it, for weight 1 (the float32 add), 0 and weights that are not
 // float32 (a worker's share of the round's rows); and DenseParam.stepSum
 // steps a parameter, bit for bit, as that loop's sum stepped by step() does
-// (each optimizer kind, a row range, the Hessian estimates of AdaHessian).
+// (each optimizer kind, a row range, the Hessian estimates of AdaHessian);
+// and three workers' RoundStep (split, sync, sequential) leave in the shared
+// weights what the plain loops' step of whole parameters gives.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Arena } from "../../src/kernels/arena.js";
@@ -104,4 +106,66 @@ test("stepSum refuses weights that do not match the arrays, and arrays of the wr
   assert.throws(() => p.stepSum([g, new Float32Array(11)], [1, 1], undefined, undefined, { start: 1, end: 2 }), /group-adam: gradient has 11 values, expected 12/);
   assert.throws(() => p.stepSum([g, g], [1, 1], undefined, { arrays: [g], weights: [1] }), /only used by adahessian/);
   assert.equal(p.stepCount, 0, "a refused step leaves the step count");
+});
+
+test("RoundStep: each worker's rows of a round's step (split, sync, sequential; workers without rows; AdaHessian) as the plain loops give them, bit for bit, over rounds", async () => {
+  const { RoundStep } = await import("../../src/train/parallel-dense.js");
+  const { denseSlices } = await import("../../src/train/parallel-protocol.js");
+  const shapes = [{ rows: 7, rowLength: 3 }, { rows: 4, rowLength: 8 }, { rows: 1, rowLength: 5 }];
+  const P = shapes.reduce((a, s) => a + s.rows * s.rowLength, 0);
+  for (const name of ["group-adam", "group-adahessian"] as const) {
+    for (const mode of ["split", "sync", "sequential"] as const) {
+      const workers = 3, r = rng(mode.length * 7 + name.length);
+      const opt = createOptimizer(name, { lr: 0.01, l21: 1e-2 });
+      const inits = shapes.map((s) => randomArray(r, s.rows * s.rowLength, 0.3));
+      // Each worker's copy of the parameters, stepping its rows; the reference steps whole copies.
+      const mine = Array.from({ length: workers }, () => shapes.map((s, i) => opt.dense(inits[i].slice(), s)));
+      const ref = shapes.map((s, i) => opt.dense(inits[i].slice(), s));
+      const slices = denseSlices(mine[0], workers);
+      const grads = new Float32Array(workers * P), hess = new Float32Array(workers * P), rowsOf = [0, 0, 0];
+      const weights = new Float32Array(P);
+      const g = {
+        block: (k: number) => grads.subarray(k * P, (k + 1) * P),
+        ...(name === "group-adahessian" ? { hessian: (k: number) => hess.subarray(k * P, (k + 1) * P) } : {}),
+        rows: (k: number) => rowsOf[k],
+      };
+      const steps = mine.map((dense, w) => new RoundStep(mode, dense, slices[w], g, workers, weights));
+      for (let round = 0; round < 10; round++) {
+        for (let i = 0; i < grads.length; i++) { grads[i] = (r() - 0.5) * 0.1; hess[i] = r(); }
+        // Some rounds leave a worker (worker 0 too) without rows.
+        for (let k = 0; k < workers; k++) rowsOf[k] = r() < 0.25 ? 0 : 1 + Math.floor(r() * 100);
+        if (round === 3) rowsOf.fill(0);
+        steps.forEach((s) => s.step());
+        // The reference: the plain loops over whole parameters.
+        const rows = rowsOf.reduce((a, b) => a + b, 0);
+        let o = 0;
+        ref.forEach((p, i) => {
+          const len = shapes[i].rows * shapes[i].rowLength, at = (a: Float32Array, k: number) => a.subarray(k * P + o, k * P + o + len);
+          const hOf = (k: number) => (name === "group-adahessian" ? { hessian: at(hess, k) } : {});
+          if (rows === 0) { o += len; return; }
+          if (mode === "sequential") {
+            for (let k = 0; k < workers; k++) if (rowsOf[k] > 0) p.step(at(grads, k), { lr: 0.01, ...hOf(k) });
+          } else {
+            const wOf = (k: number) => (mode === "split" ? (rowsOf[k] > 0 ? 1 : 0) : rowsOf[k] / rows);
+            const sum = at(grads, 0).slice(), hs = at(hess, 0).slice();
+            if (wOf(0) !== 1) for (let j = 0; j < len; j++) sum[j] *= wOf(0);
+            if (rowsOf[0] / rows !== 1) for (let j = 0; j < len; j++) hs[j] *= rowsOf[0] / rows;
+            for (let k = 1; k < workers; k++) {
+              if (rowsOf[k] === 0) continue;
+              const x = at(grads, k), h = at(hess, k);
+              for (let j = 0; j < len; j++) { sum[j] += x[j] * wOf(k); hs[j] += h[j] * (rowsOf[k] / rows); }
+            }
+            p.step(sum, { lr: 0.01 * (mode === "split" ? 1 : workers), ...(name === "group-adahessian" ? { hessian: hs } : {}) });
+          }
+          o += len;
+        });
+        // The shared weights hold every worker's rows: the reference's weights.
+        o = 0;
+        ref.forEach((p, i) => {
+          sameFloats(weights.subarray(o, o + p.rows * p.rowLength), p.weights(), `${name} ${mode} round ${round} parameter ${i}`);
+          o += p.rows * p.rowLength;
+        });
+      }
+    }
+  }
 });
