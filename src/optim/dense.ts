@@ -85,7 +85,7 @@ export class DenseParam {
    * On any error the weights and state are left untouched.
    */
   step(grad: ArrayLike<number>, opts: StepOptions = {}, rows?: { start: number; end: number }): void {
-    this.stepWith([grad], [1], opts.hessian === undefined ? undefined : [opts.hessian], [1], opts.lr, rows);
+    this.stepWith(grad, undefined, opts.hessian, undefined, opts.lr, rows);
   }
 
   /**
@@ -106,8 +106,10 @@ export class DenseParam {
     this.stepWith(grads, weights, hessians?.arrays, hessians?.weights, lr, rows);
   }
 
+  /** step (one array each, no weights) and stepSum (arrays and their weights). */
   private stepWith(
-    grads: readonly ArrayLike<number>[], gw: readonly number[], hessians: readonly ArrayLike<number>[] | undefined, hw: readonly number[] | undefined,
+    grads: ArrayLike<number> | readonly Float32Array[], gw: readonly number[] | undefined,
+    hessians: ArrayLike<number> | readonly Float32Array[] | undefined, hw: readonly number[] | undefined,
     lrAsked: number | undefined, rows?: { start: number; end: number },
   ): void {
     this.live();
@@ -121,7 +123,7 @@ export class DenseParam {
     let h = 0;
     if (this.hess) {
       if (hessians === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
-      this.sumInto(this.hess + o * 4, "hessian", hessians, hw!, n, o, m);
+      this.sumInto(this.hess + o * 4, "hessian", hessians, hw, n, o, m);
       checkFinite(this.optimizer, "hessian", k.findNonFinite(this.hess + o * 4, m), d, (r) => `row ${r + r0}`);
       h = this.hess + o * 4;
     } else if (hessians !== undefined) {
@@ -133,17 +135,23 @@ export class DenseParam {
   }
 
   /**
-   * Writes sum_k weights[k] * arrays[k] of floats [o, o + m) (each array of
-   * n floats) at `dst` (see stepSum); one array of weight 1 is a copy.
+   * Writes floats [o, o + m) of `src` (of n floats) at `dst`, or without
+   * `weights` (step) of sum_k weights[k] * src[k] (stepSum); one array of
+   * weight 1 is a copy.
    */
-  private sumInto(dst: number, what: string, arrays: readonly ArrayLike<number>[], weights: readonly number[], n: number, o: number, m: number): void {
-    if (arrays.length === 0 || weights.length !== arrays.length) throw new RangeError(`${this.optimizer}: ${arrays.length} ${what} arrays with ${weights.length} weights`);
+  private sumInto(dst: number, what: string, src: ArrayLike<number> | readonly Float32Array[], weights: readonly number[] | undefined, n: number, o: number, m: number): void {
     // The rows' floats of an array of every row (its length checked first: copyInto checks the part's).
     const part = (a: ArrayLike<number>): ArrayLike<number> => {
       if (a === null || typeof a !== "object" || m === n) return a;
       if (a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n}`);
       return a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
     };
+    if (weights === undefined) {
+      copyInto(this.optimizer, what, part(src as ArrayLike<number>), m, this.arena.heap, dst);
+      return;
+    }
+    const arrays = src as readonly Float32Array[];
+    if (arrays.length === 0 || weights.length !== arrays.length) throw new RangeError(`${this.optimizer}: ${arrays.length} ${what} arrays with ${weights.length} weights`);
     const k = this.arena.kernels;
     copyInto(this.optimizer, what, part(arrays[0]), m, this.arena.heap, dst);
     if (weights[0] !== 1) k.scaleBy(dst, m, weights[0]);

@@ -80,24 +80,16 @@ export class CtrModel {
   /** Counts to take when the admission counts or the inputs are next read (deferAdmission). */
   private pending: (() => Admission) | undefined;
 
-  /** Occurrence counts of the features, with settings.minCount > 1. */
+  /** Occurrence counts of the features, with settings.minCount > 1 (replaced with setAdmission). */
   get admission(): Admission | undefined {
     this.settleAdmission();
     return this.counts;
   }
-  set admission(a: Admission | undefined) {
-    this.pending = undefined;
-    this.counts = a;
-  }
 
-  /** Routing, lookup and pooling of the tables' inputs. */
+  /** Routing, lookup and pooling of the tables' inputs: made with the admission counts. */
   get inputs(): BatchInputs {
     this.settleAdmission();
     return this.routing;
-  }
-  set inputs(i: BatchInputs) {
-    this.settleAdmission();
-    this.routing = i;
   }
 
   /**
@@ -117,7 +109,11 @@ export class CtrModel {
     const take = this.pending;
     if (take === undefined) return;
     this.pending = undefined;
-    const a = take();
+    this.route(take());
+  }
+
+  /** Counts `a` as the model's, and inputs routing with them. */
+  private route(a: Admission | undefined): void {
     this.counts = a;
     this.routing = new BatchInputs(this.tables, this.routing.fields, this.settings.pooling, a);
   }
@@ -169,8 +165,9 @@ export class CtrModel {
       admission.maxBytes = this.admission.maxBytes;
       admission.forgotten = this.admission.forgotten;
     }
-    this.admission = admission;
-    this.inputs = new BatchInputs(this.tables, this.inputs.fields, this.settings.pooling, admission);
+    // Counts still deferred (and not read above) are dropped: these replace them.
+    this.pending = undefined;
+    this.route(admission);
   }
 
   /** Bytes of a served model: dense weights plus, per live row, its key and weights. */

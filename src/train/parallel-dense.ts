@@ -44,6 +44,8 @@ export class RoundStep {
   private readonly arrays: Float32Array[] = [];
   private readonly weightsOf: number[] = [];
   private readonly hessianSum: { arrays: Float32Array[]; weights: number[] } = { arrays: [], weights: [] };
+  /** Sequential: the options of worker k's step of parameter i (its learning rate and Hessian estimate). */
+  private readonly stepOpts: { lr: number; hessian?: Float32Array }[][];
 
   constructor(
     private readonly mode: Exclude<DenseUpdates, "async">, private readonly dense: readonly DenseParam[],
@@ -60,6 +62,7 @@ export class RoundStep {
     };
     this.grads = views((k) => g.block(k));
     this.hessians = g.hessian ? views(g.hessian) : undefined;
+    this.stepOpts = dense.map((d, i) => Array.from({ length: workers }, (_, k) => ({ lr: d.hyper.lr, ...(this.hessians ? { hessian: this.hessians[i][k] } : {}) })));
   }
 
   /** This round's step (see the class's comment). */
@@ -74,7 +77,7 @@ export class RoundStep {
       const grads = this.grads[i], hessians = this.hessians?.[i];
       if (this.mode === "sequential") {
         for (let k = 0; k < workers; k++) {
-          if (g.rows(k) > 0) dense[i].step(grads[k], { lr: dense[i].hyper.lr, ...(hessians ? { hessian: hessians[k] } : {}) }, mine);
+          if (g.rows(k) > 0) dense[i].step(grads[k], this.stepOpts[i][k], mine);
         }
       } else {
         // Split: each gradient block is its rows' share of the round's mean already (./parallel-worker.ts

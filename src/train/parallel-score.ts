@@ -27,15 +27,10 @@ export interface ScoreHost {
   /**
    * Releases the parked workers to score (K_EVALUATE), and resolves with
    * every worker's scores once every worker is parked again. Before it
-   * first waits, the model is whole (see ready).
+   * first waits, the model is whole (the data-parallel trainer converts the
+   * workers' admission counts meanwhile: ./parallel.ts).
    */
   score(): Promise<readonly ScoredShare[]>;
-  /**
-   * Makes the model whole before this thread reads it (the data-parallel
-   * trainer adopts the workers' admission counts then, or while they score:
-   * ./parallel.ts).
-   */
-  ready?(): void;
 }
 
 /**
@@ -52,10 +47,8 @@ export interface ScoreHost {
 export function workerScorer(host: ScoreHost): Scorer {
   return async (file: DataFile, range?: { start?: number; end?: number }) => {
     const end = range?.end;
-    if (end === undefined || file.options.skipBadRows === true) {
-      host.ready?.();
-      return evaluateThreads(host.model, file, range, host.workers, { logits: true });
-    }
+    // (The model's counts, where deferred, are taken when evaluateThreads reads them: CtrModel.deferAdmission.)
+    if (end === undefined || file.options.skipBadRows === true) return evaluateThreads(host.model, file, range, host.workers, { logits: true });
     const read = { ...file.options, onSkip: undefined, range: undefined, batchSize: host.batch };
     const hold = heldBudget(file);
     splitRows(range?.start ?? 0, end, host.workers).forEach((part, w) => host.post(w, { kind: "evaluate", paths: file.paths, read, part, ...(hold !== undefined ? { hold } : {}) }));

@@ -280,7 +280,6 @@ export async function trainParallel(
       await ev.until(() => ev.parked === N && ev.scored.every((x) => x !== undefined));
       return ev.scored as ScoredShare[];
     },
-    ready: () => m.settleAdmission(),
   });
 
   let stopped = false, earlyStopped = false, evaluated = false;

@@ -2,7 +2,8 @@
 // shared counts while they score): the counts are taken once, when the
 // model's counts or its inputs are first read, whichever comes first, and
 // the inputs then route with them; counts set meanwhile (setAdmission) take
-// the run's budget from the deferred ones and replace them.
+// the run's budget from the deferred ones and replace them, and none set
+// drop them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildModel } from "../../src/train/model.js";
@@ -38,5 +39,11 @@ test("the counts read first take them too; counts set meanwhile take their budge
   assert.equal(b.maxBytes, 12345);
   assert.equal(m.inputs.admission, b, "the counts set stay");
   assert.equal(m.admission, b);
+  assert.equal(taken, 2);
+  // No counts set (none to take a budget from): the deferred ones are dropped, never taken.
+  m.deferAdmission(() => { taken++; return c; });
+  m.setAdmission(undefined);
+  assert.equal(m.admission, undefined);
+  assert.equal(m.inputs.admission, undefined);
   assert.equal(taken, 2);
 });
