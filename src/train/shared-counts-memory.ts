@@ -9,7 +9,7 @@ import { slotOf } from "./admission.js";
 import { pieceLayout } from "../kernels/counts.js";
 
 // Header words (u32 indices); the routed occurrences are the u64 at bytes 40..47 (u32 words 10 and 11).
-export const H_MAGIC = 0, H_CAP = 1, H_SLOTS = 2, H_USED = 3, H_ADMITTED = 4, H_ACTIVE = 5, H_RESERVED = 6, H_MINCOUNT = 7, H_FIELDS = 8, H_PIECES = 12, H_TAKEN = 13;
+export const H_MAGIC = 0, H_CAP = 1, H_SLOTS = 2, H_USED = 3, H_ADMITTED = 4, H_ACTIVE = 5, H_COMMITTED = 6, H_MINCOUNT = 7, H_FIELDS = 8, H_PIECES = 12, H_TAKEN = 13;
 export const H_ROUTED64 = 5;
 export const HEADER_BYTES = 64;
 export const MAGIC = 0x53414431; // "SAD1"
@@ -97,6 +97,7 @@ export function putEntries(u: Uint32Array, e: Uint32Array, minCount: number): vo
     if (e[k + 2] >= minCount) admitted++;
   }
   Atomics.store(u, H_USED, e.length / 3);
+  Atomics.store(u, H_COMMITTED, e.length / 3);
   Atomics.store(u, H_ADMITTED, admitted);
 }
 
@@ -124,5 +125,6 @@ export function putSlots(u: Uint32Array, slots: Uint32Array, minCount: number): 
   }
   if (used >= cap * MAX_LOAD) throw new RangeError(`shared admission: ${used} keys in ${cap} slots pass the load limit ${MAX_LOAD}`);
   Atomics.store(u, H_USED, used);
+  Atomics.store(u, H_COMMITTED, used);
   Atomics.store(u, H_ADMITTED, admitted);
 }

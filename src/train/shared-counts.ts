@@ -8,8 +8,9 @@
  * Every piece of state is in the shared memory, so every thread sees one
  * truth. It starts with a header of u32 words (see the H_ constants):
  * capacity, slot region offset, distinct keys, admitted keys, routed
- * occurrences (a u64), routes in flight (with a "growing" bit), room
- * reserved by counting routes in flight, minCount and fields, pieces made
+ * occurrences (a u64), routes in flight (with a "growing" bit), keys
+ * committed (the distinct keys and the room reserved by counting routes in
+ * flight, in one word), minCount and fields, pieces made
  * and taken. Then come the pieces: a thread that routes takes one (while
  * any is left) and counts its keys there with the counts' kernel
  * (kernels/assembly/counts.ts: a piece's keys deduplicated, each distinct
@@ -41,7 +42,7 @@
 import { slotOf } from "./admission.js";
 import { countInPiece, countsKernels, pieceLayout } from "../kernels/counts.js";
 import {
-  CLAIMED, EMPTY, FAST, GROWING, H_ACTIVE, H_ADMITTED, H_CAP, H_FIELDS, H_MAGIC, H_MINCOUNT, H_PIECES, H_RESERVED, H_ROUTED64, H_SLOTS, H_TAKEN, H_USED,
+  CLAIMED, EMPTY, FAST, GROWING, H_ACTIVE, H_ADMITTED, H_CAP, H_FIELDS, H_MAGIC, H_MINCOUNT, H_PIECES, H_COMMITTED, H_ROUTED64, H_SLOTS, H_TAKEN, H_USED,
   HEADER_BYTES, MAGIC, MAX_CAP, MAX_LOAD, MAX_PIECES, PAGE, READY, SATURATED, SPINS, STRIDE, WAITED, pagesFor, putEntries, putSlots, slotBase, slotEntries, slotTriples,
 } from "./shared-counts-memory.js";
 import type { CountsModule } from "../kernels/generated/counts-exports.js";
@@ -118,7 +119,7 @@ export class SharedCounts {
   /** True when `n` more distinct keys surely fit, over every thread's routes in flight. */
   room(n: number): boolean {
     const u = this.views();
-    return Atomics.load(u, H_USED) + Atomics.load(u, H_RESERVED) + n < Atomics.load(u, H_CAP) * MAX_LOAD;
+    return Atomics.load(u, H_COMMITTED) + n < Atomics.load(u, H_CAP) * MAX_LOAD;
   }
 
   /** Marks a route in flight (throws during a grow), with the current views; end it with {@link leave}. */
@@ -140,20 +141,25 @@ export class SharedCounts {
    * reserving nothing, when they may not fit under the load limit.
    */
   reserve(n: number): void {
-    const u = this.u32, r = Atomics.add(u, H_RESERVED, n) + n, limit = u[H_CAP] * MAX_LOAD;
-    if (Atomics.load(u, H_USED) + r >= limit) {
-      Atomics.sub(u, H_RESERVED, n);
+    const u = this.u32;
+    if (Atomics.add(u, H_COMMITTED, n) + n >= u[H_CAP] * MAX_LOAD) {
+      Atomics.sub(u, H_COMMITTED, n);
       throw new RangeError(`shared admission: ${n} more keys may not fit under load ${MAX_LOAD} of ${u[H_CAP]} slots (check room() and grow() while no thread routes)`);
     }
   }
 
-  /** Ends a route: the keys it inserted are counted before its reservation (`reserved` keys) is released. */
+  /**
+   * Ends a route: the keys it inserted are counted, and the room it reserved
+   * (`reserved` keys) and did not fill goes back in one step. The committed
+   * word never holds an inserted key twice (as a key and as room reserved),
+   * so a reserve() meanwhile never fails for room that is there.
+   */
   leave(reserved: number): void {
     const u = this.u32;
     if (this.newKeys > 0) Atomics.add(u, H_USED, this.newKeys);
     if (this.newAdmitted > 0) Atomics.add(u, H_ADMITTED, this.newAdmitted);
+    if (reserved !== this.newKeys) Atomics.sub(u, H_COMMITTED, reserved - this.newKeys);
     this.newKeys = this.newAdmitted = 0;
-    if (reserved > 0) Atomics.sub(u, H_RESERVED, reserved);
     Atomics.sub(u, H_ACTIVE, 1);
   }
 

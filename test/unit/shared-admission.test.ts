@@ -177,6 +177,42 @@ test("refusals: a counting route without room, a capacity past the limit, a mism
   assert.equal(k.seen, 0, "a refused route counts nothing, with the kernel either");
 });
 
+for (const pieces of [0, 1]) test(`another thread's room, at every atomic step of a counting route, is never less than the keys and reservations there are, nor more${pieces ? " (with the counts' kernel)" : ""}`, () => {
+  // 64 slots: 48 keys under the load limit. A's route reserves 10 keys and inserts 6 distinct ones.
+  const a = SharedAdmission.create(2, 1, 64, undefined, pieces), b = SharedAdmission.attach(a.state());
+  const words = new Uint32Array(2 * 10), out = new Uint32Array(2 * 10);
+  for (let k = 0; k < 10; k++) keyWords([1, 2, 3, 4, 5, 6, 1, 2, 3, 4][k], words, 2 * k);
+  // B's view between the writes of A's route: at most 10 keys held (reserved or counted), at least 6 once A counted them.
+  let steps = 0, inCheck = false, counted = false;
+  const check = (): void => {
+    if (inCheck) return;
+    inCheck = true;
+    steps++;
+    assert.ok(b.room(48 - 10 - 1), `step ${steps}: a key or reservation of A's route counted twice`);
+    if (counted) assert.ok(!b.room(48 - 6), `step ${steps}: A's counted keys not held`);
+    inCheck = false;
+  };
+  const saved = { add: Atomics.add, sub: Atomics.sub, store: Atomics.store, exchange: Atomics.exchange, compareExchange: Atomics.compareExchange };
+  const ops = Atomics as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const [name, f] of Object.entries(saved)) {
+    ops[name] = (...args: unknown[]): unknown => {
+      const r = (f as (...x: unknown[]) => unknown).apply(Atomics, args);
+      check();
+      return r;
+    };
+  }
+  try {
+    a.route(words, 10, out, undefined, true);
+    counted = true;
+    check();
+  } finally {
+    Object.assign(Atomics, saved);
+  }
+  assert.ok(steps >= 3, `${steps} atomic steps seen`);
+  assert.equal(a.seen, 6);
+  assert.ok(b.room(48 - 6 - 1) && !b.room(48 - 6), "after the route: its 6 keys held, its reservation's rest given back");
+});
+
 for (const pieces of [0, 1]) test(`under a memory budget makeRoom forgets the unadmitted keys as Admission does, call by call; from() and toAdmission() keep the budget and the count forgotten${pieces ? " (with the counts' kernel)" : ""}`, () => {
   for (const [F, N, slots, seed] of [[3, 2, 64, 21], [5, 3, 256, 22], [26, 4, 1024, 23]]) {
     // The same budget in slots: Admission's slot is 12 bytes, the shared one's 16.
