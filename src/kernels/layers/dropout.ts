@@ -1,11 +1,11 @@
 /** Dropout in the layer kernels: the mask drawn from its stream, and the backward through it. */
 import type { LayerEngine } from "./engine.js";
-import { carve } from "./layouts.js";
+import { dropoutBackwardLayout, dropoutLayout } from "./layouts.js";
 
 /** See layerDropout (./ops.ts): memory st (128 bytes) | x [n] | y [n] | mask [n] | bits [n / 32]. */
 export function dropout(e: LayerEngine, state: Uint32Array, x: Float32Array, y: Float32Array, mask: Float32Array | null, bits: Uint32Array | null, n: number, threshold: number, keep: number): void {
   const words = Math.ceil(n / 32);
-  const [pst, px, py, pm, pbits] = e.place(carve([32, n, n, mask ? n : 0, bits ? words : 0]));
+  const [pst, px, py, pm, pbits] = e.place(dropoutLayout(n, mask !== null, bits !== null));
   const f = e.view(), u = new Uint32Array(f.buffer, pst, 32);
   u.set(state);
   const qx = e.in(x, px, n), qy = e.dst(y, py, n), qm = mask ? e.dst(mask, pm, n) : 0;
@@ -19,7 +19,7 @@ export function dropout(e: LayerEngine, state: Uint32Array, x: Float32Array, y: 
 /** See layerDropoutBackward (./ops.ts): memory bits [n / 32] | dy [n] | dx [n]. */
 export function dropoutBackward(e: LayerEngine, bits: Uint32Array, dy: Float32Array, dx: Float32Array, n: number, keep: number): void {
   const words = Math.ceil(n / 32);
-  const [pbits, pdy, pdx] = e.place(carve([words, n, n]));
+  const [pbits, pdy, pdx] = e.place(dropoutBackwardLayout(n));
   new Uint32Array(e.view().buffer, pbits, words).set(bits.subarray(0, words));
   const qdy = e.in(dy, pdy, n), qdx = e.dst(dx, pdx, n);
   e.ex.dropoutBackward(pbits, qdy, qdx, n, keep);

@@ -15,7 +15,7 @@ import { SplitPlanner } from "./split.js";
 import { layerModule } from "./module.js";
 import { HEAP_BASE } from "../layout.js";
 import { Space } from "./space.js";
-import { carve, matmulWorkBytes, MAX_BYTES, MAX_PAGES, type LayerExports, type MatmulLayout } from "./layouts.js";
+import { matmulLayout, matmulWorkBytes, MAX_BYTES, MAX_PAGES, type LayerExports, type MatmulLayout } from "./layouts.js";
 
 /** Products smaller than this (m * k * n multiply-adds) run on one thread: the hand-over costs more. */
 export const SPLIT_MIN = 1 << 20;
@@ -66,8 +66,16 @@ export class LayerEngine {
   private inPhase = false;
   /** Bytes copied into and out of the memory by the calls (for tests and benchmarks). */
   copiedBytes = 0;
-  /** The resident arrays a call reads or writes in place, as [start, end) byte pairs: an output must not overlap them. */
+  /**
+   * The resident arrays a call reads or writes in place, as [start, end) byte
+   * pairs in the first `touchedWords` entries: an output must not overlap
+   * them. Kept between calls (entries written over, never dropped), so that a
+   * call allocates nothing here.
+   */
   private readonly touched: number[] = [];
+  private touchedWords = 0;
+  /** The layouts placed last, shifted to the call area (place): a layout made once per size is shifted once. */
+  private readonly placed = new WeakMap<readonly number[], { shift: number; at: readonly number[] }>();
   /** Products split between the threads so far (for tests and benchmarks). */
   splitProducts = 0;
   /**
@@ -108,6 +116,11 @@ export class LayerEngine {
     return this.space.f32;
   }
 
+  /** The float64 view of the whole memory (valid until the next call that may grow it). */
+  view64(): Float64Array {
+    return this.space.f64;
+  }
+
   /** n zero floats in the memory, which the kernels then read and write in place. */
   buffer(n: number): Float32Array {
     const sp = this.space;
@@ -127,9 +140,9 @@ export class LayerEngine {
    * carve gives them; the last is its end) plus `extra` bytes, and returns
    * the layout's addresses in it.
    */
-  place(at: number[], extra = 0): number[] {
+  place(at: readonly number[], extra = 0): readonly number[] {
     const sp = this.space, bytes = at[at.length - 1] - HEAP_BASE + extra;
-    this.touched.length = 0;
+    this.touchedWords = 0;
     if (bytes > sp.callBytes) {
       // At least double, so that a growing batch does not grow the area on every call.
       const size = Math.max(bytes, 2 * sp.callBytes);
@@ -141,7 +154,12 @@ export class LayerEngine {
       sp.refresh();
     }
     const shift = sp.callArea - HEAP_BASE;
-    return shift === 0 ? at : at.map((p) => p + shift);
+    if (shift === 0) return at;
+    const last = this.placed.get(at);
+    if (last?.shift === shift) return last.at;
+    const shifted = at.map((p) => p + shift);
+    this.placed.set(at, { shift, at: shifted });
+    return shifted;
   }
 
   /**
@@ -151,7 +169,7 @@ export class LayerEngine {
   in(a: Float32Array, p: number, n: number): number {
     if (a.length < n) throw new RangeError(`layer kernels: an operand holds ${a.length} floats, the call reads ${n}`);
     if (this.space.holds(a)) {
-      this.touched.push(a.byteOffset, a.byteOffset + n * 4);
+      this.touch(a.byteOffset, a.byteOffset + n * 4);
       return a.byteOffset;
     }
     this.copyIn(a, p, n);
@@ -174,9 +192,16 @@ export class LayerEngine {
     if (out.length < n) throw new RangeError(`layer kernels: an output holds ${out.length} floats, the call writes ${n}`);
     if (!this.space.holds(out)) return p;
     const a = out.byteOffset, b = a + n * 4, t = this.touched;
-    for (let i = 0; i < t.length; i += 2) if (a < t[i + 1] && t[i] < b) return p;
-    t.push(a, b);
+    for (let i = 0; i < this.touchedWords; i += 2) if (a < t[i + 1] && t[i] < b) return p;
+    this.touch(a, b);
     return a;
+  }
+
+  /** Notes the bytes [a, b) as read or written in place by the call. */
+  private touch(a: number, b: number): void {
+    const t = this.touched;
+    t[this.touchedWords++] = a;
+    t[this.touchedWords++] = b;
   }
 
   /** Copies the n floats a kernel wrote at p into out, unless p is out itself. */
@@ -280,7 +305,7 @@ export class LayerEngine {
 
   run(layout: MatmulLayout, a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number): void {
     const mn = m * n;
-    const [pc, pa, pb, work] = this.place(carve([mn, m * k, k * n]), matmulWorkBytes(m, k, n));
+    const [pc, pa, pb, work] = this.place(matmulLayout(m, k, n), matmulWorkBytes(m, k, n));
     const xa = this.in(a, pa, m * k), xb = this.in(b, pb, k * n), xc = this.dst(out, pc, mn);
     this.product(layout, xa, xb, xc, m, k, n, work);
     this.fetch(out, xc, mn);

@@ -25,6 +25,7 @@ export function linearReluBackward(
   e.product("nt", pdz, qw, qdx, m, n, k, work);
   e.fetch(dw, qdw, k * n);
   e.fetch(dx, qdx, m * k);
-  const sums = new Float64Array(e.view().buffer, pdb, n);
-  for (let j = 0; j < n; j++) db[j] = sums[j];
+  // pdb is 16-byte aligned (carve): the sums are float64s of the memory's view from pdb / 8.
+  const sums = e.view64(), o = pdb >>> 3;
+  for (let j = 0; j < n; j++) db[j] = sums[o + j];
 }

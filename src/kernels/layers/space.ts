@@ -10,6 +10,7 @@ import { LAYER_MODULE_FUNCTIONS, type LayerModule } from "../generated/layer-exp
 export class Space {
   readonly ex: LayerExports;
   f32: Float32Array;
+  f64: Float64Array;
   /**
    * The memory's allocator: arrays of {@link layerBuffer} live in it, and the
    * call area is one of its blocks (callArea, callBytes long), so that the
@@ -25,13 +26,15 @@ export class Space {
     this.ex = bindExports<LayerModule>(new WebAssembly.Instance(module, layerImports(memory)).exports, LAYER_MODULE_FUNCTIONS, "layers.wasm");
     this.heap = new Heap(memory);
     this.f32 = new Float32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
     this.buffers.add(memory.buffer);
   }
 
-  /** Re-makes the view after the memory grew (a shared memory's buffer object changes with its size). */
+  /** Re-makes the views after the memory grew (a shared memory's buffer object changes with its size). */
   refresh(): void {
     if (this.f32.buffer === this.memory.buffer && this.f32.length > 0) return;
     this.f32 = new Float32Array(this.memory.buffer);
+    this.f64 = new Float64Array(this.memory.buffer);
     this.buffers.add(this.memory.buffer);
   }
 
