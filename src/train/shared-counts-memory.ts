@@ -44,14 +44,19 @@ export function slotBase(pieces: number): number {
   return HEADER_BYTES + (pieces > 0 ? pieces * pieceLayout().bytes : 0);
 }
 
-/** Every counted key of the counts in `u` as (lo, hi, count) triples, in slot order (complete when no route is in flight). */
-export function slotEntries(u: Uint32Array): Uint32Array {
+/**
+ * Every counted key of the counts in `u` as (lo, hi, count) triples, in slot
+ * order (complete when no route is in flight). With `quiet` (no route in
+ * flight: the threads that routed synchronised with this one since, as for
+ * a grow) the state words are read plainly, a scan about a third faster.
+ */
+export function slotEntries(u: Uint32Array, quiet = false): Uint32Array {
   const base = u[H_SLOTS] >>> 2, cap = u[H_CAP];
   const e = new Uint32Array(3 * Atomics.load(u, H_USED));
   let k = 0;
   for (let i = 0; i < cap && k < e.length; i++) {
     const s = base + i * STRIDE;
-    if (Atomics.load(u, s + 3) !== READY) continue;
+    if ((quiet ? u[s + 3] : Atomics.load(u, s + 3)) !== READY) continue;
     e[k++] = u[s];
     e[k++] = u[s + 1];
     e[k++] = u[s + 2];

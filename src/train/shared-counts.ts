@@ -176,7 +176,7 @@ export class SharedCounts {
       if (cap > MAX_CAP) throw new RangeError(`shared admission: more than ${MAX_CAP * MAX_LOAD} distinct features`);
       const pages = pagesFor(cap, slotBase(this.u32[H_PIECES])), have = this.memory.buffer.byteLength / PAGE;
       if (pages > have) this.memory.grow(pages - have);
-      const u = this.views(), e = this.entries(), used = u[H_USED], admitted = u[H_ADMITTED];
+      const u = this.views(), e = slotEntries(u, true), used = u[H_USED], admitted = u[H_ADMITTED];
       this.refill(cap, e);
       if (this.u32[H_USED] !== used || this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: rehash lost keys");
     });
@@ -186,12 +186,13 @@ export class SharedCounts {
   forgetUnadmitted(): number {
     let forgotten = 0;
     this.exclusive("forget counts", () => {
-      const all = this.entries(), keep = new Uint32Array(all.length), admitted = this.u32[H_ADMITTED], before = this.u32[H_USED];
+      const all = slotEntries(this.views(), true), keep = new Uint32Array(all.length), admitted = this.u32[H_ADMITTED], before = this.u32[H_USED];
       let k = 0;
       for (let i = 0; i < all.length; i += 3) {
         if (all[i + 2] < this.minCount) continue;
-        keep.set(all.subarray(i, i + 3), k);
-        k += 3;
+        keep[k++] = all[i];
+        keep[k++] = all[i + 1];
+        keep[k++] = all[i + 2];
       }
       this.refill(this.u32[H_CAP], keep.subarray(0, k));
       if (this.u32[H_ADMITTED] !== admitted) throw new Error("shared admission: forgetting lost admitted keys");
