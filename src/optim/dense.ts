@@ -77,7 +77,7 @@ export class DenseParam {
    * One optimizer step with the gradient of all rows (rows x rowLength floats).
    * AdaHessian needs `hessian`, the Hessian-diagonal estimate of the same shape.
    * With `rows`, only the rows [start, end) step (the gradient and Hessian
-   * still hold every row; the others are not read): the same floats as a
+   * hold every row, the others not read, or those rows only): the same floats as a
    * whole step gives those rows, and the step count advances as for a whole
    * step, so threads that each step their own rows of copies of one
    * parameter (../train/parallel-worker.ts) hold between them the state of
@@ -119,12 +119,15 @@ export class DenseParam {
     const k = this.arena.kernels;
     const lr = checkLr(this.optimizer, lrAsked, this.hyper.lr);
     this.sumInto(this.grad + o * 4, "gradient", grads, gw, n, o, m);
-    checkFinite(this.optimizer, "gradient", k.findNonFinite(this.grad + o * 4, m), d, (r) => `row ${r + r0}`);
+    // The row label is made only for an error (a step allocates nothing).
+    const badGrad = k.findNonFinite(this.grad + o * 4, m);
+    if (badGrad >= 0) checkFinite(this.optimizer, "gradient", badGrad, d, (r) => `row ${r + r0}`);
     let h = 0;
     if (this.hess) {
       if (hessians === undefined) throw new TypeError(`${this.optimizer}: step needs opts.hessian, the Hessian diagonal estimate`);
       this.sumInto(this.hess + o * 4, "hessian", hessians, hw, n, o, m);
-      checkFinite(this.optimizer, "hessian", k.findNonFinite(this.hess + o * 4, m), d, (r) => `row ${r + r0}`);
+      const badHess = k.findNonFinite(this.hess + o * 4, m);
+      if (badHess >= 0) checkFinite(this.optimizer, "hessian", badHess, d, (r) => `row ${r + r0}`);
       h = this.hess + o * 4;
     } else if (hessians !== undefined) {
       throw new TypeError(`${this.optimizer}: opts.hessian is only used by adahessian and group-adahessian`);
@@ -140,28 +143,33 @@ export class DenseParam {
    * weight 1 is a copy.
    */
   private sumInto(dst: number, what: string, src: ArrayLike<number> | readonly Float32Array[], weights: readonly number[] | undefined, n: number, o: number, m: number): void {
-    // The rows' floats of an array of every row (its length checked first: copyInto checks the part's).
-    const part = (a: ArrayLike<number>): ArrayLike<number> => {
-      if (a === null || typeof a !== "object" || m === n) return a;
-      if (a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n}`);
-      return a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
-    };
     if (weights === undefined) {
-      copyInto(this.optimizer, what, part(src as ArrayLike<number>), m, this.arena.heap, dst);
+      copyInto(this.optimizer, what, this.rowsOf(src as ArrayLike<number>, what, n, o, m), m, this.arena.heap, dst);
       return;
     }
     const arrays = src as readonly Float32Array[];
     if (arrays.length === 0 || weights.length !== arrays.length) throw new RangeError(`${this.optimizer}: ${arrays.length} ${what} arrays with ${weights.length} weights`);
     const k = this.arena.kernels;
-    copyInto(this.optimizer, what, part(arrays[0]), m, this.arena.heap, dst);
+    copyInto(this.optimizer, what, this.rowsOf(arrays[0], what, n, o, m), m, this.arena.heap, dst);
     if (weights[0] !== 1) k.scaleBy(dst, m, weights[0]);
     if (arrays.length === 1) return;
     // The other arrays' floats go through a scratch of n floats, made at the first sum of several.
     if (this.scratch === 0) this.scratch = this.arena.heap.alloc(n * 4);
     for (let i = 1; i < arrays.length; i++) {
-      copyInto(this.optimizer, what, part(arrays[i]), m, this.arena.heap, this.scratch);
+      copyInto(this.optimizer, what, this.rowsOf(arrays[i], what, n, o, m), m, this.arena.heap, this.scratch);
       k.addScaled(dst, this.scratch, m, weights[i]);
     }
+  }
+
+  /**
+   * The m floats from o on of an array of every row (n floats), or the array
+   * itself when it holds those m floats only (or every row is stepped); its
+   * length checked first (copyInto checks the part's).
+   */
+  private rowsOf(a: ArrayLike<number>, what: string, n: number, o: number, m: number): ArrayLike<number> {
+    if (a === null || typeof a !== "object" || m === n || a.length === m) return a;
+    if (a.length !== n) throw new RangeError(`${this.optimizer}: ${what} has ${a.length} values, expected ${n} (every row) or ${m} (the rows stepped)`);
+    return a instanceof Float32Array ? a.subarray(o, o + m) : Array.prototype.slice.call(a, o, o + m) as number[];
   }
 
   /** Copies rows [start, end) of `src` (a parameter of the same shape and optimizer): weights and optimizer state; the zero rows are counted again. */

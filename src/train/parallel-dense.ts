@@ -37,7 +37,7 @@ export interface RoundGradients {
  * kept, so that a round allocates next to nothing.
  */
 export class RoundStep {
-  /** Per parameter, each worker's gradient (and Hessian estimate) of it: views made once. */
+  /** Per parameter, each worker's gradient (and Hessian estimate) of this worker's rows of it: views made once. */
   private readonly grads: Float32Array[][];
   private readonly hessians: Float32Array[][] | undefined;
   /** The arrays and weights of a sum, refilled each round (no allocation a round). */
@@ -46,23 +46,25 @@ export class RoundStep {
   private readonly hessianSum: { arrays: Float32Array[]; weights: number[] } = { arrays: [], weights: [] };
   /** Sequential: the options of worker k's step of parameter i (its learning rate and Hessian estimate). */
   private readonly stepOpts: { lr: number; hessian?: Float32Array }[][];
+  /** Per parameter, this worker's rows of it in the shared weights, and in the parameter's memory (made again if that memory grew). */
+  private readonly shared: Float32Array[];
+  private readonly own: Float32Array[];
 
   constructor(
     private readonly mode: Exclude<DenseUpdates, "async">, private readonly dense: readonly DenseParam[],
     private readonly slices: readonly { start: number; end: number }[], private readonly g: RoundGradients,
     private readonly workers: number, private readonly weights: Float32Array,
   ) {
-    const views = (at: (k: number) => Float32Array): Float32Array[][] => {
-      let o = 0;
-      return dense.map((d) => {
-        const len = d.rows * d.rowLength, v = Array.from({ length: workers }, (_, k) => at(k).subarray(o, o + len));
-        o += len;
-        return v;
-      });
-    };
+    // Parameter i starts at at[i] of a block (parameters concatenated in model order).
+    const at: number[] = [];
+    dense.reduce((o, d) => (at.push(o), o + d.rows * d.rowLength), 0);
+    const mine = (i: number): [number, number] => [at[i] + slices[i].start * dense[i].rowLength, at[i] + slices[i].end * dense[i].rowLength];
+    const views = (block: (k: number) => Float32Array): Float32Array[][] => dense.map((_, i) => Array.from({ length: workers }, (_, k) => block(k).subarray(...mine(i))));
     this.grads = views((k) => g.block(k));
     this.hessians = g.hessian ? views(g.hessian) : undefined;
     this.stepOpts = dense.map((d, i) => Array.from({ length: workers }, (_, k) => ({ lr: d.hyper.lr, ...(this.hessians ? { hessian: this.hessians[i][k] } : {}) })));
+    this.shared = dense.map((_, i) => weights.subarray(...mine(i)));
+    this.own = dense.map((d, i) => d.view().subarray(slices[i].start * d.rowLength, slices[i].end * d.rowLength));
   }
 
   /** This round's step (see the class's comment). */
@@ -71,10 +73,8 @@ export class RoundStep {
     let rows = 0;
     for (let k = 0; k < workers; k++) rows += g.rows(k);
     if (rows === 0) return;
-    let o = 0;
     for (let i = 0; i < dense.length; i++) {
-      const len = dense[i].rows * dense[i].rowLength, d = dense[i].rowLength, mine = this.slices[i];
-      const grads = this.grads[i], hessians = this.hessians?.[i];
+      const mine = this.slices[i], grads = this.grads[i], hessians = this.hessians?.[i];
       if (this.mode === "sequential") {
         for (let k = 0; k < workers; k++) {
           if (g.rows(k) > 0) dense[i].step(grads[k], this.stepOpts[i][k], mine);
@@ -84,21 +84,28 @@ export class RoundStep {
         // scales it): summed, at the learning rate; the Hessian estimates (each its batch's mean) are averaged.
         // Worker 0's block and those of the workers with rows, in worker order (DenseParam.stepSum).
         const split = this.mode === "split", arrays = this.arrays, ws = this.weightsOf, hs = this.hessianSum;
-        arrays.length = ws.length = hs.arrays.length = hs.weights.length = 0;
+        // The lists keep their length while it does not change (emptied, an array's storage would be made again each round).
+        let c = 0;
+        for (let k = 0; k < workers; k++) if (k === 0 || g.rows(k) > 0) c++;
+        if (arrays.length !== c) arrays.length = ws.length = hs.arrays.length = hs.weights.length = c;
+        c = 0;
         for (let k = 0; k < workers; k++) {
           const r = g.rows(k);
           if (k > 0 && r === 0) continue;
-          arrays.push(grads[k]);
-          ws.push(split ? (r > 0 ? 1 : 0) : r / rows);
+          arrays[c] = grads[k];
+          ws[c] = split ? (r > 0 ? 1 : 0) : r / rows;
           if (hessians) {
-            hs.arrays.push(hessians[k]);
-            hs.weights.push(r / rows);
+            hs.arrays[c] = hessians[k];
+            hs.weights[c] = r / rows;
           }
+          c++;
         }
         dense[i].stepSum(arrays, ws, dense[i].hyper.lr * (split ? 1 : workers), hessians ? hs : undefined, mine);
       }
-      this.weights.set(dense[i].view().subarray(mine.start * d, mine.end * d), o + mine.start * d);
-      o += len;
+      // A view of an unshared memory that grew since is detached (its buffer holds no bytes): made again.
+      let own = this.own[i];
+      if (own.buffer.byteLength === 0) own = this.own[i] = dense[i].view().subarray(mine.start * dense[i].rowLength, mine.end * dense[i].rowLength);
+      this.shared[i].set(own);
     }
   }
 }

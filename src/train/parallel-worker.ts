@@ -178,6 +178,10 @@ async function main(init: WorkerInit): Promise<void> {
   /** Whether a table or the counts may lack room for the next round's new rows and keys (the coordinator grows them first). */
   const roomShort = (): boolean => !tables.every((t) => t.hasRoom(init.roundIds)) || (admission !== undefined && !admission.room(init.roundIds));
 
+  /** The options of table k's step: the batch's Hessian estimate of its inputs (AdaHessian), else none. */
+  const noOptions = {};
+  const tableStep = (k: number): { hessian?: Float32Array } => (hess ? { hessian: hess.inputs[k] } : noOptions);
+
   /**
    * Trains one batch: its tables' steps; the dense gradients are left in the
    * parameters. Returns its loss, or undefined when skipNonFinite skipped it
@@ -206,7 +210,7 @@ async function main(init: WorkerInit): Promise<void> {
     const grads = model.backward(dlogits, n);
     layersActive(false);
     if (init.skipNonFinite && nonFiniteGradient(grads, params) !== undefined) return skipped(b);
-    inputs.stepTrain(grads, (k) => (hess ? { hessian: hess.inputs[k] } : {}));
+    inputs.stepTrain(grads, tableStep);
     return loss;
   };
   const skipped = (b: Batch): undefined => {
@@ -249,12 +253,10 @@ async function main(init: WorkerInit): Promise<void> {
           if (l !== undefined) {
             n = b.rows;
             loss = l;
-            let o = 0;
-            params.forEach((p, i) => {
-              myGrad.set(p.grad, o);
+            for (let i = 0, o = 0; i < params.length; o += params[i].grad.length, i++) {
+              myGrad.set(params[i].grad, o);
               if (hess) hessAll!.set(hess.params[i], w * P + o);
-              o += p.grad.length;
-            });
+            }
           }
           seen = b.seen;
           readAhead = true;

@@ -37,15 +37,25 @@ test("copies stepping their own row ranges, put together with copyRows, equal th
   }
 });
 
-test("a row range is checked; the gradient keeps the whole parameter's length", () => {
+test("a row range is checked; the gradient holds the whole parameter or the rows stepped only, with the same step", () => {
   const p = createOptimizer("adam", { lr: 0.1 }).dense(new Float32Array(12), { rows: 3, rowLength: 4 });
   assert.throws(() => p.step(new Float32Array(12), {}, { start: 2, end: 4 }), /rows \[2, 4\) are not within \[0, 3\)/);
-  assert.throws(() => p.step(new Float32Array(4), {}, { start: 1, end: 2 }), /gradient has 4 values, expected 12/);
+  assert.throws(() => p.step(new Float32Array(5), {}, { start: 1, end: 2 }), /gradient has 5 values, expected 12 \(every row\) or 4 \(the rows stepped\)/);
   const g = new Float32Array(12);
   g[9] = NaN;
   assert.throws(() => p.step(g, {}, { start: 2, end: 3 }), /not finite at row 2, column 1/);
+  assert.throws(() => p.step(g.subarray(8, 12), {}, { start: 2, end: 3 }), /not finite at row 2, column 1/, "the rows' part: rows named as in the parameter");
   p.step(g, {}, { start: 0, end: 2 });
   assert.equal(p.stepCount, 1, "a NaN outside the range is not read");
+  // Rows 1..3 of a gradient, whole or as the rows' floats only: the same bits.
+  const whole = createOptimizer("group-adam", { lr: 0.1, l21: 0.01 }).dense(new Float32Array(12).fill(0.5), { rows: 3, rowLength: 4 });
+  const part = DenseParam.load(whole.save());
+  for (let t = 0; t < 5; t++) {
+    const grad = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i * 7 + t));
+    whole.step(grad, {}, { start: 1, end: 3 });
+    part.step(grad.slice(4, 12), {}, { start: 1, end: 3 });
+  }
+  assert.deepEqual(part.save(), whole.save());
 });
 
 test("denseSlices: every row of every parameter to one worker, one range each, the floats balanced within a row", () => {

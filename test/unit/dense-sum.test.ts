@@ -135,6 +135,8 @@ test("RoundStep: each worker's rows of a round's step (split, sync, sequential; 
         // Some rounds leave a worker (worker 0 too) without rows.
         for (let k = 0; k < workers; k++) rowsOf[k] = r() < 0.25 ? 0 : 1 + Math.floor(r() * 100);
         if (round === 3) rowsOf.fill(0);
+        // A parameter's memory that grows (an unshared memory: its views are detached) after the first round: its views are made again.
+        if (round === 1) for (const dense of mine) dense[0].arena.heap.memory.grow(1);
         steps.forEach((s) => s.step());
         // The reference: the plain loops over whole parameters.
         const rows = rowsOf.reduce((a, b) => a + b, 0);
