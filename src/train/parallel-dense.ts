@@ -53,11 +53,11 @@ export class RoundStep {
   constructor(
     private readonly mode: Exclude<DenseUpdates, "async">, private readonly dense: readonly DenseParam[],
     private readonly slices: readonly { start: number; end: number }[], private readonly g: RoundGradients,
-    private readonly workers: number, private readonly weights: Float32Array,
+    private readonly workers: number, weights: Float32Array,
   ) {
     // Parameter i starts at at[i] of a block (parameters concatenated in model order).
     const at: number[] = [];
-    dense.reduce((o, d) => (at.push(o), o + d.rows * d.rowLength), 0);
+    for (let i = 0, o = 0; i < dense.length; o += dense[i].rows * dense[i].rowLength, i++) at.push(o);
     const mine = (i: number): [number, number] => [at[i] + slices[i].start * dense[i].rowLength, at[i] + slices[i].end * dense[i].rowLength];
     const views = (block: (k: number) => Float32Array): Float32Array[][] => dense.map((_, i) => Array.from({ length: workers }, (_, k) => block(k).subarray(...mine(i))));
     this.grads = views((k) => g.block(k));
