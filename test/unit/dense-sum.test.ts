@@ -11,6 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Arena } from "../../src/kernels/arena.js";
 import { createOptimizer, type OptimizerName } from "../../src/index.js";
+import { DenseParam } from "../../src/optim/dense.js";
 import { randomArray, rng } from "../helpers/rng.js";
 
 const SPECIAL = [0, -0, 1e-45, -1e-45, 1.1754942e-38, 3e38, -3e38, Infinity, -Infinity, 1.5, -2.25, 16777217];
@@ -135,8 +136,10 @@ test("RoundStep: each worker's rows of a round's step (split, sync, sequential; 
         // Some rounds leave a worker (worker 0 too) without rows.
         for (let k = 0; k < workers; k++) rowsOf[k] = r() < 0.25 ? 0 : 1 + Math.floor(r() * 100);
         if (round === 3) rowsOf.fill(0);
-        // A parameter's memory that grows (an unshared memory: its views are detached) after the first round: its views are made again.
+        // A parameter's memory that grows (an unshared memory: its views are detached) after the first round, and the
+        // parameters replaced by copies of their states later (a worker's reload after an exchange): the views are made again.
         if (round === 1) for (const dense of mine) dense[0].arena.heap.memory.grow(1);
+        if (round === 5) for (const dense of mine) dense.forEach((p, i) => { dense[i] = DenseParam.load(p.save()); p.dispose(); });
         steps.forEach((s) => s.step());
         // The reference: the plain loops over whole parameters.
         const rows = rowsOf.reduce((a, b) => a + b, 0);
