@@ -202,12 +202,15 @@ export class DenseParam {
   }
 
   /**
-   * A live view of the weights without copying. It is invalidated when the
-   * arena's memory grows (any allocation in this arena): re-take it after.
+   * A live view of the weights without copying (of rows [start, end) only,
+   * with `rows`). It is invalidated when the arena's memory grows (any
+   * allocation in this arena): re-take it after.
    */
-  view(): Float32Array {
+  view(rows?: { start: number; end: number }): Float32Array {
     this.live();
-    return this.arena.heap.f32.subarray(this.x >>> 2, (this.x >>> 2) + this.rows * this.rowLength);
+    const r0 = rows?.start ?? 0, r1 = rows?.end ?? this.rows, o = this.x >>> 2;
+    if (rows) this.checkRows(r0, r1);
+    return this.arena.heap.f32.subarray(o + r0 * this.rowLength, o + r1 * this.rowLength);
   }
 
   /** Byte address of the weights in the arena, for kernels of the same arena. */

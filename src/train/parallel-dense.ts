@@ -46,14 +46,8 @@ export class RoundStep {
   private readonly hessianSum: { arrays: Float32Array[]; weights: number[] } = { arrays: [], weights: [] };
   /** Sequential: the options of worker k's step of parameter i (its learning rate and Hessian estimate). */
   private readonly stepOpts: { lr: number; hessian?: Float32Array }[][];
-  /**
-   * Per parameter, this worker's rows of it in the shared weights, and in the
-   * parameter's memory: made again when the parameter was replaced (a worker
-   * reloads its dense states after an exchange: ./parallel-worker.ts) or its
-   * unshared memory grew (which detaches the view).
-   */
+  /** Per parameter, this worker's rows of it in the shared weights. */
   private readonly shared: Float32Array[];
-  private readonly own: { of: DenseParam; rows: Float32Array }[];
 
   constructor(
     private readonly mode: Exclude<DenseUpdates, "async">, private readonly dense: readonly DenseParam[],
@@ -69,7 +63,6 @@ export class RoundStep {
     this.hessians = g.hessian ? views(g.hessian) : undefined;
     this.stepOpts = dense.map((d, i) => Array.from({ length: workers }, (_, k) => ({ lr: d.hyper.lr, ...(this.hessians ? { hessian: this.hessians[i][k] } : {}) })));
     this.shared = dense.map((_, i) => weights.subarray(...mine(i)));
-    this.own = dense.map((d, i) => this.rowsOf(d, i));
   }
 
   /** This round's step (see the class's comment). */
@@ -107,16 +100,9 @@ export class RoundStep {
         }
         dense[i].stepSum(arrays, ws, dense[i].hyper.lr * (split ? 1 : workers), hessians ? hs : undefined, mine);
       }
-      // A detached view (an unshared memory that grew) holds no bytes.
-      let own = this.own[i];
-      if (own.of !== dense[i] || own.rows.buffer.byteLength === 0) own = this.own[i] = this.rowsOf(dense[i], i);
-      this.shared[i].set(own.rows);
+      // Taken each round (one view): a reload replaces the parameters, and an unshared memory that grows detaches its views.
+      this.shared[i].set(dense[i].view(mine));
     }
-  }
-
-  /** This worker's rows of parameter `d` (the i-th), a view of its memory. */
-  private rowsOf(d: DenseParam, i: number): { of: DenseParam; rows: Float32Array } {
-    return { of: d, rows: d.view().subarray(this.slices[i].start * d.rowLength, this.slices[i].end * d.rowLength) };
   }
 }
 

@@ -56,6 +56,10 @@ test("a row range is checked; the gradient holds the whole parameter or the rows
     part.step(grad.slice(4, 12), {}, { start: 1, end: 3 });
   }
   assert.deepEqual(part.save(), whole.save());
+  // A view of rows: those rows' weights, live; a range outside the rows is refused.
+  assert.deepEqual(whole.view({ start: 1, end: 3 }), whole.view().subarray(4, 12));
+  assert.equal(whole.view({ start: 2, end: 2 }).length, 0);
+  assert.throws(() => whole.view({ start: 2, end: 4 }), /rows \[2, 4\) are not within \[0, 3\)/);
 });
 
 test("denseSlices: every row of every parameter to one worker, one range each, the floats balanced within a row", () => {

@@ -176,7 +176,8 @@ const makeDropoutBackward = (n: number): number[] => carve([Math.ceil(n / 32), n
 export function outerProductLayout(batch: number, fields: number, d: number, backward: boolean): readonly number[] {
   return backward ? layout(OUTER_B, batch, fields, d, makeOuterBackward) : layout(OUTER_F, batch, fields, d, makeOuter);
 }
-const outerSizes = (batch: number, fields: number, d: number): [number, number] => [batch * fields * d, batch * (fields * d + (d * (d + 1)) / 2)];
+/** The outer-product layer's input and output floats: [batch F d, batch (F d + d(d+1)/2)]. */
+export const outerSizes = (batch: number, fields: number, d: number): [number, number] => [batch * fields * d, batch * (fields * d + (d * (d + 1)) / 2)];
 const makeOuter = (batch: number, fields: number, d: number): number[] => {
   const [fd, wd] = outerSizes(batch, fields, d);
   return carve([fd, wd, batch * d]);
